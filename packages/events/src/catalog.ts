@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { idSchema } from './ids';
+import { timestampSchema } from './timestamp';
+
+export const ITEM_KINDS = ['video', 'live', 'music', 'movie', 'poll', 'event'] as const;
+export type ItemKind = (typeof ITEM_KINDS)[number];
+
+/** Bounds on list fields, so one catalog record cannot grow an item's Redis value without limit. */
+export const MAX_CATEGORIES = 16;
+export const MAX_TAGS = 64;
+export const MAX_TITLE_LENGTH = 512;
+
+export const catalogItemSchema = z
+  .object({
+    itemId: idSchema('itemId'),
+    categories: z
+      .array(idSchema('categories[]'), { required_error: 'categories is missing; send an array of category ids, [] for none' })
+      .max(MAX_CATEGORIES, `categories has more than ${MAX_CATEGORIES} entries`)
+      .transform((categories) => [...new Set(categories)]),
+    creatorId: idSchema('creatorId').optional(),
+    tags: z.array(idSchema('tags[]')).max(MAX_TAGS, `tags has more than ${MAX_TAGS} entries`).optional(),
+    kind: z
+      .enum(ITEM_KINDS, {
+        errorMap: (_issue, context) => ({
+          message: `kind ${JSON.stringify(context.data)} is not an item kind; send one of ${ITEM_KINDS.join(', ')}`,
+        }),
+      })
+      .optional(),
+    title: z.string().max(MAX_TITLE_LENGTH, `title has more than ${MAX_TITLE_LENGTH} characters`).optional(),
+    live: z.boolean({ invalid_type_error: 'live must be true or false' }).optional(),
+    publishedAt: timestampSchema('publishedAt').optional(),
+    durationMs: z
+      .number({ invalid_type_error: 'durationMs must be a number of milliseconds' })
+      .int('durationMs must be a whole number of milliseconds')
+      .min(0, 'durationMs must not be negative')
+      .optional(),
+  })
+  .strict();
+
+/** A catalog record after validation; categories keep the order the app sent, without repeats. */
+export type CatalogItem = z.infer<typeof catalogItemSchema>;
+export type CatalogItemInput = z.input<typeof catalogItemSchema>;

@@ -1,0 +1,5 @@
+export * from './catalog';
+export * from './ids';
+export * from './interaction';
+export * from './timestamp';
+export * from './validation';

@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import { idSchema } from './ids';
+import { timestampSchema } from './timestamp';
+
+/** Interaction types an app may send, in the order documented for clients. */
+export const INTERACTION_TYPES = [
+  'impression',
+  'tap',
+  'play',
+  'complete',
+  'skip',
+  'like',
+  'share',
+  'comment',
+  'hide',
+] as const;
+
+export type InteractionType = (typeof INTERACTION_TYPES)[number];
+
+/** Maximum dwell accepted on one event: 24 hours in milliseconds. */
+export const MAX_DWELL_MS = 86_400_000;
+
+/** Maximum number of keys in `context` and maximum length of one context value. */
+export const MAX_CONTEXT_KEYS = 32;
+export const MAX_CONTEXT_VALUE_LENGTH = 256;
+
+const contextValue = z.union([
+  z.string().max(MAX_CONTEXT_VALUE_LENGTH, `context values have at most ${MAX_CONTEXT_VALUE_LENGTH} characters`),
+  z.number().finite(),
+  z.boolean(),
+]);
+
+export const interactionSchema = z
+  .object({
+    eventId: idSchema('eventId'),
+    type: z.enum(INTERACTION_TYPES, {
+      errorMap: (issue, context) => ({
+        message:
+          issue.code === z.ZodIssueCode.invalid_enum_value || issue.code === z.ZodIssueCode.invalid_type
+            ? `type ${JSON.stringify(context.data)} is not an interaction type; send one of ${INTERACTION_TYPES.join(', ')}`
+            : context.defaultError,
+      }),
+    }),
+    ts: timestampSchema('ts'),
+    sessionId: idSchema('sessionId'),
+    itemId: idSchema('itemId'),
+    userId: idSchema('userId').optional(),
+    dwellMs: z
+      .number({ invalid_type_error: 'dwellMs must be a number of milliseconds' })
+      .int('dwellMs must be a whole number of milliseconds')
+      .min(0, 'dwellMs must not be negative')
+      .max(MAX_DWELL_MS, `dwellMs must be at most ${MAX_DWELL_MS} (24 hours)`)
+      .optional(),
+    position: z
+      .number({ invalid_type_error: 'position must be a number' })
+      .int('position must be a whole number')
+      .min(0, 'position counts from 0 and must not be negative')
+      .max(10_000, 'position must be at most 10000')
+      .optional(),
+    feedId: idSchema('feedId').optional(),
+    value: z.number({ invalid_type_error: 'value must be a number' }).finite('value must be finite').optional(),
+    context: z
+      .record(contextValue)
+      .refine((record) => Object.keys(record).length <= MAX_CONTEXT_KEYS, {
+        message: `context has more than ${MAX_CONTEXT_KEYS} keys`,
+      })
+      .optional(),
+  })
+  .strict();
+
+/** An interaction after validation: ids normalised, `ts` in epoch milliseconds. */
+export type Interaction = z.infer<typeof interactionSchema>;
+
+/** The shape a client sends: `ts` may still be an ISO-8601 string. */
+export type InteractionInput = z.input<typeof interactionSchema>;

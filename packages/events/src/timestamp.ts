@@ -1,0 +1,68 @@
+import { z } from 'zod';
+
+/**
+ * Numbers below this are read as epoch seconds sent by mistake: 1e11 ms is 1973-03-03, while 1e11 s
+ * is the year 5138, so no real event time in milliseconds is that small and no seconds value is larger.
+ */
+export const EPOCH_SECONDS_LIMIT = 1e11;
+
+/** Latest accepted time: 2100-01-01T00:00:00Z in epoch milliseconds. Later values are typos. */
+export const MAX_TIMESTAMP_MS = 4_102_444_800_000;
+
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+export type TimestampResult =
+  | { ok: true; ms: number }
+  | { ok: false; epochSeconds: boolean; message: string };
+
+/** Parses a timestamp given as epoch milliseconds or an ISO-8601 string with a zone into epoch ms. */
+export function parseTimestamp(value: unknown): TimestampResult {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || !Number.isInteger(value)) {
+      return { ok: false, epochSeconds: false, message: `${String(value)} is not an integer; send epoch milliseconds or an ISO-8601 string` };
+    }
+    if (value > 0 && value < EPOCH_SECONDS_LIMIT) {
+      return {
+        ok: false,
+        epochSeconds: true,
+        message: `${value} looks like epoch seconds; send epoch milliseconds (${value * 1000}) or an ISO-8601 string`,
+      };
+    }
+    if (value <= 0 || value > MAX_TIMESTAMP_MS) {
+      return { ok: false, epochSeconds: false, message: `${value} is out of range; send epoch milliseconds between 1973 and 2100` };
+    }
+    return { ok: true, ms: value };
+  }
+  if (typeof value === 'string') {
+    if (!ISO_8601.test(value)) {
+      return {
+        ok: false,
+        epochSeconds: false,
+        message: `"${value.slice(0, 40)}" is not an ISO-8601 date-time with a zone; send e.g. 2024-05-01T12:00:00Z or epoch milliseconds`,
+      };
+    }
+    const ms = Date.parse(value);
+    if (!Number.isFinite(ms) || ms < EPOCH_SECONDS_LIMIT || ms > MAX_TIMESTAMP_MS) {
+      return { ok: false, epochSeconds: false, message: `"${value}" is not a valid date between 1973 and 2100` };
+    }
+    return { ok: true, ms };
+  }
+  return { ok: false, epochSeconds: false, message: 'must be epoch milliseconds (a number) or an ISO-8601 string' };
+}
+
+/** Builds the schema of one timestamp field; the parsed value is epoch milliseconds. */
+export function timestampSchema(field: string) {
+  return z.unknown().transform((value, context) => {
+    if (value === undefined) {
+      context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} is missing; send epoch milliseconds or an ISO-8601 string`, params: { reason: 'missing' } });
+      return z.NEVER;
+    }
+    const parsed = parseTimestamp(value);
+    if (!parsed.ok) {
+      const params = parsed.epochSeconds ? { reason: 'epoch-seconds' } : {};
+      context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} ${parsed.message}`, params });
+      return z.NEVER;
+    }
+    return parsed.ms;
+  });
+}

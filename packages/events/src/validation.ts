@@ -1,0 +1,139 @@
+import { z } from 'zod';
+import { catalogItemSchema, type CatalogItem } from './catalog';
+import { interactionSchema, type Interaction } from './interaction';
+
+/**
+ * Stable reason codes of a rejected event. Clients and the dead-letter topic carry these; branch on
+ * them, never on the message text.
+ */
+export const REJECTION_REASONS = {
+  invalidJson: 'EVENT_INVALID_JSON',
+  notAnObject: 'EVENT_NOT_AN_OBJECT',
+  tooLarge: 'EVENT_TOO_LARGE',
+  missingField: 'EVENT_MISSING_FIELD',
+  unknownField: 'EVENT_UNKNOWN_FIELD',
+  unknownType: 'EVENT_UNKNOWN_TYPE',
+  epochSeconds: 'EVENT_EPOCH_SECONDS',
+  futureTimestamp: 'EVENT_FUTURE_TIMESTAMP',
+  invalidField: 'EVENT_INVALID_FIELD',
+} as const;
+
+export type RejectionCode = (typeof REJECTION_REASONS)[keyof typeof REJECTION_REASONS];
+
+/** Why one event was rejected: a stable code, the field at fault and a message that says the fix. */
+export interface Rejection {
+  code: RejectionCode;
+  field: string;
+  message: string;
+}
+
+export type Validated<T> = { ok: true; value: T } | { ok: false; rejection: Rejection };
+
+export interface ValidationOptions {
+  /** Current time in epoch milliseconds, used to reject events from the future. */
+  nowMs: number;
+  /** How far ahead of `nowMs` an event time may be, to allow for client clock skew. Default 300000 (5 min). */
+  maxFutureSkewMs?: number;
+}
+
+/** Maximum size of one serialised event, in bytes. Larger records are rejected before parsing. */
+export const MAX_EVENT_BYTES = 16_384;
+
+const DEFAULT_MAX_FUTURE_SKEW_MS = 300_000;
+
+/** Validates one interaction from a client or a topic and normalises it. */
+export function validateInteraction(raw: unknown, options: ValidationOptions): Validated<Interaction> {
+  const result = validateWith(interactionSchema, raw);
+  if (!result.ok) {
+    return result;
+  }
+  const skewMs = options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
+  if (result.value.ts > options.nowMs + skewMs) {
+    const aheadSeconds = Math.round((result.value.ts - options.nowMs) / 1000);
+    return reject(
+      REJECTION_REASONS.futureTimestamp,
+      'ts',
+      `ts ${result.value.ts} is ${aheadSeconds} s in the future; the limit is ${skewMs / 1000} s, so check the client clock`,
+    );
+  }
+  return result;
+}
+
+/** Validates one catalog record and normalises it. */
+export function validateCatalogItem(raw: unknown): Validated<CatalogItem> {
+  return validateWith(catalogItemSchema, raw);
+}
+
+/** Decodes a serialised record (a Kafka message value) and validates it as an interaction. */
+export function decodeInteraction(bytes: Buffer | string | null, options: ValidationOptions): Validated<Interaction> {
+  const parsed = decodeJson(bytes);
+  return parsed.ok ? validateInteraction(parsed.value, options) : parsed;
+}
+
+/** Decodes a serialised record (a Kafka message value) and validates it as a catalog item. */
+export function decodeCatalogItem(bytes: Buffer | string | null): Validated<CatalogItem> {
+  const parsed = decodeJson(bytes);
+  return parsed.ok ? validateCatalogItem(parsed.value) : parsed;
+}
+
+function decodeJson(bytes: Buffer | string | null): Validated<unknown> {
+  if (bytes === null) {
+    return reject(REJECTION_REASONS.invalidJson, '', 'the record has no value; send one JSON object per record');
+  }
+  const size = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.length;
+  if (size > MAX_EVENT_BYTES) {
+    return reject(REJECTION_REASONS.tooLarge, '', `the record has ${size} bytes; the maximum is ${MAX_EVENT_BYTES}`);
+  }
+  try {
+    return { ok: true, value: JSON.parse(bytes.toString()) as unknown };
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    return reject(REJECTION_REASONS.invalidJson, '', `the record is not valid JSON (${detail})`);
+  }
+}
+
+function validateWith<S extends z.ZodTypeAny>(schema: S, raw: unknown): Validated<z.output<S>> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return reject(REJECTION_REASONS.notAnObject, '', 'an event must be a JSON object');
+  }
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) {
+    return { ok: true, value: parsed.data as z.output<S> };
+  }
+  return { ok: false, rejection: describeIssue(parsed.error.issues[0], raw as Record<string, unknown>) };
+}
+
+function describeIssue(issue: z.ZodIssue | undefined, raw: Record<string, unknown>): Rejection {
+  if (issue === undefined) {
+    return { code: REJECTION_REASONS.invalidField, field: '', message: 'the event is invalid' };
+  }
+  const field = issue.path.map(String).join('.');
+  if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+    return {
+      code: REJECTION_REASONS.unknownField,
+      field: issue.keys.join(','),
+      message: `unknown field ${issue.keys.join(', ')}; remove it or put app data under context`,
+    };
+  }
+  if (issue.code === z.ZodIssueCode.invalid_type && issue.received === 'undefined') {
+    return { code: REJECTION_REASONS.missingField, field, message: prefixField(field, issue.message) };
+  }
+  if (field === 'type' && raw.type !== undefined) {
+    return { code: REJECTION_REASONS.unknownType, field, message: issue.message };
+  }
+  if (issue.code === z.ZodIssueCode.custom && issue.params?.reason === 'epoch-seconds') {
+    return { code: REJECTION_REASONS.epochSeconds, field, message: issue.message };
+  }
+  if (issue.code === z.ZodIssueCode.custom && issue.params?.reason === 'missing') {
+    return { code: REJECTION_REASONS.missingField, field, message: issue.message };
+  }
+  return { code: REJECTION_REASONS.invalidField, field, message: prefixField(field, issue.message) };
+}
+
+function prefixField(field: string, message: string): string {
+  return field === '' || message.startsWith(field.split('.')[0] ?? field) ? message : `${field}: ${message}`;
+}
+
+function reject(code: RejectionCode, field: string, message: string): { ok: false; rejection: Rejection } {
+  return { ok: false, rejection: { code, field, message } };
+}

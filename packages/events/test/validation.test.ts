@@ -1,0 +1,169 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeInteraction,
+  INTERACTION_TYPES,
+  MAX_EVENT_BYTES,
+  MAX_ID_LENGTH,
+  parseTimestamp,
+  REJECTION_REASONS,
+  validateCatalogItem,
+  validateInteraction,
+} from '../src/index';
+
+const NOW_MS = Date.parse('2026-06-01T12:00:00Z');
+const options = { nowMs: NOW_MS };
+
+function tap(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { eventId: 'e-1', type: 'tap', ts: NOW_MS - 1000, sessionId: 's-1', itemId: 'i-1', ...overrides };
+}
+
+describe('validateInteraction', () => {
+  it('accepts a minimal tap', () => {
+    const result = validateInteraction(tap(), options);
+    expect(result).toEqual({ ok: true, value: tap() });
+  });
+
+  it('converts an ISO-8601 ts to epoch milliseconds', () => {
+    const result = validateInteraction(tap({ ts: '2026-06-01T11:00:00.250Z' }), options);
+    expect(result.ok && result.value.ts).toBe(Date.parse('2026-06-01T11:00:00.250Z'));
+  });
+
+  it('rejects epoch seconds and says so', () => {
+    const result = validateInteraction(tap({ ts: 1_700_000_000 }), options);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.rejection.code).toBe(REJECTION_REASONS.epochSeconds);
+    expect(result.rejection.field).toBe('ts');
+    expect(result.rejection.message).toContain('looks like epoch seconds');
+    expect(result.rejection.message).toContain('1700000000000');
+  });
+
+  it('rejects an unknown type with the accepted list', () => {
+    const result = validateInteraction(tap({ type: 'click' }), options);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.rejection.code).toBe(REJECTION_REASONS.unknownType);
+    expect(result.rejection.message).toContain('"click"');
+    for (const type of INTERACTION_TYPES) {
+      expect(result.rejection.message).toContain(type);
+    }
+  });
+
+  it('names a missing field', () => {
+    const { sessionId: _omitted, ...withoutSession } = tap();
+    const result = validateInteraction(withoutSession, options);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.rejection.code).toBe(REJECTION_REASONS.missingField);
+    expect(result.rejection.field).toBe('sessionId');
+  });
+
+  it('names a missing ts', () => {
+    const { ts: _omitted, ...withoutTs } = tap();
+    const result = validateInteraction(withoutTs, options);
+    expect(result.ok || result.rejection.code).toBe(REJECTION_REASONS.missingField);
+  });
+
+  it('rejects an unknown field', () => {
+    const result = validateInteraction(tap({ colour: 'red' }), options);
+    expect(result.ok || result.rejection.code).toBe(REJECTION_REASONS.unknownField);
+    expect(result.ok || result.rejection.field).toBe('colour');
+  });
+
+  it('rejects a timestamp far in the future', () => {
+    const result = validateInteraction(tap({ ts: NOW_MS + 3_600_000 }), options);
+    expect(result.ok || result.rejection.code).toBe(REJECTION_REASONS.futureTimestamp);
+  });
+
+  it('normalises ids to NFC', () => {
+    const decomposed = 'cafe\u0301';
+    const result = validateInteraction(tap({ itemId: decomposed }), options);
+    expect(result.ok && result.value.itemId).toBe('caf\u00e9');
+  });
+
+  it('rejects an id over the length limit', () => {
+    const result = validateInteraction(tap({ sessionId: 'x'.repeat(MAX_ID_LENGTH + 1) }), options);
+    expect(result.ok || result.rejection.code).toBe(REJECTION_REASONS.invalidField);
+    expect(result.ok || result.rejection.message).toContain(`maximum is ${MAX_ID_LENGTH}`);
+  });
+
+  it('rejects negative dwell with the field name', () => {
+    const result = validateInteraction(tap({ dwellMs: -5 }), options);
+    expect(result.ok || result.rejection.field).toBe('dwellMs');
+  });
+
+  it('rejects a non-object', () => {
+    expect(validateInteraction([1, 2], options).ok).toBe(false);
+    expect(validateInteraction('tap', options).ok).toBe(false);
+  });
+});
+
+describe('decodeInteraction', () => {
+  it('rejects malformed JSON', () => {
+    const result = decodeInteraction(Buffer.from('{"eventId":'), options);
+    expect(result.ok || result.rejection.code).toBe(REJECTION_REASONS.invalidJson);
+  });
+
+  it('rejects an oversized record before parsing', () => {
+    const result = decodeInteraction(Buffer.alloc(MAX_EVENT_BYTES + 1, 0x20), options);
+    expect(result.ok || result.rejection.code).toBe(REJECTION_REASONS.tooLarge);
+  });
+
+  it('accepts a serialised tap', () => {
+    expect(decodeInteraction(JSON.stringify(tap()), options).ok).toBe(true);
+  });
+});
+
+describe('validateCatalogItem', () => {
+  it('removes repeated categories', () => {
+    const result = validateCatalogItem({ itemId: 'm-1', categories: ['Drama', 'Drama', 'War'] });
+    expect(result.ok && result.value.categories).toEqual(['Drama', 'War']);
+  });
+
+  it('rejects an unknown kind with the accepted list', () => {
+    const result = validateCatalogItem({ itemId: 'm-1', categories: [], kind: 'podcast' });
+    expect(result.ok || result.rejection.message).toContain('video, live, music, movie, poll, event');
+  });
+
+  it('requires categories', () => {
+    const result = validateCatalogItem({ itemId: 'm-1' });
+    expect(result.ok || result.rejection.field).toBe('categories');
+  });
+});
+
+describe('parseTimestamp', () => {
+  it('accepts every millisecond time between 1973 and 2100', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 100_000_000_000, max: 4_102_444_800_000 }), (ms) => {
+        const parsed = parseTimestamp(ms);
+        return parsed.ok && parsed.ms === ms;
+      }),
+    );
+  });
+
+  it('flags every plausible seconds value as epoch seconds', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 99_999_999_999 }), (seconds) => {
+        const parsed = parseTimestamp(seconds);
+        return !parsed.ok && parsed.epochSeconds;
+      }),
+    );
+  });
+
+  it('round-trips ISO-8601 strings of valid dates', () => {
+    fc.assert(
+      fc.property(fc.date({ min: new Date('1980-01-01'), max: new Date('2099-12-31'), noInvalidDate: true }), (date) => {
+        const parsed = parseTimestamp(date.toISOString());
+        return parsed.ok && parsed.ms === date.getTime();
+      }),
+    );
+  });
+
+  it('rejects fractions, NaN and strings without a zone', () => {
+    expect(parseTimestamp(1.7e12 + 0.5).ok).toBe(false);
+    expect(parseTimestamp(Number.NaN).ok).toBe(false);
+    expect(parseTimestamp('2024-05-01T12:00:00').ok).toBe(false);
+    expect(parseTimestamp(null).ok).toBe(false);
+  });
+});
