@@ -1,0 +1,45 @@
+import { findFeature, type FeatureContext, type FeatureDefinition } from './registry';
+import type { ItemSnapshot, SessionSnapshot, UserSnapshot } from './snapshots';
+
+/** A row-major float32 matrix of candidates × features, the input layout of a ranking model. */
+export interface FeatureMatrix {
+  data: Float32Array;
+  rows: number;
+  columns: number;
+  featureNames: readonly string[];
+}
+
+/** Resolves feature names to definitions, throwing with the first unknown name. */
+export function resolveFeatures(featureNames: readonly string[]): FeatureDefinition[] {
+  return featureNames.map((name) => {
+    const feature = findFeature(name);
+    if (feature === undefined) {
+      throw new Error(`feature ${name} is not produced by the feature code; use a name from the feature registry`);
+    }
+    return feature;
+  });
+}
+
+/**
+ * Builds the feature matrix of candidates for one session at `nowMs`. A feature whose inputs are
+ * missing, or that computes a non-finite value, gets its registry default.
+ */
+export function buildFeatureMatrix(
+  features: readonly FeatureDefinition[],
+  session: SessionSnapshot,
+  user: UserSnapshot | undefined,
+  items: readonly ItemSnapshot[],
+  nowMs: number,
+): FeatureMatrix {
+  const columns = features.length;
+  const data = new Float32Array(items.length * columns);
+  items.forEach((item, row) => {
+    const context: FeatureContext = { session, user, item, nowMs };
+    for (let column = 0; column < columns; column++) {
+      const feature = features[column] as FeatureDefinition;
+      const value = feature.compute(context);
+      data[row * columns + column] = value === undefined || !Number.isFinite(value) ? feature.defaultValue : value;
+    }
+  });
+  return { data, rows: items.length, columns, featureNames: features.map((feature) => feature.name) };
+}

@@ -1,0 +1,65 @@
+/**
+ * Write operations that the feature logic plans and a feature store applies. The Redis store runs
+ * them inside one Lua script per event and the memory store in JavaScript, with the same semantics,
+ * so the contract tests can hold both to one behaviour.
+ */
+export type WriteOperation =
+  /** Adds a forward-decayed weight to a hash field. The field name ends in `@<halfLifeMs>`. */
+  | { op: 'hashDecayAdd'; key: string; field: string; weight: number; tMs: number }
+  /** Adds a forward-decayed weight to a sorted-set member, then keeps the top `maxMembers`. */
+  | { op: 'zsetDecayAdd'; key: string; member: string; weight: number; tMs: number; halfLifeMs: number; maxMembers: number }
+  /** Sets a member's score (`max` keeps the larger, `nx` only adds new members), then keeps the top `maxMembers`. */
+  | { op: 'zsetAdd'; key: string; member: string; score: number; mode: 'set' | 'max' | 'nx'; maxMembers: number }
+  /** Prepends a value to a list and trims it to `maxLength`. */
+  | { op: 'listPush'; key: string; value: string; maxLength: number }
+  | { op: 'hashSet'; key: string; field: string; value: string }
+  | { op: 'hashIncrement'; key: string; field: string; amount: number }
+  /** Sets a numeric hash field to the larger of its value and `value`. */
+  | { op: 'hashMax'; key: string; field: string; value: number }
+  | { op: 'stringSet'; key: string; value: string }
+  | { op: 'expire'; key: string; ttlMs: number };
+
+/** One event's writes, applied atomically, once per `dedupKey` within `dedupTtlMs`. */
+export interface PlannedWrite {
+  /** Key that marks the event as applied; absent for writes that are safe to repeat (catalog upserts). */
+  dedupKey?: string;
+  dedupTtlMs?: number;
+  operations: WriteOperation[];
+}
+
+/** Reads that a feature store answers in one round trip, in order. */
+export type ReadRequest =
+  | { kind: 'hash'; key: string }
+  | { kind: 'list'; key: string; limit: number }
+  /** Top members by score, highest first, with the landmark of a decayed set (0 when absent). */
+  | { kind: 'zsetTop'; key: string; limit: number }
+  | { kind: 'strings'; keys: string[] }
+  | { kind: 'hashes'; keys: string[] };
+
+export type ReadResult =
+  | { kind: 'hash'; value: Record<string, string> }
+  | { kind: 'list'; value: string[] }
+  | { kind: 'zsetTop'; value: Array<{ member: string; score: number }>; landmarkMs: number }
+  | { kind: 'strings'; value: Array<string | null> }
+  | { kind: 'hashes'; value: Array<Record<string, string>> };
+
+/** Name of the hash field that holds a decayed hash's landmark time, in epoch ms. */
+export const LANDMARK_FIELD = '_L';
+
+/** Suffix of the key that holds a decayed sorted set's landmark time. */
+export const ZSET_LANDMARK_SUFFIX = ':landmark';
+
+/** Builds the name of a decayed hash field: the feature name and its half-life in ms. */
+export function decayedField(name: string, halfLifeMs: number): string {
+  return `${name}@${halfLifeMs}`;
+}
+
+/** Reads the half-life back from a decayed field name, or undefined for a plain field. */
+export function halfLifeOfField(field: string): number | undefined {
+  const at = field.lastIndexOf('@');
+  if (at < 0) {
+    return undefined;
+  }
+  const halfLifeMs = Number(field.slice(at + 1));
+  return Number.isFinite(halfLifeMs) && halfLifeMs > 0 ? halfLifeMs : undefined;
+}

@@ -1,0 +1,61 @@
+import type { InteractionType } from '@nexttap/events';
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * Half-lives, bounds and TTLs of the feature state. They are part of the feature schema: a model
+ * trained with one set of half-lives reads shifted features under another, so a change here bumps
+ * `FEATURE_SCHEMA_VERSION`.
+ */
+export const FEATURE_SETTINGS = {
+  /** Session category affinity fades with a 30-minute half-life: a session is minutes long. */
+  sessionHalfLifeMs: 30 * MINUTE_MS,
+  /** Long-term user affinity fades with a 30-day half-life. */
+  userHalfLifeMs: 30 * DAY_MS,
+  /** Short item popularity (trending) half-life: 1 hour. */
+  itemShortHalfLifeMs: HOUR_MS,
+  /** Long item popularity half-life: 7 days. */
+  itemLongHalfLifeMs: 7 * DAY_MS,
+  sessionRecentMax: 50,
+  sessionInteractedMax: 500,
+  userInteractedMax: 2_000,
+  poolPopularMax: 10_000,
+  poolCategoryMax: 10_000,
+  poolFreshMax: 1_000,
+  sessionTtlMs: DAY_MS,
+  userTtlMs: 90 * DAY_MS,
+  itemStatsTtlMs: 90 * DAY_MS,
+  /** Window in which a repeated eventId is recognised and ignored. */
+  dedupTtlMs: DAY_MS,
+} as const;
+
+export type FeatureSettings = typeof FEATURE_SETTINGS;
+
+/** Version of the feature definitions; a model manifest names the version it was trained on. */
+export const FEATURE_SCHEMA_VERSION = 1;
+
+/**
+ * Weight of each interaction type in category affinity. Positive types pull a session towards the
+ * item's categories and skips and hides push it away; an impression alone says nothing of taste.
+ */
+export const AFFINITY_WEIGHTS: Record<InteractionType, number> = {
+  impression: 0,
+  tap: 1,
+  play: 1,
+  complete: 2,
+  like: 3,
+  share: 3,
+  comment: 2,
+  skip: -1,
+  hide: -3,
+};
+
+/** Types that count as engagement in popularity and in the tap-through rate. */
+export const POSITIVE_TYPES: ReadonlySet<InteractionType> = new Set(['tap', 'play', 'complete', 'like', 'share', 'comment']);
+
+/**
+ * Dwell below this on a play or a tap counts as a skip in affinity: the person left within 3 seconds.
+ */
+export const SHORT_DWELL_MS = 3_000;

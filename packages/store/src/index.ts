@@ -1,0 +1,3 @@
+export * from './feature-store';
+export * from './memory-store';
+export * from './redis-store';

@@ -1,0 +1,8 @@
+import { MemoryFeatureStore } from '../src/index';
+import { describeFeatureStoreContract } from './store-contract';
+
+describeFeatureStoreContract(
+  'memory',
+  async () => new MemoryFeatureStore({ sweepIntervalMs: 0 }),
+  async () => {},
+);

@@ -1,0 +1,177 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decayedField, directDecayedSum, keys, LANDMARK_FIELD, readDecayed, type PlannedWrite } from '@nexttap/features';
+import type { FeatureStore } from '../src/index';
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * Behaviour every feature store must share. `open` returns a store with a fresh key space.
+ */
+export function describeFeatureStoreContract(name: string, open: () => Promise<FeatureStore>, closeAll: () => Promise<void>): void {
+  describe(`${name} feature store`, () => {
+    let store: FeatureStore;
+
+    beforeAll(async () => {
+      store = await open();
+    });
+
+    afterAll(async () => {
+      await store.close();
+      await closeAll();
+    });
+
+    it('applies a write once per dedup key', async () => {
+      const write: PlannedWrite = {
+        dedupKey: 'dedup:a',
+        dedupTtlMs: 60_000,
+        operations: [{ op: 'hashIncrement', key: 'counter', field: 'n', amount: 1 }],
+      };
+      expect(await store.apply([write, write])).toEqual([true, false]);
+      expect(await store.apply([write])).toEqual([false]);
+      const [result] = await store.read([{ kind: 'hash', key: 'counter' }]);
+      expect(result).toEqual({ kind: 'hash', value: { n: '1' } });
+    });
+
+    it('applies writes without a dedup key every time', async () => {
+      const write: PlannedWrite = { operations: [{ op: 'hashIncrement', key: 'repeat', field: 'n', amount: 2 }] };
+      expect(await store.apply([write, write])).toEqual([true, true]);
+      const [result] = await store.read([{ kind: 'hash', key: 'repeat' }]);
+      expect(result).toEqual({ kind: 'hash', value: { n: '4' } });
+    });
+
+    it('keeps a list to its maximum length, newest first', async () => {
+      const operations = ['a', 'b', 'c', 'd'].map((value) => ({ op: 'listPush' as const, key: 'list', value, maxLength: 3 }));
+      await store.apply([{ operations }]);
+      const [result] = await store.read([{ kind: 'list', key: 'list', limit: 10 }]);
+      expect(result).toEqual({ kind: 'list', value: ['d', 'c', 'b'] });
+    });
+
+    it('keeps the highest members of a bounded sorted set', async () => {
+      const operations = [5, 1, 4, 2, 3].map((score) => ({
+        op: 'zsetAdd' as const,
+        key: 'bounded',
+        member: `m${score}`,
+        score,
+        mode: 'set' as const,
+        maxMembers: 3,
+      }));
+      await store.apply([{ operations }]);
+      const [result] = await store.read([{ kind: 'zsetTop', key: 'bounded', limit: 10 }]);
+      expect(result).toEqual({
+        kind: 'zsetTop',
+        value: [
+          { member: 'm5', score: 5 },
+          { member: 'm4', score: 4 },
+          { member: 'm3', score: 3 },
+        ],
+        landmarkMs: 0,
+      });
+    });
+
+    it('honours zsetAdd modes max and nx', async () => {
+      const add = (score: number, mode: 'max' | 'nx') => ({ op: 'zsetAdd' as const, key: `modes-${mode}`, member: 'x', score, mode, maxMembers: 10 });
+      await store.apply([{ operations: [add(5, 'max'), add(3, 'max'), add(7, 'max'), add(5, 'nx'), add(9, 'nx')] }]);
+      const [max, nx] = await store.read([
+        { kind: 'zsetTop', key: 'modes-max', limit: 1 },
+        { kind: 'zsetTop', key: 'modes-nx', limit: 1 },
+      ]);
+      expect(max).toMatchObject({ value: [{ member: 'x', score: 7 }] });
+      expect(nx).toMatchObject({ value: [{ member: 'x', score: 5 }] });
+    });
+
+    it('keeps the larger value with hashMax', async () => {
+      const set = (value: number) => ({ op: 'hashMax' as const, key: 'max', field: 'v', value });
+      await store.apply([{ operations: [set(10), set(4), set(12), set(11)] }]);
+      const [result] = await store.read([{ kind: 'hash', key: 'max' }]);
+      expect(result).toEqual({ kind: 'hash', value: { v: '12' } });
+    });
+
+    it('returns strings and missing keys in order', async () => {
+      await store.apply([{ operations: [{ op: 'stringSet', key: 'str:1', value: 'one' }] }]);
+      const [result] = await store.read([{ kind: 'strings', keys: ['str:1', 'str:missing'] }]);
+      expect(result).toEqual({ kind: 'strings', value: ['one', null] });
+    });
+
+    it('returns empty values for missing keys', async () => {
+      const results = await store.read([
+        { kind: 'hash', key: 'nothing' },
+        { kind: 'hashes', keys: ['nothing', 'counter'] },
+        { kind: 'list', key: 'nothing', limit: 5 },
+        { kind: 'zsetTop', key: 'nothing', limit: 5 },
+        { kind: 'strings', keys: [] },
+      ]);
+      expect(results).toEqual([
+        { kind: 'hash', value: {} },
+        { kind: 'hashes', value: [{}, { n: '1' }] },
+        { kind: 'list', value: [] },
+        { kind: 'zsetTop', value: [], landmarkMs: 0 },
+        { kind: 'strings', value: [] },
+      ]);
+    });
+
+    it('expires keys after their TTL', async () => {
+      await store.apply([
+        {
+          operations: [
+            { op: 'hashSet', key: 'short-lived', field: 'f', value: 'v' },
+            { op: 'expire', key: 'short-lived', ttlMs: 50 },
+          ],
+        },
+      ]);
+      await expect.poll(async () => (await store.read([{ kind: 'hash', key: 'short-lived' }]))[0], { timeout: 2_000 }).toEqual({
+        kind: 'hash',
+        value: {},
+      });
+    });
+
+    it('matches the direct decayed sum in any order of events', async () => {
+      const field = decayedField('positive', HOUR_MS);
+      const base = Date.parse('2026-01-01T00:00:00Z');
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.record({ weight: fc.double({ min: 0.1, max: 10, noNaN: true }), tMs: fc.integer({ min: 0, max: 400 * HOUR_MS }) }), {
+            minLength: 1,
+            maxLength: 30,
+          }),
+          async (events) => {
+            const key = keys.itemStats(`decay-${run++}`);
+            const operations = events.map((event) => ({ op: 'hashDecayAdd' as const, key, field, weight: event.weight, tMs: base + event.tMs }));
+            await store.apply(operations.map((operation) => ({ operations: [operation] })));
+            const [result] = await store.read([{ kind: 'hash', key }]);
+            const fields = result?.kind === 'hash' ? result.value : {};
+            const nowMs = base + 400 * HOUR_MS;
+            const stored = readDecayed(Number(fields[field]), Number(fields[LANDMARK_FIELD]), nowMs, HOUR_MS);
+            const expected = directDecayedSum(events.map((event) => ({ weight: event.weight, tMs: base + event.tMs })), nowMs, HOUR_MS);
+            expect(Math.abs(stored - expected)).toBeLessThanOrEqual(1e-9 * Math.abs(expected) + 1e-300);
+          },
+        ),
+        { numRuns: 50 },
+      );
+    });
+
+    it('renews the landmark of a decayed sorted set without changing its order', async () => {
+      const base = Date.parse('2026-01-01T00:00:00Z');
+      const add = (member: string, tMs: number) => ({
+        op: 'zsetDecayAdd' as const,
+        key: 'decayed-pool',
+        member,
+        weight: 1,
+        tMs,
+        halfLifeMs: HOUR_MS,
+        maxMembers: 100,
+      });
+      // 300 half-lives later, past the renewal exponent of 256.
+      const later = base + 300 * HOUR_MS;
+      await store.apply([{ operations: [add('old', base), add('old', base), add('new', later)] }]);
+      const [result] = await store.read([{ kind: 'zsetTop', key: 'decayed-pool', limit: 10 }]);
+      expect(result?.kind === 'zsetTop' && result.landmarkMs).toBe(later);
+      const members = result?.kind === 'zsetTop' ? result.value : [];
+      expect(members.map((entry) => entry.member)).toEqual(['new', 'old']);
+      expect(members[0]?.score).toBeCloseTo(1, 12);
+      const oldScore = readDecayed(members[1]?.score ?? 0, later, later, HOUR_MS);
+      expect(Math.abs(oldScore / (2 * 2 ** -300) - 1)).toBeLessThan(1e-12);
+    });
+  });
+}
