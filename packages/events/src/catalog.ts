@@ -40,3 +40,11 @@ export const catalogItemSchema = z
 /** A catalog record after validation; categories keep the order the app sent, without repeats. */
 export type CatalogItem = z.infer<typeof catalogItemSchema>;
 export type CatalogItemInput = z.input<typeof catalogItemSchema>;
+
+/**
+ * Returns the record as it travels on a topic: `publishedAt` as an ISO-8601 string, so that dates
+ * from 1970 to 1973, small in milliseconds, are not taken for epoch seconds when read back.
+ */
+export function toWireCatalogItem(item: CatalogItem): CatalogItemInput {
+  return item.publishedAt === undefined ? item : { ...item, publishedAt: new Date(item.publishedAt).toISOString() };
+}

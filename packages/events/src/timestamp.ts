@@ -9,6 +9,12 @@ export const EPOCH_SECONDS_LIMIT = 1e11;
 /** Latest accepted time: 2100-01-01T00:00:00Z in epoch milliseconds. Later values are typos. */
 export const MAX_TIMESTAMP_MS = 4_102_444_800_000;
 
+/**
+ * Earliest accepted time: 1800-01-01T00:00:00Z in epoch ms, for catalog dates such as a film's
+ * release. Times before 1970 are negative; only positive numbers below 1e11 are ambiguous.
+ */
+export const MIN_TIMESTAMP_MS = -5_364_662_400_000;
+
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 export type TimestampResult =
@@ -28,8 +34,8 @@ export function parseTimestamp(value: unknown): TimestampResult {
         message: `${value} looks like epoch seconds; send epoch milliseconds (${value * 1000}) or an ISO-8601 string`,
       };
     }
-    if (value <= 0 || value > MAX_TIMESTAMP_MS) {
-      return { ok: false, epochSeconds: false, message: `${value} is out of range; send epoch milliseconds between 1973 and 2100` };
+    if (value === 0 || value < MIN_TIMESTAMP_MS || value > MAX_TIMESTAMP_MS) {
+      return { ok: false, epochSeconds: false, message: `${value} is out of range; send epoch milliseconds between 1800 and 2100` };
     }
     return { ok: true, ms: value };
   }
@@ -42,8 +48,8 @@ export function parseTimestamp(value: unknown): TimestampResult {
       };
     }
     const ms = Date.parse(value);
-    if (!Number.isFinite(ms) || ms < EPOCH_SECONDS_LIMIT || ms > MAX_TIMESTAMP_MS) {
-      return { ok: false, epochSeconds: false, message: `"${value}" is not a valid date between 1973 and 2100` };
+    if (!Number.isFinite(ms) || ms < MIN_TIMESTAMP_MS || ms > MAX_TIMESTAMP_MS) {
+      return { ok: false, epochSeconds: false, message: `"${value}" is not a valid date between 1800 and 2100` };
     }
     return { ok: true, ms };
   }

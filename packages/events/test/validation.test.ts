@@ -160,6 +160,12 @@ describe('parseTimestamp', () => {
     );
   });
 
+  it('accepts dates before 1970 as negative milliseconds', () => {
+    expect(parseTimestamp('1939-01-01T00:00:00Z')).toEqual({ ok: true, ms: Date.UTC(1939, 0, 1) });
+    expect(parseTimestamp(Date.UTC(1939, 0, 1))).toEqual({ ok: true, ms: Date.UTC(1939, 0, 1) });
+    expect(parseTimestamp(0).ok).toBe(false);
+  });
+
   it('rejects fractions, NaN and strings without a zone', () => {
     expect(parseTimestamp(1.7e12 + 0.5).ok).toBe(false);
     expect(parseTimestamp(Number.NaN).ok).toBe(false);

@@ -17,4 +17,5 @@ export const keys = {
   poolTrending: () => '{pool}:trending',
   poolFresh: () => '{pool}:fresh',
   poolCategory: (category: string) => `{pool}:category:${category}`,
+  poolCategoryNames: () => '{pool}:category-names',
 } as const;

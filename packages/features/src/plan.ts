@@ -41,6 +41,14 @@ export function planCatalogItem(item: CatalogItem): PlannedWrite {
     });
   }
   for (const category of item.categories) {
+    operations.push({
+      op: 'zsetAdd',
+      key: keys.poolCategoryNames(),
+      member: category,
+      score: 0,
+      mode: 'nx',
+      maxMembers: FEATURE_SETTINGS.poolCategoryNamesMax,
+    });
     // A new item joins its category pools with a zero score, so a session that likes the category
     // can see it before anyone has engaged with it.
     operations.push({

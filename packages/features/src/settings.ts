@@ -24,6 +24,7 @@ export const FEATURE_SETTINGS = {
   poolPopularMax: 10_000,
   poolCategoryMax: 10_000,
   poolFreshMax: 1_000,
+  poolCategoryNamesMax: 1_000,
   sessionTtlMs: DAY_MS,
   userTtlMs: 90 * DAY_MS,
   itemStatsTtlMs: 90 * DAY_MS,

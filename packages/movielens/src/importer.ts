@@ -23,7 +23,6 @@
  */
 import { join } from 'node:path';
 import {
-  EPOCH_SECONDS_LIMIT,
   INTERACTION_TYPES,
   validateCatalogItem,
   validateInteraction,
@@ -142,7 +141,8 @@ export async function readMovieLensCatalog(dir: string): Promise<CatalogItem[]> 
     };
     const publishedAt = releaseDateMs(title);
     if (publishedAt !== undefined) {
-      raw.publishedAt = publishedAt;
+      // An ISO-8601 string, because 1970 to early 1973 in milliseconds reads as epoch seconds.
+      raw.publishedAt = new Date(publishedAt).toISOString();
     }
 
     const result = validateCatalogItem(raw);
@@ -159,10 +159,7 @@ function releaseDateMs(title: string): number | undefined {
   if (year === undefined) {
     return undefined;
   }
-  const ms = Date.UTC(year, 0, 1);
-  // NOTE: the event contract reads any time below EPOCH_SECONDS_LIMIT (1973-03-03) as epoch
-  // seconds sent by mistake, so movies released before 1974 get no publishedAt at all.
-  return ms < EPOCH_SECONDS_LIMIT ? undefined : ms;
+  return Date.UTC(year, 0, 1);
 }
 
 interface Rating {

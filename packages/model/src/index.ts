@@ -1,0 +1,4 @@
+export * from './manifest';
+export * from './onnx-export';
+export * from './ranking-model';
+export * from './tfjs-dense';

@@ -1,0 +1,3 @@
+export * from './candidates';
+export * from './pool-cache';
+export * from './rank-feed';
