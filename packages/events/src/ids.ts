@@ -4,6 +4,7 @@ import { z } from 'zod';
 export const MAX_ID_LENGTH = 128;
 
 // Control characters in an id break log lines and Redis key listings, so they are rejected.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
 /**

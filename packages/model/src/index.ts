@@ -2,3 +2,4 @@ export * from './manifest';
 export * from './onnx-export';
 export * from './ranking-model';
 export * from './tfjs-dense';
+export * from './test-model';

@@ -1,0 +1,64 @@
+import { InProcessBus, KafkaBus, type EventBus } from '@nexttap/bus';
+import type { Logger } from '@nexttap/observability';
+import { MemoryFeatureStore, RedisFeatureStore, type FeatureStore } from '@nexttap/store';
+import { Redis } from 'ioredis';
+import type { ServerConfig } from './process-config';
+
+/** The external clients of one process, with an ordered, idempotent close. */
+export interface Clients {
+  bus: EventBus;
+  /** Store for the ingest role: waits and retries through Redis hiccups. */
+  ingestStore: FeatureStore;
+  /** Store for the request path: short command timeout and no offline queue, so an outage fails fast. */
+  rankerStore: FeatureStore;
+  mode: { bus: 'kafka' | 'in-process'; store: 'redis' | 'memory' };
+  close(): Promise<void>;
+}
+
+/** Creates the bus and the stores: Kafka and Redis when configured, in-process otherwise. */
+export async function createClients(config: ServerConfig, logger: Logger): Promise<Clients> {
+  const settings = config.process;
+  const bus: EventBus =
+    settings.kafkaBrokers.length > 0
+      ? new KafkaBus({ brokers: settings.kafkaBrokers, clientId: settings.kafkaClientId, logger: logger.child({ component: 'kafka' }) })
+      : new InProcessBus();
+  if (settings.redisUrl === '') {
+    const store = new MemoryFeatureStore();
+    return {
+      bus,
+      ingestStore: store,
+      rankerStore: store,
+      mode: { bus: settings.kafkaBrokers.length > 0 ? 'kafka' : 'in-process', store: 'memory' },
+      close: once(async () => {
+        await bus.close();
+        await store.close();
+      }),
+    };
+  }
+  const ingestRedis = new Redis(settings.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
+  const rankerRedis = new Redis(settings.redisUrl, {
+    lazyConnect: true,
+    commandTimeout: settings.redisCommandTimeoutMs,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+  });
+  for (const [role, client] of [['ingest', ingestRedis], ['ranker', rankerRedis]] as const) {
+    client.on('error', (error: Error) => logger.warn({ err: error, role }, 'redis connection error'));
+  }
+  await Promise.all([ingestRedis.connect(), rankerRedis.connect()]);
+  return {
+    bus,
+    ingestStore: new RedisFeatureStore(ingestRedis, { keyPrefix: settings.redisKeyPrefix }),
+    rankerStore: new RedisFeatureStore(rankerRedis, { keyPrefix: settings.redisKeyPrefix }),
+    mode: { bus: settings.kafkaBrokers.length > 0 ? 'kafka' : 'in-process', store: 'redis' },
+    close: once(async () => {
+      await bus.close();
+      await Promise.allSettled([ingestRedis.quit(), rankerRedis.quit()]);
+    }),
+  };
+}
+
+function once(action: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  return () => (running ??= action());
+}

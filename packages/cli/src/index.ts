@@ -1,0 +1,6 @@
+export * from './clients';
+export * from './import-command';
+export * from './process-config';
+export * from './run-server';
+export * from './seed';
+export * from './server';

@@ -1,0 +1,68 @@
+import { parseArgs } from 'node:util';
+import { importMovieLens } from './import-command';
+import { runServer } from './run-server';
+import type { Role } from './server';
+
+const USAGE = `usage: nexttap <command> [options]
+
+commands:
+  serve --role ingest|ranker|all   run a server role (default all); settings come from the environment
+  import movielens [--dir DIR] [--limit N] [--end-ago-ms MS]
+                                   produce the MovieLens catalog and ratings to Kafka (KAFKA_BROKERS)
+`;
+
+const ROLES: readonly Role[] = ['ingest', 'ranker', 'all'];
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      const { values } = parseArgs({ args: rest, options: { role: { type: 'string', default: 'all' } } });
+      const role = values.role as Role;
+      if (!ROLES.includes(role)) {
+        fail(`--role ${values.role} is not a role; use one of ${ROLES.join(', ')}`);
+      }
+      await runServer(role);
+      return;
+    }
+    case 'import': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { dir: { type: 'string', default: 'data/movielens' }, limit: { type: 'string' }, 'end-ago-ms': { type: 'string' } },
+      });
+      if (positionals[0] !== 'movielens') {
+        fail(`import ${positionals[0] ?? ''} is not a known dataset; use: nexttap import movielens`);
+      }
+      const result = await importMovieLens({
+        directory: values.dir,
+        ...(values.limit === undefined ? {} : { limit: parseCount('--limit', values.limit) }),
+        ...(values['end-ago-ms'] === undefined ? {} : { endAgoMs: parseCount('--end-ago-ms', values['end-ago-ms']) }),
+      });
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      return;
+    }
+    case undefined:
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE);
+      return;
+    default:
+      fail(`${command} is not a command`);
+  }
+}
+
+function parseCount(option: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) {
+    fail(`${option} ${text} is not a non-negative whole number`);
+  }
+  return value;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`nexttap: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+await main(process.argv.slice(2));

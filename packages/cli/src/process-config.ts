@@ -1,0 +1,110 @@
+import { ingestConfigSchema, INGEST_ENVIRONMENT } from '@nexttap/ingest';
+import { rankerConfigSchema, RANKER_ENVIRONMENT } from '@nexttap/ranker';
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Settings shared by every role of the process. */
+export const processConfigSchema = z.object({
+  port: z.coerce.number().int().min(0).max(65_535).default(8080),
+  host: z.string().min(1).default('127.0.0.1'),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+  /** Comma-separated Kafka bootstrap servers; empty runs the in-process bus. */
+  kafkaBrokers: z
+    .string()
+    .default('')
+    .transform((value) => value.split(',').map((broker) => broker.trim()).filter((broker) => broker.length > 0)),
+  kafkaClientId: z.string().min(1).default('nexttap'),
+  /** Redis URL such as redis://127.0.0.1:6379/0; empty runs the in-memory store. */
+  redisUrl: z.string().default(''),
+  /** Prefix of every Redis key, for several deployments on one Redis. */
+  redisKeyPrefix: z.string().default('nt:'),
+  /** Redis command timeout of the ranker's client, in ms; the ingest client waits longer and retries. */
+  redisCommandTimeoutMs: z.coerce.number().int().min(1).max(60_000).default(50),
+  /** Data loaded at start: `movielens` (catalog and history), `none`, or `auto` (MovieLens with the in-memory store only). */
+  seedDataset: z.enum(['auto', 'movielens', 'none']).default('auto'),
+  /** Folder of the MovieLens CSV files. */
+  movielensDir: z.string().min(1).default('data/movielens'),
+  /** Longest wait for in-flight work at shutdown, in ms. */
+  shutdownTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(10_000),
+});
+
+export const PROCESS_ENVIRONMENT: Record<keyof z.infer<typeof processConfigSchema>, string> = {
+  port: 'PORT',
+  host: 'HOST',
+  logLevel: 'LOG_LEVEL',
+  kafkaBrokers: 'KAFKA_BROKERS',
+  kafkaClientId: 'KAFKA_CLIENT_ID',
+  redisUrl: 'REDIS_URL',
+  redisKeyPrefix: 'REDIS_KEY_PREFIX',
+  redisCommandTimeoutMs: 'REDIS_COMMAND_TIMEOUT_MS',
+  seedDataset: 'SEED_DATASET',
+  movielensDir: 'MOVIELENS_DIR',
+  shutdownTimeoutMs: 'SHUTDOWN_TIMEOUT_MS',
+};
+
+export interface ServerConfig {
+  process: Readonly<z.infer<typeof processConfigSchema>>;
+  ingest: z.infer<typeof ingestConfigSchema>;
+  ranker: z.infer<typeof rankerConfigSchema>;
+}
+
+/** Every environment variable the server reads, by schema, for the docs and the config test. */
+export const ENVIRONMENT_TABLES = [
+  { schema: processConfigSchema, environment: PROCESS_ENVIRONMENT },
+  { schema: ingestConfigSchema, environment: INGEST_ENVIRONMENT },
+  { schema: rankerConfigSchema, environment: RANKER_ENVIRONMENT },
+] as const;
+
+/** A configuration that failed to parse; the message lists every problem at once. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * Parses the server configuration from environment variables, once, and freezes it. Every
+ * problem is reported together, each naming the variable, its value and the rule it broke.
+ */
+export function parseServerConfig(environment: Readonly<Record<string, string | undefined>>): ServerConfig {
+  const problems: string[] = [];
+  const parse = <S extends z.ZodTypeAny>(schema: S, names: Record<string, string>): z.output<S> => {
+    const input = Object.fromEntries(Object.entries(names).map(([key, name]) => [key, emptyToUndefined(environment[name], key)]));
+    const parsed = schema.safeParse(input);
+    if (parsed.success) {
+      return parsed.data as z.output<S>;
+    }
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? '');
+      const name = names[key] ?? key;
+      problems.push(`${name}=${JSON.stringify(environment[name] ?? '')}: ${issue.message}`);
+    }
+    return undefined as z.output<S>;
+  };
+  const config = {
+    process: parse(processConfigSchema, PROCESS_ENVIRONMENT),
+    ingest: parse(ingestConfigSchema, INGEST_ENVIRONMENT),
+    ranker: parse(rankerConfigSchema, RANKER_ENVIRONMENT),
+  };
+  if (problems.length > 0) {
+    throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return deepFreeze(config);
+}
+
+/** Empty variables count as unset, except the two whose empty value selects the embedded mode. */
+function emptyToUndefined(value: string | undefined, key: string): string | undefined {
+  if (value === '' && key !== 'kafkaBrokers' && key !== 'redisUrl') {
+    return undefined;
+  }
+  return value;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const child of Object.values(value)) {
+      deepFreeze(child);
+    }
+    Object.freeze(value);
+  }
+  return value;
+}

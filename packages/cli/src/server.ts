@@ -1,0 +1,128 @@
+import type { Subscription } from '@nexttap/bus';
+import { Lifecycle, registerHealthRoutes, installErrorHandler } from '@nexttap/http';
+import { IngestProcessor, INGEST_HTTP_CODES, registerCollectorRoutes } from '@nexttap/ingest';
+import { createMetricsRegistry, type Logger } from '@nexttap/observability';
+import { Ranker } from '@nexttap/ranker';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { createClients, type Clients } from './clients';
+import type { ServerConfig } from './process-config';
+import { seedMovieLens } from './seed';
+
+export type Role = 'ingest' | 'ranker' | 'all';
+
+/** A running server; `close` is idempotent and shuts down in order. */
+export interface RunningServer {
+  url: string;
+  app: FastifyInstance;
+  clients: Clients;
+  ranker: Ranker | undefined;
+  lifecycle: Lifecycle;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger: Logger;
+  clock?: () => number;
+}
+
+/**
+ * Starts the roles of one process: clients, optional seed data, the ranker (model and pools), the
+ * ingest consumer and collector, then the HTTP server. Ready only when all of them are.
+ */
+export async function startServer(role: Role, config: ServerConfig, options: StartOptions): Promise<RunningServer> {
+  const { logger } = options;
+  const clock = options.clock ?? Date.now;
+  const lifecycle = new Lifecycle();
+  const metrics = createMetricsRegistry();
+  const clients = await createClients(config, logger);
+  logger.info({ role, bus: clients.mode.bus, store: clients.mode.store }, 'server starting');
+
+  if (shouldSeed(config, clients)) {
+    await seedMovieLens(clients.ingestStore, config.process.movielensDir, clock(), logger);
+  }
+
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast keeps the instance's default generic types.
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: Math.max(config.ingest.collectorBodyLimitBytes, config.ranker.bodyLimitBytes),
+    disableRequestLogging: true,
+  });
+  registerHealthRoutes(app, lifecycle, metrics);
+
+  let ranker: Ranker | undefined;
+  if (role === 'ranker' || role === 'all') {
+    ranker = new Ranker({ config: config.ranker, store: clients.rankerStore, logger, metrics, clock });
+    await ranker.register(app);
+    await ranker.start();
+  }
+
+  let subscription: Subscription | undefined;
+  if (role === 'ingest' || role === 'all') {
+    const processor = new IngestProcessor({ config: config.ingest, store: clients.ingestStore, bus: clients.bus, logger, metrics, clock });
+    await app.register(async (scope) => {
+      installErrorHandler(scope, INGEST_HTTP_CODES);
+      registerCollectorRoutes(scope, { config: config.ingest, bus: clients.bus, metrics, clock });
+    });
+    subscription = await clients.bus.subscribe({
+      groupId: config.ingest.consumerGroupId,
+      topics: processor.topics,
+      fromBeginning: true,
+      handleBatch: (batch) => processor.handleBatch(batch),
+    });
+  }
+
+  await app.listen({ port: config.process.port, host: config.process.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.process.port;
+  const url = `http://${config.process.host}:${port}`;
+  lifecycle.moveTo('ready');
+  logger.info({ url, role }, 'server ready');
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= shutDown({ app, subscription, ranker, clients, lifecycle, logger, timeoutMs: config.process.shutdownTimeoutMs }));
+  return { url, app, clients, ranker, lifecycle, close };
+}
+
+function shouldSeed(config: ServerConfig, clients: Clients): boolean {
+  const seed = config.process.seedDataset;
+  return seed === 'movielens' || (seed === 'auto' && clients.mode.store === 'memory');
+}
+
+interface ShutdownParts {
+  app: FastifyInstance;
+  subscription: Subscription | undefined;
+  ranker: Ranker | undefined;
+  clients: Clients;
+  lifecycle: Lifecycle;
+  logger: Logger;
+  timeoutMs: number;
+}
+
+/**
+ * Stops accepting requests and lets in-flight ones finish, stops consuming (committing what was
+ * processed), then closes the bus and the stores. Gives up after `timeoutMs`.
+ */
+async function shutDown(parts: ShutdownParts): Promise<void> {
+  parts.lifecycle.moveTo('draining');
+  parts.logger.info({ timeoutMs: parts.timeoutMs }, 'server draining');
+  const steps = async () => {
+    await parts.app.close();
+    await parts.subscription?.stop();
+    await parts.ranker?.stop();
+    await parts.clients.close();
+  };
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), parts.timeoutMs);
+    timer.unref();
+  });
+  const outcome = await Promise.race([steps().then(() => 'done' as const), timeout]);
+  clearTimeout(timer);
+  parts.lifecycle.moveTo('stopped');
+  if (outcome === 'timeout') {
+    parts.logger.error({ timeoutMs: parts.timeoutMs }, 'shutdown timed out; exiting with work in flight');
+  } else {
+    parts.logger.info({}, 'server stopped');
+  }
+}

@@ -1,0 +1,57 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ZodError } from 'zod';
+import { ApiError, type ErrorReplyBody, type HttpErrorCodes } from './api-error';
+
+/**
+ * Installs the error handler of one route scope: ApiErrors keep their code and status, request
+ * validation errors name the field, fastify's parser errors get the service's codes, and anything
+ * else is a 500 with no internals in the body. 4xx replies log at info, 5xx at error.
+ */
+export function installErrorHandler(instance: FastifyInstance, codes: HttpErrorCodes): void {
+  instance.setErrorHandler((error: FastifyError | ApiError | ZodError | Error, request, reply) => {
+    const { statusCode, body, headers } = describeError(error, codes);
+    if (statusCode >= 500) {
+      request.log.error({ err: error, code: body.error.code }, 'request failed');
+    } else {
+      request.log.info({ code: body.error.code, field: body.error.field }, 'request rejected');
+    }
+    void reply.status(statusCode).headers(headers).send(body);
+  });
+}
+
+function describeError(
+  error: FastifyError | ApiError | ZodError | Error,
+  codes: HttpErrorCodes,
+): { statusCode: number; body: ErrorReplyBody; headers: Record<string, string> } {
+  if (error instanceof ApiError) {
+    const field = error.details.field;
+    return {
+      statusCode: error.statusCode,
+      body: { ...error.details.extra, error: { code: error.code, message: error.message, ...(field === undefined ? {} : { field }) } },
+      headers: error.details.headers ?? {},
+    };
+  }
+  const fastifyCode = 'code' in error && typeof error.code === 'string' ? error.code : '';
+  switch (fastifyCode) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return reply400(codes.invalidJson, `the request body is not valid JSON (${error.message}); send a JSON object`);
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { statusCode: 413, body: { error: { code: codes.bodyTooLarge, message: `${error.message}; send a smaller body` } }, headers: {} };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return {
+        statusCode: 415,
+        body: { error: { code: codes.unsupportedMediaType, message: 'the request body must be application/json' } },
+        headers: {},
+      };
+  }
+  const statusCode = 'statusCode' in error && typeof error.statusCode === 'number' ? error.statusCode : 500;
+  if (statusCode >= 400 && statusCode < 500) {
+    return reply400(codes.invalidJson, error.message, statusCode);
+  }
+  return { statusCode: 500, body: { error: { code: codes.internal, message: 'internal error; the request was not processed' } }, headers: {} };
+}
+
+function reply400(code: string, message: string, statusCode = 400) {
+  return { statusCode, body: { error: { code, message } }, headers: {} };
+}

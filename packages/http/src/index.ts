@@ -1,0 +1,5 @@
+export * from './api-error';
+export * from './error-handler';
+export * from './health-routes';
+export * from './lifecycle';
+export * from './parse-body';

@@ -1,0 +1,30 @@
+import type { z } from 'zod';
+import { ApiError } from './api-error';
+
+/**
+ * Parses a request body with a zod schema. The first problem becomes a 400 ApiError that names
+ * the field, the value received and the fix, under the given code.
+ */
+export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown, code: string): z.output<S> {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) {
+    return parsed.data as z.output<S>;
+  }
+  const issue = parsed.error.issues[0];
+  const field = issue?.path.map(String).join('.') ?? '';
+  const received = valueAt(body, issue?.path ?? []);
+  const shown = received === undefined ? 'nothing' : JSON.stringify(received)?.slice(0, 80);
+  const message = `${field === '' ? 'body' : field}: ${issue?.message ?? 'invalid'} (received ${shown})`;
+  throw new ApiError(code, 400, message, field === '' ? {} : { field });
+}
+
+function valueAt(body: unknown, path: ReadonlyArray<string | number>): unknown {
+  let current: unknown = body;
+  for (const segment of path) {
+    if (current === null || typeof current !== 'object') {
+      return undefined;
+    }
+    current = (current as Record<string | number, unknown>)[segment];
+  }
+  return current;
+}

@@ -1,0 +1,120 @@
+import { TOPICS, topicName, type EventBus } from '@nexttap/bus';
+import { toWireCatalogItem, validateCatalogItem, validateInteraction, type Rejection } from '@nexttap/events';
+import { parseBody } from '@nexttap/http';
+import { Counter, type Registry } from '@nexttap/observability';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { MAX_EVENTS_PER_REQUEST, type IngestConfig } from './config';
+import { ingestError } from './errors';
+
+export interface CollectorDependencies {
+  config: IngestConfig;
+  bus: EventBus;
+  metrics: Registry;
+  clock?: () => number;
+}
+
+/** One rejected entry of a collector request, by its index in the request. */
+export interface RejectedEntry extends Rejection {
+  index: number;
+}
+
+const eventsBodySchema = z
+  .object({
+    events: z
+      .array(z.unknown(), { required_error: 'events is missing; send {"events": [...]}', invalid_type_error: 'events must be an array' })
+      .min(1, 'events is empty; send at least one event')
+      .max(MAX_EVENTS_PER_REQUEST, `events has more than ${MAX_EVENTS_PER_REQUEST} entries; split the request`),
+  })
+  .strict();
+
+const catalogBodySchema = z
+  .object({
+    items: z
+      .array(z.unknown(), { required_error: 'items is missing; send {"items": [...]}', invalid_type_error: 'items must be an array' })
+      .min(1, 'items is empty; send at least one catalog item')
+      .max(MAX_EVENTS_PER_REQUEST, `items has more than ${MAX_EVENTS_PER_REQUEST} entries; split the request`),
+  })
+  .strict();
+
+/**
+ * Registers the collector: `POST /v1/events` and `POST /v1/catalog`. Valid entries go to the bus
+ * and the reply lists why each other entry was rejected. The reply is sent only after the bus
+ * acknowledged the valid entries; if it did not, nothing is accepted and the client retries the
+ * whole request, which the eventId de-duplication makes safe.
+ */
+export function registerCollectorRoutes(instance: FastifyInstance, dependencies: CollectorDependencies): void {
+  const clock = dependencies.clock ?? Date.now;
+  const { config, bus } = dependencies;
+  const received = new Counter({
+    name: 'nexttap_collector_events_total',
+    help: 'Entries received by the collector, by topic and outcome (accepted or the rejection code)',
+    labelNames: ['topic', 'outcome'],
+    registers: [dependencies.metrics],
+  });
+
+  instance.post('/v1/events', async (request, reply) => {
+    const body = parseBody(eventsBodySchema, request.body, 'INGEST_ERR_INVALID_REQUEST');
+    const nowMs = clock();
+    const rejected: RejectedEntry[] = [];
+    const records = [];
+    for (const [index, raw] of body.events.entries()) {
+      const result = validateInteraction(raw, { nowMs, maxFutureSkewMs: config.maxFutureSkewMs });
+      if (result.ok) {
+        records.push({ key: result.value.sessionId, value: JSON.stringify(result.value) });
+      } else {
+        rejected.push({ index, ...result.rejection });
+        received.inc({ topic: TOPICS.interactions, outcome: result.rejection.code });
+      }
+    }
+    if (records.length === 0) {
+      throw ingestError('INGEST_ERR_ALL_EVENTS_REJECTED', `all ${rejected.length} events were rejected; see rejected[] for each reason`, {
+        ...firstField(rejected),
+        extra: { accepted: 0, rejected },
+      });
+    }
+    await produceOrThrow(bus, topicName(config.topicPrefix, TOPICS.interactions), records);
+    received.inc({ topic: TOPICS.interactions, outcome: 'accepted' }, records.length);
+    return reply.status(202).send({ accepted: records.length, rejected });
+  });
+
+  instance.post('/v1/catalog', async (request, reply) => {
+    const body = parseBody(catalogBodySchema, request.body, 'INGEST_ERR_INVALID_REQUEST');
+    const rejected: RejectedEntry[] = [];
+    const records = [];
+    for (const [index, raw] of body.items.entries()) {
+      const result = validateCatalogItem(raw);
+      if (result.ok) {
+        records.push({ key: result.value.itemId, value: JSON.stringify(toWireCatalogItem(result.value)) });
+      } else {
+        rejected.push({ index, ...result.rejection });
+        received.inc({ topic: TOPICS.catalog, outcome: result.rejection.code });
+      }
+    }
+    if (records.length === 0) {
+      throw ingestError('INGEST_ERR_ALL_EVENTS_REJECTED', `all ${rejected.length} items were rejected; see rejected[] for each reason`, {
+        ...firstField(rejected),
+        extra: { accepted: 0, rejected },
+      });
+    }
+    await produceOrThrow(bus, topicName(config.topicPrefix, TOPICS.catalog), records);
+    received.inc({ topic: TOPICS.catalog, outcome: 'accepted' }, records.length);
+    return reply.status(202).send({ accepted: records.length, rejected });
+  });
+}
+
+async function produceOrThrow(bus: EventBus, topic: string, records: Array<{ key: string; value: string }>): Promise<void> {
+  try {
+    await bus.produce(topic, records);
+  } catch (error) {
+    throw ingestError('INGEST_ERR_BUS_UNAVAILABLE', `the event bus did not acknowledge ${records.length} records on ${topic}; retry the request`, {
+      headers: { 'retry-after': '1' },
+      cause: error,
+    });
+  }
+}
+
+function firstField(rejected: readonly RejectedEntry[]): { field?: string } {
+  const first = rejected[0];
+  return first === undefined || first.field === '' ? {} : { field: `events.${first.index}.${first.field}` };
+}

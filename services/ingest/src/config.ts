@@ -1,0 +1,26 @@
+import { z } from 'zod';
+
+/** Settings of the ingest role, parsed once from the environment. Defaults live here and nowhere else. */
+export const ingestConfigSchema = z.object({
+  /** Consumer group of the ingest instances; all instances of one deployment share it. */
+  consumerGroupId: z.string().min(1).default('nexttap-ingest'),
+  /** Prefix of the topic names, for several deployments on one cluster. */
+  topicPrefix: z.string().default(''),
+  /** How far ahead of the ingest clock an event time may be, in ms, to allow for client clock skew. */
+  maxFutureSkewMs: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+  /** Largest accepted request body of the collector, in bytes. */
+  collectorBodyLimitBytes: z.coerce.number().int().min(1_024).max(52_428_800).default(4_194_304),
+});
+
+export type IngestConfig = Readonly<z.infer<typeof ingestConfigSchema>>;
+
+/** Environment variable of each setting. */
+export const INGEST_ENVIRONMENT: Record<keyof IngestConfig, string> = {
+  consumerGroupId: 'INGEST_CONSUMER_GROUP',
+  topicPrefix: 'TOPIC_PREFIX',
+  maxFutureSkewMs: 'MAX_FUTURE_SKEW_MS',
+  collectorBodyLimitBytes: 'COLLECTOR_BODY_LIMIT_BYTES',
+};
+
+/** Events accepted in one collector request. */
+export const MAX_EVENTS_PER_REQUEST = 500;

@@ -1,0 +1,5 @@
+export * from './collector-route';
+export * from './config';
+export * from './dead-letter';
+export * from './errors';
+export * from './ingest-processor';

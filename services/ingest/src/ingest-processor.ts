@@ -1,0 +1,140 @@
+import { TOPICS, topicName, type BusRecord, type EventBus, type RecordBatch } from '@nexttap/bus';
+import { decodeCatalogItem, decodeInteraction, type CatalogItem, type Interaction } from '@nexttap/events';
+import { keys, planCatalogItem, planInteraction } from '@nexttap/features';
+import { Counter, type Logger, type Registry } from '@nexttap/observability';
+import type { FeatureStore } from '@nexttap/store';
+import type { IngestConfig } from './config';
+import { buildDeadLetter } from './dead-letter';
+
+export interface IngestProcessorDependencies {
+  config: IngestConfig;
+  store: FeatureStore;
+  bus: EventBus;
+  logger: Logger;
+  metrics: Registry;
+  clock?: () => number;
+  /** Called after a batch's writes were acknowledged, with the sessions whose features changed. */
+  onSessionsChanged?: (sessionIds: ReadonlySet<string>) => void;
+}
+
+/**
+ * Turns a batch of bus records into feature writes. It resolves only after the store acknowledged
+ * the writes and the bus acknowledged the dead letters, so the caller may then commit the offsets;
+ * any failure rejects and the same batch comes again, where the eventId de-duplication keeps the
+ * effect exactly once.
+ */
+export class IngestProcessor {
+  private readonly clock: () => number;
+  private readonly outcomes: Counter<'topic' | 'outcome'>;
+  private readonly interactionsTopic: string;
+  private readonly catalogTopic: string;
+  private readonly deadLetterTopic: string;
+
+  constructor(private readonly dependencies: IngestProcessorDependencies) {
+    this.clock = dependencies.clock ?? Date.now;
+    const prefix = dependencies.config.topicPrefix;
+    this.interactionsTopic = topicName(prefix, TOPICS.interactions);
+    this.catalogTopic = topicName(prefix, TOPICS.catalog);
+    this.deadLetterTopic = topicName(prefix, TOPICS.deadLetter);
+    this.outcomes = new Counter({
+      name: 'nexttap_ingest_records_total',
+      help: 'Records consumed by ingest, by topic and outcome: applied, duplicate, or the rejection code of a dead-lettered record',
+      labelNames: ['topic', 'outcome'],
+      registers: [dependencies.metrics],
+    });
+  }
+
+  /** The topics this processor consumes. */
+  get topics(): string[] {
+    return [this.interactionsTopic, this.catalogTopic];
+  }
+
+  async handleBatch(batch: RecordBatch): Promise<void> {
+    try {
+      if (batch.topic === this.interactionsTopic) {
+        await this.processInteractions(batch);
+      } else if (batch.topic === this.catalogTopic) {
+        await this.processCatalog(batch);
+      } else {
+        this.dependencies.logger.warn({ topic: batch.topic, partition: batch.partition }, 'batch from an unexpected topic ignored');
+      }
+    } catch (error) {
+      this.dependencies.logger.warn(
+        {
+          err: error,
+          topic: batch.topic,
+          partition: batch.partition,
+          firstOffset: batch.records[0]?.offset,
+          lastOffset: batch.records.at(-1)?.offset,
+        },
+        'ingest batch failed; it will be delivered again',
+      );
+      throw error;
+    }
+  }
+
+  private async processInteractions(batch: RecordBatch): Promise<void> {
+    const nowMs = this.clock();
+    const valid: Interaction[] = [];
+    const deadLetters: BusRecord[] = [];
+    for (const record of batch.records) {
+      const result = decodeInteraction(record.value, { nowMs, maxFutureSkewMs: this.dependencies.config.maxFutureSkewMs });
+      if (result.ok) {
+        valid.push(result.value);
+      } else {
+        deadLetters.push(buildDeadLetter(record, batch.topic, result.rejection, nowMs));
+        this.outcomes.inc({ topic: TOPICS.interactions, outcome: result.rejection.code });
+      }
+    }
+    const catalog = await this.readCatalog(valid.map((event) => event.itemId));
+    const applied = await this.dependencies.store.apply(valid.map((event) => planInteraction(event, catalog.get(event.itemId))));
+    await this.sendDeadLetters(deadLetters);
+
+    const appliedCount = applied.filter(Boolean).length;
+    this.outcomes.inc({ topic: TOPICS.interactions, outcome: 'applied' }, appliedCount);
+    this.outcomes.inc({ topic: TOPICS.interactions, outcome: 'duplicate' }, applied.length - appliedCount);
+    const changed = new Set(valid.filter((_, index) => applied[index]).map((event) => event.sessionId));
+    if (changed.size > 0) {
+      this.dependencies.onSessionsChanged?.(changed);
+    }
+  }
+
+  private async processCatalog(batch: RecordBatch): Promise<void> {
+    const nowMs = this.clock();
+    const items: CatalogItem[] = [];
+    const deadLetters: BusRecord[] = [];
+    for (const record of batch.records) {
+      const result = decodeCatalogItem(record.value);
+      if (result.ok) {
+        items.push(result.value);
+      } else {
+        deadLetters.push(buildDeadLetter(record, batch.topic, result.rejection, nowMs));
+        this.outcomes.inc({ topic: TOPICS.catalog, outcome: result.rejection.code });
+      }
+    }
+    await this.dependencies.store.apply(items.map((item) => planCatalogItem(item)));
+    await this.sendDeadLetters(deadLetters);
+    this.outcomes.inc({ topic: TOPICS.catalog, outcome: 'applied' }, items.length);
+  }
+
+  /** Reads the catalog records of the items in one round trip. */
+  private async readCatalog(itemIds: readonly string[]): Promise<Map<string, CatalogItem>> {
+    const unique = [...new Set(itemIds)];
+    const [result] = await this.dependencies.store.read([{ kind: 'strings', keys: unique.map((itemId) => keys.itemCatalog(itemId)) }]);
+    const catalog = new Map<string, CatalogItem>();
+    const values = result?.kind === 'strings' ? result.value : [];
+    unique.forEach((itemId, index) => {
+      const text = values[index];
+      if (text) {
+        catalog.set(itemId, JSON.parse(text) as CatalogItem);
+      }
+    });
+    return catalog;
+  }
+
+  private async sendDeadLetters(records: BusRecord[]): Promise<void> {
+    if (records.length > 0) {
+      await this.dependencies.bus.produce(this.deadLetterTopic, records);
+    }
+  }
+}

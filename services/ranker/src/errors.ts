@@ -1,0 +1,29 @@
+import { ApiError, type HttpErrorCodes } from '@nexttap/http';
+
+/**
+ * Error catalogue of the ranker. Codes are stable: clients branch on them, and docs/errors.md lists
+ * each with its status (a test keeps the two in sync).
+ */
+export const RANKER_ERRORS = {
+  RANKER_ERR_INVALID_REQUEST: { statusCode: 400, description: 'A field of the request is missing or invalid; the message names it.' },
+  RANKER_ERR_INVALID_JSON: { statusCode: 400, description: 'The body is not valid JSON.' },
+  RANKER_ERR_BODY_TOO_LARGE: { statusCode: 413, description: 'The body is larger than the configured limit.' },
+  RANKER_ERR_UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, description: 'The body is not application/json.' },
+  RANKER_ERR_NOT_READY: { statusCode: 503, description: 'No model is loaded yet; retry after the Retry-After seconds.' },
+  RANKER_ERR_STORE_UNAVAILABLE: { statusCode: 503, description: 'The feature store did not answer in time; retry later.' },
+  RANKER_ERR_INTERNAL: { statusCode: 500, description: 'An unexpected failure; the log has the details under the request id.' },
+} as const;
+
+export type RankerErrorCode = keyof typeof RANKER_ERRORS;
+
+/** Builds an ApiError from the catalogue, with the status it lists. */
+export function rankerError(code: RankerErrorCode, message: string, details: ConstructorParameters<typeof ApiError>[3] = {}): ApiError {
+  return new ApiError(code, RANKER_ERRORS[code].statusCode, message, details);
+}
+
+export const RANKER_HTTP_CODES: HttpErrorCodes = {
+  invalidJson: 'RANKER_ERR_INVALID_JSON',
+  bodyTooLarge: 'RANKER_ERR_BODY_TOO_LARGE',
+  unsupportedMediaType: 'RANKER_ERR_UNSUPPORTED_MEDIA_TYPE',
+  internal: 'RANKER_ERR_INTERNAL',
+};

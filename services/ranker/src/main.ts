@@ -1,0 +1,3 @@
+import { runServer } from '@nexttap/cli';
+
+await runServer('ranker');
