@@ -11,6 +11,11 @@ export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown, code
     return parsed.data as z.output<S>;
   }
   const issue = parsed.error.issues[0];
+  if (issue?.code === 'unrecognized_keys') {
+    const prefix = issue.path.length > 0 ? `${issue.path.join('.')}.` : '';
+    const field = `${prefix}${issue.keys[0] ?? ''}`;
+    throw new ApiError(code, 400, `${field} is not a known field; remove it (unknown: ${issue.keys.join(', ')})`, { field });
+  }
   const field = issue?.path.map(String).join('.') ?? '';
   const received = valueAt(body, issue?.path ?? []);
   const shown = received === undefined ? 'nothing' : JSON.stringify(received)?.slice(0, 80);
