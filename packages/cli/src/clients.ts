@@ -1,8 +1,11 @@
-import { InProcessBus, KafkaBus, type EventBus } from '@nexttap/bus';
+import { InProcessBus, KafkaBus, TOPICS, topicName, type EventBus } from '@nexttap/bus';
 import type { Logger } from '@nexttap/observability';
 import { MemoryFeatureStore, RedisFeatureStore, type FeatureStore } from '@nexttap/store';
 import { Redis } from 'ioredis';
 import type { ServerConfig } from './process-config';
+
+/** Partitions of each in-process topic; more would only add interleaving within one process. */
+const IN_PROCESS_PARTITIONS = 1;
 
 /** The external clients of one process, with an ordered, idempotent close. */
 export interface Clients {
@@ -21,7 +24,10 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
   const bus: EventBus =
     settings.kafkaBrokers.length > 0
       ? new KafkaBus({ brokers: settings.kafkaBrokers, clientId: settings.kafkaClientId, logger: logger.child({ component: 'kafka' }) })
-      : new InProcessBus();
+      : new InProcessBus({
+          logger: logger.child({ component: 'bus' }),
+          topics: Object.values(TOPICS).map((name) => ({ name: topicName(config.ingest.topicPrefix, name), partitions: IN_PROCESS_PARTITIONS })),
+        });
   if (settings.redisUrl === '') {
     const store = new MemoryFeatureStore();
     return {

@@ -3,7 +3,7 @@ import { Lifecycle, registerHealthRoutes, installErrorHandler } from '@nexttap/h
 import { IngestProcessor, INGEST_HTTP_CODES, registerCollectorRoutes } from '@nexttap/ingest';
 import { createMetricsRegistry, type Logger } from '@nexttap/observability';
 import { Ranker } from '@nexttap/ranker';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createClients, type Clients } from './clients';
 import type { ServerConfig } from './process-config';
 import { seedMovieLens } from './seed';
@@ -45,7 +45,8 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance's default generic types.
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: Math.max(config.ingest.collectorBodyLimitBytes, config.ranker.bodyLimitBytes),
-    disableRequestLogging: true,
+    // Per-request lines would dominate the log at feed rates; errors are logged by the error handlers.
+    logController: new LogController({ disableRequestLogging: true }),
   });
   registerHealthRoutes(app, lifecycle, metrics);
 

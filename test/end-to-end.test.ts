@@ -1,0 +1,180 @@
+import { createLogger } from '@nexttap/observability';
+import { parseServerConfig, startServer, type RunningServer } from '@nexttap/cli';
+import { toWireCatalogItem, type CatalogItem, type Interaction } from '@nexttap/events';
+import { keys } from '@nexttap/features';
+import { startMockKafka, startRedisServer, uniqueName, type MockKafka, type RedisServer } from '@nexttap/testkit';
+import { Redis } from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { expectFeedFollowsTaps, loadMovieLens, MODEL_DIR, postJson } from './feed-scenario';
+
+const logger = createLogger({ level: 'silent', service: 'end-to-end' });
+/** MovieLens events sent through the collector to warm the features: the most recent ones. */
+const HISTORY_EVENTS = 20_000;
+const KEY_PREFIX = 'e2e:';
+
+describe('Kafka and Redis end to end', () => {
+  let redis: RedisServer;
+  let kafka: MockKafka;
+  let server: RunningServer;
+  let client: Redis;
+  let topicPrefix: string;
+  let catalog: CatalogItem[];
+  let history: Interaction[];
+
+  beforeAll(async () => {
+    topicPrefix = uniqueName('e2e');
+    [redis, kafka] = await Promise.all([
+      startRedisServer(),
+      startMockKafka({
+        topics: [
+          { name: `${topicPrefix}.interactions`, partitions: 3 },
+          { name: `${topicPrefix}.catalog`, partitions: 1 },
+          { name: `${topicPrefix}.interactions.dlq`, partitions: 1 },
+        ],
+      }),
+    ]);
+    client = new Redis(redis.url);
+    const config = parseServerConfig({
+      PORT: '0',
+      KAFKA_BROKERS: kafka.brokers.join(','),
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: KEY_PREFIX,
+      TOPIC_PREFIX: topicPrefix,
+      INGEST_CONSUMER_GROUP: uniqueName('ingest'),
+      MODEL_DIR,
+      POOL_REFRESH_INTERVAL_MS: '100',
+      LOG_LEVEL: 'silent',
+    });
+    server = await startServer('all', config, { logger });
+
+    const data = await loadMovieLens(Date.now());
+    catalog = data.catalog;
+    history = data.events.slice(-HISTORY_EVENTS);
+    for (let start = 0; start < catalog.length; start += 500) {
+      const items = catalog.slice(start, start + 500).map(toWireCatalogItem);
+      expect((await postJson(server.url, '/v1/catalog', { items })).status).toBe(202);
+    }
+    for (let start = 0; start < history.length; start += 500) {
+      const response = await postJson(server.url, '/v1/events', { events: history.slice(start, start + 500) });
+      expect(response.body.rejected).toEqual([]);
+    }
+    const last = history.at(-1) as Interaction;
+    await vi.waitFor(
+      async () => {
+        expect(await client.exists(KEY_PREFIX + keys.dedup(last.sessionId, last.eventId))).toBe(1);
+      },
+      { timeout: 60_000, interval: 100 },
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.close();
+    client?.disconnect();
+    await Promise.all([kafka?.stop(), redis?.stop()]);
+  });
+
+  it('serves a feed that follows the session', async () => {
+    await expectFeedFollowsTaps(server.url, catalog, history, Date.now);
+  });
+
+  it('applies a redelivered event once', async () => {
+    const sessionId = uniqueName('dup');
+    const event = { eventId: `${sessionId}-1`, type: 'like', ts: Date.now() - 1_000, sessionId, itemId: '1' };
+    const marker = { eventId: `${sessionId}-2`, type: 'impression', ts: Date.now() - 500, sessionId, itemId: '2' };
+    await postJson(server.url, '/v1/events', { events: [event] });
+    await expect.poll(() => client.exists(KEY_PREFIX + keys.dedup(sessionId, event.eventId))).toBe(1);
+    const statsBefore = await client.hgetall(KEY_PREFIX + keys.itemStats('1'));
+    const affinityBefore = await client.hgetall(KEY_PREFIX + keys.sessionCategories(sessionId));
+
+    // The same event again, then a marker on the same session key, so the same partition: once the
+    // marker is applied, the duplicate before it has been consumed.
+    await postJson(server.url, '/v1/events', { events: [event, marker] });
+    await expect.poll(() => client.exists(KEY_PREFIX + keys.dedup(sessionId, marker.eventId))).toBe(1);
+
+    expect(await client.hgetall(KEY_PREFIX + keys.itemStats('1'))).toEqual(statsBefore);
+    expect(await client.hgetall(KEY_PREFIX + keys.sessionCategories(sessionId))).toEqual(affinityBefore);
+    expect(await client.hget(KEY_PREFIX + keys.sessionMeta(sessionId), 'events')).toBe('2');
+  });
+
+  it('dead-letters invalid records and keeps the partition moving', async () => {
+    const sessionId = uniqueName('poison');
+    const kafkaClient = new Kafka({ clientId: 'e2e-test', brokers: kafka.brokers, logLevel: logLevel.NOTHING });
+    const producer = kafkaClient.producer();
+    await producer.connect();
+    const valid = { eventId: `${sessionId}-ok`, type: 'tap', ts: Date.now() - 1_000, sessionId, itemId: '1' };
+    await producer.send({
+      topic: `${topicPrefix}.interactions`,
+      messages: [
+        { key: sessionId, value: JSON.stringify({ ...valid, eventId: `${sessionId}-bad`, type: 'click' }) },
+        { key: sessionId, value: '{"eventId": "truncated' },
+        { key: sessionId, value: JSON.stringify({ ...valid, eventId: `${sessionId}-seconds`, ts: 1_700_000_000 }) },
+        { key: sessionId, value: JSON.stringify(valid) },
+      ],
+    });
+    await producer.disconnect();
+    await expect.poll(() => client.exists(KEY_PREFIX + keys.dedup(sessionId, valid.eventId))).toBe(1);
+
+    const consumer = kafkaClient.consumer({ groupId: uniqueName('dlq-reader'), maxWaitTimeInMs: 100 });
+    const reasons: Array<{ code: string; offset: string }> = [];
+    await consumer.connect();
+    await consumer.subscribe({ topic: `${topicPrefix}.interactions.dlq`, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const envelope = JSON.parse(message.value?.toString() ?? '{}');
+        if (message.key?.toString() === sessionId) {
+          reasons.push({ code: envelope.reason.code, offset: envelope.source.offset });
+          expect(message.headers?.['nexttap-reason']?.toString()).toBe(envelope.reason.code);
+        }
+      },
+    });
+    await expect.poll(() => reasons.map((reason) => reason.code), { timeout: 30_000 }).toEqual([
+      'EVENT_UNKNOWN_TYPE',
+      'EVENT_INVALID_JSON',
+      'EVENT_EPOCH_SECONDS',
+    ]);
+    await consumer.disconnect();
+  });
+});
+
+describe('embedded end to end', () => {
+  let server: RunningServer;
+  let catalog: CatalogItem[];
+  let history: Interaction[];
+
+  beforeAll(async () => {
+    const config = parseServerConfig({ PORT: '0', MODEL_DIR, LOG_LEVEL: 'silent', POOL_REFRESH_INTERVAL_MS: '100' });
+    const startedMs = Date.now();
+    server = await startServer('all', config, { logger });
+    // The server seeds the same history, shifted to end a minute before its start.
+    ({ catalog, events: history } = await loadMovieLens(startedMs));
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('reports ready with the in-process bus and memory store', async () => {
+    expect(server.clients.mode).toEqual({ bus: 'in-process', store: 'memory' });
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+  });
+
+  it('serves a feed that follows the session', async () => {
+    await expectFeedFollowsTaps(server.url, catalog, history, Date.now);
+  });
+
+  it('lists rejected events and accepts the rest', async () => {
+    const sessionId = uniqueName('mixed');
+    const response = await postJson(server.url, '/v1/events', {
+      events: [
+        { eventId: 'ok', type: 'tap', ts: Date.now(), sessionId, itemId: '1' },
+        { eventId: 'bad', type: 'tap', ts: 1_700_000_000, sessionId, itemId: '1' },
+      ],
+    });
+    expect(response.status).toBe(202);
+    expect(response.body.accepted).toBe(1);
+    expect(response.body.rejected).toEqual([
+      { index: 1, code: 'EVENT_EPOCH_SECONDS', field: 'ts', message: expect.stringContaining('looks like epoch seconds') },
+    ]);
+  });
+});
