@@ -25,6 +25,7 @@ export async function loadMovieLens(nowMs: number): Promise<{ catalog: CatalogIt
   return { catalog, events };
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests assert on any shape of reply body
 export async function postJson(baseUrl: string, path: string, body: unknown): Promise<{ status: number; body: any }> {
   const response = await fetch(`${baseUrl}${path}`, {
     method: 'POST',
