@@ -62,7 +62,7 @@ describe('loadRankingModel', () => {
   it('rejects an invalid manifest with every problem', async () => {
     await writeLinearModel(directory, { item_popularity_long: 1 });
     await writeFile(join(directory, 'manifest.json'), JSON.stringify({ name: 'a b', features: [] }));
-    const error = await loadRankingModel(directory).catch((caught: unknown) => caught as Error);
+    const error = (await loadRankingModel(directory).catch((caught: unknown) => caught)) as Error;
     expect(error.message).toContain('name: name must be');
     expect(error.message).toContain('features: features must list at least one feature');
   });

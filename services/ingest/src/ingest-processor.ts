@@ -35,7 +35,7 @@ export class IngestProcessor {
     const prefix = dependencies.config.topicPrefix;
     this.interactionsTopic = topicName(prefix, TOPICS.interactions);
     this.catalogTopic = topicName(prefix, TOPICS.catalog);
-    this.deadLetterTopic = topicName(prefix, TOPICS.interactionsDeadLetter);
+    this.deadLetterTopic = topicName(prefix, TOPICS.interactionsDlq);
     this.outcomes = new Counter({
       name: 'nexttap_ingest_records_total',
       help: 'Records consumed by ingest, by topic and outcome: applied, duplicate, or the rejection code of a dead-lettered record',
