@@ -4,3 +4,4 @@ export * from './process-config';
 export * from './run-server';
 export * from './seed';
 export * from './server';
+export * from './reference-docs';

@@ -6,27 +6,27 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 /** Settings shared by every role of the process. */
 export const processConfigSchema = z.object({
-  port: z.coerce.number().int().min(0).max(65_535).default(8080),
-  host: z.string().min(1).default('127.0.0.1'),
-  logLevel: z.enum(LOG_LEVELS).default('info'),
-  /** Comma-separated Kafka bootstrap servers; empty runs the in-process bus. */
+  port: z.coerce.number().int().min(0).max(65_535).default(8080).describe('TCP port of the HTTP server; 0 picks a free port.'),
+  host: z.string().min(1).default('127.0.0.1').describe('Address the HTTP server listens on; 0.0.0.0 for every interface.'),
+  logLevel: z.enum(LOG_LEVELS).default('info').describe('Lowest pino level written: fatal, error, warn, info, debug, trace or silent.'),
   kafkaBrokers: z
     .string()
     .default('')
+    .describe('Comma-separated Kafka bootstrap servers; empty runs the in-process bus.')
     .transform((value) => value.split(',').map((broker) => broker.trim()).filter((broker) => broker.length > 0)),
-  kafkaClientId: z.string().min(1).default('nexttap'),
-  /** Redis URL such as redis://127.0.0.1:6379/0; empty runs the in-memory store. */
-  redisUrl: z.string().default(''),
-  /** Prefix of every Redis key, for several deployments on one Redis. */
-  redisKeyPrefix: z.string().default('nt:'),
-  /** Redis command timeout of the ranker's client, in ms; the ingest client waits longer and retries. */
-  redisCommandTimeoutMs: z.coerce.number().int().min(1).max(60_000).default(50),
-  /** Data loaded at start: `movielens` (catalog and history), `none`, or `auto` (MovieLens with the in-memory store only). */
-  seedDataset: z.enum(['auto', 'movielens', 'none']).default('auto'),
-  /** Folder of the MovieLens CSV files. */
-  movielensDir: z.string().min(1).default('data/movielens'),
-  /** Longest wait for in-flight work at shutdown, in ms. */
-  shutdownTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  kafkaClientId: z.string().min(1).default('nexttap').describe('Client id the Kafka brokers show for this process.'),
+  redisUrl: z.string().default('')
+    .describe('Redis URL such as redis://127.0.0.1:6379/0; empty runs the in-memory store.'),
+  redisKeyPrefix: z.string().default('nt:')
+    .describe('Prefix of every Redis key, for several deployments on one Redis.'),
+  redisCommandTimeoutMs: z.coerce.number().int().min(1).max(60_000).default(50)
+    .describe('Redis command timeout of the ranker\'s client, in ms; the ingest client waits longer and retries.'),
+  seedDataset: z.enum(['auto', 'movielens', 'none']).default('auto')
+    .describe('Data loaded at start: `movielens` (catalog and history), `none`, or `auto` (MovieLens with the in-memory store only).'),
+  movielensDir: z.string().min(1).default('data/movielens')
+    .describe('Folder of the MovieLens CSV files.'),
+  shutdownTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(10_000)
+    .describe('Longest wait for in-flight work at shutdown, in ms.'),
 });
 
 export const PROCESS_ENVIRONMENT: Record<keyof z.infer<typeof processConfigSchema>, string> = {

@@ -96,7 +96,7 @@ function resolveManifestFeatures(directory: string, manifest: ModelManifest): Fe
   if (unknown.length > 0) {
     throw new ModelValidationError(
       directory,
-      `manifest features name ${unknown.join(', ')}, which the feature code does not produce; use names from the feature registry (docs/features.md)`,
+      `manifest features name ${unknown.join(', ')}, which the feature code does not produce; use names from the feature registry, listed in docs/features.md`,
     );
   }
   const repeated = manifest.features.filter((name, index) => manifest.features.indexOf(name) !== index);

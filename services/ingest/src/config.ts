@@ -2,14 +2,14 @@ import { z } from 'zod';
 
 /** Settings of the ingest role, parsed once from the environment. Defaults live here and nowhere else. */
 export const ingestConfigSchema = z.object({
-  /** Consumer group of the ingest instances; all instances of one deployment share it. */
-  consumerGroupId: z.string().min(1).default('nexttap-ingest'),
-  /** Prefix of the topic names, for several deployments on one cluster. */
-  topicPrefix: z.string().default(''),
-  /** How far ahead of the ingest clock an event time may be, in ms, to allow for client clock skew. */
-  maxFutureSkewMs: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
-  /** Largest accepted request body of the collector, in bytes. */
-  collectorBodyLimitBytes: z.coerce.number().int().min(1_024).max(52_428_800).default(4_194_304),
+  consumerGroupId: z.string().min(1).default('nexttap-ingest')
+    .describe('Consumer group of the ingest instances; all instances of one deployment share it.'),
+  topicPrefix: z.string().default('')
+    .describe('Prefix of the topic names, for several deployments on one cluster.'),
+  maxFutureSkewMs: z.coerce.number().int().min(0).max(86_400_000).default(300_000)
+    .describe('How far ahead of the ingest clock an event time may be, in ms, to allow for client clock skew.'),
+  collectorBodyLimitBytes: z.coerce.number().int().min(1_024).max(52_428_800).default(4_194_304)
+    .describe('Largest accepted request body of the collector, in bytes.'),
 });
 
 export type IngestConfig = Readonly<z.infer<typeof ingestConfigSchema>>;

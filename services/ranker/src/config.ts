@@ -2,18 +2,18 @@ import { z } from 'zod';
 
 /** Settings of the ranker, parsed once from the environment. Defaults live here and nowhere else. */
 export const rankerConfigSchema = z.object({
-  /** Folder of the model served at start: `models/<name>/<version>`. */
-  modelDir: z.string().min(1).default('models/movielens-mlp/1'),
-  /** Threads onnxruntime uses inside one model run. */
-  modelIntraOpThreads: z.coerce.number().int().min(1).max(64).default(1),
-  /** How often the in-process copy of the candidate pools is refreshed, in ms. */
-  poolRefreshIntervalMs: z.coerce.number().int().min(50).max(600_000).default(1_000),
-  /** Members read from each candidate pool. */
-  poolDepth: z.coerce.number().int().min(10).max(5_000).default(200),
-  /** Cap on merged candidates per feed request. */
-  maxCandidates: z.coerce.number().int().min(1).max(5_000).default(400),
-  /** Largest accepted request body, in bytes. */
-  bodyLimitBytes: z.coerce.number().int().min(1_024).max(10_485_760).default(262_144),
+  modelDir: z.string().min(1).default('models/movielens-mlp/1')
+    .describe('Folder of the model served at start: `models/<name>/<version>`.'),
+  modelIntraOpThreads: z.coerce.number().int().min(1).max(64).default(1)
+    .describe('Threads onnxruntime uses inside one model run.'),
+  poolRefreshIntervalMs: z.coerce.number().int().min(50).max(600_000).default(1_000)
+    .describe('How often the in-process copy of the candidate pools is refreshed, in ms.'),
+  poolDepth: z.coerce.number().int().min(10).max(5_000).default(200)
+    .describe('Members read from each candidate pool.'),
+  maxCandidates: z.coerce.number().int().min(1).max(5_000).default(400)
+    .describe('Cap on merged candidates per feed request.'),
+  bodyLimitBytes: z.coerce.number().int().min(1_024).max(10_485_760).default(262_144)
+    .describe('Largest accepted request body, in bytes.'),
 });
 
 export type RankerConfig = Readonly<z.infer<typeof rankerConfigSchema>>;
