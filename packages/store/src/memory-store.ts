@@ -255,8 +255,34 @@ function compareDescending(a: [string, number], b: [string, number]): number {
   return a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0;
 }
 
+/**
+ * Returns the `limit` highest members in ZREVRANGE order. It keeps a sorted window of `limit`
+ * entries instead of sorting the whole set, because pools hold thousands of members and reads
+ * take the top hundreds.
+ */
 function topMembers(scores: Map<string, number>, limit: number): Array<{ member: string; score: number }> {
-  return [...scores].sort(compareDescending).slice(0, limit).map(([member, score]) => ({ member, score }));
+  const top: Array<[string, number]> = [];
+  for (const entry of scores) {
+    if (top.length === limit) {
+      const last = top[limit - 1] as [string, number];
+      if (compareDescending(entry, last) >= 0) {
+        continue;
+      }
+      top.pop();
+    }
+    let low = 0;
+    let high = top.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (compareDescending(top[middle] as [string, number], entry) <= 0) {
+        low = middle + 1;
+      } else {
+        high = middle;
+      }
+    }
+    top.splice(low, 0, entry);
+  }
+  return top.map(([member, score]) => ({ member, score }));
 }
 
 /**

@@ -69,6 +69,26 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
       });
     });
 
+    it('returns the top of a large sorted set in score order', async () => {
+      const scores = Array.from({ length: 500 }, (_, index) => ((index * 7919) % 500) / 10);
+      const operations = scores.map((score, index) => ({
+        op: 'zsetAdd' as const,
+        key: 'large',
+        member: `m${String(index).padStart(3, '0')}`,
+        score: Math.floor(score),
+        mode: 'set' as const,
+        maxMembers: 1_000,
+      }));
+      await store.apply([{ operations }]);
+      const [result] = await store.read([{ kind: 'zsetTop', key: 'large', limit: 25 }]);
+      const members = result?.kind === 'zsetTop' ? result.value : [];
+      const expected = operations
+        .map((operation) => ({ member: operation.member, score: operation.score }))
+        .sort((a, b) => b.score - a.score || (a.member < b.member ? 1 : -1))
+        .slice(0, 25);
+      expect(members).toEqual(expected);
+    });
+
     it('honours zsetAdd modes max and nx', async () => {
       const add = (score: number, mode: 'max' | 'nx') => ({ op: 'zsetAdd' as const, key: `modes-${mode}`, member: 'x', score, mode, maxMembers: 10 });
       await store.apply([{ operations: [add(5, 'max'), add(3, 'max'), add(7, 'max'), add(5, 'nx'), add(9, 'nx')] }]);
