@@ -1,0 +1,115 @@
+import type { RetryOptions } from 'kafkajs';
+import type { Logger } from 'pino';
+import { BusError } from './errors';
+import { resolveRedeliveryBackoff, type RedeliveryBackoff, type RedeliveryBackoffOptions } from './redelivery-backoff';
+
+/** Consumer group timing of `KafkaBus`. */
+export interface KafkaConsumerOptions {
+  /**
+   * Milliseconds without a heartbeat after which the group coordinator
+   * evicts a member and moves its partitions. kafkajs sends heartbeats
+   * between batches, not during a handler call, so a handler call longer
+   * than this loses the partitions and its batch is delivered again.
+   * Default 30_000 (kafkajs).
+   */
+  sessionTimeoutMs?: number;
+  /** Milliseconds the coordinator waits for members to rejoin during a rebalance. Default 60_000 (kafkajs). */
+  rebalanceTimeoutMs?: number;
+  /** Milliseconds between heartbeats. Must be less than `sessionTimeoutMs`. Default 3_000 (kafkajs). */
+  heartbeatIntervalMs?: number;
+  /**
+   * Milliseconds a fetch waits on the broker when no record is available.
+   * Stopping a consumer waits for the open fetch, so this bounds the stop
+   * time. Default 1_000, below kafkajs' 5_000.
+   */
+  maxWaitTimeMs?: number;
+  /**
+   * Milliseconds `subscribe` waits for the first group join before it
+   * rejects. Default `rebalanceTimeoutMs + sessionTimeoutMs`, because a join
+   * can wait up to the session timeout for the coordinator to evict a member
+   * that died without leaving, then up to the rebalance timeout for the
+   * remaining members to rejoin.
+   */
+  groupJoinTimeoutMs?: number;
+}
+
+export interface KafkaBusOptions {
+  /** Bootstrap brokers as `host:port`. */
+  brokers: string[];
+  /** Client id that the brokers show in their logs and metrics. */
+  clientId: string;
+  /** Receives the bus's own logs and the kafkajs logs. */
+  logger: Logger;
+  /**
+   * kafkajs retry policy of connections, produce requests and consumer
+   * fetches and commits. A produce rejects after these retries. Default:
+   * kafkajs' own, 5 retries from 300 ms doubling up to 30 s.
+   */
+  retry?: RetryOptions;
+  consumer?: KafkaConsumerOptions;
+  /** Backoff before a batch whose handler failed is delivered again. */
+  redelivery?: RedeliveryBackoffOptions;
+}
+
+export interface KafkaBusSettings {
+  brokers: string[];
+  clientId: string;
+  retry: RetryOptions | undefined;
+  consumer: Required<KafkaConsumerOptions>;
+  redelivery: RedeliveryBackoff;
+}
+
+const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
+const DEFAULT_REBALANCE_TIMEOUT_MS = 60_000;
+const DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000;
+const DEFAULT_MAX_WAIT_TIME_MS = 1_000;
+
+/** Applies the defaults and throws a `BusError` that names the first invalid option. */
+export function resolveKafkaBusOptions(options: KafkaBusOptions): KafkaBusSettings {
+  if (options.brokers.length === 0) {
+    throw invalidOption('brokers is empty; pass at least one "host:port" bootstrap address');
+  }
+  for (const broker of options.brokers) {
+    if (!/^(\[[0-9a-fA-F:]+\]|[^\s:[\]]+):\d{1,5}$/.test(broker)) {
+      throw invalidOption(`broker "${broker}" is not a "host:port" address`);
+    }
+  }
+  if (options.clientId.length === 0) {
+    throw invalidOption('clientId is empty; pass the service name');
+  }
+  return {
+    brokers: [...options.brokers],
+    clientId: options.clientId,
+    retry: options.retry,
+    consumer: resolveConsumerOptions(options.consumer ?? {}),
+    redelivery: resolveRedeliveryBackoff(options.redelivery),
+  };
+}
+
+function resolveConsumerOptions(options: KafkaConsumerOptions): Required<KafkaConsumerOptions> {
+  const sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+  const rebalanceTimeoutMs = options.rebalanceTimeoutMs ?? DEFAULT_REBALANCE_TIMEOUT_MS;
+  const consumer = {
+    sessionTimeoutMs,
+    rebalanceTimeoutMs,
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
+    maxWaitTimeMs: options.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_TIME_MS,
+    groupJoinTimeoutMs: options.groupJoinTimeoutMs ?? rebalanceTimeoutMs + sessionTimeoutMs,
+  };
+  for (const [name, value] of Object.entries(consumer)) {
+    if (!Number.isInteger(value) || value <= 0) {
+      throw invalidOption(`consumer.${name} ${value} is not a positive integer number of milliseconds`);
+    }
+  }
+  if (consumer.heartbeatIntervalMs >= consumer.sessionTimeoutMs) {
+    throw invalidOption(
+      `consumer.heartbeatIntervalMs ${consumer.heartbeatIntervalMs} must be less than ` +
+        `consumer.sessionTimeoutMs ${consumer.sessionTimeoutMs}, or the group evicts healthy members`,
+    );
+  }
+  return consumer;
+}
+
+function invalidOption(detail: string): BusError {
+  return new BusError('BUS_ERR_INVALID_ARGUMENT', `invalid KafkaBus options: ${detail}`);
+}

@@ -1,0 +1,183 @@
+import { Writable } from 'node:stream';
+import { startMockKafka, uniqueName, type MockKafka } from '@nexttap/testkit';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { pino, type Logger } from 'pino';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { BusError, KafkaBus, type KafkaBusOptions } from '../src/index';
+import { createKafkaLogCreator, kafkaLogLevelFor } from '../src/kafka-log';
+import { describeEventBusContract } from './bus-contract';
+
+/** Each group join against the mock cluster takes about 3 s, so a test may take several seconds. */
+const KAFKA_TEST_TIMEOUT_MS = 60_000;
+
+/**
+ * Short timings for tests only. The librdkafka 2.0.2 mock delays the first
+ * join of a group by about 3 s. With a 1.5 s session timeout the join never
+ * completed (JoinGroup timed out), so sessionTimeoutMs stays above 3 s. A
+ * rejoin after a member left took about sessionTimeoutMs - 1 s when measured
+ * with session timeouts from 3.1 s to 10 s.
+ */
+const testTimings: Pick<KafkaBusOptions, 'retry' | 'consumer' | 'redelivery'> = {
+  retry: { initialRetryTime: 50, maxRetryTime: 500, retries: 3 },
+  consumer: { sessionTimeoutMs: 4_000, rebalanceTimeoutMs: 1_000, heartbeatIntervalMs: 300, maxWaitTimeMs: 100 },
+  redelivery: { initialDelayMs: 20, maxDelayMs: 200 },
+};
+
+const silentLogger = pino({ level: 'silent' });
+
+let cluster: MockKafka;
+let admin: Admin;
+
+beforeAll(async () => {
+  cluster = await startMockKafka();
+  admin = new Kafka({ clientId: 'bus-test-admin', brokers: cluster.brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+}, KAFKA_TEST_TIMEOUT_MS);
+
+afterAll(async () => {
+  await admin?.disconnect();
+  await cluster?.stop();
+});
+
+function createBus(overrides: Partial<KafkaBusOptions> = {}): KafkaBus {
+  return new KafkaBus({
+    brokers: cluster.brokers,
+    clientId: uniqueName('bus-test'),
+    logger: silentLogger,
+    ...testTimings,
+    ...overrides,
+  });
+}
+
+describeEventBusContract('kafka', {
+  setUp: async () => ({
+    createBus: () => createBus(),
+    createTopic: (_bus, name, partitions) => cluster.createTopic(name, partitions),
+    committedOffsets: async (_bus, groupId, topic) => {
+      const [topicOffsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const committed = new Map<number, string>();
+      for (const { partition, offset } of topicOffsets?.partitions ?? []) {
+        // Kafka reports "-1" for a partition without a committed offset.
+        if (offset !== '-1') {
+          committed.set(partition, offset);
+        }
+      }
+      return committed;
+    },
+  }),
+  tearDown: async () => {},
+  // NOTE: the librdkafka 2.0.2 mock creates a missing topic on the first
+  // metadata request although KafkaBus requests no auto-creation, so the
+  // behaviour against a real broker with auto-creation off is untested.
+  rejectsMissingTopics: false,
+  timeoutMs: KAFKA_TEST_TIMEOUT_MS,
+});
+
+describe('KafkaBus', () => {
+  it(
+    'rejects produce when every broker is down',
+    async () => {
+      const topic = uniqueName('outage');
+      const outageCluster = await startMockKafka({ topics: [{ name: topic, partitions: 1 }] });
+      onTestFinished(() => outageCluster.stop());
+      const bus = createBus({ brokers: outageCluster.brokers });
+      onTestFinished(() => bus.close());
+      await bus.produce(topic, [{ key: 'session-1', value: 'before' }]);
+
+      for (const brokerId of [1, 2, 3]) {
+        await outageCluster.setBrokerDown(brokerId);
+      }
+      const produced = bus.produce(topic, [{ key: 'session-1', value: 'during' }]);
+
+      await expect(produced).rejects.toBeInstanceOf(BusError);
+      await expect(produced).rejects.toMatchObject({ code: 'BUS_ERR_PRODUCE_FAILED', retriable: true });
+    },
+    KAFKA_TEST_TIMEOUT_MS,
+  );
+
+  it('rejects invalid options', () => {
+    expect(() => createBus({ brokers: [] })).toThrow('brokers is empty');
+    expect(() => createBus({ brokers: ['localhost'] })).toThrow('broker "localhost" is not a "host:port" address');
+    expect(() => createBus({ clientId: '' })).toThrow('clientId is empty');
+    expect(() => createBus({ consumer: { sessionTimeoutMs: 1_000, heartbeatIntervalMs: 1_000 } })).toThrow(
+      'consumer.heartbeatIntervalMs 1000 must be less than consumer.sessionTimeoutMs 1000',
+    );
+    expect(() => createBus({ consumer: { maxWaitTimeMs: -1 } })).toThrow('consumer.maxWaitTimeMs -1 is not a positive integer');
+  });
+
+  it('accepts bracketed IPv6 broker addresses', () => {
+    expect(() => createBus({ brokers: ['[::1]:9092'] })).not.toThrow();
+  });
+});
+
+describe('kafkajs log routing', () => {
+  function captureLogger(level: string): { logger: Logger; lines: Record<string, unknown>[] } {
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        callback();
+      },
+    });
+    return { logger: pino({ level }, destination), lines };
+  }
+
+  it('writes fields first with a fixed message', () => {
+    const { logger, lines } = captureLogger('info');
+    const log = createKafkaLogCreator(logger)(logLevel.INFO);
+
+    log({
+      namespace: 'Consumer',
+      level: logLevel.ERROR,
+      label: 'ERROR',
+      log: {
+        timestamp: '2026-01-01T00:00:00.000Z',
+        logger: 'kafkajs',
+        message: 'Crash: KafkaJSNumberOfRetriesExceeded',
+        groupId: 'ingest',
+        error: 'Connection timeout',
+        stack: 'KafkaJSConnectionError: Connection timeout\n    at connect',
+      },
+    });
+
+    expect(lines).toHaveLength(1);
+    const [line] = lines;
+    expect(line).toMatchObject({
+      level: 50,
+      msg: 'kafkajs',
+      component: 'kafkajs',
+      namespace: 'Consumer',
+      kafkajsMessage: 'Crash: KafkaJSNumberOfRetriesExceeded',
+      groupId: 'ingest',
+      err: { message: 'Connection timeout', stack: 'KafkaJSConnectionError: Connection timeout\n    at connect' },
+    });
+    expect(line).not.toHaveProperty('timestamp');
+    expect(line).not.toHaveProperty('logger');
+  });
+
+  it('maps kafkajs levels to pino levels', () => {
+    const { logger, lines } = captureLogger('debug');
+    const log = createKafkaLogCreator(logger)(logLevel.DEBUG);
+    const entry = (level: logLevel) => ({
+      namespace: 'Runner',
+      level,
+      label: logLevel[level],
+      log: { timestamp: '', logger: 'kafkajs', message: 'message' },
+    });
+
+    for (const level of [logLevel.ERROR, logLevel.WARN, logLevel.INFO, logLevel.DEBUG]) {
+      log(entry(level));
+    }
+
+    expect(lines.map((line) => line.level)).toEqual([50, 40, 30, 20]);
+  });
+
+  it('passes the pino level to kafkajs', () => {
+    expect(kafkaLogLevelFor(pino({ level: 'trace' }))).toBe(logLevel.DEBUG);
+    expect(kafkaLogLevelFor(pino({ level: 'info' }))).toBe(logLevel.INFO);
+    expect(kafkaLogLevelFor(pino({ level: 'warn' }))).toBe(logLevel.WARN);
+    expect(kafkaLogLevelFor(pino({ level: 'error' }))).toBe(logLevel.ERROR);
+    expect(kafkaLogLevelFor(pino({ level: 'fatal' }))).toBe(logLevel.NOTHING);
+    expect(kafkaLogLevelFor(pino({ level: 'silent' }))).toBe(logLevel.NOTHING);
+  });
+});
