@@ -256,11 +256,14 @@ function compareDescending(a: [string, number], b: [string, number]): number {
 }
 
 /**
- * Returns the `limit` highest members in ZREVRANGE order. It keeps a sorted window of `limit`
- * entries instead of sorting the whole set, because pools hold thousands of members and reads
- * take the top hundreds.
+ * Returns the `limit` highest members in ZREVRANGE order. For a small `limit` it keeps a sorted
+ * window of `limit` entries instead of sorting the whole set, because pools hold thousands of
+ * members and reads take the top hundreds.
  */
 function topMembers(scores: Map<string, number>, limit: number): Array<{ member: string; score: number }> {
+  if (limit * 4 >= scores.size) {
+    return [...scores].sort(compareDescending).slice(0, limit).map(([member, score]) => ({ member, score }));
+  }
   const top: Array<[string, number]> = [];
   for (const entry of scores) {
     if (top.length === limit) {
