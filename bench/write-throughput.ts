@@ -1,4 +1,4 @@
-import { planCatalogItem, planInteraction } from '@nexttap/features';
+import { applyCatalogItems, applyInteractions } from '@nexttap/features';
 import { readMovieLensCatalog, readMovieLensEvents } from '@nexttap/movielens';
 import { MemoryFeatureStore, RedisFeatureStore, type FeatureStore } from '@nexttap/store';
 import { startRedisServer } from '@nexttap/testkit';
@@ -13,18 +13,15 @@ export interface WriteResult {
   eventsPerSecond: number;
 }
 
-/** Plans and applies MovieLens events in batches of 500, one batch in flight, as ingest does. */
+/** Applies MovieLens events in batches of 500, one batch in flight, as ingest does. */
 async function measure(store: FeatureStore, name: string, eventCount: number): Promise<WriteResult> {
   const catalog = await readMovieLensCatalog(MOVIELENS_DIR);
-  const byItem = new Map(catalog.map((item) => [item.itemId, item]));
-  for (let start = 0; start < catalog.length; start += BATCH) {
-    await store.apply(catalog.slice(start, start + BATCH).map((item) => planCatalogItem(item)));
-  }
+  await applyCatalogItems(store, catalog);
   const events = (await readMovieLensEvents(MOVIELENS_DIR)).slice(0, eventCount);
   const startedNs = process.hrtime.bigint();
   for (let start = 0; start < events.length; start += BATCH) {
     const batch = events.slice(start, start + BATCH);
-    await store.apply(batch.map((event) => planInteraction(event, byItem.get(event.itemId))));
+    await applyInteractions(store, batch);
   }
   const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
   return { store: name, events: events.length, eventsPerSecond: Math.round(events.length / seconds) };

@@ -9,7 +9,7 @@
  * A row therefore depends only on events earlier in the log than its anchor.
  */
 import type { CatalogItem, Interaction } from '@nexttap/events';
-import { buildFeatureMatrix, FEATURE_REGISTRY, planCatalogItem, planInteraction, type FeatureMatrix } from '@nexttap/features';
+import { buildFeatureMatrix, FEATURE_REGISTRY, applyCatalogItems, applyInteractions, type FeatureMatrix } from '@nexttap/features';
 import { generateCandidates, PoolCache, readItems, readSession } from '@nexttap/rank';
 import { MemoryFeatureStore } from '@nexttap/store';
 
@@ -113,10 +113,9 @@ export async function buildTrainingSet(options: BuildTrainingSetOptions): Promis
   const eligible = findEligibleAnchors(events);
   const selected = new Set(sampleEvenly(eligible, settings.maxAnchors));
 
-  const catalogById = new Map(options.catalog.map((item) => [item.itemId, item]));
   let clockMs = events[0]?.ts ?? 0;
   const store = new MemoryFeatureStore({ now: () => clockMs, sweepIntervalMs: 0 });
-  await store.apply(options.catalog.map((item) => planCatalogItem(item)));
+  await applyCatalogItems(store, options.catalog);
   const pools = new PoolCache(store);
   const random = createRandom(settings.seed);
   const collector = new TrainingSetCollector(settings.negativesPerPositive);
@@ -139,7 +138,7 @@ export async function buildTrainingSet(options: BuildTrainingSetOptions): Promis
         collector.add(eventIndex, event, split, example);
       }
 
-      await store.apply([planInteraction(event, catalogById.get(event.itemId))]);
+      await applyInteractions(store, [event]);
       if ((eventIndex + 1) % settings.progressEvents === 0) {
         options.onProgress?.(eventIndex + 1, events.length);
       }

@@ -5,8 +5,8 @@ import {
   directDecayedSum,
   FEATURE_REGISTRY,
   FEATURE_SETTINGS,
-  planCatalogItem,
-  planInteraction,
+  applyCatalogItems,
+  applyInteractions,
   POSITIVE_TYPES,
 } from '@nexttap/features';
 import type { DenseLayerSpec } from '@nexttap/model';
@@ -56,13 +56,12 @@ function featureRow(rows: ExampleRows, row: number): number[] {
 
 /** Replays the catalog and the first `count` events into a fresh store whose clock ends at `readAtMs`. */
 async function replayPrefix(count: number, readAtMs: number): Promise<MemoryFeatureStore> {
-  const catalogById = new Map(catalog.map((item) => [item.itemId, item]));
   let clockMs = events[0]?.ts ?? 0;
   const store = new MemoryFeatureStore({ now: () => clockMs, sweepIntervalMs: 0 });
-  await store.apply(catalog.map((item) => planCatalogItem(item)));
+  await applyCatalogItems(store, catalog);
   for (const event of events.slice(0, count)) {
     clockMs = event.ts;
-    await store.apply([planInteraction(event, catalogById.get(event.itemId))]);
+    await applyInteractions(store, [event]);
   }
   clockMs = readAtMs;
   return store;

@@ -1,4 +1,4 @@
-import { planCatalogItem, planInteraction } from '@nexttap/features';
+import { applyCatalogItems, applyInteractions } from '@nexttap/features';
 import { readMovieLensCatalog, readMovieLensEvents } from '@nexttap/movielens';
 import type { Logger } from '@nexttap/observability';
 import type { FeatureStore } from '@nexttap/store';
@@ -15,16 +15,11 @@ const SEED_CHUNK = 2_000;
 export async function seedMovieLens(store: FeatureStore, directory: string, nowMs: number, logger: Logger): Promise<{ items: number; events: number }> {
   const startedMs = Date.now();
   const catalog = await readMovieLensCatalog(directory);
-  await applyInChunks(store, catalog.map((item) => planCatalogItem(item)));
+  await applyCatalogItems(store, catalog);
   const events = await readMovieLensEvents(directory, { shiftToMs: nowMs - 60_000 });
-  const byItem = new Map(catalog.map((item) => [item.itemId, item]));
-  await applyInChunks(store, events.map((event) => planInteraction(event, byItem.get(event.itemId))));
+  for (let start = 0; start < events.length; start += SEED_CHUNK) {
+    await applyInteractions(store, events.slice(start, start + SEED_CHUNK));
+  }
   logger.info({ items: catalog.length, events: events.length, durationMs: Date.now() - startedMs }, 'movielens history loaded');
   return { items: catalog.length, events: events.length };
-}
-
-async function applyInChunks(store: FeatureStore, writes: Parameters<FeatureStore['apply']>[0]): Promise<void> {
-  for (let start = 0; start < writes.length; start += SEED_CHUNK) {
-    await store.apply(writes.slice(start, start + SEED_CHUNK));
-  }
 }

@@ -1,3 +1,4 @@
+export * from './apply-events';
 export * from './decay';
 export * from './keys';
 export * from './matrix';
@@ -6,3 +7,4 @@ export * from './plan';
 export * from './registry';
 export * from './settings';
 export * from './snapshots';
+export * from './feature-store';

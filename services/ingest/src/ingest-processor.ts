@@ -1,6 +1,6 @@
 import { TOPICS, topicName, type BusRecord, type EventBus, type RecordBatch } from '@nexttap/bus';
 import { decodeCatalogItem, decodeInteraction, type CatalogItem, type Interaction } from '@nexttap/events';
-import { keys, planCatalogItem, planInteraction } from '@nexttap/features';
+import { applyCatalogItems, applyInteractions } from '@nexttap/features';
 import { Counter, type Logger, type Registry } from '@nexttap/observability';
 import type { FeatureStore } from '@nexttap/store';
 import type { IngestConfig } from './config';
@@ -86,8 +86,7 @@ export class IngestProcessor {
         this.outcomes.inc({ topic: TOPICS.interactions, outcome: result.rejection.code });
       }
     }
-    const catalog = await this.readCatalog(valid.map((event) => event.itemId));
-    const applied = await this.dependencies.store.apply(valid.map((event) => planInteraction(event, catalog.get(event.itemId))));
+    const applied = await applyInteractions(this.dependencies.store, valid);
     await this.sendDeadLetters(deadLetters);
 
     const appliedCount = applied.filter(Boolean).length;
@@ -112,24 +111,9 @@ export class IngestProcessor {
         this.outcomes.inc({ topic: TOPICS.catalog, outcome: result.rejection.code });
       }
     }
-    await this.dependencies.store.apply(items.map((item) => planCatalogItem(item)));
+    await applyCatalogItems(this.dependencies.store, items);
     await this.sendDeadLetters(deadLetters);
     this.outcomes.inc({ topic: TOPICS.catalog, outcome: 'applied' }, items.length);
-  }
-
-  /** Reads the catalog records of the items in one round trip. */
-  private async readCatalog(itemIds: readonly string[]): Promise<Map<string, CatalogItem>> {
-    const unique = [...new Set(itemIds)];
-    const [result] = await this.dependencies.store.read([{ kind: 'strings', keys: unique.map((itemId) => keys.itemCatalog(itemId)) }]);
-    const catalog = new Map<string, CatalogItem>();
-    const values = result?.kind === 'strings' ? result.value : [];
-    unique.forEach((itemId, index) => {
-      const text = values[index];
-      if (text) {
-        catalog.set(itemId, JSON.parse(text) as CatalogItem);
-      }
-    });
-    return catalog;
   }
 
   private async sendDeadLetters(records: BusRecord[]): Promise<void> {
