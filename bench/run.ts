@@ -9,10 +9,10 @@ const { values } = parseArgs({ options: { events: { type: 'string', default: '50
 
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}\n`);
 
-console.log('| feature store | events | events/s |');
-console.log('| --- | --- | --- |');
+console.log('| feature store | timeline | events | events/s |');
+console.log('| --- | --- | --- | --- |');
 for (const result of await benchWriteThroughput(Number(values.events))) {
-  console.log(`| ${result.store} | ${result.events} | ${result.eventsPerSecond} |`);
+  console.log(`| ${result.store} | ${result.timeline} | ${result.events} | ${result.eventsPerSecond} |`);
 }
 
 console.log('\n| feature store | connections | feeds/s | p50 ms | p99 ms | errors |');

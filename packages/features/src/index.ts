@@ -8,3 +8,4 @@ export * from './registry';
 export * from './settings';
 export * from './snapshots';
 export * from './feature-store';
+export * from './aggregate';

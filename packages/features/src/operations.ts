@@ -1,7 +1,7 @@
 /**
- * Write operations that the feature logic plans and a feature store applies. The Redis store runs
- * them inside one Lua script per event and the memory store in JavaScript, with the same semantics,
- * so the contract tests can hold both to one behaviour.
+ * Write operations that the feature logic plans and a feature store applies. Both stores merge a
+ * batch's operations with `aggregateWrites` and apply the merged batch atomically (Redis in one Lua
+ * script, memory in JavaScript), so the contract tests can hold both to one behaviour.
  */
 export type WriteOperation =
   /** Adds a forward-decayed weight to a hash field. The field name ends in `@<halfLifeMs>`. */
@@ -17,6 +17,13 @@ export type WriteOperation =
   /** Sets a numeric hash field to the larger of its value and `value`. */
   | { op: 'hashMax'; key: string; field: string; value: number }
   | { op: 'stringSet'; key: string; value: string }
+  /**
+   * After the batch's other writes, stores the hash's landmark and `fields` as little-endian
+   * float64 values in `snapshotKey`, so that a reader decodes one short string per item instead
+   * of a whole hash.
+   */
+  | { op: 'hashSnapshot'; key: string; snapshotKey: string; fields: readonly string[] }
+  /** Sets a TTL after the batch's other writes. */
   | { op: 'expire'; key: string; ttlMs: number };
 
 /** One event's writes, applied atomically, once per `dedupKey` within `dedupTtlMs`. */
@@ -34,14 +41,20 @@ export type ReadRequest =
   /** Top members by score, highest first, with the landmark of a decayed set (0 when absent). */
   | { kind: 'zsetTop'; key: string; limit: number }
   | { kind: 'strings'; keys: string[] }
-  | { kind: 'hashes'; keys: string[] };
+  | { kind: 'hashes'; keys: string[] }
+  /** Snapshots written by `hashSnapshot`: the landmark and the fields, or null when absent. */
+  | { kind: 'snapshots'; keys: string[] }
+  /** Scores of the given members in a sorted set, null for absent members. */
+  | { kind: 'zsetScores'; key: string; members: string[] };
 
 export type ReadResult =
   | { kind: 'hash'; value: Record<string, string> }
   | { kind: 'list'; value: string[] }
   | { kind: 'zsetTop'; value: Array<{ member: string; score: number }>; landmarkMs: number }
   | { kind: 'strings'; value: Array<string | null> }
-  | { kind: 'hashes'; value: Array<Record<string, string>> };
+  | { kind: 'hashes'; value: Array<Record<string, string>> }
+  | { kind: 'snapshots'; value: Array<Float64Array | null> }
+  | { kind: 'zsetScores'; value: Array<number | null> };
 
 /** Name of the hash field that holds a decayed hash's landmark time, in epoch ms. */
 export const LANDMARK_FIELD = '_L';

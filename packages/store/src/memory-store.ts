@@ -1,17 +1,19 @@
 import {
+  aggregateWrites,
   halfLifeOfField,
+  type AggregatedBatch,
   LANDMARK_FIELD,
   needsRenewal,
   renewalFactor,
   type PlannedWrite,
   type ReadRequest,
   type ReadResult,
-  type WriteOperation,
 } from '@nexttap/features';
 import type { FeatureStore } from './feature-store';
 
 type Value =
   | { type: 'hash'; fields: Map<string, string> }
+  | { type: 'snapshot'; values: Float64Array }
   | { type: 'zset'; scores: Map<string, number>; landmarkMs?: number }
   | { type: 'list'; items: string[] }
   | { type: 'string'; text: string };
@@ -24,8 +26,8 @@ export interface MemoryFeatureStoreOptions {
 }
 
 /**
- * In-process feature store for the embedded mode and fast replay. It applies writes in the order
- * given, one event at a time, so each event is atomic as in Redis.
+ * In-process feature store for the embedded mode and fast replay. It merges each `apply` call's
+ * writes with `aggregateWrites` and applies the merged batch in the order the Redis script does.
  */
 export class MemoryFeatureStore implements FeatureStore {
   private readonly values = new Map<string, Value>();
@@ -43,7 +45,10 @@ export class MemoryFeatureStore implements FeatureStore {
   }
 
   async apply(writes: readonly PlannedWrite[]): Promise<boolean[]> {
-    return writes.map((write) => this.applyOne(write));
+    const fresh = writes.map((write) => write.dedupKey === undefined || this.get(write.dedupKey) === undefined);
+    const { batch, included } = aggregateWrites(writes.map((write, index) => (fresh[index] ? write : { operations: [] })));
+    this.applyBatch(batch);
+    return writes.map((_, index) => fresh[index] === true && included[index] === true);
   }
 
   async read(requests: readonly ReadRequest[]): Promise<ReadResult[]> {
@@ -61,103 +66,107 @@ export class MemoryFeatureStore implements FeatureStore {
     return this.values.size;
   }
 
-  private applyOne(write: PlannedWrite): boolean {
-    if (write.dedupKey !== undefined) {
-      if (this.get(write.dedupKey) !== undefined) {
-        return false;
-      }
-      this.values.set(write.dedupKey, { type: 'string', text: '1' });
-      this.expiresAt.set(write.dedupKey, this.now() + (write.dedupTtlMs ?? 0));
+  /** Applies a merged batch in the same order as the Redis script. */
+  private applyBatch(batch: AggregatedBatch): void {
+    const now = this.now();
+    for (const [key, ttlMs] of batch.dedup) {
+      this.values.set(key, { type: 'string', text: '1' });
+      this.expiresAt.set(key, now + ttlMs);
     }
-    for (const operation of write.operations) {
-      this.applyOperation(operation);
+    for (const [key, field, sum, referenceMs, halfLifeMs] of batch.hashDecay) {
+      this.hashDecayAdd(key, field, sum, referenceMs, halfLifeMs);
     }
-    return true;
-  }
-
-  private applyOperation(operation: WriteOperation): void {
-    switch (operation.op) {
-      case 'hashDecayAdd':
-        return this.hashDecayAdd(operation);
-      case 'zsetDecayAdd':
-        return this.zsetDecayAdd(operation);
-      case 'zsetAdd': {
-        const zset = this.zset(operation.key);
-        const current = zset.scores.get(operation.member);
-        if (operation.mode === 'set' || current === undefined || (operation.mode === 'max' && operation.score > current)) {
-          zset.scores.set(operation.member, operation.score);
-        }
-        return trimZset(zset.scores, operation.maxMembers);
+    for (const [key, member, sum, referenceMs, halfLifeMs] of batch.zsetDecay) {
+      this.zsetDecayAdd(key, member, sum, referenceMs, halfLifeMs);
+    }
+    for (const [key, member, score, mode] of batch.zsetAdd) {
+      const scores = this.zset(key).scores;
+      const current = scores.get(member);
+      if (mode === 'set' || current === undefined || (mode === 'max' && score > current)) {
+        scores.set(member, score);
       }
-      case 'listPush': {
-        const list = this.list(operation.key);
-        list.items.unshift(operation.value);
-        list.items.length = Math.min(list.items.length, operation.maxLength);
-        return;
+    }
+    for (const [key, maxMembers] of batch.trims) {
+      trimZset(this.zset(key).scores, maxMembers);
+    }
+    for (const [key, values, maxLength] of batch.lists) {
+      const list = this.list(key);
+      list.items.unshift(...[...values].reverse());
+      list.items.length = Math.min(list.items.length, maxLength);
+    }
+    for (const [key, field, value] of batch.hashSet) {
+      this.hash(key).fields.set(field, value);
+    }
+    for (const [key, field, amount] of batch.hashIncrement) {
+      const fields = this.hash(key).fields;
+      fields.set(field, numberText(Number(fields.get(field) ?? 0) + amount));
+    }
+    for (const [key, field, value] of batch.hashMax) {
+      const fields = this.hash(key).fields;
+      const current = fields.get(field);
+      if (current === undefined || value > Number(current)) {
+        fields.set(field, numberText(value));
       }
-      case 'hashSet':
-        this.hash(operation.key).fields.set(operation.field, operation.value);
-        return;
-      case 'hashIncrement': {
-        const fields = this.hash(operation.key).fields;
-        fields.set(operation.field, String(Number(fields.get(operation.field) ?? 0) + operation.amount));
-        return;
+    }
+    for (const [key, value] of batch.stringSet) {
+      this.values.set(key, { type: 'string', text: value });
+      this.expiresAt.delete(key);
+    }
+    for (const [key, snapshotKey, fields] of batch.snapshots) {
+      this.values.set(snapshotKey, { type: 'snapshot', values: this.snapshotOf(key, fields) });
+      this.expiresAt.delete(snapshotKey);
+    }
+    for (const [key, ttlMs] of batch.expires) {
+      if (this.get(key) !== undefined) {
+        this.expiresAt.set(key, now + ttlMs);
       }
-      case 'hashMax': {
-        const fields = this.hash(operation.key).fields;
-        const current = fields.get(operation.field);
-        if (current === undefined || operation.value > Number(current)) {
-          fields.set(operation.field, String(operation.value));
-        }
-        return;
-      }
-      case 'stringSet':
-        this.values.set(operation.key, { type: 'string', text: operation.value });
-        this.expiresAt.delete(operation.key);
-        return;
-      case 'expire':
-        if (this.values.has(operation.key)) {
-          this.expiresAt.set(operation.key, this.now() + operation.ttlMs);
-        }
-        return;
     }
   }
 
-  private hashDecayAdd(operation: Extract<WriteOperation, { op: 'hashDecayAdd' }>): void {
-    const fields = this.hash(operation.key).fields;
-    const halfLifeMs = requireHalfLife(operation.field);
+  private hashDecayAdd(key: string, field: string, sum: number, referenceMs: number, halfLifeMs: number): void {
+    const fields = this.hash(key).fields;
     let landmarkMs = Number(fields.get(LANDMARK_FIELD) ?? Number.NaN);
     if (Number.isNaN(landmarkMs)) {
-      landmarkMs = operation.tMs;
-      fields.set(LANDMARK_FIELD, String(landmarkMs));
-    } else if (needsRenewal(operation.tMs, landmarkMs, halfLifeMs)) {
-      for (const [field, text] of fields) {
-        const fieldHalfLifeMs = halfLifeOfField(field);
+      landmarkMs = referenceMs;
+      fields.set(LANDMARK_FIELD, numberText(landmarkMs));
+    } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs)) {
+      for (const [name, text] of fields) {
+        const fieldHalfLifeMs = halfLifeOfField(name);
         if (fieldHalfLifeMs !== undefined) {
-          fields.set(field, String(Number(text) * renewalFactor(landmarkMs, operation.tMs, fieldHalfLifeMs)));
+          fields.set(name, numberText(Number(text) * renewalFactor(landmarkMs, referenceMs, fieldHalfLifeMs)));
         }
       }
-      landmarkMs = operation.tMs;
-      fields.set(LANDMARK_FIELD, String(landmarkMs));
+      landmarkMs = referenceMs;
+      fields.set(LANDMARK_FIELD, numberText(landmarkMs));
     }
-    const added = operation.weight * 2 ** ((operation.tMs - landmarkMs) / halfLifeMs);
-    fields.set(operation.field, String(Number(fields.get(operation.field) ?? 0) + added));
+    const added = sum * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
+    fields.set(field, numberText(Number(fields.get(field) ?? 0) + added));
   }
 
-  private zsetDecayAdd(operation: Extract<WriteOperation, { op: 'zsetDecayAdd' }>): void {
-    const zset = this.zset(operation.key);
+  private zsetDecayAdd(key: string, member: string, sum: number, referenceMs: number, halfLifeMs: number): void {
+    const zset = this.zset(key);
     if (zset.landmarkMs === undefined) {
-      zset.landmarkMs = operation.tMs;
-    } else if (needsRenewal(operation.tMs, zset.landmarkMs, operation.halfLifeMs)) {
-      const factor = renewalFactor(zset.landmarkMs, operation.tMs, operation.halfLifeMs);
-      for (const [member, score] of zset.scores) {
-        zset.scores.set(member, score * factor);
+      zset.landmarkMs = referenceMs;
+    } else if (needsRenewal(referenceMs, zset.landmarkMs, halfLifeMs)) {
+      const factor = renewalFactor(zset.landmarkMs, referenceMs, halfLifeMs);
+      for (const [name, score] of zset.scores) {
+        zset.scores.set(name, score * factor);
       }
-      zset.landmarkMs = operation.tMs;
+      zset.landmarkMs = referenceMs;
     }
-    const added = operation.weight * 2 ** ((operation.tMs - zset.landmarkMs) / operation.halfLifeMs);
-    zset.scores.set(operation.member, (zset.scores.get(operation.member) ?? 0) + added);
-    trimZset(zset.scores, operation.maxMembers);
+    const added = sum * 2 ** ((referenceMs - zset.landmarkMs) / halfLifeMs);
+    zset.scores.set(member, (zset.scores.get(member) ?? 0) + added);
+  }
+
+  private snapshotOf(key: string, fields: readonly string[]): Float64Array {
+    const hash = this.get(key);
+    const source = hash?.type === 'hash' ? hash.fields : new Map<string, string>();
+    const values = new Float64Array(fields.length + 1);
+    values[0] = Number(source.get(LANDMARK_FIELD) ?? 0);
+    fields.forEach((field, index) => {
+      values[index + 1] = Number(source.get(field) ?? 0);
+    });
+    return values;
   }
 
   private readOne(request: ReadRequest): ReadResult {
@@ -178,6 +187,19 @@ export class MemoryFeatureStore implements FeatureStore {
             return value?.type === 'string' ? value.text : null;
           }),
         };
+      case 'snapshots':
+        return {
+          kind: 'snapshots',
+          value: request.keys.map((key) => {
+            const value = this.get(key);
+            return value?.type === 'snapshot' ? Float64Array.from(value.values) : null;
+          }),
+        };
+      case 'zsetScores': {
+        const value = this.get(request.key);
+        const scores = value?.type === 'zset' ? value.scores : new Map<string, number>();
+        return { kind: 'zsetScores', value: request.members.map((member) => scores.get(member) ?? null) };
+      }
       case 'zsetTop': {
         const value = this.get(request.key);
         if (value?.type !== 'zset') {
@@ -239,12 +261,9 @@ export class MemoryFeatureStore implements FeatureStore {
   }
 }
 
-function requireHalfLife(field: string): number {
-  const halfLifeMs = halfLifeOfField(field);
-  if (halfLifeMs === undefined) {
-    throw new Error(`decayed field ${field} has no half-life suffix; build its name with decayedField()`);
-  }
-  return halfLifeMs;
+/** Formats a stored number; the shortest text that parses back to the same double. */
+function numberText(value: number): string {
+  return String(value);
 }
 
 /** Orders members as Redis ZREVRANGE does: score descending, then member descending. */

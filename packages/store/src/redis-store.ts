@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { PlannedWrite, ReadRequest, ReadResult, WriteOperation } from '@nexttap/features';
+import { aggregateWrites, type PlannedWrite, type ReadRequest, type ReadResult } from '@nexttap/features';
 import type { Redis, Result } from 'ioredis';
 import type { FeatureStore } from './feature-store';
 
@@ -12,14 +12,17 @@ export interface RedisFeatureStoreOptions {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    nexttapApply(dedupKey: string, dedupTtlMs: string, operations: string): Result<number, Context>;
+    nexttapApplyBatch(batch: string): Result<number[], Context>;
   }
 }
 
 /**
- * Feature store on Redis. Each event's writes run in one Lua script, so de-duplication and the
- * feature updates happen atomically; a batch of events goes out as one pipeline. The caller owns the
- * ioredis client and its timeouts.
+ * Feature store on Redis. A batch's writes are merged and run in one Lua script call, so the dedup
+ * check and every feature update of the batch happen atomically in one round trip. The caller owns
+ * the ioredis client and its timeouts.
+ *
+ * NOTE: the script writes keys of many hash slots, so it runs on a single Redis (or a replicated
+ * primary), not on Redis Cluster; a cluster needs the batch split per slot.
  */
 export class RedisFeatureStore implements FeatureStore {
   private readonly prefix: string;
@@ -29,28 +32,31 @@ export class RedisFeatureStore implements FeatureStore {
     options: RedisFeatureStoreOptions = {},
   ) {
     this.prefix = options.keyPrefix ?? '';
-    if (typeof (redis as Partial<Redis>).nexttapApply !== 'function') {
-      redis.defineCommand('nexttapApply', { numberOfKeys: 0, lua: APPLY_SCRIPT });
+    if (typeof (redis as Partial<Redis>).nexttapApplyBatch !== 'function') {
+      redis.defineCommand('nexttapApplyBatch', { numberOfKeys: 0, lua: APPLY_SCRIPT });
     }
   }
 
   async apply(writes: readonly PlannedWrite[]): Promise<boolean[]> {
-    if (writes.length === 0) {
-      return [];
-    }
-    const pipeline = this.redis.pipeline();
-    for (const write of writes) {
-      const dedupKey = write.dedupKey === undefined ? '' : this.prefix + write.dedupKey;
-      const operations = write.operations.map((operation) => this.prefixOperation(operation));
-      pipeline.nexttapApply(dedupKey, String(write.dedupTtlMs ?? 0), JSON.stringify(operations));
-    }
-    const replies = await pipeline.exec();
-    return (replies ?? []).map(([error, reply]) => {
-      if (error) {
-        throw error;
+    const applied = writes.map(() => false);
+    let pending = writes.map((write) => this.prefixWrite(write));
+    let indexes = writes.map((_, index) => index);
+    // A redelivered batch meets its own dedup keys: the script then writes nothing and names them,
+    // so they are dropped and the rest applied in a second call. Each loop drops at least one write.
+    while (pending.length > 0) {
+      const { batch, included } = aggregateWrites(pending);
+      const existing = await this.redis.nexttapApplyBatch(JSON.stringify(batch));
+      if (existing.length === 0) {
+        included.forEach((isIncluded, position) => {
+          applied[indexes[position] as number] = isIncluded;
+        });
+        return applied;
       }
-      return reply === 1;
-    });
+      const duplicates = new Set(existing.map((position) => batch.writeIndexes[position - 1]));
+      indexes = indexes.filter((_, position) => !duplicates.has(position));
+      pending = pending.filter((_, position) => !duplicates.has(position));
+    }
+    return applied;
   }
 
   async read(requests: readonly ReadRequest[]): Promise<ReadResult[]> {
@@ -74,8 +80,19 @@ export class RedisFeatureStore implements FeatureStore {
     // The caller owns the client and quits it during its ordered shutdown.
   }
 
-  private prefixOperation(operation: WriteOperation): WriteOperation {
-    return this.prefix === '' ? operation : { ...operation, key: this.prefix + operation.key };
+  private prefixWrite(write: PlannedWrite): PlannedWrite {
+    if (this.prefix === '') {
+      return write;
+    }
+    return {
+      ...write,
+      ...(write.dedupKey === undefined ? {} : { dedupKey: this.prefix + write.dedupKey }),
+      operations: write.operations.map((operation) =>
+        operation.op === 'hashSnapshot'
+          ? { ...operation, key: this.prefix + operation.key, snapshotKey: this.prefix + operation.snapshotKey }
+          : { ...operation, key: this.prefix + operation.key },
+      ),
+    };
   }
 
   private queueRead(pipeline: ReturnType<Redis['pipeline']>, request: ReadRequest): void {
@@ -97,6 +114,16 @@ export class RedisFeatureStore implements FeatureStore {
           pipeline.mget(request.keys.map((key) => prefix + key));
         }
         return;
+      case 'snapshots':
+        if (request.keys.length > 0) {
+          pipeline.mgetBuffer(request.keys.map((key) => prefix + key));
+        }
+        return;
+      case 'zsetScores':
+        if (request.members.length > 0) {
+          pipeline.zmscore(prefix + request.key, ...request.members);
+        }
+        return;
       case 'zsetTop':
         pipeline.zrevrange(prefix + request.key, 0, request.limit - 1, 'WITHSCORES');
         pipeline.get(`${prefix}${request.key}:landmark`);
@@ -114,6 +141,14 @@ export class RedisFeatureStore implements FeatureStore {
         return { kind: 'list', value: take() as string[] };
       case 'strings':
         return { kind: 'strings', value: request.keys.length > 0 ? (take() as Array<string | null>) : [] };
+      case 'snapshots': {
+        const buffers = request.keys.length > 0 ? (take() as Array<Buffer | null>) : [];
+        return { kind: 'snapshots', value: buffers.map(decodeSnapshot) };
+      }
+      case 'zsetScores': {
+        const scores = request.members.length > 0 ? (take() as Array<string | null>) : [];
+        return { kind: 'zsetScores', value: scores.map((score) => (score === null ? null : Number(score))) };
+      }
       case 'zsetTop': {
         const flat = take() as string[];
         const landmark = take() as string | null;
@@ -125,4 +160,15 @@ export class RedisFeatureStore implements FeatureStore {
       }
     }
   }
+}
+
+function decodeSnapshot(buffer: Buffer | null): Float64Array | null {
+  if (buffer === null || buffer.length % 8 !== 0) {
+    return null;
+  }
+  const values = new Float64Array(buffer.length / 8);
+  for (let index = 0; index < values.length; index++) {
+    values[index] = buffer.readDoubleLE(index * 8);
+  }
+  return values;
 }

@@ -1,0 +1,204 @@
+import { halfLifeOfField, type PlannedWrite, type WriteOperation } from './operations';
+
+/**
+ * A batch of planned writes merged so that each key and field is written once: decayed additions
+ * summed against a common reference time, increments summed, list pushes kept in order, sets and
+ * snapshots taken last. Tuples keep the JSON sent to Redis small.
+ */
+export interface AggregatedBatch {
+  /** Dedup keys with their TTL in ms, in write order; `writeIndexes[i]` is the write that owns `dedup[i]`. */
+  dedup: Array<[key: string, ttlMs: number]>;
+  writeIndexes: number[];
+  /** Σ weight·2^((t−referenceMs)/h) per hash field; the store adds it scaled to the key's landmark. */
+  hashDecay: Array<[key: string, field: string, sum: number, referenceMs: number, halfLifeMs: number]>;
+  zsetDecay: Array<[key: string, member: string, sum: number, referenceMs: number, halfLifeMs: number]>;
+  zsetAdd: Array<[key: string, member: string, score: number, mode: 'set' | 'max' | 'nx']>;
+  /** Sorted sets to trim after the additions, with the smallest bound planned for each. */
+  trims: Array<[key: string, maxMembers: number]>;
+  /** Values in push order; the last one ends at the head, as with one LPUSH per value. */
+  lists: Array<[key: string, values: string[], maxLength: number]>;
+  hashSet: Array<[key: string, field: string, value: string]>;
+  hashIncrement: Array<[key: string, field: string, amount: number]>;
+  hashMax: Array<[key: string, field: string, value: number]>;
+  stringSet: Array<[key: string, value: string]>;
+  snapshots: Array<[key: string, snapshotKey: string, fields: string[]]>;
+  expires: Array<[key: string, ttlMs: number]>;
+}
+
+interface DecaySum {
+  sum: number;
+  referenceMs: number;
+  halfLifeMs: number;
+}
+
+/**
+ * Merges the writes that are not duplicates of an earlier write in the same batch. Returns the
+ * batch and, per input write, whether it takes part (false for a repeated dedup key).
+ */
+export function aggregateWrites(writes: readonly PlannedWrite[]): { batch: AggregatedBatch; included: boolean[] } {
+  const seenDedupKeys = new Set<string>();
+  const included = writes.map((write) => {
+    if (write.dedupKey === undefined) {
+      return true;
+    }
+    if (seenDedupKeys.has(write.dedupKey)) {
+      return false;
+    }
+    seenDedupKeys.add(write.dedupKey);
+    return true;
+  });
+  const builder = new BatchBuilder();
+  writes.forEach((write, index) => {
+    if (!included[index]) {
+      return;
+    }
+    if (write.dedupKey !== undefined) {
+      builder.addDedup(write.dedupKey, write.dedupTtlMs ?? 0, index);
+    }
+    for (const operation of write.operations) {
+      builder.add(operation);
+    }
+  });
+  return { batch: builder.build(), included };
+}
+
+class BatchBuilder {
+  private readonly dedup: Array<[string, number]> = [];
+  private readonly writeIndexes: number[] = [];
+  private readonly hashDecay = new Map<string, Map<string, DecaySum>>();
+  private readonly zsetDecay = new Map<string, Map<string, DecaySum>>();
+  private readonly zsetAdd: Array<[string, string, number, 'set' | 'max' | 'nx']> = [];
+  private readonly trims = new Map<string, number>();
+  private readonly lists = new Map<string, { values: string[]; maxLength: number }>();
+  private readonly hashSet = new Map<string, Map<string, string>>();
+  private readonly hashIncrement = new Map<string, Map<string, number>>();
+  private readonly hashMax = new Map<string, Map<string, number>>();
+  private readonly stringSet = new Map<string, string>();
+  private readonly snapshots = new Map<string, [string, string[]]>();
+  private readonly expires = new Map<string, number>();
+
+  addDedup(key: string, ttlMs: number, writeIndex: number): void {
+    this.dedup.push([key, ttlMs]);
+    this.writeIndexes.push(writeIndex);
+  }
+
+  add(operation: WriteOperation): void {
+    switch (operation.op) {
+      case 'hashDecayAdd': {
+        const halfLifeMs = halfLifeOfField(operation.field);
+        if (halfLifeMs === undefined) {
+          throw new Error(`decayed field ${operation.field} has no half-life suffix; build its name with decayedField()`);
+        }
+        addDecay(fieldMap(this.hashDecay, operation.key), operation.field, operation.weight, operation.tMs, halfLifeMs);
+        return;
+      }
+      case 'zsetDecayAdd':
+        addDecay(fieldMap(this.zsetDecay, operation.key), operation.member, operation.weight, operation.tMs, operation.halfLifeMs);
+        this.addTrim(operation.key, operation.maxMembers);
+        return;
+      case 'zsetAdd':
+        this.zsetAdd.push([operation.key, operation.member, operation.score, operation.mode]);
+        this.addTrim(operation.key, operation.maxMembers);
+        return;
+      case 'listPush': {
+        const list = this.lists.get(operation.key);
+        if (list === undefined) {
+          this.lists.set(operation.key, { values: [operation.value], maxLength: operation.maxLength });
+        } else {
+          list.values.push(operation.value);
+          list.maxLength = Math.min(list.maxLength, operation.maxLength);
+        }
+        return;
+      }
+      case 'hashSet':
+        fieldMap(this.hashSet, operation.key).set(operation.field, operation.value);
+        return;
+      case 'hashIncrement': {
+        const fields = fieldMap(this.hashIncrement, operation.key);
+        fields.set(operation.field, (fields.get(operation.field) ?? 0) + operation.amount);
+        return;
+      }
+      case 'hashMax': {
+        const fields = fieldMap(this.hashMax, operation.key);
+        fields.set(operation.field, Math.max(fields.get(operation.field) ?? Number.NEGATIVE_INFINITY, operation.value));
+        return;
+      }
+      case 'stringSet':
+        this.stringSet.set(operation.key, operation.value);
+        return;
+      case 'hashSnapshot':
+        this.snapshots.set(operation.key, [operation.snapshotKey, [...operation.fields]]);
+        return;
+      case 'expire':
+        this.expires.set(operation.key, operation.ttlMs);
+        return;
+    }
+  }
+
+  build(): AggregatedBatch {
+    return {
+      dedup: this.dedup,
+      writeIndexes: this.writeIndexes,
+      hashDecay: flattenDecay(this.hashDecay),
+      zsetDecay: flattenDecay(this.zsetDecay),
+      zsetAdd: this.zsetAdd,
+      trims: [...this.trims],
+      lists: [...this.lists].map(([key, list]) => [key, list.values, list.maxLength]),
+      hashSet: flattenFields(this.hashSet),
+      hashIncrement: flattenFields(this.hashIncrement),
+      hashMax: flattenFields(this.hashMax),
+      stringSet: [...this.stringSet],
+      snapshots: [...this.snapshots].map(([key, [snapshotKey, fields]]) => [key, snapshotKey, fields]),
+      expires: [...this.expires],
+    };
+  }
+
+  private addTrim(key: string, maxMembers: number): void {
+    this.trims.set(key, Math.min(this.trims.get(key) ?? Number.POSITIVE_INFINITY, maxMembers));
+  }
+}
+
+function fieldMap<V>(maps: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let fields = maps.get(key);
+  if (fields === undefined) {
+    fields = new Map();
+    maps.set(key, fields);
+  }
+  return fields;
+}
+
+/**
+ * Adds w·2^((t−reference)/h) to a running sum whose reference is the latest time seen, rescaling
+ * the sum when a later event moves the reference, so no term exceeds w.
+ */
+function addDecay(sums: Map<string, DecaySum>, name: string, weight: number, tMs: number, halfLifeMs: number): void {
+  const current = sums.get(name);
+  if (current === undefined) {
+    sums.set(name, { sum: weight, referenceMs: tMs, halfLifeMs });
+  } else if (tMs > current.referenceMs) {
+    current.sum = current.sum * 2 ** ((current.referenceMs - tMs) / halfLifeMs) + weight;
+    current.referenceMs = tMs;
+  } else {
+    current.sum += weight * 2 ** ((tMs - current.referenceMs) / halfLifeMs);
+  }
+}
+
+function flattenDecay(maps: Map<string, Map<string, DecaySum>>): Array<[string, string, number, number, number]> {
+  const result: Array<[string, string, number, number, number]> = [];
+  for (const [key, fields] of maps) {
+    for (const [name, decay] of fields) {
+      result.push([key, name, decay.sum, decay.referenceMs, decay.halfLifeMs]);
+    }
+  }
+  return result;
+}
+
+function flattenFields<V>(maps: Map<string, Map<string, V>>): Array<[string, string, V]> {
+  const result: Array<[string, string, V]> = [];
+  for (const [key, fields] of maps) {
+    for (const [field, value] of fields) {
+      result.push([key, field, value]);
+    }
+  }
+  return result;
+}
