@@ -85,7 +85,7 @@ describe('Kafka and Redis end to end', () => {
     await postJson(server.url, '/v1/events', { events: [event] });
     await expect.poll(() => client.exists(KEY_PREFIX + keys.dedup(sessionId, event.eventId))).toBe(1);
     const statsBefore = await client.hgetall(KEY_PREFIX + keys.itemStats('1'));
-    const affinityBefore = await client.hgetall(KEY_PREFIX + keys.sessionCategories(sessionId));
+    const affinityBefore = await client.hgetall(KEY_PREFIX + keys.sessionAffinity(sessionId));
 
     // The same event again, then a marker on the same session key, so the same partition: once the
     // marker is applied, the duplicate before it has been consumed.
@@ -93,7 +93,7 @@ describe('Kafka and Redis end to end', () => {
     await expect.poll(() => client.exists(KEY_PREFIX + keys.dedup(sessionId, marker.eventId))).toBe(1);
 
     expect(await client.hgetall(KEY_PREFIX + keys.itemStats('1'))).toEqual(statsBefore);
-    expect(await client.hgetall(KEY_PREFIX + keys.sessionCategories(sessionId))).toEqual(affinityBefore);
+    expect(await client.hgetall(KEY_PREFIX + keys.sessionAffinity(sessionId))).toEqual(affinityBefore);
     expect(await client.hget(KEY_PREFIX + keys.sessionMeta(sessionId), 'events')).toBe('2');
   });
 

@@ -9,8 +9,8 @@
  * A row therefore depends only on events earlier in the log than its anchor.
  */
 import type { CatalogItem, Interaction } from '@nexttap/events';
-import { buildFeatureMatrix, FEATURE_REGISTRY, applyCatalogItems, applyInteractions, type FeatureMatrix } from '@nexttap/features';
-import { generateCandidates, PoolCache, readItems, readSession } from '@nexttap/rank';
+import { buildFeatureMatrix, FEATURE_REGISTRY, applyCatalogItems, applyInteractions, readItemSnapshots, readSessionSnapshot, type FeatureMatrix } from '@nexttap/features';
+import { generateCandidates, PoolCache } from '@nexttap/rank';
 import { MemoryFeatureStore } from '@nexttap/store';
 
 /** Options of `buildTrainingSet`. Every option except `catalog` and `events` has a default. */
@@ -311,7 +311,7 @@ async function buildAnchorExample(
   random: () => number,
   withCandidateList: boolean,
 ): Promise<AnchorExample | undefined> {
-  const { session, user } = await readSession(store, event.sessionId, event.userId, event.ts);
+  const { session, user } = await readSessionSnapshot(store, event.sessionId, event.userId, event.ts);
   const target = event.itemId;
   const engaged = (itemId: string) => session.interacted.has(itemId) || (user?.interacted.has(itemId) ?? false);
   const candidateIds = generateCandidates(pools.current, session, user)
@@ -326,13 +326,13 @@ async function buildAnchorExample(
   const exampleIds = [target, ...negatives];
   const targetAmongCandidates = candidateIds.includes(target);
   if (!withCandidateList) {
-    const items = await readItems(store, exampleIds, event.ts);
+    const items = await readItemSnapshots(store, exampleIds, event.ts, session);
     const matrix = buildFeatureMatrix(FEATURE_REGISTRY, session, user, items, event.ts);
     return { matrix, itemIds: exampleIds, exampleRows: exampleIds.map((_, row) => row), targetAmongCandidates, candidateList: undefined };
   }
 
   const itemIds = targetAmongCandidates ? candidateIds : [...candidateIds, target];
-  const items = await readItems(store, itemIds, event.ts);
+  const items = await readItemSnapshots(store, itemIds, event.ts, session);
   const matrix = buildFeatureMatrix(FEATURE_REGISTRY, session, user, items, event.ts);
   const rowOf = new Map(itemIds.map((itemId, row) => [itemId, row]));
   return {

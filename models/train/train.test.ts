@@ -7,11 +7,12 @@ import {
   FEATURE_SETTINGS,
   applyCatalogItems,
   applyInteractions,
+  readItemSnapshots,
+  readSessionSnapshot,
   POSITIVE_TYPES,
 } from '@nexttap/features';
 import type { DenseLayerSpec } from '@nexttap/model';
 import { readMovieLensCatalog, readMovieLensEvents } from '@nexttap/movielens';
-import { readItems, readSession } from '@nexttap/rank';
 import { MemoryFeatureStore } from '@nexttap/store';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildTrainingSet, eventTimeQuantile, type Anchor, type ExampleRows, type TrainingSet } from './build-training-set';
@@ -163,8 +164,8 @@ describe('buildTrainingSet', () => {
       const rows = rowsOf(anchor);
       const numbers = rowNumbers(anchorIndex);
       const store = await replayPrefix(anchor.eventIndex, anchor.tsMs);
-      const { session, user } = await readSession(store, anchor.sessionId, anchor.userId, anchor.tsMs);
-      const items = await readItems(store, numbers.map((row) => rows.itemIds[row] as string), anchor.tsMs);
+      const { session, user } = await readSessionSnapshot(store, anchor.sessionId, anchor.userId, anchor.tsMs);
+      const items = await readItemSnapshots(store, numbers.map((row) => rows.itemIds[row] as string), anchor.tsMs, session);
       const expected = buildFeatureMatrix(FEATURE_REGISTRY, session, user, items, anchor.tsMs);
       numbers.forEach((row, position) => {
         expect(featureRow(rows, row)).toEqual(Array.from(expected.data.subarray(position * COLUMNS, (position + 1) * COLUMNS)));
@@ -173,8 +174,8 @@ describe('buildTrainingSet', () => {
   });
 
   it('leaves the anchor event out of the liked item popularity', () => {
-    const popularityColumn = set.featureNames.indexOf('item_popularity_long');
-    const halfLifeMs = FEATURE_SETTINGS.itemLongHalfLifeMs;
+    const popularityColumn = set.featureNames.indexOf('item_popularity_week');
+    const halfLifeMs = FEATURE_SETTINGS.itemWeekHalfLifeMs;
     for (const anchor of set.anchors.slice(0, 40)) {
       const rows = rowsOf(anchor);
       const positiveRow = rowNumbers(set.anchors.indexOf(anchor))[0] as number;

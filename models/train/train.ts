@@ -255,11 +255,11 @@ export function foldStandardization(layers: readonly DenseLayerSpec[], standardi
   return [{ ...first, weights, bias: Float32Array.from(bias) }, ...rest];
 }
 
-/** Scores rows by `item_popularity_long`, the ranker's fallback signal, as the baseline to beat. */
+/** Scores rows by `item_popularity_week`, the ranker's fallback signal, as the baseline to beat. */
 export function popularityScorer(featureNames: readonly string[]): RowScorer {
-  const column = featureNames.indexOf('item_popularity_long');
+  const column = featureNames.indexOf('item_popularity_week');
   if (column < 0) {
-    throw new Error('the feature item_popularity_long is missing; the popularity baseline needs it');
+    throw new Error('the feature item_popularity_week is missing; the popularity baseline needs it');
   }
   return (features, rows) => Float32Array.from({ length: rows }, (_, row) => features[row * featureNames.length + column] as number);
 }

@@ -2,19 +2,43 @@ import type { CatalogItem, Interaction } from '@nexttap/events';
 import type { FeatureStore } from './feature-store';
 import { keys } from './keys';
 import { planCatalogItem, planInteraction } from './plan';
+import { decodeRecent, toRecentEntry, type RecentEntry } from './recent';
+import { FEATURE_SETTINGS } from './settings';
 
 /**
- * Applies interactions to a feature store: reads what planning needs (the items' catalog records)
- * in one round trip, plans each event in order and applies the batch. Ingest, seeding, training
- * and replay all write features through this function, so they compute the same state. Returns,
- * per event, whether it was applied (false for a repeated eventId).
+ * Applies interactions to a feature store: reads what planning needs (the items' catalog records
+ * and the sessions' recent events) in one round trip, plans each event in order, with the recent
+ * events of earlier events in the batch, and applies the batch. Ingest, seeding, training and
+ * replay all write features through this function, so they compute the same state. Returns, per
+ * event, whether it was applied (false for a repeated eventId).
  */
 export async function applyInteractions(store: FeatureStore, events: readonly Interaction[]): Promise<boolean[]> {
   if (events.length === 0) {
     return [];
   }
-  const catalog = await readCatalogRecords(store, events.map((event) => event.itemId));
-  return store.apply(events.map((event) => planInteraction(event, catalog.get(event.itemId))));
+  const itemIds = [...new Set(events.map((event) => event.itemId))];
+  const sessionIds = [...new Set(events.map((event) => event.sessionId))];
+  const results = await store.read([
+    { kind: 'strings', keys: itemIds.map((itemId) => keys.itemCatalog(itemId)) },
+    ...sessionIds.map((sessionId) => ({ kind: 'list' as const, key: keys.sessionRecent(sessionId), limit: FEATURE_SETTINGS.sessionRecentMax })),
+  ]);
+  const catalog = parseCatalogRecords(itemIds, results[0]?.kind === 'strings' ? results[0].value : []);
+  const recentBySession = new Map<string, RecentEntry[]>();
+  sessionIds.forEach((sessionId, index) => {
+    const result = results[index + 1];
+    const texts = result?.kind === 'list' ? result.value : [];
+    recentBySession.set(sessionId, texts.flatMap((text) => decodeRecent(text) ?? []));
+  });
+
+  const writes = events.map((event) => {
+    const recent = recentBySession.get(event.sessionId) ?? [];
+    const write = planInteraction(event, catalog.get(event.itemId), { recent });
+    // A later event of the same session in this batch sees this one as recent, as it would if the
+    // events had come one at a time.
+    recentBySession.set(event.sessionId, [toRecentEntry(event), ...recent].slice(0, FEATURE_SETTINGS.sessionRecentMax));
+    return write;
+  });
+  return store.apply(writes);
 }
 
 /** Applies catalog records; safe to repeat. */
@@ -28,9 +52,12 @@ export async function applyCatalogItems(store: FeatureStore, items: readonly Cat
 export async function readCatalogRecords(store: FeatureStore, itemIds: readonly string[]): Promise<Map<string, CatalogItem>> {
   const unique = [...new Set(itemIds)];
   const [result] = await store.read([{ kind: 'strings', keys: unique.map((itemId) => keys.itemCatalog(itemId)) }]);
-  const values = result?.kind === 'strings' ? result.value : [];
+  return parseCatalogRecords(unique, result?.kind === 'strings' ? result.value : []);
+}
+
+function parseCatalogRecords(itemIds: readonly string[], values: ReadonlyArray<string | null>): Map<string, CatalogItem> {
   const catalog = new Map<string, CatalogItem>();
-  unique.forEach((itemId, index) => {
+  itemIds.forEach((itemId, index) => {
     const text = values[index];
     if (text) {
       catalog.set(itemId, JSON.parse(text) as CatalogItem);

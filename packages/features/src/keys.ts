@@ -4,18 +4,32 @@
  * the `{pool}` tag so a pool and its landmark key are read together.
  */
 export const keys = {
+  /** List of `type|ts|dwellMs|itemId`, newest first. */
   sessionRecent: (sessionId: string) => `s:{${sessionId}}:recent`,
-  sessionCategories: (sessionId: string) => `s:{${sessionId}}:categories`,
+  /** Decayed affinity hash: `category:<id>@<halfLife>` and `creator:<id>@<halfLife>` fields. */
+  sessionAffinity: (sessionId: string) => `s:{${sessionId}}:affinity`,
+  /** Items with any engagement other than an impression, scored by the latest time. */
   sessionInteracted: (sessionId: string) => `s:{${sessionId}}:interacted`,
+  /** Items shown (impressions), scored by the latest time. */
+  sessionSeen: (sessionId: string) => `s:{${sessionId}}:seen`,
+  /** Counters: `events`, `lastTs`, `lastPositiveTs`. */
   sessionMeta: (sessionId: string) => `s:{${sessionId}}:meta`,
   dedup: (sessionId: string, eventId: string) => `s:{${sessionId}}:event:${eventId}`,
-  userCategories: (userId: string) => `u:{${userId}}:categories`,
+  userAffinity: (userId: string) => `u:{${userId}}:affinity`,
   userInteracted: (userId: string) => `u:{${userId}}:interacted`,
   itemStats: (itemId: string) => `i:{${itemId}}:stats`,
+  /** Packed float64 copy of the stats hash: the landmark, then `ITEM_STAT_FIELDS` in order. */
+  itemSnapshot: (itemId: string) => `i:{${itemId}}:snapshot`,
   itemCatalog: (itemId: string) => `i:{${itemId}}:catalog`,
+  /** Decayed sorted set of the items engaged with after this one in the same session. */
+  itemCovisit: (itemId: string) => `i:{${itemId}}:covisit`,
   poolPopular: () => '{pool}:popular',
   poolTrending: () => '{pool}:trending',
   poolFresh: () => '{pool}:fresh',
+  /** Live items, scored by publish time. */
+  poolLive: () => '{pool}:live',
   poolCategory: (category: string) => `{pool}:category:${category}`,
   poolCategoryNames: () => '{pool}:category-names',
+  /** Decayed counts over all items, the priors of the smoothed rates. */
+  globalStats: () => '{pool}:global',
 } as const;

@@ -1,103 +1,111 @@
-import type { CatalogItem, Interaction } from '@nexttap/events';
+import { INTERACTION_TYPES, type CatalogItem, type Interaction } from '@nexttap/events';
 import { keys } from './keys';
-import { decayedField, type PlannedWrite, type WriteOperation } from './operations';
-import { AFFINITY_WEIGHTS, FEATURE_SETTINGS, POSITIVE_TYPES, SHORT_DWELL_MS } from './settings';
+import { decayedField, ZSET_LANDMARK_SUFFIX, type PlannedWrite, type WriteOperation } from './operations';
+import { encodeRecent, type RecentEntry } from './recent';
+import { AFFINITY_WEIGHTS, FEATURE_SETTINGS, NEGATIVE_TYPES, POSITIVE_TYPES, SHORT_DWELL_MS } from './settings';
+
+const settings = FEATURE_SETTINGS;
 
 /** Hash fields of an item's stats; each name carries its half-life. */
 export const ITEM_FIELDS = {
-  positiveShort: decayedField('positive', FEATURE_SETTINGS.itemShortHalfLifeMs),
-  positiveLong: decayedField('positive', FEATURE_SETTINGS.itemLongHalfLifeMs),
-  impressions: decayedField('impression', FEATURE_SETTINGS.itemLongHalfLifeMs),
-  taps: decayedField('tap', FEATURE_SETTINGS.itemLongHalfLifeMs),
-  likes: decayedField('like', FEATURE_SETTINGS.itemLongHalfLifeMs),
-  interactions: decayedField('interaction', FEATURE_SETTINGS.itemLongHalfLifeMs),
+  positiveMinutes: decayedField('positive', settings.itemMinutesHalfLifeMs),
+  positiveHour: decayedField('positive', settings.itemHourHalfLifeMs),
+  positiveDay: decayedField('positive', settings.itemDayHalfLifeMs),
+  positiveWeek: decayedField('positive', settings.itemWeekHalfLifeMs),
+  dwellSecondsDay: decayedField('dwell-seconds', settings.itemDayHalfLifeMs),
+  dwellCountDay: decayedField('dwell-count', settings.itemDayHalfLifeMs),
 } as const;
 
-/** Plans the writes of one interaction. `item` is the catalog record of its item, when known. */
-export function planInteraction(event: Interaction, item: CatalogItem | undefined): PlannedWrite {
+/** Field of an item's decayed count of one event type, at the hour or day half-life. */
+export function itemTypeField(type: Interaction['type'], halfLife: 'hour' | 'day'): string {
+  return decayedField(`type:${type}`, halfLife === 'hour' ? settings.itemHourHalfLifeMs : settings.itemDayHalfLifeMs);
+}
+
+/** Every item stat field, in the order of the packed snapshot after its landmark. */
+export const ITEM_STAT_FIELDS: readonly string[] = [
+  ...Object.values(ITEM_FIELDS),
+  ...INTERACTION_TYPES.flatMap((type) => [itemTypeField(type, 'hour'), itemTypeField(type, 'day')]),
+];
+
+/** Fields of the global counters, the priors of the smoothed rates. */
+export const GLOBAL_FIELDS = {
+  impressions: itemTypeField('impression', 'day'),
+  taps: itemTypeField('tap', 'day'),
+  plays: itemTypeField('play', 'day'),
+  completes: itemTypeField('complete', 'day'),
+} as const;
+
+/** State of the session that planning needs: its recent events, newest first. */
+export interface PlanContext {
+  recent: readonly RecentEntry[];
+}
+
+/**
+ * Plans the writes of one interaction. `item` is the catalog record of its item, when known, and
+ * `context` the session's recent events before this one (co-visitation links need them).
+ */
+export function planInteraction(event: Interaction, item: CatalogItem | undefined, context: PlanContext = { recent: [] }): PlannedWrite {
   const operations: WriteOperation[] = [
     ...planSessionWrites(event, item),
     ...planUserWrites(event, item),
     ...planItemWrites(event, item),
+    ...planCovisitWrites(event, context.recent),
   ];
-  return {
-    dedupKey: keys.dedup(event.sessionId, event.eventId),
-    dedupTtlMs: FEATURE_SETTINGS.dedupTtlMs,
-    operations,
-  };
+  return { dedupKey: keys.dedup(event.sessionId, event.eventId), dedupTtlMs: settings.dedupTtlMs, operations };
 }
 
 /** Plans the writes of one catalog record: safe to repeat, so it carries no dedup key. */
 export function planCatalogItem(item: CatalogItem): PlannedWrite {
   const operations: WriteOperation[] = [{ op: 'stringSet', key: keys.itemCatalog(item.itemId), value: JSON.stringify(item) }];
   if (item.publishedAt !== undefined) {
-    operations.push({
-      op: 'zsetAdd',
-      key: keys.poolFresh(),
-      member: item.itemId,
-      score: item.publishedAt,
-      mode: 'set',
-      maxMembers: FEATURE_SETTINGS.poolFreshMax,
-    });
+    operations.push({ op: 'zsetAdd', key: keys.poolFresh(), member: item.itemId, score: item.publishedAt, mode: 'set', maxMembers: settings.poolFreshMax });
+  }
+  if (item.live === true) {
+    operations.push({ op: 'zsetAdd', key: keys.poolLive(), member: item.itemId, score: item.publishedAt ?? 0, mode: 'set', maxMembers: settings.poolLiveMax });
   }
   for (const category of item.categories) {
-    operations.push({
-      op: 'zsetAdd',
-      key: keys.poolCategoryNames(),
-      member: category,
-      score: 0,
-      mode: 'nx',
-      maxMembers: FEATURE_SETTINGS.poolCategoryNamesMax,
-    });
+    operations.push({ op: 'zsetAdd', key: keys.poolCategoryNames(), member: category, score: 0, mode: 'nx', maxMembers: settings.poolCategoryNamesMax });
     // A new item joins its category pools with a zero score, so a session that likes the category
     // can see it before anyone has engaged with it.
-    operations.push({
-      op: 'zsetAdd',
-      key: keys.poolCategory(category),
-      member: item.itemId,
-      score: 0,
-      mode: 'nx',
-      maxMembers: FEATURE_SETTINGS.poolCategoryMax,
-    });
+    operations.push({ op: 'zsetAdd', key: keys.poolCategory(category), member: item.itemId, score: 0, mode: 'nx', maxMembers: settings.poolCategoryMax });
   }
   return { operations };
 }
 
 /** Returns the affinity weight of an event, counting a play or tap shorter than 3 s as a skip. */
-export function affinityWeight(event: Interaction): number {
-  const isShort = event.dwellMs !== undefined && event.dwellMs < SHORT_DWELL_MS;
-  if (isShort && (event.type === 'play' || event.type === 'tap')) {
+export function affinityWeight(event: Pick<Interaction, 'type' | 'dwellMs'>): number {
+  if (isShortEngagement(event)) {
     return AFFINITY_WEIGHTS.skip;
   }
   return AFFINITY_WEIGHTS[event.type];
 }
 
+/** Tells whether an event is a play or tap with a dwell under 3 s, which counts as a skip. */
+export function isShortEngagement(event: Pick<Interaction, 'type' | 'dwellMs'>): boolean {
+  return event.dwellMs !== undefined && event.dwellMs < SHORT_DWELL_MS && (event.type === 'play' || event.type === 'tap');
+}
+
+/** Tells whether an event counts as engagement: a positive type that was not cut short. */
+export function isPositive(event: Pick<Interaction, 'type' | 'dwellMs'>): boolean {
+  return POSITIVE_TYPES.has(event.type) && !isShortEngagement(event);
+}
+
 function planSessionWrites(event: Interaction, item: CatalogItem | undefined): WriteOperation[] {
-  const settings = FEATURE_SETTINGS;
-  const metaKey = keys.sessionMeta(event.sessionId);
+  const { sessionId } = event;
+  const metaKey = keys.sessionMeta(sessionId);
   const operations: WriteOperation[] = [
-    { op: 'listPush', key: keys.sessionRecent(event.sessionId), value: encodeRecent(event), maxLength: settings.sessionRecentMax },
+    { op: 'listPush', key: keys.sessionRecent(sessionId), value: encodeRecent(event), maxLength: settings.sessionRecentMax },
     { op: 'hashIncrement', key: metaKey, field: 'events', amount: 1 },
     { op: 'hashMax', key: metaKey, field: 'lastTs', value: event.ts },
   ];
-  if (event.type !== 'impression') {
-    operations.push({
-      op: 'zsetAdd',
-      key: keys.sessionInteracted(event.sessionId),
-      member: event.itemId,
-      score: event.ts,
-      mode: 'max',
-      maxMembers: settings.sessionInteractedMax,
-    });
+  if (isPositive(event)) {
+    operations.push({ op: 'hashMax', key: metaKey, field: 'lastPositiveTs', value: event.ts });
   }
-  operations.push(...planAffinity(keys.sessionCategories(event.sessionId), event, item, settings.sessionHalfLifeMs));
-  const sessionKeys = [
-    keys.sessionRecent(event.sessionId),
-    metaKey,
-    keys.sessionInteracted(event.sessionId),
-    keys.sessionCategories(event.sessionId),
-  ];
-  for (const key of sessionKeys) {
+  const seenOrInteracted = event.type === 'impression' ? keys.sessionSeen(sessionId) : keys.sessionInteracted(sessionId);
+  const maxMembers = event.type === 'impression' ? settings.sessionSeenMax : settings.sessionInteractedMax;
+  operations.push({ op: 'zsetAdd', key: seenOrInteracted, member: event.itemId, score: event.ts, mode: 'max', maxMembers });
+  operations.push(...planAffinity(keys.sessionAffinity(sessionId), event, item, settings.sessionHalfLifeMs));
+  for (const key of [keys.sessionRecent(sessionId), metaKey, seenOrInteracted, keys.sessionAffinity(sessionId)]) {
     operations.push({ op: 'expire', key, ttlMs: settings.sessionTtlMs });
   }
   return operations;
@@ -107,73 +115,99 @@ function planUserWrites(event: Interaction, item: CatalogItem | undefined): Writ
   if (event.userId === undefined) {
     return [];
   }
-  const settings = FEATURE_SETTINGS;
-  const categoriesKey = keys.userCategories(event.userId);
+  const affinityKey = keys.userAffinity(event.userId);
   const interactedKey = keys.userInteracted(event.userId);
-  const operations = planAffinity(categoriesKey, event, item, settings.userHalfLifeMs);
+  const operations = planAffinity(affinityKey, event, item, settings.userHalfLifeMs);
   if (event.type !== 'impression') {
-    operations.push({
-      op: 'zsetAdd',
-      key: interactedKey,
-      member: event.itemId,
-      score: event.ts,
-      mode: 'max',
-      maxMembers: settings.userInteractedMax,
-    });
+    operations.push({ op: 'zsetAdd', key: interactedKey, member: event.itemId, score: event.ts, mode: 'max', maxMembers: settings.userInteractedMax });
   }
-  operations.push({ op: 'expire', key: categoriesKey, ttlMs: settings.userTtlMs });
+  operations.push({ op: 'expire', key: affinityKey, ttlMs: settings.userTtlMs });
   operations.push({ op: 'expire', key: interactedKey, ttlMs: settings.userTtlMs });
   return operations;
 }
 
 function planItemWrites(event: Interaction, item: CatalogItem | undefined): WriteOperation[] {
-  const settings = FEATURE_SETTINGS;
   const statsKey = keys.itemStats(event.itemId);
-  const add = (field: string): WriteOperation => ({ op: 'hashDecayAdd', key: statsKey, field, weight: 1, tMs: event.ts });
-  const operations: WriteOperation[] = [add(ITEM_FIELDS.interactions)];
-  if (event.type === 'impression') {
-    operations.push(add(ITEM_FIELDS.impressions));
+  const add = (key: string, field: string, weight = 1): WriteOperation => ({ op: 'hashDecayAdd', key, field, weight, tMs: event.ts });
+  const operations: WriteOperation[] = [add(statsKey, itemTypeField(event.type, 'hour')), add(statsKey, itemTypeField(event.type, 'day'))];
+  if (event.dwellMs !== undefined) {
+    operations.push(add(statsKey, ITEM_FIELDS.dwellSecondsDay, event.dwellMs / 1000), add(statsKey, ITEM_FIELDS.dwellCountDay));
   }
-  if (event.type === 'tap') {
-    operations.push(add(ITEM_FIELDS.taps));
+  if (Object.values(GLOBAL_FIELDS).includes(itemTypeField(event.type, 'day'))) {
+    operations.push(add(keys.globalStats(), itemTypeField(event.type, 'day')));
   }
-  if (event.type === 'like') {
-    operations.push(add(ITEM_FIELDS.likes));
-  }
-  if (POSITIVE_TYPES.has(event.type)) {
-    operations.push(add(ITEM_FIELDS.positiveShort), add(ITEM_FIELDS.positiveLong));
-    operations.push(poolAdd(keys.poolPopular(), event, settings.itemLongHalfLifeMs, settings.poolPopularMax));
-    operations.push(poolAdd(keys.poolTrending(), event, settings.itemShortHalfLifeMs, settings.poolPopularMax));
+  if (isPositive(event)) {
+    for (const field of [ITEM_FIELDS.positiveMinutes, ITEM_FIELDS.positiveHour, ITEM_FIELDS.positiveDay, ITEM_FIELDS.positiveWeek]) {
+      operations.push(add(statsKey, field));
+    }
+    operations.push(poolAdd(keys.poolPopular(), event, settings.itemWeekHalfLifeMs, settings.poolPopularMax));
+    operations.push(poolAdd(keys.poolTrending(), event, settings.itemHourHalfLifeMs, settings.poolPopularMax));
     for (const category of item?.categories ?? []) {
-      operations.push(poolAdd(keys.poolCategory(category), event, settings.itemLongHalfLifeMs, settings.poolCategoryMax));
+      operations.push(poolAdd(keys.poolCategory(category), event, settings.itemWeekHalfLifeMs, settings.poolCategoryMax));
     }
   }
+  operations.push({ op: 'hashSnapshot', key: statsKey, snapshotKey: keys.itemSnapshot(event.itemId), fields: ITEM_STAT_FIELDS });
   operations.push({ op: 'expire', key: statsKey, ttlMs: settings.itemStatsTtlMs });
+  operations.push({ op: 'expire', key: keys.itemSnapshot(event.itemId), ttlMs: settings.itemStatsTtlMs });
   return operations;
+}
+
+/**
+ * Links the items this session engaged with in the last 30 minutes to the item engaged with now:
+ * each earlier item's neighbour list gains this item, so a ranker can propose what people engaged
+ * with next.
+ */
+function planCovisitWrites(event: Interaction, recent: readonly RecentEntry[]): WriteOperation[] {
+  if (!isPositive(event)) {
+    return [];
+  }
+  const sources: string[] = [];
+  for (const entry of recent) {
+    if (event.ts - entry.tMs > settings.covisitWindowMs || sources.length === settings.covisitSources) {
+      break;
+    }
+    if (isPositive(entry) && entry.itemId !== event.itemId && !sources.includes(entry.itemId)) {
+      sources.push(entry.itemId);
+    }
+  }
+  return sources.flatMap((source): WriteOperation[] => [
+    {
+      op: 'zsetDecayAdd',
+      key: keys.itemCovisit(source),
+      member: event.itemId,
+      weight: 1,
+      tMs: event.ts,
+      halfLifeMs: settings.covisitHalfLifeMs,
+      maxMembers: settings.covisitMaxNeighbours,
+    },
+    { op: 'expire', key: keys.itemCovisit(source), ttlMs: settings.itemStatsTtlMs },
+    { op: 'expire', key: keys.itemCovisit(source) + ZSET_LANDMARK_SUFFIX, ttlMs: settings.itemStatsTtlMs },
+  ]);
 }
 
 function planAffinity(key: string, event: Interaction, item: CatalogItem | undefined, halfLifeMs: number): WriteOperation[] {
   const weight = affinityWeight(event);
-  if (weight === 0 || item === undefined || item.categories.length === 0) {
+  if (weight === 0 || item === undefined) {
     return [];
   }
+  const operations: WriteOperation[] = [];
   // An item in several categories spreads its weight over them, so a multi-genre item does not
   // count more than a single-genre one.
-  const share = weight / item.categories.length;
-  return item.categories.map((category) => ({
-    op: 'hashDecayAdd' as const,
-    key,
-    field: decayedField(category, halfLifeMs),
-    weight: share,
-    tMs: event.ts,
-  }));
+  const share = item.categories.length === 0 ? 0 : weight / item.categories.length;
+  for (const category of item.categories) {
+    operations.push({ op: 'hashDecayAdd', key, field: decayedField(`category:${category}`, halfLifeMs), weight: share, tMs: event.ts });
+  }
+  if (item.creatorId !== undefined) {
+    operations.push({ op: 'hashDecayAdd', key, field: decayedField(`creator:${item.creatorId}`, halfLifeMs), weight, tMs: event.ts });
+  }
+  return operations;
 }
 
 function poolAdd(key: string, event: Interaction, halfLifeMs: number, maxMembers: number): WriteOperation {
   return { op: 'zsetDecayAdd', key, member: event.itemId, weight: 1, tMs: event.ts, halfLifeMs, maxMembers };
 }
 
-/** Encodes a recent-item entry as `type|ts|itemId`; the item id goes last because it may contain `|`. */
-export function encodeRecent(event: Interaction): string {
-  return `${event.type}|${event.ts}|${event.itemId}`;
+/** Returns the types counted against an item. */
+export function isNegative(event: Pick<Interaction, 'type' | 'dwellMs'>): boolean {
+  return NEGATIVE_TYPES.has(event.type) || isShortEngagement(event);
 }

@@ -1,4 +1,5 @@
-import type { CatalogItem } from '@nexttap/events';
+import type { CatalogItem, InteractionType } from '@nexttap/events';
+import { isNegative, ITEM_FIELDS, itemTypeField } from './plan';
 import type { ItemSnapshot, SessionSnapshot, UserSnapshot } from './snapshots';
 
 const DAY_MS = 86_400_000;
@@ -23,40 +24,89 @@ export interface FeatureDefinition {
 
 export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
   {
-    name: 'item_popularity_long',
+    name: 'item_popularity_week',
     type: 'float32',
     defaultValue: 0,
-    description: 'log(1 + engagements with the item), decayed with a 7-day half-life',
+    description: 'log(1 + engagements with the item), 7-day half-life',
     compute: ({ item }) => Math.log1p(Math.max(0, item.positiveLong)),
   },
   {
-    name: 'item_popularity_short',
+    name: 'item_popularity_day',
     type: 'float32',
     defaultValue: 0,
-    description: 'log(1 + engagements with the item), decayed with a 1-hour half-life',
+    description: 'log(1 + engagements with the item), 1-day half-life',
+    compute: ({ item }) => Math.log1p(Math.max(0, item.positiveDay)),
+  },
+  {
+    name: 'item_popularity_hour',
+    type: 'float32',
+    defaultValue: 0,
+    description: 'log(1 + engagements with the item), 1-hour half-life',
     compute: ({ item }) => Math.log1p(Math.max(0, item.positiveShort)),
+  },
+  {
+    name: 'item_trend_velocity',
+    type: 'float32',
+    defaultValue: 0,
+    description: "log of the item's engagement rate over the last hour against the last day ((24·hour + 1) / (day + 1)); 0 when steady",
+    compute: ({ item }) => Math.log((24 * item.positiveShort + 1) / (item.positiveDay + 1)),
   },
   {
     name: 'item_tap_rate',
     type: 'float32',
     defaultValue: 0.1,
-    description: 'taps per impression, smoothed towards 0.1 with the weight of 10 impressions (7-day half-life)',
-    compute: ({ item }) => (item.taps + 1) / (item.impressions + 10),
+    description: 'taps per impression (1-day half-life), smoothed towards the rate over all items with the weight of 20 impressions',
+    compute: ({ item }) => (item.taps + 20 * item.priors.tapRate) / (item.impressions + 20),
+  },
+  {
+    name: 'item_completion_rate',
+    type: 'float32',
+    defaultValue: 0.5,
+    description: 'completes per play (1-day half-life), smoothed towards the rate over all items with the weight of 20 plays',
+    compute: ({ item }) => (count(item, 'complete') + 20 * item.priors.completionRate) / (count(item, 'play') + 20),
   },
   {
     name: 'item_like_rate',
     type: 'float32',
     defaultValue: 0.5,
-    description: 'likes per interaction, smoothed with a uniform Beta(1, 1) prior (7-day half-life)',
+    description: 'likes per engagement other than impressions (1-day half-life), smoothed with a uniform Beta(1, 1) prior',
     compute: ({ item }) => (item.likes + 1) / (item.interactions + 2),
+  },
+  {
+    name: 'item_skip_rate',
+    type: 'float32',
+    defaultValue: 0.5,
+    description: 'skips and hides per engagement other than impressions (1-day half-life), smoothed with a Beta(1, 1) prior',
+    compute: ({ item }) => (count(item, 'skip') + count(item, 'hide') + 1) / (item.interactions + 2),
+  },
+  {
+    name: 'item_mean_dwell_seconds',
+    type: 'float32',
+    defaultValue: 0,
+    description: 'log(1 + mean dwell in seconds on the item, 1-day half-life); the default before any dwell is known',
+    compute: ({ item }) => meanDwell(item),
   },
   {
     name: 'item_age_days',
     type: 'float32',
     defaultValue: 0,
-    description: 'log(1 + days since the item was published); the default when the catalog has no publishedAt',
+    description: 'log(1 + days since the item was published); the default when the catalog has no publishedAt (see item_has_publish_date)',
     compute: ({ item, nowMs }) =>
       item.catalog?.publishedAt === undefined ? undefined : Math.log1p(Math.max(0, nowMs - item.catalog.publishedAt) / DAY_MS),
+  },
+  {
+    name: 'item_has_publish_date',
+    type: 'float32',
+    defaultValue: 0,
+    description: '1 when the catalog gives a publishedAt, else 0, so a missing date is not read as a new item',
+    compute: ({ item }) => (item.catalog?.publishedAt === undefined ? 0 : 1),
+  },
+  {
+    name: 'item_live',
+    type: 'float32',
+    defaultValue: 0,
+    description: '1 when the catalog marks the item live, else 0',
+    compute: ({ item }) => (item.catalog?.live === true ? 1 : 0),
   },
   {
     name: 'item_category_count',
@@ -70,21 +120,35 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     type: 'float32',
     defaultValue: 0,
     description: "sum over the item's categories of the session's affinity share (30-minute half-life); negative after skips",
-    compute: ({ session, item }) => affinityShare(session.categoryAffinity, item.catalog, 'sum'),
+    compute: ({ session, item }) => categoryShare(session.categoryAffinity, item.catalog, 'sum'),
   },
   {
     name: 'session_category_max',
     type: 'float32',
     defaultValue: 0,
     description: "largest session affinity share among the item's categories",
-    compute: ({ session, item }) => affinityShare(session.categoryAffinity, item.catalog, 'max'),
+    compute: ({ session, item }) => categoryShare(session.categoryAffinity, item.catalog, 'max'),
   },
   {
-    name: 'user_category_affinity',
+    name: 'session_creator_affinity',
     type: 'float32',
     defaultValue: 0,
-    description: "sum over the item's categories of the user's long-term affinity share (30-day half-life)",
-    compute: ({ user, item }) => (user === undefined ? undefined : affinityShare(user.categoryAffinity, item.catalog, 'sum')),
+    description: "the session's affinity share of the item's creator (30-minute half-life)",
+    compute: ({ session, item }) => creatorShare(session.creatorAffinity, item.catalog),
+  },
+  {
+    name: 'session_covisit_score',
+    type: 'float32',
+    defaultValue: 0,
+    description: "log(1 + co-visitation score from the session's last 5 engaged items to the item, 7-day half-life)",
+    compute: ({ item }) => Math.log1p(Math.max(0, item.covisitScore)),
+  },
+  {
+    name: 'session_item_seen',
+    type: 'float32',
+    defaultValue: 0,
+    description: '1 when the session already had an impression of the item, else 0',
+    compute: ({ item }) => (item.seenInSession ? 1 : 0),
   },
   {
     name: 'session_event_count',
@@ -98,7 +162,42 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     type: 'float32',
     defaultValue: 0,
     description: "log(1 + seconds since the session's latest event); the default for a new session",
-    compute: ({ session, nowMs }) => (session.lastTs === undefined ? undefined : Math.log1p(Math.max(0, nowMs - session.lastTs) / 1000)),
+    compute: ({ session, nowMs }) => secondsSince(session.lastTs, nowMs),
+  },
+  {
+    name: 'session_seconds_since_last_positive',
+    type: 'float32',
+    defaultValue: 0,
+    description: "log(1 + seconds since the session's latest engagement); the default before the first one",
+    compute: ({ session, nowMs }) => secondsSince(session.lastPositiveTs, nowMs),
+  },
+  {
+    name: 'session_skip_streak',
+    type: 'float32',
+    defaultValue: 0,
+    description: 'skips, hides and plays under 3 s in a row at the end of the session, impressions not counted',
+    compute: ({ session }) => skipStreak(session),
+  },
+  {
+    name: 'session_mean_dwell_seconds',
+    type: 'float32',
+    defaultValue: 0,
+    description: "log(1 + mean dwell in seconds over the session's recent events that carry one)",
+    compute: ({ session }) => sessionMeanDwell(session),
+  },
+  {
+    name: 'user_category_affinity',
+    type: 'float32',
+    defaultValue: 0,
+    description: "sum over the item's categories of the user's long-term affinity share (30-day half-life)",
+    compute: ({ user, item }) => (user === undefined ? undefined : categoryShare(user.categoryAffinity, item.catalog, 'sum')),
+  },
+  {
+    name: 'user_creator_affinity',
+    type: 'float32',
+    defaultValue: 0,
+    description: "the user's long-term affinity share of the item's creator (30-day half-life)",
+    compute: ({ user, item }) => (user === undefined ? undefined : creatorShare(user.creatorAffinity, item.catalog)),
   },
   {
     name: 'user_known',
@@ -120,14 +219,11 @@ export function findFeature(name: string): FeatureDefinition | undefined {
  * Returns the affinity share of an item's categories: each category's affinity divided by the sum
  * of absolute affinities, so sessions of any length give values in [-1, 1].
  */
-function affinityShare(affinity: Map<string, number>, catalog: CatalogItem | undefined, mode: 'sum' | 'max'): number | undefined {
+function categoryShare(affinity: ReadonlyMap<string, number>, catalog: CatalogItem | undefined, mode: 'sum' | 'max'): number | undefined {
   if (catalog === undefined || catalog.categories.length === 0) {
     return undefined;
   }
-  let total = 0;
-  for (const value of affinity.values()) {
-    total += Math.abs(value);
-  }
+  const total = absoluteSum(affinity);
   if (total === 0) {
     return 0;
   }
@@ -137,4 +233,60 @@ function affinityShare(affinity: Map<string, number>, catalog: CatalogItem | und
     result = mode === 'sum' ? result + share : Math.max(result, share);
   }
   return result;
+}
+
+function creatorShare(affinity: ReadonlyMap<string, number>, catalog: CatalogItem | undefined): number | undefined {
+  if (catalog?.creatorId === undefined) {
+    return undefined;
+  }
+  const total = absoluteSum(affinity);
+  return total === 0 ? 0 : (affinity.get(catalog.creatorId) ?? 0) / total;
+}
+
+function absoluteSum(values: ReadonlyMap<string, number>): number {
+  let total = 0;
+  for (const value of values.values()) {
+    total += Math.abs(value);
+  }
+  return total;
+}
+
+function count(item: ItemSnapshot, type: InteractionType): number {
+  return item.stats.get(itemTypeField(type, 'day')) ?? 0;
+}
+
+function meanDwell(item: ItemSnapshot): number | undefined {
+  const dwellCount = item.stats.get(ITEM_FIELDS.dwellCountDay) ?? 0;
+  // Below a tenth of one decayed event, the mean is noise from an old dwell.
+  return dwellCount < 0.1 ? undefined : Math.log1p((item.stats.get(ITEM_FIELDS.dwellSecondsDay) ?? 0) / dwellCount);
+}
+
+function secondsSince(tMs: number | undefined, nowMs: number): number | undefined {
+  return tMs === undefined ? undefined : Math.log1p(Math.max(0, nowMs - tMs) / 1000);
+}
+
+function skipStreak(session: SessionSnapshot): number {
+  let streak = 0;
+  for (const entry of session.recent) {
+    if (entry.type === 'impression') {
+      continue;
+    }
+    if (!isNegative(entry)) {
+      break;
+    }
+    streak += 1;
+  }
+  return streak;
+}
+
+function sessionMeanDwell(session: SessionSnapshot): number | undefined {
+  let total = 0;
+  let counted = 0;
+  for (const entry of session.recent) {
+    if (entry.dwellMs !== undefined) {
+      total += entry.dwellMs;
+      counted += 1;
+    }
+  }
+  return counted === 0 ? undefined : Math.log1p(total / counted / 1000);
 }

@@ -10,20 +10,29 @@ const DAY_MS = 24 * HOUR_MS;
  * `FEATURE_SCHEMA_VERSION`.
  */
 export const FEATURE_SETTINGS = {
-  /** Session category affinity fades with a 30-minute half-life: a session is minutes long. */
+  /** Session affinity fades with a 30-minute half-life: a session is minutes long. */
   sessionHalfLifeMs: 30 * MINUTE_MS,
   /** Long-term user affinity fades with a 30-day half-life. */
   userHalfLifeMs: 30 * DAY_MS,
-  /** Short item popularity (trending) half-life: 1 hour. */
-  itemShortHalfLifeMs: HOUR_MS,
-  /** Long item popularity half-life: 7 days. */
-  itemLongHalfLifeMs: 7 * DAY_MS,
+  /** Item counter half-lives: minutes, hours, a day and a week. */
+  itemMinutesHalfLifeMs: 10 * MINUTE_MS,
+  itemHourHalfLifeMs: HOUR_MS,
+  itemDayHalfLifeMs: DAY_MS,
+  itemWeekHalfLifeMs: 7 * DAY_MS,
+  /** Co-visitation: a later item counts when engaged within 30 minutes of an earlier one. */
+  covisitWindowMs: 30 * MINUTE_MS,
+  /** Earlier engaged items of the session that one engagement links to. */
+  covisitSources: 5,
+  covisitHalfLifeMs: 7 * DAY_MS,
+  covisitMaxNeighbours: 50,
   sessionRecentMax: 50,
   sessionInteractedMax: 500,
+  sessionSeenMax: 500,
   userInteractedMax: 2_000,
   poolPopularMax: 10_000,
   poolCategoryMax: 10_000,
   poolFreshMax: 1_000,
+  poolLiveMax: 1_000,
   poolCategoryNamesMax: 1_000,
   sessionTtlMs: DAY_MS,
   userTtlMs: 90 * DAY_MS,
@@ -35,11 +44,11 @@ export const FEATURE_SETTINGS = {
 export type FeatureSettings = typeof FEATURE_SETTINGS;
 
 /** Version of the feature definitions; a model manifest names the version it was trained on. */
-export const FEATURE_SCHEMA_VERSION = 1;
+export const FEATURE_SCHEMA_VERSION = 2;
 
 /**
- * Weight of each interaction type in category affinity. Positive types pull a session towards the
- * item's categories and skips and hides push it away; an impression alone says nothing of taste.
+ * Weight of each interaction type in affinity. Positive types pull a session towards the item's
+ * categories and creator, skips and hides push it away, and an impression alone says nothing.
  */
 export const AFFINITY_WEIGHTS: Record<InteractionType, number> = {
   impression: 0,
@@ -53,10 +62,11 @@ export const AFFINITY_WEIGHTS: Record<InteractionType, number> = {
   hide: -3,
 };
 
-/** Types that count as engagement in popularity and in the tap-through rate. */
+/** Types that count as engagement in popularity, co-visitation and the tap-through rate. */
 export const POSITIVE_TYPES: ReadonlySet<InteractionType> = new Set(['tap', 'play', 'complete', 'like', 'share', 'comment']);
 
-/**
- * Dwell below this on a play or a tap counts as a skip in affinity: the person left within 3 seconds.
- */
+/** Types that count against an item: the person turned it down. */
+export const NEGATIVE_TYPES: ReadonlySet<InteractionType> = new Set(['skip', 'hide']);
+
+/** Dwell below this on a play or a tap counts as a skip: the person left within 3 seconds. */
 export const SHORT_DWELL_MS = 3_000;

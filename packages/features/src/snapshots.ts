@@ -1,60 +1,90 @@
-import type { CatalogItem, InteractionType } from '@nexttap/events';
-import { keys } from './keys';
-import { halfLifeOfField, LANDMARK_FIELD, type ReadRequest, type ReadResult } from './operations';
-import { ITEM_FIELDS } from './plan';
+import type { CatalogItem } from '@nexttap/events';
 import { readDecayed } from './decay';
+import { keys } from './keys';
+import { halfLifeOfField, LANDMARK_FIELD, ZSET_LANDMARK_SUFFIX, type ReadRequest, type ReadResult } from './operations';
+import { GLOBAL_FIELDS, ITEM_FIELDS, ITEM_STAT_FIELDS, isPositive, itemTypeField } from './plan';
+import { decodeRecent, type RecentEntry } from './recent';
 import { FEATURE_SETTINGS } from './settings';
 
-/** One entry of a session's recent items, newest first. */
-export interface RecentEntry {
-  itemId: string;
-  type: InteractionType;
-  tMs: number;
-}
+export type { RecentEntry } from './recent';
 
 /** What the ranker knows of a session at one instant; decayed values are read at that instant. */
 export interface SessionSnapshot {
   sessionId: string;
+  /** Recent events, newest first. */
   recent: RecentEntry[];
   /** Category affinity decayed to the read time; negative after skips and hides. */
   categoryAffinity: Map<string, number>;
+  creatorAffinity: Map<string, number>;
   /** Items with any engagement other than an impression. */
   interacted: Set<string>;
   events: number;
   lastTs: number | undefined;
+  lastPositiveTs: number | undefined;
 }
 
 export interface UserSnapshot {
   userId: string;
   categoryAffinity: Map<string, number>;
+  creatorAffinity: Map<string, number>;
   interacted: Set<string>;
 }
 
-/** Item counters decayed to the read time, and the catalog record when the item is known. */
+/** Smoothed-rate priors from the counters over all items. */
+export interface GlobalPriors {
+  tapRate: number;
+  completionRate: number;
+}
+
+/** An item's counters decayed to the read time, its catalog record, and its relation to the session. */
 export interface ItemSnapshot {
   itemId: string;
   catalog: CatalogItem | undefined;
+  /** Decayed value of every field of `ITEM_STAT_FIELDS`, by field name. */
+  stats: ReadonlyMap<string, number>;
+  positiveMinutes: number;
   positiveShort: number;
+  positiveDay: number;
   positiveLong: number;
+  /** Day-half-life counts of impressions, taps, likes, and of every engagement but impressions. */
   impressions: number;
   taps: number;
   likes: number;
   interactions: number;
+  /** Sum of the decayed co-visitation scores from the session's recent engaged items to this item. */
+  covisitScore: number;
+  seenInSession: boolean;
+  priors: GlobalPriors;
 }
 
-const RECENT_LIMIT = FEATURE_SETTINGS.sessionRecentMax;
+/** Prior tap-through and completion rates used before any impressions or plays are counted. */
+export const DEFAULT_PRIORS: GlobalPriors = { tapRate: 0.1, completionRate: 0.5 };
+
+/** Recent engaged items whose co-visitation lists score the candidates, newest first. */
+export function covisitSources(session: SessionSnapshot): string[] {
+  const sources: string[] = [];
+  for (const entry of session.recent) {
+    if (sources.length === FEATURE_SETTINGS.covisitSources) {
+      break;
+    }
+    if (isPositive(entry) && !sources.includes(entry.itemId)) {
+      sources.push(entry.itemId);
+    }
+  }
+  return sources;
+}
 
 /** Builds the reads of a session (and its user, when given); answer them with `parseSessionReads`. */
 export function sessionReadRequests(sessionId: string, userId: string | undefined): ReadRequest[] {
   const requests: ReadRequest[] = [
-    { kind: 'list', key: keys.sessionRecent(sessionId), limit: RECENT_LIMIT },
-    { kind: 'hash', key: keys.sessionCategories(sessionId) },
+    { kind: 'list', key: keys.sessionRecent(sessionId), limit: FEATURE_SETTINGS.sessionRecentMax },
+    { kind: 'hash', key: keys.sessionAffinity(sessionId) },
     { kind: 'zsetTop', key: keys.sessionInteracted(sessionId), limit: FEATURE_SETTINGS.sessionInteractedMax },
     { kind: 'hash', key: keys.sessionMeta(sessionId) },
   ];
   if (userId !== undefined) {
     requests.push(
-      { kind: 'hash', key: keys.userCategories(userId) },
+      { kind: 'hash', key: keys.userAffinity(userId) },
       { kind: 'zsetTop', key: keys.userInteracted(userId), limit: FEATURE_SETTINGS.userInteractedMax },
     );
   }
@@ -68,57 +98,115 @@ export function parseSessionReads(
   results: readonly ReadResult[],
   nowMs: number,
 ): { session: SessionSnapshot; user: UserSnapshot | undefined } {
-  const [recent, categories, interacted, meta, userCategories, userInteracted] = results;
+  const [recent, affinity, interacted, meta, userAffinity, userInteracted] = results;
   const metaFields = hashValue(meta);
+  const sessionAffinity = splitAffinity(decayHash(hashValue(affinity), nowMs));
   const session: SessionSnapshot = {
     sessionId,
-    recent: listValue(recent).flatMap(decodeRecent),
-    categoryAffinity: decayHash(hashValue(categories), nowMs, 'name'),
+    recent: listValue(recent).flatMap((text) => decodeRecent(text) ?? []),
+    categoryAffinity: sessionAffinity.categories,
+    creatorAffinity: sessionAffinity.creators,
     interacted: new Set(zsetMembers(interacted)),
     events: Number(metaFields.events ?? 0),
-    lastTs: metaFields.lastTs === undefined ? undefined : Number(metaFields.lastTs),
+    lastTs: optionalNumber(metaFields.lastTs),
+    lastPositiveTs: optionalNumber(metaFields.lastPositiveTs),
   };
-  const user =
-    userId === undefined
-      ? undefined
-      : { userId, categoryAffinity: decayHash(hashValue(userCategories), nowMs, 'name'), interacted: new Set(zsetMembers(userInteracted)) };
+  if (userId === undefined) {
+    return { session, user: undefined };
+  }
+  const longTerm = splitAffinity(decayHash(hashValue(userAffinity), nowMs));
+  const user = { userId, categoryAffinity: longTerm.categories, creatorAffinity: longTerm.creators, interacted: new Set(zsetMembers(userInteracted)) };
   return { session, user };
 }
 
-/** Builds the reads of the items' counters and catalog records: two requests, one round trip. */
-export function itemReadRequests(itemIds: readonly string[]): ReadRequest[] {
-  return [
-    { kind: 'hashes', keys: itemIds.map((itemId) => keys.itemStats(itemId)) },
-    { kind: 'strings', keys: itemIds.map((itemId) => keys.itemCatalog(itemId)) },
+/**
+ * Builds the reads of the items' counters, catalog records and global priors, and, with a session,
+ * whether the session saw each item and its co-visitation scores: one round trip.
+ */
+export function itemReadRequests(itemIds: readonly string[], session?: SessionSnapshot): ReadRequest[] {
+  const members = [...itemIds];
+  const requests: ReadRequest[] = [
+    { kind: 'snapshots', keys: members.map((itemId) => keys.itemSnapshot(itemId)) },
+    { kind: 'strings', keys: members.map((itemId) => keys.itemCatalog(itemId)) },
+    { kind: 'hash', key: keys.globalStats() },
   ];
+  if (session !== undefined) {
+    const sources = covisitSources(session);
+    requests.push({ kind: 'zsetScores', key: keys.sessionSeen(session.sessionId), members });
+    requests.push({ kind: 'strings', keys: sources.map((source) => keys.itemCovisit(source) + ZSET_LANDMARK_SUFFIX) });
+    for (const source of sources) {
+      requests.push({ kind: 'zsetScores', key: keys.itemCovisit(source), members });
+    }
+  }
+  return requests;
 }
 
 /** Parses the answers to `itemReadRequests`, decaying counters to `nowMs`. */
-export function parseItemReads(itemIds: readonly string[], results: readonly ReadResult[], nowMs: number): ItemSnapshot[] {
-  const [stats, catalogs] = results;
-  const statsValues = stats?.kind === 'hashes' ? stats.value : [];
+export function parseItemReads(itemIds: readonly string[], results: readonly ReadResult[], nowMs: number, session?: SessionSnapshot): ItemSnapshot[] {
+  const [snapshots, catalogs, global, seen, covisitLandmarks, ...covisits] = results;
+  const snapshotValues = snapshots?.kind === 'snapshots' ? snapshots.value : [];
   const catalogValues = catalogs?.kind === 'strings' ? catalogs.value : [];
+  const priors = parsePriors(hashValue(global), nowMs);
+  const seenScores = session !== undefined && seen?.kind === 'zsetScores' ? seen.value : [];
+  const landmarks = covisitLandmarks?.kind === 'strings' ? covisitLandmarks.value.map(Number) : [];
   return itemIds.map((itemId, index) => {
-    const counters = decayHash(statsValues[index] ?? {}, nowMs, 'field');
+    const stats = decaySnapshot(snapshotValues[index] ?? null, nowMs);
     const catalogText = catalogValues[index];
+    const day = (type: Parameters<typeof itemTypeField>[0]) => stats.get(itemTypeField(type, 'day')) ?? 0;
+    let covisitScore = 0;
+    covisits.forEach((result, source) => {
+      const score = result?.kind === 'zsetScores' ? result.value[index] : null;
+      if (score !== null && score !== undefined) {
+        covisitScore += readDecayed(score, landmarks[source] ?? nowMs, nowMs, FEATURE_SETTINGS.covisitHalfLifeMs);
+      }
+    });
     return {
       itemId,
       catalog: catalogText ? (JSON.parse(catalogText) as CatalogItem) : undefined,
-      positiveShort: counters.get(ITEM_FIELDS.positiveShort) ?? 0,
-      positiveLong: counters.get(ITEM_FIELDS.positiveLong) ?? 0,
-      impressions: counters.get(ITEM_FIELDS.impressions) ?? 0,
-      taps: counters.get(ITEM_FIELDS.taps) ?? 0,
-      likes: counters.get(ITEM_FIELDS.likes) ?? 0,
-      interactions: counters.get(ITEM_FIELDS.interactions) ?? 0,
+      stats,
+      positiveMinutes: stats.get(ITEM_FIELDS.positiveMinutes) ?? 0,
+      positiveShort: stats.get(ITEM_FIELDS.positiveHour) ?? 0,
+      positiveDay: stats.get(ITEM_FIELDS.positiveDay) ?? 0,
+      positiveLong: stats.get(ITEM_FIELDS.positiveWeek) ?? 0,
+      impressions: day('impression'),
+      taps: day('tap'),
+      likes: day('like'),
+      interactions: day('tap') + day('play') + day('complete') + day('like') + day('share') + day('comment') + day('skip') + day('hide'),
+      covisitScore,
+      seenInSession: seenScores[index] !== undefined && seenScores[index] !== null,
+      priors,
     };
   });
 }
 
-/**
- * Decays every `name@halfLife` field of a hash to `nowMs`. Item counters keep the full field name,
- * because one item has several half-lives of one counter; affinity hashes drop the suffix.
- */
-function decayHash(fields: Record<string, string>, nowMs: number, naming: 'field' | 'name'): Map<string, number> {
+/** Decays a packed item snapshot (landmark, then `ITEM_STAT_FIELDS`) to `nowMs`. */
+function decaySnapshot(values: Float64Array | null, nowMs: number): Map<string, number> {
+  const stats = new Map<string, number>();
+  if (values === null) {
+    return stats;
+  }
+  const landmarkMs = values[0] ?? 0;
+  ITEM_STAT_FIELDS.forEach((field, index) => {
+    const halfLifeMs = halfLifeOfField(field) as number;
+    stats.set(field, readDecayed(values[index + 1] ?? 0, landmarkMs, nowMs, halfLifeMs));
+  });
+  return stats;
+}
+
+function parsePriors(fields: Record<string, string>, nowMs: number): GlobalPriors {
+  const counts = decayHash(fields, nowMs);
+  const impressions = counts.get(GLOBAL_FIELDS.impressions) ?? 0;
+  const plays = counts.get(GLOBAL_FIELDS.plays) ?? 0;
+  // Until enough is counted, the priors stay at their defaults: 100 impressions or plays is an
+  // estimate, chosen so that a handful of early events cannot swing every item's rate.
+  return {
+    tapRate: impressions >= 100 ? (counts.get(GLOBAL_FIELDS.taps) ?? 0) / impressions : DEFAULT_PRIORS.tapRate,
+    completionRate: plays >= 100 ? (counts.get(GLOBAL_FIELDS.completes) ?? 0) / plays : DEFAULT_PRIORS.completionRate,
+  };
+}
+
+/** Decays every `name@halfLife` field of a hash to `nowMs`, keyed by the full field name. */
+function decayHash(fields: Record<string, string>, nowMs: number): Map<string, number> {
   const result = new Map<string, number>();
   const landmarkMs = Number(fields[LANDMARK_FIELD]);
   if (!Number.isFinite(landmarkMs)) {
@@ -126,22 +214,30 @@ function decayHash(fields: Record<string, string>, nowMs: number, naming: 'field
   }
   for (const [field, text] of Object.entries(fields)) {
     const halfLifeMs = halfLifeOfField(field);
-    if (halfLifeMs === undefined) {
-      continue;
+    if (halfLifeMs !== undefined) {
+      result.set(field, readDecayed(Number(text), landmarkMs, nowMs, halfLifeMs));
     }
-    const value = readDecayed(Number(text), landmarkMs, nowMs, halfLifeMs);
-    result.set(naming === 'field' ? field : field.slice(0, field.lastIndexOf('@')), value);
   }
   return result;
 }
 
-function decodeRecent(text: string): RecentEntry[] {
-  const first = text.indexOf('|');
-  const second = text.indexOf('|', first + 1);
-  if (first < 0 || second < 0) {
-    return [];
+/** Splits `category:<id>@h` and `creator:<id>@h` fields into two maps keyed by the bare id. */
+function splitAffinity(decayed: Map<string, number>): { categories: Map<string, number>; creators: Map<string, number> } {
+  const categories = new Map<string, number>();
+  const creators = new Map<string, number>();
+  for (const [field, value] of decayed) {
+    const name = field.slice(0, field.lastIndexOf('@'));
+    if (name.startsWith('category:')) {
+      categories.set(name.slice('category:'.length), value);
+    } else if (name.startsWith('creator:')) {
+      creators.set(name.slice('creator:'.length), value);
+    }
   }
-  return [{ type: text.slice(0, first) as InteractionType, tMs: Number(text.slice(first + 1, second)), itemId: text.slice(second + 1) }];
+  return { categories, creators };
+}
+
+function optionalNumber(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : Number(text);
 }
 
 function hashValue(result: ReadResult | undefined): Record<string, string> {

@@ -2,6 +2,7 @@ import {
   aggregateWrites,
   halfLifeOfField,
   type AggregatedBatch,
+  ZSET_LANDMARK_SUFFIX,
   LANDMARK_FIELD,
   needsRenewal,
   renewalFactor,
@@ -14,7 +15,7 @@ import type { FeatureStore } from './feature-store';
 type Value =
   | { type: 'hash'; fields: Map<string, string> }
   | { type: 'snapshot'; values: Float64Array }
-  | { type: 'zset'; scores: Map<string, number>; landmarkMs?: number }
+  | { type: 'zset'; scores: Map<string, number> }
   | { type: 'list'; items: string[] }
   | { type: 'string'; text: string };
 
@@ -143,18 +144,24 @@ export class MemoryFeatureStore implements FeatureStore {
     fields.set(field, numberText(Number(fields.get(field) ?? 0) + added));
   }
 
+  /** Adds to a decayed sorted set whose landmark lives in `<key>:landmark`, as in Redis. */
   private zsetDecayAdd(key: string, member: string, sum: number, referenceMs: number, halfLifeMs: number): void {
     const zset = this.zset(key);
-    if (zset.landmarkMs === undefined) {
-      zset.landmarkMs = referenceMs;
-    } else if (needsRenewal(referenceMs, zset.landmarkMs, halfLifeMs)) {
-      const factor = renewalFactor(zset.landmarkMs, referenceMs, halfLifeMs);
+    const landmarkKey = key + ZSET_LANDMARK_SUFFIX;
+    const stored = this.get(landmarkKey);
+    let landmarkMs = stored?.type === 'string' ? Number(stored.text) : undefined;
+    if (landmarkMs === undefined) {
+      landmarkMs = referenceMs;
+      this.values.set(landmarkKey, { type: 'string', text: numberText(landmarkMs) });
+    } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs)) {
+      const factor = renewalFactor(landmarkMs, referenceMs, halfLifeMs);
       for (const [name, score] of zset.scores) {
         zset.scores.set(name, score * factor);
       }
-      zset.landmarkMs = referenceMs;
+      landmarkMs = referenceMs;
+      this.values.set(landmarkKey, { type: 'string', text: numberText(landmarkMs) });
     }
-    const added = sum * 2 ** ((referenceMs - zset.landmarkMs) / halfLifeMs);
+    const added = sum * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
     zset.scores.set(member, (zset.scores.get(member) ?? 0) + added);
   }
 
@@ -202,10 +209,12 @@ export class MemoryFeatureStore implements FeatureStore {
       }
       case 'zsetTop': {
         const value = this.get(request.key);
+        const landmark = this.get(request.key + ZSET_LANDMARK_SUFFIX);
+        const landmarkMs = landmark?.type === 'string' ? Number(landmark.text) : 0;
         if (value?.type !== 'zset') {
-          return { kind: 'zsetTop', value: [], landmarkMs: 0 };
+          return { kind: 'zsetTop', value: [], landmarkMs };
         }
-        return { kind: 'zsetTop', value: topMembers(value.scores, request.limit), landmarkMs: value.landmarkMs ?? 0 };
+        return { kind: 'zsetTop', value: topMembers(value.scores, request.limit), landmarkMs };
       }
     }
   }
