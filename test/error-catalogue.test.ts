@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { REJECTION_REASONS } from '@nexttap/events';
+import { HTTP_ERRORS } from '@nexttap/http';
 import { INGEST_ERRORS } from '@nexttap/ingest';
 import { RANKER_ERRORS } from '@nexttap/ranker';
 import { describe, expect, it } from 'vitest';
@@ -20,7 +21,7 @@ function documentedRows(): Map<string, string[]> {
 
 describe('docs/errors.md', () => {
   const rows = documentedRows();
-  const catalogues = { ...RANKER_ERRORS, ...INGEST_ERRORS };
+  const catalogues = { ...RANKER_ERRORS, ...INGEST_ERRORS, ...HTTP_ERRORS };
 
   it('lists every service error with its status and description', () => {
     for (const [code, entry] of Object.entries(catalogues)) {

@@ -44,6 +44,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case undefined:
     case '--help':
+    case '-h':
     case 'help':
       process.stdout.write(USAGE);
       return;
@@ -65,4 +66,13 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-await main(process.argv.slice(2));
+try {
+  await main(process.argv.slice(2));
+} catch (error) {
+  // Unknown or malformed options come from parseArgs with an ERR_PARSE_ARGS_* code.
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+    fail((error as Error).message);
+  }
+  throw error;
+}

@@ -1,5 +1,5 @@
 import type { Subscription } from '@nexttap/bus';
-import { Lifecycle, registerHealthRoutes, installErrorHandler } from '@nexttap/http';
+import { installErrorHandler, Lifecycle, registerFallbackHandlers, registerHealthRoutes } from '@nexttap/http';
 import { IngestProcessor, INGEST_HTTP_CODES, registerCollectorRoutes } from '@nexttap/ingest';
 import { createMetricsRegistry, type Logger } from '@nexttap/observability';
 import { Ranker } from '@nexttap/ranker';
@@ -47,7 +47,11 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
     bodyLimit: Math.max(config.ingest.collectorBodyLimitBytes, config.ranker.bodyLimitBytes),
     // Per-request lines would dominate the log at feed rates; errors are logged by the error handlers.
     logController: new LogController({ disableRequestLogging: true }),
+    // A client that stops sending its body mid-request is cut off after 10 s instead of holding a
+    // connection (and a graceful shutdown) open.
+    requestTimeout: 10_000,
   });
+  registerFallbackHandlers(app);
   registerHealthRoutes(app, lifecycle, metrics);
 
   let ranker: Ranker | undefined;

@@ -3,9 +3,13 @@ import { z } from 'zod';
 /** Maximum length of any id after NFC normalisation, in UTF-16 code units. */
 export const MAX_ID_LENGTH = 128;
 
-// Control characters in an id break log lines and Redis key listings, so they are rejected.
+// Control characters (C0, DEL, C1) break log lines and Redis key listings, and invisible format
+// characters (zero-width, bidirectional overrides, byte order mark) make two different ids look the
+// same, so both are rejected.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+const INVISIBLE_CHARACTERS = /[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * Builds the schema of one id field: a non-empty string, NFC-normalised so that the same visible
@@ -19,8 +23,8 @@ export function idSchema(field: string) {
     })
     .transform((value) => value.normalize('NFC'))
     .superRefine((value, context) => {
-      if (value.length === 0) {
-        context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} is empty; send a non-empty string id` });
+      if (value.trim().length === 0) {
+        context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} is empty or only whitespace; send a non-empty string id` });
       } else if (value.length > MAX_ID_LENGTH) {
         context.addIssue({
           code: z.ZodIssueCode.custom,
@@ -28,6 +32,10 @@ export function idSchema(field: string) {
         });
       } else if (CONTROL_CHARACTERS.test(value)) {
         context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} contains a control character; remove it` });
+      } else if (INVISIBLE_CHARACTERS.test(value)) {
+        context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} contains an invisible format character (zero-width or bidirectional); remove it` });
+      } else if (LONE_SURROGATE.test(value)) {
+        context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} contains an unpaired UTF-16 surrogate; send valid Unicode` });
       }
     });
 }

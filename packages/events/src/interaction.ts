@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { idSchema } from './ids';
-import { timestampSchema } from './timestamp';
+import { EPOCH_SECONDS_LIMIT, timestampSchema } from './timestamp';
 
 /** Interaction types an app may send, in the order documented for clients. */
 export const INTERACTION_TYPES = [
@@ -20,8 +20,9 @@ export type InteractionType = (typeof INTERACTION_TYPES)[number];
 /** Maximum dwell accepted on one event: 24 hours in milliseconds. */
 export const MAX_DWELL_MS = 86_400_000;
 
-/** Maximum number of keys in `context` and maximum length of one context value. */
+/** Maximum number of keys in `context`, and maximum length of one context key and one string value. */
 export const MAX_CONTEXT_KEYS = 32;
+export const MAX_CONTEXT_KEY_LENGTH = 64;
 export const MAX_CONTEXT_VALUE_LENGTH = 256;
 
 const contextValue = z.union([
@@ -41,7 +42,7 @@ export const interactionSchema = z
             : context.defaultError,
       }),
     }),
-    ts: timestampSchema('ts'),
+    ts: timestampSchema('ts', { minMs: EPOCH_SECONDS_LIMIT }),
     sessionId: idSchema('sessionId'),
     itemId: idSchema('itemId'),
     userId: idSchema('userId').optional(),
@@ -63,6 +64,9 @@ export const interactionSchema = z
       .record(contextValue)
       .refine((record) => Object.keys(record).length <= MAX_CONTEXT_KEYS, {
         message: `context has more than ${MAX_CONTEXT_KEYS} keys`,
+      })
+      .refine((record) => Object.keys(record).every((key) => key.length <= MAX_CONTEXT_KEY_LENGTH), {
+        message: `context keys have at most ${MAX_CONTEXT_KEY_LENGTH} characters`,
       })
       .optional(),
   })

@@ -15,7 +15,7 @@ export const MAX_TIMESTAMP_MS = 4_102_444_800_000;
  */
 export const MIN_TIMESTAMP_MS = -5_364_662_400_000;
 
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})[Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})$/;
 
 export type TimestampResult =
   | { ok: true; ms: number }
@@ -35,29 +35,44 @@ export function parseTimestamp(value: unknown): TimestampResult {
       };
     }
     if (value === 0 || value < MIN_TIMESTAMP_MS || value > MAX_TIMESTAMP_MS) {
-      return { ok: false, epochSeconds: false, message: `${value} is out of range; send epoch milliseconds between 1800 and 2100` };
+      return { ok: false, epochSeconds: false, message: `${value} is out of range; send epoch milliseconds between the years 1800 and 2100` };
     }
     return { ok: true, ms: value };
   }
   if (typeof value === 'string') {
-    if (!ISO_8601.test(value)) {
+    const match = ISO_8601.exec(value);
+    if (match === null) {
       return {
         ok: false,
         epochSeconds: false,
         message: `"${value.slice(0, 40)}" is not an ISO-8601 date-time with a zone; send e.g. 2024-05-01T12:00:00Z or epoch milliseconds`,
       };
     }
-    const ms = Date.parse(value);
+    const ms = Date.parse(value.toUpperCase());
+    if (!isCalendarDate(Number(match[1]), Number(match[2]), Number(match[3]))) {
+      return { ok: false, epochSeconds: false, message: `"${value}" names a day that does not exist; check the month and day` };
+    }
     if (!Number.isFinite(ms) || ms < MIN_TIMESTAMP_MS || ms > MAX_TIMESTAMP_MS) {
-      return { ok: false, epochSeconds: false, message: `"${value}" is not a valid date between 1800 and 2100` };
+      return { ok: false, epochSeconds: false, message: `"${value}" is not a valid date between the years 1800 and 2100` };
     }
     return { ok: true, ms };
   }
   return { ok: false, epochSeconds: false, message: 'must be epoch milliseconds (a number) or an ISO-8601 string' };
 }
 
+function isCalendarDate(year: number, month: number, day: number): boolean {
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+export interface TimestampSchemaOptions {
+  /** Earliest accepted time in epoch ms; interactions use EPOCH_SECONDS_LIMIT, catalog dates MIN_TIMESTAMP_MS. */
+  minMs?: number;
+}
+
 /** Builds the schema of one timestamp field; the parsed value is epoch milliseconds. */
-export function timestampSchema(field: string) {
+export function timestampSchema(field: string, options: TimestampSchemaOptions = {}) {
+  const minMs = options.minMs ?? MIN_TIMESTAMP_MS;
   return z.unknown().transform((value, context) => {
     if (value === undefined) {
       context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} is missing; send epoch milliseconds or an ISO-8601 string`, params: { reason: 'missing' } });
@@ -67,6 +82,13 @@ export function timestampSchema(field: string) {
     if (!parsed.ok) {
       const params = parsed.epochSeconds ? { reason: 'epoch-seconds' } : {};
       context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} ${parsed.message}`, params });
+      return z.NEVER;
+    }
+    if (parsed.ms < minMs) {
+      context.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `${field} ${parsed.ms} is before ${new Date(minMs).toISOString()}; send the event time in epoch milliseconds`,
+      });
       return z.NEVER;
     }
     return parsed.ms;

@@ -47,6 +47,10 @@ export function validateInteraction(raw: unknown, options: ValidationOptions): V
   if (!result.ok) {
     return result;
   }
+  const size = Buffer.byteLength(JSON.stringify(result.value));
+  if (size > MAX_EVENT_BYTES) {
+    return reject(REJECTION_REASONS.tooLarge, '', `the event is ${size} bytes as JSON; the maximum is ${MAX_EVENT_BYTES}, so shorten context`);
+  }
   const skewMs = options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
   if (result.value.ts > options.nowMs + skewMs) {
     const aheadSeconds = Math.round((result.value.ts - options.nowMs) / 1000);

@@ -88,6 +88,29 @@ describe('validateInteraction', () => {
     expect(result.ok || result.rejection.message).toContain(`maximum is ${MAX_ID_LENGTH}`);
   });
 
+  it.each([
+    ['whitespace only', '   '],
+    ['a zero-width space', 'a\u200bb'],
+    ['a bidirectional override', 'a\u202eb'],
+    ['a C1 control', 'a\u0085b'],
+    ['an unpaired surrogate', 'a\ud800b'],
+  ])('rejects an id with %s', (_case, itemId) => {
+    const result = validateInteraction(tap({ itemId }), options);
+    expect(result.ok || result.rejection.field).toBe('itemId');
+  });
+
+  it('rejects an interaction time before 1973', () => {
+    expect(validateInteraction(tap({ ts: -1 }), options).ok).toBe(false);
+    expect(validateInteraction(tap({ ts: '1960-01-01T00:00:00Z' }), options).ok).toBe(false);
+  });
+
+  it('rejects an event over the size limit as too large', () => {
+    // 32 values of 128 four-byte characters: within every per-field limit, 16 KiB in all.
+    const context = Object.fromEntries(Array.from({ length: 32 }, (_, index) => [`key-${index}`, '\u{1F600}'.repeat(128)]));
+    const result = validateInteraction(tap({ context }), options);
+    expect(result.ok || result.rejection.code).toBe(REJECTION_REASONS.tooLarge);
+  });
+
   it('rejects negative dwell with the field name', () => {
     const result = validateInteraction(tap({ dwellMs: -5 }), options);
     expect(result.ok || result.rejection.field).toBe('dwellMs');
@@ -164,6 +187,15 @@ describe('parseTimestamp', () => {
     expect(parseTimestamp('1939-01-01T00:00:00Z')).toEqual({ ok: true, ms: Date.UTC(1939, 0, 1) });
     expect(parseTimestamp(Date.UTC(1939, 0, 1))).toEqual({ ok: true, ms: Date.UTC(1939, 0, 1) });
     expect(parseTimestamp(0).ok).toBe(false);
+  });
+
+  it('rejects a day that does not exist', () => {
+    const parsed = parseTimestamp('2026-02-30T00:00:00Z');
+    expect(parsed.ok).toBe(false);
+  });
+
+  it('accepts a lowercase zone designator', () => {
+    expect(parseTimestamp('2026-02-03t04:05:06z')).toEqual({ ok: true, ms: Date.UTC(2026, 1, 3, 4, 5, 6) });
   });
 
   it('rejects fractions, NaN and strings without a zone', () => {

@@ -3,3 +3,4 @@ export * from './error-handler';
 export * from './health-routes';
 export * from './lifecycle';
 export * from './parse-body';
+export * from './fallback-handlers';

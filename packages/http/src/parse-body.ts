@@ -18,8 +18,11 @@ export function parseBody<S extends z.ZodTypeAny>(schema: S, body: unknown, code
   }
   const field = issue?.path.map(String).join('.') ?? '';
   const received = valueAt(body, issue?.path ?? []);
-  const shown = received === undefined ? 'nothing' : JSON.stringify(received)?.slice(0, 80);
-  const message = `${field === '' ? 'body' : field}: ${issue?.message ?? 'invalid'} (received ${shown})`;
+  const shown = received === undefined ? 'nothing' : shorten(JSON.stringify(received) ?? String(received));
+  const detail = issue?.message ?? 'invalid';
+  const subject = field === '' ? 'body' : field;
+  // Messages written for a field already start with its name; zod's generic ones do not.
+  const message = detail.startsWith(subject.split('.')[0] ?? subject) ? `${detail} (received ${shown})` : `${subject}: ${detail} (received ${shown})`;
   throw new ApiError(code, 400, message, field === '' ? {} : { field });
 }
 
@@ -32,4 +35,8 @@ function valueAt(body: unknown, path: ReadonlyArray<string | number>): unknown {
     current = (current as Record<string | number, unknown>)[segment];
   }
   return current;
+}
+
+function shorten(text: string): string {
+  return text.length <= 80 ? text : `${text.slice(0, 77)}...`;
 }

@@ -69,7 +69,7 @@ export function registerCollectorRoutes(instance: FastifyInstance, dependencies:
     }
     if (records.length === 0) {
       throw ingestError('INGEST_ERR_ALL_EVENTS_REJECTED', `all ${rejected.length} events were rejected; see rejected[] for each reason`, {
-        ...firstField(rejected),
+        ...firstField(rejected, 'events'),
         extra: { accepted: 0, rejected },
       });
     }
@@ -93,7 +93,7 @@ export function registerCollectorRoutes(instance: FastifyInstance, dependencies:
     }
     if (records.length === 0) {
       throw ingestError('INGEST_ERR_ALL_EVENTS_REJECTED', `all ${rejected.length} items were rejected; see rejected[] for each reason`, {
-        ...firstField(rejected),
+        ...firstField(rejected, 'items'),
         extra: { accepted: 0, rejected },
       });
     }
@@ -114,7 +114,11 @@ async function produceOrThrow(bus: EventBus, topic: string, records: Array<{ key
   }
 }
 
-function firstField(rejected: readonly RejectedEntry[]): { field?: string } {
+/** Names the field of the first rejected entry, as a path from the body (e.g. `events.3.ts`). */
+function firstField(rejected: readonly RejectedEntry[], list: 'events' | 'items'): { field?: string } {
   const first = rejected[0];
-  return first === undefined || first.field === '' ? {} : { field: `events.${first.index}.${first.field}` };
+  if (first === undefined) {
+    return {};
+  }
+  return { field: first.field === '' ? `${list}.${first.index}` : `${list}.${first.index}.${first.field}` };
 }

@@ -1,10 +1,13 @@
 import { TOPICS, topicName, type BusRecord, type EventBus, type RecordBatch } from '@nexttap/bus';
 import { decodeCatalogItem, decodeInteraction, type CatalogItem, type Interaction } from '@nexttap/events';
 import { applyCatalogItems, applyInteractions } from '@nexttap/features';
-import { Counter, type Logger, type Registry } from '@nexttap/observability';
+import { Counter, Histogram, type Logger, type Registry } from '@nexttap/observability';
 import type { FeatureStore } from '@nexttap/store';
 import type { IngestConfig } from './config';
 import { buildDeadLetter } from './dead-letter';
+
+/** Freshness buckets from 1 ms to about 65 s, doubling. */
+const FRESHNESS_BUCKETS_SECONDS = Array.from({ length: 17 }, (_, index) => 0.001 * 2 ** index);
 
 export interface IngestProcessorDependencies {
   config: IngestConfig;
@@ -26,6 +29,8 @@ export interface IngestProcessorDependencies {
 export class IngestProcessor {
   private readonly clock: () => number;
   private readonly outcomes: Counter<'topic' | 'outcome'>;
+  private readonly sinceEventSeconds: Histogram;
+  private readonly sinceAppendSeconds: Histogram;
   private readonly interactionsTopic: string;
   private readonly catalogTopic: string;
   private readonly deadLetterTopic: string;
@@ -40,6 +45,18 @@ export class IngestProcessor {
       name: 'nexttap_ingest_records_total',
       help: 'Records consumed by ingest, by topic and outcome: applied, duplicate, or the rejection code of a dead-lettered record',
       labelNames: ['topic', 'outcome'],
+      registers: [dependencies.metrics],
+    });
+    this.sinceEventSeconds = new Histogram({
+      name: 'nexttap_feature_freshness_since_event_seconds',
+      help: "Time from an applied event's ts to the moment its features were readable, in seconds; includes client and bus delay",
+      buckets: FRESHNESS_BUCKETS_SECONDS,
+      registers: [dependencies.metrics],
+    });
+    this.sinceAppendSeconds = new Histogram({
+      name: 'nexttap_feature_freshness_since_append_seconds',
+      help: 'Time from an applied event\'s append to the interactions topic to the moment its features were readable, in seconds',
+      buckets: FRESHNESS_BUCKETS_SECONDS,
       registers: [dependencies.metrics],
     });
   }
@@ -76,17 +93,20 @@ export class IngestProcessor {
   private async processInteractions(batch: RecordBatch): Promise<void> {
     const nowMs = this.clock();
     const valid: Interaction[] = [];
+    const appendedAtMs: number[] = [];
     const deadLetters: BusRecord[] = [];
     for (const record of batch.records) {
       const result = decodeInteraction(record.value, { nowMs, maxFutureSkewMs: this.dependencies.config.maxFutureSkewMs });
       if (result.ok) {
         valid.push(result.value);
+        appendedAtMs.push(record.timestampMs);
       } else {
         deadLetters.push(buildDeadLetter(record, batch.topic, result.rejection, nowMs));
         this.outcomes.inc({ topic: TOPICS.interactions, outcome: result.rejection.code });
       }
     }
     const applied = await applyInteractions(this.dependencies.store, valid);
+    this.recordFreshness(valid, appendedAtMs, applied);
     await this.sendDeadLetters(deadLetters);
 
     const appliedCount = applied.filter(Boolean).length;
@@ -114,6 +134,21 @@ export class IngestProcessor {
     await applyCatalogItems(this.dependencies.store, items);
     await this.sendDeadLetters(deadLetters);
     this.outcomes.inc({ topic: TOPICS.catalog, outcome: 'applied' }, items.length);
+  }
+
+  /**
+   * Records, per applied event, the time from its `ts` and from its append to the topic until its
+   * features became readable (the store acknowledged the batch).
+   */
+  private recordFreshness(events: readonly Interaction[], appendedAtMs: readonly number[], applied: readonly boolean[]): void {
+    const readableAtMs = this.clock();
+    events.forEach((event, index) => {
+      if (!applied[index]) {
+        return;
+      }
+      this.sinceEventSeconds.observe(Math.max(0, readableAtMs - event.ts) / 1000);
+      this.sinceAppendSeconds.observe(Math.max(0, readableAtMs - (appendedAtMs[index] ?? readableAtMs)) / 1000);
+    });
   }
 
   private async sendDeadLetters(records: BusRecord[]): Promise<void> {

@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify';
+import { installErrorHandler } from './error-handler';
+
+/**
+ * Error codes for requests outside any service's routes: unknown routes, and body errors that
+ * fastify raises before a route is chosen. docs/errors.md lists them.
+ */
+export const HTTP_ERRORS = {
+  HTTP_ERR_NOT_FOUND: { statusCode: 404, description: 'No route has this method and path; the message names both.' },
+  HTTP_ERR_INVALID_REQUEST: { statusCode: 400, description: 'The request is malformed before any route could read it.' },
+  HTTP_ERR_BODY_TOO_LARGE: { statusCode: 413, description: 'The body is larger than the server limit.' },
+  HTTP_ERR_UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, description: 'The body is not application/json.' },
+  HTTP_ERR_INTERNAL: { statusCode: 500, description: 'An unexpected failure outside the services; the log has the details.' },
+} as const;
+
+/**
+ * Installs the root handlers: a 404 in the documented error shape for unknown routes, and the
+ * root error handler with the `HTTP_ERR_*` codes. JSON is the only accepted body type, so the
+ * default text/plain parser is removed and such bodies get 415.
+ */
+export function registerFallbackHandlers(app: FastifyInstance): void {
+  app.removeContentTypeParser('text/plain');
+  installErrorHandler(app, {
+    invalidJson: 'HTTP_ERR_INVALID_REQUEST',
+    bodyTooLarge: 'HTTP_ERR_BODY_TOO_LARGE',
+    unsupportedMediaType: 'HTTP_ERR_UNSUPPORTED_MEDIA_TYPE',
+    internal: 'HTTP_ERR_INTERNAL',
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({
+      error: { code: 'HTTP_ERR_NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0]}; see the HTTP API in README.md` },
+    });
+  });
+}
