@@ -2,7 +2,18 @@ import type { SessionSnapshot, UserSnapshot } from '@nexttap/features';
 import type { PoolSnapshot } from './pool-cache';
 
 /** Why an item is a candidate. An item proposed by several sources lists each of them. */
-export type CandidateSource = 'request' | 'popular' | 'trending' | 'fresh' | 'session-category' | 'user-category';
+export const CANDIDATE_SOURCES = [
+  'request',
+  'covisit',
+  'session-category',
+  'user-category',
+  'trending',
+  'live',
+  'fresh',
+  'popular',
+] as const;
+
+export type CandidateSource = (typeof CANDIDATE_SOURCES)[number];
 
 export interface Candidate {
   itemId: string;
@@ -11,56 +22,91 @@ export interface Candidate {
 
 /** How many items each source proposes. Defaults are in `DEFAULT_CANDIDATE_LIMITS`. */
 export interface CandidateLimits {
+  covisit: number;
   popular: number;
   trending: number;
+  live: number;
   fresh: number;
   /** Categories taken from the session and from the user, each. */
   topCategories: number;
   perCategory: number;
-  /** Cap on the merged list, applied after de-duplication, in source order. */
+  /** Cap on the merged list, applied after de-duplication. */
   total: number;
 }
 
 export const DEFAULT_CANDIDATE_LIMITS: CandidateLimits = {
+  covisit: 100,
   popular: 100,
   trending: 50,
+  live: 20,
   fresh: 30,
   topCategories: 3,
   perCategory: 60,
   total: 400,
 };
 
+/** One source's proposals, best first. */
+interface SourceList {
+  source: CandidateSource;
+  itemIds: readonly string[];
+}
+
 /**
- * Generates candidates from the pools: items of the session's and the user's favourite categories
- * first, then trending, popular and fresh items; merged without repeats and capped.
+ * Generates candidates: co-visitation neighbours of the session's recent positive items, items of
+ * the session's and the user's favourite categories, trending, live, fresh and popular items. The
+ * sources are merged round-robin (first of each source, then second of each, …), so that the cap
+ * keeps a share of every source instead of only the first ones; an item proposed again gains the
+ * new source.
  */
 export function generateCandidates(
   pools: PoolSnapshot,
   session: SessionSnapshot,
   user: UserSnapshot | undefined,
   limits: CandidateLimits = DEFAULT_CANDIDATE_LIMITS,
+  covisitNeighbours: readonly string[] = [],
 ): Candidate[] {
-  const merged = new Map<string, Candidate>();
-  const add = (itemIds: readonly string[], count: number, source: CandidateSource) => {
-    for (const itemId of itemIds.slice(0, count)) {
-      const existing = merged.get(itemId);
-      if (existing === undefined) {
-        merged.set(itemId, { itemId, sources: [source] });
-      } else if (!existing.sources.includes(source)) {
-        existing.sources.push(source);
-      }
-    }
-  };
+  const lists: SourceList[] = [{ source: 'covisit', itemIds: covisitNeighbours.slice(0, limits.covisit) }];
   for (const category of topCategories(session.categoryAffinity, limits.topCategories)) {
-    add(pools.byCategory.get(category) ?? [], limits.perCategory, 'session-category');
+    lists.push({ source: 'session-category', itemIds: (pools.byCategory.get(category) ?? []).slice(0, limits.perCategory) });
   }
   for (const category of topCategories(user?.categoryAffinity ?? new Map(), limits.topCategories)) {
-    add(pools.byCategory.get(category) ?? [], limits.perCategory, 'user-category');
+    lists.push({ source: 'user-category', itemIds: (pools.byCategory.get(category) ?? []).slice(0, limits.perCategory) });
   }
-  add(pools.trending, limits.trending, 'trending');
-  add(pools.popular, limits.popular, 'popular');
-  add(pools.fresh, limits.fresh, 'fresh');
-  return [...merged.values()].slice(0, limits.total);
+  lists.push(
+    { source: 'trending', itemIds: pools.trending.slice(0, limits.trending) },
+    { source: 'live', itemIds: pools.live.slice(0, limits.live) },
+    { source: 'fresh', itemIds: pools.fresh.slice(0, limits.fresh) },
+    { source: 'popular', itemIds: pools.popular.slice(0, limits.popular) },
+  );
+  return mergeRoundRobin(lists, limits.total);
+}
+
+/** Merges source lists round-robin without repeats, stopping at `total` distinct items. */
+function mergeRoundRobin(lists: readonly SourceList[], total: number): Candidate[] {
+  const merged = new Map<string, Candidate>();
+  const longest = Math.max(0, ...lists.map((list) => list.itemIds.length));
+  for (let rank = 0; rank < longest; rank++) {
+    for (const { source, itemIds } of lists) {
+      const itemId = itemIds[rank];
+      if (itemId === undefined) {
+        continue;
+      }
+      const existing = merged.get(itemId);
+      if (existing !== undefined) {
+        if (!existing.sources.includes(source)) {
+          existing.sources.push(source);
+        }
+      } else if (merged.size < total) {
+        merged.set(itemId, { itemId, sources: [source] });
+      }
+    }
+  }
+  return [...merged.values()];
+}
+
+/** Turns the request's candidates into candidates, dropping repeats and keeping the request's order. */
+export function requestCandidates(itemIds: readonly string[]): Candidate[] {
+  return [...new Set(itemIds)].map((itemId) => ({ itemId, sources: ['request'] }));
 }
 
 /** Returns the categories with the highest positive affinity, best first, ties by name. */

@@ -1,3 +1,4 @@
+import type { CatalogItem } from '@nexttap/events';
 import { FEATURE_SETTINGS, keys, type ReadRequest, type ReadResult } from '@nexttap/features';
 import type { FeatureStore } from '@nexttap/store';
 
@@ -8,7 +9,11 @@ export interface PoolSnapshot {
   popular: PoolList;
   trending: PoolList;
   fresh: PoolList;
+  /** Live items, newest first, without those whose cached catalog record no longer says `live: true`. */
+  live: PoolList;
   byCategory: ReadonlyMap<string, PoolList>;
+  /** Catalog records of the pooled items, for the degraded feed and for the live list. */
+  catalog: ReadonlyMap<string, CatalogItem>;
   /** When the snapshot was read, in epoch ms. */
   readAtMs: number;
 }
@@ -16,28 +21,51 @@ export interface PoolSnapshot {
 export interface PoolCacheOptions {
   /** Members read from each pool. Default 200. */
   poolDepth?: number;
+  /**
+   * Catalog records re-read per refresh among those already cached, so that an ended live stream
+   * leaves the live list within (cached items / this) refreshes. Default 500.
+   */
+  catalogRereadPerRefresh?: number;
 }
 
+export const EMPTY_POOLS: PoolSnapshot = {
+  popular: [],
+  trending: [],
+  fresh: [],
+  live: [],
+  byCategory: new Map(),
+  catalog: new Map(),
+  readAtMs: 0,
+};
+
 /**
- * In-process copy of the candidate pools. The pools are global, so one refresh serves every
- * request; the ranker refreshes it on a timer and keeps serving the last copy when Redis is down.
+ * In-process copy of the candidate pools and of the pooled items' catalog records. The pools are
+ * global, so one refresh serves every request; the ranker refreshes it on a timer and keeps serving
+ * the last copy when Redis is down.
  */
 export class PoolCache {
-  private snapshot: PoolSnapshot = { popular: [], trending: [], fresh: [], byCategory: new Map(), readAtMs: 0 };
+  private snapshot: PoolSnapshot = EMPTY_POOLS;
   private readonly poolDepth: number;
+  private readonly catalogRereadPerRefresh: number;
+  /** Where the rolling re-read of cached catalog records goes on at the next refresh. */
+  private rereadOffset = 0;
 
   constructor(
     private readonly store: FeatureStore,
     options: PoolCacheOptions = {},
   ) {
     this.poolDepth = options.poolDepth ?? 200;
+    this.catalogRereadPerRefresh = options.catalogRereadPerRefresh ?? 500;
   }
 
   get current(): PoolSnapshot {
     return this.snapshot;
   }
 
-  /** Reads every pool in two round trips: the category names, then all pools at once. */
+  /**
+   * Reads every pool in three round trips: the category names, all pools at once, then the catalog
+   * records of newly pooled items plus a rolling share of the cached ones.
+   */
   async refresh(nowMs: number): Promise<PoolSnapshot> {
     const [names] = await this.store.read([{ kind: 'zsetTop', key: keys.poolCategoryNames(), limit: FEATURE_SETTINGS.poolCategoryNamesMax }]);
     const categories = members(names);
@@ -45,17 +73,46 @@ export class PoolCache {
       { kind: 'zsetTop', key: keys.poolPopular(), limit: this.poolDepth },
       { kind: 'zsetTop', key: keys.poolTrending(), limit: this.poolDepth },
       { kind: 'zsetTop', key: keys.poolFresh(), limit: this.poolDepth },
+      { kind: 'zsetTop', key: keys.poolLive(), limit: this.poolDepth },
       ...categories.map((category): ReadRequest => ({ kind: 'zsetTop', key: keys.poolCategory(category), limit: this.poolDepth })),
     ];
-    const [popular, trending, fresh, ...byCategory] = await this.store.read(requests);
-    this.snapshot = {
-      popular: members(popular),
-      trending: members(trending),
-      fresh: members(fresh),
-      byCategory: new Map(categories.map((category, index) => [category, members(byCategory[index])])),
-      readAtMs: nowMs,
-    };
+    const [popularResult, trendingResult, freshResult, liveResult, ...categoryResults] = await this.store.read(requests);
+    const popular = members(popularResult);
+    const trending = members(trendingResult);
+    const fresh = members(freshResult);
+    const pooledLive = members(liveResult);
+    const byCategory = new Map(categories.map((category, index) => [category, members(categoryResults[index])]));
+    const catalog = await this.refreshCatalog([popular, trending, fresh, pooledLive, ...byCategory.values()]);
+    // The live pool keeps an item after its stream ended; its catalog record says so.
+    const live = pooledLive.filter((itemId) => catalog.get(itemId)?.live === true);
+    this.snapshot = { popular, trending, fresh, live, byCategory, catalog, readAtMs: nowMs };
     return this.snapshot;
+  }
+
+  private async refreshCatalog(lists: readonly PoolList[]): Promise<Map<string, CatalogItem>> {
+    const previous = this.snapshot.catalog;
+    const pooled = [...new Set(lists.flat())];
+    const missing = pooled.filter((itemId) => !previous.has(itemId));
+    const cached = pooled.filter((itemId) => previous.has(itemId));
+    const reread: string[] = [];
+    for (let index = 0; index < Math.min(this.catalogRereadPerRefresh, cached.length); index++) {
+      reread.push(cached[(this.rereadOffset + index) % cached.length] as string);
+    }
+    this.rereadOffset = cached.length === 0 ? 0 : (this.rereadOffset + reread.length) % cached.length;
+    const toRead = [...missing, ...reread];
+    const [result] = toRead.length === 0 ? [] : await this.store.read([{ kind: 'strings', keys: toRead.map((itemId) => keys.itemCatalog(itemId)) }]);
+    const texts = result?.kind === 'strings' ? result.value : [];
+    const catalog = new Map<string, CatalogItem>();
+    for (const itemId of cached) {
+      catalog.set(itemId, previous.get(itemId) as CatalogItem);
+    }
+    toRead.forEach((itemId, index) => {
+      const text = texts[index];
+      if (text) {
+        catalog.set(itemId, JSON.parse(text) as CatalogItem);
+      }
+    });
+    return catalog;
   }
 }
 

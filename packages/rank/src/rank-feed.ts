@@ -1,17 +1,18 @@
-import {
-  buildFeatureMatrix,
-  itemReadRequests,
-  parseItemReads,
-  parseSessionReads,
-  sessionReadRequests,
-  type ItemSnapshot,
-  type SessionSnapshot,
-  type UserSnapshot,
-} from '@nexttap/features';
+import { performance } from 'node:perf_hooks';
+import type { CatalogItem } from '@nexttap/events';
+import { buildFeatureMatrix, type ItemSnapshot, type SessionSnapshot, type UserSnapshot } from '@nexttap/features';
 import type { RankingModel } from '@nexttap/model';
 import type { FeatureStore } from '@nexttap/store';
-import { DEFAULT_CANDIDATE_LIMITS, generateCandidates, type Candidate, type CandidateLimits } from './candidates';
+import { DEFAULT_CANDIDATE_LIMITS, generateCandidates, requestCandidates, type CandidateLimits, type CandidateSource } from './candidates';
+import { covisitReadRequests, covisitSeeds, mergeNeighbours } from './covisitation';
+import { explainScores, type FeatureContribution } from './explain';
+import { fallbackFeed } from './fallback-feed';
+import { applyOrderingRules, DEFAULT_FEED_RULES, filterCandidates, sortByScore, type FeedRuleSettings, type RuleEffect, type ScoredItem } from './feed-rules';
 import type { PoolSnapshot } from './pool-cache';
+import { scoreItems } from './scoring';
+import { parseServedHistory, servedHistoryRequest, type RankingEntry } from './served-feeds';
+import { StoreBudget, StoreBudgetExceededError, UNLIMITED_STORE_BUDGET } from './store-budget';
+import { readItems, readSessionWith, readWithinBudget, StoreReadError } from './store-reads';
 
 export interface FeedQuery {
   sessionId: string;
@@ -22,22 +23,45 @@ export interface FeedQuery {
   candidates?: readonly string[] | undefined;
   /** Items never to return. */
   exclude?: readonly string[] | undefined;
+  /** Adds the top feature contributions to each returned item. */
+  explain?: boolean | undefined;
+  /** Whether the served-history rule applies; false for live feed pushes. Default true. */
+  dropServed?: boolean | undefined;
 }
 
-export interface RankedItem {
+/** Stages of one feed request, timed separately. */
+export type FeedStage = 'session' | 'candidates' | 'features' | 'inference' | 'rules' | 'explain';
+
+/** Why a feed was served in a reduced form. */
+export type DegradedReason = 'store-timeout' | 'store-unavailable' | 'model-failed' | 'model-non-finite';
+
+export interface Degradation {
+  reason: DegradedReason;
+  message: string;
+  /** The error behind the degradation, for the log; never sent to a client. */
+  cause?: unknown;
+}
+
+export interface FeedItem {
   itemId: string;
   score: number;
-  sources: Candidate['sources'];
+  sources: CandidateSource[];
   /** False when the item has no catalog record; it was ranked with default features. */
   known: boolean;
+  catalog: CatalogItem | undefined;
+  rules: RuleEffect[];
+  contributions?: FeatureContribution[];
 }
 
 export interface RankedFeed {
-  items: RankedItem[];
+  items: FeedItem[];
+  /** The ranking the page was cut from, up to the ranking depth, for paging and attribution. */
+  ranking: RankingEntry[];
+  /** Offset in `ranking` where the next page starts, or undefined when nothing is left. */
+  nextOffset: number | undefined;
   /** Candidates scored after the filters. */
   candidateCount: number;
-  /** True when the model returned a non-finite score and the popularity heuristic replaced it. */
-  heuristicFallback: boolean;
+  degraded?: Degradation;
 }
 
 export interface RankContext {
@@ -46,89 +70,174 @@ export interface RankContext {
   pools: PoolSnapshot;
   nowMs: number;
   limits?: CandidateLimits;
+  rules?: FeedRuleSettings;
+  /** Time the request may wait for the store; default unlimited. */
+  budget?: StoreBudget;
+  /** Items of the ranking kept for paging and ordered by the rules. Default 200. */
+  rankingDepth?: number;
+  /** Uniform random numbers in [0, 1) for exploration. Default Math.random. */
+  random?: () => number;
+  /** Contributions listed per explained item. Default 5. */
+  explainTop?: number;
+  observeStage?: (stage: FeedStage, seconds: number) => void;
 }
 
-/** Reads a session and its user in one round trip. */
-export async function readSession(
-  store: FeatureStore,
-  sessionId: string,
-  userId: string | undefined,
-  nowMs: number,
-): Promise<{ session: SessionSnapshot; user: UserSnapshot | undefined }> {
-  const results = await store.read(sessionReadRequests(sessionId, userId));
-  return parseSessionReads(sessionId, userId, results, nowMs);
-}
-
-/** Reads the features of items in one round trip. */
-export async function readItems(store: FeatureStore, itemIds: readonly string[], nowMs: number): Promise<ItemSnapshot[]> {
-  return parseItemReads(itemIds, await store.read(itemReadRequests(itemIds)), nowMs);
-}
+export const DEFAULT_RANKING_DEPTH = 200;
 
 /**
- * Ranks a feed: session state, candidates, their features in one round trip, one model run, then
- * the items the session or user already engaged with and the excluded ones are dropped.
+ * Ranks a feed: the session (with its served history) in one round trip, candidates, their
+ * features in one round trip, one model run, then the feed rules. When the store fails or the
+ * request's store budget runs out, the feed comes from the in-process pool copy instead and is
+ * marked degraded; other errors reject.
  */
 export async function rankFeed(query: FeedQuery, context: RankContext): Promise<RankedFeed> {
-  const { session, user } = await readSession(context.store, query.sessionId, query.userId, context.nowMs);
+  try {
+    return await rankFromStore(query, context);
+  } catch (error) {
+    const degradation = storeDegradation(error);
+    if (degradation === undefined) {
+      throw error;
+    }
+    return fallbackFeed(query, context.pools, context.rules ?? DEFAULT_FEED_RULES, degradation);
+  }
+}
+
+/** Describes a store failure as a degradation, or returns undefined for any other error. */
+export function storeDegradation(error: unknown): Degradation | undefined {
+  if (error instanceof StoreBudgetExceededError) {
+    return { reason: 'store-timeout', message: `${error.message}; served from the in-process pool copy`, cause: error };
+  }
+  if (error instanceof StoreReadError) {
+    return { reason: 'store-unavailable', message: 'the feature store failed; served from the in-process pool copy', cause: error };
+  }
+  return undefined;
+}
+
+async function rankFromStore(query: FeedQuery, context: RankContext): Promise<RankedFeed> {
+  const rules = context.rules ?? DEFAULT_FEED_RULES;
+  const budget = context.budget ?? UNLIMITED_STORE_BUDGET;
+  const timer = new StageTimer(context.observeStage);
+  const servedLength = query.dropServed === false || query.candidates !== undefined ? 0 : rules.dropServedFeeds;
+  const extra = servedLength > 0 ? [servedHistoryRequest(query.sessionId, servedLength)] : [];
+  const state = await readSessionWith(context.store, query.sessionId, query.userId, context.nowMs, extra, budget);
+  timer.mark('session');
+
   const candidates =
     query.candidates === undefined
-      ? generateCandidates(context.pools, session, user, context.limits ?? DEFAULT_CANDIDATE_LIMITS)
-      : [...new Set(query.candidates)].map((itemId): Candidate => ({ itemId, sources: ['request'] }));
-  const excluded = new Set(query.exclude ?? []);
-  const eligible = candidates.filter(
-    (candidate) => !excluded.has(candidate.itemId) && !session.interacted.has(candidate.itemId) && !(user?.interacted.has(candidate.itemId) ?? false),
+      ? generateCandidates(context.pools, state.session, state.user, context.limits ?? DEFAULT_CANDIDATE_LIMITS, await readNeighbours(state.session, context, budget))
+      : requestCandidates(query.candidates);
+  const eligible = filterCandidates(
+    candidates,
+    {
+      session: state.session,
+      user: state.user,
+      exclude: new Set(query.exclude ?? []),
+      served: parseServedHistory(extra.length > 0 ? state.extra[0] : undefined, servedLength),
+      generated: query.candidates === undefined,
+    },
+    rules,
   );
-  const items = await readItems(context.store, eligible.map((candidate) => candidate.itemId), context.nowMs);
-  const { scores, heuristicFallback } = await scoreItems(context.model, session, user, items, context.nowMs);
-  const ranked = eligible.map((candidate, index) => ({
-    itemId: candidate.itemId,
-    score: scores[index] ?? 0,
-    sources: candidate.sources,
-    known: items[index]?.catalog !== undefined,
-  }));
-  ranked.sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
-  return { items: ranked.slice(0, query.limit), candidateCount: eligible.length, heuristicFallback };
-}
+  timer.mark('candidates');
 
-/**
- * Scores items with the model. A non-finite score is replaced by the heuristic score of that item,
- * so that no NaN or Infinity reaches a client.
- */
-export async function scoreItems(
-  model: RankingModel,
-  session: SessionSnapshot,
-  user: UserSnapshot | undefined,
-  items: readonly ItemSnapshot[],
-  nowMs: number,
-): Promise<{ scores: Float64Array; heuristicFallback: boolean }> {
-  const scores = new Float64Array(items.length);
-  if (items.length === 0) {
-    return { scores, heuristicFallback: false };
-  }
-  const matrix = buildFeatureMatrix(model.features, session, user, items, nowMs);
-  const modelScores = await model.score(matrix);
-  let heuristicFallback = false;
-  items.forEach((item, index) => {
-    const score = modelScores[index];
-    if (score === undefined || !Number.isFinite(score)) {
-      heuristicFallback = true;
-      scores[index] = heuristicScore(item, session);
-    } else {
-      scores[index] = score;
-    }
+  const snapshots = await readItems(context.store, eligible.map((candidate) => candidate.itemId), context.nowMs, budget, state.session);
+  timer.mark('features');
+
+  const batch = await scoreItems(context.model, state.session, state.user, snapshots, context.nowMs);
+  timer.mark('inference');
+
+  const scored = eligible.map((candidate, index): ScoredItem => {
+    const snapshot = snapshots[index] as ItemSnapshot;
+    return {
+      itemId: candidate.itemId,
+      score: batch.scores[index] ?? 0,
+      sources: candidate.sources,
+      catalog: snapshot.catalog,
+      impressions: snapshot.impressions,
+      taps: snapshot.taps,
+      rules: [],
+    };
   });
-  return { scores, heuristicFallback };
+  const depth = context.rankingDepth ?? DEFAULT_RANKING_DEPTH;
+  const ordered = applyOrderingRules(sortByScore(scored), rules, { nowMs: context.nowMs, depth, random: context.random ?? Math.random });
+  const ranked = ordered.slice(0, depth);
+  const page = ranked.slice(0, query.limit);
+  timer.mark('rules');
+
+  const items = page.map((item): FeedItem => ({ ...item, known: item.catalog !== undefined }));
+  if (query.explain === true) {
+    await addContributions(items, snapshots, eligible.map((candidate) => candidate.itemId), state, context);
+    timer.mark('explain');
+  }
+  return {
+    items,
+    ranking: ranked.map(({ itemId, score, sources, rules: effects }) => ({ itemId, score, sources, rules: effects })),
+    nextOffset: ranked.length > page.length ? page.length : undefined,
+    candidateCount: eligible.length,
+    ...(batch.outcome === 'model' ? {} : { degraded: modelDegradation(batch.outcome, batch.error) }),
+  };
+}
+
+/** Reads the co-visitation neighbours of the session's recent engaged items in one round trip. */
+async function readNeighbours(session: SessionSnapshot, context: RankContext, budget: StoreBudget): Promise<string[]> {
+  const seeds = covisitSeeds(session);
+  if (seeds.length === 0) {
+    return [];
+  }
+  const results = await readWithinBudget(context.store, covisitReadRequests(seeds), budget);
+  return mergeNeighbours(seeds, results);
+}
+
+/** Adds feature contributions to the page's items, computed on the snapshots already read. */
+async function addContributions(
+  items: FeedItem[],
+  snapshots: readonly ItemSnapshot[],
+  snapshotIds: readonly string[],
+  state: { session: SessionSnapshot; user: UserSnapshot | undefined },
+  context: RankContext,
+): Promise<void> {
+  const byId = new Map(snapshotIds.map((itemId, index) => [itemId, snapshots[index] as ItemSnapshot]));
+  const pageSnapshots = items.map((item) => byId.get(item.itemId) as ItemSnapshot);
+  await explainItems(items, pageSnapshots, state, context);
 }
 
 /**
- * Scores an item without a model: long-term popularity, lifted by the session's affinity to the
- * item's categories. Returns a value in [0, 1).
+ * Adds feature contributions to items, given their snapshots in the same order. A failed model run
+ * leaves the items without contributions rather than failing the feed.
  */
-export function heuristicScore(item: ItemSnapshot, session: SessionSnapshot): number {
-  let affinity = 0;
-  for (const category of item.catalog?.categories ?? []) {
-    affinity += Math.max(0, session.categoryAffinity.get(category) ?? 0);
+export async function explainItems(
+  items: FeedItem[],
+  snapshots: readonly ItemSnapshot[],
+  state: { session: SessionSnapshot; user: UserSnapshot | undefined },
+  context: RankContext,
+): Promise<void> {
+  const matrix = buildFeatureMatrix(context.model.features, state.session, state.user, snapshots, context.nowMs);
+  let contributions: FeatureContribution[][];
+  try {
+    contributions = await explainScores(context.model, matrix, context.explainTop ?? 5);
+  } catch {
+    return;
   }
-  const raw = Math.log1p(item.positiveLong) * (1 + Math.log1p(affinity));
-  return raw / (1 + raw);
+  items.forEach((item, index) => {
+    item.contributions = contributions[index] ?? [];
+  });
 }
+
+function modelDegradation(outcome: 'model-non-finite' | 'model-failed', error: unknown): Degradation {
+  return outcome === 'model-failed'
+    ? { reason: 'model-failed', message: 'the model run failed; items were ranked by the heuristic score', cause: error }
+    : { reason: 'model-non-finite', message: 'the model returned a non-finite score; those items got the heuristic score' };
+}
+
+/** Measures consecutive stages of one request. */
+class StageTimer {
+  private lastMs = performance.now();
+
+  constructor(private readonly observe: ((stage: FeedStage, seconds: number) => void) | undefined) {}
+
+  mark(stage: FeedStage): void {
+    const nowMs = performance.now();
+    this.observe?.(stage, (nowMs - this.lastMs) / 1000);
+    this.lastMs = nowMs;
+  }
+}
+

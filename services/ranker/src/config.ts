@@ -1,5 +1,12 @@
 import { z } from 'zod';
 
+/** A boolean environment variable: `true` or `false`, because z.coerce.boolean() reads "false" as true. */
+const booleanFlag = (defaultValue: boolean) =>
+  z
+    .enum(['true', 'false'], { errorMap: () => ({ message: 'must be true or false' }) })
+    .default(defaultValue ? 'true' : 'false')
+    .transform((value) => value === 'true');
+
 /** Settings of the ranker, parsed once from the environment. Defaults live here and nowhere else. */
 export const rankerConfigSchema = z.object({
   modelDir: z.string().min(1).default('models/movielens-mlp/1')
@@ -14,6 +21,36 @@ export const rankerConfigSchema = z.object({
     .describe('Cap on merged candidates per feed request.'),
   bodyLimitBytes: z.coerce.number().int().min(1_024).max(10_485_760).default(262_144)
     .describe('Largest accepted request body, in bytes.'),
+  feedStoreBudgetMs: z.coerce.number().int().min(1).max(10_000).default(25)
+    .describe('Time one feed request may wait for the feature store, in ms, summed over its reads; past it the feed comes from the in-process pool copy, marked degraded.'),
+  rankingDepth: z.coerce.number().int().min(1).max(5_000).default(200)
+    .describe('Items of a ranking that the feed rules order and that later pages (`cursor`) can reach.'),
+  servedFeedTtlMs: z.coerce.number().int().min(1_000).max(604_800_000).default(86_400_000)
+    .describe('How long a served feed (ranking, pages, model) stays stored for paging and attribution, in ms.'),
+  dropInteracted: booleanFlag(true)
+    .describe('Drop items the session or its user already engaged with (any event but an impression): `true` or `false`.'),
+  dropServedFeeds: z.coerce.number().int().min(0).max(50).default(3)
+    .describe('Generated candidates served in this many of the session\'s latest responses are left out; 0 turns the rule off.'),
+  diversityWindow: z.coerce.number().int().min(0).max(100).default(6)
+    .describe('Window of consecutive positions in which the diversity limits hold; 0 or 1 turns diversity off.'),
+  diversityMaxPerCategory: z.coerce.number().int().min(1).max(100).default(4)
+    .describe('Items of one category allowed in any diversity window.'),
+  diversityMaxPerCreator: z.coerce.number().int().min(1).max(100).default(2)
+    .describe('Items of one creator allowed in any diversity window.'),
+  explorationPosition: z.coerce.number().int().min(-1).max(99).default(3)
+    .describe('Position (0-based) of the exploration slot, filled by Thompson sampling among fresh or little-shown items; -1 turns it off.'),
+  explorationMaxImpressions: z.coerce.number().min(0).max(1_000_000).default(50)
+    .describe('Items with fewer decayed impressions (7-day half-life) than this may take the exploration slot.'),
+  explorationFreshMs: z.coerce.number().int().min(0).max(31_536_000_000).default(172_800_000)
+    .describe('Items published less than this many ms ago may take the exploration slot.'),
+  liveBoostPositions: z.coerce.number().int().min(0).max(100).default(3)
+    .describe('Positions a live item (catalog `live: true`) moves up after scoring; 0 turns the boost off.'),
+  liveDebounceMs: z.coerce.number().int().min(0).max(60_000).default(100)
+    .describe('Quiet time after a session\'s change notice before its live feed is re-ranked and pushed, in ms.'),
+  liveHeartbeatIntervalMs: z.coerce.number().int().min(1_000).max(300_000).default(15_000)
+    .describe('Interval of SSE comment lines that keep an idle live feed connection open through proxies, in ms.'),
+  liveMaxConnections: z.coerce.number().int().min(1).max(1_000_000).default(10_000)
+    .describe('Open live feeds one ranker process accepts; more get RANKER_ERR_TOO_MANY_LIVE_FEEDS.'),
 });
 
 export type RankerConfig = Readonly<z.infer<typeof rankerConfigSchema>>;
@@ -26,4 +63,19 @@ export const RANKER_ENVIRONMENT: Record<keyof RankerConfig, string> = {
   poolDepth: 'POOL_DEPTH',
   maxCandidates: 'MAX_CANDIDATES',
   bodyLimitBytes: 'RANKER_BODY_LIMIT_BYTES',
+  feedStoreBudgetMs: 'FEED_STORE_BUDGET_MS',
+  rankingDepth: 'RANKING_DEPTH',
+  servedFeedTtlMs: 'SERVED_FEED_TTL_MS',
+  dropInteracted: 'DROP_INTERACTED',
+  dropServedFeeds: 'DROP_SERVED_FEEDS',
+  diversityWindow: 'DIVERSITY_WINDOW',
+  diversityMaxPerCategory: 'DIVERSITY_MAX_PER_CATEGORY',
+  diversityMaxPerCreator: 'DIVERSITY_MAX_PER_CREATOR',
+  explorationPosition: 'EXPLORATION_POSITION',
+  explorationMaxImpressions: 'EXPLORATION_MAX_IMPRESSIONS',
+  explorationFreshMs: 'EXPLORATION_FRESH_MS',
+  liveBoostPositions: 'LIVE_BOOST_POSITIONS',
+  liveDebounceMs: 'LIVE_DEBOUNCE_MS',
+  liveHeartbeatIntervalMs: 'LIVE_HEARTBEAT_INTERVAL_MS',
+  liveMaxConnections: 'LIVE_MAX_CONNECTIONS',
 };

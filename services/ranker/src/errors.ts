@@ -9,8 +9,10 @@ export const RANKER_ERRORS = {
   RANKER_ERR_INVALID_JSON: { statusCode: 400, description: 'The body is not valid JSON.' },
   RANKER_ERR_BODY_TOO_LARGE: { statusCode: 413, description: 'The body is larger than the configured limit.' },
   RANKER_ERR_UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, description: 'The body is not application/json.' },
+  RANKER_ERR_INVALID_CURSOR: { statusCode: 400, description: 'The cursor is not one this ranker issued; send the nextCursor of the previous page unchanged.' },
+  RANKER_ERR_CURSOR_EXPIRED: { statusCode: 410, description: 'The feed the cursor pages through has expired or belongs to another session; request a first page without a cursor.' },
   RANKER_ERR_NOT_READY: { statusCode: 503, description: 'No model is loaded yet; retry after the Retry-After seconds.' },
-  RANKER_ERR_STORE_UNAVAILABLE: { statusCode: 503, description: 'The feature store did not answer in time; retry later.' },
+  RANKER_ERR_TOO_MANY_LIVE_FEEDS: { statusCode: 503, description: 'This ranker has as many open live feeds as it accepts; retry after the Retry-After seconds, or use POST /v1/feed.' },
   RANKER_ERR_INTERNAL: { statusCode: 500, description: 'An unexpected failure; the log has the details under the request id.' },
 } as const;
 

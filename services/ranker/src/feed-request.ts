@@ -1,31 +1,117 @@
-import { idSchema } from '@nexttap/events';
+import { idSchema, ITEM_KINDS } from '@nexttap/events';
+import { CANDIDATE_SOURCES } from '@nexttap/rank';
 import { z } from 'zod';
 
 /** Maximum items one feed returns. */
 export const MAX_FEED_LIMIT = 100;
 /** Maximum candidates a client may send for re-ranking, and maximum excluded items. */
 export const MAX_REQUEST_CANDIDATES = 1_000;
+/** Longest cursor accepted; the ranker's own cursors are about 70 characters. */
+export const MAX_CURSOR_LENGTH = 256;
+
+const limitSchema = z
+  .number({ invalid_type_error: 'limit must be a number' })
+  .int('limit must be a whole number')
+  .min(1, 'limit must be at least 1')
+  .max(MAX_FEED_LIMIT, `limit must be at most ${MAX_FEED_LIMIT}`);
 
 export const feedRequestSchema = z
   .object({
     sessionId: idSchema('sessionId'),
     userId: idSchema('userId').optional(),
-    limit: z
-      .number({ invalid_type_error: 'limit must be a number' })
-      .int('limit must be a whole number')
-      .min(1, 'limit must be at least 1')
-      .max(MAX_FEED_LIMIT, `limit must be at most ${MAX_FEED_LIMIT}`)
-      .default(20),
+    limit: limitSchema.default(20).describe('Items to return, 1 to 100.'),
     candidates: z
       .array(idSchema('candidates[]'), { invalid_type_error: 'candidates must be an array of item ids' })
       .min(1, 'candidates must not be empty; leave it out to rank from the candidate pools')
       .max(MAX_REQUEST_CANDIDATES, `candidates has more than ${MAX_REQUEST_CANDIDATES} items; send at most ${MAX_REQUEST_CANDIDATES}`)
-      .optional(),
+      .optional()
+      .describe('Items to re-rank, up to 1,000; without it the ranker generates candidates.'),
     exclude: z
       .array(idSchema('exclude[]'), { invalid_type_error: 'exclude must be an array of item ids' })
       .max(MAX_REQUEST_CANDIDATES, `exclude has more than ${MAX_REQUEST_CANDIDATES} items`)
-      .optional(),
+      .optional()
+      .describe('Items never to return.'),
+    cursor: z
+      .string({ invalid_type_error: 'cursor must be a string' })
+      .min(1, 'cursor must not be empty; leave it out for a first page')
+      .max(MAX_CURSOR_LENGTH, `cursor has more than ${MAX_CURSOR_LENGTH} characters; send the nextCursor of the previous page unchanged`)
+      .optional()
+      .describe('nextCursor of the previous page: returns the next page of the same ranking, without repeats.'),
+    explain: z.boolean({ invalid_type_error: 'explain must be true or false' }).default(false)
+      .describe('Adds to each item its candidate sources, the rules that moved it and its top feature contributions.'),
+    includeCatalog: z.boolean({ invalid_type_error: 'includeCatalog must be true or false' }).default(false)
+      .describe("Adds each item's title, categories, creator, kind and live flag from the catalog."),
   })
   .strict();
 
 export type FeedRequest = z.infer<typeof feedRequestSchema>;
+
+/** Query of `GET /v1/feed/live`; query strings carry text, so numbers and flags are parsed from it. */
+export const liveFeedQuerySchema = z
+  .object({
+    sessionId: idSchema('sessionId'),
+    userId: idSchema('userId').optional(),
+    limit: z.coerce.number({ invalid_type_error: 'limit must be a number' }).pipe(limitSchema).default(20),
+    includeCatalog: z.enum(['true', 'false'], { errorMap: () => ({ message: 'includeCatalog must be true or false' }) }).default('false'),
+  })
+  .strict();
+
+export type LiveFeedQuery = z.infer<typeof liveFeedQuerySchema>;
+
+const ruleEffectSchema = z.object({
+  rule: z.enum(['live-boost', 'diversity', 'exploration']),
+  from: z.number().int().describe('Position before the rule.'),
+  to: z.number().int().describe('Position after the rule.'),
+});
+
+export const feedItemSchema = z.object({
+  itemId: z.string(),
+  position: z.number().int().describe('0-based position in the whole ranking; later pages continue the count.'),
+  score: z.number().describe('Model score, or the heuristic score when the feed is degraded.'),
+  sources: z.array(z.enum(CANDIDATE_SOURCES)),
+  unknown: z.literal(true).optional().describe('Present when the item has no catalog record and was ranked with default features.'),
+  catalog: z
+    .object({
+      title: z.string().optional(),
+      categories: z.array(z.string()),
+      creatorId: z.string().optional(),
+      kind: z.enum(ITEM_KINDS).optional(),
+      live: z.boolean().optional(),
+    })
+    .optional(),
+  explanation: z
+    .object({
+      sources: z.array(z.enum(CANDIDATE_SOURCES)),
+      rules: z.array(ruleEffectSchema),
+      features: z.array(
+        z.object({
+          feature: z.string(),
+          value: z.number(),
+          contribution: z.number().describe('Score minus the score with this feature at its default.'),
+        }),
+      ),
+    })
+    .optional(),
+});
+
+export const feedResponseSchema = z.object({
+  feedId: z.string().uuid().describe('Identifies the served feed; send it on impressions and taps for attribution.'),
+  model: z.object({ name: z.string(), version: z.string(), variant: z.string() }),
+  items: z.array(feedItemSchema),
+  candidateCount: z.number().int(),
+  nextCursor: z.string().optional().describe('Pass as `cursor` for the next page; absent on the last page and on degraded feeds.'),
+  degraded: z
+    .object({
+      reason: z.enum(['store-timeout', 'store-unavailable', 'model-failed', 'model-non-finite']),
+      message: z.string(),
+    })
+    .optional()
+    .describe('Present when the feed was served in a reduced form instead of failing.'),
+});
+
+export type FeedResponse = z.infer<typeof feedResponseSchema>;
+export type FeedResponseItem = z.infer<typeof feedItemSchema>;
+
+export const errorResponseSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), field: z.string().optional() }),
+});

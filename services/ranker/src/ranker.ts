@@ -1,13 +1,19 @@
 import { installErrorHandler } from '@nexttap/http';
 import { loadRankingModel, type RankingModel } from '@nexttap/model';
 import type { Logger, Registry } from '@nexttap/observability';
-import { DEFAULT_CANDIDATE_LIMITS, PoolCache } from '@nexttap/rank';
+import { DEFAULT_CANDIDATE_LIMITS, PoolCache, type FeedRuleSettings } from '@nexttap/rank';
 import type { FeatureStore } from '@nexttap/store';
 import type { FastifyInstance } from 'fastify';
 import type { RankerConfig } from './config';
+import { registerDemoPage } from './demo-route';
 import { RANKER_HTTP_CODES } from './errors';
+import { FeedMetrics } from './feed-metrics';
 import { registerFeedRoute } from './feed-route';
+import { FeedService } from './feed-service';
+import { LiveFeedHub } from './live-feed';
+import { registerOpenApiRoutes } from './openapi';
 import { PoolRefresher } from './pool-refresher';
+import type { SessionChangeNotices } from './session-changes';
 
 export interface RankerDependencies {
   config: RankerConfig;
@@ -15,38 +21,80 @@ export interface RankerDependencies {
   logger: Logger;
   metrics: Registry;
   clock?: () => number;
+  /** Change notices that trigger live feed pushes; without them live feeds push only on connect. */
+  sessionChanges?: SessionChangeNotices;
+  /** Uniform random numbers in [0, 1) for exploration; tests pass a seeded generator. */
+  random?: () => number;
+}
+
+/** Reads the feed rule settings out of the ranker's config. */
+export function feedRulesOf(config: RankerConfig): FeedRuleSettings {
+  return {
+    dropInteracted: config.dropInteracted,
+    dropServedFeeds: config.dropServedFeeds,
+    diversityWindow: config.diversityWindow,
+    diversityMaxPerCategory: config.diversityMaxPerCategory,
+    diversityMaxPerCreator: config.diversityMaxPerCreator,
+    explorationPosition: config.explorationPosition,
+    explorationMaxImpressions: config.explorationMaxImpressions,
+    explorationFreshMs: config.explorationFreshMs,
+    liveBoostPositions: config.liveBoostPositions,
+  };
 }
 
 /**
- * The ranker role: loads the model, keeps the candidate pools fresh and serves feeds. The process
- * owns the HTTP server; this registers the routes into it.
+ * The ranker role: loads the model, keeps the candidate pools fresh and serves feeds, live feeds and
+ * the OpenAPI document. The process owns the HTTP server; this registers the routes into it.
  */
 export class Ranker {
   private model: RankingModel | undefined;
   readonly pools: PoolCache;
+  readonly live: LiveFeedHub;
+  private readonly service: FeedService;
   private readonly refresher: PoolRefresher;
+  private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(private readonly dependencies: RankerDependencies) {
-    this.pools = new PoolCache(dependencies.store, { poolDepth: dependencies.config.poolDepth });
-    this.refresher = new PoolRefresher(this.pools, dependencies.config.poolRefreshIntervalMs, dependencies.logger, dependencies.clock);
+    const { config } = dependencies;
+    this.pools = new PoolCache(dependencies.store, { poolDepth: config.poolDepth });
+    this.refresher = new PoolRefresher(this.pools, config.poolRefreshIntervalMs, dependencies.logger, dependencies.clock);
+    const metrics = new FeedMetrics(dependencies.metrics);
+    this.service = new FeedService({
+      config,
+      store: dependencies.store,
+      pools: this.pools,
+      currentModel: () => this.model,
+      candidateLimits: { ...DEFAULT_CANDIDATE_LIMITS, total: config.maxCandidates },
+      rules: feedRulesOf(config),
+      metrics,
+      clock: dependencies.clock ?? Date.now,
+      ...(dependencies.random === undefined ? {} : { random: dependencies.random }),
+    });
+    this.live = new LiveFeedHub(this.service, config, metrics);
   }
 
-  /** Registers the feed route with the ranker's error catalogue into its own route scope. */
+  /**
+   * Registers the feed routes and `/docs` with the ranker's error catalogue into their own route
+   * scope; every reply there carries the request id in `x-request-id`.
+   */
   async register(instance: FastifyInstance): Promise<void> {
     await instance.register(async (scope) => {
       installErrorHandler(scope, RANKER_HTTP_CODES);
-      registerFeedRoute(scope, {
-        store: this.dependencies.store,
-        pools: this.pools,
-        currentModel: () => this.model,
-        candidateLimits: { ...DEFAULT_CANDIDATE_LIMITS, total: this.dependencies.config.maxCandidates },
-        metrics: this.dependencies.metrics,
-        ...(this.dependencies.clock === undefined ? {} : { clock: this.dependencies.clock }),
+      scope.addHook('onSend', async (request, reply) => {
+        reply.header('x-request-id', request.id);
       });
+      registerFeedRoute(scope, this.service);
+      this.live.register(scope);
+      registerOpenApiRoutes(scope);
     });
   }
 
-  /** Loads and validates the model, then reads the pools once; rejects if either fails. */
+  /** Registers the demo page; the process does so only where the collector runs beside the ranker. */
+  async registerDemo(instance: FastifyInstance): Promise<void> {
+    await registerDemoPage(instance);
+  }
+
+  /** Loads and validates the model, reads the pools once and subscribes to change notices; rejects if any fails. */
   async start(): Promise<void> {
     const { config, logger } = this.dependencies;
     this.model = await loadRankingModel(config.modelDir, { intraOpThreads: config.modelIntraOpThreads });
@@ -55,13 +103,32 @@ export class Ranker {
       'model loaded',
     );
     await this.refresher.start();
+    this.unsubscribe = await this.dependencies.sessionChanges?.subscribe((sessionIds) => this.live.notify(sessionIds));
   }
 
   get currentModel(): RankingModel | undefined {
     return this.model;
   }
 
+  /**
+   * Serves every later request with `model` and releases the previous one once in-flight runs had
+   * time to finish. The caller validated `model` (for instance with `loadRankingModel`).
+   */
+  async useModel(model: RankingModel, releaseDelayMs = 1_000): Promise<void> {
+    const previous = this.model;
+    this.model = model;
+    this.dependencies.logger.info({ model: model.manifest.name, version: model.manifest.version }, 'model swapped');
+    if (previous !== undefined && previous !== model) {
+      // NOTE: a request that started before the swap may still be running the previous model, and
+      // nothing counts them; the delay is a guess at the longest run, not a guarantee.
+      await new Promise((resolve) => setTimeout(resolve, releaseDelayMs).unref());
+      await previous.release();
+    }
+  }
+
   async stop(): Promise<void> {
+    await this.unsubscribe?.();
+    this.live.closeAll();
     await this.refresher.stop();
     await this.model?.release();
     this.model = undefined;

@@ -45,7 +45,7 @@ async function feed(body: unknown) {
 beforeAll(async () => {
   directory = await mkdtemp(join(tmpdir(), 'nexttap-ranker-'));
   // Score = popularity + 10 × session affinity, so the expected order is known.
-  await writeLinearModel(directory, { item_popularity_long: 1, session_category_affinity: 10 });
+  await writeLinearModel(directory, { item_popularity_week: 1, session_category_affinity: 10 });
   store = new MemoryFeatureStore({ now: () => NOW_MS, sweepIntervalMs: 0 });
   for (const input of CATALOG) {
     const item = validateCatalogItem(input);
@@ -76,7 +76,7 @@ describe('POST /v1/feed', () => {
     expect(response.statusCode).toBe(200);
     const body = response.json();
     expect(body.feedId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(body.model).toEqual({ name: 'linear', version: '1' });
+    expect(body.model).toEqual({ name: 'linear', version: '1', variant: 'default' });
     expect(body.items).toHaveLength(3);
     expect(body.items[0].itemId).toBe('comedy-1');
     expect(body.items.map((item: { position: number }) => item.position)).toEqual([0, 1, 2]);

@@ -1,0 +1,210 @@
+import type { CatalogItem } from '@nexttap/events';
+import type { SessionSnapshot, UserSnapshot } from '@nexttap/features';
+import type { Candidate, CandidateSource } from './candidates';
+import { sampleTapRate } from './thompson';
+
+/** Settings of the feed rules. Defaults are in `DEFAULT_FEED_RULES`; the ranker's config sets them. */
+export interface FeedRuleSettings {
+  /** Drops items the session or its user already engaged with (any event but an impression). */
+  dropInteracted: boolean;
+  /** Drops generated candidates served in the session's last N responses; 0 turns the rule off. */
+  dropServedFeeds: number;
+  /** Window of positions in which diversity is enforced; 0 or 1 turns the rule off. */
+  diversityWindow: number;
+  /** Items of one category allowed in any window. */
+  diversityMaxPerCategory: number;
+  /** Items of one creator allowed in any window. */
+  diversityMaxPerCreator: number;
+  /** Position (0-based) of the exploration slot; -1 turns exploration off. */
+  explorationPosition: number;
+  /** An item with fewer decayed impressions than this counts as little-shown and may explore. */
+  explorationMaxImpressions: number;
+  /** An item published less than this many ms ago counts as fresh and may explore. */
+  explorationFreshMs: number;
+  /** Positions a live item moves up; 0 turns the boost off. */
+  liveBoostPositions: number;
+}
+
+export const DEFAULT_FEED_RULES: FeedRuleSettings = {
+  dropInteracted: true,
+  dropServedFeeds: 3,
+  diversityWindow: 6,
+  diversityMaxPerCategory: 4,
+  diversityMaxPerCreator: 2,
+  explorationPosition: 3,
+  explorationMaxImpressions: 50,
+  explorationFreshMs: 2 * 86_400_000,
+  liveBoostPositions: 3,
+};
+
+export type OrderingRule = 'live-boost' | 'diversity' | 'exploration';
+
+/** How one ordering rule moved an item: its position before and after the rule. */
+export interface RuleEffect {
+  rule: OrderingRule;
+  from: number;
+  to: number;
+}
+
+/** An item after scoring, as the ordering rules see it. */
+export interface ScoredItem {
+  itemId: string;
+  score: number;
+  sources: CandidateSource[];
+  catalog: CatalogItem | undefined;
+  impressions: number;
+  taps: number;
+  rules: RuleEffect[];
+}
+
+export interface FilterInput {
+  session: SessionSnapshot;
+  user: UserSnapshot | undefined;
+  exclude: ReadonlySet<string>;
+  /** Items served in the session's recent responses. */
+  served: ReadonlySet<string>;
+  /** True when the candidates were generated, false when the request sent them. */
+  generated: boolean;
+}
+
+/**
+ * Drops candidates before their features are read: excluded items, items the session or user
+ * engaged with, and generated candidates served recently. A request's own candidates are not
+ * dropped for being served, because the app chose to show them again.
+ */
+export function filterCandidates(candidates: readonly Candidate[], input: FilterInput, settings: FeedRuleSettings): Candidate[] {
+  return candidates.filter(({ itemId }) => {
+    if (input.exclude.has(itemId)) {
+      return false;
+    }
+    if (settings.dropInteracted && (input.session.interacted.has(itemId) || (input.user?.interacted.has(itemId) ?? false))) {
+      return false;
+    }
+    return !(input.generated && settings.dropServedFeeds > 0 && input.served.has(itemId));
+  });
+}
+
+/** Orders scored items: best score first, ties by item id so that equal scores keep one order. */
+export function sortByScore(items: ScoredItem[]): ScoredItem[] {
+  return items.sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
+}
+
+/**
+ * Applies the ordering rules to items sorted by score, in order: live boost, diversity over the
+ * first `depth` positions, then the exploration slot. Each rule records how it moved an item.
+ */
+export function applyOrderingRules(
+  sorted: readonly ScoredItem[],
+  settings: FeedRuleSettings,
+  context: { nowMs: number; depth: number; random: () => number },
+): ScoredItem[] {
+  const boosted = boostLiveItems(sorted, settings.liveBoostPositions);
+  const diverse = diversify(boosted, settings, context.depth);
+  return placeExplorationItem(diverse, settings, context);
+}
+
+/** Moves each live item up by `positions`; a live item wins a tie with the item it reaches. */
+export function boostLiveItems(items: readonly ScoredItem[], positions: number): ScoredItem[] {
+  if (positions <= 0) {
+    return [...items];
+  }
+  const keyed = items.map((item, index) => ({ item, index, key: item.catalog?.live === true ? index - positions - 0.5 : index }));
+  keyed.sort((a, b) => a.key - b.key);
+  return keyed.map(({ item, index }, to) => {
+    if (to < index) {
+      item.rules.push({ rule: 'live-boost', from: index, to });
+    }
+    return item;
+  });
+}
+
+/**
+ * Re-orders the first `depth` positions so that no window of `diversityWindow` positions holds more
+ * than the allowed items of one category or one creator: each position takes the best remaining
+ * item that fits. When no remaining item fits, the best remaining item is taken anyway, because a
+ * short feed is worse than a repetitive one.
+ */
+export function diversify(items: readonly ScoredItem[], settings: FeedRuleSettings, depth: number): ScoredItem[] {
+  const window = settings.diversityWindow;
+  if (window <= 1) {
+    return [...items];
+  }
+  const remaining = [...items];
+  const placed: ScoredItem[] = [];
+  const originalIndex = new Map(items.map((item, index) => [item, index]));
+  while (remaining.length > 0 && placed.length < depth) {
+    const recent = placed.slice(Math.max(0, placed.length - window + 1));
+    const fitting = remaining.findIndex((item) => fitsWindow(item, recent, settings));
+    const [next] = remaining.splice(fitting < 0 ? 0 : fitting, 1) as [ScoredItem];
+    const from = originalIndex.get(next) ?? placed.length;
+    if (placed.length > from) {
+      next.rules.push({ rule: 'diversity', from, to: placed.length });
+    }
+    placed.push(next);
+  }
+  return [...placed, ...remaining];
+}
+
+function fitsWindow(item: ScoredItem, recent: readonly ScoredItem[], settings: FeedRuleSettings): boolean {
+  for (const category of item.catalog?.categories ?? []) {
+    const count = recent.filter((other) => other.catalog?.categories.includes(category)).length;
+    if (count + 1 > settings.diversityMaxPerCategory) {
+      return false;
+    }
+  }
+  const creatorId = item.catalog?.creatorId;
+  if (creatorId !== undefined) {
+    const count = recent.filter((other) => other.catalog?.creatorId === creatorId).length;
+    if (count + 1 > settings.diversityMaxPerCreator) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Gives the exploration slot to one fresh or little-shown item ranked below it (within `depth`), chosen
+ * by Thompson sampling over tap-through rates.
+ */
+export function placeExplorationItem(
+  items: readonly ScoredItem[],
+  settings: FeedRuleSettings,
+  context: { nowMs: number; depth: number; random: () => number },
+): ScoredItem[] {
+  const position = settings.explorationPosition;
+  if (position < 0 || items.length <= position + 1) {
+    return [...items];
+  }
+  let chosenIndex = -1;
+  let bestDraw = -1;
+  const end = Math.min(items.length, context.depth);
+  for (let index = position + 1; index < end; index++) {
+    const item = items[index] as ScoredItem;
+    if (!mayExplore(item, settings, context.nowMs)) {
+      continue;
+    }
+    const draw = sampleTapRate(item.taps, item.impressions, context.random);
+    if (draw > bestDraw) {
+      bestDraw = draw;
+      chosenIndex = index;
+    }
+  }
+  if (chosenIndex < 0) {
+    return [...items];
+  }
+  const reordered = [...items];
+  const [chosen] = reordered.splice(chosenIndex, 1) as [ScoredItem];
+  reordered.splice(position, 0, chosen);
+  chosen.rules.push({ rule: 'exploration', from: chosenIndex, to: position });
+  return reordered;
+}
+
+/** Tells whether an item is fresh or little-shown, and so may take the exploration slot. */
+export function mayExplore(item: ScoredItem, settings: FeedRuleSettings, nowMs: number): boolean {
+  if (item.catalog === undefined) {
+    return false;
+  }
+  const publishedAt = item.catalog.publishedAt;
+  const fresh = publishedAt !== undefined && nowMs - publishedAt < settings.explorationFreshMs;
+  return fresh || item.impressions < settings.explorationMaxImpressions;
+}

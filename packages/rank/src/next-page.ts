@@ -1,0 +1,83 @@
+import type { ItemSnapshot } from '@nexttap/features';
+import { fallbackFeed } from './fallback-feed';
+import { DEFAULT_FEED_RULES } from './feed-rules';
+import { explainItems, storeDegradation, type FeedItem, type FeedQuery, type RankContext, type RankedFeed } from './rank-feed';
+import { parseServedFeed, servedFeedRequest, type ServedFeedRecord } from './served-feeds';
+import { UNLIMITED_STORE_BUDGET } from './store-budget';
+import { readItems, readSessionWith } from './store-reads';
+
+/** The served feed a cursor points to has expired or was never stored. */
+export class ServedFeedNotFoundError extends Error {
+  override readonly name = 'ServedFeedNotFoundError';
+
+  constructor(
+    readonly sessionId: string,
+    readonly feedId: string,
+  ) {
+    super(`feed ${feedId} of session ${sessionId} has expired or was never served`);
+  }
+}
+
+export interface PageQuery extends FeedQuery {
+  feedId: string;
+  offset: number;
+}
+
+export interface NextPage extends RankedFeed {
+  /** The stored feed the page was cut from; undefined when the page was degraded. */
+  record: ServedFeedRecord | undefined;
+}
+
+/**
+ * Serves the next page of a stored ranking: the session and the feed's record in one round trip,
+ * then the page items' features in a second one. Items the session engaged with since, and
+ * excluded items, are skipped, so no item is served twice. Rejects with ServedFeedNotFoundError when
+ * the record has expired; a store failure degrades to the pool copy as `rankFeed` does.
+ */
+export async function rankNextPage(query: PageQuery, context: RankContext): Promise<NextPage> {
+  try {
+    return await pageFromStore(query, context);
+  } catch (error) {
+    const degradation = storeDegradation(error);
+    if (degradation === undefined) {
+      throw error;
+    }
+    return { ...fallbackFeed(query, context.pools, context.rules ?? DEFAULT_FEED_RULES, degradation), record: undefined };
+  }
+}
+
+async function pageFromStore(query: PageQuery, context: RankContext): Promise<NextPage> {
+  const rules = context.rules ?? DEFAULT_FEED_RULES;
+  const budget = context.budget ?? UNLIMITED_STORE_BUDGET;
+  const state = await readSessionWith(context.store, query.sessionId, query.userId, context.nowMs, [servedFeedRequest(query.sessionId, query.feedId)], budget);
+  const record = parseServedFeed(query.feedId, state.extra[0]);
+  if (record === undefined) {
+    throw new ServedFeedNotFoundError(query.sessionId, query.feedId);
+  }
+  const exclude = new Set(query.exclude ?? []);
+  const skip = (itemId: string) =>
+    exclude.has(itemId) || (rules.dropInteracted && (state.session.interacted.has(itemId) || (state.user?.interacted.has(itemId) ?? false)));
+  const page = [];
+  let index = query.offset;
+  for (; index < record.ranking.length && page.length < query.limit; index++) {
+    const entry = record.ranking[index];
+    if (entry !== undefined && !skip(entry.itemId)) {
+      page.push(entry);
+    }
+  }
+  const snapshots = await readItems(context.store, page.map((entry) => entry.itemId), context.nowMs, budget, state.session);
+  const items = page.map((entry, position): FeedItem => {
+    const catalog = (snapshots[position] as ItemSnapshot).catalog;
+    return { ...entry, known: catalog !== undefined, catalog };
+  });
+  if (query.explain === true) {
+    await explainItems(items, snapshots, state, context);
+  }
+  return {
+    items,
+    ranking: record.ranking,
+    nextOffset: index < record.ranking.length ? index : undefined,
+    candidateCount: record.ranking.length,
+    record,
+  };
+}

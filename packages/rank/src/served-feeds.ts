@@ -1,0 +1,139 @@
+import type { PlannedWrite, ReadRequest, ReadResult } from '@nexttap/features';
+import type { CandidateSource } from './candidates';
+import type { RuleEffect } from './feed-rules';
+
+/**
+ * Keys of served feeds. They carry the session's hash tag, so that a feed's record, the session's
+ * served history and the session's features live in one Redis Cluster slot and one write touches
+ * one slot; an event that carries a `feedId` also carries its `sessionId`, which finds the record.
+ */
+export const servedFeedKeys = {
+  /** Hash of one served feed: the ranking, the model, and the items of each served page. */
+  feed: (sessionId: string, feedId: string) => `s:{${sessionId}}:feed:${feedId}`,
+  /** List of the item ids of the session's recent responses, newest first, as JSON arrays. */
+  served: (sessionId: string) => `s:{${sessionId}}:served`,
+} as const;
+
+/** One entry of a stored ranking, in ranked order. */
+export interface RankingEntry {
+  itemId: string;
+  score: number;
+  sources: CandidateSource[];
+  rules: RuleEffect[];
+}
+
+/** A served feed as stored for attribution and paging. */
+export interface ServedFeedRecord {
+  feedId: string;
+  /** `name/version` of the model. */
+  model: string;
+  variant: string;
+  createdAtMs: number;
+  ranking: RankingEntry[];
+  /** Item ids served at each page offset. */
+  pages: Map<number, string[]>;
+}
+
+export interface RecordServedInput {
+  sessionId: string;
+  feedId: string;
+  /** Offset of the served page in the ranking; 0 for a first page. */
+  offset: number;
+  servedItemIds: readonly string[];
+  /** The whole ranking and its model, written with the first page only. */
+  first?: { model: string; variant: string; createdAtMs: number; ranking: readonly RankingEntry[] };
+  /** Whether the served items join the session's served history (false for live feed pushes). */
+  countAsServed: boolean;
+  ttlMs: number;
+  servedHistoryLength: number;
+}
+
+const PAGE_FIELD_PREFIX = 'page:';
+
+/** Plans the writes that record one served page: one slot, safe to repeat. */
+export function planServedFeed(input: RecordServedInput): PlannedWrite {
+  const feedKey = servedFeedKeys.feed(input.sessionId, input.feedId);
+  const operations: PlannedWrite['operations'] = [];
+  if (input.first !== undefined) {
+    const ranking = input.first.ranking.map((entry) => [entry.itemId, entry.score, entry.sources, entry.rules]);
+    operations.push(
+      { op: 'hashSet', key: feedKey, field: 'model', value: input.first.model },
+      { op: 'hashSet', key: feedKey, field: 'variant', value: input.first.variant },
+      { op: 'hashSet', key: feedKey, field: 'createdAtMs', value: String(input.first.createdAtMs) },
+      { op: 'hashSet', key: feedKey, field: 'ranking', value: JSON.stringify(ranking) },
+      { op: 'expire', key: feedKey, ttlMs: input.ttlMs },
+    );
+  }
+  operations.push({ op: 'hashSet', key: feedKey, field: `${PAGE_FIELD_PREFIX}${input.offset}`, value: JSON.stringify(input.servedItemIds) });
+  if (input.countAsServed && input.servedHistoryLength > 0) {
+    const servedKey = servedFeedKeys.served(input.sessionId);
+    operations.push(
+      { op: 'listPush', key: servedKey, value: JSON.stringify(input.servedItemIds), maxLength: input.servedHistoryLength },
+      { op: 'expire', key: servedKey, ttlMs: input.ttlMs },
+    );
+  }
+  return { operations };
+}
+
+/** Builds the read of the session's served history. */
+export function servedHistoryRequest(sessionId: string, length: number): ReadRequest {
+  return { kind: 'list', key: servedFeedKeys.served(sessionId), limit: Math.max(1, length) };
+}
+
+/** Parses the served history into the set of item ids served in those responses. */
+export function parseServedHistory(result: ReadResult | undefined, length: number): Set<string> {
+  const served = new Set<string>();
+  if (result?.kind !== 'list' || length <= 0) {
+    return served;
+  }
+  for (const text of result.value.slice(0, length)) {
+    for (const itemId of parseJsonArray(text)) {
+      if (typeof itemId === 'string') {
+        served.add(itemId);
+      }
+    }
+  }
+  return served;
+}
+
+/** Builds the read of one served feed's record. */
+export function servedFeedRequest(sessionId: string, feedId: string): ReadRequest {
+  return { kind: 'hash', key: servedFeedKeys.feed(sessionId, feedId) };
+}
+
+/** Parses a served feed's record, or returns undefined when it expired or never existed. */
+export function parseServedFeed(feedId: string, result: ReadResult | undefined): ServedFeedRecord | undefined {
+  if (result?.kind !== 'hash' || result.value.ranking === undefined) {
+    return undefined;
+  }
+  const fields = result.value;
+  const ranking = parseJsonArray(fields.ranking ?? '[]').flatMap((raw): RankingEntry[] => {
+    if (!Array.isArray(raw) || typeof raw[0] !== 'string') {
+      return [];
+    }
+    return [{ itemId: raw[0], score: Number(raw[1]), sources: (raw[2] ?? []) as CandidateSource[], rules: (raw[3] ?? []) as RuleEffect[] }];
+  });
+  const pages = new Map<number, string[]>();
+  for (const [field, text] of Object.entries(fields)) {
+    if (field.startsWith(PAGE_FIELD_PREFIX)) {
+      pages.set(Number(field.slice(PAGE_FIELD_PREFIX.length)), parseJsonArray(text).filter((value): value is string => typeof value === 'string'));
+    }
+  }
+  return {
+    feedId,
+    model: fields.model ?? '',
+    variant: fields.variant ?? '',
+    createdAtMs: Number(fields.createdAtMs ?? 0),
+    ranking,
+    pages,
+  };
+}
+
+function parseJsonArray(text: string): unknown[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value : [];
+  } catch {
+    return [];
+  }
+}

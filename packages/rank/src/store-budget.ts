@@ -1,0 +1,52 @@
+import { performance } from 'node:perf_hooks';
+
+/** The feature store did not answer within the request's budget. */
+export class StoreBudgetExceededError extends Error {
+  override readonly name = 'StoreBudgetExceededError';
+
+  constructor(readonly budgetMs: number) {
+    super(`the feature store did not answer within the request budget of ${budgetMs} ms`);
+  }
+}
+
+/**
+ * The time one request may spend waiting for the feature store, shared by all of its reads. A read
+ * that is still pending when the budget runs out is abandoned (its reply is ignored) and the
+ * request fails over to the in-process pool copy.
+ */
+export class StoreBudget {
+  private readonly startedMs = performance.now();
+
+  constructor(readonly budgetMs: number) {}
+
+  /** Milliseconds left; never negative. */
+  get remainingMs(): number {
+    return Math.max(0, this.budgetMs - (performance.now() - this.startedMs));
+  }
+
+  /** Resolves with the read's value, or rejects with StoreBudgetExceededError when the budget runs out first. */
+  async race<T>(read: Promise<T>): Promise<T> {
+    const remainingMs = this.remainingMs;
+    if (!Number.isFinite(remainingMs)) {
+      return read;
+    }
+    if (remainingMs <= 0) {
+      // The abandoned read may still reject later; it must not become an unhandled rejection.
+      read.catch(() => undefined);
+      throw new StoreBudgetExceededError(this.budgetMs);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreBudgetExceededError(this.budgetMs)), remainingMs);
+    });
+    read.catch(() => undefined);
+    try {
+      return await Promise.race([read, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** A budget that never runs out, for replay and other callers without a latency target. */
+export const UNLIMITED_STORE_BUDGET = new StoreBudget(Number.POSITIVE_INFINITY);

@@ -1,0 +1,81 @@
+import {
+  itemReadRequests,
+  parseItemReads,
+  parseSessionReads,
+  sessionReadRequests,
+  type ItemSnapshot,
+  type ReadRequest,
+  type ReadResult,
+  type SessionSnapshot,
+  type UserSnapshot,
+} from '@nexttap/features';
+import type { FeatureStore } from '@nexttap/store';
+import { StoreBudget, StoreBudgetExceededError, UNLIMITED_STORE_BUDGET } from './store-budget';
+
+/** A feature store read failed; `cause` has the store's error. */
+export class StoreReadError extends Error {
+  override readonly name = 'StoreReadError';
+
+  constructor(cause: unknown) {
+    super(`feature store read failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/**
+ * Reads within the budget. Rejects with StoreBudgetExceededError when the budget runs out and with
+ * StoreReadError when the store fails, so that callers can tell a store problem from a bug.
+ */
+export async function readWithinBudget(store: FeatureStore, requests: readonly ReadRequest[], budget: StoreBudget): Promise<ReadResult[]> {
+  try {
+    return await budget.race(store.read(requests));
+  } catch (error) {
+    throw error instanceof StoreBudgetExceededError ? error : new StoreReadError(error);
+  }
+}
+
+/** Reads a session and its user in one round trip. */
+export async function readSession(
+  store: FeatureStore,
+  sessionId: string,
+  userId: string | undefined,
+  nowMs: number,
+  budget: StoreBudget = UNLIMITED_STORE_BUDGET,
+): Promise<{ session: SessionSnapshot; user: UserSnapshot | undefined }> {
+  const { session, user } = await readSessionWith(store, sessionId, userId, nowMs, [], budget);
+  return { session, user };
+}
+
+/**
+ * Reads a session and its user plus `extra` requests in the same round trip; the answers to the
+ * extra requests come back in `extra`, in order.
+ */
+export async function readSessionWith(
+  store: FeatureStore,
+  sessionId: string,
+  userId: string | undefined,
+  nowMs: number,
+  extra: readonly ReadRequest[],
+  budget: StoreBudget,
+): Promise<{ session: SessionSnapshot; user: UserSnapshot | undefined; extra: ReadResult[] }> {
+  const requests = sessionReadRequests(sessionId, userId);
+  const results = await readWithinBudget(store, [...requests, ...extra], budget);
+  const parsed = parseSessionReads(sessionId, userId, results.slice(0, requests.length), nowMs);
+  return { ...parsed, extra: results.slice(requests.length) };
+}
+
+/**
+ * Reads the features of items in one round trip. With a session, the items also get the session's
+ * co-visitation scores and whether the session saw them.
+ */
+export async function readItems(
+  store: FeatureStore,
+  itemIds: readonly string[],
+  nowMs: number,
+  budget: StoreBudget = UNLIMITED_STORE_BUDGET,
+  session?: SessionSnapshot,
+): Promise<ItemSnapshot[]> {
+  if (itemIds.length === 0) {
+    return [];
+  }
+  return parseItemReads(itemIds, await readWithinBudget(store, itemReadRequests(itemIds, session), budget), nowMs, session);
+}

@@ -1,0 +1,27 @@
+import { rankerError } from './errors';
+
+/** Where a next page starts: the served feed and the offset in its ranking. */
+export interface FeedCursor {
+  feedId: string;
+  offset: number;
+}
+
+const CURSOR_VERSION = 'v1';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Encodes a cursor as base64url text, opaque to clients. */
+export function encodeCursor(cursor: FeedCursor): string {
+  return Buffer.from(`${CURSOR_VERSION}.${cursor.feedId}.${cursor.offset}`, 'utf8').toString('base64url');
+}
+
+/** Decodes a cursor; throws RANKER_ERR_INVALID_CURSOR when the text is not one `encodeCursor` made. */
+export function decodeCursor(text: string): FeedCursor {
+  const [version, feedId, offsetText, ...rest] = Buffer.from(text, 'base64url').toString('utf8').split('.');
+  const offset = Number(offsetText);
+  if (version !== CURSOR_VERSION || feedId === undefined || !UUID.test(feedId) || !Number.isInteger(offset) || offset < 0 || rest.length > 0) {
+    throw rankerError('RANKER_ERR_INVALID_CURSOR', `cursor ${JSON.stringify(text.slice(0, 40))} is not a cursor this ranker issued; send the nextCursor of the previous page unchanged`, {
+      field: 'cursor',
+    });
+  }
+  return { feedId, offset };
+}

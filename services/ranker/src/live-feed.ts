@@ -1,0 +1,164 @@
+import type { ServerResponse } from 'node:http';
+import { ApiError, parseBody } from '@nexttap/http';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { RankerConfig } from './config';
+import { rankerError } from './errors';
+import type { FeedMetrics } from './feed-metrics';
+import { liveFeedQuerySchema, type LiveFeedQuery } from './feed-request';
+import type { FeedService } from './feed-service';
+
+/** One open live feed connection. */
+interface LiveConnection {
+  query: LiveFeedQuery;
+  raw: ServerResponse;
+  log: FastifyBaseLogger;
+  debounce: NodeJS.Timeout | undefined;
+  heartbeat: NodeJS.Timeout;
+  /** The push in progress, if any; a notice during it triggers one more push after it. */
+  pushing: Promise<void> | undefined;
+  pushAgain: boolean;
+  closed: boolean;
+}
+
+/** Milliseconds a client waits before reconnecting, sent as the SSE `retry` field. */
+const RECONNECT_DELAY_MS = 1_000;
+
+/**
+ * Live feeds over Server-Sent Events. Each connection gets the session's feed at once, then a
+ * re-ranked feed whenever the session's features change (debounced). The event id is the feedId,
+ * and a reconnecting client gets the current feed at once whatever its Last-Event-ID, so it never
+ * sees a replay of stale feeds.
+ */
+export class LiveFeedHub {
+  private readonly bySession = new Map<string, Set<LiveConnection>>();
+  private count = 0;
+
+  constructor(
+    private readonly service: FeedService,
+    private readonly config: RankerConfig,
+    private readonly metrics: FeedMetrics,
+  ) {}
+
+  /** Registers `GET /v1/feed/live`. */
+  register(instance: FastifyInstance): void {
+    instance.get('/v1/feed/live', async (request, reply) => {
+      const query = parseBody(liveFeedQuerySchema, request.query, 'RANKER_ERR_INVALID_REQUEST');
+      if (this.count >= this.config.liveMaxConnections) {
+        throw rankerError('RANKER_ERR_TOO_MANY_LIVE_FEEDS', `this ranker already has ${this.count} open live feeds, its limit; retry later or use POST /v1/feed`, {
+          headers: { 'retry-after': '5' },
+        });
+      }
+      // Rank the first feed before the stream opens, so that a failure is still an ordinary error reply.
+      const first = await this.service.serve(this.feedQuery(query), { kind: 'live', includeCatalog: query.includeCatalog === 'true', log: request.log });
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'x-request-id': request.id,
+      });
+      reply.raw.write(`retry: ${RECONNECT_DELAY_MS}\n\n`);
+      const connection = this.open(query, reply.raw, request.log);
+      this.write(connection, first.feedId, first);
+      this.metrics.livePushes.inc({ trigger: 'connect' });
+      reply.raw.on('close', () => this.close(connection));
+    });
+  }
+
+  /** Schedules a push on every live feed of the given sessions, after the debounce time. */
+  notify(sessionIds: readonly string[]): void {
+    for (const sessionId of sessionIds) {
+      for (const connection of this.bySession.get(sessionId) ?? []) {
+        clearTimeout(connection.debounce);
+        connection.debounce = setTimeout(() => this.push(connection), this.config.liveDebounceMs);
+      }
+    }
+  }
+
+  /** Open live feeds. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Ends every live feed, for shutdown; clients reconnect to another ranker. */
+  closeAll(): void {
+    for (const connections of [...this.bySession.values()]) {
+      for (const connection of [...connections]) {
+        connection.raw.end();
+        this.close(connection);
+      }
+    }
+  }
+
+  private feedQuery(query: LiveFeedQuery) {
+    return { sessionId: query.sessionId, userId: query.userId, limit: query.limit, dropServed: false };
+  }
+
+  private open(query: LiveFeedQuery, raw: ServerResponse, log: FastifyBaseLogger): LiveConnection {
+    const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), this.config.liveHeartbeatIntervalMs);
+    heartbeat.unref();
+    const connection: LiveConnection = { query, raw, log, debounce: undefined, heartbeat, pushing: undefined, pushAgain: false, closed: false };
+    const connections = this.bySession.get(query.sessionId) ?? new Set();
+    connections.add(connection);
+    this.bySession.set(query.sessionId, connections);
+    this.count += 1;
+    this.metrics.liveFeedsOpen.set(this.count);
+    return connection;
+  }
+
+  private close(connection: LiveConnection): void {
+    if (connection.closed) {
+      return;
+    }
+    connection.closed = true;
+    clearTimeout(connection.debounce);
+    clearInterval(connection.heartbeat);
+    const connections = this.bySession.get(connection.query.sessionId);
+    connections?.delete(connection);
+    if (connections?.size === 0) {
+      this.bySession.delete(connection.query.sessionId);
+    }
+    this.count -= 1;
+    this.metrics.liveFeedsOpen.set(this.count);
+  }
+
+  private push(connection: LiveConnection): void {
+    if (connection.closed) {
+      return;
+    }
+    if (connection.pushing !== undefined) {
+      connection.pushAgain = true;
+      return;
+    }
+    connection.pushing = this.pushOnce(connection).finally(() => {
+      connection.pushing = undefined;
+      if (connection.pushAgain) {
+        connection.pushAgain = false;
+        this.push(connection);
+      }
+    });
+  }
+
+  private async pushOnce(connection: LiveConnection): Promise<void> {
+    try {
+      const feed = await this.service.serve(this.feedQuery(connection.query), {
+        kind: 'live',
+        includeCatalog: connection.query.includeCatalog === 'true',
+        log: connection.log,
+      });
+      if (!connection.closed) {
+        this.write(connection, feed.feedId, feed);
+        this.metrics.livePushes.inc({ trigger: 'change' });
+      }
+    } catch (error) {
+      // The model may be swapping out; the next change notice tries again.
+      const code = error instanceof ApiError ? error.code : undefined;
+      connection.log.warn({ err: error, code, sessionId: connection.query.sessionId }, 'live feed push failed');
+    }
+  }
+
+  private write(connection: LiveConnection, eventId: string, body: unknown): void {
+    connection.raw.write(`id: ${eventId}\nevent: feed\ndata: ${JSON.stringify(body)}\n\n`);
+  }
+}

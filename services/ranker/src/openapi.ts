@@ -1,0 +1,94 @@
+import type { FastifyInstance } from 'fastify';
+import type { z } from 'zod';
+import { zodToJsonSchema } from 'zod-to-json-schema';
+import { RANKER_ERRORS, type RankerErrorCode } from './errors';
+import { errorResponseSchema, feedRequestSchema, feedResponseSchema, liveFeedQuerySchema } from './feed-request';
+
+/**
+ * Converts a zod schema to an OpenAPI 3 schema object, inlined so that each one stands alone. A
+ * transform is described by its input, which is what a client sends.
+ */
+function toSchema(schema: z.ZodTypeAny): Record<string, unknown> {
+  const { $schema: _ignored, ...rest } = zodToJsonSchema(schema, { target: 'openApi3', $refStrategy: 'none', effectStrategy: 'input' }) as Record<string, unknown>;
+  return rest;
+}
+
+/** Lists the error codes a status can carry, for the response descriptions. */
+function errorResponses(codes: readonly RankerErrorCode[]): Record<string, unknown> {
+  const byStatus = new Map<number, RankerErrorCode[]>();
+  for (const code of codes) {
+    const status = RANKER_ERRORS[code].statusCode;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  return Object.fromEntries(
+    [...byStatus].map(([status, statusCodes]) => [
+      String(status),
+      {
+        description: statusCodes.map((code) => `\`${code}\`: ${RANKER_ERRORS[code].description}`).join(' '),
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      },
+    ]),
+  );
+}
+
+/** Builds the ranker's OpenAPI 3.0 document from the zod schemas that validate its requests and responses. */
+export function buildOpenApiDocument(): Record<string, unknown> {
+  const liveQuery = toSchema(liveFeedQuerySchema) as { properties: Record<string, Record<string, unknown>>; required?: string[] };
+  const required = new Set(liveQuery.required ?? []);
+  const liveParameters = Object.entries(liveQuery.properties).map(([name, schema]) => ({
+    name,
+    in: 'query',
+    required: required.has(name),
+    schema,
+  }));
+  const common: RankerErrorCode[] = ['RANKER_ERR_INVALID_REQUEST', 'RANKER_ERR_NOT_READY', 'RANKER_ERR_INTERNAL'];
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'nexttap ranker',
+      version: '1',
+      description:
+        'Ranked feeds for the next tap. Every error reply is {"error": {code, message, field}}; codes are stable. A degraded feed is a 200 with `degraded` set.',
+    },
+    paths: {
+      '/v1/feed': {
+        post: {
+          summary: 'Rank a feed for a session, or return the next page of one',
+          requestBody: { required: true, content: { 'application/json': { schema: toSchema(feedRequestSchema) } } },
+          responses: {
+            '200': { description: 'The ranked feed.', content: { 'application/json': { schema: toSchema(feedResponseSchema) } } },
+            ...errorResponses([
+              ...common,
+              'RANKER_ERR_INVALID_JSON',
+              'RANKER_ERR_BODY_TOO_LARGE',
+              'RANKER_ERR_UNSUPPORTED_MEDIA_TYPE',
+              'RANKER_ERR_INVALID_CURSOR',
+              'RANKER_ERR_CURSOR_EXPIRED',
+            ]),
+          },
+        },
+      },
+      '/v1/feed/live': {
+        get: {
+          summary: 'Open a live feed (Server-Sent Events) that pushes a re-ranked feed when the session changes',
+          description:
+            'Each `feed` event has the feedId as its id and a feed response as its data. The current feed is sent at once on every connection, also on a reconnect with Last-Event-ID.',
+          parameters: liveParameters,
+          responses: {
+            '200': { description: 'An event stream of `feed` events.', content: { 'text/event-stream': { schema: toSchema(feedResponseSchema) } } },
+            ...errorResponses([...common, 'RANKER_ERR_TOO_MANY_LIVE_FEEDS']),
+          },
+        },
+      },
+    },
+    components: { schemas: { Error: toSchema(errorResponseSchema) } },
+  };
+}
+
+/** Registers `GET /docs` and `GET /docs/openapi.json`, both returning the OpenAPI document. */
+export function registerOpenApiRoutes(instance: FastifyInstance): void {
+  const document = buildOpenApiDocument();
+  const handler = async () => document;
+  instance.get('/docs', handler);
+  instance.get('/docs/openapi.json', handler);
+}
