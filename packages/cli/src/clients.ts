@@ -1,6 +1,7 @@
 import { InProcessBus, KafkaBus, TOPICS, topicName, type EventBus } from '@nexttap/bus';
 import type { Logger } from '@nexttap/observability';
 import { MemoryFeatureStore, RedisFeatureStore, type FeatureStore } from '@nexttap/store';
+import { InProcessSessionChanges, RedisSessionChanges, sessionChangesChannel, type SessionChangeNotices } from '@nexttap/ranker';
 import { Redis } from 'ioredis';
 import type { ServerConfig } from './process-config';
 
@@ -14,6 +15,8 @@ export interface Clients {
   ingestStore: FeatureStore;
   /** Store for the request path: short command timeout and no offline queue, so an outage fails fast. */
   rankerStore: FeatureStore;
+  /** Per-session change notices from ingest to the rankers' live feeds: in process, or Redis pub/sub. */
+  sessionChanges: SessionChangeNotices;
   mode: { bus: 'kafka' | 'in-process'; store: 'redis' | 'memory' };
   close(): Promise<void>;
 }
@@ -30,13 +33,16 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
         });
   if (settings.redisUrl === '') {
     const store = new MemoryFeatureStore();
+    const sessionChanges = new InProcessSessionChanges();
     return {
       bus,
       ingestStore: store,
       rankerStore: store,
+      sessionChanges,
       mode: { bus: settings.kafkaBrokers.length > 0 ? 'kafka' : 'in-process', store: 'memory' },
       close: once(async () => {
         await bus.close();
+        await sessionChanges.close();
         await store.close();
       }),
     };
@@ -48,18 +54,23 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
   });
-  for (const [role, client] of [['ingest', ingestRedis], ['ranker', rankerRedis]] as const) {
+  // A subscribed connection accepts no other commands, so the change notices get their own.
+  const subscriberRedis = new Redis(settings.redisUrl, { lazyConnect: true });
+  for (const [role, client] of [['ingest', ingestRedis], ['ranker', rankerRedis], ['session-changes', subscriberRedis]] as const) {
     client.on('error', (error: Error) => logger.warn({ err: error, role }, 'redis connection error'));
   }
-  await Promise.all([ingestRedis.connect(), rankerRedis.connect()]);
+  await Promise.all([ingestRedis.connect(), rankerRedis.connect(), subscriberRedis.connect()]);
+  const sessionChanges = new RedisSessionChanges(ingestRedis, subscriberRedis, sessionChangesChannel(settings.redisKeyPrefix), logger);
   return {
     bus,
     ingestStore: new RedisFeatureStore(ingestRedis, { keyPrefix: settings.redisKeyPrefix }),
     rankerStore: new RedisFeatureStore(rankerRedis, { keyPrefix: settings.redisKeyPrefix }),
+    sessionChanges,
     mode: { bus: settings.kafkaBrokers.length > 0 ? 'kafka' : 'in-process', store: 'redis' },
     close: once(async () => {
       await bus.close();
-      await Promise.allSettled([ingestRedis.quit(), rankerRedis.quit()]);
+      await sessionChanges.close();
+      await Promise.allSettled([ingestRedis.quit(), rankerRedis.quit(), subscriberRedis.quit()]);
     }),
   };
 }

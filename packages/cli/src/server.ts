@@ -47,6 +47,8 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
     bodyLimit: Math.max(config.ingest.collectorBodyLimitBytes, config.ranker.bodyLimitBytes),
     // Per-request lines would dominate the log at feed rates; errors are logged by the error handlers.
     logController: new LogController({ disableRequestLogging: true }),
+    // A client's x-request-id becomes the request id in every log line of the request.
+    requestIdHeader: 'x-request-id',
     // A client that stops sending its body mid-request is cut off after 10 s instead of holding a
     // connection (and a graceful shutdown) open.
     requestTimeout: 10_000,
@@ -56,14 +58,25 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
 
   let ranker: Ranker | undefined;
   if (role === 'ranker' || role === 'all') {
-    ranker = new Ranker({ config: config.ranker, store: clients.rankerStore, logger, metrics, clock });
+    ranker = new Ranker({ config: config.ranker, store: clients.rankerStore, logger, metrics, clock, sessionChanges: clients.sessionChanges });
     await ranker.register(app);
+    if (role === 'all' && clients.mode.store === 'memory') {
+      await ranker.registerDemo(app);
+    }
     await ranker.start();
   }
 
   let subscription: Subscription | undefined;
   if (role === 'ingest' || role === 'all') {
-    const processor = new IngestProcessor({ config: config.ingest, store: clients.ingestStore, bus: clients.bus, logger, metrics, clock });
+    const processor = new IngestProcessor({
+      config: config.ingest,
+      store: clients.ingestStore,
+      bus: clients.bus,
+      logger,
+      metrics,
+      clock,
+      onSessionsChanged: (sessionIds) => clients.sessionChanges.publish(sessionIds),
+    });
     await app.register(async (scope) => {
       installErrorHandler(scope, INGEST_HTTP_CODES);
       registerCollectorRoutes(scope, { config: config.ingest, bus: clients.bus, metrics, clock });

@@ -85,6 +85,8 @@ export class Ranker {
       });
       registerFeedRoute(scope, this.service);
       this.live.register(scope);
+      // Open live feeds would keep the server's close waiting until the shutdown timeout.
+      scope.addHook('preClose', async () => this.live.closeAll());
       registerOpenApiRoutes(scope);
     });
   }
