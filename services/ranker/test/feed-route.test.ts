@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateCatalogItem, validateInteraction, type CatalogItemInput, type InteractionInput } from '@nexttap/events';
 import { planCatalogItem, planInteraction } from '@nexttap/features';
-import { writeLinearModel } from '@nexttap/model';
+import { loadRankingModel, writeLinearModel, type RankingModel } from '@nexttap/model';
 import { createLogger, createMetricsRegistry } from '@nexttap/observability';
 import { MemoryFeatureStore } from '@nexttap/store';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseServedFeed, servedFeedRequest } from '@nexttap/rank';
 import { MAX_REQUEST_CANDIDATES, Ranker, rankerConfigSchema } from '../src/index';
+import { startRanker, writeCatalog, writeEvents, type RankerApp } from './ranker-fixture';
 
 const NOW_MS = Date.parse('2026-03-01T12:00:00Z');
 const logger = createLogger({ level: 'silent', service: 'ranker-test' });
@@ -133,5 +135,325 @@ describe('POST /v1/feed', () => {
     const response = await feed({ sessionId: 's', colour: 'red' });
     expect(response.statusCode).toBe(400);
     expect(response.json().error.field).toBe('colour');
+  });
+});
+
+describe('feed rules', () => {
+  const RULES_NOW_MS = NOW_MS;
+  const HOUR_MS = 3_600_000;
+  /** Turns off every ordering rule, so a test switches on only the one it checks. */
+  const RULES_OFF = { liveBoostPositions: '0', explorationPosition: '-1', diversityWindow: '0' };
+  const RULES_CATALOG: CatalogItemInput[] = [
+    ...[1, 2, 3, 4, 5, 6].map((n) => ({ itemId: `action-${n}`, categories: ['Action'], creatorId: n <= 3 ? 'studio-a' : 'studio-b' })),
+    ...[1, 2, 3, 4].map((n) => ({ itemId: `comedy-${n}`, categories: ['Comedy'], creatorId: 'studio-c' })),
+    { itemId: 'live-1', categories: ['News'], live: true, publishedAt: RULES_NOW_MS - HOUR_MS },
+    { itemId: 'fresh-1', categories: ['Drama'], publishedAt: RULES_NOW_MS - HOUR_MS },
+  ];
+  /** Taps per item: the Action items lead, then Comedy, then the live item; the fresh one has none. */
+  const TAPS: Record<string, number> = {
+    'action-1': 12, 'action-2': 11, 'action-3': 10, 'action-4': 9, 'action-5': 8, 'action-6': 7,
+    'comedy-1': 6, 'comedy-2': 5, 'comedy-3': 4, 'comedy-4': 3, 'live-1': 1,
+  };
+  let rulesStore: MemoryFeatureStore;
+  let rulesModelDir: string;
+  const started: RankerApp[] = [];
+
+  async function rankerWith(environment: Record<string, string>): Promise<RankerApp> {
+    const instance = await startRanker(rulesStore, rulesModelDir, () => RULES_NOW_MS, environment);
+    started.push(instance);
+    return instance;
+  }
+
+  async function post(instance: RankerApp, body: object) {
+    return instance.app.inject({ method: 'POST', url: '/v1/feed', payload: body });
+  }
+
+  const idsOf = (body: { items: Array<{ itemId: string }> }) => body.items.map((item) => item.itemId);
+
+  beforeAll(async () => {
+    rulesModelDir = join(directory, 'rules-model');
+    await writeLinearModel(rulesModelDir, { item_popularity_week: 1, session_category_affinity: 10 });
+    rulesStore = new MemoryFeatureStore({ now: () => RULES_NOW_MS, sweepIntervalMs: 0 });
+    await writeCatalog(rulesStore, RULES_CATALOG);
+    const events: Array<Partial<InteractionInput>> = [];
+    for (const [itemId, taps] of Object.entries(TAPS)) {
+      for (let index = 0; index < taps; index++) {
+        events.push({ sessionId: `crowd-${index}`, itemId, type: 'tap' });
+      }
+      // Enough impressions that only the fresh item counts as little-shown.
+      for (let index = 0; index < 60; index++) {
+        events.push({ sessionId: `viewer-${index}`, itemId, type: 'impression' });
+      }
+    }
+    await writeEvents(rulesStore, RULES_NOW_MS, events);
+  });
+
+  afterAll(async () => {
+    await Promise.all(started.map((instance) => instance.close()));
+  });
+
+  it('drops items the session tapped, unless turned off', async () => {
+    await writeEvents(rulesStore, RULES_NOW_MS, [{ sessionId: 'tapper', itemId: 'action-1', type: 'tap' }]);
+    const on = await rankerWith({ ...RULES_OFF, dropServedFeeds: '0' });
+    const off = await rankerWith({ ...RULES_OFF, dropServedFeeds: '0', dropInteracted: 'false' });
+    expect(idsOf((await post(on, { sessionId: 'tapper', limit: 12 })).json())).not.toContain('action-1');
+    expect(idsOf((await post(off, { sessionId: 'tapper', limit: 12 })).json())).toContain('action-1');
+  });
+
+  it('drops items served in the latest feeds, but not requested ones', async () => {
+    const instance = await rankerWith({ ...RULES_OFF, dropServedFeeds: '2' });
+    const first = idsOf((await post(instance, { sessionId: 'refresher', limit: 4 })).json());
+    const second = idsOf((await post(instance, { sessionId: 'refresher', limit: 4 })).json());
+    expect(first).toHaveLength(4);
+    expect(second.filter((itemId) => first.includes(itemId))).toEqual([]);
+    const requested = idsOf((await post(instance, { sessionId: 'refresher', candidates: first })).json());
+    expect(requested.sort()).toEqual([...first].sort());
+  });
+
+  it('keeps served items when the rule is off', async () => {
+    const instance = await rankerWith({ ...RULES_OFF, dropServedFeeds: '0' });
+    const first = idsOf((await post(instance, { sessionId: 'repeater', limit: 4 })).json());
+    const second = idsOf((await post(instance, { sessionId: 'repeater', limit: 4 })).json());
+    expect(second).toEqual(first);
+  });
+
+  it('limits one category per diversity window', async () => {
+    const instance = await rankerWith({ ...RULES_OFF, dropServedFeeds: '0', diversityWindow: '3', diversityMaxPerCategory: '1' });
+    // Four categories fit the first 8 positions; past them only Action and Comedy are left and the rule gives way.
+    const body = (await post(instance, { sessionId: 'diverse', limit: 8, explain: true })).json();
+    const categories = body.items.map((item: { itemId: string }) => item.itemId.split('-')[0]);
+    for (let start = 0; start + 3 <= categories.length; start++) {
+      const window = categories.slice(start, start + 3);
+      expect(new Set(window).size, `positions ${start}-${start + 2}: ${window.join(', ')}`).toBe(3);
+    }
+    const moved = body.items.filter((item: { explanation: { rules: Array<{ rule: string }> } }) =>
+      item.explanation.rules.some((effect) => effect.rule === 'diversity'),
+    );
+    expect(moved.length).toBeGreaterThan(0);
+  });
+
+  it('limits one creator per diversity window', async () => {
+    const instance = await rankerWith({ ...RULES_OFF, dropServedFeeds: '0', diversityWindow: '2', diversityMaxPerCategory: '2', diversityMaxPerCreator: '1' });
+    const body = (await post(instance, { sessionId: 'creators', candidates: ['action-1', 'action-2', 'action-4'] })).json();
+    // action-1 and action-2 share studio-a, so action-4 (studio-b) goes between them.
+    expect(idsOf(body)).toEqual(['action-1', 'action-4', 'action-2']);
+  });
+
+  it('gives the exploration slot to a fresh or little-shown item', async () => {
+    const instance = await rankerWith({ ...RULES_OFF, dropServedFeeds: '0', explorationPosition: '1', explorationFreshMs: '0' });
+    const body = (await post(instance, { sessionId: 'explorer', limit: 5, explain: true })).json();
+    expect(body.items[1].itemId).toBe('fresh-1');
+    expect(body.items[1].explanation.rules).toEqual([{ rule: 'exploration', from: expect.any(Number), to: 1 }]);
+    const off = await rankerWith({ ...RULES_OFF, dropServedFeeds: '0' });
+    expect(idsOf((await post(off, { sessionId: 'explorer', limit: 5 })).json())).not.toContain('fresh-1');
+  });
+
+  it('counts a recently published item as fresh for exploration', async () => {
+    // With no little-shown items, only the fresh ones (published an hour ago) may explore.
+    const instance = await rankerWith({ ...RULES_OFF, dropServedFeeds: '0', explorationPosition: '0', explorationMaxImpressions: '0' });
+    const body = (await post(instance, { sessionId: 'fresh-seeker', limit: 3 })).json();
+    expect(['fresh-1', 'live-1']).toContain(body.items[0].itemId);
+  });
+
+  it('moves live items up', async () => {
+    const off = await rankerWith({ ...RULES_OFF, dropServedFeeds: '0' });
+    const boosted = await rankerWith({ ...RULES_OFF, dropServedFeeds: '0', liveBoostPositions: '5' });
+    const before = idsOf((await post(off, { sessionId: 'live-fan', limit: 20 })).json()).indexOf('live-1');
+    const body = (await post(boosted, { sessionId: 'live-fan', limit: 20, explain: true, includeCatalog: true })).json();
+    const after = idsOf(body).indexOf('live-1');
+    expect(after).toBe(before - 5);
+    expect(body.items[after].catalog).toEqual({ categories: ['News'], live: true });
+    expect(body.items[after].explanation.rules).toEqual([{ rule: 'live-boost', from: before, to: after }]);
+    expect(body.items.find((item: { itemId: string }) => item.itemId === 'live-1').sources).toContain('live');
+  });
+
+  it('pages through one ranking without repeats', async () => {
+    const instance = await rankerWith({ dropServedFeeds: '0' });
+    const seen: string[] = [];
+    const positions: number[] = [];
+    let cursor: string | undefined;
+    let feedId: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const response = await post(instance, { sessionId: 'pager', limit: 3, ...(cursor === undefined ? {} : { cursor }) });
+      expect(response.statusCode).toBe(200);
+      const body = response.json();
+      feedId ??= body.feedId;
+      expect(body.feedId).toBe(feedId);
+      seen.push(...idsOf(body));
+      positions.push(...body.items.map((item: { position: number }) => item.position));
+      cursor = body.nextCursor;
+      if (cursor === undefined) break;
+    }
+    expect(cursor).toBeUndefined();
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.sort()).toEqual(RULES_CATALOG.map((item) => item.itemId).sort());
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+  });
+
+  it('skips items tapped since the first page', async () => {
+    const instance = await rankerWith({ ...RULES_OFF, dropServedFeeds: '0' });
+    const first = (await post(instance, { sessionId: 'page-tapper', limit: 2 })).json();
+    const second = (await post(instance, { sessionId: 'page-tapper', limit: 2, cursor: first.nextCursor })).json();
+    await writeEvents(rulesStore, RULES_NOW_MS, [{ sessionId: 'page-tapper', itemId: 'action-6', type: 'like' }]);
+    const third = (await post(instance, { sessionId: 'page-tapper', limit: 20, cursor: second.nextCursor })).json();
+    expect(idsOf(third)).not.toContain('action-6');
+    expect([...idsOf(first), ...idsOf(second)]).not.toContain('action-6');
+  });
+
+  it('rejects a cursor it did not issue', async () => {
+    const instance = await rankerWith({});
+    const response = await post(instance, { sessionId: 'pager', cursor: 'bm90LWEtY3Vyc29y' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toMatchObject({ code: 'RANKER_ERR_INVALID_CURSOR', field: 'cursor' });
+  });
+
+  it('rejects a cursor of another session as expired', async () => {
+    const instance = await rankerWith({});
+    const first = (await post(instance, { sessionId: 'owner', limit: 2 })).json();
+    const response = await post(instance, { sessionId: 'stranger', limit: 2, cursor: first.nextCursor });
+    expect(response.statusCode).toBe(410);
+    expect(response.json().error.code).toBe('RANKER_ERR_CURSOR_EXPIRED');
+  });
+
+  it('stores the served feed for attribution', async () => {
+    const instance = await rankerWith({ ...RULES_OFF, dropServedFeeds: '0' });
+    const body = (await post(instance, { sessionId: 'attributed', limit: 3 })).json();
+    const [result] = await rulesStore.read([servedFeedRequest('attributed', body.feedId)]);
+    const record = parseServedFeed(body.feedId, result);
+    expect(record?.model).toBe('linear/1');
+    expect(record?.variant).toBe('default');
+    expect(record?.pages.get(0)).toEqual(idsOf(body));
+  });
+
+  it('ranks 1,000 requested candidates', async () => {
+    const instance = await rankerWith({});
+    const candidates = Array.from({ length: MAX_REQUEST_CANDIDATES }, (_, index) => `bulk-${index}`);
+    const response = await post(instance, { sessionId: 'bulk', candidates, limit: 100 });
+    expect(response.statusCode).toBe(200);
+    expect(response.json().candidateCount).toBe(MAX_REQUEST_CANDIDATES);
+    expect(response.json().items.every((item: { unknown?: boolean }) => item.unknown === true)).toBe(true);
+  });
+
+  it('explains scores by feature contributions', async () => {
+    const instance = await rankerWith(RULES_OFF);
+    const body = (await post(instance, { sessionId: 'curious', candidates: ['action-1', 'nowhere'], explain: true })).json();
+    const [top, unknown] = body.items;
+    expect(top.explanation.sources).toEqual(['request']);
+    const popularity = top.explanation.features.find((entry: { feature: string }) => entry.feature === 'item_popularity_week');
+    // A linear model with weight 1 on a feature whose default is 0: the contribution is the value.
+    expect(popularity.contribution).toBeCloseTo(popularity.value, 4);
+    expect(popularity.value).toBeGreaterThan(0);
+    expect(unknown.unknown).toBe(true);
+    expect(unknown.explanation.features).toEqual([]);
+  });
+
+  it('omits explanations unless asked', async () => {
+    const instance = await rankerWith({});
+    const body = (await post(instance, { sessionId: 'plain', limit: 2 })).json();
+    expect(body.items[0].explanation).toBeUndefined();
+  });
+});
+
+describe('model fallback', () => {
+  let instance: RankerApp;
+  let healthy: RankingModel;
+
+  beforeAll(async () => {
+    instance = await startRanker(store, directory, () => NOW_MS);
+    // A copy of its own, because each swap releases the model it replaces.
+    healthy = await loadRankingModel(directory);
+  });
+
+  afterAll(async () => {
+    await instance.close();
+  });
+
+  it('replaces NaN and Infinity scores with the heuristic', async () => {
+    const broken: RankingModel = {
+      ...healthy,
+      release: async () => undefined,
+      async score(matrix) {
+        const scores = await healthy.score(matrix);
+        return scores.map((score, index) => (index % 3 === 0 ? Number.NaN : index % 3 === 1 ? Number.POSITIVE_INFINITY : score));
+      },
+    };
+    await instance.ranker.useModel(broken, 0);
+    const response = await instance.app.inject({ method: 'POST', url: '/v1/feed', payload: { sessionId: 'nan', candidates: CATALOG.map((item) => item.itemId), explain: true } });
+    expect(response.statusCode).toBe(200);
+    expect(response.body).not.toMatch(/NaN|Infinity|null/);
+    const body = response.json();
+    expect(body.items).toHaveLength(CATALOG.length);
+    expect(body.items.every((item: { score: number }) => Number.isFinite(item.score))).toBe(true);
+    expect(body.degraded.reason).toBe('model-non-finite');
+    expect(await instance.metrics.getSingleMetricAsString('nexttap_feed_degraded_total')).toContain('reason="model-non-finite"} 1');
+  });
+
+  it('ranks by the heuristic when the model run fails', async () => {
+    const failing: RankingModel = { ...healthy, release: async () => undefined, score: async () => Promise.reject(new Error('session lost')) };
+    await instance.ranker.useModel(failing, 0);
+    const body = (await instance.app.inject({ method: 'POST', url: '/v1/feed', payload: { sessionId: 'failing', limit: 3 } })).json();
+    expect(body.degraded.reason).toBe('model-failed');
+    expect(body.items).toHaveLength(3);
+    expect(body.items.every((item: { score: number }) => item.score >= 0 && item.score < 1)).toBe(true);
+  });
+
+  it('answers a bug with RANKER_ERR_INTERNAL', async () => {
+    const invalid = { ...healthy, features: null, release: async () => undefined } as unknown as RankingModel;
+    await instance.ranker.useModel(invalid, 0);
+    const response = await instance.app.inject({ method: 'POST', url: '/v1/feed', payload: { sessionId: 'bug', candidates: ['drama-1'] } });
+    expect(response.statusCode).toBe(500);
+    expect(response.json().error.code).toBe('RANKER_ERR_INTERNAL');
+    await instance.ranker.useModel(healthy, 0);
+  });
+});
+
+describe('ranker API surface', () => {
+  it('answers 503 RANKER_ERR_NOT_READY before a model is loaded', async () => {
+    const config = rankerConfigSchema.parse({ modelDir: directory });
+    const idle = new Ranker({ config, store, logger, metrics: createMetricsRegistry(), clock: () => NOW_MS });
+    const idleApp = Fastify({ loggerInstance: logger as FastifyBaseLogger });
+    await idle.register(idleApp);
+    const response = await idleApp.inject({ method: 'POST', url: '/v1/feed', payload: { sessionId: 's' } });
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['retry-after']).toBe('1');
+    expect(response.json().error.code).toBe('RANKER_ERR_NOT_READY');
+    await idleApp.close();
+  });
+
+  it('answers 413 and 415 with its own codes', async () => {
+    const large = await app.inject({ method: 'POST', url: '/v1/feed', payload: { sessionId: 's', padding: 'x'.repeat(1_100_000) } });
+    expect(large.statusCode).toBe(413);
+    expect(large.json().error.code).toBe('RANKER_ERR_BODY_TOO_LARGE');
+    const xml = await app.inject({ method: 'POST', url: '/v1/feed', payload: '<feed/>', headers: { 'content-type': 'application/xml' } });
+    expect(xml.statusCode).toBe(415);
+    expect(xml.json().error.code).toBe('RANKER_ERR_UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('echoes the request id', async () => {
+    const response = await app.inject({ method: 'POST', url: '/v1/feed', payload: { sessionId: 's' }, headers: { 'x-request-id': 'abc-123' } });
+    expect(response.headers['x-request-id']).toBeDefined();
+  });
+
+  it('publishes the OpenAPI document at /docs', async () => {
+    const response = await app.inject({ method: 'GET', url: '/docs' });
+    expect(response.statusCode).toBe(200);
+    const document = response.json();
+    expect(document.openapi).toBe('3.0.3');
+    const request = document.paths['/v1/feed'].post.requestBody.content['application/json'].schema;
+    expect(request.required).toEqual(['sessionId']);
+    expect(request.properties.candidates.maxItems).toBe(MAX_REQUEST_CANDIDATES);
+    expect(Object.keys(document.paths['/v1/feed'].post.responses).sort()).toEqual(['200', '400', '410', '413', '415', '500', '503']);
+    expect(document.paths['/v1/feed/live'].get.parameters.map((parameter: { name: string }) => parameter.name)).toContain('sessionId');
+    expect((await app.inject({ method: 'GET', url: '/docs/openapi.json' })).json()).toEqual(document);
+  });
+
+  it('times each stage of a feed', async () => {
+    const instance = await startRanker(store, directory, () => NOW_MS);
+    await instance.app.inject({ method: 'POST', url: '/v1/feed', payload: { sessionId: 'timed', explain: true } });
+    const text = await instance.metrics.getSingleMetricAsString('nexttap_feed_stage_duration_seconds');
+    for (const stage of ['session', 'candidates', 'features', 'inference', 'rules', 'explain']) {
+      expect(text).toContain(`nexttap_feed_stage_duration_seconds_count{stage="${stage}"} 1`);
+    }
+    await instance.close();
   });
 });
