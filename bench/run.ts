@@ -3,6 +3,8 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchFeedLatency } from './feed-latency';
+import { benchIngest } from './ingest-freshness';
+import { benchMemoryUsage } from './memory-usage';
 import { benchWriteThroughput } from './write-throughput';
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '50000' }, seconds: { type: 'string', default: '10' } } });
@@ -13,6 +15,18 @@ console.log('| feature store | timeline | events | events/s |');
 console.log('| --- | --- | --- | --- |');
 for (const result of await benchWriteThroughput(Number(values.events))) {
   console.log(`| ${result.store} | ${result.timeline} | ${result.events} | ${result.eventsPerSecond} |`);
+}
+
+console.log('\n| ingest through the mock Kafka cluster and Redis | events | events/s | freshness p50 ms | freshness p99 ms |');
+console.log('| --- | --- | --- | --- | --- |');
+for (const result of await benchIngest(Number(values.events), 2_000, Number(values.seconds))) {
+  console.log(`| ${result.scenario} | ${result.events} | ${result.eventsPerSecond} | ${result.freshnessP50Ms ?? '-'} | ${result.freshnessP99Ms ?? '-'} |`);
+}
+
+console.log('\n| Redis memory | count | mean bytes |');
+console.log('| --- | --- | --- |');
+for (const result of await benchMemoryUsage()) {
+  console.log(`| ${result.family} | ${result.entities} | ${result.meanBytes} |`);
 }
 
 console.log('\n| feature store | connections | feeds/s | p50 ms | p99 ms | errors |');

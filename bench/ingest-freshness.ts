@@ -1,0 +1,139 @@
+import { parseServerConfig, startServer } from '@nexttap/cli';
+import { readMovieLensEvents } from '@nexttap/movielens';
+import { createLogger } from '@nexttap/observability';
+import { startMockKafka, startRedisServer } from '@nexttap/testkit';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+
+const MOVIELENS_DIR = new URL('../data/movielens', import.meta.url).pathname;
+const MODEL_DIR = new URL('../models/movielens-mlp/1', import.meta.url).pathname;
+const TOPIC_PREFIX = 'bench';
+
+export interface IngestResult {
+  scenario: string;
+  events: number;
+  eventsPerSecond: number;
+  freshnessP50Ms: number | undefined;
+  freshnessP99Ms: number | undefined;
+}
+
+/**
+ * Runs one ingest process on the librdkafka mock cluster and a private Redis. Backlog: the topic
+ * already holds the events when ingest starts, which gives its throughput. Paced: events are
+ * produced at a fixed rate while ingest runs, which gives the append-to-readable freshness from
+ * the ingest histogram.
+ */
+export async function benchIngest(eventCount: number, pacedRatePerSecond: number, pacedSeconds: number): Promise<IngestResult[]> {
+  const [kafka, redis] = await Promise.all([
+    startMockKafka({ topics: ['interactions', 'catalog', 'interactions.dlq'].map((name) => ({ name: `${TOPIC_PREFIX}.${name}`, partitions: 3 })) }),
+    startRedisServer(),
+  ]);
+  const client = new Kafka({ clientId: 'bench-producer', brokers: kafka.brokers, logLevel: logLevel.NOTHING });
+  const producer = client.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  try {
+    const history = await readMovieLensEvents(MOVIELENS_DIR);
+    const send = async (events: typeof history) => {
+      const startMs = Date.now();
+      const messages = events.map((event, index) => ({ key: event.sessionId, value: JSON.stringify({ ...event, eventId: `${event.eventId}-${startMs}`, ts: startMs + index }) }));
+      for (let start = 0; start < messages.length; start += 500) {
+        await producer.send({ topic: `${TOPIC_PREFIX}.interactions`, messages: messages.slice(start, start + 500) });
+      }
+    };
+    await send(history.slice(0, eventCount));
+
+    const config = parseServerConfig({
+      PORT: '0',
+      KAFKA_BROKERS: kafka.brokers.join(','),
+      REDIS_URL: redis.url,
+      TOPIC_PREFIX,
+      MODEL_DIR,
+      LOG_LEVEL: 'silent',
+    });
+    const startedMs = Date.now();
+    const server = await startServer('ingest', config, { logger: createLogger({ level: 'silent', service: 'bench' }) });
+    try {
+      await waitForApplied(server.url, eventCount);
+      const backlogSeconds = (Date.now() - startedMs) / 1000;
+      const backlog: IngestResult = {
+        scenario: 'backlog (group join included)',
+        events: eventCount,
+        eventsPerSecond: Math.round(eventCount / backlogSeconds),
+        freshnessP50Ms: undefined,
+        freshnessP99Ms: undefined,
+      };
+
+      const before = await histogram(server.url);
+      const paced = history.slice(0, pacedRatePerSecond * pacedSeconds);
+      const tickMs = 100;
+      const perTick = Math.round((pacedRatePerSecond * tickMs) / 1000);
+      const pacedStartMs = Date.now();
+      for (let start = 0; start < paced.length; start += perTick) {
+        await send(paced.slice(start, start + perTick));
+        const dueMs = pacedStartMs + ((start + perTick) / pacedRatePerSecond) * 1000;
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, dueMs - Date.now())));
+      }
+      await waitForApplied(server.url, eventCount + paced.length);
+      const after = await histogram(server.url);
+      const delta = after.map(([bound, count], index) => [bound, count - (before[index]?.[1] ?? 0)] as [number, number]);
+      return [
+        backlog,
+        {
+          scenario: `paced at ${pacedRatePerSecond} events/s`,
+          events: paced.length,
+          eventsPerSecond: Math.round(paced.length / ((Date.now() - pacedStartMs) / 1000)),
+          freshnessP50Ms: quantileMs(delta, 0.5),
+          freshnessP99Ms: quantileMs(delta, 0.99),
+        },
+      ];
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await producer.disconnect();
+    await Promise.all([kafka.stop(), redis.stop()]);
+  }
+}
+
+async function metricsText(url: string): Promise<string> {
+  return (await fetch(`${url}/metrics`)).text();
+}
+
+async function waitForApplied(url: string, count: number): Promise<void> {
+  for (;;) {
+    const match = /nexttap_ingest_records_total\{topic="interactions",outcome="applied"\} (\d+)/.exec(await metricsText(url));
+    if (Number(match?.[1] ?? 0) >= count) {
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Reads the cumulative buckets of the append-to-readable histogram as [upper bound s, count]. */
+async function histogram(url: string): Promise<Array<[number, number]>> {
+  const text = await metricsText(url);
+  const pattern = /nexttap_feature_freshness_since_append_seconds_bucket\{le="([^"]+)"\} (\d+)/g;
+  return [...text.matchAll(pattern)].map((match) => [match[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(match[1]), Number(match[2])]);
+}
+
+/** Estimates a quantile from cumulative buckets by linear interpolation inside the bucket. */
+function quantileMs(buckets: ReadonlyArray<[number, number]>, quantile: number): number | undefined {
+  const total = buckets.at(-1)?.[1] ?? 0;
+  if (total === 0) {
+    return undefined;
+  }
+  const rank = quantile * total;
+  let previousBound = 0;
+  let previousCount = 0;
+  for (const [bound, count] of buckets) {
+    if (count >= rank) {
+      if (!Number.isFinite(bound)) {
+        return previousBound * 1000;
+      }
+      const share = count === previousCount ? 1 : (rank - previousCount) / (count - previousCount);
+      return Math.round((previousBound + share * (bound - previousBound)) * 1000 * 10) / 10;
+    }
+    previousBound = bound;
+    previousCount = count;
+  }
+  return undefined;
+}
