@@ -1,0 +1,156 @@
+import { parseServerConfig, startServer, type RunningServer } from '@nexttap/cli';
+import { createLogger } from '@nexttap/observability';
+import { startRedisServer, uniqueName, type RedisServer } from '@nexttap/testkit';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { MODEL_DIR, postJson } from './feed-scenario';
+import { SseClient } from './sse-client';
+
+const logger = createLogger({ level: 'silent', service: 'live-feed-test' });
+const CATALOG = Array.from({ length: 24 }, (_, index) => ({
+  itemId: `live-item-${index}`,
+  categories: [['Action', 'Comedy', 'Drama', 'Horror'][index % 4] as string],
+  title: `Title ${index}`,
+}));
+
+interface FeedEventBody {
+  feedId: string;
+  items: Array<{ itemId: string; catalog?: { title?: string } }>;
+}
+
+/** Loads a small catalog and some engagement through the collector, then waits until feeds have items. */
+async function prepare(server: RunningServer): Promise<void> {
+  expect((await postJson(server.url, '/v1/catalog', { items: CATALOG })).status).toBe(202);
+  const events = CATALOG.map((item, index) => ({
+    eventId: uniqueName('crowd'),
+    type: 'play',
+    ts: Date.now() - 10_000,
+    sessionId: `crowd-${index % 5}`,
+    itemId: item.itemId,
+  }));
+  expect((await postJson(server.url, '/v1/events', { events })).status).toBe(202);
+  await vi.waitFor(
+    async () => {
+      expect((await postJson(server.url, '/v1/feed', { sessionId: uniqueName('probe'), limit: 5 })).body.items).toHaveLength(5);
+    },
+    { timeout: 20_000, interval: 100 },
+  );
+}
+
+async function tap(server: RunningServer, sessionId: string, itemId: string): Promise<void> {
+  const event = { eventId: uniqueName('tap'), type: 'tap', ts: Date.now(), sessionId, itemId };
+  expect((await postJson(server.url, '/v1/events', { events: [event] })).status).toBe(202);
+}
+
+function liveUrl(server: RunningServer, sessionId: string): string {
+  return `${server.url}/v1/feed/live?sessionId=${encodeURIComponent(sessionId)}&limit=6&includeCatalog=true`;
+}
+
+/** Opens a live feed, taps its first item through the collector and expects the re-ranked feed without it. */
+async function expectLiveFeedFollowsTap(server: RunningServer): Promise<void> {
+  const sessionId = uniqueName('live');
+  const client = await SseClient.open(liveUrl(server, sessionId));
+  try {
+    expect(client.status).toBe(200);
+    const first = await client.next();
+    expect(first.event).toBe('feed');
+    const firstBody = JSON.parse(first.data) as FeedEventBody;
+    expect(first.id).toBe(firstBody.feedId);
+    expect(firstBody.items).toHaveLength(6);
+    expect(firstBody.items[0]?.catalog?.title).toMatch(/^Title /);
+
+    const tapped = firstBody.items[0]?.itemId as string;
+    await tap(server, sessionId, tapped);
+    const pushed = await client.next();
+    const pushedBody = JSON.parse(pushed.data) as FeedEventBody;
+    expect(pushed.id).not.toBe(first.id);
+    expect(pushedBody.items.map((item) => item.itemId)).not.toContain(tapped);
+
+    // A reconnect names the last event it saw and gets the current feed at once, not a replay.
+    client.close();
+    const again = await SseClient.open(liveUrl(server, sessionId), { 'last-event-id': first.id as string });
+    try {
+      const current = await again.next(2_000);
+      const currentBody = JSON.parse(current.data) as FeedEventBody;
+      expect(current.id).not.toBe(first.id);
+      expect(currentBody.items.map((item) => item.itemId)).not.toContain(tapped);
+    } finally {
+      again.close();
+    }
+  } finally {
+    client.close();
+  }
+}
+
+describe('live feed, embedded', () => {
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    const config = parseServerConfig({
+      PORT: '0',
+      MODEL_DIR,
+      LOG_LEVEL: 'silent',
+      SEED_DATASET: 'none',
+      POOL_REFRESH_INTERVAL_MS: '100',
+      LIVE_DEBOUNCE_MS: '20',
+      LIVE_MAX_CONNECTIONS: '3',
+    });
+    server = await startServer('all', config, { logger });
+    await prepare(server);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('pushes the re-ranked feed after a tap', async () => {
+    await expectLiveFeedFollowsTap(server);
+  });
+
+  it('rejects a live feed over the limit', async () => {
+    const open = await Promise.all([1, 2, 3].map(() => SseClient.open(liveUrl(server, uniqueName('crowded')))));
+    try {
+      await Promise.all(open.map((client) => client.next()));
+      const response = await fetch(liveUrl(server, uniqueName('one-more')));
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toBe('5');
+      expect((await response.json()).error.code).toBe('RANKER_ERR_TOO_MANY_LIVE_FEEDS');
+    } finally {
+      open.forEach((client) => client.close());
+    }
+  });
+
+  it('rejects an invalid query with the field', async () => {
+    const response = await fetch(`${server.url}/v1/feed/live?sessionId=s&limit=500`);
+    expect(response.status).toBe(400);
+    expect((await response.json()).error).toMatchObject({ code: 'RANKER_ERR_INVALID_REQUEST', field: 'limit' });
+  });
+});
+
+describe('live feed over Redis pub/sub', () => {
+  let redis: RedisServer;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    const config = parseServerConfig({
+      PORT: '0',
+      MODEL_DIR,
+      LOG_LEVEL: 'silent',
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: `${uniqueName('live')}:`,
+      POOL_REFRESH_INTERVAL_MS: '100',
+      LIVE_DEBOUNCE_MS: '20',
+    });
+    server = await startServer('all', config, { logger });
+    await prepare(server);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await redis?.stop();
+  });
+
+  it('pushes the re-ranked feed after a tap', async () => {
+    await expectLiveFeedFollowsTap(server);
+  });
+});
