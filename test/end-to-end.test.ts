@@ -45,6 +45,8 @@ describe('Kafka and Redis end to end', () => {
       MODEL_DIR,
       POOL_REFRESH_INTERVAL_MS: '100',
       LOG_LEVEL: 'silent',
+      // The MovieLens history reaches back years, far past the default 1-day lateness.
+      MAX_EVENT_LATENESS_MS: '3000000000000',
     });
     server = await startServer('all', config, { logger });
 

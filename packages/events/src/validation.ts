@@ -15,6 +15,7 @@ export const REJECTION_REASONS = {
   unknownType: 'EVENT_UNKNOWN_TYPE',
   epochSeconds: 'EVENT_EPOCH_SECONDS',
   futureTimestamp: 'EVENT_FUTURE_TIMESTAMP',
+  tooLate: 'EVENT_TOO_LATE',
   invalidField: 'EVENT_INVALID_FIELD',
 } as const;
 
@@ -34,6 +35,12 @@ export interface ValidationOptions {
   nowMs: number;
   /** How far ahead of `nowMs` an event time may be, to allow for client clock skew. Default 300000 (5 min). */
   maxFutureSkewMs?: number;
+  /**
+   * How far behind `nowMs` an event time may be; older events are rejected. Unset accepts any age.
+   * Ingest keeps it within the eventId de-duplication window, so a redelivered event is always
+   * recognised.
+   */
+  maxLatenessMs?: number;
 }
 
 /** Maximum size of one serialised event, in bytes. Larger records are rejected before parsing. */
@@ -58,6 +65,14 @@ export function validateInteraction(raw: unknown, options: ValidationOptions): V
       REJECTION_REASONS.futureTimestamp,
       'ts',
       `ts ${result.value.ts} is ${aheadSeconds} s in the future; the limit is ${skewMs / 1000} s, so check the client clock`,
+    );
+  }
+  if (options.maxLatenessMs !== undefined && result.value.ts < options.nowMs - options.maxLatenessMs) {
+    const behindSeconds = Math.round((options.nowMs - result.value.ts) / 1000);
+    return reject(
+      REJECTION_REASONS.tooLate,
+      'ts',
+      `ts ${result.value.ts} is ${behindSeconds} s old; events older than ${options.maxLatenessMs / 1000} s are not applied, because their eventId may no longer be recognised as a repeat`,
     );
   }
   return result;

@@ -71,6 +71,12 @@ describe('validateInteraction', () => {
     expect(result.ok || result.rejection.field).toBe('colour');
   });
 
+  it('rejects an event older than the lateness limit', () => {
+    const result = validateInteraction(tap({ ts: NOW_MS - 7_200_000 }), { nowMs: NOW_MS, maxLatenessMs: 3_600_000 });
+    expect(result.ok || result.rejection.code).toBe(REJECTION_REASONS.tooLate);
+    expect(validateInteraction(tap({ ts: NOW_MS - 1_800_000 }), { nowMs: NOW_MS, maxLatenessMs: 3_600_000 }).ok).toBe(true);
+  });
+
   it('rejects a timestamp far in the future', () => {
     const result = validateInteraction(tap({ ts: NOW_MS + 3_600_000 }), options);
     expect(result.ok || result.rejection.code).toBe(REJECTION_REASONS.futureTimestamp);

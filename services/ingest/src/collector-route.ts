@@ -59,7 +59,7 @@ export function registerCollectorRoutes(instance: FastifyInstance, dependencies:
     const rejected: RejectedEntry[] = [];
     const records = [];
     for (const [index, raw] of body.events.entries()) {
-      const result = validateInteraction(raw, { nowMs, maxFutureSkewMs: config.maxFutureSkewMs });
+      const result = validateInteraction(raw, { nowMs, maxFutureSkewMs: config.maxFutureSkewMs, maxLatenessMs: config.maxEventLatenessMs });
       if (result.ok) {
         records.push({ key: result.value.sessionId, value: JSON.stringify(result.value) });
       } else {

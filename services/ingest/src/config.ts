@@ -8,6 +8,13 @@ export const ingestConfigSchema = z.object({
     .describe('Prefix of the topic names, for several deployments on one cluster.'),
   maxFutureSkewMs: z.coerce.number().int().min(0).max(86_400_000).default(300_000)
     .describe('How far ahead of the ingest clock an event time may be, in ms, to allow for client clock skew.'),
+  maxEventLatenessMs: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3_200_000_000_000)
+    .default(86_400_000)
+    .describe('How far behind the ingest clock an event time may be, in ms; older events are dead-lettered as EVENT_TOO_LATE. Exactly-once holds only up to the 1-day eventId de-duplication window, so raise it only to load history once.'),
   collectorBodyLimitBytes: z.coerce.number().int().min(1_024).max(52_428_800).default(4_194_304)
     .describe('Largest accepted request body of the collector, in bytes.'),
 });
@@ -19,6 +26,7 @@ export const INGEST_ENVIRONMENT: Record<keyof IngestConfig, string> = {
   consumerGroupId: 'INGEST_CONSUMER_GROUP',
   topicPrefix: 'TOPIC_PREFIX',
   maxFutureSkewMs: 'MAX_FUTURE_SKEW_MS',
+  maxEventLatenessMs: 'MAX_EVENT_LATENESS_MS',
   collectorBodyLimitBytes: 'COLLECTOR_BODY_LIMIT_BYTES',
 };
 

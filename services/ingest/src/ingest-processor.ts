@@ -96,7 +96,7 @@ export class IngestProcessor {
     const appendedAtMs: number[] = [];
     const deadLetters: BusRecord[] = [];
     for (const record of batch.records) {
-      const result = decodeInteraction(record.value, { nowMs, maxFutureSkewMs: this.dependencies.config.maxFutureSkewMs });
+      const result = decodeInteraction(record.value, { nowMs, maxFutureSkewMs: this.dependencies.config.maxFutureSkewMs, maxLatenessMs: this.dependencies.config.maxEventLatenessMs });
       if (result.ok) {
         valid.push(result.value);
         appendedAtMs.push(record.timestampMs);
