@@ -207,7 +207,7 @@ function poolAdd(key: string, event: Interaction, halfLifeMs: number, maxMembers
   return { op: 'zsetDecayAdd', key, member: event.itemId, weight: 1, tMs: event.ts, halfLifeMs, maxMembers };
 }
 
-/** Returns the types counted against an item. */
+/** Tells whether an event counts against an item: a skip, a hide, or a play or tap under 3 s. */
 export function isNegative(event: Pick<Interaction, 'type' | 'dwellMs'>): boolean {
   return NEGATIVE_TYPES.has(event.type) || isShortEngagement(event);
 }

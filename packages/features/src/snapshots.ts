@@ -8,7 +8,7 @@ import { FEATURE_SETTINGS } from './settings';
 
 export type { RecentEntry } from './recent';
 
-/** What the ranker knows of a session at one instant; decayed values are read at that instant. */
+/** A session's feature state at one instant; decayed values are read at that instant. */
 export interface SessionSnapshot {
   sessionId: string;
   /** Recent events, newest first. */
@@ -74,7 +74,7 @@ export function covisitSources(session: SessionSnapshot): string[] {
   return sources;
 }
 
-/** Builds the reads of a session (and its user, when given); answer them with `parseSessionReads`. */
+/** Builds the reads of a session (and its user, when given); `parseSessionReads` decodes their results. */
 export function sessionReadRequests(sessionId: string, userId: string | undefined): ReadRequest[] {
   const requests: ReadRequest[] = [
     { kind: 'list', key: keys.sessionRecent(sessionId), limit: FEATURE_SETTINGS.sessionRecentMax },
@@ -91,7 +91,7 @@ export function sessionReadRequests(sessionId: string, userId: string | undefine
   return requests;
 }
 
-/** Parses the answers to `sessionReadRequests`, decaying affinities to `nowMs`. */
+/** Parses the results of `sessionReadRequests`, decaying affinities to `nowMs`. */
 export function parseSessionReads(
   sessionId: string,
   userId: string | undefined,
@@ -141,7 +141,7 @@ export function itemReadRequests(itemIds: readonly string[], session?: SessionSn
   return requests;
 }
 
-/** Parses the answers to `itemReadRequests`, decaying counters to `nowMs`. */
+/** Parses the results of `itemReadRequests`, decaying counters to `nowMs`. */
 export function parseItemReads(itemIds: readonly string[], results: readonly ReadResult[], nowMs: number, session?: SessionSnapshot): ItemSnapshot[] {
   const [snapshots, catalogs, global, seen, covisitLandmarks, ...covisits] = results;
   const snapshotValues = snapshots?.kind === 'snapshots' ? snapshots.value : [];
