@@ -254,7 +254,7 @@ export class MemoryFeatureStore implements FeatureStore {
       return created;
     }
     if (value.type !== type) {
-      throw new Error(`key ${key} holds a ${value.type}, not a ${type}; the key layout has a collision`);
+      throw new Error(`key ${key} contains a ${value.type}, not a ${type}; two key families collide, so check the key layout`);
     }
     return value as Extract<Value, { type: T }>;
   }
@@ -280,7 +280,10 @@ function compareDescending(a: [string, number], b: [string, number]): number {
   if (a[1] !== b[1]) {
     return b[1] - a[1];
   }
-  return a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0;
+  if (a[0] === b[0]) {
+    return 0;
+  }
+  return a[0] < b[0] ? 1 : -1;
 }
 
 /**
