@@ -27,6 +27,19 @@ export const processConfigSchema = z.object({
     .describe('Folder of the MovieLens CSV files.'),
   shutdownTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(10_000)
     .describe('Longest wait for in-flight work at shutdown, in ms.'),
+  corsAllowedOrigins: z
+    .string()
+    .default('')
+    .describe('Comma-separated origins (scheme://host[:port]) whose browser pages may call the API, or `*` for any; empty sends no CORS headers, so browsers block cross-origin calls.')
+    .transform((value, context) => {
+      const origins = value.split(',').map((origin) => origin.trim()).filter((origin) => origin.length > 0);
+      for (const origin of origins) {
+        if (origin !== '*' && !isOrigin(origin)) {
+          context.addIssue({ code: z.ZodIssueCode.custom, message: `${JSON.stringify(origin)} is not an origin; write it as scheme://host[:port] with no path, e.g. https://app.example.com` });
+        }
+      }
+      return origins;
+    }),
 });
 
 export const PROCESS_ENVIRONMENT: Record<keyof z.infer<typeof processConfigSchema>, string> = {
@@ -41,6 +54,7 @@ export const PROCESS_ENVIRONMENT: Record<keyof z.infer<typeof processConfigSchem
   seedDataset: 'SEED_DATASET',
   movielensDir: 'MOVIELENS_DIR',
   shutdownTimeoutMs: 'SHUTDOWN_TIMEOUT_MS',
+  corsAllowedOrigins: 'CORS_ALLOWED_ORIGINS',
 };
 
 export interface ServerConfig {
@@ -89,6 +103,16 @@ export function parseServerConfig(environment: Readonly<Record<string, string | 
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   return deepFreeze(config);
+}
+
+/** Tells whether `text` is exactly a URL origin: an http(s) scheme and a host, with no path, query or trailing slash. */
+function isOrigin(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === text;
+  } catch {
+    return false;
+  }
 }
 
 /** Empty variables count as unset, except the two whose empty value selects the embedded mode. */

@@ -1,3 +1,4 @@
+import cors from '@fastify/cors';
 import type { Subscription } from '@nexttap/bus';
 import { installErrorHandler, Lifecycle, registerFallbackHandlers, registerHealthRoutes } from '@nexttap/http';
 import { IngestProcessor, INGEST_HTTP_CODES, registerCollectorRoutes } from '@nexttap/ingest';
@@ -53,6 +54,7 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
     // connection (and a graceful shutdown) open.
     requestTimeout: 10_000,
   });
+  await registerCors(app, config.process.corsAllowedOrigins);
   registerFallbackHandlers(app);
   registerHealthRoutes(app, lifecycle, metrics);
 
@@ -100,6 +102,23 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
   const close = () =>
     (closing ??= shutDown({ app, subscription, ranker, clients, lifecycle, logger, timeoutMs: config.process.shutdownTimeoutMs }));
   return { url, app, clients, ranker, lifecycle, close };
+}
+
+/**
+ * Registers CORS for the configured origins before any route. With none configured no route sends
+ * CORS headers and a preflight gets 404, so browsers keep pages of other origins from reading replies.
+ */
+async function registerCors(app: FastifyInstance, allowedOrigins: readonly string[]): Promise<void> {
+  await app.register(cors, {
+    origin: allowedOrigins.length === 0 ? false : [...allowedOrigins],
+    methods: ['GET', 'HEAD', 'POST'],
+    allowedHeaders: ['content-type', 'x-request-id'],
+    exposedHeaders: ['x-request-id', 'retry-after'],
+    maxAge: 600,
+    // The strict check replies to a preflight without Origin in text/plain. Without it every reply
+    // keeps the documented JSON error shape.
+    strictPreflight: false,
+  });
 }
 
 function shouldSeed(config: ServerConfig, clients: Clients): boolean {
