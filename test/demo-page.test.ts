@@ -37,13 +37,13 @@ describe('demo page', () => {
     await page.goto(`${server.url}/demo`);
     const items = page.locator('#feed li');
     await expect.poll(() => items.count(), { timeout: 20_000 }).toBe(12);
-    const before = await items.evaluateAll((elements) => elements.map((element) => (element as HTMLElement).dataset.itemId));
+    const before = await items.evaluateAll((elements) => elements.map((element) => element.getAttribute('data-item-id')));
     const titles = await page.locator('#feed .title').allTextContents();
     expect(titles.every((title) => /\(\d{4}\)$/.test(title.trim()))).toBe(true);
 
     await items.first().click();
     await expect.poll(() => page.locator('#feed').getAttribute('data-updates'), { timeout: 20_000 }).toBe('2');
-    const after = await items.evaluateAll((elements) => elements.map((element) => (element as HTMLElement).dataset.itemId));
+    const after = await items.evaluateAll((elements) => elements.map((element) => element.getAttribute('data-item-id')));
     expect(after).not.toContain(before[0]);
     expect(after).not.toEqual(before);
 

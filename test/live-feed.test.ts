@@ -113,7 +113,7 @@ describe('live feed, embedded', () => {
       const response = await fetch(liveUrl(server, uniqueName('one-more')));
       expect(response.status).toBe(503);
       expect(response.headers.get('retry-after')).toBe('5');
-      expect((await response.json()).error.code).toBe('RANKER_ERR_TOO_MANY_LIVE_FEEDS');
+      expect(((await response.json()) as { error: object }).error.code).toBe('RANKER_ERR_TOO_MANY_LIVE_FEEDS');
     } finally {
       open.forEach((client) => client.close());
     }
@@ -122,7 +122,7 @@ describe('live feed, embedded', () => {
   it('rejects an invalid query with the field', async () => {
     const response = await fetch(`${server.url}/v1/feed/live?sessionId=s&limit=500`);
     expect(response.status).toBe(400);
-    expect((await response.json()).error).toMatchObject({ code: 'RANKER_ERR_INVALID_REQUEST', field: 'limit' });
+    expect(((await response.json()) as { error: object }).error).toMatchObject({ code: 'RANKER_ERR_INVALID_REQUEST', field: 'limit' });
   });
 });
 
