@@ -1,0 +1,164 @@
+import { readFile } from 'node:fs/promises';
+import { bootstrapMeanDistributions, mean, percentileInterval, type BootstrapSettings, type Interval } from './bootstrap';
+import { describeError, REPLAY_ERROR_CODES, ReplayError } from './errors';
+import { hitAtK, ndcgAtK, reciprocalRank } from './metrics';
+import { REPORT_SCHEMA, REPORT_SCHEMA_VERSION, replayReportSchema, type ReplayReport } from './report-schema';
+
+/** The difference B − A of one metric of one pair of rankers over the points both reports evaluated. */
+export interface MetricDifference {
+  metric: string;
+  rankerA: string;
+  rankerB: string;
+  valueA: number;
+  valueB: number;
+  difference: Interval;
+  /** Two-sided p-value of the paired bootstrap: twice the smaller share of resampled differences on either side of 0. */
+  pValue: number;
+  significant: boolean;
+}
+
+export interface Comparison {
+  sharedPoints: number;
+  pointsOnlyInA: number;
+  pointsOnlyInB: number;
+  level: number;
+  resamples: number;
+  differences: MetricDifference[];
+}
+
+/**
+ * Reads and validates a report written by `nexttap replay`.
+ *
+ * @throws ReplayError `REPLAY_ERR_UNREADABLE_INPUT` when the file cannot be read, `REPLAY_ERR_INVALID_REPORT` when it is no report of a known version
+ */
+export async function readReport(file: string): Promise<ReplayReport> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `report ${file} could not be read: ${describeError(error)}`, { cause: error });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ReplayError(REPLAY_ERROR_CODES.invalidReport, `report ${file} is not valid JSON: ${describeError(error)}`, { cause: error });
+  }
+  const header = raw as { schema?: unknown; schemaVersion?: unknown } | null;
+  if (header?.schema !== REPORT_SCHEMA || header.schemaVersion !== REPORT_SCHEMA_VERSION) {
+    throw new ReplayError(
+      REPLAY_ERROR_CODES.invalidReport,
+      `report ${file} is not a ${REPORT_SCHEMA} of schema version ${REPORT_SCHEMA_VERSION}; pass a report.json written by nexttap replay`,
+    );
+  }
+  const parsed = replayReportSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ReplayError(REPLAY_ERROR_CODES.invalidReport, `report ${file} is invalid at ${issue?.path.join('.') ?? '(root)'}: ${issue?.message ?? 'unknown problem'}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * Compares two reports with a paired bootstrap over the evaluation points both contain, matched by
+ * session and event id. Rankers pair by name; models with different names pair in the order the
+ * reports list them, so that two versions of one model compare. Accuracy metrics only: coverage,
+ * novelty and diversity are not stored per point.
+ */
+export function compareReports(a: ReplayReport, b: ReplayReport, settings: BootstrapSettings): Comparison {
+  const indexInB = new Map(b.evaluations.keys.map((key, index) => [key, index]));
+  const pairs: Array<[number, number]> = [];
+  a.evaluations.keys.forEach((key, index) => {
+    const other = indexInB.get(key);
+    if (other !== undefined) {
+      pairs.push([index, other]);
+    }
+  });
+  const differences: MetricDifference[] = [];
+  for (const [rankerA, rankerB] of pairRankers(a, b)) {
+    const ranksA = a.evaluations.ranks[rankerA] ?? [];
+    const ranksB = b.evaluations.ranks[rankerB] ?? [];
+    const metrics = [
+      ...a.settings.ks.map((k) => ({ metric: `HitRate@${k}`, value: (rank: number) => hitAtK(rank, k) })),
+      ...a.settings.ks.map((k) => ({ metric: `NDCG@${k}`, value: (rank: number) => ndcgAtK(rank, k) })),
+      { metric: 'MRR', value: reciprocalRank },
+    ];
+    for (const { metric, value } of metrics) {
+      const valuesA = Float64Array.from(pairs, ([indexA]) => value(ranksA[indexA] ?? 0));
+      const valuesB = Float64Array.from(pairs, ([, indexB]) => value(ranksB[indexB] ?? 0));
+      differences.push(pairedDifference(metric, rankerA, rankerB, valuesA, valuesB, settings));
+    }
+  }
+  return {
+    sharedPoints: pairs.length,
+    pointsOnlyInA: a.evaluations.keys.length - pairs.length,
+    pointsOnlyInB: b.evaluations.keys.length - pairs.length,
+    level: settings.level,
+    resamples: settings.resamples,
+    differences,
+  };
+}
+
+function pairRankers(a: ReplayReport, b: ReplayReport): Array<[string, string]> {
+  const namesB = new Set(b.rankers.map((ranker) => ranker.name));
+  const namesA = new Set(a.rankers.map((ranker) => ranker.name));
+  const pairs: Array<[string, string]> = a.rankers.filter((ranker) => namesB.has(ranker.name)).map((ranker) => [ranker.name, ranker.name]);
+  const unmatchedModelsA = a.rankers.filter((ranker) => ranker.kind === 'model' && !namesB.has(ranker.name));
+  const unmatchedModelsB = b.rankers.filter((ranker) => ranker.kind === 'model' && !namesA.has(ranker.name));
+  unmatchedModelsA.forEach((ranker, index) => {
+    const other = unmatchedModelsB[index];
+    if (other !== undefined) {
+      pairs.push([ranker.name, other.name]);
+    }
+  });
+  return pairs;
+}
+
+function pairedDifference(
+  metric: string,
+  rankerA: string,
+  rankerB: string,
+  valuesA: Float64Array,
+  valuesB: Float64Array,
+  settings: BootstrapSettings,
+): MetricDifference {
+  const differences = valuesB.map((value, index) => value - (valuesA[index] as number));
+  const [distribution] = bootstrapMeanDistributions([differences], settings);
+  const resampled = (distribution as Float64Array).filter((value) => !Number.isNaN(value));
+  const atOrBelow = resampled.filter((value) => value <= 0).length / Math.max(1, resampled.length);
+  const atOrAbove = resampled.filter((value) => value >= 0).length / Math.max(1, resampled.length);
+  const pValue = Math.min(1, 2 * Math.min(atOrBelow, atOrAbove));
+  return {
+    metric,
+    rankerA,
+    rankerB,
+    valueA: mean(valuesA),
+    valueB: mean(valuesB),
+    difference: { value: mean(differences), ...percentileInterval(distribution as Float64Array, settings.level) },
+    pValue,
+    significant: resampled.length > 0 && pValue < 1 - settings.level,
+  };
+}
+
+/** Renders a comparison as Markdown, one row per ranker pair and metric. */
+export function renderComparison(comparison: Comparison, files: { a: string; b: string }): string {
+  const lines = [
+    `Comparing ${files.b} (B) with ${files.a} (A) on ${comparison.sharedPoints.toLocaleString('en-US')} shared evaluation points` +
+      ` (${comparison.pointsOnlyInA} only in A, ${comparison.pointsOnlyInB} only in B).`,
+    `Significance: paired bootstrap over the shared points, ${comparison.resamples.toLocaleString('en-US')} resamples; a difference is significant when p < ${(1 - comparison.level).toFixed(2)}.`,
+    '',
+    '| ranker A | ranker B | metric | A | B | B − A | interval | p | significant |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const row of comparison.differences) {
+    const interval = `[${format(row.difference.low)}, ${format(row.difference.high)}]`;
+    lines.push(
+      `| ${row.rankerA} | ${row.rankerB} | ${row.metric} | ${format(row.valueA)} | ${format(row.valueB)} | ${format(row.difference.value)} | ${interval} | ${row.pValue.toFixed(3)} | ${row.significant ? 'yes' : 'no'} |`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function format(value: number): string {
+  return Number.isNaN(value) ? 'n/a' : value.toFixed(4);
+}

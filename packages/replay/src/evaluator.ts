@@ -1,0 +1,130 @@
+import type { ItemSnapshot, SessionSnapshot, UserSnapshot } from '@nexttap/features';
+import {
+  applyOrderingRules,
+  covisitReadRequests,
+  covisitSeeds,
+  DEFAULT_CANDIDATE_LIMITS,
+  DEFAULT_FEED_RULES,
+  DEFAULT_RANKING_DEPTH,
+  filterCandidates,
+  generateCandidates,
+  mergeNeighbours,
+  readItems,
+  requestCandidates,
+  sortByScore,
+  type Candidate,
+  type PoolCache,
+  type ScoredItem,
+} from '@nexttap/rank';
+import type { FeatureStore } from '@nexttap/store';
+import type { RankerResult } from './point-log';
+import { createRandom, hashText } from './random';
+import type { Ranker } from './rankers';
+
+/** How candidates are formed at an evaluation point. */
+export type Protocol = 'full' | 'sampled';
+
+/** One ranking request of the replay: the state just before a target event or a logged feed. */
+export interface PointRequest {
+  /** Identifies the point in seeds: `sessionId` TAB `eventId`. */
+  key: string;
+  session: SessionSnapshot;
+  user: UserSnapshot | undefined;
+  nowMs: number;
+  /** The item the person engaged with next, when the point has a target. */
+  targetItemId: string | undefined;
+  /** For the sampled protocol: the target's negatives, drawn by the caller. */
+  negatives?: readonly string[];
+  /** Items kept of each ranker's ranking in `RankerResult.top`. */
+  depth: number;
+}
+
+/** Every ranker's ranking of one point's candidates. */
+export interface PointRanking {
+  candidateCount: number;
+  targetRetrieved: boolean;
+  results: RankerResult[];
+  /** Time to read the neighbour lists, generate candidates and read their features, in ms. */
+  candidateLatencyMs: number;
+}
+
+/** Whether the feed rules drop the target, so the point cannot be evaluated: the session or user already engaged with it. */
+export function isAlreadyEngaged(itemId: string, session: SessionSnapshot, user: UserSnapshot | undefined): boolean {
+  return DEFAULT_FEED_RULES.dropInteracted && (session.interacted.has(itemId) || (user?.interacted.has(itemId) ?? false));
+}
+
+/**
+ * Ranks the candidates of one point with every ranker, through the ranker service's own steps:
+ * co-visitation neighbours, `generateCandidates`, `filterCandidates` and `readItems` once, then per
+ * ranker its scores and `sortByScore`. Every ranker scores the same candidates and keeps the first
+ * `DEFAULT_RANKING_DEPTH` items, as `rankFeed` does.
+ *
+ * Under the full protocol a model's ranking then goes through `applyOrderingRules` (live boost,
+ * diversity, the exploration slot) with a random stream seeded per point, so it is the feed the
+ * ranker service would serve; a test holds it equal to `rankFeed`. Baselines are ordered by their
+ * score alone, as baselines usually are. The sampled protocol orders every ranker by score alone,
+ * as published sampled metrics are computed.
+ */
+export class PointEvaluator {
+  constructor(
+    private readonly store: FeatureStore,
+    private readonly pools: PoolCache,
+    private readonly rankers: readonly Ranker[],
+    private readonly settings: { protocol: Protocol; seed: number },
+  ) {}
+
+  async rank(request: PointRequest): Promise<PointRanking> {
+    const startedMs = performance.now();
+    const candidates = await this.candidates(request);
+    const items = await readItems(this.store, candidates.map((candidate) => candidate.itemId), request.nowMs, undefined, request.session);
+    const candidateLatencyMs = performance.now() - startedMs;
+
+    const targetIndex = request.targetItemId === undefined ? -1 : candidates.findIndex((candidate) => candidate.itemId === request.targetItemId);
+    const results: RankerResult[] = [];
+    for (const ranker of this.rankers) {
+      const rankerStartedMs = performance.now();
+      const random = createRandom(hashText(`${ranker.description.name}\t${request.key}`, this.settings.seed));
+      const scores = await ranker.score({ session: request.session, user: request.user, items, nowMs: request.nowMs, random });
+      const withRules = this.settings.protocol === 'full' && ranker.description.kind === 'model';
+      const ordered = this.order(candidates, items, scores, withRules ? createRandom(hashText(request.key, this.settings.seed)) : undefined, request.nowMs);
+      const rank = request.targetItemId === undefined ? 0 : ordered.indexOf(request.targetItemId) + 1;
+      results.push({ rank, top: ordered.slice(0, request.depth), latencyMs: performance.now() - rankerStartedMs });
+    }
+    return { candidateCount: candidates.length, targetRetrieved: targetIndex >= 0, results, candidateLatencyMs };
+  }
+
+  private async candidates(request: PointRequest): Promise<Candidate[]> {
+    const { session, user } = request;
+    if (this.settings.protocol === 'sampled') {
+      const itemIds = request.targetItemId === undefined ? [...(request.negatives ?? [])] : [request.targetItemId, ...(request.negatives ?? [])];
+      return filterCandidates(requestCandidates(itemIds), { session, user, exclude: new Set(), served: new Set(), generated: false }, DEFAULT_FEED_RULES);
+    }
+    const seeds = covisitSeeds(session);
+    const neighbours = seeds.length === 0 ? [] : mergeNeighbours(seeds, await this.store.read(covisitReadRequests(seeds)));
+    const generated = generateCandidates(this.pools.current, session, user, DEFAULT_CANDIDATE_LIMITS, neighbours);
+    // NOTE: the served-history rule reads the feeds the ranker served to the session; a replay
+    // serves none, so that rule never drops a candidate here.
+    return filterCandidates(generated, { session, user, exclude: new Set(), served: new Set(), generated: true }, DEFAULT_FEED_RULES);
+  }
+
+  /**
+   * Orders the candidates by score and returns the item ids of the ranking `rankFeed` keeps. With a
+   * random stream, the feed rules then reorder it as `rankFeed` does.
+   */
+  private order(candidates: readonly Candidate[], items: readonly ItemSnapshot[], scores: ArrayLike<number>, random: (() => number) | undefined, nowMs: number): string[] {
+    const scored = candidates.map(
+      (candidate, index): ScoredItem => ({
+        itemId: candidate.itemId,
+        score: scores[index] ?? 0,
+        sources: candidate.sources,
+        catalog: items[index]?.catalog,
+        impressions: items[index]?.impressions ?? 0,
+        taps: items[index]?.taps ?? 0,
+        rules: [],
+      }),
+    );
+    const sorted = sortByScore(scored);
+    const ordered = random === undefined ? sorted : applyOrderingRules(sorted, DEFAULT_FEED_RULES, { nowMs, depth: DEFAULT_RANKING_DEPTH, random });
+    return ordered.slice(0, DEFAULT_RANKING_DEPTH).map((item) => item.itemId);
+  }
+}

@@ -1,0 +1,82 @@
+import type { ItemSnapshot, SessionSnapshot, UserSnapshot } from '@nexttap/features';
+import type { RankingModel } from '@nexttap/model';
+import { heuristicScore, scoreItems } from '@nexttap/rank';
+import { compareText } from './ordering';
+import type { RankerDescription } from './point-log';
+
+/** What a ranker sees at one evaluation point: the state the ranker service would read then. */
+export interface ScoringInput {
+  session: SessionSnapshot;
+  user: UserSnapshot | undefined;
+  items: readonly ItemSnapshot[];
+  nowMs: number;
+  /** Seeded per point and ranker, so a run is repeatable. */
+  random: () => number;
+}
+
+/** Scores candidates; a higher score ranks first. */
+export interface Ranker {
+  description: RankerDescription;
+  score(input: ScoringInput): Promise<ArrayLike<number>>;
+}
+
+/** Names of the baselines, in the order a report lists them. */
+export const BASELINE_NAMES = ['popular', 'trending', 'covisit', 'random', 'heuristic'] as const;
+export type BaselineName = (typeof BASELINE_NAMES)[number];
+
+/** The baselines a replay runs unless told otherwise. */
+export const DEFAULT_BASELINES: readonly BaselineName[] = ['popular', 'trending', 'covisit', 'random'];
+
+/** Wraps a loaded model: features and one ONNX run through `scoreItems`, as the ranker service scores. */
+export function modelRanker(model: RankingModel): Ranker {
+  const { name, version, training } = model.manifest;
+  return {
+    description: { name: `${name}@${version}`, kind: 'model', model: { name, version, trainingCutoffMs: training.cutoffMs ?? null } },
+    async score({ session, user, items, nowMs }) {
+      return (await scoreItems(model, session, user, items, nowMs)).scores;
+    },
+  };
+}
+
+/**
+ * Builds a baseline ranker:
+ * - `popular`: engagements decayed with a 7-day half-life (`positiveLong`), the popular pool's score;
+ * - `trending`: engagements decayed with a 1-hour half-life (`positiveShort`), the trending pool's score;
+ * - `covisit`: the session's co-visitation score of the item (`covisitScore`, from the neighbour lists
+ *   of the session's recent engaged items), ties broken by `positiveLong`, then by item id;
+ * - `random`: a uniform random score;
+ * - `heuristic`: `heuristicScore`, the score the ranker falls back to when the model fails.
+ */
+export function baselineRanker(name: BaselineName): Ranker {
+  const description: RankerDescription = { name, kind: 'baseline' };
+  switch (name) {
+    case 'popular':
+      return { description, score: async ({ items }) => Float64Array.from(items, (item) => item.positiveLong) };
+    case 'trending':
+      return { description, score: async ({ items }) => Float64Array.from(items, (item) => item.positiveShort) };
+    case 'covisit':
+      return { description, score: async ({ items }) => scoreByCovisitation(items) };
+    case 'random':
+      return { description, score: async ({ items, random }) => Float64Array.from(items, () => random()) };
+    case 'heuristic':
+      return { description, score: async ({ items, session }) => Float64Array.from(items, (item) => heuristicScore(item, session)) };
+  }
+}
+
+/**
+ * Scores by co-visitation first and popularity second: the score is the count of items ranked
+ * below, so that items without co-visitation still come in popularity order.
+ */
+function scoreByCovisitation(items: readonly ItemSnapshot[]): Float64Array {
+  const order = items.map((item, index) => index);
+  order.sort((a, b) => {
+    const first = items[a] as ItemSnapshot;
+    const second = items[b] as ItemSnapshot;
+    return second.covisitScore - first.covisitScore || second.positiveLong - first.positiveLong || compareText(first.itemId, second.itemId);
+  });
+  const scores = new Float64Array(items.length);
+  order.forEach((itemIndex, position) => {
+    scores[itemIndex] = items.length - position;
+  });
+  return scores;
+}

@@ -1,0 +1,74 @@
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { describeError, REPLAY_ERROR_CODES, ReplayError } from '../errors';
+
+/** The two bytes every gzip member starts with (RFC 1952, section 2.3.1). */
+const GZIP_MAGIC = [0x1f, 0x8b] as const;
+
+/** One non-blank line of a JSON Lines file, with its 1-based line number. */
+export interface JsonLine {
+  line: number;
+  text: string;
+}
+
+/**
+ * Yields the non-blank lines of a JSON Lines file. A file that starts with the gzip magic bytes is
+ * decompressed on the fly, whatever its name. `label` names the file's role (such as `--events`)
+ * in error messages.
+ *
+ * @throws ReplayError `REPLAY_ERR_UNREADABLE_INPUT` when the file cannot be opened or decompressed
+ */
+export async function* readJsonLines(file: string, label: string): AsyncGenerator<JsonLine> {
+  const gzipped = await startsWithGzipMagic(file, label);
+  const raw = createReadStream(file);
+  const stream: Readable = gzipped ? raw.pipe(createGunzip()) : raw;
+  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+  let failure: unknown;
+  // A read or gunzip error ends the lines early; it is kept here and reported after the loop.
+  const remember = (error: unknown) => {
+    failure ??= error;
+    lines.close();
+  };
+  raw.on('error', remember);
+  stream.on('error', remember);
+  let line = 0;
+  try {
+    for await (const text of lines) {
+      line += 1;
+      if (text.trim() !== '') {
+        yield { line, text };
+      }
+    }
+  } catch (error) {
+    failure ??= error;
+  } finally {
+    raw.destroy();
+  }
+  if (failure !== undefined) {
+    const what = gzipped ? 'could not be decompressed' : 'could not be read';
+    throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `${label} file ${file} ${what} after line ${line}: ${describeError(failure)}`, {
+      cause: failure,
+    });
+  }
+}
+
+async function startsWithGzipMagic(file: string, label: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `${label} file ${file} could not be opened: ${describeError(error)}`, { cause: error });
+  }
+  try {
+    const head = Buffer.alloc(2);
+    const { bytesRead } = await handle.read(head, 0, 2, 0);
+    return bytesRead === 2 && head[0] === GZIP_MAGIC[0] && head[1] === GZIP_MAGIC[1];
+  } catch (error) {
+    throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `${label} file ${file} could not be read: ${describeError(error)}`, { cause: error });
+  } finally {
+    await handle.close();
+  }
+}
