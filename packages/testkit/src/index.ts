@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 export { startMockKafka, type MockKafka, type MockKafkaOptions, type MockKafkaTopic } from './mock-kafka';
 export { startRedisServer, type RedisServer } from './redis-server';
+export { startRedisCluster, type RedisCluster, type RedisClusterOptions } from './redis-cluster';
 
 let uniqueNameCounter = 0;
 
