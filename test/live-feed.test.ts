@@ -113,7 +113,7 @@ describe('live feed, embedded', () => {
       const response = await fetch(liveUrl(server, uniqueName('one-more')));
       expect(response.status).toBe(503);
       expect(response.headers.get('retry-after')).toBe('5');
-      expect(((await response.json()) as { error: object }).error.code).toBe('RANKER_ERR_TOO_MANY_LIVE_FEEDS');
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('RANKER_ERR_TOO_MANY_LIVE_FEEDS');
     } finally {
       open.forEach((client) => client.close());
     }
