@@ -34,9 +34,9 @@ export const FEED_LOAD_POINTS = [
 ] as const;
 
 /**
- * Measures `POST /v1/feed` re-ranking 200 and 500 MovieLens candidates with every feed rule on
- * (defaults), at a fixed request rate with autocannon, on the memory and the Redis store, and a bare
- * fastify route that parses the same bodies, in the same run. The ranker's store budget is raised to
+ * Measures `POST /v1/feed` re-ranking 200 and 500 MovieLens candidates with every feed rule on at
+ * its default, at a fixed request rate with autocannon, on the memory and the Redis store. A bare
+ * fastify route that parses the same bodies is measured in the same run. The ranker's store budget is raised to
  * 1 s so that the figures are of full feeds; the degraded column shows whether any fell back.
  */
 export async function benchFeedRulesLatency(durationSeconds: number): Promise<FeedRulesLatencyRow[]> {
@@ -71,7 +71,7 @@ async function load(url: string, path: string, bodies: readonly string[], rate: 
 
 async function measureBareRoute(bodies: readonly string[], rate: number, durationSeconds: number, candidates: number): Promise<FeedRulesLatencyRow> {
   const app = Fastify({ bodyLimit: 1_048_576 });
-  // Parses the body as the feed route does and answers with a body of a feed's size (20 items).
+  // Parses the body as the feed route does and replies with a body of a feed's size (20 items).
   const reply = { items: Array.from({ length: 20 }, (_, position) => ({ itemId: `item-${position}`, position, score: 0.5, sources: ['request'] })) };
   app.post('/bare', async (request) => ({ ...reply, received: (request.body as { candidates: unknown[] }).candidates.length }));
   const url = await app.listen({ port: 0, host: '127.0.0.1' });

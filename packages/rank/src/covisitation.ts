@@ -11,7 +11,7 @@ export function covisitSeeds(session: SessionSnapshot): string[] {
   return covisitSources(session);
 }
 
-/** Builds one read per seed of its neighbour list, answered in one round trip. */
+/** Builds one read of the neighbour list per seed, all sent in one round trip. */
 export function covisitReadRequests(seeds: readonly string[], perSeed: number = COVISIT_NEIGHBOURS_PER_SEED): ReadRequest[] {
   return seeds.map((itemId) => ({ kind: 'zsetTop', key: keys.itemCovisit(itemId), limit: perSeed }));
 }
@@ -19,7 +19,7 @@ export function covisitReadRequests(seeds: readonly string[], perSeed: number = 
 /**
  * Merges the seeds' neighbour lists into one list, best first. Each list's scores are divided by
  * its top score, because every sorted set decays against its own landmark and raw scores of two
- * sets cannot be compared; a seed's weight halves with each newer seed before it. The seeds
+ * sets cannot be compared. A seed's weight halves with each newer seed before it. The seeds
  * themselves are left out.
  */
 export function mergeNeighbours(seeds: readonly string[], results: readonly ReadResult[]): string[] {

@@ -13,8 +13,8 @@ export interface FeatureContribution {
  * Explains scores by ablation: for each row and feature, the row is scored again with that feature
  * set to its registry default, and the difference is the feature's contribution. The rows and all
  * their ablated copies go into one extra model run (rows × (features + 1) rows). Returns, per row,
- * the `top` contributions by absolute size; features already at their default contribute nothing
- * and are left out, and so does a contribution that is not finite.
+ * the `top` contributions by absolute size. Features already at their default contribute nothing
+ * and are left out, and so is a contribution that is not finite.
  */
 export async function explainScores(model: RankingModel, matrix: FeatureMatrix, top: number): Promise<FeatureContribution[][]> {
   const { rows, columns, data } = matrix;

@@ -9,7 +9,7 @@ export interface PoolSnapshot {
   popular: PoolList;
   trending: PoolList;
   fresh: PoolList;
-  /** Live items, newest first, without those whose cached catalog record no longer says `live: true`. */
+  /** Live items, newest first, without those whose cached catalog record no longer has `live: true`. */
   live: PoolList;
   byCategory: ReadonlyMap<string, PoolList>;
   /** Catalog records of the pooled items, for the degraded feed and for the live list. */
@@ -40,14 +40,14 @@ export const EMPTY_POOLS: PoolSnapshot = {
 
 /**
  * In-process copy of the candidate pools and of the pooled items' catalog records. The pools are
- * global, so one refresh serves every request; the ranker refreshes it on a timer and keeps serving
+ * global, so one refresh serves every request. The ranker refreshes it on a timer and keeps serving
  * the last copy when Redis is down.
  */
 export class PoolCache {
   private snapshot: PoolSnapshot = EMPTY_POOLS;
   private readonly poolDepth: number;
   private readonly catalogRereadPerRefresh: number;
-  /** Where the rolling re-read of cached catalog records goes on at the next refresh. */
+  /** Index in the cached records at which the next refresh continues the rolling re-read. */
   private rereadOffset = 0;
 
   constructor(
@@ -83,7 +83,7 @@ export class PoolCache {
     const pooledLive = members(liveResult);
     const byCategory = new Map(categories.map((category, index) => [category, members(categoryResults[index])]));
     const catalog = await this.refreshCatalog([popular, trending, fresh, pooledLive, ...byCategory.values()]);
-    // The live pool keeps an item after its stream ended; its catalog record says so.
+    // The live pool keeps an item after its stream ended, but its catalog record then has live: false.
     const live = pooledLive.filter((itemId) => catalog.get(itemId)?.live === true);
     this.snapshot = { popular, trending, fresh, live, byCategory, catalog, readAtMs: nowMs };
     return this.snapshot;

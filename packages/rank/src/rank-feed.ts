@@ -32,7 +32,7 @@ export interface FeedQuery {
 /** Stages of one feed request, timed separately. */
 export type FeedStage = 'session' | 'candidates' | 'features' | 'inference' | 'rules' | 'explain';
 
-/** Why a feed was served in a reduced form. */
+/** Reason a feed was served in a reduced form. */
 export type DegradedReason = 'store-timeout' | 'store-unavailable' | 'model-failed' | 'model-non-finite';
 
 export interface Degradation {
@@ -88,7 +88,7 @@ export const DEFAULT_RANKING_DEPTH = 200;
  * Ranks a feed: the session (with its served history) in one round trip, candidates, their
  * features in one round trip, one model run, then the feed rules. When the store fails or the
  * request's store budget runs out, the feed comes from the in-process pool copy instead and is
- * marked degraded; other errors reject.
+ * marked degraded. Other errors reject.
  */
 export async function rankFeed(query: FeedQuery, context: RankContext): Promise<RankedFeed> {
   try {

@@ -1,7 +1,7 @@
 import { buildFeatureMatrix, type FeatureMatrix, type ItemSnapshot, type SessionSnapshot, type UserSnapshot } from '@nexttap/features';
 import type { RankingModel } from '@nexttap/model';
 
-/** What happened to the model's scores of one batch. */
+/** Outcome of the model's scoring of one batch. */
 export type ScoreOutcome = 'model' | 'model-non-finite' | 'model-failed';
 
 export interface ScoredBatch {

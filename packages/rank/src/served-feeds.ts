@@ -3,9 +3,9 @@ import type { CandidateSource } from './candidates';
 import type { RuleEffect } from './feed-rules';
 
 /**
- * Keys of served feeds. They carry the session's hash tag, so that a feed's record, the session's
- * served history and the session's features live in one Redis Cluster slot and one write touches
- * one slot; an event that carries a `feedId` also carries its `sessionId`, which finds the record.
+ * Keys of served feeds. They carry the session's hash tag, so a feed's record, the session's served
+ * history and the session's features live in one Redis Cluster slot and one write touches one slot.
+ * An event that carries a `feedId` also carries its `sessionId`, which finds the record.
  */
 export const servedFeedKeys = {
   /** Hash of one served feed: the ranking, the model, and the items of each served page. */
@@ -50,7 +50,7 @@ export interface RecordServedInput {
 
 const PAGE_FIELD_PREFIX = 'page:';
 
-/** Plans the writes that record one served page: one slot, safe to repeat. */
+/** Plans the writes that record one served page, all in the session's slot. */
 export function planServedFeed(input: RecordServedInput): PlannedWrite {
   const feedKey = servedFeedKeys.feed(input.sessionId, input.feedId);
   const operations: PlannedWrite['operations'] = [];

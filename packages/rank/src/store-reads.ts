@@ -46,7 +46,7 @@ export async function readSession(
 }
 
 /**
- * Reads a session and its user plus `extra` requests in the same round trip; the answers to the
+ * Reads a session and its user plus `extra` requests in the same round trip. The results of the
  * extra requests come back in `extra`, in order.
  */
 export async function readSessionWith(

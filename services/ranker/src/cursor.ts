@@ -1,6 +1,6 @@
 import { rankerError } from './errors';
 
-/** Where a next page starts: the served feed and the offset in its ranking. */
+/** Start of a next page: the served feed and the offset in its ranking. */
 export interface FeedCursor {
   feedId: string;
   offset: number;

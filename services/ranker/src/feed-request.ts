@@ -6,7 +6,7 @@ import { z } from 'zod';
 export const MAX_FEED_LIMIT = 100;
 /** Maximum candidates a client may send for re-ranking, and maximum excluded items. */
 export const MAX_REQUEST_CANDIDATES = 1_000;
-/** Longest cursor accepted; the ranker's own cursors are about 70 characters. */
+/** Maximum cursor length accepted. The ranker's own cursors are about 60 characters. */
 export const MAX_CURSOR_LENGTH = 256;
 
 const limitSchema = z

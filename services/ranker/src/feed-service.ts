@@ -124,9 +124,9 @@ export class FeedService {
   }
 
   /**
-   * Writes the served page (and, for a first page, the ranking and model) without awaiting it: the
+   * Writes the served page (and, for a first page, the ranking and model) without awaiting it. The
    * ranker's store client sends commands in order on one connection, so a later page request reads
-   * after this write, and a failed write costs paging and attribution, not the response.
+   * after this write. A failed write costs paging and attribution, not the response.
    */
   private recordServed(sessionId: string, feedId: string, offset: number, feed: RankedFeed, modelName: string, options: ServeOptions): void {
     const { config, metrics } = this.dependencies;

@@ -27,7 +27,7 @@ const RECONNECT_DELAY_MS = 1_000;
  * Live feeds over Server-Sent Events. Each connection gets the session's feed at once, then a
  * re-ranked feed whenever the session's features change (debounced). The event id is the feedId,
  * and a reconnecting client gets the current feed at once whatever its Last-Event-ID, so it never
- * sees a replay of stale feeds.
+ * receives a replay of stale feeds.
  */
 export class LiveFeedHub {
   private readonly bySession = new Map<string, Set<LiveConnection>>();

@@ -5,7 +5,7 @@ import { RANKER_ERRORS, type RankerErrorCode } from './errors';
 import { errorResponseSchema, feedRequestSchema, feedResponseSchema, liveFeedQuerySchema } from './feed-request';
 
 /**
- * Converts a zod schema to an OpenAPI 3 schema object, inlined so that each one stands alone. A
+ * Converts a zod schema to an OpenAPI 3 schema object, inlined so that each one is complete on its own. A
  * transform is described by its input, which is what a client sends.
  */
 function toSchema(schema: z.ZodTypeAny): Record<string, unknown> {

@@ -122,7 +122,7 @@ export class Ranker {
     this.dependencies.logger.info({ model: model.manifest.name, version: model.manifest.version }, 'model swapped');
     if (previous !== undefined && previous !== model) {
       // NOTE: a request that started before the swap may still be running the previous model, and
-      // nothing counts them; the delay is a guess at the longest run, not a guarantee.
+      // nothing counts such requests. The delay is a guess at the longest run, not a guarantee.
       await new Promise((resolve) => setTimeout(resolve, releaseDelayMs).unref());
       await previous.release();
     }

@@ -44,8 +44,8 @@ export function sessionChangesChannel(keyPrefix: string): string {
 }
 
 /**
- * Notices over Redis pub/sub: each message is a JSON array of session ids. A notice is a hint to
- * re-rank, so one lost while a connection is down only delays a live feed until the next change;
+ * Notices over Redis pub/sub, each message a JSON array of session ids. A notice is a hint to
+ * re-rank, so one lost while a connection is down only delays a live feed until the next change.
  * ioredis subscribes again after a reconnect.
  */
 export class RedisSessionChanges implements SessionChangeNotices {

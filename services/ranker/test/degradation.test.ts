@@ -67,7 +67,7 @@ describe('degradation when Redis fails', () => {
   });
 
   it('serves degraded feeds within the budget while Redis stalls', async () => {
-    // CLIENT PAUSE holds every client's commands, as a stalled or overloaded server would.
+    // CLIENT PAUSE delays every client's commands, as a stalled or overloaded server would.
     await writer.call('CLIENT', 'PAUSE', '400', 'ALL');
     const outcomes = [];
     for (let index = 0; index < 5; index++) {

@@ -40,7 +40,7 @@ export interface RankerApp {
 
 /**
  * Starts a ranker with its routes on a fastify instance (not listening; use `inject`) over `store`.
- * `environment` holds ranker settings by config key, as strings, the way the environment gives them.
+ * `environment` contains ranker settings by config key, as strings, as environment variables are.
  */
 export async function startRanker(store: FeatureStore, modelDir: string, nowMs: () => number, environment: Record<string, string> = {}): Promise<RankerApp> {
   const config = rankerConfigSchema.parse({ modelDir, ...environment });
