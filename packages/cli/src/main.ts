@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { importMovieLens } from './import-command';
+import { runReplayCommand } from './replay-command';
 import { runServer } from './run-server';
 import type { Role } from './server';
 
@@ -9,6 +10,8 @@ commands:
   serve --role ingest|ranker|all   run a server role (default all); settings come from the environment
   import movielens [--dir DIR] [--limit N] [--end-ago-ms MS]
                                    produce the MovieLens catalog and ratings to Kafka (KAFKA_BROKERS)
+  replay --dataset movielens|--events FILE|--topic NAME [options]
+                                   evaluate models and baselines on an event log; replay --help lists the options
 `;
 
 const ROLES: readonly Role[] = ['ingest', 'ranker', 'all'];
@@ -40,6 +43,10 @@ async function main(argv: string[]): Promise<void> {
         ...(values['end-ago-ms'] === undefined ? {} : { endAgoMs: parseCount('--end-ago-ms', values['end-ago-ms']) }),
       });
       process.stdout.write(`${JSON.stringify(result)}\n`);
+      return;
+    }
+    case 'replay': {
+      process.exitCode = await runReplayCommand(rest, { stdout: process.stdout, stderr: process.stderr, environment: process.env });
       return;
     }
     case undefined:

@@ -16,7 +16,7 @@ export interface EvaluationWindow {
  *
  * @throws ReplayError `REPLAY_ERR_INVALID_OPTION` when `cutoffMs` is before a model's training cut-off
  */
-export function resolveEvaluationWindow(rankers: readonly RankerDescription[], cutoffMs: number | undefined, optionName = 'cutoffMs'): EvaluationWindow {
+export function resolveEvaluationWindow(rankers: readonly RankerDescription[], cutoffMs: number | undefined): EvaluationWindow {
   let latest: { ms: number; name: string } | undefined;
   for (const ranker of rankers) {
     const trainingCutoffMs = ranker.model?.trainingCutoffMs;
@@ -28,11 +28,11 @@ export function resolveEvaluationWindow(rankers: readonly RankerDescription[], c
     if (latest !== undefined && cutoffMs < latest.ms) {
       throw new ReplayError(
         REPLAY_ERROR_CODES.invalidOption,
-        `${optionName} ${new Date(cutoffMs).toISOString()} is before the training cut-off ${new Date(latest.ms).toISOString()} of model ${latest.name}; ` +
+        `cutoff ${new Date(cutoffMs).toISOString()} is before the training cut-off ${new Date(latest.ms).toISOString()} of model ${latest.name}; ` +
           'earlier events trained the model, so pass a later time or leave it out',
       );
     }
-    return { startMs: cutoffMs, source: optionName };
+    return { startMs: cutoffMs, source: 'the cutoff option' };
   }
   if (latest !== undefined) {
     return { startMs: latest.ms, source: `training cut-off of ${latest.name}` };

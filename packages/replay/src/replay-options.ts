@@ -2,6 +2,7 @@ import type { RankingModel } from '@nexttap/model';
 import type { FeatureStore } from '@nexttap/store';
 import { REPLAY_ERROR_CODES, ReplayError } from './errors';
 import type { Protocol } from './evaluator';
+import type { RankerResult } from './point-log';
 import { BASELINE_NAMES, DEFAULT_BASELINES, type BaselineName } from './rankers';
 import type { ReplayInput } from './sources/replay-input';
 
@@ -39,12 +40,24 @@ export interface ReplayOptions {
   /** Creates the feature store from the replay's clock. Default: a `MemoryFeatureStore` on that clock. The replay closes it. */
   createStore?: (now: () => number) => FeatureStore;
   onProgress?: (progress: ReplayProgress) => void;
+  /** Called after each evaluation point with every ranker's result, for inspection and tests. */
+  onPoint?: (point: EvaluatedPoint) => void;
   /** Events between two `onProgress` calls. Default 5000. */
   progressEvents?: number;
 }
 
-export type ResolvedReplayOptions = Required<Omit<ReplayOptions, 'cutoffMs' | 'createStore' | 'onProgress'>> &
-  Pick<ReplayOptions, 'cutoffMs' | 'createStore' | 'onProgress'>;
+/** One evaluated point as `onPoint` receives it. */
+export interface EvaluatedPoint {
+  key: string;
+  tMs: number;
+  targetItemId: string;
+  /** Per ranker, in report order: the rank of the target and the first items of its ranking. */
+  results: readonly RankerResult[];
+}
+
+type CallbackOption = 'cutoffMs' | 'createStore' | 'onProgress' | 'onPoint';
+
+export type ResolvedReplayOptions = Required<Omit<ReplayOptions, CallbackOption>> & Pick<ReplayOptions, CallbackOption>;
 
 /** Interaction types that make an evaluation point: engagement the next feed should have led to. */
 export const TARGET_TYPES: ReadonlySet<string> = new Set(['tap', 'play', 'complete', 'like']);

@@ -103,7 +103,9 @@ class ReplayRun {
     } finally {
       await this.store.close();
     }
-    this.reportProgress(this.events.length, startedMs);
+    if (this.events.length % this.settings.progressEvents !== 0 || this.events.length === 0) {
+      this.reportProgress(this.events.length, startedMs);
+    }
     const replayMs = performance.now() - startedMs;
     const bootstrap: BootstrapSettings = { resamples: this.settings.bootstrapResamples, level: this.settings.confidenceLevel, seed: this.settings.seed };
     return { report: this.buildReport(bootstrap), timings: buildTimings(this.points, this.candidateLatencyMs, { replayMs, events: this.events.length }, bootstrap) };
@@ -170,6 +172,7 @@ class ReplayRun {
       ...(negatives === undefined ? {} : { negatives }),
     });
     this.candidateLatencyMs.push(ranking.candidateLatencyMs);
+    this.settings.onPoint?.({ key, tMs: event.ts, targetItemId: event.itemId, results: ranking.results });
     this.points.add(
       { key, tMs: event.ts, candidateCount: ranking.candidateCount, targetRetrieved: ranking.targetRetrieved },
       ranking.results,

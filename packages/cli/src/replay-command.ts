@@ -1,0 +1,327 @@
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { parseTimestamp } from '@nexttap/events';
+import { rankerConfigSchema } from '@nexttap/ranker';
+import {
+  BASELINE_NAMES,
+  compareReports,
+  createProgressPrinter,
+  describeError,
+  loadModels,
+  readJsonlInput,
+  readKafkaInput,
+  readMovieLensInput,
+  readReport,
+  renderComparison,
+  renderSummary,
+  REPLAY_ERROR_CODES,
+  ReplayError,
+  resolveModelDirectory,
+  runReplay,
+  writeReports,
+  type BaselineName,
+  type RankingModel,
+  type ReplayInput,
+  type ReplayOptions,
+  type TopicPosition,
+} from '@nexttap/replay';
+import { RedisFeatureStore } from '@nexttap/store';
+import { Redis } from 'ioredis';
+
+export const REPLAY_USAGE = `usage: nexttap replay SOURCE [options]
+       nexttap replay --compare A.json B.json [--seed N] [--bootstrap N]
+
+source (one of):
+  --dataset movielens          the MovieLens files in --data-dir (default data/movielens)
+  --events FILE                nexttap interactions as JSON Lines, gzip or not (repeatable),
+                               with --catalog FILE for catalog items (repeatable)
+  --topic NAME                 a Kafka topic, with --kafka-brokers HOST:PORT[,...], optional
+                               --catalog-topic NAME, --from-offset N or --from-time TIME
+                               (inclusive), --to-offset N or --to-time TIME (exclusive);
+                               times are Kafka record timestamps
+options:
+  --model NAME[@VERSION]       model under --models-dir (default models), repeatable; default the
+                               ranker's model (MODEL_DIR, else models/movielens-mlp/1)
+  --no-model                   evaluate the baselines only
+  --baselines LIST             comma-separated from ${BASELINE_NAMES.join(', ')};
+                               default popular,trending,covisit,random; none for no baseline
+  --k LIST                     cut-offs of the top-K metrics (default 5,10,20)
+  --protocol full|sampled      rank the generated candidates, or the target among --negatives N
+                               sampled items (default full, N 100)
+  --seed N                     seed of every random choice (default 1)
+  --cutoff TIME                evaluate events from TIME (epoch ms or ISO-8601); default the
+                               latest training cut-off of the models
+  --limit N                    MovieLens only: the earliest N ratings
+  --pool-refresh-events N      events between candidate pool refreshes (default 1000)
+  --bootstrap N                bootstrap resamples of each interval (default 1000)
+  --redis-url URL              replay into a private key namespace of this Redis instead of memory
+  --out DIR                    folder of report.json, timings.json, report.md and charts
+                               (default reports/replay)
+`;
+
+/** Streams and environment of one command run, so tests can pass their own. */
+export interface CommandIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+  environment: Readonly<Record<string, string | undefined>>;
+}
+
+const FLAGS = {
+  dataset: { type: 'string' },
+  'data-dir': { type: 'string', default: 'data/movielens' },
+  limit: { type: 'string' },
+  events: { type: 'string', multiple: true },
+  catalog: { type: 'string', multiple: true },
+  topic: { type: 'string' },
+  'catalog-topic': { type: 'string' },
+  'kafka-brokers': { type: 'string' },
+  'from-offset': { type: 'string' },
+  'from-time': { type: 'string' },
+  'to-offset': { type: 'string' },
+  'to-time': { type: 'string' },
+  model: { type: 'string', multiple: true },
+  'models-dir': { type: 'string', default: 'models' },
+  'no-model': { type: 'boolean', default: false },
+  baselines: { type: 'string' },
+  k: { type: 'string', default: '5,10,20' },
+  protocol: { type: 'string', default: 'full' },
+  negatives: { type: 'string', default: '100' },
+  seed: { type: 'string', default: '1' },
+  cutoff: { type: 'string' },
+  'pool-refresh-events': { type: 'string', default: '1000' },
+  bootstrap: { type: 'string', default: '1000' },
+  'redis-url': { type: 'string' },
+  out: { type: 'string', default: 'reports/replay' },
+  compare: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
+type Flags = ReturnType<typeof parseFlags>['values'];
+
+/**
+ * Runs `nexttap replay` and returns the exit code: 0 on success, 2 for an invalid flag, 1 when an
+ * input, model or output fails. Every failure is one line on stderr that names the flag or file.
+ */
+export async function runReplayCommand(args: readonly string[], io: CommandIo): Promise<number> {
+  try {
+    const { values, positionals } = parseFlags(args);
+    if (values.help) {
+      io.stdout.write(REPLAY_USAGE);
+      return 0;
+    }
+    if (values.compare) {
+      await compareCommand(values, positionals, io);
+      return 0;
+    }
+    if (positionals.length > 0) {
+      throw invalidFlag(`unexpected argument ${positionals[0] ?? ''}; flags take their value after them, such as --k 5,10`);
+    }
+    await replayCommand(values, io);
+    return 0;
+  } catch (error) {
+    io.stderr.write(`nexttap replay: ${describeError(error).split('\n')[0] ?? ''}\n`);
+    return error instanceof ReplayError && error.code === REPLAY_ERROR_CODES.invalidOption ? 2 : 1;
+  }
+}
+
+function parseFlags(args: readonly string[]) {
+  try {
+    return parseArgs({ args: [...args], options: FLAGS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw invalidFlag(describeParseError(error));
+  }
+}
+
+/** Rewrites node:util parseArgs errors into one sentence that names the flag. */
+function describeParseError(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  const flag = /'(-[^' ]+)/.exec(describeError(error))?.[1] ?? '';
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    return `${flag} is not a flag of nexttap replay; run nexttap replay --help for the flags`;
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    return `${flag} needs a value, or takes none; run nexttap replay --help for the flags`;
+  }
+  return describeError(error);
+}
+
+async function replayCommand(values: Flags, io: CommandIo): Promise<void> {
+  const options = parseReplayFlags(values);
+  const input = await readInput(values);
+  const models = await loadNamedModels(values, io.environment);
+  const redis = values['redis-url'] === undefined ? undefined : connectRedis(values['redis-url']);
+  const progress = createProgressPrinter(io.stderr);
+  try {
+    const { report, timings } = await runReplay({
+      ...options,
+      input,
+      models,
+      onProgress: progress.onProgress,
+      progressEvents: 10_000,
+      ...(redis === undefined ? {} : { createStore: () => new RedisFeatureStore(redis.client, { keyPrefix: redis.prefix }) }),
+    });
+    progress.finish();
+    const written = await writeReports(values.out, report, timings);
+    io.stdout.write(`${renderSummary(report, timings)}\nwrote ${written.join(', ')}\n`);
+  } finally {
+    progress.finish();
+    await Promise.all(models.map((model) => model.release()));
+    await redis?.close();
+  }
+}
+
+/** Checks the flags that need no input; throws on the first invalid one. */
+function parseReplayFlags(values: Flags): Omit<ReplayOptions, 'input'> {
+  const protocol = values.protocol;
+  if (protocol !== 'full' && protocol !== 'sampled') {
+    throw invalidFlag(`--protocol ${protocol} is invalid; pass full or sampled`);
+  }
+  return {
+    protocol,
+    negatives: parseCount('--negatives', values.negatives, 1),
+    seed: parseCount('--seed', values.seed, 0),
+    ks: parseList('--k', values.k).map((text) => parseCount('--k', text, 1)),
+    poolRefreshEvents: parseCount('--pool-refresh-events', values['pool-refresh-events'], 1),
+    bootstrapResamples: parseCount('--bootstrap', values.bootstrap, 1),
+    baselines: parseBaselines(values.baselines),
+    ...(values.cutoff === undefined ? {} : { cutoffMs: parseTime('--cutoff', values.cutoff) }),
+  };
+}
+
+async function readInput(values: Flags): Promise<ReplayInput> {
+  const sources = [values.dataset !== undefined, values.events !== undefined, values.topic !== undefined].filter(Boolean).length;
+  if (sources !== 1) {
+    throw invalidFlag('pass exactly one source: --dataset movielens, --events FILE or --topic NAME');
+  }
+  if (values.dataset !== undefined) {
+    if (values.dataset !== 'movielens') {
+      throw invalidFlag(`--dataset ${values.dataset} is not a known dataset; the bundled one is movielens`);
+    }
+    return readMovieLensInput(values['data-dir'], values.limit === undefined ? undefined : parseCount('--limit', values.limit, 1));
+  }
+  if (values.events !== undefined) {
+    return readJsonlInput(values.events, values.catalog ?? []);
+  }
+  const brokers = parseList('--kafka-brokers', values['kafka-brokers'] ?? '');
+  return readKafkaInput({
+    brokers,
+    topic: values.topic ?? '',
+    ...(values['catalog-topic'] === undefined ? {} : { catalogTopic: values['catalog-topic'] }),
+    ...positionFlag(values, 'from'),
+    ...positionFlag(values, 'to'),
+  });
+}
+
+function positionFlag(values: Flags, end: 'from' | 'to'): { from?: TopicPosition; to?: TopicPosition } {
+  const offset = values[`${end}-offset`];
+  const time = values[`${end}-time`];
+  if (offset !== undefined && time !== undefined) {
+    throw invalidFlag(`--${end}-offset and --${end}-time exclude each other; pass one`);
+  }
+  if (offset !== undefined) {
+    return { [end]: { offset: parseCount(`--${end}-offset`, offset, 0) } };
+  }
+  return time === undefined ? {} : { [end]: { timeMs: parseTime(`--${end}-time`, time) } };
+}
+
+/** Loads the models of `--model`, or the ranker's model when none is named. */
+async function loadNamedModels(values: Flags, environment: CommandIo['environment']): Promise<RankingModel[]> {
+  if (values['no-model']) {
+    if (values.model !== undefined) {
+      throw invalidFlag('--no-model and --model exclude each other; pass one');
+    }
+    return [];
+  }
+  const directories =
+    values.model === undefined
+      ? [rankerConfigSchema.shape.modelDir.parse(environment.MODEL_DIR || undefined)]
+      : await Promise.all(values.model.map((reference) => resolveModelDirectory(values['models-dir'], reference)));
+  return loadModels(directories);
+}
+
+/** Connects to Redis for a replay in a fresh key namespace, deleted again by `close`. */
+function connectRedis(url: string): { client: Redis; prefix: string; close: () => Promise<void> } {
+  if (!/^rediss?:\/\//.test(url)) {
+    throw invalidFlag(`--redis-url ${url} is invalid; pass a URL such as redis://127.0.0.1:6379/0`);
+  }
+  const client = new Redis(url, { maxRetriesPerRequest: 2 });
+  const prefix = `nexttap-replay:${randomBytes(6).toString('hex')}:`;
+  return {
+    client,
+    prefix,
+    async close() {
+      try {
+        let cursor = '0';
+        do {
+          const [next, found] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+          cursor = next;
+          if (found.length > 0) {
+            await client.unlink(...found);
+          }
+        } while (cursor !== '0');
+      } finally {
+        client.disconnect();
+      }
+    },
+  };
+}
+
+async function compareCommand(values: Flags, positionals: readonly string[], io: CommandIo): Promise<void> {
+  const [fileA, fileB, ...rest] = positionals;
+  if (fileA === undefined || fileB === undefined || rest.length > 0) {
+    throw invalidFlag('--compare takes two report files: nexttap replay --compare A.json B.json');
+  }
+  const [reportA, reportB] = await Promise.all([readReport(fileA), readReport(fileB)]);
+  const comparison = compareReports(reportA, reportB, {
+    resamples: parseCount('--bootstrap', values.bootstrap, 1),
+    seed: parseCount('--seed', values.seed, 0),
+    level: reportA.settings.bootstrap.level,
+  });
+  if (comparison.sharedPoints === 0) {
+    throw new ReplayError(REPLAY_ERROR_CODES.invalidReport, `${fileA} and ${fileB} share no evaluation points; compare reports of the same events`);
+  }
+  io.stdout.write(renderComparison(comparison, { a: fileA, b: fileB }));
+}
+
+function parseBaselines(text: string | undefined): BaselineName[] | undefined {
+  if (text === undefined) {
+    return undefined;
+  }
+  if (text === 'none') {
+    return [];
+  }
+  const names = parseList('--baselines', text);
+  const unknown = names.filter((name) => !(BASELINE_NAMES as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    throw invalidFlag(`--baselines ${unknown.join(',')} is not a baseline; pass any of ${BASELINE_NAMES.join(', ')}, or none`);
+  }
+  return names as BaselineName[];
+}
+
+function parseList(flag: string, text: string): string[] {
+  const items = text.split(',').map((item) => item.trim());
+  if (items.some((item) => item === '')) {
+    throw invalidFlag(`${flag} ${text} has an empty entry; pass comma-separated values`);
+  }
+  return items;
+}
+
+function parseCount(flag: string, text: string, minimum: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < minimum) {
+    throw invalidFlag(`${flag} ${text} is invalid; pass a whole number of at least ${minimum}`);
+  }
+  return value;
+}
+
+function parseTime(flag: string, text: string): number {
+  const parsed = parseTimestamp(/^-?\d+$/.test(text) ? Number(text) : text);
+  if (!parsed.ok) {
+    throw invalidFlag(`${flag} ${parsed.message}`);
+  }
+  return parsed.ms;
+}
+
+function invalidFlag(message: string): ReplayError {
+  return new ReplayError(REPLAY_ERROR_CODES.invalidOption, message);
+}

@@ -1,0 +1,41 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describeError, REPLAY_ERROR_CODES, ReplayError } from './errors';
+import { renderMarkdown } from './report-markdown';
+import type { ReplayReport } from './report-schema';
+import { renderMetricsByK, renderMetricsOverTime } from './report-svg';
+import type { ReplayTimings } from './timings';
+
+/** File names of a replay's outputs inside the output folder. */
+export const REPORT_FILES = {
+  report: 'report.json',
+  timings: 'timings.json',
+  markdown: 'report.md',
+  byK: 'metrics-by-k.svg',
+  overTime: 'metrics-over-time.svg',
+} as const;
+
+/**
+ * Writes the report, the timings, the Markdown page and both charts into `directory`, creating it.
+ * Returns the paths written.
+ *
+ * @throws ReplayError `REPLAY_ERR_INVALID_OPTION` naming the folder when it cannot be written
+ */
+export async function writeReports(directory: string, report: ReplayReport, timings: ReplayTimings): Promise<string[]> {
+  const files: Array<[string, string]> = [
+    [REPORT_FILES.report, `${JSON.stringify(report, null, 2)}\n`],
+    [REPORT_FILES.timings, `${JSON.stringify(timings, null, 2)}\n`],
+    [REPORT_FILES.markdown, renderMarkdown(report, timings, { byK: REPORT_FILES.byK, overTime: REPORT_FILES.overTime })],
+    [REPORT_FILES.byK, renderMetricsByK(report)],
+    [REPORT_FILES.overTime, renderMetricsOverTime(report)],
+  ];
+  try {
+    await mkdir(directory, { recursive: true });
+    for (const [name, text] of files) {
+      await writeFile(join(directory, name), text);
+    }
+  } catch (error) {
+    throw new ReplayError(REPLAY_ERROR_CODES.invalidOption, `--out ${directory} could not be written: ${describeError(error)}`, { cause: error });
+  }
+  return files.map(([name]) => join(directory, name));
+}
