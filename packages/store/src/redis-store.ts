@@ -2,8 +2,11 @@ import { readFileSync } from 'node:fs';
 import { aggregateWrites, type PlannedWrite, type ReadRequest, type ReadResult } from '@nexttap/features';
 import type { Redis, Result } from 'ioredis';
 import type { FeatureStore } from './feature-store';
+import { prefixWrite } from './key-prefix';
+import { decodeReads, queueReads } from './redis-reads';
 
-const APPLY_SCRIPT = readFileSync(new URL('./apply-script.lua', import.meta.url), 'utf8');
+/** The Lua script that applies one merged batch; the cluster store runs it once per hash slot. */
+export const APPLY_SCRIPT = readFileSync(new URL('./apply-script.lua', import.meta.url), 'utf8');
 
 export interface RedisFeatureStoreOptions {
   /** Prefix of every key, so that several deployments or tests share one Redis. Default ''. */
@@ -17,12 +20,10 @@ declare module 'ioredis' {
 }
 
 /**
- * Feature store on Redis. A batch's writes are merged and run in one Lua script call, so the dedup
- * check and every feature update of the batch happen atomically in one round trip. The caller owns
- * the ioredis client and its timeouts.
- *
- * NOTE: the script writes keys of many hash slots, so it runs on a single Redis (or a replicated
- * primary), not on Redis Cluster; a cluster needs the batch split per slot.
+ * Feature store on a single Redis (or a replicated primary). A batch's writes are merged and run
+ * in one Lua script call, so the dedup check and every feature update of the batch happen
+ * atomically in one round trip. The caller owns the ioredis client and its timeouts. The script
+ * writes keys of many hash slots, so Redis Cluster needs `RedisClusterFeatureStore` instead.
  */
 export class RedisFeatureStore implements FeatureStore {
   private readonly prefix: string;
@@ -39,7 +40,7 @@ export class RedisFeatureStore implements FeatureStore {
 
   async apply(writes: readonly PlannedWrite[]): Promise<boolean[]> {
     const applied = writes.map(() => false);
-    let pending = writes.map((write) => this.prefixWrite(write));
+    let pending = writes.map((write) => prefixWrite(write, this.prefix));
     let indexes = writes.map((_, index) => index);
     // A redelivered batch meets its own dedup keys: the script then writes nothing and names them,
     // so they are dropped and the rest applied in a second call. Each loop drops at least one write.
@@ -61,9 +62,7 @@ export class RedisFeatureStore implements FeatureStore {
 
   async read(requests: readonly ReadRequest[]): Promise<ReadResult[]> {
     const pipeline = this.redis.pipeline();
-    for (const request of requests) {
-      this.queueRead(pipeline, request);
-    }
+    queueReads(pipeline, requests, this.prefix);
     const replies = await pipeline.exec();
     const values = (replies ?? []).map(([error, reply]) => {
       if (error) {
@@ -71,104 +70,10 @@ export class RedisFeatureStore implements FeatureStore {
       }
       return reply;
     });
-    let cursor = 0;
-    const take = (): unknown => values[cursor++];
-    return requests.map((request) => this.decodeRead(request, take));
+    return decodeReads(requests, values);
   }
 
   async close(): Promise<void> {
     // The caller owns the client and quits it during its ordered shutdown.
   }
-
-  private prefixWrite(write: PlannedWrite): PlannedWrite {
-    if (this.prefix === '') {
-      return write;
-    }
-    return {
-      ...write,
-      ...(write.dedupKey === undefined ? {} : { dedupKey: this.prefix + write.dedupKey }),
-      operations: write.operations.map((operation) =>
-        operation.op === 'hashSnapshot'
-          ? { ...operation, key: this.prefix + operation.key, snapshotKey: this.prefix + operation.snapshotKey }
-          : { ...operation, key: this.prefix + operation.key },
-      ),
-    };
-  }
-
-  private queueRead(pipeline: ReturnType<Redis['pipeline']>, request: ReadRequest): void {
-    const prefix = this.prefix;
-    switch (request.kind) {
-      case 'hash':
-        pipeline.hgetall(prefix + request.key);
-        return;
-      case 'hashes':
-        for (const key of request.keys) {
-          pipeline.hgetall(prefix + key);
-        }
-        return;
-      case 'list':
-        pipeline.lrange(prefix + request.key, 0, request.limit - 1);
-        return;
-      case 'strings':
-        if (request.keys.length > 0) {
-          pipeline.mget(request.keys.map((key) => prefix + key));
-        }
-        return;
-      case 'snapshots':
-        if (request.keys.length > 0) {
-          pipeline.mgetBuffer(request.keys.map((key) => prefix + key));
-        }
-        return;
-      case 'zsetScores':
-        if (request.members.length > 0) {
-          pipeline.zmscore(prefix + request.key, ...request.members);
-        }
-        return;
-      case 'zsetTop':
-        pipeline.zrevrange(prefix + request.key, 0, request.limit - 1, 'WITHSCORES');
-        pipeline.get(`${prefix}${request.key}:landmark`);
-        return;
-    }
-  }
-
-  private decodeRead(request: ReadRequest, take: () => unknown): ReadResult {
-    switch (request.kind) {
-      case 'hash':
-        return { kind: 'hash', value: take() as Record<string, string> };
-      case 'hashes':
-        return { kind: 'hashes', value: request.keys.map(() => take() as Record<string, string>) };
-      case 'list':
-        return { kind: 'list', value: take() as string[] };
-      case 'strings':
-        return { kind: 'strings', value: request.keys.length > 0 ? (take() as Array<string | null>) : [] };
-      case 'snapshots': {
-        const buffers = request.keys.length > 0 ? (take() as Array<Buffer | null>) : [];
-        return { kind: 'snapshots', value: buffers.map(decodeSnapshot) };
-      }
-      case 'zsetScores': {
-        const scores = request.members.length > 0 ? (take() as Array<string | null>) : [];
-        return { kind: 'zsetScores', value: scores.map((score) => (score === null ? null : Number(score))) };
-      }
-      case 'zsetTop': {
-        const flat = take() as string[];
-        const landmark = take() as string | null;
-        const value: Array<{ member: string; score: number }> = [];
-        for (let index = 0; index + 1 < flat.length; index += 2) {
-          value.push({ member: flat[index] as string, score: Number(flat[index + 1]) });
-        }
-        return { kind: 'zsetTop', value, landmarkMs: landmark === null ? 0 : Number(landmark) };
-      }
-    }
-  }
-}
-
-function decodeSnapshot(buffer: Buffer | null): Float64Array | null {
-  if (buffer === null || buffer.length % 8 !== 0) {
-    return null;
-  }
-  const values = new Float64Array(buffer.length / 8);
-  for (let index = 0; index < values.length; index++) {
-    values[index] = buffer.readDoubleLE(index * 8);
-  }
-  return values;
 }

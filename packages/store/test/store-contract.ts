@@ -175,7 +175,7 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
       const base = Date.parse('2026-01-01T00:00:00Z');
       const add = (member: string, tMs: number) => ({
         op: 'zsetDecayAdd' as const,
-        key: 'decayed-pool',
+        key: '{decayed-pool}',
         member,
         weight: 1,
         tMs,
@@ -185,7 +185,7 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
       // 300 half-lives later, past the renewal exponent of 256.
       const later = base + 300 * HOUR_MS;
       await store.apply([{ operations: [add('old', base), add('old', base), add('new', later)] }]);
-      const [result] = await store.read([{ kind: 'zsetTop', key: 'decayed-pool', limit: 10 }]);
+      const [result] = await store.read([{ kind: 'zsetTop', key: '{decayed-pool}', limit: 10 }]);
       expect(result?.kind === 'zsetTop' && result.landmarkMs).toBe(later);
       const members = result?.kind === 'zsetTop' ? result.value : [];
       expect(members.map((entry) => entry.member)).toEqual(['new', 'old']);
