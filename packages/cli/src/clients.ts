@@ -1,8 +1,8 @@
 import { InProcessBus, KafkaBus, TOPICS, topicName, type EventBus } from '@nexttap/bus';
 import type { Logger } from '@nexttap/observability';
-import { MemoryFeatureStore, RedisFeatureStore, type FeatureStore } from '@nexttap/store';
+import { MemoryFeatureStore, RedisClusterFeatureStore, RedisFeatureStore, type FeatureStore } from '@nexttap/store';
 import { InProcessSessionChanges, RedisSessionChanges, sessionChangesChannel, type SessionChangeNotices } from '@nexttap/ranker';
-import { Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { ServerConfig } from './process-config';
 
 /** Partitions of each in-process topic; more would only add interleaving within one process. */
@@ -17,7 +17,7 @@ export interface Clients {
   rankerStore: FeatureStore;
   /** Per-session change notices from ingest to the rankers' live feeds: in process, or Redis pub/sub. */
   sessionChanges: SessionChangeNotices;
-  mode: { bus: 'kafka' | 'in-process'; store: 'redis' | 'memory' };
+  mode: { bus: 'kafka' | 'in-process'; store: 'redis' | 'redis-cluster' | 'memory' };
   close(): Promise<void>;
 }
 
@@ -31,7 +31,7 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
           logger: logger.child({ component: 'bus' }),
           topics: Object.values(TOPICS).map((name) => ({ name: topicName(config.ingest.topicPrefix, name), partitions: IN_PROCESS_PARTITIONS })),
         });
-  if (settings.redisUrl === '') {
+  if (settings.redisUrl === '' && settings.redisClusterNodes.length === 0) {
     const store = new MemoryFeatureStore();
     const sessionChanges = new InProcessSessionChanges();
     return {
@@ -47,32 +47,55 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
       }),
     };
   }
-  const ingestRedis = new Redis(settings.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
-  const rankerRedis = new Redis(settings.redisUrl, {
+  const ingestRedis = createRedisClient(settings, { lazyConnect: true, maxRetriesPerRequest: null });
+  const rankerRedis = createRedisClient(settings, {
     lazyConnect: true,
     commandTimeout: settings.redisCommandTimeoutMs,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
   });
-  // A subscribed connection accepts no other commands, so the change notices get their own.
-  const subscriberRedis = new Redis(settings.redisUrl, { lazyConnect: true });
-  for (const [role, client] of [['ingest', ingestRedis], ['ranker', rankerRedis], ['session-changes', subscriberRedis]] as const) {
+  // A subscribed connection accepts no other commands, so the change notices get their own. On
+  // Redis Cluster a PUBLISH on one node reaches the subscribers of every node, so the notices use
+  // plain connections to the first listed node.
+  // NOTE: while that node is down, live feeds get no change notices; feeds on request still work.
+  const noticeUrl = settings.redisClusterNodes.length > 0 ? `redis://${settings.redisClusterNodes[0]}` : settings.redisUrl;
+  const subscriberRedis = new Redis(noticeUrl, { lazyConnect: true });
+  const publisherRedis = ingestRedis instanceof Redis ? ingestRedis : new Redis(noticeUrl, { lazyConnect: true });
+  const connections: Array<[role: string, client: Redis | Cluster]> = [['ingest', ingestRedis], ['ranker', rankerRedis], ['session-changes', subscriberRedis]];
+  if (publisherRedis !== ingestRedis) {
+    connections.push(['session-notices', publisherRedis]);
+  }
+  for (const [role, client] of connections) {
     client.on('error', (error: Error) => logger.warn({ err: error, role }, 'redis connection error'));
   }
-  await Promise.all([ingestRedis.connect(), rankerRedis.connect(), subscriberRedis.connect()]);
-  const sessionChanges = new RedisSessionChanges(ingestRedis, subscriberRedis, sessionChangesChannel(settings.redisKeyPrefix), logger);
+  await Promise.all(connections.map(([, client]) => client.connect()));
+  const sessionChanges = new RedisSessionChanges(publisherRedis, subscriberRedis, sessionChangesChannel(settings.redisKeyPrefix), logger);
   return {
     bus,
-    ingestStore: new RedisFeatureStore(ingestRedis, { keyPrefix: settings.redisKeyPrefix }),
-    rankerStore: new RedisFeatureStore(rankerRedis, { keyPrefix: settings.redisKeyPrefix }),
+    ingestStore: createRedisStore(ingestRedis, settings.redisKeyPrefix),
+    rankerStore: createRedisStore(rankerRedis, settings.redisKeyPrefix),
     sessionChanges,
-    mode: { bus: settings.kafkaBrokers.length > 0 ? 'kafka' : 'in-process', store: 'redis' },
+    mode: { bus: settings.kafkaBrokers.length > 0 ? 'kafka' : 'in-process', store: ingestRedis instanceof Cluster ? 'redis-cluster' : 'redis' },
     close: once(async () => {
       await bus.close();
       await sessionChanges.close();
-      await Promise.allSettled([ingestRedis.quit(), rankerRedis.quit(), subscriberRedis.quit()]);
+      await Promise.allSettled(connections.map(([, client]) => client.quit()));
     }),
   };
+}
+
+/** Creates a client with `options`: for Redis Cluster when REDIS_CLUSTER_NODES is set, else for REDIS_URL. */
+function createRedisClient(settings: ServerConfig['process'], options: RedisOptions): Redis | Cluster {
+  if (settings.redisClusterNodes.length === 0) {
+    return new Redis(settings.redisUrl, options);
+  }
+  // The cluster takes the offline queue and connection settings itself; the rest apply to each node.
+  const { lazyConnect, enableOfflineQueue, ...nodeOptions } = options;
+  return new Cluster([...settings.redisClusterNodes], { lazyConnect, enableOfflineQueue, redisOptions: nodeOptions });
+}
+
+function createRedisStore(client: Redis | Cluster, keyPrefix: string): FeatureStore {
+  return client instanceof Cluster ? new RedisClusterFeatureStore(client, { keyPrefix }) : new RedisFeatureStore(client, { keyPrefix });
 }
 
 function once(action: () => Promise<void>): () => Promise<void> {

@@ -16,9 +16,22 @@ export const processConfigSchema = z.object({
     .transform((value) => value.split(',').map((broker) => broker.trim()).filter((broker) => broker.length > 0)),
   kafkaClientId: z.string().min(1).default('nexttap').describe('Client id the Kafka brokers show for this process.'),
   redisUrl: z.string().default('')
-    .describe('Redis URL such as redis://127.0.0.1:6379/0; empty runs the in-memory store.'),
+    .describe('Redis URL such as redis://127.0.0.1:6379/0; empty, with REDIS_CLUSTER_NODES empty too, runs the in-memory store.'),
+  redisClusterNodes: z
+    .string()
+    .default('')
+    .describe('Comma-separated host:port of Redis Cluster nodes (some or all masters); set it instead of REDIS_URL to run the store on Redis Cluster.')
+    .transform((value, context) => {
+      const nodes = value.split(',').map((node) => node.trim()).filter((node) => node.length > 0);
+      for (const node of nodes) {
+        if (!isHostAndPort(node)) {
+          context.addIssue({ code: z.ZodIssueCode.custom, message: `${JSON.stringify(node)} is not a node address; write it as host:port, e.g. 10.0.0.5:6379` });
+        }
+      }
+      return nodes;
+    }),
   redisKeyPrefix: z.string().default('nt:')
-    .describe('Prefix of every Redis key, for several deployments on one Redis.'),
+    .describe('Prefix of every Redis key, for several deployments on one Redis; without { or } on Redis Cluster.'),
   redisCommandTimeoutMs: z.coerce.number().int().min(1).max(60_000).default(50)
     .describe('Redis command timeout of the ranker\'s client, in ms; the ingest client waits longer and retries.'),
   seedDataset: z.enum(['auto', 'movielens', 'none']).default('auto')
@@ -49,6 +62,7 @@ export const PROCESS_ENVIRONMENT: Record<keyof z.infer<typeof processConfigSchem
   kafkaBrokers: 'KAFKA_BROKERS',
   kafkaClientId: 'KAFKA_CLIENT_ID',
   redisUrl: 'REDIS_URL',
+  redisClusterNodes: 'REDIS_CLUSTER_NODES',
   redisKeyPrefix: 'REDIS_KEY_PREFIX',
   redisCommandTimeoutMs: 'REDIS_COMMAND_TIMEOUT_MS',
   seedDataset: 'SEED_DATASET',
@@ -99,10 +113,33 @@ export function parseServerConfig(environment: Readonly<Record<string, string | 
     ingest: parse(ingestConfigSchema, INGEST_ENVIRONMENT),
     ranker: parse(rankerConfigSchema, RANKER_ENVIRONMENT),
   };
+  problems.push(...checkRedisSettings(environment));
   if (problems.length > 0) {
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   return deepFreeze(config);
+}
+
+/** Returns the problems of Redis settings that are valid alone but not together. */
+function checkRedisSettings(environment: Readonly<Record<string, string | undefined>>): string[] {
+  const url = environment[PROCESS_ENVIRONMENT.redisUrl] ?? '';
+  const clusterNodes = environment[PROCESS_ENVIRONMENT.redisClusterNodes] ?? '';
+  const prefix = environment[PROCESS_ENVIRONMENT.redisKeyPrefix] ?? '';
+  const problems: string[] = [];
+  if (url.trim() !== '' && clusterNodes.trim() !== '') {
+    problems.push('REDIS_URL and REDIS_CLUSTER_NODES are both set: set REDIS_URL for a single Redis or REDIS_CLUSTER_NODES for Redis Cluster, not both');
+  }
+  if (clusterNodes.trim() !== '' && /[{}]/.test(prefix)) {
+    problems.push(`REDIS_KEY_PREFIX=${JSON.stringify(prefix)}: on Redis Cluster the prefix must not contain { or }, which would put every key in one hash slot`);
+  }
+  return problems;
+}
+
+/** Tells whether `text` is `host:port` with a port from 1 to 65535; an IPv6 host goes in brackets. */
+function isHostAndPort(text: string): boolean {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  return match !== null && port >= 1 && port <= 65_535;
 }
 
 /** Tells whether `text` is exactly a URL origin: an http(s) scheme and a host, with no path, query or trailing slash. */
