@@ -147,18 +147,20 @@ function describeParseError(error: unknown): string {
 
 async function replayCommand(values: Flags, io: CommandIo): Promise<void> {
   const options = parseReplayFlags(values);
-  const input = await readInput(values);
   const models = await loadNamedModels(values, io.environment);
-  const redis = values['redis-url'] === undefined ? undefined : connectRedis(values['redis-url']);
+  let redis: ReturnType<typeof connectRedis> | undefined;
   const progress = createProgressPrinter(io.stderr);
   try {
+    const input = await readInput(values);
+    redis = values['redis-url'] === undefined ? undefined : connectRedis(values['redis-url']);
+    const store = redis;
     const { report, timings } = await runReplay({
       ...options,
       input,
       models,
       onProgress: progress.onProgress,
       progressEvents: 10_000,
-      ...(redis === undefined ? {} : { createStore: () => new RedisFeatureStore(redis.client, { keyPrefix: redis.prefix }) }),
+      ...(store === undefined ? {} : { createStore: () => new RedisFeatureStore(store.client, { keyPrefix: store.prefix }) }),
     });
     progress.finish();
     const written = await writeReports(values.out, report, timings);
@@ -271,7 +273,8 @@ async function compareCommand(values: Flags, positionals: readonly string[], io:
   if (fileA === undefined || fileB === undefined || rest.length > 0) {
     throw invalidFlag('--compare takes two report files: nexttap replay --compare A.json B.json');
   }
-  const [reportA, reportB] = await Promise.all([readReport(fileA), readReport(fileB)]);
+  const reportA = await readReport(fileA);
+  const reportB = await readReport(fileB);
   const comparison = compareReports(reportA, reportB, {
     resamples: parseCount('--bootstrap', values.bootstrap, 1),
     seed: parseCount('--seed', values.seed, 0),

@@ -10,7 +10,7 @@ export interface EvaluationWindow {
 
 /**
  * Resolves where evaluation starts. Each model's training cut-off must be honoured, because the
- * events before it trained the model; with several models, the latest cut-off applies to all, so
+ * events before it trained the model. With several models the latest cut-off applies to all, so
  * that every ranker is scored on the same points. An explicit `cutoffMs` may move the start later
  * but not earlier.
  *

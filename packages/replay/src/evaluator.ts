@@ -21,7 +21,7 @@ import type { RankerResult } from './point-log';
 import { createRandom, hashText } from './random';
 import type { Ranker } from './rankers';
 
-/** How candidates are formed at an evaluation point. */
+/** Candidate protocol: the generated candidates (`full`), or the target among sampled negatives (`sampled`). */
 export type Protocol = 'full' | 'sampled';
 
 /** One ranking request of the replay: the state just before a target event or a logged feed. */
@@ -48,7 +48,7 @@ export interface PointRanking {
   candidateLatencyMs: number;
 }
 
-/** Whether the feed rules drop the target, so the point cannot be evaluated: the session or user already engaged with it. */
+/** Tells whether the feed rules drop the target because the session or user already engaged with it, so the point cannot be evaluated. */
 export function isAlreadyEngaged(itemId: string, session: SessionSnapshot, user: UserSnapshot | undefined): boolean {
   return DEFAULT_FEED_RULES.dropInteracted && (session.interacted.has(itemId) || (user?.interacted.has(itemId) ?? false));
 }
@@ -61,9 +61,9 @@ export function isAlreadyEngaged(itemId: string, session: SessionSnapshot, user:
  *
  * Under the full protocol a model's ranking then goes through `applyOrderingRules` (live boost,
  * diversity, the exploration slot) with a random stream seeded per point, so it is the feed the
- * ranker service would serve; a test holds it equal to `rankFeed`. Baselines are ordered by their
- * score alone, as baselines usually are. The sampled protocol orders every ranker by score alone,
- * as published sampled metrics are computed.
+ * ranker service would serve. A test checks that it equals `rankFeed`'s ranking. Baselines are
+ * ordered by their score alone, as baselines usually are. The sampled protocol orders every ranker
+ * by score alone, as published sampled metrics are computed.
  */
 export class PointEvaluator {
   constructor(

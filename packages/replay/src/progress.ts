@@ -1,14 +1,14 @@
 import type { ReplayProgress } from './replay-options';
 
-/** Where progress goes: a writable stream and whether it is a terminal. */
+/** The destination of progress lines: a writable stream, and whether it is a terminal. */
 export interface ProgressOutput {
   write(text: string): unknown;
   isTTY?: boolean;
 }
 
 /**
- * Returns a progress callback for `runReplay`. On a terminal it redraws one line with the events
- * per second and the time left, estimated from the rate so far; elsewhere it writes a plain line
+ * Creates a progress callback for `runReplay`. On a terminal it redraws one line with the events
+ * per second and the time left, estimated from the rate so far. Elsewhere it writes a plain line
  * per call, for logs. `finish` ends the terminal line.
  */
 export function createProgressPrinter(output: ProgressOutput): { onProgress: (progress: ReplayProgress) => void; finish: () => void } {

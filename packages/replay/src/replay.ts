@@ -27,8 +27,8 @@ export interface ReplayResult {
  * Replays a log through the shared feature code and evaluates every ranker on it.
  *
  * Events are sorted by time with a deterministic tie-break and applied one at a time with
- * `applyInteractions` to a feature store whose clock is the event time; catalog items are applied
- * when they become known (see `scheduleCatalog`), and the candidate pools are re-read every
+ * `applyInteractions` to a feature store whose clock is the event time. Catalog items are applied
+ * when they become known (see `scheduleCatalog`). The candidate pools are re-read every
  * `poolRefreshEvents` events, as the ranker re-reads them on a timer. At each target event (a tap,
  * play, complete or like in a session with an earlier event, at or after the evaluation start)
  * every ranker ranks the candidates from the state just before the event is applied, so no ranking

@@ -26,7 +26,7 @@ export function jsonlInput(events: Interaction[], catalog: CatalogItem[]): Repla
 
 const slices = new Map<number, Promise<ReplayInput>>();
 
-/** The earliest `limit` MovieLens ratings with the whole catalog, read once per test file. */
+/** Reads the earliest `limit` MovieLens ratings with the whole catalog, once per test file. */
 export function movieLensSlice(limit: number): Promise<ReplayInput> {
   let slice = slices.get(limit);
   if (slice === undefined) {

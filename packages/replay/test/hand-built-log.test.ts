@@ -3,9 +3,9 @@ import { runReplay, type ReplayReport } from '../src/index';
 import { event, item, jsonlInput, T0 } from './fixtures';
 
 /**
- * A log where the popularity order is known: before the cut-off, A is liked in five sessions, and B
- * and C in two each, C earlier, so B's decayed count is higher; D and E have no engagement. After
- * it, three sessions each skip E and then like one item. The popular baseline ranks A, B, C, D for
+ * Builds a log where the popularity order is known. Before the cut-off, A is liked in five
+ * sessions, and B and C in two each, C earlier, so B's decayed count is higher. D and E have no
+ * engagement. After it, three sessions each skip E and then like one item. The popular baseline ranks A, B, C, D for
  * each of them (E is dropped as engaged), because the likes of B and D during the evaluation never
  * lift them past the next item.
  */

@@ -1,0 +1,98 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runReplayCommand } from '../src/replay-command';
+
+/** Captures what one command run writes. */
+function captureIo() {
+  const output = { stdout: '', stderr: '' };
+  return {
+    output,
+    io: {
+      stdout: { write: (text: string) => (output.stdout += text) },
+      stderr: { write: (text: string) => (output.stderr += text), isTTY: false },
+      environment: {},
+    },
+  };
+}
+
+async function run(args: string[]) {
+  const { output, io } = captureIo();
+  const code = await runReplayCommand(args, io);
+  return { code, ...output };
+}
+
+let directory: string;
+let eventsFile: string;
+let catalogFile: string;
+
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'nexttap-replay-cli-'));
+  const start = Date.UTC(2024, 0, 1);
+  const lines = [
+    { eventId: 'e1', type: 'like', ts: start, sessionId: 'a', itemId: 'A' },
+    { eventId: 'e2', type: 'like', ts: start + 1_000, sessionId: 'b', itemId: 'A' },
+    { eventId: 'e3', type: 'skip', ts: start + 2_000, sessionId: 'c', itemId: 'C' },
+    { eventId: 'e4', type: 'like', ts: start + 3_000, sessionId: 'c', itemId: 'A' },
+    { eventId: 'e5', type: 'play', ts: 'not a time', sessionId: 'c', itemId: 'B' },
+  ];
+  eventsFile = join(directory, 'events.jsonl.gz');
+  await writeFile(eventsFile, gzipSync(lines.map((line) => JSON.stringify(line)).join('\n')));
+  catalogFile = join(directory, 'catalog.jsonl');
+  await writeFile(catalogFile, ['A', 'B', 'C'].map((itemId) => JSON.stringify({ itemId, categories: ['x'], publishedAt: '2023-01-01T00:00:00Z' })).join('\n'));
+});
+
+describe('nexttap replay errors', () => {
+  const cases: Array<{ name: string; args: string[]; code: number; mentions: string }> = [
+    { name: 'an unknown flag', args: ['--dataset', 'movielens', '--bogus'], code: 2, mentions: '--bogus' },
+    { name: 'a flag without its value', args: ['--dataset'], code: 2, mentions: '--dataset' },
+    { name: 'a bad K list', args: ['--dataset', 'movielens', '--k', '5,x'], code: 2, mentions: '--k x' },
+    { name: 'a bad protocol', args: ['--dataset', 'movielens', '--protocol', 'half'], code: 2, mentions: '--protocol half' },
+    { name: 'an unknown baseline', args: ['--dataset', 'movielens', '--baselines', 'popular,magic'], code: 2, mentions: '--baselines magic' },
+    { name: 'a bad cutoff time', args: ['--dataset', 'movielens', '--cutoff', 'yesterday'], code: 2, mentions: '--cutoff' },
+    { name: 'no source', args: [], code: 2, mentions: '--dataset movielens' },
+    { name: 'two sources', args: ['--dataset', 'movielens', '--events', 'x.jsonl'], code: 2, mentions: 'exactly one source' },
+    { name: 'an unknown dataset', args: ['--dataset', 'netflix'], code: 2, mentions: '--dataset netflix' },
+    { name: 'a missing events file', args: ['--events', '/nonexistent/events.jsonl'], code: 1, mentions: '/nonexistent/events.jsonl' },
+    { name: 'a missing MovieLens folder', args: ['--dataset', 'movielens', '--data-dir', '/nonexistent/movielens', '--no-model'], code: 1, mentions: '/nonexistent/movielens' },
+    { name: 'an unknown model', args: ['--dataset', 'movielens', '--model', 'no-such-model'], code: 1, mentions: 'no-such-model' },
+    { name: 'a compare with one report', args: ['--compare', 'a.json'], code: 2, mentions: '--compare' },
+    { name: 'a missing report to compare', args: ['--compare', '/nonexistent/a.json', '/nonexistent/b.json'], code: 1, mentions: '/nonexistent/a.json' },
+  ];
+  for (const { name, args, code, mentions } of cases) {
+    it(`rejects ${name} with one line`, async () => {
+      const result = await run(args);
+      expect(result.code).toBe(code);
+      expect(result.stderr.split('\n').filter((line) => line !== '')).toHaveLength(1);
+      expect(result.stderr).toContain(mentions);
+      expect(result.stdout).toBe('');
+    });
+  }
+});
+
+describe('nexttap replay', () => {
+  it('replays a gzip JSON Lines log and writes the reports', async () => {
+    const out = join(directory, 'out');
+    const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--k', '1,2', '--pool-refresh-events', '1', '--out', out]);
+    expect(result.stderr).not.toContain('nexttap replay:');
+    expect(result.code).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.counts.evaluationPoints).toBe(1);
+    expect(report.rejected.count).toBe(1);
+    expect(report.rejected.first.location).toBe(`${eventsFile}:5`);
+    expect(await readFile(join(out, 'metrics-by-k.svg'), 'utf8')).toContain('<svg');
+    expect(result.stdout).toContain('| popular |');
+  });
+
+  it('compares two reports with a paired bootstrap', async () => {
+    const out = join(directory, 'compare');
+    await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--pool-refresh-events', '1', '--out', out]);
+    const report = join(out, 'report.json');
+    const result = await run(['--compare', report, report]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('paired bootstrap');
+    expect(result.stdout).toMatch(/\| popular \| popular \| HitRate@5 \| .* \| 0\.0000 \| .* \| 1\.000 \| no \|/);
+  });
+});
