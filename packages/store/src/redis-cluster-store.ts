@@ -32,7 +32,8 @@ declare module 'ioredis' {
  * the part checks and sets. Home parts run only after every other part of the batch succeeded,
  * so a present dedup key means the whole write was applied: such writes are dropped before
  * anything runs. A crash between slots leaves some markers set, and the redelivered batch then
- * skips exactly the parts that were applied. Markers cost memory: see docs/operations.md.
+ * skips exactly the parts that were applied. Once the home parts are applied the markers have no
+ * further use, so they are deleted; a crash before that leaves them to their TTL (the dedup TTL).
  */
 export class RedisClusterFeatureStore implements FeatureStore {
   private readonly prefix: string;
@@ -59,6 +60,7 @@ export class RedisClusterFeatureStore implements FeatureStore {
     );
     await this.applyGroups(plan.remote);
     const homeApplied = await this.applyGroups(plan.home);
+    await this.deleteRemoteMarkers(plan.remote);
 
     const applied = writes.map(() => false);
     for (const index of candidates) {
@@ -145,6 +147,21 @@ export class RedisClusterFeatureStore implements FeatureStore {
       pending = pending.filter((entry) => entry.positions.length > 0);
     }
     return applied;
+  }
+
+  /**
+   * Deletes the markers of the remote parts, with one UNLINK per slot. A failure is ignored,
+   * because the home parts are applied: the markers only take memory until their TTL ends.
+   */
+  private async deleteRemoteMarkers(groups: readonly SlotGroup[]): Promise<void> {
+    const pipelines = new NodePipelines(this.cluster);
+    for (const group of groups) {
+      const markers = group.writes.flatMap((write) => (write.dedupKey === undefined ? [] : [write.dedupKey]));
+      if (markers.length > 0) {
+        pipelines.queue(group.slot, (pipeline) => pipeline.unlink(...markers));
+      }
+    }
+    await pipelines.exec().catch(() => undefined);
   }
 
   private replyOf(pipelines: NodePipelines, command: ReturnType<NodePipelines['queue']>, group: SlotGroup): number[] {
