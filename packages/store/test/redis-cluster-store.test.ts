@@ -208,6 +208,7 @@ describe('redis cluster feature store', () => {
     expect(await countKeys(cluster, `${prefix}s:*:event:*`)).toBe(0);
 
     expect(await applyInteractions(clustered, events)).toEqual(events.map(() => true));
+    expect(await countKeys(cluster, `${prefix}{*`)).toBe(0);
     await applyInteractions(reference, events);
     expectSameState(await readState(clustered, events), await readState(reference, events));
   });
@@ -219,10 +220,12 @@ describe('redis cluster feature store', () => {
     const restore = injectPipelineFailures(cluster, (routingKeys) => routingKeys.length > 0 && !routingKeys.some(isRemoteMarker));
     await expect(applyInteractions(clustered, events)).rejects.toThrow(/injected failure/);
     restore();
+    expect(await countKeys(cluster, `${prefix}{*`)).toBeGreaterThan(0);
     expect(await countKeys(cluster, `${prefix}s:*:event:*`)).toBe(0);
 
     expect(await applyInteractions(clustered, events)).toEqual(events.map(() => true));
     expect(await countKeys(cluster, `${prefix}s:*:event:*`)).toBe(events.length);
+    expect(await countKeys(cluster, `${prefix}{*`)).toBe(0);
     await applyInteractions(reference, events);
     expectSameState(await readState(clustered, events), await readState(reference, events));
   });
