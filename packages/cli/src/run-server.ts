@@ -1,4 +1,5 @@
 import { createLogger } from '@nexttap/observability';
+import { stdSerializers } from 'pino';
 import { ConfigError, parseServerConfig } from './process-config';
 import { startServer, type Role } from './server';
 
@@ -17,7 +18,7 @@ export async function runServer(role: Role, environment: NodeJS.ProcessEnv = pro
     }
     throw error;
   }
-  const logger = createLogger({ level: config.process.logLevel, service: `nexttap-${role}` });
+  const logger = createLogger({ level: config.process.logLevel, service: `nexttap-${role}` }).child({}, { serializers: { err: serializeError } });
   let server;
   try {
     server = await startServer(role, config, { logger });
@@ -32,4 +33,36 @@ export async function runServer(role: Role, environment: NodeJS.ProcessEnv = pro
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+/** Nesting levels of a serialized error searched for Redis command arguments. */
+const MAX_ERROR_DEPTH = 6;
+
+/**
+ * Serializes an error like pino's standard serializer, but with the arguments of failed Redis
+ * commands replaced. ioredis attaches `command: {name, args}` to a reply error, and those arguments
+ * are the password of a failed AUTH or the events of a failed script call, neither of which may
+ * reach a log. The command name stays, so the line still says what failed.
+ */
+export function serializeError(error: unknown): unknown {
+  const serialized = error instanceof Error ? stdSerializers.err(error) : error;
+  return withoutCommandArguments(serialized, 0);
+}
+
+function withoutCommandArguments(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== 'object' || depth > MAX_ERROR_DEPTH) {
+    return value;
+  }
+  if (Array.isArray(value)) {
+    return value.map((entry: unknown) => withoutCommandArguments(entry, depth + 1));
+  }
+  const copy: Record<string, unknown> = {};
+  for (const [key, entry] of Object.entries(value)) {
+    copy[key] = key === 'command' && isRedisCommand(entry) ? { name: entry.name, args: '[redacted]' } : withoutCommandArguments(entry, depth + 1);
+  }
+  return copy;
+}
+
+function isRedisCommand(value: unknown): value is { name: unknown; args: unknown } {
+  return value !== null && typeof value === 'object' && 'args' in value;
 }
