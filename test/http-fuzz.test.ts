@@ -107,7 +107,7 @@ function decodedQuery(query: Record<string, string>): Record<string, string> {
 }
 
 /** Reports a failure with the first 600 characters of the counterexample, not a 40 KB body. */
-function shortReporter(details: fc.RunDetails<unknown>): void {
+function shortReporter<Values>(details: fc.RunDetails<Values>): void {
   if (details.failed) {
     const example = JSON.stringify(details.counterexample) ?? '';
     throw new Error(

@@ -45,7 +45,8 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance's default generic types.
     loggerInstance: logger as FastifyBaseLogger,
-    bodyLimit: Math.max(config.ingest.collectorBodyLimitBytes, config.ranker.bodyLimitBytes),
+    // Each service's routes carry their own limit; this one covers bodies sent to any other route.
+    bodyLimit: serverBodyLimit(role, config),
     // Per-request lines would dominate the log at feed rates; errors are logged by the error handlers.
     logController: new LogController({ disableRequestLogging: true }),
     // A client's x-request-id becomes the request id in every log line of the request.
@@ -61,7 +62,11 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
   let ranker: Ranker | undefined;
   if (role === 'ranker' || role === 'all') {
     ranker = new Ranker({ config: config.ranker, store: clients.rankerStore, logger, metrics, clock, sessionChanges: clients.sessionChanges });
-    await ranker.register(app);
+    const rankerRoutes = ranker;
+    await app.register(async (scope) => {
+      limitRouteBodies(scope, config.ranker.bodyLimitBytes);
+      await rankerRoutes.register(scope);
+    });
     if (role === 'all' && clients.mode.store === 'memory') {
       await ranker.registerDemo(app);
     }
@@ -102,6 +107,25 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
   const close = () =>
     (closing ??= shutDown({ app, subscription, ranker, clients, lifecycle, logger, timeoutMs: config.process.shutdownTimeoutMs }));
   return { url, app, clients, ranker, lifecycle, close };
+}
+
+/** Returns the body limit of the server: the larger of the limits of the roles it runs. */
+function serverBodyLimit(role: Role, config: ServerConfig): number {
+  const limits = [];
+  if (role === 'ingest' || role === 'all') {
+    limits.push(config.ingest.collectorBodyLimitBytes);
+  }
+  if (role === 'ranker' || role === 'all') {
+    limits.push(config.ranker.bodyLimitBytes);
+  }
+  return Math.max(...limits);
+}
+
+/** Gives every route registered later in `scope` the body limit `bytes`, unless the route sets its own. */
+function limitRouteBodies(scope: FastifyInstance, bytes: number): void {
+  scope.addHook('onRoute', (route) => {
+    route.bodyLimit ??= bytes;
+  });
 }
 
 /**

@@ -53,7 +53,7 @@ export function registerCollectorRoutes(instance: FastifyInstance, dependencies:
     registers: [dependencies.metrics],
   });
 
-  instance.post('/v1/events', async (request, reply) => {
+  instance.post('/v1/events', { bodyLimit: config.collectorBodyLimitBytes }, async (request, reply) => {
     const body = parseBody(eventsBodySchema, request.body, 'INGEST_ERR_INVALID_REQUEST');
     const nowMs = clock();
     const rejected: RejectedEntry[] = [];
@@ -78,7 +78,7 @@ export function registerCollectorRoutes(instance: FastifyInstance, dependencies:
     return reply.status(202).send({ accepted: records.length, rejected });
   });
 
-  instance.post('/v1/catalog', async (request, reply) => {
+  instance.post('/v1/catalog', { bodyLimit: config.collectorBodyLimitBytes }, async (request, reply) => {
     const body = parseBody(catalogBodySchema, request.body, 'INGEST_ERR_INVALID_REQUEST');
     const rejected: RejectedEntry[] = [];
     const records = [];
