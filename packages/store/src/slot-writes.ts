@@ -63,11 +63,11 @@ export function splitWritesBySlot(writes: readonly PlannedWrite[], prefix: strin
 }
 
 /**
- * Builds the key that marks a write's part in `slot` as applied: the prefix, the slot's hash tag,
- * then the write's own dedup key without the prefix, for example `nt:{4ab}:s:{session}:event:e1`.
+ * Builds the key that marks a write's part in `slot` as applied: the prefix, `m:`, the slot's hash
+ * tag, then the write's own dedup key without the prefix, for example `nt:m:{4ab}:s:{session}:event:e1`.
  */
 export function remoteMarkerKey(prefix: string, slot: number, dedupKey: string): string {
-  return `${prefix}{${slotTag(slot)}}:${dedupKey}`;
+  return `${prefix}m:{${slotTag(slot)}}:${dedupKey}`;
 }
 
 /** Returns the slot of an operation, checking that every key it touches shares that slot. */

@@ -204,11 +204,11 @@ describe('redis cluster feature store', () => {
     await expect(applyInteractions(clustered, events)).rejects.toThrow(/injected failure/);
     restore();
     // The other nodes applied their slots: their markers exist, but no dedup key yet.
-    expect(await countKeys(cluster, `${prefix}{*`)).toBeGreaterThan(0);
+    expect(await countKeys(cluster, `${prefix}m:{*`)).toBeGreaterThan(0);
     expect(await countKeys(cluster, `${prefix}s:*:event:*`)).toBe(0);
 
     expect(await applyInteractions(clustered, events)).toEqual(events.map(() => true));
-    expect(await countKeys(cluster, `${prefix}{*`)).toBe(0);
+    expect(await countKeys(cluster, `${prefix}m:{*`)).toBe(0);
     await applyInteractions(reference, events);
     expectSameState(await readState(clustered, events), await readState(reference, events));
   });
@@ -216,16 +216,16 @@ describe('redis cluster feature store', () => {
   it('applies each slot once after a crash before the home slots', async () => {
     const { clustered, reference, prefix } = await openStores();
     const events = buildEvents(300, 'home');
-    const isRemoteMarker = (key: string) => key.startsWith(`${prefix}{`);
+    const isRemoteMarker = (key: string) => key.startsWith(`${prefix}m:{`);
     const restore = injectPipelineFailures(cluster, (routingKeys) => routingKeys.length > 0 && !routingKeys.some(isRemoteMarker));
     await expect(applyInteractions(clustered, events)).rejects.toThrow(/injected failure/);
     restore();
-    expect(await countKeys(cluster, `${prefix}{*`)).toBeGreaterThan(0);
+    expect(await countKeys(cluster, `${prefix}m:{*`)).toBeGreaterThan(0);
     expect(await countKeys(cluster, `${prefix}s:*:event:*`)).toBe(0);
 
     expect(await applyInteractions(clustered, events)).toEqual(events.map(() => true));
     expect(await countKeys(cluster, `${prefix}s:*:event:*`)).toBe(events.length);
-    expect(await countKeys(cluster, `${prefix}{*`)).toBe(0);
+    expect(await countKeys(cluster, `${prefix}m:{*`)).toBe(0);
     await applyInteractions(reference, events);
     expectSameState(await readState(clustered, events), await readState(reference, events));
   });
