@@ -241,7 +241,13 @@ async function loadNamedModels(values: Flags, environment: CommandIo['environmen
   return loadModels(directories);
 }
 
-/** Connects to Redis for a replay in a fresh key namespace, deleted again by `close`. */
+/**
+ * Connects to Redis for a replay in a fresh key namespace, deleted again by `close`.
+ *
+ * NOTE: Redis expires keys on its own clock, not the replay's event clock, so no key expires during
+ * a replay. Reports then match the in-memory store only for logs shorter than the shortest feature
+ * TTL (one day for sessions), as the test on a short log shows.
+ */
 function connectRedis(url: string): { client: Redis; prefix: string; close: () => Promise<void> } {
   if (!/^rediss?:\/\//.test(url)) {
     throw invalidFlag(`--redis-url ${url} is invalid; pass a URL such as redis://127.0.0.1:6379/0`);
