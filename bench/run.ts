@@ -3,6 +3,8 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchFeedLatency } from './feed-latency';
+import { benchFeedRulesLatency } from './feed-rules-latency';
+import { benchReplayThroughput } from './replay-throughput';
 import { benchIngest } from './ingest-freshness';
 import { benchMemoryUsage } from './memory-usage';
 import { benchWriteThroughput } from './write-throughput';
@@ -34,4 +36,11 @@ console.log('| --- | --- | --- | --- | --- | --- |');
 for (const result of await benchFeedLatency(Number(values.seconds))) {
   console.log(`| ${result.store} | ${result.connections} | ${result.requestsPerSecond} | ${result.p50Ms} | ${result.p99Ms} | ${result.errors} |`);
 }
+console.log('\n| route | store | candidates | target req/s | achieved req/s | p50 ms | p99 ms | errors | degraded |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const r of await benchFeedRulesLatency(Number(values.seconds))) {
+  console.log(`| ${r.route} | ${r.store} | ${r.candidates} | ${r.targetRate} | ${r.achievedRate} | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} | ${r.degraded} |`);
+}
+
+console.log(`\n${await benchReplayThroughput()}`);
 process.exit(0);

@@ -41,7 +41,7 @@ export interface ItemSnapshot {
   itemId: string;
   catalog: CatalogItem | undefined;
   /** Decayed value of every field of `ITEM_STAT_FIELDS`, by field name. */
-  stats: ReadonlyMap<string, number>;
+  stats: StatReader;
   positiveMinutes: number;
   positiveShort: number;
   positiveDay: number;
@@ -55,6 +55,45 @@ export interface ItemSnapshot {
   covisitScore: number;
   seenInSession: boolean;
   priors: GlobalPriors;
+}
+
+/** Read access to an item's decayed stats by field name; undefined for a field that is not a stat. */
+export interface StatReader {
+  get(field: string): number | undefined;
+}
+
+/** Decayed stats of one item, stored in `ITEM_STAT_FIELDS` order. */
+class DecayedStats implements StatReader {
+  constructor(private readonly values: Float64Array) {}
+
+  get(field: string): number | undefined {
+    const index = STAT_INDEX.get(field);
+    return index === undefined ? undefined : this.values[index];
+  }
+}
+
+const STAT_INDEX = new Map(ITEM_STAT_FIELDS.map((field, index) => [field, index]));
+const STAT_HALF_LIVES = ITEM_STAT_FIELDS.map((field) => halfLifeOfField(field) as number);
+const DISTINCT_HALF_LIVES = [...new Set(STAT_HALF_LIVES)];
+const EMPTY_STATS = new DecayedStats(new Float64Array(ITEM_STAT_FIELDS.length));
+
+/**
+ * Parsed catalog records by their JSON text. The ranker parses the same few thousand records on
+ * every request, so the text is the cache key: an updated record has new text and is parsed anew.
+ */
+const catalogCache = new Map<string, CatalogItem>();
+const CATALOG_CACHE_MAX = 50_000;
+
+function parseCatalog(text: string): CatalogItem {
+  let item = catalogCache.get(text);
+  if (item === undefined) {
+    item = JSON.parse(text) as CatalogItem;
+    if (catalogCache.size >= CATALOG_CACHE_MAX) {
+      catalogCache.clear();
+    }
+    catalogCache.set(text, item);
+  }
+  return item;
 }
 
 /** Prior tap-through and completion rates used before any impressions or plays are counted. */
@@ -162,7 +201,7 @@ export function parseItemReads(itemIds: readonly string[], results: readonly Rea
     });
     return {
       itemId,
-      catalog: catalogText ? (JSON.parse(catalogText) as CatalogItem) : undefined,
+      catalog: catalogText ? parseCatalog(catalogText) : undefined,
       stats,
       positiveMinutes: stats.get(ITEM_FIELDS.positiveMinutes) ?? 0,
       positiveShort: stats.get(ITEM_FIELDS.positiveHour) ?? 0,
@@ -179,18 +218,21 @@ export function parseItemReads(itemIds: readonly string[], results: readonly Rea
   });
 }
 
-/** Decays a packed item snapshot (landmark, then `ITEM_STAT_FIELDS`) to `nowMs`. */
-function decaySnapshot(values: Float64Array | null, nowMs: number): Map<string, number> {
-  const stats = new Map<string, number>();
+/**
+ * Decays a packed item snapshot (landmark, then `ITEM_STAT_FIELDS`) to `nowMs`, with one power
+ * per distinct half-life rather than one per field.
+ */
+function decaySnapshot(values: Float64Array | null, nowMs: number): DecayedStats {
   if (values === null) {
-    return stats;
+    return EMPTY_STATS;
   }
   const landmarkMs = values[0] ?? 0;
-  ITEM_STAT_FIELDS.forEach((field, index) => {
-    const halfLifeMs = halfLifeOfField(field) as number;
-    stats.set(field, readDecayed(values[index + 1] ?? 0, landmarkMs, nowMs, halfLifeMs));
-  });
-  return stats;
+  const divisors = new Map(DISTINCT_HALF_LIVES.map((halfLifeMs) => [halfLifeMs, readDecayed(1, landmarkMs, nowMs, halfLifeMs)]));
+  const decayed = new Float64Array(ITEM_STAT_FIELDS.length);
+  for (let index = 0; index < decayed.length; index++) {
+    decayed[index] = (values[index + 1] ?? 0) * (divisors.get(STAT_HALF_LIVES[index] as number) as number);
+  }
+  return new DecayedStats(decayed);
 }
 
 function parsePriors(fields: Record<string, string>, nowMs: number): GlobalPriors {

@@ -30,14 +30,15 @@ export class StoreBudget {
     if (!Number.isFinite(remainingMs)) {
       return read;
     }
-    if (remainingMs <= 0) {
+    // Timers fire on whole milliseconds, so less than 1 ms left counts as spent.
+    if (remainingMs < 1) {
       // The abandoned read may still reject later; it must not become an unhandled rejection.
       read.catch(() => undefined);
       throw new StoreBudgetExceededError(this.budgetMs);
     }
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreBudgetExceededError(this.budgetMs)), remainingMs);
+      timer = setTimeout(() => reject(new StoreBudgetExceededError(this.budgetMs)), Math.ceil(remainingMs));
     });
     read.catch(() => undefined);
     try {
