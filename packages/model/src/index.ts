@@ -3,3 +3,5 @@ export * from './onnx-export';
 export * from './ranking-model';
 export * from './tfjs-dense';
 export * from './test-model';
+export * from './model-registry';
+export * from './shared-model';

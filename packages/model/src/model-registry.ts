@@ -1,0 +1,111 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { loadRankingModel, ModelValidationError, type LoadModelOptions, type RankingModel } from './ranking-model';
+
+/** Name or version segment of a model folder, the same rule the manifest applies. */
+const PATH_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** A model version in the registry: `models/<name>/<version>/`. */
+export interface ModelReference {
+  name: string;
+  version: string;
+}
+
+/** A model reference that is not of the form `name@version`. */
+export class ModelReferenceError extends Error {
+  override readonly name = 'ModelReferenceError';
+}
+
+/** A model version the registry does not contain. */
+export class ModelNotFoundError extends Error {
+  override readonly name = 'ModelNotFoundError';
+  constructor(
+    readonly reference: ModelReference,
+    readonly directory: string,
+  ) {
+    super(`model ${formatModelReference(reference)} not found: ${directory} has no manifest.json; list the models with GET /v1/admin/models`);
+  }
+}
+
+/** Parses `name@version` (or `name/version`) into a reference; rejects anything that could leave the registry folder. */
+export function parseModelReference(text: string): ModelReference {
+  const separator = text.includes('@') ? '@' : '/';
+  const parts = text.split(separator);
+  const [name, version] = parts;
+  if (parts.length !== 2 || name === undefined || version === undefined || !PATH_SEGMENT.test(name) || !PATH_SEGMENT.test(version)) {
+    throw new ModelReferenceError(
+      `model ${JSON.stringify(text)} is not a model reference; write it as name@version, e.g. movielens-mlp@1, with letters, digits, dots, dashes or underscores`,
+    );
+  }
+  return { name, version };
+}
+
+export function formatModelReference(reference: ModelReference): string {
+  return `${reference.name}@${reference.version}`;
+}
+
+/**
+ * The model versions under one folder, laid out as `<root>/<name>/<version>/` with `model.onnx`
+ * and `manifest.json`. Loading goes through `loadRankingModel`, so every model is validated
+ * before it can serve, and also checks that the manifest names the folder it lies in.
+ */
+export class ModelRegistry {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  directoryOf(reference: ModelReference): string {
+    return join(this.root, reference.name, reference.version);
+  }
+
+  /** Lists every folder that contains a manifest.json, sorted by name and version; loads nothing. */
+  async list(): Promise<ModelReference[]> {
+    const found: ModelReference[] = [];
+    for (const name of await subfolders(this.root)) {
+      for (const version of await subfolders(join(this.root, name))) {
+        if (await isFile(join(this.root, name, version, 'manifest.json'))) {
+          found.push({ name, version });
+        }
+      }
+    }
+    return found.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version, undefined, { numeric: true }));
+  }
+
+  /** Loads and validates one version; rejects with ModelNotFoundError or ModelValidationError. */
+  async load(reference: ModelReference, options: LoadModelOptions = {}): Promise<RankingModel> {
+    const directory = this.directoryOf(reference);
+    if (!(await isFile(join(directory, 'manifest.json')))) {
+      throw new ModelNotFoundError(reference, directory);
+    }
+    const model = await loadRankingModel(directory, options);
+    const { name, version } = model.manifest;
+    if (name !== reference.name || version !== reference.version) {
+      await model.release();
+      throw new ModelValidationError(
+        directory,
+        `manifest names ${name}@${version} but the folder is ${formatModelReference(reference)}; make manifest name and version match the folder names`,
+      );
+    }
+    return model;
+  }
+}
+
+async function subfolders(directory: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(directory, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.filter((entry) => entry.isDirectory() && PATH_SEGMENT.test(entry.name)).map((entry) => entry.name);
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
