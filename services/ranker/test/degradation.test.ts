@@ -10,8 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRanker, writeCatalog, writeEvents, type RankerApp } from './ranker-fixture';
 
 const BUDGET_MS = 30;
-/** Slack over the budget for the event loop and fastify inject on a busy 2-core machine. */
-const SLACK_MS = 40;
+/** How long Redis is paused; a request that waited for Redis would take at least this long. */
+const STALL_MS = 2_000;
+/**
+ * Bound on a degraded request's time. It only shows that the request did not wait for Redis: the
+ * latency itself is measured by the benchmark, and a loaded test machine can add tens of ms.
+ */
+const NOT_WAITING_MS = 500;
 const ITEMS = Array.from({ length: 30 }, (_, index) => ({ itemId: `item-${index}`, categories: [index % 2 === 0 ? 'Even' : 'Odd'] }));
 
 describe('degradation when Redis fails', () => {
@@ -66,9 +71,9 @@ describe('degradation when Redis fails', () => {
     expect(response.json().items).toHaveLength(5);
   });
 
-  it('serves degraded feeds within the budget while Redis stalls', async () => {
+  it('serves degraded feeds without waiting for a stalled Redis', async () => {
     // CLIENT PAUSE delays every client's commands, as a stalled or overloaded server would.
-    await writer.call('CLIENT', 'PAUSE', '400', 'ALL');
+    await writer.call('CLIENT', 'PAUSE', String(STALL_MS), 'ALL');
     const outcomes = [];
     for (let index = 0; index < 5; index++) {
       outcomes.push(await timedFeed(`stalled-${index}`));
@@ -77,7 +82,7 @@ describe('degradation when Redis fails', () => {
       expect(response.statusCode).toBe(200);
       expect(response.json().degraded.reason).toBe('store-timeout');
       expect(response.json().items).toHaveLength(5);
-      expect(elapsedMs).toBeLessThan(BUDGET_MS + SLACK_MS);
+      expect(elapsedMs).toBeLessThan(NOT_WAITING_MS);
     }
     await expect.poll(async () => (await timedFeed('after-stall')).response.json().degraded, { timeout: 5_000, interval: 50 }).toBeUndefined();
   });
@@ -107,7 +112,7 @@ describe('degradation when Redis fails', () => {
     expect(degraded.length).toBeGreaterThan(0);
     expect(degraded.filter((outcome) => outcome.reason !== 'store-unavailable' && outcome.reason !== 'store-timeout')).toEqual([]);
     expect(degraded.every((outcome) => outcome.items === 5)).toBe(true);
-    expect(Math.max(...outcomes.map((outcome) => outcome.elapsedMs))).toBeLessThan(BUDGET_MS + SLACK_MS);
+    expect(Math.max(...outcomes.map((outcome) => outcome.elapsedMs))).toBeLessThan(NOT_WAITING_MS);
     const after = await timedFeed('recovered');
     expect(after.response.json().degraded).toBeUndefined();
     expect(await instance.metrics.getSingleMetricAsString('nexttap_feed_degraded_total')).toContain('reason="store-unavailable"');
