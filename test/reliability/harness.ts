@@ -1,0 +1,184 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Interaction } from '@nexttap/events';
+import { startMockKafka, type MockKafka } from '@nexttap/testkit';
+import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { vi } from 'vitest';
+
+const REPOSITORY_ROOT = new URL('../..', import.meta.url).pathname;
+
+/** Topic names of one run, under a unique prefix. */
+export interface RunTopics {
+  prefix: string;
+  interactions: string;
+  catalog: string;
+  deadLetters: string;
+}
+
+export function runTopics(prefix: string): RunTopics {
+  return { prefix, interactions: `${prefix}.interactions`, catalog: `${prefix}.catalog`, deadLetters: `${prefix}.interactions.dlq` };
+}
+
+/** Starts a mock cluster with the run's topics: `partitions` for interactions, one for the others. */
+export async function startCluster(topics: RunTopics, partitions: number, brokers = 3): Promise<MockKafka> {
+  return startMockKafka({
+    brokers,
+    topics: [
+      { name: topics.interactions, partitions },
+      { name: topics.catalog, partitions: 1 },
+      { name: topics.deadLetters, partitions: 1 },
+    ],
+  });
+}
+
+export function kafkaClient(kafka: MockKafka, clientId: string): Kafka {
+  return new Kafka({ clientId, brokers: kafka.brokers, logLevel: logLevel.NOTHING });
+}
+
+/** Produces events as the collector would: JSON, keyed by session, in batches of `batchSize`, optionally paced. */
+export async function produceEvents(
+  producer: Producer,
+  topic: string,
+  events: readonly Interaction[],
+  options: { batchSize: number; pauseMs?: number; onBatch?: (producedCount: number) => Promise<void> | void },
+): Promise<void> {
+  for (let start = 0; start < events.length; start += options.batchSize) {
+    const batch = events.slice(start, start + options.batchSize);
+    await producer.send({ topic, messages: batch.map((event) => ({ key: event.sessionId, value: JSON.stringify(event) })) });
+    await options.onBatch?.(start + batch.length);
+    if (options.pauseMs !== undefined && options.pauseMs > 0) {
+      // Pacing spreads the stream over the faults; it is the producer's rate, not a wait for a result.
+      await sleep(options.pauseMs);
+    }
+  }
+}
+
+/** Waits until the group's committed offsets reach the end of every partition of `topic`. */
+export async function waitForCaughtUp(admin: Admin, groupId: string, topic: string, timeoutMs: number): Promise<void> {
+  await vi.waitFor(
+    async () => {
+      const ends = await admin.fetchTopicOffsets(topic);
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      for (const end of ends) {
+        const offset = committed?.partitions.find((partition) => partition.partition === end.partition)?.offset ?? '-1';
+        if (Number(end.high) > 0 && offset !== end.high) {
+          throw new Error(`partition ${end.partition}: committed ${offset} of ${end.high}`);
+        }
+      }
+    },
+    { timeout: timeoutMs, interval: 500 },
+  );
+}
+
+/** Committed offset of each partition, as a number (0 when none was committed). */
+export async function committedOffsets(admin: Admin, groupId: string, topic: string): Promise<Map<number, number>> {
+  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  return new Map((committed?.partitions ?? []).map((partition) => [partition.partition, Math.max(0, Number(partition.offset))]));
+}
+
+/** Where each eventId of a topic sits, read with a fresh consumer group from the start to the end. */
+export async function readEventPositions(kafka: Kafka, admin: Admin, topic: string, groupId: string): Promise<Map<string, { partition: number; offset: number }>> {
+  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((end) => [end.partition, Number(end.high)]));
+  const total = [...ends.values()].reduce((sum, high) => sum + high, 0);
+  const positions = new Map<string, { partition: number; offset: number }>();
+  let seen = 0;
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100, sessionTimeout: 6_000 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      for (const message of batch.messages) {
+        seen += 1;
+        const eventId = (JSON.parse(message.value?.toString() ?? '{}') as { eventId?: string }).eventId;
+        // A record written twice by a retried produce keeps its first position.
+        if (eventId !== undefined && !positions.has(eventId)) {
+          positions.set(eventId, { partition: batch.partition, offset: Number(message.offset) });
+        }
+      }
+    },
+  });
+  await vi.waitFor(() => {
+    if (seen < total) {
+      throw new Error(`read ${seen} of ${total} records`);
+    }
+  }, { timeout: 120_000, interval: 200 });
+  await consumer.disconnect();
+  return positions;
+}
+
+/** An ingest role in its own process, started with `nexttap serve --role ingest`. */
+export class IngestProcess {
+  private output = '';
+  private readonly child: ChildProcessWithoutNullStreams;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(environment: Record<string, string>) {
+    this.child = spawn(process.execPath, ['packages/cli/bin/nexttap.js', 'serve', '--role', 'ingest'], {
+      cwd: REPOSITORY_ROOT,
+      env: { ...process.env, PORT: '0', SEED_DATASET: 'none', LOG_LEVEL: 'info', ...environment },
+    });
+    this.child.stdout.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+    this.child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Log lines so far, parsed; lines that are not JSON are skipped. */
+  logLines(): Array<Record<string, unknown>> {
+    return this.output.split('\n').flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  countMessages(message: string): number {
+    return this.logLines().filter((line) => line.msg === message).length;
+  }
+
+  /** Waits until the process has logged `message` at least `count` times. */
+  async waitForMessage(message: string, count = 1, timeoutMs = 90_000): Promise<void> {
+    await vi.waitFor(
+      () => {
+        if (this.countMessages(message) < count) {
+          throw new Error(`ingest process ${this.pid} logged "${message}" ${this.countMessages(message)} of ${count} times; output tail:\n${this.output.slice(-2_000)}`);
+        }
+      },
+      { timeout: timeoutMs, interval: 100 },
+    );
+  }
+
+  /** The URL from the `server ready` line. */
+  url(): string | undefined {
+    return this.logLines().find((line) => line.msg === 'server ready')?.url as string | undefined;
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  tail(): string {
+    return this.output.slice(-3_000);
+  }
+}
+
+/** Environment of an ingest process on the run's cluster, Redis and group. */
+export function ingestEnvironment(kafka: MockKafka, redisUrl: string, keyPrefix: string, topics: RunTopics, groupId: string): Record<string, string> {
+  return {
+    KAFKA_BROKERS: kafka.brokers.join(','),
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: keyPrefix,
+    TOPIC_PREFIX: topics.prefix,
+    INGEST_CONSUMER_GROUP: groupId,
+  };
+}
+
+/** Writes a run's figures as one JSON line on stdout, where docs/reliability.md takes them from. */
+export function reportFigures(figures: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify({ figures })}\n`);
+}

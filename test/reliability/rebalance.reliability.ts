@@ -1,0 +1,111 @@
+import { toWireCatalogItem } from '@nexttap/events';
+import { startRedisServer, uniqueName, type MockKafka, type RedisServer } from '@nexttap/testkit';
+import type { Admin, Producer } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyReference, countAppliedEvents, expectSameFeatures, openStore } from './feature-state';
+import { IngestProcess, ingestEnvironment, kafkaClient, produceEvents, reportFigures, runTopics, startCluster, waitForCaughtUp, type RunTopics } from './harness';
+import { buildWorkload } from './workload';
+
+const EVENTS = Number(process.env.RELIABILITY_REBALANCE_EVENTS ?? 100_000);
+const KEY_PREFIX = 'rebalance:';
+/** The four membership changes take about 30 s each (the kafkajs default session timeout against the mock). */
+const EXPECTED_DURATION_MS = 4 * 31_000;
+
+/** Partitions of the interactions topic in a `consumer joined group` line. */
+function assignedPartitions(line: Record<string, unknown> | undefined, topic: string): number[] {
+  const assignment = (line?.assignment ?? {}) as Record<string, number[]>;
+  return assignment[topic] ?? [];
+}
+
+function lastJoin(process: IngestProcess): Record<string, unknown> | undefined {
+  return process.logLines().filter((line) => line.msg === 'consumer joined group').at(-1);
+}
+
+describe('consumer group growing from 1 to 3 and back', () => {
+  const topics: RunTopics = runTopics(uniqueName('rebalance'));
+  let kafka: MockKafka;
+  let redis: RedisServer;
+  let reference: RedisServer;
+  let producer: Producer;
+  let admin: Admin;
+  const members: IngestProcess[] = [];
+
+  beforeAll(async () => {
+    [kafka, redis, reference] = await Promise.all([startCluster(topics, 6), startRedisServer(), startRedisServer()]);
+    const client = kafkaClient(kafka, 'rebalance-test');
+    producer = client.producer();
+    admin = client.admin();
+    await Promise.all([producer.connect(), admin.connect()]);
+  });
+
+  afterAll(async () => {
+    for (const member of members) {
+      member.kill('SIGKILL');
+    }
+    await Promise.all([producer?.disconnect(), admin?.disconnect()]);
+    await Promise.all([kafka?.stop(), redis?.stop(), reference?.stop()]);
+  });
+
+  it('ends with the features of an uninterrupted run', async () => {
+    const startedMs = Date.now();
+    const workload = buildWorkload({ events: EVENTS, sessions: 2_000, items: 300, idPrefix: topics.prefix, endMs: startedMs, seed: 23 });
+    await producer.send({ topic: topics.catalog, messages: workload.catalog.map((item) => ({ key: item.itemId, value: JSON.stringify(toWireCatalogItem(item)) })) });
+    const groupId = uniqueName('ingest');
+    const environment = ingestEnvironment(kafka, redis.url, KEY_PREFIX, topics, groupId);
+
+    const first = new IngestProcess(environment);
+    members.push(first);
+    await first.waitForMessage('consumer joined group');
+    await waitForCaughtUp(admin, groupId, topics.catalog, 60_000);
+    expect(assignedPartitions(lastJoin(first), topics.interactions)).toHaveLength(6);
+
+    const batchSize = 500;
+    const pauseMs = Math.round((EXPECTED_DURATION_MS * 0.9) / (EVENTS / batchSize));
+    const production = produceEvents(producer, topics.interactions, workload.events, { batchSize, pauseMs });
+    const steps: Array<{ step: string; atMs: number; partitions: number[][] }> = [];
+    const record = (step: string, current: IngestProcess[]) =>
+      steps.push({ step, atMs: Date.now() - startedMs, partitions: current.map((member) => assignedPartitions(lastJoin(member), topics.interactions)) });
+
+    // Grow: each new member joins, and the group's earlier members rejoin with fewer partitions.
+    const second = new IngestProcess(environment);
+    members.push(second);
+    await second.waitForMessage('consumer joined group');
+    await first.waitForMessage('consumer joined group', 2);
+    record('2 members', [first, second]);
+    const third = new IngestProcess(environment);
+    members.push(third);
+    await third.waitForMessage('consumer joined group');
+    await Promise.all([first.waitForMessage('consumer joined group', 3), second.waitForMessage('consumer joined group', 2)]);
+    record('3 members', [first, second, third]);
+    for (const member of [first, second, third]) {
+      expect(assignedPartitions(lastJoin(member), topics.interactions).length).toBeGreaterThan(0);
+    }
+
+    // Shrink: members leave with SIGTERM, committing what they processed, and the rest take over.
+    third.kill('SIGTERM');
+    expect((await third.exited).code).toBe(0);
+    await Promise.all([first.waitForMessage('consumer joined group', 4), second.waitForMessage('consumer joined group', 3)]);
+    record('2 members again', [first, second]);
+    second.kill('SIGTERM');
+    expect((await second.exited).code).toBe(0);
+    await first.waitForMessage('consumer joined group', 5);
+    record('1 member again', [first]);
+    expect(assignedPartitions(lastJoin(first), topics.interactions)).toHaveLength(6);
+
+    await production;
+    await waitForCaughtUp(admin, groupId, topics.interactions, 300_000);
+    first.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+
+    await applyReference(reference.url, KEY_PREFIX, workload, workload.events);
+    const actual = openStore(redis.url, KEY_PREFIX);
+    const expected = openStore(reference.url, KEY_PREFIX);
+    try {
+      expect(await countAppliedEvents(actual.redis, KEY_PREFIX)).toBe(EVENTS);
+      await expectSameFeatures(actual.store, expected.store, workload, Date.now());
+    } finally {
+      await Promise.all([actual.close(), expected.close()]);
+    }
+    reportFigures({ run: 'rebalance', events: EVENTS, steps, durationMs: Date.now() - startedMs });
+  });
+});

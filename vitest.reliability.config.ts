@@ -1,0 +1,16 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * The fault runs: crashes, rebalances, outages and shutdown under load, each against a private
+ * Redis and a mock Kafka cluster. They take minutes, so `npm test` leaves them out and
+ * `npm run test:reliability` runs them one file at a time, each with the machine to itself.
+ */
+export default defineConfig({
+  test: {
+    include: ['test/reliability/*.reliability.ts'],
+    testTimeout: 30 * 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    fileParallelism: false,
+  },
+});
