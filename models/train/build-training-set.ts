@@ -10,7 +10,7 @@
  */
 import type { CatalogItem, Interaction } from '@nexttap/events';
 import { buildFeatureMatrix, FEATURE_REGISTRY, applyCatalogItems, applyInteractions, readItemSnapshots, readSessionSnapshot, type FeatureMatrix } from '@nexttap/features';
-import { generateCandidates, PoolCache } from '@nexttap/rank';
+import { covisitReadRequests, covisitSeeds, DEFAULT_CANDIDATE_LIMITS, generateCandidates, mergeNeighbours, PoolCache } from '@nexttap/rank';
 import { MemoryFeatureStore } from '@nexttap/store';
 
 /** Options of `buildTrainingSet`. Every option except `catalog` and `events` has a default. */
@@ -314,7 +314,10 @@ async function buildAnchorExample(
   const { session, user } = await readSessionSnapshot(store, event.sessionId, event.userId, event.ts);
   const target = event.itemId;
   const engaged = (itemId: string) => session.interacted.has(itemId) || (user?.interacted.has(itemId) ?? false);
-  const candidateIds = generateCandidates(pools.current, session, user)
+  // The ranker also proposes the co-visitation neighbours of the session's recent engaged items.
+  const seeds = covisitSeeds(session);
+  const neighbours = seeds.length === 0 ? [] : mergeNeighbours(seeds, await store.read(covisitReadRequests(seeds)));
+  const candidateIds = generateCandidates(pools.current, session, user, DEFAULT_CANDIDATE_LIMITS, neighbours)
     .map((candidate) => candidate.itemId)
     .filter((itemId) => itemId === target || !engaged(itemId));
   const negativePool = candidateIds.filter((itemId) => itemId !== target);
