@@ -15,7 +15,7 @@ import type { FeatureStore } from './feature-store';
 type Value =
   | { type: 'hash'; fields: Map<string, string> }
   | { type: 'snapshot'; values: Float64Array }
-  | { type: 'zset'; scores: Map<string, number> }
+  | { type: 'zset'; scores: Map<string, number>; topCache?: { limit: number; members: Array<{ member: string; score: number }> } }
   | { type: 'list'; items: string[] }
   | { type: 'string'; text: string };
 
@@ -214,7 +214,11 @@ export class MemoryFeatureStore implements FeatureStore {
         if (value?.type !== 'zset') {
           return { kind: 'zsetTop', value: [], landmarkMs };
         }
-        return { kind: 'zsetTop', value: topMembers(value.scores, request.limit), landmarkMs };
+        // The ranker reads the same pools every second; between writes the top members are reused.
+        if (value.topCache === undefined || value.topCache.limit !== request.limit) {
+          value.topCache = { limit: request.limit, members: topMembers(value.scores, request.limit) };
+        }
+        return { kind: 'zsetTop', value: value.topCache.members, landmarkMs };
       }
     }
   }
@@ -238,8 +242,11 @@ export class MemoryFeatureStore implements FeatureStore {
     return this.getOrCreate(key, 'hash', () => ({ type: 'hash', fields: new Map() }));
   }
 
+  /** Returns a sorted set for writing; the write invalidates its cached top members. */
   private zset(key: string): Extract<Value, { type: 'zset' }> {
-    return this.getOrCreate(key, 'zset', () => ({ type: 'zset', scores: new Map() }));
+    const zset = this.getOrCreate(key, 'zset', (): Extract<Value, { type: 'zset' }> => ({ type: 'zset', scores: new Map() }));
+    zset.topCache = undefined;
+    return zset;
   }
 
   private list(key: string): Extract<Value, { type: 'list' }> {
