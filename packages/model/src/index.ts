@@ -5,3 +5,5 @@ export * from './tfjs-dense';
 export * from './test-model';
 export * from './model-registry';
 export * from './shared-model';
+export * from './experiment-stats';
+export * from './intervals';

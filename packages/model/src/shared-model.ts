@@ -8,7 +8,7 @@ import type { RankingModel } from './ranking-model';
 export class SharedModel {
   private inFlight = 0;
   private retired = false;
-  private released: Promise<void> | undefined;
+  private releasing: Promise<void> | undefined;
   private resolveReleased: (() => void) | undefined;
   private readonly whenReleased: Promise<void>;
 
@@ -21,6 +21,11 @@ export class SharedModel {
   /** Requests that acquired the model and have not released it yet. */
   get activeRequests(): number {
     return this.inFlight;
+  }
+
+  /** Resolves once the model's session is released. */
+  get released(): Promise<void> {
+    return this.whenReleased;
   }
 
   get isRetired(): boolean {
@@ -60,6 +65,7 @@ export class SharedModel {
   }
 
   private freeSession(): void {
-    this.released ??= this.model.release().finally(() => this.resolveReleased?.());
+    // A failed release leaves nothing to retry, so retirement completes either way.
+    this.releasing ??= this.model.release().catch(() => undefined).finally(() => this.resolveReleased?.());
   }
 }

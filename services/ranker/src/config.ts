@@ -11,6 +11,15 @@ const booleanFlag = (defaultValue: boolean) =>
 export const rankerConfigSchema = z.object({
   modelDir: z.string().min(1).default('models/movielens-mlp/1')
     .describe('Folder of the model served at start: `models/<name>/<version>`.'),
+  modelsDir: z.string().min(1).default('models')
+    .describe('Folder of the model registry, laid out as `<name>/<version>/`; the admin API activates models from it.'),
+  adminToken: z.string().default('')
+    .refine((value) => value === '' || value.length >= 16, { message: 'must be empty (admin API off) or at least 16 characters' })
+    .describe('Bearer token of the admin API (`/v1/admin/...`, `/v1/experiments/...`); empty leaves those routes unregistered, so they reply 404.'),
+  shadowMaxPending: z.coerce.number().int().min(0).max(100_000).default(100)
+    .describe('Shadow scoring jobs waiting at most; a feed served while this many wait is not shadow-scored, and `nexttap_shadow_dropped_total` counts it.'),
+  shadowTopK: z.coerce.number().int().min(1).max(1_000).default(10)
+    .describe('K of the top-K overlap between the shadow and the serving model.'),
   modelIntraOpThreads: z.coerce.number().int().min(1).max(64).default(1)
     .describe('Threads onnxruntime uses inside one model run.'),
   poolRefreshIntervalMs: z.coerce.number().int().min(50).max(600_000).default(1_000)
@@ -58,6 +67,10 @@ export type RankerConfig = Readonly<z.infer<typeof rankerConfigSchema>>;
 /** Environment variable of each setting. */
 export const RANKER_ENVIRONMENT: Record<keyof RankerConfig, string> = {
   modelDir: 'MODEL_DIR',
+  modelsDir: 'MODELS_DIR',
+  adminToken: 'ADMIN_TOKEN',
+  shadowMaxPending: 'SHADOW_MAX_PENDING',
+  shadowTopK: 'SHADOW_TOP_K',
   modelIntraOpThreads: 'MODEL_INTRA_OP_THREADS',
   poolRefreshIntervalMs: 'POOL_REFRESH_INTERVAL_MS',
   poolDepth: 'POOL_DEPTH',

@@ -13,6 +13,11 @@ export const RANKER_ERRORS = {
   RANKER_ERR_CURSOR_EXPIRED: { statusCode: 410, description: 'The feed the cursor pages through has expired or belongs to another session; request a first page without a cursor.' },
   RANKER_ERR_NOT_READY: { statusCode: 503, description: 'No model is loaded yet; retry after the Retry-After seconds.' },
   RANKER_ERR_TOO_MANY_LIVE_FEEDS: { statusCode: 503, description: 'This ranker has as many open live feeds as it accepts; retry after the Retry-After seconds, or use POST /v1/feed.' },
+  RANKER_ERR_UNAUTHORIZED: { statusCode: 401, description: 'An admin route was called without the bearer token of ADMIN_TOKEN, or with another one; send Authorization: Bearer <token>.' },
+  RANKER_ERR_MODEL_NOT_FOUND: { statusCode: 404, description: 'The model version is not in the registry (MODELS_DIR); GET /v1/admin/models lists those that are.' },
+  RANKER_ERR_MODEL_INVALID: { statusCode: 422, description: 'The model version failed validation and was not activated; the message names the field and the fix.' },
+  RANKER_ERR_NO_PREVIOUS_MODEL: { statusCode: 409, description: 'Rollback was requested but no earlier model was activated in this process.' },
+  RANKER_ERR_EXPERIMENT_NOT_FOUND: { statusCode: 404, description: 'No experiment with this id runs now or has recorded metrics.' },
   RANKER_ERR_INTERNAL: { statusCode: 500, description: 'An unexpected failure; the log has the details under the request id.' },
 } as const;
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { RankingModel } from '@nexttap/model';
+import { planFeedServed, type RankingModel, type SharedModel } from '@nexttap/model';
 import {
   planServedFeed,
+  servedFeedKeys,
   rankFeed,
   rankNextPage,
   ServedFeedNotFoundError,
@@ -21,16 +22,24 @@ import { encodeCursor, type FeedCursor } from './cursor';
 import { rankerError } from './errors';
 import type { FeedMetrics, FeedKind } from './feed-metrics';
 import type { FeedResponse, FeedResponseItem } from './feed-request';
+import type { ModelLease } from './model-manager';
+import type { ShadowScorer } from './shadow-scoring';
 
-/** Variant reported while one model serves all traffic. */
-export const DEFAULT_VARIANT = 'default';
+/** The models a feed can be served with; `ModelManager` implements it. */
+export interface ModelSource {
+  /** Acquires the model for one request by its assignment unit (userId, else sessionId), or undefined before one is loaded. */
+  acquire(unitId: string): ModelLease | undefined;
+  /** Acquires the shadow model, or returns undefined when none is set. */
+  acquireShadow(): SharedModel | undefined;
+}
 
 export interface FeedServiceDependencies {
   config: RankerConfig;
   store: FeatureStore;
   pools: PoolCache;
-  /** Returns the model that serves now, or undefined before one is loaded. */
-  currentModel(): RankingModel | undefined;
+  models: ModelSource;
+  /** Scores feeds with the shadow model, when one is set, after the response. */
+  shadow?: ShadowScorer;
   candidateLimits: CandidateLimits;
   rules: FeedRuleSettings;
   metrics: FeedMetrics;
@@ -58,19 +67,39 @@ export class FeedService {
   constructor(private readonly dependencies: FeedServiceDependencies) {}
 
   async serve(query: FeedQuery, options: ServeOptions): Promise<FeedResponse> {
-    const model = this.dependencies.currentModel();
-    if (model === undefined) {
+    const lease = this.dependencies.models.acquire(query.userId ?? query.sessionId);
+    if (lease === undefined) {
       throw rankerError('RANKER_ERR_NOT_READY', 'no model is loaded yet; retry shortly', { headers: { 'retry-after': '1' } });
     }
-    const modelName = `${model.manifest.name}/${model.manifest.version}`;
+    const shadow = this.beginShadow(lease.model);
+    try {
+      return await this.serveWith(query, options, lease, shadow?.model ?? lease.model);
+    } finally {
+      // The shadow run is queued before the lease ends, and neither waits for the other.
+      shadow?.finish();
+      lease.release();
+    }
+  }
+
+  private beginShadow(serving: RankingModel) {
+    const shadowScorer = this.dependencies.shadow;
+    if (shadowScorer === undefined) {
+      return undefined;
+    }
+    const shadowModel = this.dependencies.models.acquireShadow();
+    return shadowModel === undefined ? undefined : shadowScorer.begin(serving, shadowModel);
+  }
+
+  private async serveWith(query: FeedQuery, options: ServeOptions, lease: ModelLease, model: RankingModel): Promise<FeedResponse> {
+    const modelName = `${lease.model.manifest.name}/${lease.model.manifest.version}`;
     const stopTimer = this.dependencies.metrics.duration.startTimer({ model: modelName, kind: options.kind });
     const context = this.rankContext(model, options.kind);
     const { feed, feedId, offset } = await this.rank(query, context, options.cursor);
     this.noteDegradation(feed, query.sessionId, options.log);
     if (feed.degraded?.reason !== 'store-timeout' && feed.degraded?.reason !== 'store-unavailable') {
-      this.recordServed(query.sessionId, feedId, offset, feed, modelName, options);
+      this.recordServed(query.sessionId, feedId, offset, feed, modelName, lease, options);
     }
-    const response = this.buildResponse(feedId, offset, feed, model, query.explain === true, options.includeCatalog);
+    const response = this.buildResponse(feedId, offset, feed, lease, query.explain === true, options.includeCatalog);
     stopTimer();
     return response;
   }
@@ -128,7 +157,7 @@ export class FeedService {
    * ranker's store client sends commands in order on one connection, so a later page request reads
    * after this write. A failed write costs paging and attribution, not the response.
    */
-  private recordServed(sessionId: string, feedId: string, offset: number, feed: RankedFeed, modelName: string, options: ServeOptions): void {
+  private recordServed(sessionId: string, feedId: string, offset: number, feed: RankedFeed, modelName: string, lease: ModelLease, options: ServeOptions): void {
     const { config, metrics } = this.dependencies;
     const write = planServedFeed({
       sessionId,
@@ -136,13 +165,21 @@ export class FeedService {
       offset,
       servedItemIds: feed.items.map((item) => item.itemId),
       ...(options.cursor === undefined
-        ? { first: { model: modelName, variant: DEFAULT_VARIANT, createdAtMs: this.dependencies.clock(), ranking: feed.ranking } }
+        ? { first: { model: modelName, variant: lease.variant, createdAtMs: this.dependencies.clock(), ranking: feed.ranking } }
         : {}),
       countAsServed: options.kind !== 'live',
       ttlMs: config.servedFeedTtlMs,
       servedHistoryLength: config.dropServedFeeds,
     });
-    this.dependencies.store.apply([write]).then(
+    const writes = [write];
+    if (lease.experimentId !== undefined && options.cursor === undefined) {
+      // Ingest reads the experiment id from the feed's record to attribute the feed's events.
+      write.operations.push({ op: 'hashSet', key: servedFeedKeys.feed(sessionId, feedId), field: 'experiment', value: lease.experimentId });
+      if (options.kind !== 'live') {
+        writes.push(planFeedServed(lease.experimentId, lease.variant));
+      }
+    }
+    this.dependencies.store.apply(writes).then(
       () => {
         if (this.recordFailing) {
           this.recordFailing = false;
@@ -159,12 +196,13 @@ export class FeedService {
     );
   }
 
-  private buildResponse(feedId: string, offset: number, feed: RankedFeed, model: RankingModel, explain: boolean, includeCatalog: boolean): FeedResponse {
+  private buildResponse(feedId: string, offset: number, feed: RankedFeed, lease: ModelLease, explain: boolean, includeCatalog: boolean): FeedResponse {
+    const { manifest } = lease.model;
     const items = feed.items.map((item, index) => toResponseItem(item, offset + index, explain, includeCatalog));
     const hasMore = feed.nextOffset !== undefined && feed.ranking.length > 0;
     return {
       feedId,
-      model: { name: model.manifest.name, version: model.manifest.version, variant: DEFAULT_VARIANT },
+      model: { name: manifest.name, version: manifest.version, variant: lease.variant },
       items,
       candidateCount: feed.candidateCount,
       ...(hasMore ? { nextCursor: encodeCursor({ feedId, offset: feed.nextOffset as number }) } : {}),

@@ -1,5 +1,5 @@
 import { installErrorHandler } from '@nexttap/http';
-import { loadRankingModel, type RankingModel } from '@nexttap/model';
+import { ModelRegistry, type RankingModel } from '@nexttap/model';
 import type { Logger, Registry } from '@nexttap/observability';
 import { DEFAULT_CANDIDATE_LIMITS, PoolCache, type FeedRuleSettings } from '@nexttap/rank';
 import type { FeatureStore } from '@nexttap/store';
@@ -11,6 +11,9 @@ import { FeedMetrics } from './feed-metrics';
 import { registerFeedRoute } from './feed-route';
 import { FeedService } from './feed-service';
 import { LiveFeedHub } from './live-feed';
+import { registerAdminRoutes } from './admin-routes';
+import { ModelManager } from './model-manager';
+import { ShadowScorer } from './shadow-scoring';
 import { registerOpenApiRoutes } from './openapi';
 import { PoolRefresher } from './pool-refresher';
 import type { SessionChangeNotices } from './session-changes';
@@ -47,7 +50,8 @@ export function feedRulesOf(config: RankerConfig): FeedRuleSettings {
  * the OpenAPI document. The process owns the HTTP server; this registers the routes into it.
  */
 export class Ranker {
-  private model: RankingModel | undefined;
+  readonly models: ModelManager;
+  readonly shadow: ShadowScorer;
   readonly pools: PoolCache;
   readonly live: LiveFeedHub;
   private readonly service: FeedService;
@@ -59,11 +63,14 @@ export class Ranker {
     this.pools = new PoolCache(dependencies.store, { poolDepth: config.poolDepth });
     this.refresher = new PoolRefresher(this.pools, config.poolRefreshIntervalMs, dependencies.logger, dependencies.clock);
     const metrics = new FeedMetrics(dependencies.metrics);
+    this.models = new ModelManager(new ModelRegistry(config.modelsDir), { intraOpThreads: config.modelIntraOpThreads }, dependencies.logger, dependencies.clock);
+    this.shadow = new ShadowScorer(dependencies.metrics, { maxPending: config.shadowMaxPending, topK: config.shadowTopK, logger: dependencies.logger });
     this.service = new FeedService({
       config,
       store: dependencies.store,
       pools: this.pools,
-      currentModel: () => this.model,
+      models: this.models,
+      shadow: this.shadow,
       candidateLimits: { ...DEFAULT_CANDIDATE_LIMITS, total: config.maxCandidates },
       rules: feedRulesOf(config),
       metrics,
@@ -74,8 +81,9 @@ export class Ranker {
   }
 
   /**
-   * Registers the feed routes and `/docs` with the ranker's error catalogue into their own route
-   * scope; every reply there carries the request id in `x-request-id`.
+   * Registers the feed routes, `/docs` and, when ADMIN_TOKEN is set, the admin routes, with the
+   * ranker's error catalogue into their own route scope; every reply there carries the request id
+   * in `x-request-id`.
    */
   async register(instance: FastifyInstance): Promise<void> {
     await instance.register(async (scope) => {
@@ -88,6 +96,9 @@ export class Ranker {
       // Open live feeds would keep the server's close waiting until the shutdown timeout.
       scope.addHook('preClose', async () => this.live.closeAll());
       registerOpenApiRoutes(scope);
+      if (this.dependencies.config.adminToken !== '') {
+        registerAdminRoutes(scope, { token: this.dependencies.config.adminToken, models: this.models, store: this.dependencies.store });
+      }
     });
   }
 
@@ -99,40 +110,29 @@ export class Ranker {
   /** Loads and validates the model, reads the pools once and subscribes to change notices; rejects if any fails. */
   async start(): Promise<void> {
     const { config, logger } = this.dependencies;
-    this.model = await loadRankingModel(config.modelDir, { intraOpThreads: config.modelIntraOpThreads });
-    logger.info(
-      { model: this.model.manifest.name, version: this.model.manifest.version, features: this.model.features.length },
-      'model loaded',
-    );
+    const model = await this.models.start(config.modelDir);
+    logger.info({ model: model.manifest.name, version: model.manifest.version, features: model.features.length }, 'model loaded');
     await this.refresher.start();
     this.unsubscribe = await this.dependencies.sessionChanges?.subscribe((sessionIds) => this.live.notify(sessionIds));
   }
 
   get currentModel(): RankingModel | undefined {
-    return this.model;
+    return this.models.liveModel;
   }
 
   /**
-   * Serves every later request with `model` and releases the previous one once in-flight runs had
-   * time to finish. The caller validated `model` (for instance with `loadRankingModel`).
+   * Serves every later request with `model`, which the caller validated (for instance with
+   * `loadRankingModel`). Requests that hold the previous model finish on it, and its session is
+   * released when the last of them ends.
    */
-  async useModel(model: RankingModel, releaseDelayMs = 1_000): Promise<void> {
-    const previous = this.model;
-    this.model = model;
-    this.dependencies.logger.info({ model: model.manifest.name, version: model.manifest.version }, 'model swapped');
-    if (previous !== undefined && previous !== model) {
-      // NOTE: a request that started before the swap may still be running the previous model, and
-      // nothing counts such requests. The delay is a guess at the longest run, not a guarantee.
-      await new Promise((resolve) => setTimeout(resolve, releaseDelayMs).unref());
-      await previous.release();
-    }
+  async useModel(model: RankingModel): Promise<void> {
+    await this.models.useLoaded(model);
   }
 
   async stop(): Promise<void> {
     await this.unsubscribe?.();
     this.live.closeAll();
     await this.refresher.stop();
-    await this.model?.release();
-    this.model = undefined;
+    await this.models.stop();
   }
 }

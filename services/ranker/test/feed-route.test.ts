@@ -377,7 +377,7 @@ describe('model fallback', () => {
         return scores.map((score, index) => (index % 3 === 0 ? Number.NaN : index % 3 === 1 ? Number.POSITIVE_INFINITY : score));
       },
     };
-    await instance.ranker.useModel(broken, 0);
+    await instance.ranker.useModel(broken);
     const response = await instance.app.inject({ method: 'POST', url: '/v1/feed', payload: { sessionId: 'nan', candidates: CATALOG.map((item) => item.itemId), explain: true } });
     expect(response.statusCode).toBe(200);
     expect(response.body).not.toMatch(/NaN|Infinity|null/);
@@ -390,7 +390,7 @@ describe('model fallback', () => {
 
   it('ranks by the heuristic when the model run fails', async () => {
     const failing: RankingModel = { ...healthy, release: async () => undefined, score: async () => Promise.reject(new Error('session lost')) };
-    await instance.ranker.useModel(failing, 0);
+    await instance.ranker.useModel(failing);
     const body = (await instance.app.inject({ method: 'POST', url: '/v1/feed', payload: { sessionId: 'failing', limit: 3 } })).json();
     expect(body.degraded.reason).toBe('model-failed');
     expect(body.items).toHaveLength(3);
@@ -399,11 +399,11 @@ describe('model fallback', () => {
 
   it('answers a bug with RANKER_ERR_INTERNAL', async () => {
     const invalid = { ...healthy, features: null, release: async () => undefined } as unknown as RankingModel;
-    await instance.ranker.useModel(invalid, 0);
+    await instance.ranker.useModel(invalid);
     const response = await instance.app.inject({ method: 'POST', url: '/v1/feed', payload: { sessionId: 'bug', candidates: ['drama-1'] } });
     expect(response.statusCode).toBe(500);
     expect(response.json().error.code).toBe('RANKER_ERR_INTERNAL');
-    await instance.ranker.useModel(healthy, 0);
+    await instance.ranker.useModel(healthy);
   });
 });
 

@@ -1,0 +1,124 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { parseBody } from '@nexttap/http';
+import { ModelNotFoundError, ModelReferenceError, ModelValidationError } from '@nexttap/model';
+import type { FeatureStore } from '@nexttap/store';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { rankerError } from './errors';
+import { experimentSchema } from './experiment';
+import { readExperimentReport } from './experiment-report';
+import type { ModelManager } from './model-manager';
+
+export interface AdminRouteOptions {
+  /** The bearer token every admin request must send; never logged. */
+  token: string;
+  models: ModelManager;
+  store: FeatureStore;
+}
+
+const modelBodySchema = z.object({ model: z.string().min(1) }).strict();
+
+/**
+ * Registers the admin routes of models and experiments, each behind the bearer token. The caller
+ * registers them only when a token is configured, so without one they do not exist (404).
+ */
+export function registerAdminRoutes(instance: FastifyInstance, options: AdminRouteOptions): void {
+  void instance.register(async (scope) => {
+    const expected = digest(options.token);
+    scope.addHook('onRequest', async (request) => {
+      if (!hasToken(request, expected)) {
+        throw rankerError('RANKER_ERR_UNAUTHORIZED', 'this route needs the admin bearer token; send Authorization: Bearer <ADMIN_TOKEN>', {
+          headers: { 'www-authenticate': 'Bearer' },
+        });
+      }
+    });
+    registerModelRoutes(scope, options);
+    registerExperimentRoutes(scope, options);
+  });
+}
+
+function registerModelRoutes(scope: FastifyInstance, { models }: AdminRouteOptions): void {
+  const registry = models.registry;
+  scope.get('/v1/admin/models', async () => ({
+    ...models.state(),
+    registry: (await registry.list()).map((reference) => `${reference.name}@${reference.version}`),
+  }));
+
+  scope.post('/v1/admin/models/activate', async (request) => {
+    const body = parseBody(modelBodySchema, request.body, 'RANKER_ERR_INVALID_REQUEST');
+    const result = await withModelErrors(() => models.activate(body.model));
+    request.log.info({ model: result.active, previous: result.previous }, 'model activated by admin request');
+    return result;
+  });
+
+  scope.post('/v1/admin/models/rollback', async (request) => {
+    const result = await withModelErrors(() => models.rollback());
+    if (result === undefined) {
+      throw rankerError('RANKER_ERR_NO_PREVIOUS_MODEL', 'no earlier model was activated in this ranker; activate a version with POST /v1/admin/models/activate');
+    }
+    request.log.info({ model: result.active, previous: result.previous }, 'model rolled back by admin request');
+    return result;
+  });
+
+  scope.post('/v1/admin/models/shadow', async (request) => {
+    const body = parseBody(modelBodySchema, request.body, 'RANKER_ERR_INVALID_REQUEST');
+    return { shadow: await withModelErrors(() => models.setShadow(body.model)) };
+  });
+
+  scope.delete('/v1/admin/models/shadow', async () => ({ shadow: await models.setShadow(undefined) ?? null }));
+}
+
+function registerExperimentRoutes(scope: FastifyInstance, { models, store }: AdminRouteOptions): void {
+  scope.post('/v1/admin/experiments', async (request) => {
+    const experiment = parseBody(experimentSchema, request.body, 'RANKER_ERR_INVALID_REQUEST');
+    await withModelErrors(() => models.startExperiment(experiment));
+    return { experiment };
+  });
+
+  scope.delete<{ Params: { id: string } }>('/v1/admin/experiments/:id', async (request) => {
+    if (!(await models.stopExperiment(request.params.id))) {
+      throw rankerError('RANKER_ERR_EXPERIMENT_NOT_FOUND', `experiment ${request.params.id} is not running; GET /v1/admin/models names the running one`);
+    }
+    return { stopped: request.params.id };
+  });
+
+  scope.get<{ Params: { id: string } }>('/v1/experiments/:id', async (request) => {
+    const report = await readExperimentReport(store, request.params.id, models.runningExperiment);
+    if (report === undefined) {
+      throw rankerError('RANKER_ERR_EXPERIMENT_NOT_FOUND', `experiment ${request.params.id} is not running and has no recorded metrics; check the id`);
+    }
+    return report;
+  });
+}
+
+/** Maps the model registry's errors to the catalogue; other errors propagate as 500. */
+async function withModelErrors<T>(change: () => Promise<T>): Promise<T> {
+  try {
+    return await change();
+  } catch (error) {
+    if (error instanceof ModelReferenceError) {
+      throw rankerError('RANKER_ERR_INVALID_REQUEST', error.message, { field: 'model', cause: error });
+    }
+    if (error instanceof ModelNotFoundError) {
+      throw rankerError('RANKER_ERR_MODEL_NOT_FOUND', error.message, { field: 'model', cause: error });
+    }
+    if (error instanceof ModelValidationError) {
+      throw rankerError('RANKER_ERR_MODEL_INVALID', `${error.message}; the serving models are unchanged`, { field: 'model', cause: error });
+    }
+    throw error;
+  }
+}
+
+/** SHA-256 of a token, so both sides of the comparison have the same length. */
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+/** Compares the request's bearer token with the configured one in time independent of their contents. */
+function hasToken(request: FastifyRequest, expected: Buffer): boolean {
+  const header = request.headers.authorization;
+  if (typeof header !== 'string' || !/^bearer /i.test(header)) {
+    return false;
+  }
+  return timingSafeEqual(digest(header.slice('bearer '.length).trim()), expected);
+}

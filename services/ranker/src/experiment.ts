@@ -1,0 +1,62 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/** Experiment and variant ids: they appear in Redis keys and URLs. */
+const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const ID_MESSAGE = 'must be 1-64 letters, digits, dots, dashes or underscores, starting with a letter or digit';
+
+/** An experiment as the admin API accepts it: variants that each serve one model version to a share of traffic. */
+export const experimentSchema = z
+  .object({
+    id: z.string().regex(ID, ID_MESSAGE),
+    /** Mixed into the hash, so two experiments split the same users independently. Default: the id. */
+    salt: z.string().min(1).max(200).optional(),
+    variants: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(ID, ID_MESSAGE),
+            /** Model version in the registry, `name@version`. */
+            model: z.string().min(1),
+            /** Relative share of traffic; weights need not sum to 1. */
+            weight: z.number().positive().finite(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(20),
+  })
+  .strict()
+  .superRefine((experiment, context) => {
+    const names = experiment.variants.map((variant) => variant.name);
+    const repeated = names.filter((name, index) => names.indexOf(name) !== index);
+    if (repeated.length > 0) {
+      context.addIssue({ code: z.ZodIssueCode.custom, path: ['variants'], message: `variant names must be unique; ${repeated.join(', ')} repeats` });
+    }
+  });
+
+export type ExperimentConfig = z.infer<typeof experimentSchema>;
+
+/**
+ * Maps an assignment unit (userId, or sessionId for an anonymous session) to a number in [0, 1)
+ * from the first 48 bits of SHA-256 over `salt:unit`, so the same unit always lands on the same
+ * point and different salts give independent splits.
+ */
+export function assignmentPoint(salt: string, unitId: string): number {
+  const digest = createHash('sha256').update(salt).update(':').update(unitId).digest();
+  return digest.readUIntBE(0, 6) / 2 ** 48;
+}
+
+/** Returns the index of the variant whose cumulative weight range contains `point`. */
+export function pickVariant(weights: readonly number[], point: number): number {
+  const total = weights.reduce((sum, weight) => sum + weight, 0);
+  let upper = 0;
+  for (const [index, weight] of weights.entries()) {
+    upper += weight / total;
+    if (point < upper) {
+      return index;
+    }
+  }
+  // Rounding can leave the sum of the shares a hair under 1.
+  return weights.length - 1;
+}

@@ -1,0 +1,286 @@
+import {
+  formatModelReference,
+  loadRankingModel,
+  parseModelReference,
+  SharedModel,
+  type LoadModelOptions,
+  type ModelReference,
+  type ModelRegistry,
+  type RankingModel,
+} from '@nexttap/model';
+import type { Logger } from '@nexttap/observability';
+import { assignmentPoint, pickVariant, type ExperimentConfig } from './experiment';
+
+/** Variant reported while no experiment runs. */
+export const DEFAULT_VARIANT = 'default';
+
+/** Earlier live models kept for rollback, newest last. */
+const MAX_HISTORY = 20;
+
+/** One request's hold on the model that serves it; `release` must be called exactly once. */
+export interface ModelLease {
+  model: RankingModel;
+  variant: string;
+  /** Id of the experiment that chose the variant, when one runs. */
+  experimentId: string | undefined;
+  release(): void;
+}
+
+interface LoadedModel {
+  reference: ModelReference;
+  shared: SharedModel;
+}
+
+interface RunningExperiment {
+  config: ExperimentConfig;
+  salt: string;
+  weights: number[];
+  variants: Array<{ name: string; loaded: LoadedModel }>;
+  startedAtMs: number;
+}
+
+/** What serves now, for `GET /v1/admin/models`. */
+export interface ServingState {
+  live: string | undefined;
+  rollbackTo: string | undefined;
+  history: string[];
+  shadow: string | undefined;
+  experiment: (ExperimentConfig & { startedAt: string }) | undefined;
+}
+
+/**
+ * The models a ranker serves: the live model, an optional experiment whose variants each serve a
+ * model to a sticky share of users, and an optional shadow model. Changes are serialised and load
+ * and validate the new model beside the old ones, then switch in one assignment; requests that
+ * hold the old model finish on it, and its session is released when the last one ends.
+ *
+ * NOTE: the state lives in this process only. With several rankers, send each admin call to
+ * every instance; a restarted ranker serves MODEL_DIR again.
+ */
+export class ModelManager {
+  private live: LoadedModel | undefined;
+  private readonly history: ModelReference[] = [];
+  private experiment: RunningExperiment | undefined;
+  private shadow: LoadedModel | undefined;
+  private changes: Promise<unknown> = Promise.resolve();
+  private sessionsOpen = 0;
+
+  constructor(
+    readonly registry: ModelRegistry,
+    private readonly loadOptions: LoadModelOptions,
+    private readonly logger: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Loads the model of `directory` as the live model; the folder may lie outside the registry. */
+  async start(directory: string): Promise<RankingModel> {
+    const model = await loadRankingModel(directory, this.loadOptions);
+    this.live = { reference: { name: model.manifest.name, version: model.manifest.version }, shared: this.share(model) };
+    return model;
+  }
+
+  /**
+   * Serves `model`, already loaded and validated by the caller, as the live model; for tests and
+   * embedders that build models in memory. It does not join the rollback history.
+   */
+  useLoaded(model: RankingModel): Promise<void> {
+    return this.serialise(async () => {
+      this.swapLive({ reference: { name: model.manifest.name, version: model.manifest.version }, shared: this.share(model) });
+    });
+  }
+
+  get liveModel(): RankingModel | undefined {
+    return this.live?.shared.model;
+  }
+
+  /** Acquires the model for one request: the experiment's variant for `unitId`, else the live model. */
+  acquire(unitId: string): ModelLease | undefined {
+    const experiment = this.experiment;
+    if (experiment !== undefined) {
+      const index = pickVariant(experiment.weights, assignmentPoint(experiment.salt, unitId));
+      const variant = experiment.variants[index];
+      if (variant !== undefined) {
+        return leaseOf(variant.loaded.shared, variant.name, experiment.config.id);
+      }
+    }
+    return this.live === undefined ? undefined : leaseOf(this.live.shared, DEFAULT_VARIANT, undefined);
+  }
+
+  /** Acquires the shadow model, or returns undefined when none is set. */
+  acquireShadow(): SharedModel | undefined {
+    const shadow = this.shadow?.shared;
+    if (shadow === undefined) {
+      return undefined;
+    }
+    shadow.acquire();
+    return shadow;
+  }
+
+  /** Loads, validates and switches to a registry version; the previous live model becomes the rollback target. */
+  activate(referenceText: string): Promise<{ active: string; previous: string | undefined }> {
+    return this.serialise(async () => {
+      const reference = parseModelReference(referenceText);
+      const loaded = await this.load(reference);
+      const previous = this.swapLive(loaded);
+      if (previous !== undefined) {
+        this.history.push(previous);
+        this.history.splice(0, Math.max(0, this.history.length - MAX_HISTORY));
+      }
+      return { active: formatModelReference(reference), previous: previous === undefined ? undefined : formatModelReference(previous) };
+    });
+  }
+
+  /**
+   * Switches back to the model that was live before the latest activation, loading it again.
+   * Returns undefined when there is none.
+   */
+  rollback(): Promise<{ active: string; previous: string | undefined } | undefined> {
+    return this.serialise(async () => {
+      const target = this.history.at(-1);
+      if (target === undefined) {
+        return undefined;
+      }
+      const loaded = await this.load(target);
+      this.history.pop();
+      const previous = this.swapLive(loaded);
+      return { active: formatModelReference(target), previous: previous === undefined ? undefined : formatModelReference(previous) };
+    });
+  }
+
+  /** Loads every variant's model, then replaces the running experiment, if any, in one switch. */
+  startExperiment(config: ExperimentConfig): Promise<void> {
+    return this.serialise(async () => {
+      const variants: RunningExperiment['variants'] = [];
+      try {
+        for (const variant of config.variants) {
+          variants.push({ name: variant.name, loaded: await this.load(parseModelReference(variant.model)) });
+        }
+      } catch (error) {
+        await Promise.all(variants.map((variant) => variant.loaded.shared.retire()));
+        throw error;
+      }
+      const previous = this.experiment;
+      this.experiment = {
+        config,
+        salt: config.salt ?? config.id,
+        weights: config.variants.map((variant) => variant.weight),
+        variants,
+        startedAtMs: this.clock(),
+      };
+      this.logger.info({ experimentId: config.id, variants: config.variants.map((variant) => `${variant.name}=${variant.model}`) }, 'experiment started');
+      this.retireExperiment(previous);
+    });
+  }
+
+  /** Ends the running experiment with this id; returns false when it is not the running one. */
+  stopExperiment(experimentId: string): Promise<boolean> {
+    return this.serialise(async () => {
+      const running = this.experiment;
+      if (running?.config.id !== experimentId) {
+        return false;
+      }
+      this.experiment = undefined;
+      this.logger.info({ experimentId }, 'experiment stopped');
+      this.retireExperiment(running);
+      return true;
+    });
+  }
+
+  /** Sets the shadow model (a registry version), or removes it with undefined. */
+  setShadow(referenceText: string | undefined): Promise<string | undefined> {
+    return this.serialise(async () => {
+      const loaded = referenceText === undefined ? undefined : await this.load(parseModelReference(referenceText));
+      const previous = this.shadow;
+      this.shadow = loaded;
+      void previous?.shared.retire();
+      this.logger.info({ shadow: loaded === undefined ? undefined : formatModelReference(loaded.reference) }, 'shadow model set');
+      return loaded === undefined ? undefined : formatModelReference(loaded.reference);
+    });
+  }
+
+  get runningExperiment(): ExperimentConfig | undefined {
+    return this.experiment?.config;
+  }
+
+  state(): ServingState {
+    const experiment = this.experiment;
+    const rollbackTo = this.history.at(-1);
+    return {
+      live: this.live === undefined ? undefined : formatModelReference(this.live.reference),
+      rollbackTo: rollbackTo === undefined ? undefined : formatModelReference(rollbackTo),
+      history: this.history.map(formatModelReference),
+      shadow: this.shadow === undefined ? undefined : formatModelReference(this.shadow.reference),
+      experiment: experiment === undefined ? undefined : { ...experiment.config, startedAt: new Date(experiment.startedAtMs).toISOString() },
+    };
+  }
+
+  /** Retires every model; sessions held by running requests are released when those end. */
+  async stop(): Promise<void> {
+    await this.changes.catch(() => undefined);
+    const retiring = [this.live, this.shadow, ...(this.experiment?.variants.map((variant) => variant.loaded) ?? [])];
+    this.live = undefined;
+    this.shadow = undefined;
+    this.experiment = undefined;
+    await Promise.all(retiring.map((loaded) => loaded?.shared.retire()));
+  }
+
+  private async load(reference: ModelReference): Promise<LoadedModel> {
+    const model = await this.registry.load(reference, this.loadOptions);
+    return { reference, shared: this.share(model) };
+  }
+
+  /** Models loaded by this manager whose onnxruntime session is not released yet. */
+  get openSessions(): number {
+    return this.sessionsOpen;
+  }
+
+  private share(model: RankingModel): SharedModel {
+    const shared = new SharedModel(model);
+    this.sessionsOpen += 1;
+    void shared.released.then(() => {
+      this.sessionsOpen -= 1;
+    });
+    return shared;
+  }
+
+  /** Makes `loaded` the live model and retires the old one; returns the old one's reference. */
+  private swapLive(loaded: LoadedModel): ModelReference | undefined {
+    const previous = this.live;
+    this.live = loaded;
+    this.logger.info(
+      { model: formatModelReference(loaded.reference), previous: previous === undefined ? undefined : formatModelReference(previous.reference) },
+      'model activated',
+    );
+    void previous?.shared.retire();
+    return previous?.reference;
+  }
+
+  private retireExperiment(experiment: RunningExperiment | undefined): void {
+    for (const variant of experiment?.variants ?? []) {
+      void variant.loaded.shared.retire();
+    }
+  }
+
+  /** Runs admin changes one at a time, so two activations never interleave their load and switch. */
+  private serialise<T>(change: () => Promise<T>): Promise<T> {
+    const result = this.changes.then(change, change);
+    this.changes = result.catch(() => undefined);
+    return result;
+  }
+}
+
+function leaseOf(shared: SharedModel, variant: string, experimentId: string | undefined): ModelLease {
+  const model = shared.acquire();
+  let released = false;
+  return {
+    model,
+    variant,
+    experimentId,
+    release() {
+      if (!released) {
+        released = true;
+        shared.release();
+      }
+    },
+  };
+}
