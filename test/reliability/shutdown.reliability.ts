@@ -85,7 +85,7 @@ describe('SIGTERM under load', () => {
     const shutdownMs = Date.now() - signalMs;
     await Promise.all(clients);
     expect(exit.code).toBe(0);
-    expect(ingest.countMessages('server stopped')).toBe(1);
+    expect(ingest.countMessages('server stopped'), ingest.tail()).toBe(1);
     expect(ingest.countMessages('shutdown timed out; exiting with work in flight')).toBe(0);
     ingest = undefined;
 

@@ -56,6 +56,7 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
     requestTimeout: 10_000,
   });
   await registerCors(app, config.process.corsAllowedOrigins);
+  closeConnectionsWhileDraining(app, lifecycle);
   registerFallbackHandlers(app);
   registerHealthRoutes(app, lifecycle, metrics);
 
@@ -107,6 +108,20 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
   const close = () =>
     (closing ??= shutDown({ app, subscription, ranker, clients, lifecycle, logger, timeoutMs: config.process.shutdownTimeoutMs }));
   return { url, app, clients, ranker, lifecycle, close };
+}
+
+/**
+ * Asks clients to close their connection on every reply sent while the server drains. fastify's
+ * close() ends the connections that are idle when it starts, but a keep-alive connection whose
+ * request was in flight then stays open after its reply, holding the close for fastify's 72 s
+ * keep-alive timeout, past the shutdown timeout.
+ */
+function closeConnectionsWhileDraining(app: FastifyInstance, lifecycle: Lifecycle): void {
+  app.addHook('onSend', async (_request, reply) => {
+    if (lifecycle.state === 'draining') {
+      void reply.header('connection', 'close');
+    }
+  });
 }
 
 /** Returns the body limit of the server: the larger of the limits of the roles it runs. */
