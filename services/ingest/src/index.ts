@@ -3,3 +3,4 @@ export * from './config';
 export * from './dead-letter';
 export * from './errors';
 export * from './ingest-processor';
+export * from './attribution';

@@ -3,6 +3,7 @@ import { decodeCatalogItem, decodeInteraction, type CatalogItem, type Interactio
 import { applyCatalogItems, applyInteractions } from '@nexttap/features';
 import { Counter, Histogram, type Logger, type Registry } from '@nexttap/observability';
 import type { FeatureStore } from '@nexttap/store';
+import { attributeToExperiments } from './attribution';
 import type { IngestConfig } from './config';
 import { buildDeadLetter } from './dead-letter';
 
@@ -106,6 +107,8 @@ export class IngestProcessor {
       }
     }
     const applied = await applyInteractions(this.dependencies.store, valid);
+    // Redelivered events pass through too: the counters de-duplicate by eventId themselves.
+    await attributeToExperiments(this.dependencies.store, valid);
     this.recordFreshness(valid, appendedAtMs, applied);
     await this.sendDeadLetters(deadLetters);
 
