@@ -186,6 +186,15 @@ export class ModelManager {
     });
   }
 
+  /** Sets a shadow model already loaded and validated by the caller; for tests and embedders. */
+  useLoadedShadow(model: RankingModel): Promise<void> {
+    return this.serialise(async () => {
+      const previous = this.shadow;
+      this.shadow = { reference: { name: model.manifest.name, version: model.manifest.version }, shared: this.share(model) };
+      void previous?.shared.retire();
+    });
+  }
+
   /** Sets the shadow model (a registry version), or removes it with undefined. */
   setShadow(referenceText: string | undefined): Promise<string | undefined> {
     return this.serialise(async () => {
