@@ -3,21 +3,24 @@
  * ranker loads at start. Run it with `npm run train -- [options]`, where `USAGE` lists the options.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FEATURE_SCHEMA_VERSION } from '@nexttap/features';
 import { exportMlpToOnnx, loadRankingModel, manifestSchema, type ModelManifest } from '@nexttap/model';
 import { readMovieLensCatalog, readMovieLensEvents } from '@nexttap/movielens';
 import { buildTrainingSet, DEFAULT_MAX_ANCHORS, DEFAULT_POOL_REFRESH_EVENTS, type TrainingSet } from './build-training-set';
+import { formatTrainingCsv } from './export-csv';
 import { evaluateRanker, exportFoldedLayers, trainRanker, type RankerEvaluation, type TrainedRanker, type TrainOptions } from './train';
 
-const USAGE = `Usage: npm run train -- [options]
+const USAGE = `Usage: npx nexttap train [options]   (or: npm run train -- [options])
 
 Options:
   --data DIR          folder with movies.csv and ratings.csv (default data/movielens)
   --out DIR           folder that receives model.onnx and manifest.json (default models/movielens-mlp/1)
   --seed N            seed of negative sampling, weight initialisation and shuffling (default 42)
   --max-anchors N     anchor events kept at most, spread evenly over the history (default ${DEFAULT_MAX_ANCHORS})
+  --export-csv FILE   write the labelled feature rows (train and validation) as CSV to FILE and
+                      stop without training; the notebook path trains on this file
   --all-targets       train on every anchor, also those whose liked item candidate generation missed
                       (default: only anchors whose liked item was among the candidates)
   --help              print this text
@@ -39,6 +42,7 @@ interface CliOptions {
   seed: number;
   maxAnchors: number;
   retrievedTargetsOnly: boolean;
+  exportCsv: string | undefined;
 }
 
 /** A command-line mistake: printed without a stack trace, with exit code 2. */
@@ -61,6 +65,7 @@ function parseCli(argv: string[]): CliOptions | undefined {
         seed: { type: 'string', default: '42' },
         'max-anchors': { type: 'string', default: String(DEFAULT_MAX_ANCHORS) },
         'all-targets': { type: 'boolean', default: false },
+        'export-csv': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     });
@@ -78,6 +83,7 @@ function parseCli(argv: string[]): CliOptions | undefined {
     seed: parseInteger('--seed', values.seed, 0),
     maxAnchors: parseInteger('--max-anchors', values['max-anchors'], 1),
     retrievedTargetsOnly: !values['all-targets'],
+    exportCsv: values['export-csv'] === undefined ? undefined : resolve(values['export-csv']),
   };
 }
 
@@ -114,6 +120,13 @@ async function main(): Promise<void> {
     `built ${set.train.rows} training and ${set.validation.rows} validation rows from ${stats.trainAnchors} + ${stats.validationAnchors} anchors ` +
       `(cutoff ${new Date(set.cutoffMs).toISOString()}, ${stats.skippedAnchors} anchors skipped) in ${seconds(replayMs)}`,
   );
+
+  if (cli.exportCsv !== undefined) {
+    await mkdir(dirname(cli.exportCsv), { recursive: true });
+    await writeFile(cli.exportCsv, formatTrainingCsv(set));
+    log(`wrote ${set.train.rows + set.validation.rows} rows to ${cli.exportCsv}`);
+    return;
+  }
 
   const trainOptions: TrainOptions = {
     ...TRAIN_OPTIONS,

@@ -16,6 +16,7 @@ import { readMovieLensCatalog, readMovieLensEvents } from '@nexttap/movielens';
 import { MemoryFeatureStore } from '@nexttap/store';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildTrainingSet, eventTimeQuantile, type Anchor, type ExampleRows, type TrainingSet } from './build-training-set';
+import { CSV_LEADING_COLUMNS, formatTrainingCsv } from './export-csv';
 import { areaUnderRoc, foldStandardization, standardize, targetRankMetrics, type Standardization } from './train';
 
 const DATA_DIR = fileURLToPath(new URL('../../data/movielens', import.meta.url));
@@ -222,6 +223,19 @@ describe('buildTrainingSet', () => {
       shuffled[1] = { ...second, ts: first.ts - 1 };
     }
     await expect(buildTrainingSet({ catalog, events: shuffled })).rejects.toThrow(/not sorted by time/);
+  });
+});
+
+describe('formatTrainingCsv', () => {
+  it('writes one line per row with the features in manifest order', () => {
+    const lines = formatTrainingCsv(set).trimEnd().split('\n');
+    expect(lines[0]).toBe([...CSV_LEADING_COLUMNS, ...set.featureNames].join(','));
+    expect(lines.length).toBe(1 + set.train.rows + set.validation.rows);
+    const first = (lines[1] as string).split(',');
+    expect(first[0]).toBe('train');
+    expect(Number(first[5])).toBe(set.train.labels[0]);
+    expect(first.slice(CSV_LEADING_COLUMNS.length).map(Number)).toEqual(Array.from(set.train.features.subarray(0, COLUMNS)));
+    expect((lines.at(-1) as string).startsWith('validation,')).toBe(true);
   });
 });
 

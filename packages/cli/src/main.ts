@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { importMovieLens } from './import-command';
+import { runModelsCommand, runTrainCommand } from './models-command';
 import { runReplayCommand } from './replay-command';
 import { runServer } from './run-server';
 import type { Role } from './server';
@@ -12,6 +13,9 @@ commands:
                                    produce the MovieLens catalog and ratings to Kafka (KAFKA_BROKERS)
   replay --dataset movielens|--events FILE|--topic NAME [options]
                                    evaluate models and baselines on an event log; replay --help lists the options
+  models validate|list|activate|rollback [options]
+                                   check a model, list the registry, or switch a running ranker's model; models --help
+  train [options]                  train the MovieLens MLP, or export its feature rows as CSV; train --help lists the options
 `;
 
 const ROLES: readonly Role[] = ['ingest', 'ranker', 'all'];
@@ -47,6 +51,14 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'replay': {
       process.exitCode = await runReplayCommand(rest, { stdout: process.stdout, stderr: process.stderr, environment: process.env });
+      return;
+    }
+    case 'models': {
+      process.exitCode = await runModelsCommand(rest, { stdout: process.stdout, stderr: process.stderr, environment: process.env });
+      return;
+    }
+    case 'train': {
+      process.exitCode = await runTrainCommand(rest);
       return;
     }
     case undefined:

@@ -1,0 +1,135 @@
+import { spawn } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  loadRankingModel,
+  ModelNotFoundError,
+  ModelReferenceError,
+  ModelRegistry,
+  ModelValidationError,
+  parseModelReference,
+  type RankingModel,
+} from '@nexttap/model';
+
+export interface CommandIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  environment: Readonly<Record<string, string | undefined>>;
+}
+
+export const MODELS_USAGE = `usage: nexttap models <subcommand> [options]
+
+subcommands:
+  validate DIR|NAME@VERSION [--models-dir DIR]
+      load a model folder (or a registry version) with every check the ranker runs, and print a summary
+  list [--models-dir DIR]
+      list the versions in the registry (default: models, or MODELS_DIR)
+  activate NAME@VERSION [--url URL]
+      ask a running ranker to serve a registry version; the token comes from ADMIN_TOKEN
+  rollback [--url URL]
+      ask a running ranker to serve the model that was live before the latest activation
+
+--url defaults to http://127.0.0.1:$PORT (PORT defaults to 8080).
+`;
+
+/** Runs `nexttap models …`; returns the exit code: 0 done, 1 failed, 2 usage error. */
+export async function runModelsCommand(argv: readonly string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: { 'models-dir': { type: 'string' }, url: { type: 'string' }, help: { type: 'boolean', default: false } },
+  });
+  const [subcommand, target] = positionals;
+  if (values.help || subcommand === undefined) {
+    io.stdout.write(MODELS_USAGE);
+    return values.help ? 0 : 2;
+  }
+  const registry = new ModelRegistry(values['models-dir'] ?? io.environment.MODELS_DIR ?? 'models');
+  const url = values.url ?? `http://127.0.0.1:${io.environment.PORT ?? '8080'}`;
+  switch (subcommand) {
+    case 'validate':
+      return target === undefined ? usage(io, 'models validate needs a model folder or NAME@VERSION') : validateModel(target, registry, io);
+    case 'list':
+      io.stdout.write(`${(await registry.list()).map((reference) => `${reference.name}@${reference.version}`).join('\n')}\n`);
+      return 0;
+    case 'activate':
+      return target === undefined ? usage(io, 'models activate needs NAME@VERSION') : callAdmin(url, '/v1/admin/models/activate', { model: target }, io);
+    case 'rollback':
+      return callAdmin(url, '/v1/admin/models/rollback', undefined, io);
+    default:
+      return usage(io, `models ${subcommand} is not a subcommand`);
+  }
+}
+
+/** Loads a folder or registry version with the ranker's checks and prints what the ranker would serve. */
+async function validateModel(target: string, registry: ModelRegistry, io: CommandIo): Promise<number> {
+  let model: RankingModel;
+  try {
+    model = (await isDirectory(target)) ? await loadRankingModel(target) : await registry.load(parseModelReference(target));
+  } catch (error) {
+    if (error instanceof ModelValidationError || error instanceof ModelNotFoundError || error instanceof ModelReferenceError) {
+      io.stderr.write(`nexttap: invalid model: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const { manifest } = model;
+  await model.release();
+  io.stdout.write(
+    `${JSON.stringify({ valid: true, model: `${manifest.name}@${manifest.version}`, features: manifest.features, input: manifest.input.name, output: manifest.output.name, metrics: manifest.metrics }, null, 2)}\n`,
+  );
+  return 0;
+}
+
+/** Sends one admin request with the bearer token of ADMIN_TOKEN and prints the reply body. */
+async function callAdmin(baseUrl: string, path: string, body: object | undefined, io: CommandIo): Promise<number> {
+  const token = io.environment.ADMIN_TOKEN ?? '';
+  if (token === '') {
+    return usage(io, 'ADMIN_TOKEN is not set; export the token the ranker was started with');
+  }
+  let response: Response;
+  try {
+    response = await fetch(new URL(path, baseUrl), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch (error) {
+    io.stderr.write(`nexttap: request to ${baseUrl} failed (${error instanceof Error ? error.message : String(error)}); check --url and that the ranker runs\n`);
+    return 1;
+  }
+  const text = await response.text();
+  (response.ok ? io.stdout : io.stderr).write(`${text}\n`);
+  if (response.status === 404 && !text.includes('RANKER_ERR_')) {
+    io.stderr.write('nexttap: the ranker has no admin routes; start it with ADMIN_TOKEN set\n');
+  }
+  return response.ok ? 0 : 1;
+}
+
+/**
+ * Runs the TypeScript training script (models/train/main.ts) in a child process with the same
+ * options, and returns its exit code. `npx nexttap train --help` lists them.
+ */
+export function runTrainCommand(argv: readonly string[]): Promise<number> {
+  const script = fileURLToPath(new URL('../../../models/train/main.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...argv], { stdio: 'inherit' });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
+  });
+}
+
+function usage(io: CommandIo, message: string): number {
+  io.stderr.write(`nexttap: ${message}\n\n${MODELS_USAGE}`);
+  return 2;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(join(path))).isDirectory();
+  } catch {
+    return false;
+  }
+}
