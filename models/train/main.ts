@@ -19,8 +19,9 @@ Options:
   --out DIR           folder that receives model.onnx and manifest.json (default models/movielens-mlp/1)
   --seed N            seed of negative sampling, weight initialisation and shuffling (default 42)
   --max-anchors N     anchor events kept at most, spread evenly over the history (default ${DEFAULT_MAX_ANCHORS})
-  --export-csv FILE   write the labelled feature rows (train and validation) as CSV to FILE and
-                      stop without training; the notebook path trains on this file
+  --export-csv FILE   write the labelled feature rows (train and validation) as CSV to FILE, their
+                      feature names, schema version and cutoff to FILE.json, and stop without
+                      training; the notebook path trains on these files
   --all-targets       train on every anchor, also those whose liked item candidate generation missed
                       (default: only anchors whose liked item was among the candidates)
   --help              print this text
@@ -124,7 +125,17 @@ async function main(): Promise<void> {
   if (cli.exportCsv !== undefined) {
     await mkdir(dirname(cli.exportCsv), { recursive: true });
     await writeFile(cli.exportCsv, formatTrainingCsv(set));
-    log(`wrote ${set.train.rows + set.validation.rows} rows to ${cli.exportCsv}`);
+    // The manifest of a model trained on the file needs these, and a CSV has no place for them.
+    const description = {
+      dataset: 'MovieLens latest-small (data/movielens), ratings replayed as interactions',
+      featureSchemaVersion: FEATURE_SCHEMA_VERSION,
+      features: set.featureNames,
+      cutoffMs: set.cutoffMs,
+      negativesPerPositive: set.negativesPerPositive,
+      seed: cli.seed,
+    };
+    await writeFile(`${cli.exportCsv}.json`, `${JSON.stringify(description, null, 2)}\n`);
+    log(`wrote ${set.train.rows + set.validation.rows} rows to ${cli.exportCsv} and their description to ${cli.exportCsv}.json`);
     return;
   }
 
