@@ -5,9 +5,9 @@ export const CSV_LEADING_COLUMNS = ['split', 'anchor', 'anchor_ts_ms', 'target_a
 
 /**
  * Formats the labelled rows of a training set as CSV for training outside nexttap (the notebook
- * path): one header line, then one line per row with the split, the anchor's index and time,
- * whether candidate generation proposed the anchor's liked item, the item, the label and the raw
- * feature values in `set.featureNames` order, the column order a model's manifest must list.
+ * path). After a header line, each row has the split, the anchor's index and time, whether
+ * candidate generation proposed the anchor's liked item, the item and the label. The raw feature
+ * values follow in `set.featureNames` order, which a model's manifest must list as its features.
  */
 export function formatTrainingCsv(set: TrainingSet): string {
   const lines = [[...CSV_LEADING_COLUMNS, ...set.featureNames].join(',')];

@@ -17,6 +17,7 @@ const USAGE = `Usage: npx nexttap train [options]   (or: npm run train -- [optio
 Options:
   --data DIR          folder with movies.csv and ratings.csv (default data/movielens)
   --out DIR           folder that receives model.onnx and manifest.json (default models/movielens-mlp/1)
+  --version V         manifest version, which must equal the folder name under models/movielens-mlp/ (default 1)
   --seed N            seed of negative sampling, weight initialisation and shuffling (default 42)
   --max-anchors N     anchor events kept at most, spread evenly over the history (default ${DEFAULT_MAX_ANCHORS})
   --export-csv FILE   write the labelled feature rows (train and validation) as CSV to FILE, their
@@ -28,7 +29,6 @@ Options:
 `;
 
 const MODEL_NAME = 'movielens-mlp';
-const MODEL_VERSION = '1';
 const INPUT_NAME = 'features';
 const OUTPUT_NAME = 'score';
 /** Largest difference allowed between an onnxruntime score and the tfjs score of the same row. */
@@ -44,6 +44,7 @@ interface CliOptions {
   maxAnchors: number;
   retrievedTargetsOnly: boolean;
   exportCsv: string | undefined;
+  version: string;
 }
 
 /** A command-line mistake: printed without a stack trace, with exit code 2. */
@@ -67,6 +68,7 @@ function parseCli(argv: string[]): CliOptions | undefined {
         'max-anchors': { type: 'string', default: String(DEFAULT_MAX_ANCHORS) },
         'all-targets': { type: 'boolean', default: false },
         'export-csv': { type: 'string' },
+        version: { type: 'string', default: '1' },
         help: { type: 'boolean', default: false },
       },
     });
@@ -85,6 +87,7 @@ function parseCli(argv: string[]): CliOptions | undefined {
     maxAnchors: parseInteger('--max-anchors', values['max-anchors'], 1),
     retrievedTargetsOnly: !values['all-targets'],
     exportCsv: values['export-csv'] === undefined ? undefined : resolve(values['export-csv']),
+    version: values.version,
   };
 }
 
@@ -154,7 +157,7 @@ async function main(): Promise<void> {
   logEvaluation(evaluation);
 
   await mkdir(cli.outDir, { recursive: true });
-  const manifest = buildManifest(set, ranker, evaluation, { seed: cli.seed, retrievedTargetsOnly: cli.retrievedTargetsOnly, replayMs, fitMs });
+  const manifest = buildManifest(set, ranker, evaluation, { seed: cli.seed, retrievedTargetsOnly: cli.retrievedTargetsOnly, replayMs, fitMs, version: cli.version });
   await writeFile(join(cli.outDir, 'model.onnx'), exportOnnx(ranker, manifest));
   await writeFile(join(cli.outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   log(`wrote model.onnx and manifest.json to ${cli.outDir}`);
@@ -178,13 +181,13 @@ function buildManifest(
   set: TrainingSet,
   ranker: TrainedRanker,
   evaluation: RankerEvaluation,
-  run: { seed: number; retrievedTargetsOnly: boolean; replayMs: number; fitMs: number },
+  run: { seed: number; retrievedTargetsOnly: boolean; replayMs: number; fitMs: number; version: string },
 ): ModelManifest {
   const layerSizes = [set.featureNames.length, ...TRAIN_OPTIONS.hiddenUnits, 1].join('-');
   const trainedAnchors = run.retrievedTargetsOnly ? 'anchors before the cutoff whose liked item was among the candidates' : 'all anchors before the cutoff';
   return manifestSchema.parse({
     name: MODEL_NAME,
-    version: MODEL_VERSION,
+    version: run.version,
     featureSchemaVersion: FEATURE_SCHEMA_VERSION,
     features: set.featureNames,
     input: { name: INPUT_NAME },

@@ -1,9 +1,9 @@
 import type { RankingModel } from './ranking-model';
 
 /**
- * A loaded model shared by concurrent requests. Each request acquires it before scoring and
- * releases it after; once the model is retired, its onnxruntime session is released when the last
- * request that acquired it releases it, so a swap never frees a session that is still running.
+ * A loaded model shared by concurrent requests, which acquire it before scoring and release it
+ * after. Once the model is retired, the last release frees its onnxruntime session, so a swap
+ * never frees a session that a request is still running.
  */
 export class SharedModel {
   private inFlight = 0;

@@ -4,9 +4,9 @@ import { planAttribution } from '@nexttap/model/experiments';
 import { servedFeedKeys } from '@nexttap/rank';
 
 /**
- * Counts the events that name a served feed (`feedId`) towards the experiment variant that served
- * it, as the feed's record says. One round trip reads the records of the batch's feeds, a second
- * applies the counters; each event is counted once per eventId, and each feed's first tap once.
+ * Counts the events that name a served feed (`feedId`) towards the experiment variant stored in
+ * the feed's record. One round trip reads the records of the batch's feeds and a second applies
+ * the counters. Each event is counted once per eventId, and each feed's first tap once.
  * Events of feeds outside an experiment, or whose record expired, are not counted.
  *
  * NOTE: the read returns each feed's whole record, ranking included (a few KB for 200 items),

@@ -17,7 +17,7 @@ export const DEFAULT_VARIANT = 'default';
 /** Earlier live models kept for rollback, newest last. */
 const MAX_HISTORY = 20;
 
-/** One request's hold on the model that serves it; `release` must be called exactly once. */
+/** One request's hold on the model that serves it. The first `release` ends it, and later calls do nothing. */
 export interface ModelLease {
   model: RankingModel;
   variant: string;
@@ -39,7 +39,7 @@ interface RunningExperiment {
   startedAtMs: number;
 }
 
-/** What serves now, for `GET /v1/admin/models`. */
+/** The serving state, as `GET /v1/admin/models` returns it. */
 export interface ServingState {
   live: string | undefined;
   rollbackTo: string | undefined;
@@ -50,9 +50,9 @@ export interface ServingState {
 
 /**
  * The models a ranker serves: the live model, an optional experiment whose variants each serve a
- * model to a sticky share of users, and an optional shadow model. Changes are serialised and load
- * and validate the new model beside the old ones, then switch in one assignment; requests that
- * hold the old model finish on it, and its session is released when the last one ends.
+ * model to a sticky share of users, and an optional shadow model. Changes run one at a time. Each
+ * loads and validates the new model beside the old ones, then switches in one assignment. Requests
+ * that hold the old model finish on it, and its session is released when the last one ends.
  *
  * NOTE: the state lives in this process only. With several rankers, send each admin call to
  * every instance; a restarted ranker serves MODEL_DIR again.

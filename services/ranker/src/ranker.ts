@@ -81,9 +81,9 @@ export class Ranker {
   }
 
   /**
-   * Registers the feed routes, `/docs` and, when ADMIN_TOKEN is set, the admin routes, with the
-   * ranker's error catalogue into their own route scope; every reply there carries the request id
-   * in `x-request-id`.
+   * Registers the feed routes, `/docs` and, when ADMIN_TOKEN is set, the admin routes into their
+   * own route scope with the ranker's error catalogue. Every reply there carries the request id in
+   * `x-request-id`.
    */
   async register(instance: FastifyInstance): Promise<void> {
     await instance.register(async (scope) => {

@@ -121,8 +121,8 @@ describe('experiment over HTTP', () => {
       feeds.set(userId, feed);
     }
 
-    // Every feed gets impressions of its first 3 items; users 0-9 tap the item at position 2 after
-    // 4 s, and tap it again; users 10-14 skip the first item.
+    // Every feed gets impressions of its first 3 items. Users 0-9 tap the item at position 2 twice,
+    // each tap with 4 s of dwell, and users 10-14 skip the first item.
     const events: Interaction[] = [];
     for (const [userId, feed] of feeds) {
       const sessionId = `session-${userId}`;
@@ -168,7 +168,7 @@ describe('experiment over HTTP', () => {
       expect(variant.meanFirstTapPosition.value).toBe(tappers > 0 ? 2 : null);
       expect(variant.meanDwellSeconds.value).toBe(tappers > 0 ? 4 : null);
       expect(variant.model).toBe(name === 'control' ? 'linear@1' : 'linear@2');
-      feedsTotal += variant.counts.feeds;
+      feedsTotal += variant.counts.feeds ?? 0;
     }
     expect(feedsTotal).toBe(80);
   });

@@ -91,9 +91,9 @@ afterAll(async () => {
 
 describe('model hot swap', () => {
   it('swaps 200 times under load without a failed request', { timeout: 300_000 }, async () => {
-    // A warm-up run brings the JIT, the heap and the native allocator to their working size first:
-    // in a probe, RSS rose from 210 MB after 20 swaps to a plateau of 234-241 MB over the next 400
-    // with every retired session released, so a baseline taken earlier measures warm-up, not leaks.
+    // A warm-up run brings the JIT, the heap and the native allocator to their working size first.
+    // In a probe, RSS rose from 210 MB after 20 swaps to a plateau of 234-241 MB over the next 400,
+    // with every retired session released. A baseline taken earlier would measure warm-up, not leaks.
     await swapUnderLoad(100);
     await expect.poll(() => ranker.ranker.models.openSessions).toBe(1);
     const before = residentMegabytes();
