@@ -25,6 +25,8 @@ export class KafkaSubscription implements Subscription {
   private readonly stopSignal = new AbortController();
   private joinWaiter: JoinWaiter | undefined;
   private stopping: Promise<void> | undefined;
+  /** Crashes that kafkajs does not restart from, in a row since the last group join. */
+  private unrestartedCrashes = 0;
 
   constructor(
     private readonly consumer: Consumer,
@@ -49,11 +51,7 @@ export class KafkaSubscription implements Subscription {
     try {
       await this.consumer.connect();
       await this.consumer.subscribe({ topics: this.options.topics, fromBeginning: this.options.fromBeginning });
-      await this.consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        eachBatch: (payload) => this.processBatch(payload),
-      });
+      await this.runConsumer();
       await joined;
     } catch (error) {
       await this.stop().catch((stopError: unknown) => {
@@ -61,6 +59,14 @@ export class KafkaSubscription implements Subscription {
       });
       throw toSubscribeError(this.options, error);
     }
+  }
+
+  private runConsumer(): Promise<void> {
+    return this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.processBatch(payload),
+    });
   }
 
   stop(): Promise<void> {
@@ -119,6 +125,7 @@ export class KafkaSubscription implements Subscription {
         { memberId: payload.memberId, isLeader: payload.isLeader, assignment: payload.memberAssignment, durationMs: payload.duration },
         'consumer joined group',
       );
+      this.unrestartedCrashes = 0;
       this.joinWaiter?.resolve();
     });
     this.consumer.on(events.REBALANCING, ({ payload }) => {
@@ -129,11 +136,33 @@ export class KafkaSubscription implements Subscription {
         this.logger.warn({ err: payload.error }, 'consumer crashed, kafkajs restarts it');
         return;
       }
-      // NOTE: nothing restarts the consumer after a crash that kafkajs deems
-      // non-retriable, so the subscription stays stopped until the process restarts.
-      this.logger.error({ err: payload.error, topics: this.options.topics }, 'consumer crashed and stopped consuming');
-      this.joinWaiter?.reject(toSubscribeError(this.options, payload.error));
+      // kafkajs leaves the consumer stopped after an error it deems non-retriable, such as the
+      // INVALID_REQUEST that the librdkafka 2.0.2 mock returns to a SyncGroup during a rebalance.
+      // A subscription that stopped would leave the process running without consuming, so it runs
+      // the consumer again after the redelivery backoff until it stops or, before the first join,
+      // until the join timeout rejects `start`.
+      this.unrestartedCrashes += 1;
+      const retryDelayMs = redeliveryDelayMs(this.settings.redelivery, this.unrestartedCrashes);
+      this.logger.error({ err: payload.error, topics: this.options.topics, retryDelayMs }, 'consumer crashed, running it again');
+      void this.runAgainAfter(retryDelayMs);
     });
+  }
+
+  /** Runs the crashed consumer again after `delayMs`, unless the subscription stops first. */
+  private async runAgainAfter(delayMs: number): Promise<void> {
+    if (!(await sleepUnlessAborted(delayMs, this.stopSignal.signal))) {
+      return;
+    }
+    try {
+      await this.consumer.connect();
+      await this.runConsumer();
+    } catch (error) {
+      // The next crash event, if any, schedules another attempt; a failure here raises none.
+      this.unrestartedCrashes += 1;
+      const retryDelayMs = redeliveryDelayMs(this.settings.redelivery, this.unrestartedCrashes);
+      this.logger.error({ err: error, topics: this.options.topics, retryDelayMs }, 'running the consumer again failed');
+      void this.runAgainAfter(retryDelayMs);
+    }
   }
 
   private async processBatch(payload: EachBatchPayload): Promise<void> {
