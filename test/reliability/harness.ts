@@ -76,7 +76,7 @@ export async function committedOffsets(admin: Admin, groupId: string, topic: str
   return new Map((committed?.partitions ?? []).map((partition) => [partition.partition, Math.max(0, Number(partition.offset))]));
 }
 
-/** Where each eventId of a topic sits, read with a fresh consumer group from the start to the end. */
+/** Reads a topic from start to end with a fresh consumer group and returns where each eventId sits. */
 export async function readEventPositions(kafka: Kafka, admin: Admin, topic: string, groupId: string): Promise<Map<string, { partition: number; offset: number }>> {
   const ends = new Map((await admin.fetchTopicOffsets(topic)).map((end) => [end.partition, Number(end.high)]));
   const total = [...ends.values()].reduce((sum, high) => sum + high, 0);
@@ -153,7 +153,7 @@ export class IngestProcess {
     );
   }
 
-  /** The URL from the `server ready` line. */
+  /** Returns the URL from the `server ready` line. */
   url(): string | undefined {
     return this.logLines().find((line) => line.msg === 'server ready')?.url as string | undefined;
   }

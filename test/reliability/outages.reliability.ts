@@ -100,7 +100,7 @@ describe('broker down and up', () => {
     const replies = { accepted: 0, unavailable: 0, slowestMs: 0 };
     for (let start = 0; start < workload.events.length; start += batchSize) {
       const events = workload.events.slice(start, start + batchSize);
-      // The client retries a 503 after Retry-After, as the error catalogue tells it to.
+      // The client retries a 503 after Retry-After, as docs/errors.md instructs.
       for (;;) {
         const requestStartMs = Date.now();
         const reply = await server.app.inject({ method: 'POST', url: '/v1/events', payload: { events } });

@@ -6,7 +6,7 @@ import { IngestProcess, committedOffsets, ingestEnvironment, kafkaClient, produc
 import { buildWorkload } from './workload';
 
 const KEY_PREFIX = 'shutdown:';
-/** Concurrent clients posting to the collector while the process is told to stop. */
+/** Concurrent clients posting to the collector while the process receives SIGTERM. */
 const CLIENTS = 8;
 const EVENTS_PER_REQUEST = 50;
 /** A request sent this long before SIGTERM has reached the server over loopback, so it is in flight. */
@@ -91,7 +91,7 @@ describe('SIGTERM under load', () => {
 
     // Every request in flight at the signal got its reply. A request sent in the last moments before
     // the signal may still be on its way over a keep-alive connection that the server closes as
-    // idle, which a client sees as a network error and retries, so the check starts 20 ms earlier.
+    // idle. A client sees that as a network error and retries, so the check starts 20 ms earlier.
     const beforeSignal = outcomes.filter((outcome) => outcome.startedMs < signalMs - IN_FLIGHT_MARGIN_MS);
     const unanswered = beforeSignal.filter((outcome) => outcome.status !== 202);
     expect(unanswered).toEqual([]);

@@ -1,9 +1,9 @@
 import type { CatalogItem, Interaction, InteractionType } from '@nexttap/events';
 
 /**
- * A deterministic stream of interactions for the fault runs: sessions interleaved over a time
- * span that ends a minute before `endMs`, each session's events in time order, users shared by two
- * sessions so that user features receive writes from several partitions.
+ * Options of a deterministic stream of interactions for the fault runs. Sessions interleave over a
+ * time span that ends a minute before `endMs`, with each session's events in time order. Two
+ * sessions share each user, so user features receive writes from several partitions.
  */
 export interface WorkloadOptions {
   events: number;

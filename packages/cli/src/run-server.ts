@@ -42,7 +42,7 @@ const MAX_ERROR_DEPTH = 6;
  * Serializes an error like pino's standard serializer, but with the arguments of failed Redis
  * commands replaced. ioredis attaches `command: {name, args}` to a reply error, and those arguments
  * are the password of a failed AUTH or the events of a failed script call, neither of which may
- * reach a log. The command name stays, so the line still says what failed.
+ * reach a log. The command name stays, so the line still names the command that failed.
  */
 export function serializeError(error: unknown): unknown {
   const serialized = error instanceof Error ? stdSerializers.err(error) : error;
