@@ -12,6 +12,8 @@ const logger = createLogger({ level: 'silent', service: 'end-to-end' });
 /** MovieLens events sent through the collector to warm the features: the most recent ones. */
 const HISTORY_EVENTS = 20_000;
 const KEY_PREFIX = 'e2e:';
+/** Ingest applies an event within milliseconds, but a loaded test machine can take seconds. */
+const POLL = { timeout: 30_000, interval: 50 };
 
 describe('Kafka and Redis end to end', () => {
   let redis: RedisServer;
@@ -85,14 +87,14 @@ describe('Kafka and Redis end to end', () => {
     const event = { eventId: `${sessionId}-1`, type: 'like', ts: Date.now() - 1_000, sessionId, itemId: '1' };
     const marker = { eventId: `${sessionId}-2`, type: 'impression', ts: Date.now() - 500, sessionId, itemId: '2' };
     await postJson(server.url, '/v1/events', { events: [event] });
-    await expect.poll(() => client.exists(KEY_PREFIX + keys.dedup(sessionId, event.eventId))).toBe(1);
+    await expect.poll(() => client.exists(KEY_PREFIX + keys.dedup(sessionId, event.eventId)), POLL).toBe(1);
     const statsBefore = await client.hgetall(KEY_PREFIX + keys.itemStats('1'));
     const affinityBefore = await client.hgetall(KEY_PREFIX + keys.sessionAffinity(sessionId));
 
     // The same event again, then a marker on the same session key, so the same partition: once the
     // marker is applied, the duplicate before it has been consumed.
     await postJson(server.url, '/v1/events', { events: [event, marker] });
-    await expect.poll(() => client.exists(KEY_PREFIX + keys.dedup(sessionId, marker.eventId))).toBe(1);
+    await expect.poll(() => client.exists(KEY_PREFIX + keys.dedup(sessionId, marker.eventId)), POLL).toBe(1);
 
     expect(await client.hgetall(KEY_PREFIX + keys.itemStats('1'))).toEqual(statsBefore);
     expect(await client.hgetall(KEY_PREFIX + keys.sessionAffinity(sessionId))).toEqual(affinityBefore);
@@ -115,7 +117,7 @@ describe('Kafka and Redis end to end', () => {
       ],
     });
     await producer.disconnect();
-    await expect.poll(() => client.exists(KEY_PREFIX + keys.dedup(sessionId, valid.eventId))).toBe(1);
+    await expect.poll(() => client.exists(KEY_PREFIX + keys.dedup(sessionId, valid.eventId)), POLL).toBe(1);
 
     const consumer = kafkaClient.consumer({ groupId: uniqueName('dlq-reader'), maxWaitTimeInMs: 100 });
     const reasons: Array<{ code: string; offset: string }> = [];
