@@ -5,7 +5,7 @@ import { keys } from '@nexttap/features';
 import { startMockKafka, startRedisCluster, uniqueName, type MockKafka, type RedisCluster } from '@nexttap/testkit';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { expectFeedFollowsTaps, loadMovieLens, MODEL_DIR, postJson } from './feed-scenario';
+import { expectFeedFollowsTaps, loadMovieLens, MODEL_DIR, postJson, requestFeed } from './feed-scenario';
 
 const logger = createLogger({ level: 'silent', service: 'end-to-end-cluster' });
 /** MovieLens events sent through the collector to warm the features: the most recent ones. */
@@ -42,6 +42,10 @@ describe('Kafka and Redis Cluster end to end', () => {
       INGEST_CONSUMER_GROUP: uniqueName('ingest'),
       MODEL_DIR,
       POOL_REFRESH_INTERVAL_MS: '100',
+      // Three masters, Kafka and the server share the test machine's cores, so the ranker's
+      // request-path budgets are raised: this test checks the features, not the latency.
+      REDIS_COMMAND_TIMEOUT_MS: '2000',
+      FEED_STORE_BUDGET_MS: '2000',
       LOG_LEVEL: 'silent',
       // The MovieLens history reaches back years, far past the default 1-day lateness.
       MAX_EVENT_LATENESS_MS: '3000000000000',
@@ -65,6 +69,13 @@ describe('Kafka and Redis Cluster end to end', () => {
         expect(await client.exists(KEY_PREFIX + keys.dedup(last.sessionId, last.eventId))).toBe(1);
       },
       { timeout: 60_000, interval: 100 },
+    );
+    // The ranker's copy of the pools refreshes on a timer; the scenarios start once it is filled.
+    await vi.waitFor(
+      async () => {
+        expect((await requestFeed(server.url, uniqueName('warm-up'))).items).toHaveLength(20);
+      },
+      { timeout: 30_000, interval: 200 },
     );
   }, 120_000);
 
