@@ -4,13 +4,15 @@ import { startRedisServer, uniqueName, type MockKafka, type RedisServer } from '
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyReference, countAppliedEvents, expectSameFeatures, openStore } from './feature-state';
-import { IngestProcess, ingestEnvironment, kafkaClient, produceEvents, reportFigures, runTopics, startCluster, waitForCaughtUp, type RunTopics } from './harness';
+import { expectNoRecordDropped, IngestProcess, ingestEnvironment, kafkaClient, produceEvents, reportFigures, runTopics, startCluster, waitForCaughtUp, type RunTopics } from './harness';
 import { buildWorkload, seededRandom } from './workload';
 
 /** Events of the run and SIGKILLs during it; RELIABILITY_EVENTS and RELIABILITY_KILLS shrink them for a quick look. */
 const EVENTS = Number(process.env.RELIABILITY_EVENTS ?? 200_000);
 const KILLS = Number(process.env.RELIABILITY_KILLS ?? 10);
 const KEY_PREFIX = 'crash:';
+/** About 280 bytes a record: 16 partitions keep each under the mock broker's 5 MiB retention (see expectNoRecordDropped). */
+const PARTITIONS = 16;
 /**
  * A restarted member joins after the coordinator gave up on the killed one: about the kafkajs
  * default session timeout of 30 s against the librdkafka mock. The stream is paced to last about
@@ -28,7 +30,7 @@ describe('ingest killed with SIGKILL during a stream', () => {
   let ingest: IngestProcess | undefined;
 
   beforeAll(async () => {
-    [kafka, redis, reference] = await Promise.all([startCluster(topics, 6), startRedisServer(), startRedisServer()]);
+    [kafka, redis, reference] = await Promise.all([startCluster(topics, PARTITIONS), startRedisServer(), startRedisServer()]);
     const client = kafkaClient(kafka, 'crash-test');
     producer = client.producer();
     admin = client.admin();
@@ -72,6 +74,7 @@ describe('ingest killed with SIGKILL during a stream', () => {
       ingest = new IngestProcess(environment);
     }
     await production;
+    await expectNoRecordDropped(admin, topics.interactions);
     await ingest.waitForMessage('consumer joined group');
     await waitForCaughtUp(admin, groupId, topics.interactions, 300_000);
     ingest.kill('SIGTERM');

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Interaction } from '@nexttap/events';
 import { startMockKafka, type MockKafka } from '@nexttap/testkit';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
-import { vi } from 'vitest';
+import { expect, vi } from 'vitest';
 
 const REPOSITORY_ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -181,4 +181,15 @@ export function ingestEnvironment(kafka: MockKafka, redisUrl: string, keyPrefix:
 /** Writes a run's figures as one JSON line on stdout, where docs/reliability.md takes them from. */
 export function reportFigures(figures: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ figures })}\n`);
+}
+
+/**
+ * Fails when the mock broker dropped records of `topic`. The librdkafka 2.0.2 mock keeps at most
+ * 5 MiB or 100,000 records per partition and deletes the oldest beyond that, consumed or not, so
+ * a run must spread its records over enough partitions.
+ */
+export async function expectNoRecordDropped(admin: Admin, topic: string): Promise<void> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  const dropped = offsets.filter((partition) => partition.low !== '0');
+  expect(dropped, `the mock broker deleted the start of these partitions of ${topic}`).toEqual([]);
 }

@@ -7,7 +7,7 @@ import { startRedisServer, uniqueName, type MockKafka, type RedisServer } from '
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appliedEventIds, applyReference, countAppliedEvents, expectSameFeatures, openStore } from './feature-state';
-import { kafkaClient, produceEvents, readEventPositions, reportFigures, runTopics, startCluster, waitForCaughtUp, type RunTopics } from './harness';
+import { expectNoRecordDropped, kafkaClient, produceEvents, readEventPositions, reportFigures, runTopics, startCluster, waitForCaughtUp, type RunTopics } from './harness';
 import { buildWorkload } from './workload';
 
 const KEY_PREFIX = 'outage:';
@@ -123,6 +123,7 @@ describe('broker down and up', () => {
     expect(replies.unavailable).toBeGreaterThan(0);
 
     await waitForCaughtUp(admin, groupId, topics.interactions, 180_000);
+    await expectNoRecordDropped(admin, topics.interactions);
     await applyReference(reference.url, KEY_PREFIX, workload, workload.events);
     const actual = openStore(redis.url, KEY_PREFIX);
     const expected = openStore(reference.url, KEY_PREFIX);
@@ -156,6 +157,7 @@ describe('Redis restarted during ingest', () => {
       },
     });
     await waitForCaughtUp(admin, groupId, topics.interactions, 180_000);
+    await expectNoRecordDropped(admin, topics.interactions);
 
     const positions = await readEventPositions(client, admin, topics.interactions, uniqueName('positions'));
     const inspector = openStore(redis.url, KEY_PREFIX);

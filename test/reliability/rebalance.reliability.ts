@@ -3,11 +3,13 @@ import { startRedisServer, uniqueName, type MockKafka, type RedisServer } from '
 import type { Admin, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyReference, countAppliedEvents, expectSameFeatures, openStore } from './feature-state';
-import { IngestProcess, ingestEnvironment, kafkaClient, produceEvents, reportFigures, runTopics, startCluster, waitForCaughtUp, type RunTopics } from './harness';
+import { expectNoRecordDropped, IngestProcess, ingestEnvironment, kafkaClient, produceEvents, reportFigures, runTopics, startCluster, waitForCaughtUp, type RunTopics } from './harness';
 import { buildWorkload } from './workload';
 
 const EVENTS = Number(process.env.RELIABILITY_REBALANCE_EVENTS ?? 100_000);
 const KEY_PREFIX = 'rebalance:';
+/** Keeps each partition under the mock broker's 5 MiB retention (see expectNoRecordDropped). */
+const PARTITIONS = 12;
 /** The four membership changes take about 30 s each (the kafkajs default session timeout against the mock). */
 const EXPECTED_DURATION_MS = 4 * 31_000;
 
@@ -22,7 +24,7 @@ function lastJoin(process: IngestProcess): Record<string, unknown> | undefined {
 }
 
 /**
- * Waits until the latest joins of `current` split the topic's 6 partitions between them: every
+ * Waits until the latest joins of `current` split the topic's partitions between them: every
  * member has some, none twice, all covered. A rebalance can take several rounds, so this waits for
  * the outcome rather than counting joins.
  */
@@ -31,7 +33,7 @@ async function waitForSplit(current: IngestProcess[], topic: string): Promise<vo
     () => {
       const assignments = current.map((member) => assignedPartitions(lastJoin(member), topic));
       const all = assignments.flat();
-      if (assignments.some((partitions) => partitions.length === 0) || all.length !== 6 || new Set(all).size !== 6) {
+      if (assignments.some((partitions) => partitions.length === 0) || all.length !== PARTITIONS || new Set(all).size !== PARTITIONS) {
         throw new Error(`partitions not yet split between ${current.length} members: ${JSON.stringify(assignments)}`);
       }
     },
@@ -49,7 +51,7 @@ describe('consumer group growing from 1 to 3 and back', () => {
   const members: IngestProcess[] = [];
 
   beforeAll(async () => {
-    [kafka, redis, reference] = await Promise.all([startCluster(topics, 6), startRedisServer(), startRedisServer()]);
+    [kafka, redis, reference] = await Promise.all([startCluster(topics, PARTITIONS), startRedisServer(), startRedisServer()]);
     const client = kafkaClient(kafka, 'rebalance-test');
     producer = client.producer();
     admin = client.admin();
@@ -75,7 +77,7 @@ describe('consumer group growing from 1 to 3 and back', () => {
     members.push(first);
     await first.waitForMessage('consumer joined group');
     await waitForCaughtUp(admin, groupId, topics.catalog, 60_000);
-    expect(assignedPartitions(lastJoin(first), topics.interactions)).toHaveLength(6);
+    expect(assignedPartitions(lastJoin(first), topics.interactions)).toHaveLength(PARTITIONS);
 
     const batchSize = 500;
     const pauseMs = Math.round((EXPECTED_DURATION_MS * 0.9) / (EVENTS / batchSize));
@@ -105,6 +107,7 @@ describe('consumer group growing from 1 to 3 and back', () => {
     record('1 member again', [first]);
 
     await production;
+    await expectNoRecordDropped(admin, topics.interactions);
     await waitForCaughtUp(admin, groupId, topics.interactions, 300_000);
     first.kill('SIGTERM');
     expect((await first.exited).code).toBe(0);

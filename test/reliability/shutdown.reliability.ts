@@ -2,10 +2,12 @@ import { startRedisServer, uniqueName, type MockKafka, type RedisServer } from '
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appliedEventIds, openStore } from './feature-state';
-import { IngestProcess, committedOffsets, ingestEnvironment, kafkaClient, produceEvents, readEventPositions, reportFigures, runTopics, startCluster, type RunTopics } from './harness';
+import { IngestProcess, committedOffsets, expectNoRecordDropped, ingestEnvironment, kafkaClient, produceEvents, readEventPositions, reportFigures, runTopics, startCluster, type RunTopics } from './harness';
 import { buildWorkload } from './workload';
 
 const KEY_PREFIX = 'shutdown:';
+/** Keeps each partition under the mock broker's 5 MiB retention (see expectNoRecordDropped). */
+const PARTITIONS = 12;
 /** Concurrent clients posting to the collector while the process receives SIGTERM. */
 const CLIENTS = 8;
 const EVENTS_PER_REQUEST = 50;
@@ -28,7 +30,7 @@ describe('SIGTERM under load', () => {
   let ingest: IngestProcess | undefined;
 
   beforeAll(async () => {
-    [kafka, redis] = await Promise.all([startCluster(topics, 6), startRedisServer()]);
+    [kafka, redis] = await Promise.all([startCluster(topics, PARTITIONS), startRedisServer()]);
     client = kafkaClient(kafka, 'shutdown-test');
     producer = client.producer();
     admin = client.admin();
@@ -97,6 +99,7 @@ describe('SIGTERM under load', () => {
     expect(unanswered).toEqual([]);
 
     // The committed offsets cover exactly the applied records: nothing applied stays uncommitted, nothing committed is unapplied.
+    await expectNoRecordDropped(admin, topics.interactions);
     const positions = await readEventPositions(client, admin, topics.interactions, uniqueName('positions'));
     const accepted = outcomes.filter((outcome) => outcome.status === 202).flatMap((outcome) => outcome.eventIds);
     for (const eventId of accepted) {
