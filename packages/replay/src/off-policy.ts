@@ -3,7 +3,7 @@ import { forEachResample, percentileInterval, type BootstrapSettings } from './b
 import type { OffPolicyReport } from './report-schema';
 import type { RankerDescription } from './point-log';
 
-/** Key of `context` on an impression that holds the logging policy's propensity of showing the item. */
+/** Key of `context` on an impression that contains the logging policy's propensity of showing the item. */
 export const PROPENSITY_CONTEXT_KEY = 'propensity';
 
 /** One served feed as the log shows it: its impressions with propensities, and the items tapped from it. */
@@ -53,7 +53,7 @@ export function collectLoggedFeeds(events: readonly Interaction[], targetTypes: 
   return new Map([...byKey.values()].map((feed) => [feed.firstEventIndex, feed]));
 }
 
-/** Why the estimate does not apply, when the log has no feeds with propensities. */
+/** Reason the estimate does not apply, when the log has no feeds with propensities. */
 export const OFF_POLICY_NOT_APPLICABLE =
   'the log has no impressions with a feedId, a position and context.propensity; MovieLens ratings, for one, record no served feeds';
 

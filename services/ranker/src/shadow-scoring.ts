@@ -160,7 +160,7 @@ function captureRows(serving: RankingModel, extra: readonly FeatureDefinition[])
   return { model, captured: () => captured };
 }
 
-/** Copies the columns of `features`, in their order, out of a matrix that holds them all. */
+/** Copies the columns of `features`, in their order, out of a matrix that contains them all. */
 function selectColumns(matrix: FeatureMatrix, features: readonly FeatureDefinition[]): FeatureMatrix {
   const indices = features.map((feature) => matrix.featureNames.indexOf(feature.name));
   if (indices.every((column, index) => column === index) && indices.length === matrix.columns) {
