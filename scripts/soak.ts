@@ -57,15 +57,21 @@ async function startServe(environment: Record<string, string>): Promise<{ url: s
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    const findReadyLine = (chunk: string) => {
       output += chunk;
-      const ready = output.split('\n').find((line) => line.includes('"msg":"server ready"'));
+      const lines = output.split('\n');
+      // The last piece may be a line still being written; keep it for the next chunk.
+      output = lines.pop() ?? '';
+      const ready = lines.find((line) => line.includes('"msg":"server ready"'));
       if (ready !== undefined) {
+        child.stdout.off('data', findReadyLine);
+        // Keep reading, so the child never blocks on a full pipe.
+        child.stdout.resume();
         resolve((JSON.parse(ready) as { url: string }).url);
       }
-      output = output.slice(-10_000);
-    });
-    void exited.then((code) => reject(new Error(`nexttap serve exited with ${code} before it was ready:\n${output}`)));
+    };
+    child.stdout.setEncoding('utf8').on('data', findReadyLine);
+    void exited.then((code) => reject(new Error(`nexttap serve exited with ${code} before it was ready`)));
   });
   return {
     url,
@@ -100,7 +106,8 @@ async function main(): Promise<void> {
   });
   const server = await startServe({
     PORT: '0',
-    LOG_LEVEL: 'warn',
+    // `server ready`, which carries the URL, is an info line.
+    LOG_LEVEL: 'info',
     KAFKA_BROKERS: kafka.brokers.join(','),
     REDIS_URL: redis.url,
     TOPIC_PREFIX: 'soak',
