@@ -1,7 +1,7 @@
 import type { PlannedWrite, ReadRequest, ReadResult } from './operations';
 
 /**
- * Storage of feature state. It knows nothing of features: the feature logic plans writes and reads,
+ * Storage of feature state, with no notion of features: the feature logic plans writes and reads,
  * and every implementation applies them with the same semantics, checked by one contract test suite.
  */
 export interface FeatureStore {
@@ -11,7 +11,7 @@ export interface FeatureStore {
    * acknowledged every write.
    */
   apply(writes: readonly PlannedWrite[]): Promise<boolean[]>;
-  /** Answers the reads in one round trip, in the order given. */
+  /** Returns the results of the reads from one round trip, in the order given. */
   read(requests: readonly ReadRequest[]): Promise<ReadResult[]>;
   close(): Promise<void>;
 }

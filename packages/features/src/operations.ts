@@ -34,7 +34,7 @@ export interface PlannedWrite {
   operations: WriteOperation[];
 }
 
-/** Reads that a feature store answers in one round trip, in order. */
+/** Reads that a feature store serves in one round trip, in order. */
 export type ReadRequest =
   | { kind: 'hash'; key: string }
   | { kind: 'list'; key: string; limit: number }
@@ -56,10 +56,10 @@ export type ReadResult =
   | { kind: 'snapshots'; value: Array<Float64Array | null> }
   | { kind: 'zsetScores'; value: Array<number | null> };
 
-/** Name of the hash field that holds a decayed hash's landmark time, in epoch ms. */
+/** Name of the hash field that contains a decayed hash's landmark time, in epoch ms. */
 export const LANDMARK_FIELD = '_L';
 
-/** Suffix of the key that holds a decayed sorted set's landmark time. */
+/** Suffix of the key that contains a decayed sorted set's landmark time. */
 export const ZSET_LANDMARK_SUFFIX = ':landmark';
 
 /** Builds the name of a decayed hash field: the feature name and its half-life in ms. */
