@@ -15,6 +15,14 @@ export const processConfigSchema = z.object({
     .describe('Comma-separated Kafka bootstrap servers; empty runs the in-process bus.')
     .transform((value) => value.split(',').map((broker) => broker.trim()).filter((broker) => broker.length > 0)),
   kafkaClientId: z.string().min(1).default('nexttap').describe('Client id the Kafka brokers show for this process.'),
+  // The defaults are kafkajs 2.2.4's own. Apache Kafka brokers reject a session timeout outside
+  // group.min.session.timeout.ms and group.max.session.timeout.ms (6 s and 30 min by default).
+  kafkaSessionTimeoutMs: z.coerce.number().int().min(1_000).max(1_800_000).default(30_000)
+    .describe('Consumer group session timeout, in ms: a member without a heartbeat for this long is evicted and its partitions move. Ingest heartbeats between batches, so one batch must take less. The broker must allow the value (6 s to 30 min by default on Apache Kafka).'),
+  kafkaHeartbeatIntervalMs: z.coerce.number().int().min(100).max(600_000).default(3_000)
+    .describe('Interval between consumer group heartbeats, in ms; at most a third of KAFKA_SESSION_TIMEOUT_MS.'),
+  kafkaRebalanceTimeoutMs: z.coerce.number().int().min(1_000).max(1_800_000).default(60_000)
+    .describe('Longest wait of the group coordinator for members to rejoin during a rebalance, in ms; at least KAFKA_SESSION_TIMEOUT_MS. Ingest gives up starting when its first group join takes longer than this plus the session timeout.'),
   redisUrl: z.string().default('')
     .describe('Redis URL such as redis://127.0.0.1:6379/0; empty, with REDIS_CLUSTER_NODES empty too, runs the in-memory store.'),
   redisClusterNodes: z
@@ -39,7 +47,7 @@ export const processConfigSchema = z.object({
   movielensDir: z.string().min(1).default('data/movielens')
     .describe('Folder of the MovieLens CSV files.'),
   shutdownTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(10_000)
-    .describe('Longest wait for in-flight work at shutdown, in ms.'),
+    .describe('Longest wait for in-flight work at shutdown, in ms; a shutdown that takes longer exits with code 1.'),
   corsAllowedOrigins: z
     .string()
     .default('')
@@ -61,6 +69,9 @@ export const PROCESS_ENVIRONMENT: Record<keyof z.infer<typeof processConfigSchem
   logLevel: 'LOG_LEVEL',
   kafkaBrokers: 'KAFKA_BROKERS',
   kafkaClientId: 'KAFKA_CLIENT_ID',
+  kafkaSessionTimeoutMs: 'KAFKA_SESSION_TIMEOUT_MS',
+  kafkaHeartbeatIntervalMs: 'KAFKA_HEARTBEAT_INTERVAL_MS',
+  kafkaRebalanceTimeoutMs: 'KAFKA_REBALANCE_TIMEOUT_MS',
   redisUrl: 'REDIS_URL',
   redisClusterNodes: 'REDIS_CLUSTER_NODES',
   redisKeyPrefix: 'REDIS_KEY_PREFIX',
@@ -114,6 +125,9 @@ export function parseServerConfig(environment: Readonly<Record<string, string | 
     ranker: parse(rankerConfigSchema, RANKER_ENVIRONMENT),
   };
   problems.push(...checkRedisSettings(environment));
+  if (config.process !== undefined) {
+    problems.push(...checkConsumerTimings(config.process));
+  }
   if (problems.length > 0) {
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
@@ -131,6 +145,30 @@ function checkRedisSettings(environment: Readonly<Record<string, string | undefi
   }
   if (clusterNodes.trim() !== '' && /[{}]/.test(prefix)) {
     problems.push(`REDIS_KEY_PREFIX=${JSON.stringify(prefix)}: on Redis Cluster the prefix must not contain { or }, which would put every key in one hash slot`);
+  }
+  return problems;
+}
+
+/** Returns the problems of Kafka consumer timings that are valid alone but not together. */
+function checkConsumerTimings(settings: z.infer<typeof processConfigSchema>): string[] {
+  const { kafkaSessionTimeoutMs: session, kafkaHeartbeatIntervalMs: heartbeat, kafkaRebalanceTimeoutMs: rebalance } = settings;
+  const problems: string[] = [];
+  // Kafka's consumer documentation sets the heartbeat interval to at most a third of the session
+  // timeout, so that a member can miss two heartbeats before the coordinator evicts it.
+  if (heartbeat * 3 > session) {
+    problems.push(
+      `KAFKA_HEARTBEAT_INTERVAL_MS=${heartbeat}: must be at most a third of KAFKA_SESSION_TIMEOUT_MS=${session}, ` +
+        `or one late heartbeat evicts a healthy member; lower it to ${Math.floor(session / 3)} or raise the session timeout`,
+    );
+  }
+  // A member busy with a batch sends no heartbeat until the batch is done. A rebalance timeout
+  // shorter than the session timeout would evict, during a rebalance, a member that the session
+  // timeout keeps at any other time.
+  if (rebalance < session) {
+    problems.push(
+      `KAFKA_REBALANCE_TIMEOUT_MS=${rebalance}: must be at least KAFKA_SESSION_TIMEOUT_MS=${session}, ` +
+        'or a rebalance evicts members that are still applying a batch',
+    );
   }
   return problems;
 }

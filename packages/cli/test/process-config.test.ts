@@ -37,4 +37,32 @@ describe('parseServerConfig', () => {
     expect(Object.isFrozen(config.process)).toBe(true);
     expect(Object.isFrozen(config.process.kafkaBrokers)).toBe(true);
   });
+
+  it('reads the Kafka consumer timings', () => {
+    const config = parseServerConfig({ KAFKA_SESSION_TIMEOUT_MS: '6000', KAFKA_HEARTBEAT_INTERVAL_MS: '2000', KAFKA_REBALANCE_TIMEOUT_MS: '6000' });
+    expect(config.process.kafkaSessionTimeoutMs).toBe(6_000);
+    expect(config.process.kafkaHeartbeatIntervalMs).toBe(2_000);
+    expect(config.process.kafkaRebalanceTimeoutMs).toBe(6_000);
+  });
+
+  it('defaults the Kafka consumer timings to those of kafkajs', () => {
+    const config = parseServerConfig({});
+    expect(config.process.kafkaSessionTimeoutMs).toBe(30_000);
+    expect(config.process.kafkaHeartbeatIntervalMs).toBe(3_000);
+    expect(config.process.kafkaRebalanceTimeoutMs).toBe(60_000);
+  });
+
+  it('rejects a heartbeat interval over a third of the session timeout', () => {
+    expect(() => parseServerConfig({ KAFKA_SESSION_TIMEOUT_MS: '6000', KAFKA_HEARTBEAT_INTERVAL_MS: '2001' }))
+      .toThrow(/KAFKA_HEARTBEAT_INTERVAL_MS=2001: must be at most a third of KAFKA_SESSION_TIMEOUT_MS=6000/);
+  });
+
+  it('rejects a rebalance timeout under the session timeout', () => {
+    expect(() => parseServerConfig({ KAFKA_SESSION_TIMEOUT_MS: '60000', KAFKA_REBALANCE_TIMEOUT_MS: '59999' }))
+      .toThrow(/KAFKA_REBALANCE_TIMEOUT_MS=59999: must be at least KAFKA_SESSION_TIMEOUT_MS=60000/);
+  });
+
+  it('rejects a session timeout under one second', () => {
+    expect(() => parseServerConfig({ KAFKA_SESSION_TIMEOUT_MS: '999' })).toThrow(/KAFKA_SESSION_TIMEOUT_MS="999"/);
+  });
 });
