@@ -1,11 +1,20 @@
 import { createLogger } from '@nexttap/observability';
-import { stdSerializers } from 'pino';
 import { ConfigError, parseServerConfig } from './process-config';
-import { startServer, type Role } from './server';
+import { startServer, type Role, type ShutdownOutcome } from './server';
+
+/**
+ * Exit code of a shutdown that did not finish within SHUTDOWN_TIMEOUT_MS or failed, so that a
+ * supervisor can tell that work may have been cut off. A batch applied but not committed is then
+ * delivered again to the partition's next owner.
+ */
+export const EXIT_SHUTDOWN_INCOMPLETE = 1;
+
+const EXIT_CODES: Record<ShutdownOutcome, number> = { stopped: 0, 'timed-out': EXIT_SHUTDOWN_INCOMPLETE };
 
 /**
  * Runs a server role as a process: parses the environment once, starts, and shuts down in order on
- * SIGTERM or SIGINT. Exits non-zero when the configuration is invalid or the start fails.
+ * SIGTERM or SIGINT. Exits non-zero when the configuration is invalid, the start fails, or the
+ * shutdown times out or fails.
  */
 export async function runServer(role: Role, environment: NodeJS.ProcessEnv = process.env): Promise<void> {
   let config;
@@ -18,7 +27,7 @@ export async function runServer(role: Role, environment: NodeJS.ProcessEnv = pro
     }
     throw error;
   }
-  const logger = createLogger({ level: config.process.logLevel, service: `nexttap-${role}` }).child({}, { serializers: { err: serializeError } });
+  const logger = createLogger({ level: config.process.logLevel, service: `nexttap-${role}` });
   let server;
   try {
     server = await startServer(role, config, { logger });
@@ -29,40 +38,22 @@ export async function runServer(role: Role, environment: NodeJS.ProcessEnv = pro
   const running = server;
   const stop = (signal: NodeJS.Signals) => {
     logger.info({ signal }, 'shutdown requested');
-    void running.close().then(() => process.exit(0));
+    running.close().then(
+      (outcome) => {
+        const exitCode = EXIT_CODES[outcome];
+        if (exitCode === 0) {
+          logger.info({ exitCode }, 'process exiting');
+        } else {
+          logger.error({ exitCode, outcome }, 'process exiting after an incomplete shutdown');
+        }
+        process.exit(exitCode);
+      },
+      (error: unknown) => {
+        logger.fatal({ err: error, exitCode: EXIT_SHUTDOWN_INCOMPLETE }, 'shutdown failed');
+        process.exit(EXIT_SHUTDOWN_INCOMPLETE);
+      },
+    );
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-}
-
-/** Nesting levels of a serialized error searched for Redis command arguments. */
-const MAX_ERROR_DEPTH = 6;
-
-/**
- * Serializes an error like pino's standard serializer, but with the arguments of failed Redis
- * commands replaced. ioredis attaches `command: {name, args}` to a reply error, and those arguments
- * are the password of a failed AUTH or the events of a failed script call, neither of which may
- * reach a log. The command name stays, so the line still names the command that failed.
- */
-export function serializeError(error: unknown): unknown {
-  const serialized = error instanceof Error ? stdSerializers.err(error) : error;
-  return withoutCommandArguments(serialized, 0);
-}
-
-function withoutCommandArguments(value: unknown, depth: number): unknown {
-  if (value === null || typeof value !== 'object' || depth > MAX_ERROR_DEPTH) {
-    return value;
-  }
-  if (Array.isArray(value)) {
-    return value.map((entry: unknown) => withoutCommandArguments(entry, depth + 1));
-  }
-  const copy: Record<string, unknown> = {};
-  for (const [key, entry] of Object.entries(value)) {
-    copy[key] = key === 'command' && isRedisCommand(entry) ? { name: entry.name, args: '[redacted]' } : withoutCommandArguments(entry, depth + 1);
-  }
-  return copy;
-}
-
-function isRedisCommand(value: unknown): value is { name: unknown; args: unknown } {
-  return value !== null && typeof value === 'object' && 'args' in value;
 }

@@ -11,14 +11,17 @@ import { seedMovieLens } from './seed';
 
 export type Role = 'ingest' | 'ranker' | 'all';
 
-/** A running server; `close` is idempotent and shuts down in order. */
+/** How a shutdown ended: every step done, or `SHUTDOWN_TIMEOUT_MS` reached with work in flight. */
+export type ShutdownOutcome = 'stopped' | 'timed-out';
+
+/** A running server; `close` is idempotent, shuts down in order and rejects when a step fails. */
 export interface RunningServer {
   url: string;
   app: FastifyInstance;
   clients: Clients;
   ranker: Ranker | undefined;
   lifecycle: Lifecycle;
-  close(): Promise<void>;
+  close(): Promise<ShutdownOutcome>;
 }
 
 export interface StartOptions {
@@ -104,7 +107,7 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
   lifecycle.moveTo('ready');
   logger.info({ url, role }, 'server ready');
 
-  let closing: Promise<void> | undefined;
+  let closing: Promise<ShutdownOutcome> | undefined;
   const close = () =>
     (closing ??= shutDown({ app, subscription, ranker, clients, lifecycle, logger, timeoutMs: config.process.shutdownTimeoutMs }));
   return { url, app, clients, ranker, lifecycle, close };
@@ -177,9 +180,10 @@ interface ShutdownParts {
 
 /**
  * Stops accepting requests and lets in-flight ones finish, stops consuming (committing what was
- * processed), then closes the bus and the stores. Gives up after `timeoutMs`.
+ * processed), then closes the bus and the stores. Gives up after `timeoutMs` and resolves
+ * `timed-out`, leaving the unfinished steps running.
  */
-async function shutDown(parts: ShutdownParts): Promise<void> {
+async function shutDown(parts: ShutdownParts): Promise<ShutdownOutcome> {
   parts.lifecycle.moveTo('draining');
   parts.logger.info({ timeoutMs: parts.timeoutMs }, 'server draining');
   const steps = async () => {
@@ -198,7 +202,8 @@ async function shutDown(parts: ShutdownParts): Promise<void> {
   parts.lifecycle.moveTo('stopped');
   if (outcome === 'timeout') {
     parts.logger.error({ timeoutMs: parts.timeoutMs }, 'shutdown timed out; exiting with work in flight');
-  } else {
-    parts.logger.info({}, 'server stopped');
+    return 'timed-out';
   }
+  parts.logger.info({}, 'server stopped');
+  return 'stopped';
 }

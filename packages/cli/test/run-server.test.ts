@@ -1,0 +1,95 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EXIT_SHUTDOWN_INCOMPLETE } from '../src/index';
+
+const REPOSITORY_ROOT = new URL('../../..', import.meta.url).pathname;
+
+interface ServeProcess {
+  child: ChildProcessWithoutNullStreams;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+let running: ServeProcess | undefined;
+let socket: Socket | undefined;
+
+afterEach(() => {
+  socket?.destroy();
+  running?.child.kill('SIGKILL');
+  running = undefined;
+});
+
+/** Starts `nexttap serve --role ingest` on the embedded defaults with `environment` added. */
+function startServe(environment: Record<string, string>): ServeProcess {
+  const child = spawn(process.execPath, ['packages/cli/bin/nexttap.js', 'serve', '--role', 'ingest'], {
+    cwd: REPOSITORY_ROOT,
+    env: { ...process.env, PORT: '0', SEED_DATASET: 'none', LOG_LEVEL: 'info', KAFKA_BROKERS: '', REDIS_URL: '', ...environment },
+  });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  running = { child, output: () => output, exited };
+  return running;
+}
+
+function logLines(output: string): Array<Record<string, unknown>> {
+  return output.split('\n').flatMap((line) => {
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+}
+
+async function waitForUrl(serve: ServeProcess): Promise<URL> {
+  let url: string | undefined;
+  await expect
+    .poll(() => (url = logLines(serve.output()).find((line) => line.msg === 'server ready')?.url as string | undefined), { timeout: 30_000 })
+    .toBeDefined();
+  return new URL(url as string);
+}
+
+/**
+ * Opens a request whose body never arrives. `Expect: 100-continue` makes the server confirm that
+ * it parsed the headers, so the request is in flight, not an idle connection, when this resolves.
+ */
+async function openStalledRequest(url: URL): Promise<Socket> {
+  const connection = connect(Number(url.port), url.hostname);
+  let received = '';
+  connection.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+  connection.write(
+    'POST /v1/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n',
+  );
+  await expect.poll(() => received, { timeout: 15_000 }).toContain('100 Continue');
+  connection.write('{"events": [');
+  return connection;
+}
+
+describe('nexttap serve shutdown', () => {
+  it('exits with code 0 after a complete shutdown', async () => {
+    const serve = startServe({});
+    await waitForUrl(serve);
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+    const lines = logLines(serve.output());
+    expect(lines.filter((line) => line.msg === 'server stopped')).toHaveLength(1);
+    expect(lines.find((line) => line.msg === 'process exiting')?.exitCode).toBe(0);
+  });
+
+  it('exits non-zero when the shutdown times out', async () => {
+    const serve = startServe({ SHUTDOWN_TIMEOUT_MS: '300' });
+    socket = await openStalledRequest(await waitForUrl(serve));
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(EXIT_SHUTDOWN_INCOMPLETE);
+    expect(EXIT_SHUTDOWN_INCOMPLETE).not.toBe(0);
+    const lines = logLines(serve.output());
+    expect(lines.filter((line) => line.msg === 'shutdown timed out; exiting with work in flight')).toHaveLength(1);
+    expect(lines.filter((line) => line.msg === 'server stopped')).toHaveLength(0);
+    const exiting = lines.find((line) => line.msg === 'process exiting after an incomplete shutdown');
+    expect(exiting?.exitCode).toBe(EXIT_SHUTDOWN_INCOMPLETE);
+    expect(exiting?.outcome).toBe('timed-out');
+  });
+});
