@@ -257,7 +257,14 @@ describe('secrets in logs', () => {
   async function runServe(redisPassword: string, whileRunning: (url: string, output: () => string) => Promise<void>): Promise<{ output: string; exitCode: number | null }> {
     const child = spawn(process.execPath, ['packages/cli/bin/nexttap.js', 'serve', '--role', 'all'], {
       cwd: REPOSITORY_ROOT,
-      env: { ...process.env, PORT: '0', LOG_LEVEL: 'debug', SEED_DATASET: 'none', REDIS_URL: `redis://:${redisPassword}@127.0.0.1:${redis.port}/0` },
+      env: {
+        ...process.env,
+        PORT: '0',
+        LOG_LEVEL: 'debug',
+        SEED_DATASET: 'none',
+        REDIS_URL: `redis://:${redisPassword}@127.0.0.1:${redis.port}/0`,
+        ADMIN_TOKEN: bearerToken,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -287,6 +294,10 @@ describe('secrets in logs', () => {
   it('keeps the Redis password and bearer tokens out of a running server log', async () => {
     const { output, exitCode } = await runServe(password, async (url, currentOutput) => {
       const headers = { 'content-type': 'application/json', authorization: `Bearer ${bearerToken}`, cookie: `session=${bearerToken}` };
+      // The admin token is the one the server was started with, so these requests pass the check.
+      expect((await fetch(`${url}/v1/admin/models`, { headers })).status).toBe(200);
+      const wrongToken = { authorization: `Bearer wrong-${bearerToken}` };
+      expect((await fetch(`${url}/v1/admin/models`, { headers: wrongToken })).status).toBe(401);
       await fetch(`${url}/v1/events`, { method: 'POST', headers, body: JSON.stringify({ events: [interaction()] }) });
       await fetch(`${url}/v1/events`, { method: 'POST', headers, body: '{"events": [' });
       await fetch(`${url}/v1/feed`, { method: 'POST', headers, body: JSON.stringify({ sessionId: 'session-1' }) });
