@@ -9,6 +9,8 @@ import type { Workload } from './workload';
 const RELATIVE_TOLERANCE = 1e-9;
 /** Events applied per store call when building the reference state, as one ingest batch would. */
 const REFERENCE_BATCH = 500;
+/** Sessions whose snapshots are read concurrently, in pipelined round trips, during a comparison. */
+const SESSIONS_READ_TOGETHER = 200;
 
 /** Opens a feature store on a Redis URL with a key prefix; `close` quits the client. */
 export function openStore(url: string, keyPrefix: string): { store: RedisFeatureStore; redis: Redis; close(): Promise<void> } {
@@ -97,19 +99,30 @@ export async function expectSameFeatures(
     expectClose(actual?.priors.completionRate ?? Number.NaN, expected.priors.completionRate, 'completion-rate prior');
   });
 
-  for (const sessionId of scope.sessionIds) {
-    const userId = scope.userOf.get(sessionId);
-    const [actual, expected] = await Promise.all([readSessionSnapshot(actualStore, sessionId, userId, nowMs), readSessionSnapshot(expectedStore, sessionId, userId, nowMs)]);
-    expect(actual.session.events, `events of ${sessionId}`).toBe(expected.session.events);
-    expect(actual.session.recent, `recent events of ${sessionId}`).toEqual(expected.session.recent);
-    expect(actual.session.lastTs, `lastTs of ${sessionId}`).toBe(expected.session.lastTs);
-    expect(actual.session.lastPositiveTs, `lastPositiveTs of ${sessionId}`).toBe(expected.session.lastPositiveTs);
-    expect([...actual.session.interacted].sort(), `engaged items of ${sessionId}`).toEqual([...expected.session.interacted].sort());
-    expectCloseMaps(actual.session.categoryAffinity, expected.session.categoryAffinity, `category affinity of ${sessionId}`);
-    expectCloseMaps(actual.session.creatorAffinity, expected.session.creatorAffinity, `creator affinity of ${sessionId}`);
-    if (expected.user !== undefined) {
-      expectCloseMaps(actual.user?.categoryAffinity ?? new Map(), expected.user.categoryAffinity, `category affinity of ${userId}`);
-      expect([...(actual.user?.interacted ?? [])].sort(), `engaged items of ${userId}`).toEqual([...expected.user.interacted].sort());
-    }
+  for (let start = 0; start < scope.sessionIds.length; start += SESSIONS_READ_TOGETHER) {
+    const sessionIds = scope.sessionIds.slice(start, start + SESSIONS_READ_TOGETHER);
+    const snapshots = await Promise.all(
+      sessionIds.map((sessionId) => {
+        const userId = scope.userOf.get(sessionId);
+        return Promise.all([readSessionSnapshot(actualStore, sessionId, userId, nowMs), readSessionSnapshot(expectedStore, sessionId, userId, nowMs)]);
+      }),
+    );
+    sessionIds.forEach((sessionId, index) => expectSameSession(sessionId, scope.userOf.get(sessionId), snapshots[index] as SnapshotPair));
+  }
+}
+
+type SnapshotPair = [Awaited<ReturnType<typeof readSessionSnapshot>>, Awaited<ReturnType<typeof readSessionSnapshot>>];
+
+function expectSameSession(sessionId: string, userId: string | undefined, [actual, expected]: SnapshotPair): void {
+  expect(actual.session.events, `events of ${sessionId}`).toBe(expected.session.events);
+  expect(actual.session.recent, `recent events of ${sessionId}`).toEqual(expected.session.recent);
+  expect(actual.session.lastTs, `lastTs of ${sessionId}`).toBe(expected.session.lastTs);
+  expect(actual.session.lastPositiveTs, `lastPositiveTs of ${sessionId}`).toBe(expected.session.lastPositiveTs);
+  expect([...actual.session.interacted].sort(), `engaged items of ${sessionId}`).toEqual([...expected.session.interacted].sort());
+  expectCloseMaps(actual.session.categoryAffinity, expected.session.categoryAffinity, `category affinity of ${sessionId}`);
+  expectCloseMaps(actual.session.creatorAffinity, expected.session.creatorAffinity, `creator affinity of ${sessionId}`);
+  if (expected.user !== undefined) {
+    expectCloseMaps(actual.user?.categoryAffinity ?? new Map(), expected.user.categoryAffinity, `category affinity of ${userId}`);
+    expect([...(actual.user?.interacted ?? [])].sort(), `engaged items of ${userId}`).toEqual([...expected.user.interacted].sort());
   }
 }

@@ -35,20 +35,29 @@ export function kafkaClient(kafka: MockKafka, clientId: string): Kafka {
   return new Kafka({ clientId, brokers: kafka.brokers, logLevel: logLevel.NOTHING });
 }
 
-/** Produces events as the collector would: JSON, keyed by session, in batches of `batchSize`, optionally paced. */
+/**
+ * Produces events as the collector would: JSON, keyed by session, in batches of `batchSize`.
+ * `pauseMs` waits that long after each batch. `spreadOverMs` instead starts batch i at i / batches
+ * of that span after the first, so the stream lasts about that long however slow each send is.
+ */
 export async function produceEvents(
   producer: Producer,
   topic: string,
   events: readonly Interaction[],
-  options: { batchSize: number; pauseMs?: number; onBatch?: (producedCount: number) => Promise<void> | void },
+  options: { batchSize: number; pauseMs?: number; spreadOverMs?: number; onBatch?: (producedCount: number) => Promise<void> | void },
 ): Promise<void> {
-  for (let start = 0; start < events.length; start += options.batchSize) {
+  const startedMs = Date.now();
+  const batches = Math.ceil(events.length / options.batchSize);
+  for (let index = 0; index < batches; index++) {
+    const start = index * options.batchSize;
     const batch = events.slice(start, start + options.batchSize);
     await producer.send({ topic, messages: batch.map((event) => ({ key: event.sessionId, value: JSON.stringify(event) })) });
     await options.onBatch?.(start + batch.length);
-    if (options.pauseMs !== undefined && options.pauseMs > 0) {
-      // Pacing spreads the stream over the faults; it is the producer's rate, not a wait for a result.
-      await sleep(options.pauseMs);
+    // Pacing spreads the stream over the faults; it is the producer's rate, not a wait for a result.
+    const nextStartMs = options.spreadOverMs === undefined ? 0 : startedMs + ((index + 1) * options.spreadOverMs) / batches;
+    const waitMs = Math.max(options.pauseMs ?? 0, nextStartMs - Date.now());
+    if (waitMs > 0) {
+      await sleep(waitMs);
     }
   }
 }
@@ -106,6 +115,12 @@ export async function readEventPositions(kafka: Kafka, admin: Admin, topic: stri
   return positions;
 }
 
+/**
+ * Folder where each ingest process writes a V8 CPU profile when it exits, from
+ * RELIABILITY_CPU_PROFILE_DIR. A process killed with SIGKILL writes none.
+ */
+const CPU_PROFILE_DIR = process.env.RELIABILITY_CPU_PROFILE_DIR;
+
 /** An ingest role in its own process, started with `nexttap serve --role ingest`. */
 export class IngestProcess {
   private output = '';
@@ -113,7 +128,8 @@ export class IngestProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   constructor(environment: Record<string, string>) {
-    this.child = spawn(process.execPath, ['packages/cli/bin/nexttap.js', 'serve', '--role', 'ingest'], {
+    const profile = CPU_PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`];
+    this.child = spawn(process.execPath, [...profile, 'packages/cli/bin/nexttap.js', 'serve', '--role', 'ingest'], {
       cwd: REPOSITORY_ROOT,
       env: { ...process.env, PORT: '0', SEED_DATASET: 'none', LOG_LEVEL: 'info', ...environment },
     });
@@ -167,14 +183,47 @@ export class IngestProcess {
   }
 }
 
+/**
+ * Consumer group timings of the fault runs, in ms. The librdkafka mock coordinator
+ * (rdkafka_mock_cgrp.c) evicts a member that died without leaving only after the session timeout.
+ * Before it assigns partitions, it waits the session timeout less 1 s for more members to join.
+ * So a member that replaces a killed one waits one or two session timeouts, and the kafkajs
+ * default of 30 s made each membership change take 30 to 60 s. A batch that outlasts the session
+ * timeout costs a rebalance and a redelivery, not an event. The mock ignores the rebalance
+ * timeout, and a process gives up starting when its first join takes longer than the rebalance
+ * plus the session timeout.
+ */
+export const CONSUMER_TIMINGS = { sessionTimeoutMs: 3_000, heartbeatIntervalMs: 1_000, rebalanceTimeoutMs: 20_000 } as const;
+
 /** Environment of an ingest process on the run's cluster, Redis and group. */
 export function ingestEnvironment(kafka: MockKafka, redisUrl: string, keyPrefix: string, topics: RunTopics, groupId: string): Record<string, string> {
   return {
     KAFKA_BROKERS: kafka.brokers.join(','),
+    KAFKA_SESSION_TIMEOUT_MS: String(CONSUMER_TIMINGS.sessionTimeoutMs),
+    KAFKA_HEARTBEAT_INTERVAL_MS: String(CONSUMER_TIMINGS.heartbeatIntervalMs),
+    KAFKA_REBALANCE_TIMEOUT_MS: String(CONSUMER_TIMINGS.rebalanceTimeoutMs),
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: keyPrefix,
     TOPIC_PREFIX: topics.prefix,
     INGEST_CONSUMER_GROUP: groupId,
+  };
+}
+
+/**
+ * Starts awaiting `work` now and returns a function that resolves or rejects with it later. A
+ * rejection before that call is not reported as unhandled, and the call still rejects with it.
+ */
+export function settleLater<T>(work: Promise<T>): () => Promise<T> {
+  const settled = work.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  return async () => {
+    const outcome = await settled;
+    if (!outcome.ok) {
+      throw outcome.error;
+    }
+    return outcome.value;
   };
 }
 
