@@ -126,6 +126,8 @@ export class IngestProcess {
   private output = '';
   private readonly child: ChildProcessWithoutNullStreams;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** How the process ended, once it has. */
+  exitStatus: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 
   constructor(environment: Record<string, string>) {
     const profile = CPU_PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`];
@@ -135,7 +137,12 @@ export class IngestProcess {
     });
     this.child.stdout.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
     this.child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code, signal) => resolve({ code, signal })));
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code, signal) => {
+        this.exitStatus = { code, signal };
+        resolve(this.exitStatus);
+      }),
+    );
   }
 
   get pid(): number | undefined {
@@ -181,6 +188,13 @@ export class IngestProcess {
   tail(): string {
     return this.output.slice(-3_000);
   }
+
+  /** One line on the process for a failure message: its pid, exit status and last log messages. */
+  describe(): string {
+    const messages = this.logLines().slice(-12).map((line) => line.msg);
+    const status = this.exitStatus === undefined ? 'running' : `exited with ${JSON.stringify(this.exitStatus)}`;
+    return `ingest process ${this.pid} ${status}; last messages: ${JSON.stringify(messages)}`;
+  }
 }
 
 /**
@@ -190,10 +204,11 @@ export class IngestProcess {
  * So a member that replaces a killed one waits one or two session timeouts, and the kafkajs
  * default of 30 s made each membership change take 30 to 60 s. A batch that outlasts the session
  * timeout costs a rebalance and a redelivery, not an event. The mock ignores the rebalance
- * timeout, and a process gives up starting when its first join takes longer than the rebalance
- * plus the session timeout.
+ * timeout, so it keeps the kafkajs default. A process gives up starting when its first join takes
+ * longer than the rebalance plus the session timeout, and under load a join can take several
+ * rounds.
  */
-export const CONSUMER_TIMINGS = { sessionTimeoutMs: 3_000, heartbeatIntervalMs: 1_000, rebalanceTimeoutMs: 20_000 } as const;
+export const CONSUMER_TIMINGS = { sessionTimeoutMs: 3_000, heartbeatIntervalMs: 1_000, rebalanceTimeoutMs: 60_000 } as const;
 
 /** Environment of an ingest process on the run's cluster, Redis and group. */
 export function ingestEnvironment(kafka: MockKafka, redisUrl: string, keyPrefix: string, topics: RunTopics, groupId: string): Record<string, string> {
