@@ -24,12 +24,18 @@ export const REDACTED_PATHS = SECRET_KEYS.flatMap((key) => [key, `*.${key}`, `*.
  */
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@"]*):[^\s/?#"]*@/gi;
 
+/** A password passed as a URL query parameter, which ioredis also reads (`redis://host?password=secret`). */
+const QUERY_PASSWORD = /([?&]password=)[^&#\s"]*/gi;
+
 /** The token of a bearer authorization value (RFC 6750 token characters). */
 const BEARER_TOKEN = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi;
 
 /** Replaces URL passwords and bearer tokens in `text`, wherever they appear. */
 export function redactSecretsInText(text: string): string {
-  return text.replace(URL_PASSWORD, `$1:${REDACTION_CENSOR}@`).replace(BEARER_TOKEN, `$1 ${REDACTION_CENSOR}`);
+  return text
+    .replace(URL_PASSWORD, `$1:${REDACTION_CENSOR}@`)
+    .replace(QUERY_PASSWORD, `$1${REDACTION_CENSOR}`)
+    .replace(BEARER_TOKEN, `$1 ${REDACTION_CENSOR}`);
 }
 
 /**

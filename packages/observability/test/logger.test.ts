@@ -82,6 +82,7 @@ describe('redactSecretsInText', () => {
     ['redis://:secret@host:6379', 'redis://:[redacted]@host:6379'],
     ['redis://user:p@ss@host:6379/0', 'redis://user:[redacted]@host:6379/0'],
     ['"url":"redis://:a@h:1","other":"x@y"', '"url":"redis://:[redacted]@h:1","other":"x@y"'],
+    ['redis://host:6379/0?password=secret&db=1', 'redis://host:6379/0?password=[redacted]&db=1'],
     ['authorization: bearer abc.def-ghi', 'authorization: bearer [redacted]'],
     ['http://host:8080/path@x', 'http://host:8080/path@x'],
     ['mail ops@example.com', 'mail ops@example.com'],
