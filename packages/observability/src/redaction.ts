@@ -4,7 +4,7 @@ import { stdSerializers, type DestinationStream } from 'pino';
 export const REDACTION_CENSOR = '[redacted]';
 
 /**
- * Keys whose values never reach a log line: credential headers, the admin bearer token, and the
+ * Keys whose values are replaced in log lines (see `REDACTED_PATHS` for the depth): credential headers, the admin bearer token, and the
  * passwords and keys of Redis and of kafkajs SASL options (`sasl.password`, and
  * `sasl.secretAccessKey` and `sasl.sessionToken` of the AWS mechanism).
  */
@@ -30,7 +30,7 @@ const QUERY_PASSWORD = /([?&]password=)[^&#\s"]*/gi;
 /** The token of a bearer authorization value (RFC 6750 token characters). */
 const BEARER_TOKEN = /\b(Bearer)\s+[A-Za-z0-9._~+/=-]+/gi;
 
-/** Replaces URL passwords and bearer tokens in `text`, wherever they appear. */
+/** Replaces URL passwords (in the userinfo or the query) and bearer tokens in `text`, wherever they appear. */
 export function redactSecretsInText(text: string): string {
   return text
     .replace(URL_PASSWORD, `$1:${REDACTION_CENSOR}@`)
