@@ -4,9 +4,9 @@ import { stdSerializers, type DestinationStream } from 'pino';
 export const REDACTION_CENSOR = '[redacted]';
 
 /**
- * Keys whose values are replaced in log lines (see `REDACTED_PATHS` for the depth): credential headers, the admin bearer token, and the
- * passwords and keys of Redis and of kafkajs SASL options (`sasl.password`, and
- * `sasl.secretAccessKey` and `sasl.sessionToken` of the AWS mechanism).
+ * Keys whose values are replaced in log lines, down to the depth of `REDACTED_PATHS`: credential
+ * headers, the admin bearer token, and the passwords and keys of Redis and of kafkajs SASL options
+ * (`sasl.password`, and `sasl.secretAccessKey` and `sasl.sessionToken` of the AWS mechanism).
  */
 const SECRET_KEYS = ['authorization', 'cookie', 'adminToken', 'password', 'secretAccessKey', 'sessionToken'];
 
