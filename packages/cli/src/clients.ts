@@ -26,7 +26,12 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
   const settings = config.process;
   const bus: EventBus =
     settings.kafkaBrokers.length > 0
-      ? new KafkaBus({ brokers: settings.kafkaBrokers, clientId: settings.kafkaClientId, logger: logger.child({ component: 'kafka' }) })
+      ? new KafkaBus({
+          brokers: settings.kafkaBrokers,
+          clientId: settings.kafkaClientId,
+          logger: logger.child({ component: 'kafka' }),
+          consumer: { maxWaitTimeMs: settings.kafkaFetchMaxWaitMs },
+        })
       : new InProcessBus({
           logger: logger.child({ component: 'bus' }),
           topics: Object.values(TOPICS).map((name) => ({ name: topicName(config.ingest.topicPrefix, name), partitions: IN_PROCESS_PARTITIONS })),

@@ -15,6 +15,8 @@ export const processConfigSchema = z.object({
     .describe('Comma-separated Kafka bootstrap servers; empty runs the in-process bus.')
     .transform((value) => value.split(',').map((broker) => broker.trim()).filter((broker) => broker.length > 0)),
   kafkaClientId: z.string().min(1).default('nexttap').describe('Client id the Kafka brokers show for this process.'),
+  kafkaFetchMaxWaitMs: z.coerce.number().int().min(1).max(10_000).default(100)
+    .describe('Longest wait of a consumer fetch on a broker with no new records, in ms. A Kafka broker answers as soon as records arrive; the librdkafka mock cluster of the tests answers an empty fetch only after this wait.'),
   redisUrl: z.string().default('')
     .describe('Redis URL such as redis://127.0.0.1:6379/0; empty, with REDIS_CLUSTER_NODES empty too, runs the in-memory store.'),
   redisClusterNodes: z
@@ -61,6 +63,7 @@ export const PROCESS_ENVIRONMENT: Record<keyof z.infer<typeof processConfigSchem
   logLevel: 'LOG_LEVEL',
   kafkaBrokers: 'KAFKA_BROKERS',
   kafkaClientId: 'KAFKA_CLIENT_ID',
+  kafkaFetchMaxWaitMs: 'KAFKA_FETCH_MAX_WAIT_MS',
   redisUrl: 'REDIS_URL',
   redisClusterNodes: 'REDIS_CLUSTER_NODES',
   redisKeyPrefix: 'REDIS_KEY_PREFIX',
