@@ -50,7 +50,7 @@ export async function benchIngest(eventCount: number, pacedRatePerSecond: number
       REDIS_URL: redis.url,
       TOPIC_PREFIX,
       // The mock cluster holds an empty fetch for the whole wait even when records arrive, where a
-      // Kafka broker answers at once; a 5 ms wait stands in for that, so the figure measures ingest.
+      // Kafka broker answers at once. A 5 ms wait approximates that, so the figure measures ingest.
       KAFKA_FETCH_MAX_WAIT_MS: '5',
       MODEL_DIR,
       LOG_LEVEL: 'silent',

@@ -1,10 +1,10 @@
 -- Applies one merged batch of feature writes atomically. ARGV[1] is the batch as JSON in the layout
--- of encodeScriptBatch (script-batch.ts): grouped per key, so that most keys cost one read and one
--- write command however many fields or members the batch changes. When any dedup key already
--- exists, nothing is written and the script returns the 1-based positions of those keys in the
--- dedup list, so the caller drops them and calls again; otherwise it writes everything and returns
--- an empty list. Numbers are passed to Redis as Lua numbers, which Redis formats with 17
--- significant digits, so a double survives the round trip.
+-- of encodeScriptBatch (script-batch.ts), grouped per key, so that most keys cost one read and one
+-- write command however many fields or members the batch changes.
+-- When any dedup key already exists, nothing is written. The script then returns the 1-based
+-- positions of those keys in the dedup list, so the caller drops them and calls again. Otherwise it
+-- writes everything and returns an empty list. Numbers are passed to Redis as Lua numbers, which
+-- Redis formats with 17 significant digits, so a double survives the round trip.
 local RENEW_EXPONENT = 256
 local LANDMARK_FIELD = '_L'
 -- Arguments per command built with unpack(); Lua 5.1 allows at most 8000 values on its C stack.
@@ -39,7 +39,7 @@ local function field_names(field_set_index)
   return fields
 end
 
--- Dedup: one EXISTS over every key; only when some exist is each key checked on its own.
+-- Dedup: one EXISTS counts the batch's keys, and only when some exist is each key checked alone.
 local dedup_keys = {}
 for i = 1, #batch.dedup, 2 do
   dedup_keys[#dedup_keys + 1] = batch.dedup[i]
@@ -64,8 +64,8 @@ end
 -- Field values of the decayed hashes after their additions, by key, so snapshots need no read.
 local hash_values = {}
 
--- Rescales every decayed field of a hash from `landmark` to `reference`: the stored fields not
--- yet in `values` are read, and every decayed field is marked for writing.
+-- Rescales every decayed field of a hash from `landmark` to `reference`. The stored fields not yet
+-- in `values` are read first, and every decayed field is marked for writing.
 local function renew_hash(key, values, dirty, landmark, reference)
   local all = redis.call('HGETALL', key)
   for i = 1, #all, 2 do
