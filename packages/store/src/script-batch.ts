@@ -175,10 +175,13 @@ function groupFields<V>(entries: ReadonlyArray<[string, string, V]>): Array<[str
   return [...groups];
 }
 
-/** Removes a key's planned expiry from `expires` and returns its TTL, or 0 when none was planned. */
+/**
+ * Removes a key's planned expiry from `expires` and returns its TTL, or 0 when none was planned.
+ * A TTL that is not positive stays in `expires`, because `PX` rejects it where `PEXPIRE` deletes the key.
+ */
 function takeTtl(expires: Map<string, number>, key: string): number {
   const ttlMs = expires.get(key);
-  if (ttlMs === undefined) {
+  if (ttlMs === undefined || ttlMs <= 0) {
     return 0;
   }
   expires.delete(key);
