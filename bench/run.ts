@@ -13,16 +13,16 @@ const { values } = parseArgs({ options: { events: { type: 'string', default: '50
 
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}\n`);
 
-console.log('| feature store | timeline | events | events/s |');
-console.log('| --- | --- | --- | --- |');
-for (const result of await benchWriteThroughput(Number(values.events))) {
-  console.log(`| ${result.store} | ${result.timeline} | ${result.events} | ${result.eventsPerSecond} |`);
+console.log('| feature store | timeline | batches in flight | events | events/s | Node CPU µs/event | Redis CPU µs/event |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+for (const r of await benchWriteThroughput(Number(values.events))) {
+  console.log(`| ${r.store} | ${r.timeline} | ${r.batchesInFlight} | ${r.events} | ${r.eventsPerSecond} | ${r.nodeCpuMicrosPerEvent} | ${r.redisCpuMicrosPerEvent ?? '-'} |`);
 }
 
-console.log('\n| ingest through the mock Kafka cluster and Redis | events | events/s | freshness p50 ms | freshness p99 ms |');
-console.log('| --- | --- | --- | --- | --- |');
-for (const result of await benchIngest(Number(values.events), 2_000, Number(values.seconds))) {
-  console.log(`| ${result.scenario} | ${result.events} | ${result.eventsPerSecond} | ${result.freshnessP50Ms ?? '-'} | ${result.freshnessP99Ms ?? '-'} |`);
+console.log('\n| ingest through the mock Kafka cluster and Redis | events | events/s | freshness p50 ms | freshness p99 ms | Redis CPU µs/event |');
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const result of await benchIngest(Number(values.events), 10_000, Number(values.seconds))) {
+  console.log(`| ${result.scenario} | ${result.events} | ${result.eventsPerSecond} | ${result.freshnessP50Ms ?? '-'} | ${result.freshnessP99Ms ?? '-'} | ${result.redisCpuMicrosPerEvent} |`);
 }
 
 console.log('\n| Redis memory | count | mean bytes |');

@@ -10,15 +10,31 @@ const BATCH = 500;
 export interface WriteResult {
   store: string;
   timeline: string;
+  batchesInFlight: number;
   events: number;
   eventsPerSecond: number;
+  /** CPU time of this Node process per event, in µs: planning, merging, encoding and the client. */
+  nodeCpuMicrosPerEvent: number;
+  /** CPU time of redis-server per event, in µs (`INFO cpu`); undefined for the memory store. */
+  redisCpuMicrosPerEvent: number | undefined;
 }
 
 /** Event rate of the live timeline, per second of event time: the rate one ingest process should sustain. */
 const LIVE_RATE_PER_SECOND = 10_000;
 
-/** Applies MovieLens events in batches of 500, one batch in flight, as ingest does. */
-async function measure(store: FeatureStore, name: string, eventCount: number, timeline: 'live' | 'historical'): Promise<WriteResult> {
+/**
+ * Applies MovieLens events in batches of 500, as ingest does. With several batches in flight the
+ * events are split by session into that many streams, as Kafka partitions split them, and each
+ * stream applies its batches in order.
+ */
+async function measure(
+  store: FeatureStore,
+  name: string,
+  eventCount: number,
+  timeline: 'live' | 'historical',
+  batchesInFlight: number,
+  redis?: Redis,
+): Promise<WriteResult> {
   const catalog = await readMovieLensCatalog(MOVIELENS_DIR);
   await applyCatalogItems(store, catalog);
   const history = (await readMovieLensEvents(MOVIELENS_DIR)).slice(0, eventCount);
@@ -29,26 +45,63 @@ async function measure(store: FeatureStore, name: string, eventCount: number, ti
     timeline === 'historical'
       ? history
       : history.map((event, index) => ({ ...event, ts: startMs + Math.floor((index * 1000) / LIVE_RATE_PER_SECOND) }));
-  const startedNs = process.hrtime.bigint();
-  for (let start = 0; start < events.length; start += BATCH) {
-    const batch = events.slice(start, start + BATCH);
-    await applyInteractions(store, batch);
+  const streams = Array.from({ length: batchesInFlight }, () => [] as typeof events);
+  for (const event of events) {
+    streams[partitionOf(event.sessionId, batchesInFlight)]?.push(event);
   }
+  const redisCpuBefore = redis === undefined ? 0 : await redisCpuSeconds(redis);
+  const nodeCpuBefore = process.cpuUsage();
+  const startedNs = process.hrtime.bigint();
+  await Promise.all(
+    streams.map(async (stream) => {
+      for (let start = 0; start < stream.length; start += BATCH) {
+        await applyInteractions(store, stream.slice(start, start + BATCH));
+      }
+    }),
+  );
   const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
-  return { store: name, timeline, events: events.length, eventsPerSecond: Math.round(events.length / seconds) };
+  const nodeCpu = process.cpuUsage(nodeCpuBefore);
+  const redisCpu = redis === undefined ? undefined : (await redisCpuSeconds(redis)) - redisCpuBefore;
+  return {
+    store: name,
+    timeline,
+    batchesInFlight,
+    events: events.length,
+    eventsPerSecond: Math.round(events.length / seconds),
+    nodeCpuMicrosPerEvent: Math.round((nodeCpu.user + nodeCpu.system) / events.length),
+    redisCpuMicrosPerEvent: redisCpu === undefined ? undefined : Math.round((redisCpu * 1e6) / events.length),
+  };
+}
+
+/** User and system CPU seconds of the redis-server process so far. */
+async function redisCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  return seconds('used_cpu_user') + seconds('used_cpu_sys');
+}
+
+/** A stable stream of a session, standing in for the Kafka partition of its key. */
+function partitionOf(sessionId: string, partitions: number): number {
+  let hash = 0;
+  for (let index = 0; index < sessionId.length; index++) {
+    hash = (hash * 31 + sessionId.charCodeAt(index)) | 0;
+  }
+  return Math.abs(hash) % partitions;
 }
 
 export async function benchWriteThroughput(eventCount: number): Promise<WriteResult[]> {
   const results: WriteResult[] = [];
   for (const timeline of ['live', 'historical'] as const) {
-    results.push(await measure(new MemoryFeatureStore({ sweepIntervalMs: 0 }), 'memory', eventCount, timeline));
-    const server = await startRedisServer();
-    const client = new Redis(server.url);
-    try {
-      results.push(await measure(new RedisFeatureStore(client), 'redis (private redis-server, loopback)', eventCount, timeline));
-    } finally {
-      client.disconnect();
-      await server.stop();
+    results.push(await measure(new MemoryFeatureStore({ sweepIntervalMs: 0 }), 'memory', eventCount, timeline, 1));
+    for (const batchesInFlight of [1, 3]) {
+      const server = await startRedisServer();
+      const client = new Redis(server.url);
+      try {
+        results.push(await measure(new RedisFeatureStore(client), 'redis (private redis-server, loopback)', eventCount, timeline, batchesInFlight, client));
+      } finally {
+        client.disconnect();
+        await server.stop();
+      }
     }
   }
   return results;

@@ -84,6 +84,7 @@ export class KafkaBus implements EventBus {
       options,
       {
         heartbeatIntervalMs: timing.heartbeatIntervalMs,
+        partitionsConsumedConcurrently: timing.partitionsConsumedConcurrently,
         groupJoinTimeoutMs: timing.groupJoinTimeoutMs,
         redelivery: this.settings.redelivery,
       },

@@ -31,6 +31,12 @@ export interface KafkaConsumerOptions {
    * remaining members to rejoin.
    */
   groupJoinTimeoutMs?: number;
+  /**
+   * Batches of different partitions that one consumer hands to its handler at the same time. A
+   * key (a session) stays on one partition, so concurrent batches never share a key, and the
+   * handler's store work overlaps with the next batch's decoding. Default 3.
+   */
+  partitionsConsumedConcurrently?: number;
 }
 
 export interface KafkaBusOptions {
@@ -63,6 +69,7 @@ const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
 const DEFAULT_REBALANCE_TIMEOUT_MS = 60_000;
 const DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000;
 const DEFAULT_MAX_WAIT_TIME_MS = 1_000;
+const DEFAULT_PARTITIONS_CONSUMED_CONCURRENTLY = 3;
 
 /** Applies the defaults and throws a `BusError` that names the first invalid option. */
 export function resolveKafkaBusOptions(options: KafkaBusOptions): KafkaBusSettings {
@@ -101,13 +108,17 @@ function resolveConsumerOptions(options: KafkaConsumerOptions): Required<KafkaCo
       throw invalidOption(`consumer.${name} ${value} is not a positive integer number of milliseconds`);
     }
   }
+  const partitionsConsumedConcurrently = options.partitionsConsumedConcurrently ?? DEFAULT_PARTITIONS_CONSUMED_CONCURRENTLY;
+  if (!Number.isInteger(partitionsConsumedConcurrently) || partitionsConsumedConcurrently <= 0) {
+    throw invalidOption(`consumer.partitionsConsumedConcurrently ${partitionsConsumedConcurrently} is not a positive integer`);
+  }
   if (consumer.heartbeatIntervalMs >= consumer.sessionTimeoutMs) {
     throw invalidOption(
       `consumer.heartbeatIntervalMs ${consumer.heartbeatIntervalMs} must be less than ` +
         `consumer.sessionTimeoutMs ${consumer.sessionTimeoutMs}, or the group evicts healthy members`,
     );
   }
-  return consumer;
+  return { ...consumer, partitionsConsumedConcurrently };
 }
 
 function invalidOption(detail: string): BusError {

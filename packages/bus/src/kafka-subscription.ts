@@ -6,6 +6,7 @@ import { redeliveryDelayMs, sleepUnlessAborted, type RedeliveryBackoff } from '.
 
 export interface KafkaSubscriptionSettings {
   heartbeatIntervalMs: number;
+  partitionsConsumedConcurrently: number;
   groupJoinTimeoutMs: number;
   redelivery: RedeliveryBackoff;
 }
@@ -65,6 +66,7 @@ export class KafkaSubscription implements Subscription {
     return this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.settings.partitionsConsumedConcurrently,
       eachBatch: (payload) => this.processBatch(payload),
     });
   }

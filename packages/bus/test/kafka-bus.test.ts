@@ -103,6 +103,9 @@ describe('KafkaBus', () => {
       'consumer.heartbeatIntervalMs 1000 must be less than consumer.sessionTimeoutMs 1000',
     );
     expect(() => createBus({ consumer: { maxWaitTimeMs: -1 } })).toThrow('consumer.maxWaitTimeMs -1 is not a positive integer');
+    expect(() => createBus({ consumer: { partitionsConsumedConcurrently: 0 } })).toThrow(
+      'consumer.partitionsConsumedConcurrently 0 is not a positive integer',
+    );
   });
 
   it('accepts bracketed IPv6 broker addresses', () => {

@@ -34,6 +34,7 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
             sessionTimeoutMs: settings.kafkaSessionTimeoutMs,
             heartbeatIntervalMs: settings.kafkaHeartbeatIntervalMs,
             rebalanceTimeoutMs: settings.kafkaRebalanceTimeoutMs,
+            maxWaitTimeMs: settings.kafkaFetchMaxWaitMs,
           },
         })
       : new InProcessBus({

@@ -23,6 +23,8 @@ export const processConfigSchema = z.object({
     .describe('Interval between consumer group heartbeats, in ms; at most a third of KAFKA_SESSION_TIMEOUT_MS.'),
   kafkaRebalanceTimeoutMs: z.coerce.number().int().min(1_000).max(1_800_000).default(60_000)
     .describe('Longest wait of the group coordinator for members to rejoin during a rebalance, in ms; at least KAFKA_SESSION_TIMEOUT_MS. Ingest gives up starting when its first group join takes longer than this plus the session timeout.'),
+  kafkaFetchMaxWaitMs: z.coerce.number().int().min(1).max(10_000).default(100)
+    .describe('Longest wait of a consumer fetch on a broker with no new records, in ms. A Kafka broker answers as soon as records arrive; the librdkafka mock cluster of the tests answers an empty fetch only after this wait.'),
   redisUrl: z.string().default('')
     .describe('Redis URL such as redis://127.0.0.1:6379/0; empty, with REDIS_CLUSTER_NODES empty too, runs the in-memory store.'),
   redisClusterNodes: z
@@ -72,6 +74,7 @@ export const PROCESS_ENVIRONMENT: Record<keyof z.infer<typeof processConfigSchem
   kafkaSessionTimeoutMs: 'KAFKA_SESSION_TIMEOUT_MS',
   kafkaHeartbeatIntervalMs: 'KAFKA_HEARTBEAT_INTERVAL_MS',
   kafkaRebalanceTimeoutMs: 'KAFKA_REBALANCE_TIMEOUT_MS',
+  kafkaFetchMaxWaitMs: 'KAFKA_FETCH_MAX_WAIT_MS',
   redisUrl: 'REDIS_URL',
   redisClusterNodes: 'REDIS_CLUSTER_NODES',
   redisKeyPrefix: 'REDIS_KEY_PREFIX',

@@ -21,7 +21,7 @@ export interface AggregatedBatch {
   hashIncrement: Array<[key: string, field: string, amount: number]>;
   hashMax: Array<[key: string, field: string, value: number]>;
   stringSet: Array<[key: string, value: string]>;
-  snapshots: Array<[key: string, snapshotKey: string, fields: string[]]>;
+  snapshots: Array<[key: string, snapshotKey: string, fields: readonly string[]]>;
   expires: Array<[key: string, ttlMs: number]>;
 }
 
@@ -74,7 +74,7 @@ class BatchBuilder {
   private readonly hashIncrement = new Map<string, Map<string, number>>();
   private readonly hashMax = new Map<string, Map<string, number>>();
   private readonly stringSet = new Map<string, string>();
-  private readonly snapshots = new Map<string, [string, string[]]>();
+  private readonly snapshots = new Map<string, [string, readonly string[]]>();
   private readonly expires = new Map<string, number>();
 
   addDedup(key: string, ttlMs: number, writeIndex: number): void {
@@ -85,7 +85,7 @@ class BatchBuilder {
   add(operation: WriteOperation): void {
     switch (operation.op) {
       case 'hashDecayAdd': {
-        const halfLifeMs = halfLifeOfField(operation.field);
+        const halfLifeMs = cachedHalfLifeOfField(operation.field);
         if (halfLifeMs === undefined) {
           throw new Error(`decayed field ${operation.field} has no half-life suffix; build its name with decayedField()`);
         }
@@ -127,7 +127,7 @@ class BatchBuilder {
         this.stringSet.set(operation.key, operation.value);
         return;
       case 'hashSnapshot':
-        this.snapshots.set(operation.key, [operation.snapshotKey, [...operation.fields]]);
+        this.snapshots.set(operation.key, [operation.snapshotKey, operation.fields]);
         return;
       case 'expire':
         this.expires.set(operation.key, operation.ttlMs);
@@ -156,6 +156,23 @@ class BatchBuilder {
   private addTrim(key: string, maxMembers: number): void {
     this.trims.set(key, Math.min(this.trims.get(key) ?? Number.POSITIVE_INFINITY, maxMembers));
   }
+}
+
+/** Half-lives of decayed field names; the names repeat in every batch, so each is parsed once. */
+const halfLifeByField = new Map<string, number | undefined>();
+/** Bound of `halfLifeByField`: creator fields are open-ended, so the cache starts over at this size. */
+const HALF_LIFE_CACHE_MAX = 100_000;
+
+function cachedHalfLifeOfField(field: string): number | undefined {
+  let halfLifeMs = halfLifeByField.get(field);
+  if (halfLifeMs === undefined) {
+    halfLifeMs = halfLifeOfField(field);
+    if (halfLifeByField.size >= HALF_LIFE_CACHE_MAX) {
+      halfLifeByField.clear();
+    }
+    halfLifeByField.set(field, halfLifeMs);
+  }
+  return halfLifeMs;
 }
 
 function fieldMap<V>(maps: Map<string, Map<string, V>>, key: string): Map<string, V> {

@@ -21,6 +21,9 @@ export function itemTypeField(type: Interaction['type'], halfLife: 'hour' | 'day
   return decayedField(`type:${type}`, halfLife === 'hour' ? settings.itemHourHalfLifeMs : settings.itemDayHalfLifeMs);
 }
 
+/** `itemTypeField` of every type, built once: planning needs two of them per event. */
+const TYPE_FIELDS = new Map(INTERACTION_TYPES.map((type) => [type, { hour: itemTypeField(type, 'hour'), day: itemTypeField(type, 'day') }]));
+
 /** Every item stat field, in the order of the packed snapshot after its landmark. */
 export const ITEM_STAT_FIELDS: readonly string[] = [
   ...Object.values(ITEM_FIELDS),
@@ -34,6 +37,10 @@ export const GLOBAL_FIELDS = {
   plays: itemTypeField('play', 'day'),
   completes: itemTypeField('complete', 'day'),
 } as const;
+
+const GLOBAL_FIELD_SET: ReadonlySet<string> = new Set(Object.values(GLOBAL_FIELDS));
+
+const POSITIVE_ITEM_FIELDS = [ITEM_FIELDS.positiveMinutes, ITEM_FIELDS.positiveHour, ITEM_FIELDS.positiveDay, ITEM_FIELDS.positiveWeek];
 
 /** State of the session that planning needs: its recent events, newest first. */
 export interface PlanContext {
@@ -129,15 +136,16 @@ function planUserWrites(event: Interaction, item: CatalogItem | undefined): Writ
 function planItemWrites(event: Interaction, item: CatalogItem | undefined): WriteOperation[] {
   const statsKey = keys.itemStats(event.itemId);
   const add = (key: string, field: string, weight = 1): WriteOperation => ({ op: 'hashDecayAdd', key, field, weight, tMs: event.ts });
-  const operations: WriteOperation[] = [add(statsKey, itemTypeField(event.type, 'hour')), add(statsKey, itemTypeField(event.type, 'day'))];
+  const typeFields = TYPE_FIELDS.get(event.type) as { hour: string; day: string };
+  const operations: WriteOperation[] = [add(statsKey, typeFields.hour), add(statsKey, typeFields.day)];
   if (event.dwellMs !== undefined) {
     operations.push(add(statsKey, ITEM_FIELDS.dwellSecondsDay, event.dwellMs / 1000), add(statsKey, ITEM_FIELDS.dwellCountDay));
   }
-  if (Object.values(GLOBAL_FIELDS).includes(itemTypeField(event.type, 'day'))) {
-    operations.push(add(keys.globalStats(), itemTypeField(event.type, 'day')));
+  if (GLOBAL_FIELD_SET.has(typeFields.day)) {
+    operations.push(add(keys.globalStats(), typeFields.day));
   }
   if (isPositive(event)) {
-    for (const field of [ITEM_FIELDS.positiveMinutes, ITEM_FIELDS.positiveHour, ITEM_FIELDS.positiveDay, ITEM_FIELDS.positiveWeek]) {
+    for (const field of POSITIVE_ITEM_FIELDS) {
       operations.push(add(statsKey, field));
     }
     operations.push(poolAdd(keys.poolPopular(), event, settings.itemWeekHalfLifeMs, settings.poolPopularMax));
@@ -195,12 +203,35 @@ function planAffinity(key: string, event: Interaction, item: CatalogItem | undef
   // count more than a single-genre one.
   const share = item.categories.length === 0 ? 0 : weight / item.categories.length;
   for (const category of item.categories) {
-    operations.push({ op: 'hashDecayAdd', key, field: decayedField(`category:${category}`, halfLifeMs), weight: share, tMs: event.ts });
+    operations.push({ op: 'hashDecayAdd', key, field: affinityField('category', category, halfLifeMs), weight: share, tMs: event.ts });
   }
   if (item.creatorId !== undefined) {
-    operations.push({ op: 'hashDecayAdd', key, field: decayedField(`creator:${item.creatorId}`, halfLifeMs), weight, tMs: event.ts });
+    operations.push({ op: 'hashDecayAdd', key, field: affinityField('creator', item.creatorId, halfLifeMs), weight, tMs: event.ts });
   }
   return operations;
+}
+
+/** Affinity field names by kind, half-life and id, built once each: every event needs a few. */
+const affinityFields = new Map<string, Map<string, string>>();
+/** Bound of each name map: creator ids are open-ended, so a map starts over at this size. */
+const AFFINITY_FIELD_CACHE_MAX = 100_000;
+
+function affinityField(kind: 'category' | 'creator', id: string, halfLifeMs: number): string {
+  const cacheKey = `${kind}@${halfLifeMs}`;
+  let names = affinityFields.get(cacheKey);
+  if (names === undefined) {
+    names = new Map();
+    affinityFields.set(cacheKey, names);
+  }
+  let field = names.get(id);
+  if (field === undefined) {
+    field = decayedField(`${kind}:${id}`, halfLifeMs);
+    if (names.size >= AFFINITY_FIELD_CACHE_MAX) {
+      names.clear();
+    }
+    names.set(id, field);
+  }
+  return field;
 }
 
 function poolAdd(key: string, event: Interaction, halfLifeMs: number, maxMembers: number): WriteOperation {

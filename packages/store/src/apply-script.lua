@@ -1,151 +1,252 @@
--- Applies one merged batch of feature writes atomically (see aggregateWrites). ARGV[1] is the batch
--- as JSON. When any dedup key already exists, nothing is written and the script returns the
--- 1-based positions of those keys in batch.dedup, so the caller drops them and calls again;
--- otherwise it writes everything and returns an empty list.
--- Numbers are written with 17 significant digits so that a double survives the round trip.
+-- Applies one merged batch of feature writes atomically. ARGV[1] is the batch as JSON in the layout
+-- of encodeScriptBatch (script-batch.ts), grouped per key, so that most keys cost one read and one
+-- write command however many fields or members the batch changes.
+-- When any dedup key already exists, nothing is written. The script then returns the 1-based
+-- positions of those keys in the dedup list, so the caller drops them and calls again. Otherwise it
+-- writes everything and returns an empty list. Numbers are passed to Redis as Lua numbers, which
+-- Redis formats with 17 significant digits, so a double survives the round trip.
 local RENEW_EXPONENT = 256
 local LANDMARK_FIELD = '_L'
+-- Arguments per command built with unpack(); Lua 5.1 allows at most 8000 values on its C stack.
+local MAX_ARGUMENTS = 4000
 
-local function number_text(value)
-  return string.format('%.17g', value)
-end
+local batch = cjson.decode(ARGV[1])
+local names = batch.names
 
 local function half_life_of(field)
   return tonumber(string.match(field, '@(%d+)$'))
 end
 
-local batch = cjson.decode(ARGV[1])
-
-local existing = {}
-for index, entry in ipairs(batch.dedup) do
-  if redis.call('EXISTS', entry[1]) == 1 then
-    existing[#existing + 1] = index
+-- Calls `command key` with `args` appended, in chunks of MAX_ARGUMENTS (`step` keeps pairs whole).
+local function call_with_arguments(command, key, args, step)
+  for first = 1, #args, MAX_ARGUMENTS - (MAX_ARGUMENTS % step) do
+    local last = math.min(first + MAX_ARGUMENTS - (MAX_ARGUMENTS % step) - 1, #args)
+    redis.call(command, key, unpack(args, first, last))
   end
 end
-if #existing > 0 then
+
+-- Field lists by index, resolved to names once per batch.
+local field_lists = {}
+local function field_names(field_set_index)
+  local fields = field_lists[field_set_index]
+  if not fields then
+    fields = {}
+    for i, name_index in ipairs(batch.fieldSets[field_set_index]) do
+      fields[i] = names[name_index]
+    end
+    field_lists[field_set_index] = fields
+  end
+  return fields
+end
+
+-- Dedup: one EXISTS counts the batch's keys, and only when some exist is each key checked alone.
+local dedup_keys = {}
+for i = 1, #batch.dedup, 2 do
+  dedup_keys[#dedup_keys + 1] = batch.dedup[i]
+end
+local found = 0
+for first = 1, #dedup_keys, MAX_ARGUMENTS do
+  found = found + redis.call('EXISTS', unpack(dedup_keys, first, math.min(first + MAX_ARGUMENTS - 1, #dedup_keys)))
+end
+if found > 0 then
+  local existing = {}
+  for index, key in ipairs(dedup_keys) do
+    if redis.call('EXISTS', key) == 1 then
+      existing[#existing + 1] = index
+    end
+  end
   return existing
 end
-for _, entry in ipairs(batch.dedup) do
-  redis.call('SET', entry[1], '1', 'PX', entry[2])
+for i = 1, #batch.dedup, 2 do
+  redis.call('SET', batch.dedup[i], '1', 'PX', batch.dedup[i + 1])
 end
 
--- Landmarks read or set during this batch, by key, so each key's landmark is read once.
-local landmarks = {}
+-- Field values of the decayed hashes after their additions, by key, so snapshots need no read.
+local hash_values = {}
 
--- Returns the landmark of a decayed hash, renewing it to `reference` first when the scale would
--- pass 2^RENEW_EXPONENT.
-local function hash_landmark(key, reference, half_life)
-  local landmark = landmarks[key]
-  if landmark == nil then
-    landmark = tonumber(redis.call('HGET', key, LANDMARK_FIELD))
-  end
-  if not landmark then
-    landmark = reference
-    redis.call('HSET', key, LANDMARK_FIELD, number_text(landmark))
-  elseif (reference - landmark) / half_life > RENEW_EXPONENT then
-    local all = redis.call('HGETALL', key)
-    for i = 1, #all, 2 do
-      local field_half_life = half_life_of(all[i])
-      if field_half_life then
-        redis.call('HSET', key, all[i], number_text(tonumber(all[i + 1]) * 2 ^ ((landmark - reference) / field_half_life)))
-      end
+-- Rescales every decayed field of a hash from `landmark` to `reference`. The stored fields not yet
+-- in `values` are read first, and every decayed field is marked for writing.
+local function renew_hash(key, values, dirty, landmark, reference)
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    if values[all[i]] == nil then
+      values[all[i]] = tonumber(all[i + 1])
     end
-    landmark = reference
-    redis.call('HSET', key, LANDMARK_FIELD, number_text(landmark))
   end
-  landmarks[key] = landmark
-  return landmark
+  for field, value in pairs(values) do
+    local field_half_life = half_life_of(field)
+    if field_half_life then
+      values[field] = value * 2 ^ ((landmark - reference) / field_half_life)
+      dirty[field] = true
+    end
+  end
 end
 
--- Returns the landmark of a decayed sorted set, kept in <key>:landmark, renewing it like a hash's.
-local function zset_landmark(key, reference, half_life)
+-- Each group is {key, fieldSet, entries}; entries are flat {name, sum, referenceMs, halfLifeMs},
+-- each sum relative to its referenceMs. The landmark is the first entry's reference when the hash
+-- has none, and moves to an entry's reference when the scale would pass 2^RENEW_EXPONENT.
+for _, group in ipairs(batch.hashDecay) do
+  local key, entries = group[1], group[3]
+  local fields = field_names(group[2])
+  local reply = redis.call('HMGET', key, LANDMARK_FIELD, unpack(fields))
+  local landmark = tonumber(reply[1])
+  local values = {}
+  for i, field in ipairs(fields) do
+    values[field] = tonumber(reply[i + 1])
+  end
+  local dirty = {}
+  local landmark_changed = false
+  for i = 1, #entries, 4 do
+    local field, sum, reference, half_life = names[entries[i]], entries[i + 1], entries[i + 2], entries[i + 3]
+    if not landmark then
+      landmark = reference
+      landmark_changed = true
+    elseif (reference - landmark) / half_life > RENEW_EXPONENT then
+      renew_hash(key, values, dirty, landmark, reference)
+      landmark = reference
+      landmark_changed = true
+    end
+    values[field] = (values[field] or 0) + sum * 2 ^ ((reference - landmark) / half_life)
+    dirty[field] = true
+  end
+  local args = {}
+  if landmark_changed then
+    args[1] = LANDMARK_FIELD
+    args[2] = landmark
+  end
+  for field in pairs(dirty) do
+    args[#args + 1] = field
+    args[#args + 1] = values[field]
+  end
+  call_with_arguments('HSET', key, args, 2)
+  values[LANDMARK_FIELD] = landmark
+  hash_values[key] = values
+end
+
+-- Each group is {key, landmarkTtlMs, entries}; entries are flat {member, sum, referenceMs,
+-- halfLifeMs}. The landmark lives in <key>:landmark, read once per key, and is renewed like a
+-- hash's, rescaling the whole set with ZUNIONSTORE. Members are written with one ZINCRBY each:
+-- reading every member's score with ZMSCORE and writing them with one ZADD measured no faster,
+-- because the sorted-set update itself, not the call, is most of the cost.
+for _, group in ipairs(batch.zsetDecay) do
+  local key, landmark_ttl, entries = group[1], group[2], group[3]
   local landmark_key = key .. ':landmark'
-  local landmark = landmarks[landmark_key]
-  if landmark == nil then
+  local landmark
+  if landmark_ttl > 0 then
+    landmark = tonumber(redis.call('GETEX', landmark_key, 'PX', landmark_ttl))
+  else
     landmark = tonumber(redis.call('GET', landmark_key))
   end
-  if not landmark then
-    landmark = reference
-    redis.call('SET', landmark_key, number_text(landmark))
-  elseif (reference - landmark) / half_life > RENEW_EXPONENT then
-    redis.call('ZUNIONSTORE', key, 1, key, 'WEIGHTS', number_text(2 ^ ((landmark - reference) / half_life)))
-    landmark = reference
-    redis.call('SET', landmark_key, number_text(landmark))
+  for i = 1, #entries, 4 do
+    local member, sum, reference, half_life = entries[i], entries[i + 1], entries[i + 2], entries[i + 3]
+    if not landmark or (reference - landmark) / half_life > RENEW_EXPONENT then
+      if landmark then
+        redis.call('ZUNIONSTORE', key, 1, key, 'WEIGHTS', 2 ^ ((landmark - reference) / half_life))
+      end
+      landmark = reference
+      if landmark_ttl > 0 then
+        redis.call('SET', landmark_key, landmark, 'PX', landmark_ttl)
+      else
+        redis.call('SET', landmark_key, landmark)
+      end
+    end
+    redis.call('ZINCRBY', key, sum * 2 ^ ((reference - landmark) / half_life), member)
   end
-  landmarks[landmark_key] = landmark
-  return landmark
 end
 
--- Each entry is {key, field, sum, referenceMs, halfLifeMs}; sum is relative to referenceMs.
-for _, entry in ipairs(batch.hashDecay) do
-  local key, field, sum, reference, half_life = entry[1], entry[2], entry[3], entry[4], entry[5]
-  local landmark = hash_landmark(key, reference, half_life)
-  redis.call('HINCRBYFLOAT', key, field, number_text(sum * 2 ^ ((reference - landmark) / half_life)))
-end
-
-for _, entry in ipairs(batch.zsetDecay) do
-  local key, member, sum, reference, half_life = entry[1], entry[2], entry[3], entry[4], entry[5]
-  local landmark = zset_landmark(key, reference, half_life)
-  redis.call('ZINCRBY', key, number_text(sum * 2 ^ ((reference - landmark) / half_life)), member)
-end
-
-for _, entry in ipairs(batch.zsetAdd) do
-  local key, member, score, mode = entry[1], entry[2], entry[3], entry[4]
-  if mode == 'set' then
-    redis.call('ZADD', key, number_text(score), member)
-  elseif mode == 'max' then
-    redis.call('ZADD', key, 'GT', number_text(score), member)
+local ZADD_MODE_FLAGS = { max = 'GT', nx = 'NX' }
+for _, group in ipairs(batch.zsetAdd) do
+  local flag = ZADD_MODE_FLAGS[group[2]]
+  if flag then
+    local args = group[3]
+    for first = 1, #args, MAX_ARGUMENTS do
+      redis.call('ZADD', group[1], flag, unpack(args, first, math.min(first + MAX_ARGUMENTS - 1, #args)))
+    end
   else
-    redis.call('ZADD', key, 'NX', number_text(score), member)
+    call_with_arguments('ZADD', group[1], group[3], 2)
   end
 end
 
-for _, entry in ipairs(batch.trims) do
-  local size = redis.call('ZCARD', entry[1])
-  if size > entry[2] then
-    redis.call('ZREMRANGEBYRANK', entry[1], 0, size - entry[2] - 1)
-  end
+-- Keeps the top maxMembers: ranks 0 to size - maxMembers - 1 go, an empty range when the set fits.
+for i = 1, #batch.trims, 2 do
+  redis.call('ZREMRANGEBYRANK', batch.trims[i], 0, -(batch.trims[i + 1] + 1))
 end
 
 for _, entry in ipairs(batch.lists) do
-  redis.call('LPUSH', entry[1], unpack(entry[2]))
+  call_with_arguments('LPUSH', entry[1], entry[2], 1)
   redis.call('LTRIM', entry[1], 0, entry[3] - 1)
 end
 
+-- A plain write to a decayed hash makes its cached values stale for the snapshot.
 for _, entry in ipairs(batch.hashSet) do
-  redis.call('HSET', entry[1], entry[2], entry[3])
+  call_with_arguments('HSET', entry[1], entry[2], 2)
+  hash_values[entry[1]] = nil
 end
 
 for _, entry in ipairs(batch.hashIncrement) do
-  redis.call('HINCRBYFLOAT', entry[1], entry[2], number_text(entry[3]))
+  redis.call('HINCRBYFLOAT', entry[1], entry[2], string.format('%.17g', entry[3]))
+  hash_values[entry[1]] = nil
 end
 
+-- Each group is {key, flat {field, value}}: a field takes the value when it is absent or smaller.
 for _, entry in ipairs(batch.hashMax) do
-  local current = tonumber(redis.call('HGET', entry[1], entry[2]))
-  if not current or entry[3] > current then
-    redis.call('HSET', entry[1], entry[2], number_text(entry[3]))
+  local key, pairs_ = entry[1], entry[2]
+  local fields = {}
+  for i = 1, #pairs_, 2 do
+    fields[#fields + 1] = pairs_[i]
   end
+  local current = redis.call('HMGET', key, unpack(fields))
+  local args = {}
+  for i = 1, #pairs_, 2 do
+    local value = tonumber(current[(i + 1) / 2])
+    if not value or pairs_[i + 1] > value then
+      args[#args + 1] = pairs_[i]
+      args[#args + 1] = pairs_[i + 1]
+    end
+  end
+  if #args > 0 then
+    call_with_arguments('HSET', key, args, 2)
+  end
+  hash_values[key] = nil
 end
 
-for _, entry in ipairs(batch.stringSet) do
-  redis.call('SET', entry[1], entry[2])
+for i = 1, #batch.stringSet, 2 do
+  redis.call('SET', batch.stringSet[i], batch.stringSet[i + 1])
 end
 
--- Each entry is {key, snapshotKey, fields}: the landmark and the fields as little-endian doubles.
+-- Each entry is {key, snapshotKey, fieldSet, ttlMs}: the landmark and the fields as little-endian
+-- doubles, 0 for an absent one, packed from the values the decay step holds when it can.
+local pack_formats = {}
 for _, entry in ipairs(batch.snapshots) do
-  local names = { LANDMARK_FIELD }
-  for i, field in ipairs(entry[3]) do
-    names[i + 1] = field
+  local key, snapshot_key, ttl = entry[1], entry[2], entry[4]
+  local fields = field_names(entry[3])
+  local numbers = {}
+  local values = hash_values[key]
+  if values then
+    numbers[1] = values[LANDMARK_FIELD] or 0
+    for i, field in ipairs(fields) do
+      numbers[i + 1] = values[field] or 0
+    end
+  else
+    local reply = redis.call('HMGET', key, LANDMARK_FIELD, unpack(fields))
+    for i = 1, #fields + 1 do
+      numbers[i] = tonumber(reply[i]) or 0
+    end
   end
-  local values = redis.call('HMGET', entry[1], unpack(names))
-  local parts = {}
-  for i = 1, #names do
-    parts[i] = struct.pack('<d', tonumber(values[i]) or 0)
+  local format = pack_formats[#numbers]
+  if not format then
+    format = '<' .. string.rep('d', #numbers)
+    pack_formats[#numbers] = format
   end
-  redis.call('SET', entry[2], table.concat(parts))
+  local packed = struct.pack(format, unpack(numbers))
+  if ttl > 0 then
+    redis.call('SET', snapshot_key, packed, 'PX', ttl)
+  else
+    redis.call('SET', snapshot_key, packed)
+  end
 end
 
-for _, entry in ipairs(batch.expires) do
-  redis.call('PEXPIRE', entry[1], entry[2])
+for i = 1, #batch.expires, 2 do
+  redis.call('PEXPIRE', batch.expires[i], batch.expires[i + 1])
 end
 return {}

@@ -6,6 +6,7 @@ import { prefixWrite } from './key-prefix';
 import { NodePipelines } from './node-pipelines';
 import { decodeReads, queueReads } from './redis-reads';
 import { APPLY_SCRIPT } from './redis-store';
+import { encodeScriptBatch } from './script-batch';
 import { splitWritesBySlot, type SlotGroup } from './slot-writes';
 
 export interface RedisClusterFeatureStoreOptions {
@@ -127,7 +128,7 @@ export class RedisClusterFeatureStore implements FeatureStore {
       const pipelines = new NodePipelines(this.cluster);
       const calls = pending.map((entry) => {
         const { batch, included } = aggregateWrites(entry.positions.map((position) => entry.group.writes[position] as PlannedWrite));
-        const json = JSON.stringify(batch);
+        const json = JSON.stringify(encodeScriptBatch(batch));
         const command = pipelines.queue(entry.group.slot, (pipeline) => pipeline.nexttapApplySlot(entry.group.routingKey, json));
         return { entry, batch, included, command };
       });

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { aggregateWrites, type PlannedWrite, type ReadRequest, type ReadResult } from '@nexttap/features';
 import type { Redis, Result } from 'ioredis';
 import type { FeatureStore } from './feature-store';
-import { prefixWrite } from './key-prefix';
 import { decodeReads, queueReads } from './redis-reads';
+import { encodeScriptBatch } from './script-batch';
 
 /** The Lua script that applies one merged batch; the cluster store runs it once per hash slot. */
 export const APPLY_SCRIPT = readFileSync(new URL('./apply-script.lua', import.meta.url), 'utf8');
@@ -40,13 +40,15 @@ export class RedisFeatureStore implements FeatureStore {
 
   async apply(writes: readonly PlannedWrite[]): Promise<boolean[]> {
     const applied = writes.map(() => false);
-    let pending = writes.map((write) => prefixWrite(write, this.prefix));
+    // The prefix is added while encoding the merged batch, which copies far fewer objects than
+    // prefixing every planned operation.
+    let pending = [...writes];
     let indexes = writes.map((_, index) => index);
     // A redelivered batch meets its own dedup keys: the script then writes nothing and names them,
     // so they are dropped and the rest applied in a second call. Each loop drops at least one write.
     while (pending.length > 0) {
       const { batch, included } = aggregateWrites(pending);
-      const existing = await this.redis.nexttapApplyBatch(JSON.stringify(batch));
+      const existing = await this.redis.nexttapApplyBatch(JSON.stringify(encodeScriptBatch(batch, this.prefix)));
       if (existing.length === 0) {
         included.forEach((isIncluded, position) => {
           applied[indexes[position] as number] = isIncluded;

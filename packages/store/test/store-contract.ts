@@ -171,6 +171,29 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
       );
     });
 
+    it('renews a hash landmark in the middle of a batch', async () => {
+      const base = Date.parse('2026-01-01T00:00:00Z');
+      const key = keys.itemStats(`renew-${Date.now()}`);
+      const hour = decayedField('hour', HOUR_MS);
+      const day = decayedField('day', 24 * HOUR_MS);
+      const add = (field: string, weight: number, tMs: number) => ({ op: 'hashDecayAdd' as const, key, field, weight, tMs });
+      await store.apply([{ operations: [add(hour, 1, base), add(day, 1, base)] }]);
+      // The merged batch adds the day field first, against the old landmark. The hour field's
+      // events end 300 hours later, which renews the landmark and must rescale the day value
+      // just added as well.
+      const later = base + 300 * HOUR_MS;
+      await store.apply([{ operations: [add(day, 4, base + 2 * HOUR_MS), add(hour, 2, base + HOUR_MS), add(hour, 8, later)] }]);
+      const [result] = await store.read([{ kind: 'hash', key }]);
+      const fields = result?.kind === 'hash' ? result.value : {};
+      expect(Number(fields[LANDMARK_FIELD])).toBe(later);
+      const hourValue = readDecayed(Number(fields[hour]), later, later, HOUR_MS);
+      const dayValue = readDecayed(Number(fields[day]), later, later, 24 * HOUR_MS);
+      const expectedHour = directDecayedSum([{ weight: 1, tMs: base }, { weight: 2, tMs: base + HOUR_MS }, { weight: 8, tMs: later }], later, HOUR_MS);
+      const expectedDay = directDecayedSum([{ weight: 1, tMs: base }, { weight: 4, tMs: base + 2 * HOUR_MS }], later, 24 * HOUR_MS);
+      expect(Math.abs(hourValue / expectedHour - 1)).toBeLessThan(1e-12);
+      expect(Math.abs(dayValue / expectedDay - 1)).toBeLessThan(1e-12);
+    });
+
     it('renews the landmark of a decayed sorted set without changing its order', async () => {
       const base = Date.parse('2026-01-01T00:00:00Z');
       const add = (member: string, tMs: number) => ({

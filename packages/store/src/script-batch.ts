@@ -1,0 +1,231 @@
+import { ZSET_LANDMARK_SUFFIX, type AggregatedBatch } from '@nexttap/features';
+
+/**
+ * The argument of the apply script: a merged batch regrouped per key, so that the script issues
+ * one command per key where Redis has a multi-field or multi-member form (HMGET and HSET, ZMSCORE
+ * and ZADD) instead of one command per field or member. Each script command costs about 0.6 µs
+ * of call overhead on top of its own work (Redis 7.0, `INFO commandstats` against the script's
+ * total), which used to be most of the script time. Hash field names and field lists are sent once
+ * per batch and referenced by 1-based index, because every item's snapshot lists the same fields.
+ */
+export interface ScriptBatch {
+  /** Hash field names, referenced by 1-based index. */
+  names: string[];
+  /** Field lists as indexes into `names`, referenced by 1-based index. */
+  fieldSets: number[][];
+  /** Flat `[key, ttlMs, ...]`. */
+  dedup: Array<string | number>;
+  /** `[key, fieldSet to read, flat [name, sum, referenceMs, halfLifeMs, ...]]`, the entries of a key in batch order. */
+  hashDecay: Array<[string, number, number[]]>;
+  /** `[key, landmark TTL in ms or 0, flat [member, sum, referenceMs, halfLifeMs, ...]]`. */
+  zsetDecay: Array<[string, number, Array<string | number>]>;
+  /** `[key, mode, flat [score, member, ...]]`; a key's groups keep the batch order. */
+  zsetAdd: Array<[string, 'set' | 'max' | 'nx', Array<string | number>]>;
+  /** Flat `[key, maxMembers, ...]`. */
+  trims: Array<string | number>;
+  lists: Array<[string, string[], number]>;
+  /** `[key, flat [field, value, ...]]`. */
+  hashSet: Array<[string, string[]]>;
+  hashIncrement: Array<[string, string, number]>;
+  /** `[key, flat [field, value, ...]]`. */
+  hashMax: Array<[string, Array<string | number>]>;
+  /** Flat `[key, value, ...]`. */
+  stringSet: string[];
+  /** `[key, snapshotKey, fieldSet, snapshot TTL in ms or 0]`. */
+  snapshots: Array<[string, string, number, number]>;
+  /** Flat `[key, ttlMs, ...]`, without the keys whose TTL is set with their snapshot or landmark. */
+  expires: Array<string | number>;
+}
+
+/**
+ * Regroups a merged batch for the apply script (see `ScriptBatch`), with `prefix` before every
+ * key, so that a prefixed store need not copy each planned operation.
+ */
+export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBatch {
+  const table = new NameTable();
+  const expires = new Map(batch.expires);
+
+  const snapshotFields = new Map<string, readonly string[]>();
+  const snapshots = batch.snapshots.map(([key, snapshotKey, fields]): [string, string, number, number] => {
+    snapshotFields.set(key, fields);
+    const ttlMs = takeTtl(expires, snapshotKey);
+    return [prefix + key, prefix + snapshotKey, table.fieldSet(fields), ttlMs];
+  });
+  const hashDecay = encodeHashDecay(batch, table, snapshotFields);
+  const zsetDecay = encodeZsetDecay(batch, expires);
+  const zsetAdd = encodeZsetAdd(batch);
+  const lists = batch.lists.map(([key, values, maxLength]): [string, string[], number] => [prefix + key, values, maxLength]);
+  const hashSet = groupFields(batch.hashSet);
+  const hashIncrement = batch.hashIncrement.map(([key, field, amount]): [string, string, number] => [prefix + key, field, amount]);
+  const hashMax = groupFields(batch.hashMax);
+  if (prefix !== '') {
+    for (const group of [...hashDecay, ...zsetDecay, ...zsetAdd, ...hashSet, ...hashMax]) {
+      group[0] = prefix + group[0];
+    }
+  }
+  return {
+    names: table.names,
+    fieldSets: table.fieldSets,
+    dedup: prefixPairs(batch.dedup, prefix),
+    hashDecay,
+    zsetDecay,
+    zsetAdd,
+    trims: prefixPairs(batch.trims, prefix),
+    lists,
+    hashSet,
+    hashIncrement,
+    hashMax,
+    stringSet: prefixPairs(batch.stringSet, prefix) as string[],
+    snapshots,
+    expires: prefixPairs(expires, prefix),
+  };
+}
+
+/** Flattens `[key, value]` pairs with `prefix` before each key. */
+function prefixPairs<V>(pairs: Iterable<readonly [string, V]>, prefix: string): Array<string | V> {
+  const flat: Array<string | V> = [];
+  for (const [key, value] of pairs) {
+    flat.push(prefix + key, value);
+  }
+  return flat;
+}
+
+/**
+ * Groups the decayed hash additions per key. A key with a snapshot reads every snapshot field
+ * with its own, so the script packs the snapshot from the values it already holds.
+ */
+function encodeHashDecay(batch: AggregatedBatch, table: NameTable, snapshotFields: ReadonlyMap<string, readonly string[]>): ScriptBatch['hashDecay'] {
+  const groups: ScriptBatch['hashDecay'] = [];
+  let current: { key: string; fields: string[]; entries: number[] } | undefined;
+  const flush = (): void => {
+    if (current === undefined) {
+      return;
+    }
+    const snapshot = snapshotFields.get(current.key);
+    const read = snapshot === undefined ? current.fields : withSnapshotFields(snapshot, current.fields);
+    groups.push([current.key, table.fieldSet(read), current.entries]);
+  };
+  // aggregateWrites lists a key's fields together, so a change of key starts a new group.
+  for (const [key, field, sum, referenceMs, halfLifeMs] of batch.hashDecay) {
+    if (current?.key !== key) {
+      flush();
+      current = { key, fields: [], entries: [] };
+    }
+    current.fields.push(field);
+    current.entries.push(table.name(field), sum, referenceMs, halfLifeMs);
+  }
+  flush();
+  return groups;
+}
+
+/** Field sets of the snapshot lists, so that checking a key's fields against one is a lookup. */
+const snapshotFieldSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+/** Returns the snapshot's fields followed by those of `fields` it lacks; the snapshot array itself when it has them all. */
+function withSnapshotFields(snapshot: readonly string[], fields: readonly string[]): readonly string[] {
+  let known = snapshotFieldSets.get(snapshot);
+  if (known === undefined) {
+    known = new Set(snapshot);
+    snapshotFieldSets.set(snapshot, known);
+  }
+  const missing = fields.filter((field) => !(known as ReadonlySet<string>).has(field));
+  return missing.length === 0 ? snapshot : [...snapshot, ...missing];
+}
+
+/** Groups the decayed sorted-set additions per key, taking the landmark key's TTL along. */
+function encodeZsetDecay(batch: AggregatedBatch, expires: Map<string, number>): ScriptBatch['zsetDecay'] {
+  const groups = new Map<string, Array<string | number>>();
+  for (const [key, member, sum, referenceMs, halfLifeMs] of batch.zsetDecay) {
+    let entries = groups.get(key);
+    if (entries === undefined) {
+      entries = [];
+      groups.set(key, entries);
+    }
+    entries.push(member, sum, referenceMs, halfLifeMs);
+  }
+  return [...groups].map(([key, entries]) => [key, takeTtl(expires, key + ZSET_LANDMARK_SUFFIX), entries]);
+}
+
+/** Groups runs of one key and mode; a key whose mode changes starts a new group, so order per key holds. */
+function encodeZsetAdd(batch: AggregatedBatch): ScriptBatch['zsetAdd'] {
+  const groups: ScriptBatch['zsetAdd'] = [];
+  const lastGroupOfKey = new Map<string, ScriptBatch['zsetAdd'][number]>();
+  for (const [key, member, score, mode] of batch.zsetAdd) {
+    let group = lastGroupOfKey.get(key);
+    if (group === undefined || group[1] !== mode) {
+      group = [key, mode, []];
+      groups.push(group);
+      lastGroupOfKey.set(key, group);
+    }
+    group[2].push(score, member);
+  }
+  return groups;
+}
+
+function groupFields<V>(entries: ReadonlyArray<[string, string, V]>): Array<[string, Array<string | V>]> {
+  const groups = new Map<string, Array<string | V>>();
+  for (const [key, field, value] of entries) {
+    let fields = groups.get(key);
+    if (fields === undefined) {
+      fields = [];
+      groups.set(key, fields);
+    }
+    fields.push(field, value);
+  }
+  return [...groups];
+}
+
+/**
+ * Removes a key's planned expiry from `expires` and returns its TTL, or 0 when none was planned.
+ * A TTL that is not positive stays in `expires`, because `PX` rejects it where `PEXPIRE` deletes the key.
+ */
+function takeTtl(expires: Map<string, number>, key: string): number {
+  const ttlMs = expires.get(key);
+  if (ttlMs === undefined || ttlMs <= 0) {
+    return 0;
+  }
+  expires.delete(key);
+  return ttlMs;
+}
+
+/** Field names and field lists of one batch, each sent once and referenced by 1-based index. */
+class NameTable {
+  readonly names: string[] = [];
+  readonly fieldSets: number[][] = [];
+  private readonly nameIndexes = new Map<string, number>();
+  private readonly fieldSetIndexes = new Map<string, number>();
+  /** Field lists seen by identity: every item's snapshot passes the same array. */
+  private readonly fieldSetsByArray = new Map<readonly string[], number>();
+
+  name(field: string): number {
+    let index = this.nameIndexes.get(field);
+    if (index === undefined) {
+      this.names.push(field);
+      index = this.names.length;
+      this.nameIndexes.set(field, index);
+    }
+    return index;
+  }
+
+  fieldSet(fields: readonly string[]): number {
+    const known = this.fieldSetsByArray.get(fields);
+    if (known !== undefined) {
+      return known;
+    }
+    const index = this.fieldSetOfNames(fields);
+    this.fieldSetsByArray.set(fields, index);
+    return index;
+  }
+
+  private fieldSetOfNames(fields: readonly string[]): number {
+    const indexes = fields.map((field) => this.name(field));
+    const signature = indexes.join(',');
+    let index = this.fieldSetIndexes.get(signature);
+    if (index === undefined) {
+      this.fieldSets.push(indexes);
+      index = this.fieldSets.length;
+      this.fieldSetIndexes.set(signature, index);
+    }
+    return index;
+  }
+}
