@@ -3,6 +3,7 @@ export * from './covisitation';
 export * from './explain';
 export * from './fallback-feed';
 export * from './feed-rules';
+export * from './item-cache';
 export * from './next-page';
 export * from './pool-cache';
 export * from './rank-feed';

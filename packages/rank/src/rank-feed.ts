@@ -1,18 +1,19 @@
 import { performance } from 'node:perf_hooks';
 import type { CatalogItem } from '@nexttap/events';
-import { buildFeatureMatrix, type ItemSnapshot, type SessionSnapshot, type UserSnapshot } from '@nexttap/features';
+import { buildFeatureMatrix, type ItemSnapshot, type ReadResult, type SessionSnapshot, type UserSnapshot } from '@nexttap/features';
 import type { RankingModel } from '@nexttap/model';
 import type { FeatureStore } from '@nexttap/store';
 import { DEFAULT_CANDIDATE_LIMITS, generateCandidates, requestCandidates, type CandidateLimits, type CandidateSource } from './candidates';
 import { covisitReadRequests, covisitSeeds, mergeNeighbours } from './covisitation';
 import { explainScores, type FeatureContribution } from './explain';
 import { fallbackFeed } from './fallback-feed';
+import type { ItemCache } from './item-cache';
 import { applyOrderingRules, DEFAULT_FEED_RULES, filterCandidates, sortByScore, type FeedRuleSettings, type RuleEffect, type ScoredItem } from './feed-rules';
 import type { PoolSnapshot } from './pool-cache';
 import { scoreItems } from './scoring';
 import { parseServedHistory, servedHistoryRequest, type RankingEntry } from './served-feeds';
 import { StoreBudget, StoreBudgetExceededError, UNLIMITED_STORE_BUDGET } from './store-budget';
-import { readItems, readSessionWith, readWithinBudget, StoreReadError } from './store-reads';
+import { readItems, readItemsCached, readSessionWith, readWithinBudget, StoreReadError } from './store-reads';
 
 export interface FeedQuery {
   sessionId: string;
@@ -79,6 +80,8 @@ export interface RankContext {
   random?: () => number;
   /** Contributions listed per explained item. Default 5. */
   explainTop?: number;
+  /** In-process copy of item features; without it every request reads every candidate. */
+  itemCache?: ItemCache;
   observeStage?: (stage: FeedStage, seconds: number) => void;
 }
 
@@ -122,10 +125,11 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
   const state = await readSessionWith(context.store, query.sessionId, query.userId, context.nowMs, extra, budget);
   timer.mark('session');
 
+  const neighbours = query.candidates === undefined ? await readNeighbours(state.session, context, budget) : undefined;
   const candidates =
-    query.candidates === undefined
-      ? generateCandidates(context.pools, state.session, state.user, context.limits ?? DEFAULT_CANDIDATE_LIMITS, await readNeighbours(state.session, context, budget))
-      : requestCandidates(query.candidates);
+    neighbours === undefined
+      ? requestCandidates(query.candidates ?? [])
+      : generateCandidates(context.pools, state.session, state.user, context.limits ?? DEFAULT_CANDIDATE_LIMITS, neighbours.itemIds);
   const eligible = filterCandidates(
     candidates,
     {
@@ -139,7 +143,11 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
   );
   timer.mark('candidates');
 
-  const snapshots = await readItems(context.store, eligible.map((candidate) => candidate.itemId), context.nowMs, budget, state.session);
+  const eligibleIds = eligible.map((candidate) => candidate.itemId);
+  const snapshots =
+    context.itemCache === undefined
+      ? await readItems(context.store, eligibleIds, context.nowMs, budget, state.session)
+      : await readItemsCached(context.store, context.itemCache, eligibleIds, context.nowMs, budget, state.session, neighbours?.lists);
   timer.mark('features');
 
   const batch = await scoreItems(context.model, state.session, state.user, snapshots, context.nowMs);
@@ -165,7 +173,7 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
 
   const items = page.map((item): FeedItem => ({ ...item, known: item.catalog !== undefined }));
   if (query.explain === true) {
-    await addContributions(items, snapshots, eligible.map((candidate) => candidate.itemId), state, context);
+    await addContributions(items, snapshots, eligibleIds, state, context);
     timer.mark('explain');
   }
   return {
@@ -177,14 +185,17 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
   };
 }
 
-/** Reads the co-visitation neighbours of the session's recent engaged items in one round trip. */
-async function readNeighbours(session: SessionSnapshot, context: RankContext, budget: StoreBudget): Promise<string[]> {
+/**
+ * Reads the co-visitation lists of the session's recent engaged items in one round trip, and
+ * merges them into candidates. The lists are whole, so they also give the co-visitation feature.
+ */
+async function readNeighbours(session: SessionSnapshot, context: RankContext, budget: StoreBudget): Promise<{ itemIds: string[]; lists: ReadResult[] }> {
   const seeds = covisitSeeds(session);
   if (seeds.length === 0) {
-    return [];
+    return { itemIds: [], lists: [] };
   }
-  const results = await readWithinBudget(context.store, covisitReadRequests(seeds), budget);
-  return mergeNeighbours(seeds, results);
+  const lists = await readWithinBudget(context.store, covisitReadRequests(seeds), budget);
+  return { itemIds: mergeNeighbours(seeds, lists), lists };
 }
 
 /** Adds feature contributions to the page's items, computed on the snapshots already read. */
