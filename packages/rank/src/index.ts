@@ -1,3 +1,4 @@
+export * from './cached-item-reads';
 export * from './candidates';
 export * from './covisitation';
 export * from './explain';

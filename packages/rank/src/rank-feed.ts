@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import type { CatalogItem } from '@nexttap/events';
-import { buildFeatureMatrix, type ItemSnapshot, type ReadResult, type SessionSnapshot, type UserSnapshot } from '@nexttap/features';
+import { buildFeatureMatrix, covisitListRequests, type ItemSnapshot, type ReadResult, type SessionSnapshot, type UserSnapshot } from '@nexttap/features';
 import type { RankingModel } from '@nexttap/model';
 import type { FeatureStore } from '@nexttap/store';
-import { DEFAULT_CANDIDATE_LIMITS, generateCandidates, requestCandidates, type CandidateLimits, type CandidateSource } from './candidates';
+import { planCachedItemRead, readItemsCached, type CachedItemRead } from './cached-item-reads';
+import { DEFAULT_CANDIDATE_LIMITS, generateCandidates, requestCandidates, type Candidate, type CandidateLimits, type CandidateSource } from './candidates';
 import { covisitReadRequests, covisitSeeds, mergeNeighbours } from './covisitation';
 import { explainScores, type FeatureContribution } from './explain';
 import { fallbackFeed } from './fallback-feed';
@@ -13,7 +14,7 @@ import type { PoolSnapshot } from './pool-cache';
 import { scoreItems } from './scoring';
 import { parseServedHistory, servedHistoryRequest, type RankingEntry } from './served-feeds';
 import { StoreBudget, StoreBudgetExceededError, UNLIMITED_STORE_BUDGET } from './store-budget';
-import { readItems, readItemsCached, readSessionWith, readWithinBudget, StoreReadError } from './store-reads';
+import { readItems, readSessionWith, readWithinBudget, StoreReadError } from './store-reads';
 
 export interface FeedQuery {
   sessionId: string;
@@ -121,14 +122,18 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
   const budget = context.budget ?? UNLIMITED_STORE_BUDGET;
   const timer = new StageTimer(context.observeStage);
   const servedLength = query.dropServed === false || query.candidates !== undefined ? 0 : rules.dropServedFeeds;
-  const extra = servedLength > 0 ? [servedHistoryRequest(query.sessionId, servedLength)] : [];
-  const state = await readSessionWith(context.store, query.sessionId, query.userId, context.nowMs, extra, budget);
+  const served = servedLength > 0 ? [servedHistoryRequest(query.sessionId, servedLength)] : [];
+  const requested = query.candidates === undefined ? undefined : requestCandidates(query.candidates);
+  // The request's own candidates are known before the session is read, so with a cache their
+  // item reads join the session's round trip.
+  const early = requested === undefined || context.itemCache === undefined ? undefined : planEarlyRead(requested, query.sessionId, context.itemCache, context.nowMs);
+  const state = await readSessionWith(context.store, query.sessionId, query.userId, context.nowMs, [...served, ...(early?.read.requests ?? [])], budget);
   timer.mark('session');
 
-  const neighbours = query.candidates === undefined ? await readNeighbours(state.session, context, budget) : undefined;
+  const neighbours = requested === undefined ? await readNeighbours(state.session, context, budget) : undefined;
   const candidates =
     neighbours === undefined
-      ? requestCandidates(query.candidates ?? [])
+      ? (requested ?? [])
       : generateCandidates(context.pools, state.session, state.user, context.limits ?? DEFAULT_CANDIDATE_LIMITS, neighbours.itemIds);
   const eligible = filterCandidates(
     candidates,
@@ -136,7 +141,7 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
       session: state.session,
       user: state.user,
       exclude: new Set(query.exclude ?? []),
-      served: parseServedHistory(extra.length > 0 ? state.extra[0] : undefined, servedLength),
+      served: parseServedHistory(served.length > 0 ? state.extra[0] : undefined, servedLength),
       generated: query.candidates === undefined,
     },
     rules,
@@ -144,10 +149,8 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
   timer.mark('candidates');
 
   const eligibleIds = eligible.map((candidate) => candidate.itemId);
-  const snapshots =
-    context.itemCache === undefined
-      ? await readItems(context.store, eligibleIds, context.nowMs, budget, state.session)
-      : await readItemsCached(context.store, context.itemCache, eligibleIds, context.nowMs, budget, state.session, neighbours?.lists);
+  const earlyResults = early === undefined ? undefined : { ...early, results: state.extra.slice(served.length) };
+  const snapshots = await readCandidateItems(eligibleIds, state.session, context, budget, neighbours?.lists, earlyResults);
   timer.mark('features');
 
   const batch = await scoreItems(context.model, state.session, state.user, snapshots, context.nowMs);
@@ -183,6 +186,39 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
     candidateCount: eligible.length,
     ...(batch.outcome === 'model' ? {} : { degraded: modelDegradation(batch.outcome, batch.error) }),
   };
+}
+
+function planEarlyRead(requested: readonly Candidate[], sessionId: string, cache: ItemCache, nowMs: number): { itemIds: string[]; read: CachedItemRead } | undefined {
+  if (requested.length === 0) {
+    return undefined;
+  }
+  const itemIds = requested.map((candidate) => candidate.itemId);
+  return { itemIds, read: planCachedItemRead(cache, itemIds, sessionId, nowMs) };
+}
+
+/**
+ * Reads the features of the eligible items: through the item cache when the context has one, and
+ * from the reads already made with the session when `early` has them.
+ */
+async function readCandidateItems(
+  itemIds: readonly string[],
+  session: SessionSnapshot,
+  context: RankContext,
+  budget: StoreBudget,
+  covisitLists: readonly ReadResult[] | undefined,
+  early: { itemIds: readonly string[]; read: CachedItemRead; results: readonly ReadResult[] } | undefined,
+): Promise<ItemSnapshot[]> {
+  if (early !== undefined) {
+    const listRequests = covisitListRequests(session);
+    const lists = listRequests.length === 0 ? [] : await readWithinBudget(context.store, listRequests, budget);
+    const snapshots = early.read.complete(early.results, lists);
+    const byId = new Map(early.itemIds.map((itemId, index) => [itemId, snapshots[index] as ItemSnapshot]));
+    return itemIds.map((itemId) => byId.get(itemId) as ItemSnapshot);
+  }
+  if (context.itemCache === undefined) {
+    return readItems(context.store, itemIds, context.nowMs, budget, session);
+  }
+  return readItemsCached(context.store, context.itemCache, itemIds, context.nowMs, budget, session, covisitLists);
 }
 
 /**

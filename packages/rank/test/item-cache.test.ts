@@ -1,10 +1,12 @@
 import { validateCatalogItem, validateInteraction, type CatalogItemInput, type InteractionInput } from '@nexttap/events';
 import { applyCatalogItems, applyInteractions, covisitListRequests, readSessionSnapshot, type FeatureStore } from '@nexttap/features';
+import { loadRankingModel } from '@nexttap/model';
 import { MemoryFeatureStore } from '@nexttap/store';
 import { describe, expect, it } from 'vitest';
-import { ItemCache, readItems, readItemsCached, UNLIMITED_STORE_BUDGET } from '../src/index';
+import { ItemCache, PoolCache, rankFeed, readItems, readItemsCached, seededRandom, UNLIMITED_STORE_BUDGET, type FeedQuery } from '../src/index';
 
 const NOW_MS = Date.parse('2026-03-01T12:00:00Z');
+const MODEL_DIR = new URL('../../../models/movielens-mlp/1', import.meta.url).pathname;
 const ITEM_IDS = Array.from({ length: 12 }, (_, index) => `item-${index}`);
 let eventCount = 0;
 
@@ -158,5 +160,37 @@ describe('ItemCache', () => {
 
     expect(second.catalog).toBe(first.catalog);
     expect(cache.fresh('item-1', NOW_MS + 1_500)).toBe(second);
+  });
+});
+
+describe('rankFeed with an item cache', () => {
+  it('ranks as it does without one', async () => {
+    const store = await seededStore();
+    const model = await loadRankingModel(MODEL_DIR);
+    const pools = new PoolCache(store);
+    await pools.refresh(NOW_MS);
+    const cache = new ItemCache({ maxAgeMs: 1_000 });
+    const queries: FeedQuery[] = [
+      { sessionId: 'viewer', limit: 5, candidates: [...ITEM_IDS, 'not-in-catalog'], exclude: ['item-9'] },
+      { sessionId: 'viewer', userId: 'u1', limit: 5 },
+      { sessionId: 'new-session', limit: 5, candidates: ITEM_IDS },
+    ];
+    try {
+      for (const query of queries) {
+        for (let round = 0; round < 2; round++) {
+          const context = { store, model, pools: pools.current, nowMs: NOW_MS + round * 10 };
+          const expected = await rankFeed(query, { ...context, random: seededRandom(3) });
+          const cached = await rankFeed(query, { ...context, random: seededRandom(3), itemCache: cache });
+
+          expect(expected.items.length, JSON.stringify(query)).toBeGreaterThan(0);
+          expect(cached.degraded, JSON.stringify(query)).toBeUndefined();
+          expect(cached.items, JSON.stringify(query)).toEqual(expected.items);
+          expect(cached.ranking).toEqual(expected.ranking);
+          expect(cached.candidateCount).toBe(expected.candidateCount);
+        }
+      }
+    } finally {
+      await model.release();
+    }
   });
 });
