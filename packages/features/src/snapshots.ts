@@ -289,7 +289,7 @@ export class ItemSnapshotBuilder {
 
   private decay(packed: Float64Array): DecayedStats {
     if (this.next + STAT_COUNT > this.block.length) {
-      throw new RangeError(`this ItemSnapshotBuilder holds ${this.block.length / STAT_COUNT} items; create it with a larger capacity`);
+      throw new RangeError(`ItemSnapshotBuilder capacity exceeded: it was created for ${this.block.length / STAT_COUNT} items; create it with a larger capacity`);
     }
     const landmarkMs = packed[0] ?? 0;
     for (let slot = 0; slot < DISTINCT_HALF_LIVES.length; slot++) {

@@ -19,7 +19,7 @@ import { readWithinBudget } from './store-reads';
 
 /** The reads of items through an `ItemCache`, and the step that turns their results into snapshots. */
 export interface CachedItemRead {
-  /** What the session saw, and the snapshots, catalog records and global counters the cache lacks. */
+  /** Reads of the items the session saw and of the snapshots, catalog records and global counters the cache lacks. */
   requests: ReadRequest[];
   /**
    * Builds the snapshots of the items, in order, from the results of `requests` and the session's

@@ -134,7 +134,7 @@ export function diversify(items: readonly ScoredItem[], settings: FeedRuleSettin
   const originalIndex = new Map(items.map((item, index) => [item, index]));
   const counts = new WindowCounts();
   while (remaining.length > 0 && placed.length < depth) {
-    // The window of the next position holds the last `window - 1` placed items.
+    // The window of the next position contains the last `window - 1` placed items.
     if (placed.length >= window) {
       counts.remove(placed[placed.length - window] as ScoredItem);
     }

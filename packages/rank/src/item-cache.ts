@@ -20,16 +20,16 @@ export interface ItemCacheOptions {
   maxItems?: number;
 }
 
-/** Items kept by default: about 100 MB at most, since an entry is under 1 KB with its catalog record. */
+/** Items kept by default: about 100 MB at most, on the estimate that an entry with its catalog record is under 1 KB. */
 export const DEFAULT_ITEM_CACHE_MAX_ITEMS = 100_000;
 
 /**
  * In-process copy of items' packed snapshots, catalog records and the global counters, so that a
  * feed request reads only the items whose copy is older than `maxAgeMs`. Decay is applied at
- * request time from the stored landmark, so a cached entry gives exactly the features the store
- * would have given at its read time, decayed to the request's instant; what it misses is the events
- * applied since that read, at most `maxAgeMs` ago. Session-specific item features (whether the
- * session saw the item, co-visitation from its recent items) are read on every request.
+ * request time from the stored landmark, so a cached entry gives the features the store gave at
+ * its read time, decayed to the request's instant. It misses only the events applied since that
+ * read, at most `maxAgeMs` ago. Session-specific item features (whether the session saw the item,
+ * co-visitation from its recent items) are read on every request.
  */
 export class ItemCache {
   private readonly items = new Map<string, CachedItem>();

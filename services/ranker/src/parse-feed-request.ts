@@ -14,9 +14,9 @@ const ID_LIST_FIELDS = ['candidates', 'exclude'] as const;
 
 /**
  * Parses a `POST /v1/feed` body with `feedRequestSchema`. Running zod's id schema on each of up to
- * 2,000 ids costs more than the rest of a feed request, so id lists whose ids are all plain ASCII
- * (`PLAIN_ID`) are checked here and taken as they are; zod checks the rest of the body. Any other
- * list goes through zod, so every rejection keeps the schema's message.
+ * 2,000 ids costs more than the rest of a feed request. So id lists whose ids are all plain ASCII
+ * (`PLAIN_ID`) are checked here and taken as they are, and zod checks the rest of the body. Any
+ * other list goes through zod, so every rejection keeps the schema's message.
  */
 export function parseFeedRequest(body: unknown): FeedRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
