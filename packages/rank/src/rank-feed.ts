@@ -208,6 +208,9 @@ async function readCandidateItems(
   covisitLists: readonly ReadResult[] | undefined,
   early: { itemIds: readonly string[]; read: CachedItemRead; results: readonly ReadResult[] } | undefined,
 ): Promise<ItemSnapshot[]> {
+  if (itemIds.length === 0) {
+    return [];
+  }
   if (early !== undefined) {
     const listRequests = covisitListRequests(session);
     const lists = listRequests.length === 0 ? [] : await readWithinBudget(context.store, listRequests, budget);
