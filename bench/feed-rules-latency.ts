@@ -29,7 +29,7 @@ export interface FeedRulesLatencyRow {
   degraded: number;
   /**
    * Process CPU time per request, in ms, over requests sent one at a time with fastify's `inject`
-   * after the load run. Unlike the latencies it barely depends on what else runs on the machine.
+   * after the load run. It depends much less than the latencies on what else runs on the machine.
    */
   cpuMsPerRequest: number;
 }
