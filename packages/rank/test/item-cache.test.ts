@@ -30,7 +30,7 @@ async function writeEvents(store: FeatureStore, nowMs: number, events: ReadonlyA
   await applyInteractions(store, valid);
 }
 
-/** A store with a catalog, crowd history, and a session that tapped, saw and co-visited items. */
+/** Builds a store with a catalog, crowd history, and a session that tapped, saw and co-visited items. */
 async function seededStore(): Promise<MemoryFeatureStore> {
   const store = new MemoryFeatureStore({ now: () => NOW_MS, sweepIntervalMs: 0 });
   await writeCatalog(
@@ -55,7 +55,7 @@ async function seededStore(): Promise<MemoryFeatureStore> {
 }
 
 describe('readItemsCached', () => {
-  it('matches readItems, with and without co-visitation lists read first', async () => {
+  it('matches readItems, cold and warm', async () => {
     const store = await seededStore();
     const { session } = await readSessionSnapshot(store, 'viewer', undefined, NOW_MS);
     const expected = await readItems(store, ITEM_IDS, NOW_MS, UNLIMITED_STORE_BUDGET, session);
@@ -141,7 +141,7 @@ describe('readItemsCached', () => {
 });
 
 describe('ItemCache', () => {
-  it('keeps at most maxItems entries, dropping the oldest reads first', () => {
+  it('drops the oldest reads past maxItems', () => {
     const cache = new ItemCache({ maxAgeMs: 1_000, maxItems: 10 });
     for (let index = 0; index < 25; index++) {
       cache.store(`item-${index}`, null, null, NOW_MS);
