@@ -4,7 +4,7 @@ import { createLogger } from '@nexttap/observability';
 import { seededRandom } from '@nexttap/rank';
 import { startRedisServer } from '@nexttap/testkit';
 import autocannon from 'autocannon';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 
 const MODEL_DIR = new URL('../models/movielens-mlp/1', import.meta.url).pathname;
 const MOVIELENS_DIR = new URL('../data/movielens', import.meta.url).pathname;
@@ -12,6 +12,8 @@ const MOVIELENS_DIR = new URL('../data/movielens', import.meta.url).pathname;
 const REQUEST_VARIANTS = 200;
 /** Connections that carry the fixed rate; enough that one slow reply does not hold the rate back. */
 const CONNECTIONS = 16;
+/** Requests sent one at a time to measure CPU time per request. */
+const CPU_SAMPLE_REQUESTS = 400;
 
 export interface FeedRulesLatencyRow {
   /** `bare fastify` or `feed`. */
@@ -25,6 +27,11 @@ export interface FeedRulesLatencyRow {
   errors: number;
   /** Feeds served degraded during the run, from the ranker's counter. */
   degraded: number;
+  /**
+   * Process CPU time per request, in ms, over requests sent one at a time with fastify's `inject`
+   * after the load run. It depends much less than the latencies on what else runs on the machine.
+   */
+  cpuMsPerRequest: number;
 }
 
 /** Load points of the ranker's latency targets: candidates per request and requests per second. */
@@ -64,9 +71,13 @@ function requestBodies(itemIds: readonly string[], candidates: number): string[]
   });
 }
 
+/**
+ * Sends the bodies in turn at `rate` requests per second. autocannon runs in a worker thread of its
+ * own, so that generating the load does not share the server's event loop and add to its latency.
+ */
 async function load(url: string, path: string, bodies: readonly string[], rate: number, durationSeconds: number) {
   const requests = bodies.map((body) => ({ method: 'POST' as const, path, headers: { 'content-type': 'application/json' }, body }));
-  return autocannon({ url, connections: CONNECTIONS, overallRate: rate, duration: durationSeconds, requests });
+  return autocannon({ url, connections: CONNECTIONS, overallRate: rate, duration: durationSeconds, requests, workers: 1 });
 }
 
 async function measureBareRoute(bodies: readonly string[], rate: number, durationSeconds: number, candidates: number): Promise<FeedRulesLatencyRow> {
@@ -77,7 +88,7 @@ async function measureBareRoute(bodies: readonly string[], rate: number, duratio
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   try {
     const result = await load(url, '/bare', bodies, rate, durationSeconds);
-    return row('bare fastify', '-', candidates, rate, result, 0);
+    return row('bare fastify', '-', candidates, rate, result, 0, await cpuPerRequest(app, '/bare', bodies));
   } finally {
     await app.close();
   }
@@ -98,15 +109,30 @@ async function measureRanker(store: 'memory' | 'redis', itemIds: readonly string
   const rows: FeedRulesLatencyRow[] = [];
   try {
     for (const point of FEED_LOAD_POINTS) {
+      const bodies = requestBodies(itemIds, point.candidates);
       const degradedBefore = await degradedCount(server.url);
-      const result = await load(server.url, '/v1/feed', requestBodies(itemIds, point.candidates), point.rate, durationSeconds);
-      rows.push(row('feed', store, point.candidates, point.rate, result, (await degradedCount(server.url)) - degradedBefore));
+      const result = await load(server.url, '/v1/feed', bodies, point.rate, durationSeconds);
+      const degraded = (await degradedCount(server.url)) - degradedBefore;
+      rows.push(row('feed', store, point.candidates, point.rate, result, degraded, await cpuPerRequest(server.app, '/v1/feed', bodies)));
     }
   } finally {
     await server.close();
     await redis?.stop();
   }
   return rows;
+}
+
+/** Sends the bodies one at a time through `inject` and returns the process CPU time per request, in ms. */
+async function cpuPerRequest(app: FastifyInstance, path: string, bodies: readonly string[]): Promise<number> {
+  const started = process.cpuUsage();
+  for (let index = 0; index < CPU_SAMPLE_REQUESTS; index++) {
+    const response = await app.inject({ method: 'POST', url: path, headers: { 'content-type': 'application/json' }, payload: bodies[index % bodies.length] });
+    if (response.statusCode !== 200) {
+      throw new Error(`${path} replied ${response.statusCode} during the CPU sample: ${response.body}`);
+    }
+  }
+  const used = process.cpuUsage(started);
+  return Math.round(((used.user + used.system) / 1_000 / CPU_SAMPLE_REQUESTS) * 100) / 100;
 }
 
 /** Reads the sum of `nexttap_feed_degraded_total` over its reasons from the server's metrics. */
@@ -121,7 +147,15 @@ async function degradedCount(url: string): Promise<number> {
   return total;
 }
 
-function row(route: string, store: FeedRulesLatencyRow['store'], candidates: number, rate: number, result: autocannon.Result, degraded: number): FeedRulesLatencyRow {
+function row(
+  route: string,
+  store: FeedRulesLatencyRow['store'],
+  candidates: number,
+  rate: number,
+  result: autocannon.Result,
+  degraded: number,
+  cpuMsPerRequest: number,
+): FeedRulesLatencyRow {
   return {
     route,
     store,
@@ -132,5 +166,6 @@ function row(route: string, store: FeedRulesLatencyRow['store'], candidates: num
     p99Ms: result.latency.p99,
     errors: result.errors + result.non2xx,
     degraded,
+    cpuMsPerRequest,
   };
 }

@@ -33,13 +33,17 @@ export function buildFeatureMatrix(
 ): FeatureMatrix {
   const columns = features.length;
   const data = new Float32Array(items.length * columns);
-  items.forEach((item, row) => {
-    const context: FeatureContext = { session, user, item, nowMs };
-    for (let column = 0; column < columns; column++) {
-      const feature = features[column] as FeatureDefinition;
+  // One context object per column serves every row: features read it during `compute` and keep no
+  // reference. Filling column by column keeps one feature's code hot across the rows.
+  const context: FeatureContext = { session, user, item: items[0] as ItemSnapshot, nowMs };
+  for (let column = 0; column < columns; column++) {
+    const feature = features[column] as FeatureDefinition;
+    const defaultValue = feature.defaultValue;
+    for (let row = 0, cell = column; row < items.length; row++, cell += columns) {
+      context.item = items[row] as ItemSnapshot;
       const value = feature.compute(context);
-      data[row * columns + column] = value === undefined || !Number.isFinite(value) ? feature.defaultValue : value;
+      data[cell] = value === undefined || !Number.isFinite(value) ? defaultValue : value;
     }
-  });
+  }
   return { data, rows: items.length, columns, featureNames: features.map((feature) => feature.name) };
 }

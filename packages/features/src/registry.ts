@@ -1,4 +1,4 @@
-import type { CatalogItem, InteractionType } from '@nexttap/events';
+import { INTERACTION_TYPES, type CatalogItem, type InteractionType } from '@nexttap/events';
 import { isNegative, ITEM_FIELDS, itemTypeField } from './plan';
 import type { ItemSnapshot, SessionSnapshot, UserSnapshot } from './snapshots';
 
@@ -251,8 +251,11 @@ function absoluteSum(values: ReadonlyMap<string, number>): number {
   return total;
 }
 
+/** Day-half-life counter field of each interaction type, named once rather than on every row. */
+const DAY_COUNT_FIELDS = Object.fromEntries(INTERACTION_TYPES.map((type) => [type, itemTypeField(type, 'day')])) as Record<InteractionType, string>;
+
 function count(item: ItemSnapshot, type: InteractionType): number {
-  return item.stats.get(itemTypeField(type, 'day')) ?? 0;
+  return item.stats.get(DAY_COUNT_FIELDS[type]) ?? 0;
 }
 
 function meanDwell(item: ItemSnapshot): number | undefined {

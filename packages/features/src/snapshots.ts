@@ -62,20 +62,52 @@ export interface StatReader {
   get(field: string): number | undefined;
 }
 
-/** Decayed stats of one item, stored in `ITEM_STAT_FIELDS` order. */
+/** Decayed stats of one item: `ITEM_STAT_FIELDS` in order, at `offset` of a block shared by a batch of items. */
 class DecayedStats implements StatReader {
-  constructor(private readonly values: Float64Array) {}
+  constructor(
+    private readonly values: Float64Array,
+    private readonly offset: number,
+  ) {}
 
   get(field: string): number | undefined {
     const index = STAT_INDEX.get(field);
-    return index === undefined ? undefined : this.values[index];
+    return index === undefined ? undefined : this.values[this.offset + index];
+  }
+
+  /** Returns the stat at `index` of `ITEM_STAT_FIELDS`. */
+  at(index: number): number {
+    return this.values[this.offset + index] ?? 0;
   }
 }
 
+const STAT_COUNT = ITEM_STAT_FIELDS.length;
 const STAT_INDEX = new Map(ITEM_STAT_FIELDS.map((field, index) => [field, index]));
 const STAT_HALF_LIVES = ITEM_STAT_FIELDS.map((field) => halfLifeOfField(field) as number);
 const DISTINCT_HALF_LIVES = [...new Set(STAT_HALF_LIVES)];
-const EMPTY_STATS = new DecayedStats(new Float64Array(ITEM_STAT_FIELDS.length));
+/** For each stat field, the index of its half-life in `DISTINCT_HALF_LIVES`. */
+const HALF_LIFE_SLOT = Uint8Array.from(STAT_HALF_LIVES, (halfLifeMs) => DISTINCT_HALF_LIVES.indexOf(halfLifeMs));
+const EMPTY_STATS = new DecayedStats(new Float64Array(STAT_COUNT), 0);
+
+function statIndex(field: string): number {
+  return STAT_INDEX.get(field) as number;
+}
+
+/** Positions in `ITEM_STAT_FIELDS` of the stats that every item snapshot names. */
+const STAT = {
+  positiveMinutes: statIndex(ITEM_FIELDS.positiveMinutes),
+  positiveHour: statIndex(ITEM_FIELDS.positiveHour),
+  positiveDay: statIndex(ITEM_FIELDS.positiveDay),
+  positiveWeek: statIndex(ITEM_FIELDS.positiveWeek),
+  impression: statIndex(itemTypeField('impression', 'day')),
+  tap: statIndex(itemTypeField('tap', 'day')),
+  play: statIndex(itemTypeField('play', 'day')),
+  complete: statIndex(itemTypeField('complete', 'day')),
+  like: statIndex(itemTypeField('like', 'day')),
+  share: statIndex(itemTypeField('share', 'day')),
+  comment: statIndex(itemTypeField('comment', 'day')),
+  skip: statIndex(itemTypeField('skip', 'day')),
+  hide: statIndex(itemTypeField('hide', 'day')),
+} as const;
 
 /**
  * Parsed catalog records by their JSON text. The ranker parses the same few thousand records on
@@ -84,7 +116,8 @@ const EMPTY_STATS = new DecayedStats(new Float64Array(ITEM_STAT_FIELDS.length));
 const catalogCache = new Map<string, CatalogItem>();
 const CATALOG_CACHE_MAX = 50_000;
 
-function parseCatalog(text: string): CatalogItem {
+/** Parses a catalog record as ingest stored it; a repeated text returns the same object. */
+export function parseCatalogText(text: string): CatalogItem {
   let item = catalogCache.get(text);
   if (item === undefined) {
     item = JSON.parse(text) as CatalogItem;
@@ -188,10 +221,8 @@ export function parseItemReads(itemIds: readonly string[], results: readonly Rea
   const priors = parsePriors(hashValue(global), nowMs);
   const seenScores = session !== undefined && seen?.kind === 'zsetScores' ? seen.value : [];
   const landmarks = covisitLandmarks?.kind === 'strings' ? covisitLandmarks.value.map(Number) : [];
+  const builder = new ItemSnapshotBuilder(itemIds.length, nowMs, priors);
   return itemIds.map((itemId, index) => {
-    const stats = decaySnapshot(snapshotValues[index] ?? null, nowMs);
-    const catalogText = catalogValues[index];
-    const day = (type: Parameters<typeof itemTypeField>[0]) => stats.get(itemTypeField(type, 'day')) ?? 0;
     let covisitScore = 0;
     covisits.forEach((result, source) => {
       const score = result?.kind === 'zsetScores' ? result.value[index] : null;
@@ -199,40 +230,131 @@ export function parseItemReads(itemIds: readonly string[], results: readonly Rea
         covisitScore += readDecayed(score, landmarks[source] ?? nowMs, nowMs, FEATURE_SETTINGS.covisitHalfLifeMs);
       }
     });
-    return {
-      itemId,
-      catalog: catalogText ? parseCatalog(catalogText) : undefined,
-      stats,
-      positiveMinutes: stats.get(ITEM_FIELDS.positiveMinutes) ?? 0,
-      positiveShort: stats.get(ITEM_FIELDS.positiveHour) ?? 0,
-      positiveDay: stats.get(ITEM_FIELDS.positiveDay) ?? 0,
-      positiveLong: stats.get(ITEM_FIELDS.positiveWeek) ?? 0,
-      impressions: day('impression'),
-      taps: day('tap'),
-      likes: day('like'),
-      interactions: day('tap') + day('play') + day('complete') + day('like') + day('share') + day('comment') + day('skip') + day('hide'),
-      covisitScore,
-      seenInSession: seenScores[index] !== undefined && seenScores[index] !== null,
-      priors,
-    };
+    const catalogText = catalogValues[index];
+    const seenInSession = seenScores[index] !== undefined && seenScores[index] !== null;
+    return builder.build(itemId, snapshotValues[index] ?? null, catalogText ? parseCatalogText(catalogText) : undefined, covisitScore, seenInSession);
   });
 }
 
 /**
- * Decays a packed item snapshot (landmark, then `ITEM_STAT_FIELDS`) to `nowMs`, with one power
- * per distinct half-life rather than one per field.
+ * Builds the snapshots of a batch of items read at one instant. The decayed stats of all items
+ * share one typed array, so a batch allocates one block instead of one array per item.
  */
-function decaySnapshot(values: Float64Array | null, nowMs: number): DecayedStats {
-  if (values === null) {
-    return EMPTY_STATS;
+export class ItemSnapshotBuilder {
+  private readonly block: Float64Array;
+  private next = 0;
+  private readonly factors = new Float64Array(DISTINCT_HALF_LIVES.length);
+
+  /** @param capacity items with a packed snapshot that this builder builds at most */
+  constructor(
+    capacity: number,
+    private readonly nowMs: number,
+    private readonly priors: GlobalPriors,
+  ) {
+    this.block = new Float64Array(capacity * STAT_COUNT);
   }
-  const landmarkMs = values[0] ?? 0;
-  const divisors = new Map(DISTINCT_HALF_LIVES.map((halfLifeMs) => [halfLifeMs, readDecayed(1, landmarkMs, nowMs, halfLifeMs)]));
-  const decayed = new Float64Array(ITEM_STAT_FIELDS.length);
-  for (let index = 0; index < decayed.length; index++) {
-    decayed[index] = (values[index + 1] ?? 0) * (divisors.get(STAT_HALF_LIVES[index] as number) as number);
+
+  /**
+   * Builds one item's snapshot from its packed snapshot (the landmark, then `ITEM_STAT_FIELDS`,
+   * or null when the item has none), decaying every stat to the builder's instant with one power
+   * per distinct half-life.
+   */
+  build(itemId: string, packed: Float64Array | null, catalog: CatalogItem | undefined, covisitScore: number, seenInSession: boolean): ItemSnapshot {
+    const stats = packed === null ? EMPTY_STATS : this.decay(packed);
+    return {
+      itemId,
+      catalog,
+      stats,
+      positiveMinutes: stats.at(STAT.positiveMinutes),
+      positiveShort: stats.at(STAT.positiveHour),
+      positiveDay: stats.at(STAT.positiveDay),
+      positiveLong: stats.at(STAT.positiveWeek),
+      impressions: stats.at(STAT.impression),
+      taps: stats.at(STAT.tap),
+      likes: stats.at(STAT.like),
+      interactions:
+        stats.at(STAT.tap) +
+        stats.at(STAT.play) +
+        stats.at(STAT.complete) +
+        stats.at(STAT.like) +
+        stats.at(STAT.share) +
+        stats.at(STAT.comment) +
+        stats.at(STAT.skip) +
+        stats.at(STAT.hide),
+      covisitScore,
+      seenInSession,
+      priors: this.priors,
+    };
   }
-  return new DecayedStats(decayed);
+
+  private decay(packed: Float64Array): DecayedStats {
+    if (this.next + STAT_COUNT > this.block.length) {
+      throw new RangeError(`ItemSnapshotBuilder capacity exceeded: it was created for ${this.block.length / STAT_COUNT} items; create it with a larger capacity`);
+    }
+    const landmarkMs = packed[0] ?? 0;
+    for (let slot = 0; slot < DISTINCT_HALF_LIVES.length; slot++) {
+      this.factors[slot] = readDecayed(1, landmarkMs, this.nowMs, DISTINCT_HALF_LIVES[slot] as number);
+    }
+    const offset = this.next;
+    for (let index = 0; index < STAT_COUNT; index++) {
+      this.block[offset + index] = (packed[index + 1] ?? 0) * (this.factors[HALF_LIFE_SLOT[index] as number] as number);
+    }
+    this.next += STAT_COUNT;
+    return new DecayedStats(this.block, offset);
+  }
+}
+
+/**
+ * Sums, for each item, the decayed co-visitation scores of `lists` at `nowMs`, adding the sources
+ * in order. The lists are the results of `covisitListRequests`: each sorted set read whole with
+ * its landmark, which gives the same scores as reading each item's score, because the store keeps
+ * at most `covisitMaxNeighbours` members per set.
+ */
+export function covisitScoresOf(itemIds: readonly string[], lists: readonly ReadResult[], nowMs: number): Float64Array {
+  const scores = new Float64Array(itemIds.length);
+  if (lists.length === 0) {
+    return scores;
+  }
+  const positions = new Map<string, number>();
+  itemIds.forEach((itemId, index) => positions.set(itemId, index));
+  for (const list of lists) {
+    if (list.kind !== 'zsetTop') {
+      continue;
+    }
+    for (const { member, score } of list.value) {
+      const index = positions.get(member);
+      if (index !== undefined) {
+        scores[index] = (scores[index] as number) + readDecayed(score, list.landmarkMs, nowMs, FEATURE_SETTINGS.covisitHalfLifeMs);
+      }
+    }
+  }
+  return scores;
+}
+
+/** Builds the whole-set reads of the co-visitation lists that score a session's candidates, in source order. */
+export function covisitListRequests(session: SessionSnapshot): ReadRequest[] {
+  return covisitSources(session).map((source) => ({ kind: 'zsetTop', key: keys.itemCovisit(source), limit: FEATURE_SETTINGS.covisitMaxNeighbours }));
+}
+
+/** Builds the read of the global counters; `priorsOf` turns its result into priors. */
+export function globalStatsRequest(): ReadRequest {
+  return { kind: 'hash', key: keys.globalStats() };
+}
+
+/** Returns the priors of the smoothed rates from the result of `globalStatsRequest`, decayed to `nowMs`. */
+export function priorsOf(result: ReadResult | undefined, nowMs: number): GlobalPriors {
+  return parsePriors(hashValue(result), nowMs);
+}
+
+/** Builds the read of which of `itemIds` the session has seen; `seenFlagsOf` decodes its result. */
+export function sessionSeenRequest(sessionId: string, itemIds: readonly string[]): ReadRequest {
+  return { kind: 'zsetScores', key: keys.sessionSeen(sessionId), members: [...itemIds] };
+}
+
+/** Tells, for each of `count` items of a `sessionSeenRequest`, whether the session has seen it. */
+export function seenFlagsOf(result: ReadResult | undefined, count: number): boolean[] {
+  const scores = result?.kind === 'zsetScores' ? result.value : [];
+  return Array.from({ length: count }, (_, index) => scores[index] !== undefined && scores[index] !== null);
 }
 
 function parsePriors(fields: Record<string, string>, nowMs: number): GlobalPriors {

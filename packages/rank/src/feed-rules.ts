@@ -132,34 +132,62 @@ export function diversify(items: readonly ScoredItem[], settings: FeedRuleSettin
   const remaining = [...items];
   const placed: ScoredItem[] = [];
   const originalIndex = new Map(items.map((item, index) => [item, index]));
+  const counts = new WindowCounts();
   while (remaining.length > 0 && placed.length < depth) {
-    const recent = placed.slice(Math.max(0, placed.length - window + 1));
-    const fitting = remaining.findIndex((item) => fitsWindow(item, recent, settings));
+    // The window of the next position contains the last `window - 1` placed items.
+    if (placed.length >= window) {
+      counts.remove(placed[placed.length - window] as ScoredItem);
+    }
+    const fitting = remaining.findIndex((item) => counts.fits(item, settings));
     const [next] = remaining.splice(fitting < 0 ? 0 : fitting, 1) as [ScoredItem];
     const from = originalIndex.get(next) ?? placed.length;
     if (placed.length > from) {
       next.rules.push({ rule: 'diversity', from, to: placed.length });
     }
     placed.push(next);
+    counts.add(next);
   }
   return [...placed, ...remaining];
 }
 
-function fitsWindow(item: ScoredItem, recent: readonly ScoredItem[], settings: FeedRuleSettings): boolean {
-  for (const category of item.catalog?.categories ?? []) {
-    const count = recent.filter((other) => other.catalog?.categories.includes(category)).length;
-    if (count + 1 > settings.diversityMaxPerCategory) {
-      return false;
+/** Items per category and per creator among the placed items of the current diversity window. */
+class WindowCounts {
+  private readonly categories = new Map<string, number>();
+  private readonly creators = new Map<string, number>();
+
+  /** Tells whether one more item like `item` keeps every category and creator within the limits. */
+  fits(item: ScoredItem, settings: FeedRuleSettings): boolean {
+    for (const category of item.catalog?.categories ?? []) {
+      if ((this.categories.get(category) ?? 0) + 1 > settings.diversityMaxPerCategory) {
+        return false;
+      }
+    }
+    const creatorId = item.catalog?.creatorId;
+    return creatorId === undefined || (this.creators.get(creatorId) ?? 0) + 1 <= settings.diversityMaxPerCreator;
+  }
+
+  add(item: ScoredItem): void {
+    this.change(item, 1);
+  }
+
+  remove(item: ScoredItem): void {
+    this.change(item, -1);
+  }
+
+  private change(item: ScoredItem, delta: number): void {
+    const categories = item.catalog?.categories ?? [];
+    for (let index = 0; index < categories.length; index++) {
+      const category = categories[index] as string;
+      // An item counts once per category, even when its record lists the category twice.
+      if (categories.indexOf(category) === index) {
+        this.categories.set(category, (this.categories.get(category) ?? 0) + delta);
+      }
+    }
+    const creatorId = item.catalog?.creatorId;
+    if (creatorId !== undefined) {
+      this.creators.set(creatorId, (this.creators.get(creatorId) ?? 0) + delta);
     }
   }
-  const creatorId = item.catalog?.creatorId;
-  if (creatorId !== undefined) {
-    const count = recent.filter((other) => other.catalog?.creatorId === creatorId).length;
-    if (count + 1 > settings.diversityMaxPerCreator) {
-      return false;
-    }
-  }
-  return true;
 }
 
 /**

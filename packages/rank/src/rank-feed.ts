@@ -1,12 +1,14 @@
 import { performance } from 'node:perf_hooks';
 import type { CatalogItem } from '@nexttap/events';
-import { buildFeatureMatrix, type ItemSnapshot, type SessionSnapshot, type UserSnapshot } from '@nexttap/features';
+import { buildFeatureMatrix, covisitListRequests, type ItemSnapshot, type ReadResult, type SessionSnapshot, type UserSnapshot } from '@nexttap/features';
 import type { RankingModel } from '@nexttap/model';
 import type { FeatureStore } from '@nexttap/store';
-import { DEFAULT_CANDIDATE_LIMITS, generateCandidates, requestCandidates, type CandidateLimits, type CandidateSource } from './candidates';
+import { planCachedItemRead, readItemsCached, type CachedItemRead } from './cached-item-reads';
+import { DEFAULT_CANDIDATE_LIMITS, generateCandidates, requestCandidates, type Candidate, type CandidateLimits, type CandidateSource } from './candidates';
 import { covisitReadRequests, covisitSeeds, mergeNeighbours } from './covisitation';
 import { explainScores, type FeatureContribution } from './explain';
 import { fallbackFeed } from './fallback-feed';
+import type { ItemCache } from './item-cache';
 import { applyOrderingRules, DEFAULT_FEED_RULES, filterCandidates, sortByScore, type FeedRuleSettings, type RuleEffect, type ScoredItem } from './feed-rules';
 import type { PoolSnapshot } from './pool-cache';
 import { scoreItems } from './scoring';
@@ -79,6 +81,8 @@ export interface RankContext {
   random?: () => number;
   /** Contributions listed per explained item. Default 5. */
   explainTop?: number;
+  /** In-process copy of item features; without it every request reads every candidate. */
+  itemCache?: ItemCache;
   observeStage?: (stage: FeedStage, seconds: number) => void;
 }
 
@@ -118,28 +122,35 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
   const budget = context.budget ?? UNLIMITED_STORE_BUDGET;
   const timer = new StageTimer(context.observeStage);
   const servedLength = query.dropServed === false || query.candidates !== undefined ? 0 : rules.dropServedFeeds;
-  const extra = servedLength > 0 ? [servedHistoryRequest(query.sessionId, servedLength)] : [];
-  const state = await readSessionWith(context.store, query.sessionId, query.userId, context.nowMs, extra, budget);
+  const served = servedLength > 0 ? [servedHistoryRequest(query.sessionId, servedLength)] : [];
+  const requested = query.candidates === undefined ? undefined : requestCandidates(query.candidates);
+  // The request's own candidates are known before the session is read, so with a cache their
+  // item reads join the session's round trip.
+  const early = requested === undefined || context.itemCache === undefined ? undefined : planEarlyRead(requested, query.sessionId, context.itemCache, context.nowMs);
+  const state = await readSessionWith(context.store, query.sessionId, query.userId, context.nowMs, [...served, ...(early?.read.requests ?? [])], budget);
   timer.mark('session');
 
+  const neighbours = requested === undefined ? await readNeighbours(state.session, context, budget) : undefined;
   const candidates =
-    query.candidates === undefined
-      ? generateCandidates(context.pools, state.session, state.user, context.limits ?? DEFAULT_CANDIDATE_LIMITS, await readNeighbours(state.session, context, budget))
-      : requestCandidates(query.candidates);
+    neighbours === undefined
+      ? (requested ?? [])
+      : generateCandidates(context.pools, state.session, state.user, context.limits ?? DEFAULT_CANDIDATE_LIMITS, neighbours.itemIds);
   const eligible = filterCandidates(
     candidates,
     {
       session: state.session,
       user: state.user,
       exclude: new Set(query.exclude ?? []),
-      served: parseServedHistory(extra.length > 0 ? state.extra[0] : undefined, servedLength),
+      served: parseServedHistory(served.length > 0 ? state.extra[0] : undefined, servedLength),
       generated: query.candidates === undefined,
     },
     rules,
   );
   timer.mark('candidates');
 
-  const snapshots = await readItems(context.store, eligible.map((candidate) => candidate.itemId), context.nowMs, budget, state.session);
+  const eligibleIds = eligible.map((candidate) => candidate.itemId);
+  const earlyResults = early === undefined ? undefined : { ...early, results: state.extra.slice(served.length) };
+  const snapshots = await readCandidateItems(eligibleIds, state.session, context, budget, neighbours?.lists, earlyResults);
   timer.mark('features');
 
   const batch = await scoreItems(context.model, state.session, state.user, snapshots, context.nowMs);
@@ -165,7 +176,7 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
 
   const items = page.map((item): FeedItem => ({ ...item, known: item.catalog !== undefined }));
   if (query.explain === true) {
-    await addContributions(items, snapshots, eligible.map((candidate) => candidate.itemId), state, context);
+    await addContributions(items, snapshots, eligibleIds, state, context);
     timer.mark('explain');
   }
   return {
@@ -177,14 +188,53 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
   };
 }
 
-/** Reads the co-visitation neighbours of the session's recent engaged items in one round trip. */
-async function readNeighbours(session: SessionSnapshot, context: RankContext, budget: StoreBudget): Promise<string[]> {
-  const seeds = covisitSeeds(session);
-  if (seeds.length === 0) {
+function planEarlyRead(requested: readonly Candidate[], sessionId: string, cache: ItemCache, nowMs: number): { itemIds: string[]; read: CachedItemRead } | undefined {
+  if (requested.length === 0) {
+    return undefined;
+  }
+  const itemIds = requested.map((candidate) => candidate.itemId);
+  return { itemIds, read: planCachedItemRead(cache, itemIds, sessionId, nowMs) };
+}
+
+/**
+ * Reads the features of the eligible items: through the item cache when the context has one, and
+ * from the reads already made with the session when `early` has them.
+ */
+async function readCandidateItems(
+  itemIds: readonly string[],
+  session: SessionSnapshot,
+  context: RankContext,
+  budget: StoreBudget,
+  covisitLists: readonly ReadResult[] | undefined,
+  early: { itemIds: readonly string[]; read: CachedItemRead; results: readonly ReadResult[] } | undefined,
+): Promise<ItemSnapshot[]> {
+  if (itemIds.length === 0) {
     return [];
   }
-  const results = await readWithinBudget(context.store, covisitReadRequests(seeds), budget);
-  return mergeNeighbours(seeds, results);
+  if (early !== undefined) {
+    const listRequests = covisitListRequests(session);
+    const lists = listRequests.length === 0 ? [] : await readWithinBudget(context.store, listRequests, budget);
+    const snapshots = early.read.complete(early.results, lists);
+    const byId = new Map(early.itemIds.map((itemId, index) => [itemId, snapshots[index] as ItemSnapshot]));
+    return itemIds.map((itemId) => byId.get(itemId) as ItemSnapshot);
+  }
+  if (context.itemCache === undefined) {
+    return readItems(context.store, itemIds, context.nowMs, budget, session);
+  }
+  return readItemsCached(context.store, context.itemCache, itemIds, context.nowMs, budget, session, covisitLists);
+}
+
+/**
+ * Reads the co-visitation lists of the session's recent engaged items in one round trip, and
+ * merges them into candidates. The lists are whole, so they also give the co-visitation feature.
+ */
+async function readNeighbours(session: SessionSnapshot, context: RankContext, budget: StoreBudget): Promise<{ itemIds: string[]; lists: ReadResult[] }> {
+  const seeds = covisitSeeds(session);
+  if (seeds.length === 0) {
+    return { itemIds: [], lists: [] };
+  }
+  const lists = await readWithinBudget(context.store, covisitReadRequests(seeds), budget);
+  return { itemIds: mergeNeighbours(seeds, lists), lists };
 }
 
 /** Adds feature contributions to the page's items, computed on the snapshots already read. */

@@ -32,6 +32,10 @@ export const rankerConfigSchema = z.object({
     .describe('Largest accepted request body, in bytes.'),
   feedStoreBudgetMs: z.coerce.number().int().min(1).max(10_000).default(25)
     .describe('Time one feed request may wait for the feature store, in ms, summed over its reads; past it the feed comes from the in-process pool copy, marked degraded.'),
+  itemCacheMaxAgeMs: z.coerce.number().int().min(0).max(60_000).default(1_000)
+    .describe('Oldest in-process copy of an item\'s counters and catalog record that a feed uses, in ms; an older copy is read again with the request. Session features, the items a session saw and co-visitation are read on every request. 0 reads every candidate on every request.'),
+  itemCacheMaxItems: z.coerce.number().int().min(1).max(10_000_000).default(100_000)
+    .describe('Items whose counters and catalog record the ranker keeps in process at most; past it the copies read longest ago are dropped.'),
   rankingDepth: z.coerce.number().int().min(1).max(5_000).default(200)
     .describe('Items of a ranking that the feed rules order and that later pages (`cursor`) can reach.'),
   servedFeedTtlMs: z.coerce.number().int().min(1_000).max(604_800_000).default(86_400_000)
@@ -77,6 +81,8 @@ export const RANKER_ENVIRONMENT: Record<keyof RankerConfig, string> = {
   maxCandidates: 'MAX_CANDIDATES',
   bodyLimitBytes: 'RANKER_BODY_LIMIT_BYTES',
   feedStoreBudgetMs: 'FEED_STORE_BUDGET_MS',
+  itemCacheMaxAgeMs: 'ITEM_CACHE_MAX_AGE_MS',
+  itemCacheMaxItems: 'ITEM_CACHE_MAX_ITEMS',
   rankingDepth: 'RANKING_DEPTH',
   servedFeedTtlMs: 'SERVED_FEED_TTL_MS',
   dropInteracted: 'DROP_INTERACTED',

@@ -1,13 +1,12 @@
-import { parseBody } from '@nexttap/http';
 import type { FastifyInstance } from 'fastify';
 import { decodeCursor } from './cursor';
-import { feedRequestSchema } from './feed-request';
 import type { FeedService } from './feed-service';
+import { parseFeedRequest } from './parse-feed-request';
 
 /** Registers `POST /v1/feed`: ranks a feed for a session, or serves the next page of one. */
 export function registerFeedRoute(instance: FastifyInstance, service: FeedService): void {
   instance.post('/v1/feed', async (request) => {
-    const body = parseBody(feedRequestSchema, request.body, 'RANKER_ERR_INVALID_REQUEST');
+    const body = parseFeedRequest(request.body);
     const cursor = body.cursor === undefined ? undefined : decodeCursor(body.cursor);
     return service.serve(
       {

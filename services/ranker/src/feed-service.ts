@@ -11,6 +11,7 @@ import {
   type FeedItem,
   type FeedQuery,
   type FeedRuleSettings,
+  type ItemCache,
   type PoolCache,
   type RankContext,
   type RankedFeed,
@@ -37,6 +38,8 @@ export interface FeedServiceDependencies {
   config: RankerConfig;
   store: FeatureStore;
   pools: PoolCache;
+  /** In-process copy of item features shared by every request; without it each request reads every candidate. */
+  itemCache?: ItemCache;
   models: ModelSource;
   /** Scores feeds with the shadow model, when one is set, after the response. */
   shadow?: ShadowScorer;
@@ -115,6 +118,7 @@ export class FeedService {
       rules: this.dependencies.rules,
       budget: new StoreBudget(config.feedStoreBudgetMs),
       rankingDepth: config.rankingDepth,
+      ...(this.dependencies.itemCache === undefined ? {} : { itemCache: this.dependencies.itemCache }),
       ...(this.dependencies.random === undefined ? {} : { random: this.dependencies.random }),
       ...(kind === 'first-page' ? { observeStage: (stage, seconds) => metrics.observeStage(stage, seconds) } : {}),
     };

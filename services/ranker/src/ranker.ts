@@ -1,7 +1,7 @@
 import { installErrorHandler } from '@nexttap/http';
 import { ModelRegistry, type RankingModel } from '@nexttap/model';
 import type { Logger, Registry } from '@nexttap/observability';
-import { DEFAULT_CANDIDATE_LIMITS, PoolCache, type FeedRuleSettings } from '@nexttap/rank';
+import { DEFAULT_CANDIDATE_LIMITS, ItemCache, PoolCache, type FeedRuleSettings } from '@nexttap/rank';
 import type { FeatureStore } from '@nexttap/store';
 import type { FastifyInstance } from 'fastify';
 import type { RankerConfig } from './config';
@@ -69,6 +69,7 @@ export class Ranker {
       config,
       store: dependencies.store,
       pools: this.pools,
+      itemCache: new ItemCache({ maxAgeMs: config.itemCacheMaxAgeMs, maxItems: config.itemCacheMaxItems }),
       models: this.models,
       shadow: this.shadow,
       candidateLimits: { ...DEFAULT_CANDIDATE_LIMITS, total: config.maxCandidates },

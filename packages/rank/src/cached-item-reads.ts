@@ -1,0 +1,108 @@
+import {
+  covisitListRequests,
+  covisitScoresOf,
+  globalStatsRequest,
+  ItemSnapshotBuilder,
+  keys,
+  priorsOf,
+  seenFlagsOf,
+  sessionSeenRequest,
+  type ItemSnapshot,
+  type ReadRequest,
+  type ReadResult,
+  type SessionSnapshot,
+} from '@nexttap/features';
+import type { FeatureStore } from '@nexttap/store';
+import type { CachedItem, ItemCache } from './item-cache';
+import type { StoreBudget } from './store-budget';
+import { readWithinBudget } from './store-reads';
+
+/** The reads of items through an `ItemCache`, and the step that turns their results into snapshots. */
+export interface CachedItemRead {
+  /** Reads of the items the session saw and of the snapshots, catalog records and global counters the cache lacks. */
+  requests: ReadRequest[];
+  /**
+   * Builds the snapshots of the items, in order, from the results of `requests` and the session's
+   * co-visitation lists (`covisitListRequests`), and caches what was read.
+   */
+  complete(results: readonly ReadResult[], covisitLists: readonly ReadResult[]): ItemSnapshot[];
+}
+
+/**
+ * Plans the read of items' features through `cache`: entries younger than the cache's max age
+ * are used as they are, the rest are read and cached. What the session saw is always read. The
+ * requests do not depend on the session's state, so a caller that knows the items before it reads
+ * the session sends both in one round trip.
+ */
+export function planCachedItemRead(cache: ItemCache, itemIds: readonly string[], sessionId: string, nowMs: number): CachedItemRead {
+  const entries: Array<CachedItem | undefined> = itemIds.map((itemId) => cache.fresh(itemId, nowMs));
+  const missing = itemIds.filter((_, index) => entries[index] === undefined);
+  const cachedGlobal = cache.freshGlobal(nowMs);
+  const requests: ReadRequest[] = [sessionSeenRequest(sessionId, itemIds)];
+  if (missing.length > 0) {
+    requests.push({ kind: 'snapshots', keys: missing.map((itemId) => keys.itemSnapshot(itemId)) }, { kind: 'strings', keys: missing.map((itemId) => keys.itemCatalog(itemId)) });
+  }
+  if (cachedGlobal === undefined) {
+    requests.push(globalStatsRequest());
+  }
+  const complete = (results: readonly ReadResult[], covisitLists: readonly ReadResult[]): ItemSnapshot[] => {
+    if (missing.length > 0) {
+      storeMissing(cache, itemIds, entries, results[1], results[2], nowMs);
+    }
+    const global = cachedGlobal ?? results[missing.length > 0 ? 3 : 1];
+    if (cachedGlobal === undefined && global !== undefined) {
+      cache.storeGlobal(global, nowMs);
+    }
+    const seen = seenFlagsOf(results[0], itemIds.length);
+    const covisitScores = covisitScoresOf(itemIds, covisitLists, nowMs);
+    const builder = new ItemSnapshotBuilder(itemIds.length, nowMs, priorsOf(global, nowMs));
+    return itemIds.map((itemId, index) => {
+      const entry = entries[index] as CachedItem;
+      return builder.build(itemId, entry.packed, entry.catalog, covisitScores[index] as number, seen[index] as boolean);
+    });
+  };
+  return { requests, complete };
+}
+
+/**
+ * Reads the features of items as `readItems` does, in one round trip, through `cache`.
+ * `covisitLists` are the session's co-visitation lists when the caller already read them
+ * (`covisitListRequests`); without them they are read in the same round trip.
+ */
+export async function readItemsCached(
+  store: FeatureStore,
+  cache: ItemCache,
+  itemIds: readonly string[],
+  nowMs: number,
+  budget: StoreBudget,
+  session: SessionSnapshot,
+  covisitLists?: readonly ReadResult[],
+): Promise<ItemSnapshot[]> {
+  if (itemIds.length === 0) {
+    return [];
+  }
+  const plan = planCachedItemRead(cache, itemIds, session.sessionId, nowMs);
+  const listRequests = covisitLists === undefined ? covisitListRequests(session) : [];
+  const results = await readWithinBudget(store, [...plan.requests, ...listRequests], budget);
+  return plan.complete(results.slice(0, plan.requests.length), covisitLists ?? results.slice(plan.requests.length));
+}
+
+/** Caches the items read for the unset slots of `entries`, and fills those slots. */
+function storeMissing(
+  cache: ItemCache,
+  itemIds: readonly string[],
+  entries: Array<CachedItem | undefined>,
+  snapshots: ReadResult | undefined,
+  catalogs: ReadResult | undefined,
+  readAtMs: number,
+): void {
+  const packedValues = snapshots?.kind === 'snapshots' ? snapshots.value : [];
+  const catalogTexts = catalogs?.kind === 'strings' ? catalogs.value : [];
+  let read = 0;
+  itemIds.forEach((itemId, index) => {
+    if (entries[index] === undefined) {
+      entries[index] = cache.store(itemId, packedValues[read] ?? null, catalogTexts[read], readAtMs);
+      read += 1;
+    }
+  });
+}

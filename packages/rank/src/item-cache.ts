@@ -1,0 +1,109 @@
+import type { CatalogItem } from '@nexttap/events';
+import { parseCatalogText, type ReadResult } from '@nexttap/features';
+
+/** One item's stored features as last read: its packed snapshot and its catalog record. */
+export interface CachedItem {
+  /** The packed snapshot (landmark, then the stat fields) undecayed, or null when the item has none. */
+  packed: Float64Array | null;
+  catalog: CatalogItem | undefined;
+  /** When the item was read from the store, in epoch ms of the ranker's clock. */
+  readAtMs: number;
+}
+
+export interface ItemCacheOptions {
+  /**
+   * Oldest entry served, in ms; an older one is read again in the request's item round trip.
+   * 0 reads every item on every request.
+   */
+  maxAgeMs: number;
+  /** Items kept at most; past it the items read longest ago are dropped first. Default 100,000. */
+  maxItems?: number;
+}
+
+/** Items kept by default: about 100 MB at most, on the estimate that an entry with its catalog record is under 1 KB. */
+export const DEFAULT_ITEM_CACHE_MAX_ITEMS = 100_000;
+
+/**
+ * In-process copy of items' packed snapshots, catalog records and the global counters, so that a
+ * feed request reads only the items whose copy is older than `maxAgeMs`. Decay is applied at
+ * request time from the stored landmark, so a cached entry gives the features the store gave at
+ * its read time, decayed to the request's instant. It misses only the events applied since that
+ * read, at most `maxAgeMs` ago. Session-specific item features (whether the session saw the item,
+ * co-visitation from its recent items) are read on every request.
+ */
+export class ItemCache {
+  private readonly items = new Map<string, CachedItem>();
+  private global: { result: ReadResult; readAtMs: number } | undefined;
+  readonly maxAgeMs: number;
+  private readonly maxItems: number;
+
+  constructor(options: ItemCacheOptions) {
+    this.maxAgeMs = options.maxAgeMs;
+    this.maxItems = options.maxItems ?? DEFAULT_ITEM_CACHE_MAX_ITEMS;
+  }
+
+  /** Items cached now. */
+  get size(): number {
+    return this.items.size;
+  }
+
+  /** Returns the entry of an item if it was read at most `maxAgeMs` before `nowMs`. */
+  fresh(itemId: string, nowMs: number): CachedItem | undefined {
+    const entry = this.items.get(itemId);
+    return entry !== undefined && this.isFresh(entry.readAtMs, nowMs) ? entry : undefined;
+  }
+
+  /**
+   * Stores an item read at `readAtMs` from the results of a snapshot and a catalog read, and
+   * returns its entry. A catalog text equal to the cached one keeps the parsed record.
+   */
+  store(itemId: string, packed: Float64Array | null, catalogText: string | null | undefined, readAtMs: number): CachedItem {
+    const previous = this.items.get(itemId);
+    const catalog = catalogText ? parseCatalogText(catalogText) : undefined;
+    const entry: CachedItem = { packed, catalog, readAtMs };
+    if (previous !== undefined) {
+      // Re-inserting moves the item to the end of the map's order, which is the eviction order.
+      this.items.delete(itemId);
+    } else if (this.items.size >= this.maxItems) {
+      this.evictOldest();
+    }
+    this.items.set(itemId, entry);
+    return entry;
+  }
+
+  /** Returns the cached result of the global counters' read if it is fresh at `nowMs`. */
+  freshGlobal(nowMs: number): ReadResult | undefined {
+    return this.global !== undefined && this.isFresh(this.global.readAtMs, nowMs) ? this.global.result : undefined;
+  }
+
+  storeGlobal(result: ReadResult, readAtMs: number): void {
+    this.global = { result, readAtMs };
+  }
+
+  /** Drops every entry, for instance after the store was replaced. */
+  clear(): void {
+    this.items.clear();
+    this.global = undefined;
+  }
+
+  private isFresh(readAtMs: number, nowMs: number): boolean {
+    if (this.maxAgeMs <= 0) {
+      return false;
+    }
+    // A clock that went back (a test clock, or a corrected wall clock) makes an entry stale
+    // rather than fresh for longer than maxAgeMs.
+    const ageMs = nowMs - readAtMs;
+    return ageMs >= 0 && ageMs <= this.maxAgeMs;
+  }
+
+  private evictOldest(): void {
+    // Drops a tenth at once, so that a full cache does not evict on every insert.
+    let toDrop = Math.max(1, Math.floor(this.maxItems / 10));
+    for (const itemId of this.items.keys()) {
+      if (toDrop-- <= 0) {
+        break;
+      }
+      this.items.delete(itemId);
+    }
+  }
+}

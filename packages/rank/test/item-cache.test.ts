@@ -1,0 +1,196 @@
+import { validateCatalogItem, validateInteraction, type CatalogItemInput, type InteractionInput } from '@nexttap/events';
+import { applyCatalogItems, applyInteractions, covisitListRequests, readSessionSnapshot, type FeatureStore } from '@nexttap/features';
+import { loadRankingModel } from '@nexttap/model';
+import { MemoryFeatureStore } from '@nexttap/store';
+import { describe, expect, it } from 'vitest';
+import { ItemCache, PoolCache, rankFeed, readItems, readItemsCached, seededRandom, UNLIMITED_STORE_BUDGET, type FeedQuery } from '../src/index';
+
+const NOW_MS = Date.parse('2026-03-01T12:00:00Z');
+const MODEL_DIR = new URL('../../../models/movielens-mlp/1', import.meta.url).pathname;
+const ITEM_IDS = Array.from({ length: 12 }, (_, index) => `item-${index}`);
+let eventCount = 0;
+
+async function writeCatalog(store: FeatureStore, inputs: readonly CatalogItemInput[]): Promise<void> {
+  await applyCatalogItems(
+    store,
+    inputs.map((input) => {
+      const result = validateCatalogItem(input);
+      if (!result.ok) throw new Error(result.rejection.message);
+      return result.value;
+    }),
+  );
+}
+
+async function writeEvents(store: FeatureStore, nowMs: number, events: ReadonlyArray<Partial<InteractionInput>>): Promise<void> {
+  const valid = events.map((partial) => {
+    const result = validateInteraction({ eventId: `cache-${eventCount++}`, type: 'tap', ts: nowMs - 1_000, sessionId: 'crowd', itemId: 'item-0', ...partial }, { nowMs });
+    if (!result.ok) throw new Error(result.rejection.message);
+    return result.value;
+  });
+  await applyInteractions(store, valid);
+}
+
+/** Builds a store with a catalog, crowd history, and a session that tapped, saw and co-visited items. */
+async function seededStore(): Promise<MemoryFeatureStore> {
+  const store = new MemoryFeatureStore({ now: () => NOW_MS, sweepIntervalMs: 0 });
+  await writeCatalog(
+    store,
+    ITEM_IDS.map((itemId, index) => ({ itemId, categories: [index % 2 === 0 ? 'Drama' : 'Comedy'], creatorId: `creator-${index % 3}`, publishedAt: NOW_MS - index * 3_600_000 })),
+  );
+  const crowd: Array<Partial<InteractionInput>> = [];
+  ITEM_IDS.forEach((itemId, index) => {
+    for (let repeat = 0; repeat <= index % 4; repeat++) {
+      crowd.push({ itemId, type: 'impression', sessionId: `crowd-${repeat}`, ts: NOW_MS - 3_600_000 * repeat - 1_000 });
+      crowd.push({ itemId, type: repeat % 2 === 0 ? 'play' : 'like', sessionId: `crowd-${repeat}`, dwellMs: 40_000, ts: NOW_MS - 3_600_000 * repeat - 500 });
+    }
+  });
+  await writeEvents(store, NOW_MS, crowd);
+  await writeEvents(store, NOW_MS, [
+    { sessionId: 'viewer', itemId: 'item-1', type: 'impression', ts: NOW_MS - 9_000 },
+    { sessionId: 'viewer', itemId: 'item-1', type: 'tap', ts: NOW_MS - 8_000 },
+    { sessionId: 'viewer', itemId: 'item-2', type: 'impression', ts: NOW_MS - 7_000 },
+    { sessionId: 'viewer', itemId: 'item-3', type: 'play', dwellMs: 30_000, ts: NOW_MS - 6_000 },
+  ]);
+  return store;
+}
+
+describe('readItemsCached', () => {
+  it('matches readItems, cold and warm', async () => {
+    const store = await seededStore();
+    const { session } = await readSessionSnapshot(store, 'viewer', undefined, NOW_MS);
+    const expected = await readItems(store, ITEM_IDS, NOW_MS, UNLIMITED_STORE_BUDGET, session);
+    expect(expected.some((item) => item.covisitScore > 0)).toBe(true);
+    expect(expected.some((item) => item.seenInSession)).toBe(true);
+
+    const cache = new ItemCache({ maxAgeMs: 1_000 });
+    const cold = await readItemsCached(store, cache, ITEM_IDS, NOW_MS, UNLIMITED_STORE_BUDGET, session);
+    const lists = await store.read(covisitListRequests(session));
+    const warm = await readItemsCached(store, cache, ITEM_IDS, NOW_MS, UNLIMITED_STORE_BUDGET, session, lists);
+
+    expect(cold).toEqual(expected);
+    expect(warm).toEqual(expected);
+    expect(cache.size).toBe(ITEM_IDS.length);
+  });
+
+  it('decays cached counters to the time of each request', async () => {
+    const store = await seededStore();
+    const { session } = await readSessionSnapshot(store, 'viewer', undefined, NOW_MS);
+    const cache = new ItemCache({ maxAgeMs: 1_000 });
+    await readItemsCached(store, cache, ITEM_IDS, NOW_MS, UNLIMITED_STORE_BUDGET, session);
+
+    const laterMs = NOW_MS + 900;
+    const expected = await readItems(store, ITEM_IDS, laterMs, UNLIMITED_STORE_BUDGET, session);
+    const cached = await readItemsCached(store, cache, ITEM_IDS, laterMs, UNLIMITED_STORE_BUDGET, session);
+
+    expect(cached).toEqual(expected);
+    expect(cached[5]?.positiveMinutes).toBeLessThan((await readItems(store, ITEM_IDS, NOW_MS, UNLIMITED_STORE_BUDGET, session))[5]?.positiveMinutes as number);
+  });
+
+  it('serves an entry until maxAgeMs and reads it again after', async () => {
+    const store = await seededStore();
+    const { session } = await readSessionSnapshot(store, 'viewer', undefined, NOW_MS);
+    const cache = new ItemCache({ maxAgeMs: 1_000 });
+    const before = await readItemsCached(store, cache, ['item-5'], NOW_MS, UNLIMITED_STORE_BUDGET, session);
+    await writeEvents(store, NOW_MS, [{ itemId: 'item-5', type: 'like', sessionId: 'crowd-9', ts: NOW_MS - 100 }]);
+
+    const withinAge = await readItemsCached(store, cache, ['item-5'], NOW_MS + 1_000, UNLIMITED_STORE_BUDGET, session);
+    const pastAge = await readItemsCached(store, cache, ['item-5'], NOW_MS + 1_001, UNLIMITED_STORE_BUDGET, session);
+
+    expect(withinAge[0]?.likes).toBeLessThan(before[0]?.likes as number);
+    expect(pastAge[0]?.likes).toBeGreaterThan(before[0]?.likes as number);
+    expect(pastAge).toEqual(await readItems(store, ['item-5'], NOW_MS + 1_001, UNLIMITED_STORE_BUDGET, session));
+  });
+
+  it('reads what the session saw on every request', async () => {
+    const store = await seededStore();
+    const cache = new ItemCache({ maxAgeMs: 60_000 });
+    const first = await readSessionSnapshot(store, 'viewer', undefined, NOW_MS);
+    await readItemsCached(store, cache, ITEM_IDS, NOW_MS, UNLIMITED_STORE_BUDGET, first.session);
+    await writeEvents(store, NOW_MS, [{ sessionId: 'viewer', itemId: 'item-7', type: 'impression', ts: NOW_MS - 50 }]);
+
+    const { session } = await readSessionSnapshot(store, 'viewer', undefined, NOW_MS);
+    const items = await readItemsCached(store, cache, ITEM_IDS, NOW_MS, UNLIMITED_STORE_BUDGET, session);
+
+    expect(items[7]?.seenInSession).toBe(true);
+  });
+
+  it('reads every item on every request with maxAgeMs 0', async () => {
+    const store = await seededStore();
+    const { session } = await readSessionSnapshot(store, 'viewer', undefined, NOW_MS);
+    const cache = new ItemCache({ maxAgeMs: 0 });
+    await readItemsCached(store, cache, ['item-4'], NOW_MS, UNLIMITED_STORE_BUDGET, session);
+    await writeCatalog(store, [{ itemId: 'item-4', categories: ['News'], live: true }]);
+
+    const items = await readItemsCached(store, cache, ['item-4'], NOW_MS, UNLIMITED_STORE_BUDGET, session);
+
+    expect(items[0]?.catalog?.categories).toEqual(['News']);
+    expect(items[0]?.catalog?.live).toBe(true);
+  });
+
+  it('treats an entry read after the request time as stale', async () => {
+    const store = await seededStore();
+    const { session } = await readSessionSnapshot(store, 'viewer', undefined, NOW_MS);
+    const cache = new ItemCache({ maxAgeMs: 1_000 });
+    await readItemsCached(store, cache, ['item-4'], NOW_MS, UNLIMITED_STORE_BUDGET, session);
+    await writeCatalog(store, [{ itemId: 'item-4', categories: ['News'] }]);
+
+    const items = await readItemsCached(store, cache, ['item-4'], NOW_MS - 1, UNLIMITED_STORE_BUDGET, session);
+
+    expect(items[0]?.catalog?.categories).toEqual(['News']);
+  });
+});
+
+describe('ItemCache', () => {
+  it('drops the oldest reads past maxItems', () => {
+    const cache = new ItemCache({ maxAgeMs: 1_000, maxItems: 10 });
+    for (let index = 0; index < 25; index++) {
+      cache.store(`item-${index}`, null, null, NOW_MS);
+    }
+
+    expect(cache.size).toBeLessThanOrEqual(10);
+    expect(cache.fresh('item-24', NOW_MS)).toBeDefined();
+    expect(cache.fresh('item-0', NOW_MS)).toBeUndefined();
+  });
+
+  it('keeps the parsed record when the catalog text is unchanged', () => {
+    const cache = new ItemCache({ maxAgeMs: 1_000 });
+    const text = JSON.stringify({ itemId: 'item-1', categories: ['Drama'] });
+    const first = cache.store('item-1', null, text, NOW_MS);
+    const second = cache.store('item-1', null, text, NOW_MS + 500);
+
+    expect(second.catalog).toBe(first.catalog);
+    expect(cache.fresh('item-1', NOW_MS + 1_500)).toBe(second);
+  });
+});
+
+describe('rankFeed with an item cache', () => {
+  it('ranks as it does without one', async () => {
+    const store = await seededStore();
+    const model = await loadRankingModel(MODEL_DIR);
+    const pools = new PoolCache(store);
+    await pools.refresh(NOW_MS);
+    const cache = new ItemCache({ maxAgeMs: 1_000 });
+    const queries: FeedQuery[] = [
+      { sessionId: 'viewer', limit: 5, candidates: [...ITEM_IDS, 'not-in-catalog'], exclude: ['item-9'] },
+      { sessionId: 'viewer', userId: 'u1', limit: 5 },
+      { sessionId: 'new-session', limit: 5, candidates: ITEM_IDS },
+    ];
+    try {
+      for (const query of queries) {
+        for (let round = 0; round < 2; round++) {
+          const context = { store, model, pools: pools.current, nowMs: NOW_MS + round * 10 };
+          const expected = await rankFeed(query, { ...context, random: seededRandom(3) });
+          const cached = await rankFeed(query, { ...context, random: seededRandom(3), itemCache: cache });
+
+          expect(expected.items.length, JSON.stringify(query)).toBeGreaterThan(0);
+          expect(cached.degraded, JSON.stringify(query)).toBeUndefined();
+          expect(cached.items, JSON.stringify(query)).toEqual(expected.items);
+          expect(cached.ranking).toEqual(expected.ranking);
+          expect(cached.candidateCount).toBe(expected.candidateCount);
+        }
+      }
+    } finally {
+      await model.release();
+    }
+  });
+});
