@@ -53,6 +53,10 @@ export function forEachResample(
  * Returns the bootstrap distribution of the mean of each column: one mean per resample. NaN
  * values are undefined points and take no part in a mean; a resample without a defined value
  * gives NaN.
+ *
+ * The columns are copied into one point-major matrix, so that each resample reads the drawn
+ * points' rows in order. Each column's sum still adds the drawn points in ascending order, so the
+ * means do not depend on the layout.
  */
 export function bootstrapMeanDistributions(columns: readonly Float64Array[], settings: BootstrapSettings): Float64Array[] {
   const points = columns[0]?.length ?? 0;
@@ -61,24 +65,79 @@ export function bootstrapMeanDistributions(columns: readonly Float64Array[], set
     distributions.forEach((distribution) => distribution.fill(Number.NaN));
     return distributions;
   }
+  const matrix = new PointMatrix(columns);
+  const sums = new Float64Array(columns.length);
+  const weights = new Float64Array(matrix.undefinedColumns.length);
   let resample = 0;
   forEachResample(points, settings, (drawn, multiplicity, drawnCount) => {
-    columns.forEach((column, columnIndex) => {
-      let sum = 0;
-      let weight = 0;
-      for (let entry = 0; entry < drawnCount; entry++) {
-        const value = column[drawn[entry] as number] as number;
-        if (!Number.isNaN(value)) {
-          const count = multiplicity[entry] as number;
-          sum += value * count;
-          weight += count;
-        }
-      }
-      (distributions[columnIndex] as Float64Array)[resample] = weight === 0 ? Number.NaN : sum / weight;
+    matrix.sumDrawn(drawn, multiplicity, drawnCount, sums, weights);
+    columns.forEach((_, columnIndex) => {
+      const weightIndex = matrix.weightIndex[columnIndex] as number;
+      // A column without undefined points has every draw as weight: `points` in all.
+      const weight = weightIndex < 0 ? points : (weights[weightIndex] as number);
+      (distributions[columnIndex] as Float64Array)[resample] = weight === 0 ? Number.NaN : (sums[columnIndex] as number) / weight;
     });
     resample += 1;
   });
   return distributions;
+}
+
+/**
+ * Columns of per-point values stored point by point, with undefined (NaN) values as 0 and, for
+ * the columns that have any, a 0/1 matrix of which values are defined.
+ */
+class PointMatrix {
+  private readonly values: Float64Array;
+  private readonly defined: Float64Array;
+  private readonly columnCount: number;
+  /** Columns with at least one NaN value. */
+  readonly undefinedColumns: number[];
+  /** Per column, its index in `undefinedColumns`, or -1. */
+  readonly weightIndex: Int32Array;
+
+  constructor(columns: readonly Float64Array[]) {
+    const points = columns[0]?.length ?? 0;
+    this.columnCount = columns.length;
+    this.undefinedColumns = columns.flatMap((column, columnIndex) => (column.some(Number.isNaN) ? [columnIndex] : []));
+    this.weightIndex = new Int32Array(columns.length).fill(-1);
+    this.undefinedColumns.forEach((columnIndex, weightIndex) => {
+      this.weightIndex[columnIndex] = weightIndex;
+    });
+    this.values = new Float64Array(points * columns.length);
+    this.defined = new Float64Array(points * this.undefinedColumns.length);
+    columns.forEach((column, columnIndex) => {
+      for (let point = 0; point < points; point++) {
+        const value = column[point] as number;
+        this.values[point * columns.length + columnIndex] = Number.isNaN(value) ? 0 : value;
+      }
+    });
+    this.undefinedColumns.forEach((columnIndex, weightIndex) => {
+      const column = columns[columnIndex] as Float64Array;
+      for (let point = 0; point < points; point++) {
+        this.defined[point * this.undefinedColumns.length + weightIndex] = Number.isNaN(column[point] as number) ? 0 : 1;
+      }
+    });
+  }
+
+  /** Sets `sums` to each column's sum over the drawn points and `weights` to the defined draws of each column with NaN values. */
+  sumDrawn(drawn: Int32Array, multiplicity: Int32Array, drawnCount: number, sums: Float64Array, weights: Float64Array): void {
+    const columnCount = this.columnCount;
+    const weightCount = weights.length;
+    sums.fill(0);
+    weights.fill(0);
+    for (let entry = 0; entry < drawnCount; entry++) {
+      const point = drawn[entry] as number;
+      const count = multiplicity[entry] as number;
+      const row = point * columnCount;
+      for (let column = 0; column < columnCount; column++) {
+        sums[column] = (sums[column] as number) + (this.values[row + column] as number) * count;
+      }
+      const definedRow = point * weightCount;
+      for (let weightIndex = 0; weightIndex < weightCount; weightIndex++) {
+        weights[weightIndex] = (weights[weightIndex] as number) + (this.defined[definedRow + weightIndex] as number) * count;
+      }
+    }
+  }
 }
 
 /** Returns each column's mean with its percentile bootstrap interval. */
