@@ -75,6 +75,8 @@ class DecayedStats implements StatReader {
 const STAT_INDEX = new Map(ITEM_STAT_FIELDS.map((field, index) => [field, index]));
 const STAT_HALF_LIVES = ITEM_STAT_FIELDS.map((field) => halfLifeOfField(field) as number);
 const DISTINCT_HALF_LIVES = [...new Set(STAT_HALF_LIVES)];
+/** Per stat, the index of its half-life in `DISTINCT_HALF_LIVES`. */
+const STAT_HALF_LIFE_INDEX = STAT_HALF_LIVES.map((halfLifeMs) => DISTINCT_HALF_LIVES.indexOf(halfLifeMs));
 const EMPTY_STATS = new DecayedStats(new Float64Array(ITEM_STAT_FIELDS.length));
 
 /**
@@ -191,14 +193,14 @@ export function parseItemReads(itemIds: readonly string[], results: readonly Rea
   return itemIds.map((itemId, index) => {
     const stats = decaySnapshot(snapshotValues[index] ?? null, nowMs);
     const catalogText = catalogValues[index];
-    const day = (type: Parameters<typeof itemTypeField>[0]) => stats.get(itemTypeField(type, 'day')) ?? 0;
     let covisitScore = 0;
-    covisits.forEach((result, source) => {
+    for (let source = 0; source < covisits.length; source++) {
+      const result = covisits[source];
       const score = result?.kind === 'zsetScores' ? result.value[index] : null;
       if (score !== null && score !== undefined) {
         covisitScore += readDecayed(score, landmarks[source] ?? nowMs, nowMs, FEATURE_SETTINGS.covisitHalfLifeMs);
       }
-    });
+    }
     return {
       itemId,
       catalog: catalogText ? parseCatalog(catalogText) : undefined,
@@ -207,15 +209,26 @@ export function parseItemReads(itemIds: readonly string[], results: readonly Rea
       positiveShort: stats.get(ITEM_FIELDS.positiveHour) ?? 0,
       positiveDay: stats.get(ITEM_FIELDS.positiveDay) ?? 0,
       positiveLong: stats.get(ITEM_FIELDS.positiveWeek) ?? 0,
-      impressions: day('impression'),
-      taps: day('tap'),
-      likes: day('like'),
-      interactions: day('tap') + day('play') + day('complete') + day('like') + day('share') + day('comment') + day('skip') + day('hide'),
+      impressions: dayCount(stats, 'impression'),
+      taps: dayCount(stats, 'tap'),
+      likes: dayCount(stats, 'like'),
+      interactions: ENGAGEMENT_TYPES.reduce((sum, type) => sum + dayCount(stats, type), 0),
       covisitScore,
       seenInSession: seenScores[index] !== undefined && seenScores[index] !== null,
       priors,
     };
   });
+}
+
+/** Types counted in `ItemSnapshot.interactions`: every engagement but impressions. */
+const ENGAGEMENT_TYPES = ['tap', 'play', 'complete', 'like', 'share', 'comment', 'skip', 'hide'] as const;
+
+/**
+ * Returns an item's day-half-life count of one event type. It is a module function, not a closure
+ * per item, because tsx (esbuild keepNames) wraps each closure it creates in a naming call.
+ */
+function dayCount(stats: DecayedStats, type: Parameters<typeof itemTypeField>[0]): number {
+  return stats.get(itemTypeField(type, 'day')) ?? 0;
 }
 
 /**
@@ -227,10 +240,10 @@ function decaySnapshot(values: Float64Array | null, nowMs: number): DecayedStats
     return EMPTY_STATS;
   }
   const landmarkMs = values[0] ?? 0;
-  const divisors = new Map(DISTINCT_HALF_LIVES.map((halfLifeMs) => [halfLifeMs, readDecayed(1, landmarkMs, nowMs, halfLifeMs)]));
+  const divisors = DISTINCT_HALF_LIVES.map((halfLifeMs) => readDecayed(1, landmarkMs, nowMs, halfLifeMs));
   const decayed = new Float64Array(ITEM_STAT_FIELDS.length);
   for (let index = 0; index < decayed.length; index++) {
-    decayed[index] = (values[index + 1] ?? 0) * (divisors.get(STAT_HALF_LIVES[index] as number) as number);
+    decayed[index] = (values[index + 1] ?? 0) * (divisors[STAT_HALF_LIFE_INDEX[index] as number] as number);
   }
   return new DecayedStats(decayed);
 }
