@@ -20,7 +20,13 @@ import type { FeatureStore } from './feature-store';
 type Value = { expiresAtMs: number } & (
   | { type: 'hash'; fields: Map<string, string | number> }
   | { type: 'snapshot'; values: Float64Array }
-  | { type: 'zset'; scores: Map<string, number>; topCache?: { limit: number; members: Array<{ member: string; score: number }> } }
+  | {
+      type: 'zset';
+      scores: Map<string, number>;
+      topCache?: { limit: number; members: Array<{ member: string; score: number }> };
+      /** `<key>:landmark`, built once, so that the string's hash is computed once. */
+      landmarkKey?: string;
+    }
   | { type: 'list'; items: string[] }
   /** `numeric` caches `Number(text)` for landmark keys, which every decayed addition reads. */
   | { type: 'string'; text: string; numeric?: number }
@@ -165,7 +171,7 @@ export class MemoryFeatureStore implements FeatureStore {
   /** Adds to a decayed sorted set whose landmark lives in `<key>:landmark`, as in Redis. */
   private zsetDecayAdd(key: string, member: string, sum: number, referenceMs: number, halfLifeMs: number): void {
     const zset = this.zset(key);
-    const landmarkKey = key + ZSET_LANDMARK_SUFFIX;
+    const landmarkKey = (zset.landmarkKey ??= key + ZSET_LANDMARK_SUFFIX);
     const stored = this.get(landmarkKey);
     let landmarkMs = stored?.type === 'string' ? (stored.numeric ??= Number(stored.text)) : undefined;
     if (landmarkMs === undefined) {
