@@ -105,14 +105,19 @@ export class MemoryFeatureStore implements FeatureStore {
       this.zsetDecayAdd(key, member, sum, referenceMs, halfLifeMs);
     }
     for (const [key, member, score, mode] of batch.zsetAdd) {
-      const scores = this.zset(key).scores;
-      const current = scores.get(member);
+      const zset = this.zsetKeepingTop(key);
+      const current = zset.scores.get(member);
       if (mode === 'set' || current === undefined || (mode === 'max' && score > current)) {
-        scores.set(member, score);
+        zset.scores.set(member, score);
+        updateTopCache(zset, member, current === undefined, score);
       }
     }
     for (const [key, maxMembers] of batch.trims) {
-      trimZset(this.zset(key).scores, maxMembers);
+      const zset = this.zsetKeepingTop(key);
+      if (zset.scores.size > maxMembers) {
+        zset.topCache = undefined;
+        trimZset(zset.scores, maxMembers);
+      }
     }
     for (const [key, values, maxLength] of batch.lists) {
       const list = this.list(key);
@@ -287,10 +292,15 @@ export class MemoryFeatureStore implements FeatureStore {
   }
 
   /** Returns a sorted set for writing; the write invalidates its cached top members. */
-  private zset(key: string): Extract<Value, { type: 'zset' }> {
-    const zset = this.getOrCreate(key, 'zset', (): Extract<Value, { type: 'zset' }> => ({ type: 'zset', scores: new Map(), expiresAtMs: Number.POSITIVE_INFINITY }));
+  private zset(key: string): ZsetValue {
+    const zset = this.zsetKeepingTop(key);
     zset.topCache = undefined;
     return zset;
+  }
+
+  /** Returns a sorted set for a write that keeps its cached top members up to date itself. */
+  private zsetKeepingTop(key: string): ZsetValue {
+    return this.getOrCreate(key, 'zset', (): ZsetValue => ({ type: 'zset', scores: new Map(), expiresAtMs: Number.POSITIVE_INFINITY }));
   }
 
   private list(key: string): Extract<Value, { type: 'list' }> {
@@ -309,6 +319,45 @@ export class MemoryFeatureStore implements FeatureStore {
     }
     return value as Extract<Value, { type: T }>;
   }
+}
+
+type ZsetValue = Extract<Value, { type: 'zset' }>;
+
+/**
+ * Updates the cached top members after one member's score was set. A cache that lists every
+ * member stays exact: the member moves to its place, and the list is cut to the cached limit.
+ * Any other cache is dropped. Session and user sets gain one member per event and are read whole
+ * at every evaluation point of a replay, so this saves sorting up to 2,000 members each time.
+ */
+function updateTopCache(zset: ZsetValue, member: string, added: boolean, score: number): void {
+  const cache = zset.topCache;
+  if (cache === undefined) {
+    return;
+  }
+  const membersBefore = zset.scores.size - (added ? 1 : 0);
+  if (cache.members.length !== membersBefore) {
+    zset.topCache = undefined;
+    return;
+  }
+  // A new array, because readers may still hold the cached one.
+  const members = cache.members.filter((entry) => entry.member !== member);
+  const entry: [string, number] = [member, score];
+  let low = 0;
+  let high = members.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const other = members[middle] as { member: string; score: number };
+    if (compareDescending([other.member, other.score], entry) <= 0) {
+      low = middle + 1;
+    } else {
+      high = middle;
+    }
+  }
+  members.splice(low, 0, { member, score });
+  if (members.length > cache.limit) {
+    members.length = cache.limit;
+  }
+  zset.topCache = { limit: cache.limit, members };
 }
 
 /** Reads a hash field as a number, as Redis reads a field's text as a double. */
