@@ -82,33 +82,54 @@ export function bootstrapMeanDistributions(columns: readonly Float64Array[], set
   return distributions;
 }
 
+/** Columns with at most this share of non-zero values are summed over those values only. */
+const SPARSE_SHARE = 0.3;
+
 /**
- * Columns of per-point values stored point by point, with undefined (NaN) values as 0 and, for
- * the columns that have any, a 0/1 matrix of which values are defined.
+ * The columns of a bootstrap, laid out for summing resamples. Dense columns are stored point by
+ * point, with undefined (NaN) values as 0 and, for the columns that have any, a 0/1 matrix of
+ * which values are defined. Sparse columns (hit rates, NDCG, MRR: mostly 0) keep their non-zero
+ * values only. Either way a column's sum adds its terms in ascending point order, and a term of 0
+ * changes no sum, so the means do not depend on the layout.
  */
 class PointMatrix {
+  private readonly denseColumns: number[];
   private readonly values: Float64Array;
   private readonly defined: Float64Array;
-  private readonly columnCount: number;
-  /** Columns with at least one NaN value. */
+  private readonly sparse: Array<{ column: number; points: Int32Array; values: Float64Array }>;
+  /** Draws of each point in the current resample, 0 for points not drawn. */
+  private readonly counts: Int32Array;
+  /** Columns with at least one NaN value; they are always dense. */
   readonly undefinedColumns: number[];
   /** Per column, its index in `undefinedColumns`, or -1. */
   readonly weightIndex: Int32Array;
 
   constructor(columns: readonly Float64Array[]) {
     const points = columns[0]?.length ?? 0;
-    this.columnCount = columns.length;
+    this.counts = new Int32Array(points);
     this.undefinedColumns = columns.flatMap((column, columnIndex) => (column.some(Number.isNaN) ? [columnIndex] : []));
     this.weightIndex = new Int32Array(columns.length).fill(-1);
     this.undefinedColumns.forEach((columnIndex, weightIndex) => {
       this.weightIndex[columnIndex] = weightIndex;
     });
-    this.values = new Float64Array(points * columns.length);
+    const isSparse = (column: Float64Array, columnIndex: number) =>
+      this.weightIndex[columnIndex] === -1 && column.filter((value) => value !== 0).length <= SPARSE_SHARE * points;
+    this.denseColumns = columns.flatMap((column, columnIndex) => (isSparse(column, columnIndex) ? [] : [columnIndex]));
+    this.sparse = columns.flatMap((column, columnIndex) => {
+      if (!isSparse(column, columnIndex)) {
+        return [];
+      }
+      const nonZero = [...column.keys()].filter((point) => column[point] !== 0);
+      return [{ column: columnIndex, points: Int32Array.from(nonZero), values: Float64Array.from(nonZero, (point) => column[point] as number) }];
+    });
+    const denseCount = this.denseColumns.length;
+    this.values = new Float64Array(points * denseCount);
     this.defined = new Float64Array(points * this.undefinedColumns.length);
-    columns.forEach((column, columnIndex) => {
+    this.denseColumns.forEach((columnIndex, denseIndex) => {
+      const column = columns[columnIndex] as Float64Array;
       for (let point = 0; point < points; point++) {
         const value = column[point] as number;
-        this.values[point * columns.length + columnIndex] = Number.isNaN(value) ? 0 : value;
+        this.values[point * denseCount + denseIndex] = Number.isNaN(value) ? 0 : value;
       }
     });
     this.undefinedColumns.forEach((columnIndex, weightIndex) => {
@@ -121,22 +142,45 @@ class PointMatrix {
 
   /** Sets `sums` to each column's sum over the drawn points and `weights` to the defined draws of each column with NaN values. */
   sumDrawn(drawn: Int32Array, multiplicity: Int32Array, drawnCount: number, sums: Float64Array, weights: Float64Array): void {
-    const columnCount = this.columnCount;
+    this.sumDense(drawn, multiplicity, drawnCount, sums, weights);
+    for (let entry = 0; entry < drawnCount; entry++) {
+      this.counts[drawn[entry] as number] = multiplicity[entry] as number;
+    }
+    for (const { column, points, values } of this.sparse) {
+      let sum = 0;
+      for (let index = 0; index < points.length; index++) {
+        const count = this.counts[points[index] as number] as number;
+        if (count > 0) {
+          sum += (values[index] as number) * count;
+        }
+      }
+      sums[column] = sum;
+    }
+    for (let entry = 0; entry < drawnCount; entry++) {
+      this.counts[drawn[entry] as number] = 0;
+    }
+  }
+
+  private sumDense(drawn: Int32Array, multiplicity: Int32Array, drawnCount: number, sums: Float64Array, weights: Float64Array): void {
+    const denseCount = this.denseColumns.length;
     const weightCount = weights.length;
-    sums.fill(0);
+    const denseSums = new Float64Array(denseCount);
     weights.fill(0);
     for (let entry = 0; entry < drawnCount; entry++) {
       const point = drawn[entry] as number;
       const count = multiplicity[entry] as number;
-      const row = point * columnCount;
-      for (let column = 0; column < columnCount; column++) {
-        sums[column] = (sums[column] as number) + (this.values[row + column] as number) * count;
+      const row = point * denseCount;
+      for (let denseIndex = 0; denseIndex < denseCount; denseIndex++) {
+        denseSums[denseIndex] = (denseSums[denseIndex] as number) + (this.values[row + denseIndex] as number) * count;
       }
       const definedRow = point * weightCount;
       for (let weightIndex = 0; weightIndex < weightCount; weightIndex++) {
         weights[weightIndex] = (weights[weightIndex] as number) + (this.defined[definedRow + weightIndex] as number) * count;
       }
     }
+    this.denseColumns.forEach((columnIndex, denseIndex) => {
+      sums[columnIndex] = denseSums[denseIndex] as number;
+    });
   }
 }
 

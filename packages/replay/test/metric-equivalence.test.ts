@@ -70,6 +70,8 @@ describe('bootstrapMeanDistributions', () => {
       Float64Array.from({ length: points }, (_, point) => (point % 3 === 0 ? 1 : 0)),
       Float64Array.from({ length: points }, (_, point) => (point % 4 === 0 ? Number.NaN : point / 7)),
       Float64Array.from({ length: points }, () => Number.NaN),
+      // Mostly zero, like a hit rate: summed over its non-zero values only.
+      Float64Array.from({ length: points }, (_, point) => (point % 10 === 0 ? 1 / (point + 1) : 0)),
     ];
     const expected = columns.map(() => [] as number[]);
     forEachResample(points, settings, (drawn, multiplicity, drawnCount) => {
