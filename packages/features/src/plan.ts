@@ -16,9 +16,18 @@ export const ITEM_FIELDS = {
   dwellCountDay: decayedField('dwell-count', settings.itemDayHalfLifeMs),
 } as const;
 
+/**
+ * Field names of the per-type counts, built once. Readers look these fields up for every
+ * candidate, and V8 caches a string's hash on the string, so a reused name is not hashed again.
+ */
+const ITEM_TYPE_FIELDS = {
+  hour: new Map(INTERACTION_TYPES.map((type) => [type, decayedField(`type:${type}`, settings.itemHourHalfLifeMs)])),
+  day: new Map(INTERACTION_TYPES.map((type) => [type, decayedField(`type:${type}`, settings.itemDayHalfLifeMs)])),
+};
+
 /** Field of an item's decayed count of one event type, at the hour or day half-life. */
 export function itemTypeField(type: Interaction['type'], halfLife: 'hour' | 'day'): string {
-  return decayedField(`type:${type}`, halfLife === 'hour' ? settings.itemHourHalfLifeMs : settings.itemDayHalfLifeMs);
+  return ITEM_TYPE_FIELDS[halfLife].get(type) ?? decayedField(`type:${type}`, halfLife === 'hour' ? settings.itemHourHalfLifeMs : settings.itemDayHalfLifeMs);
 }
 
 /** `itemTypeField` of every type, built once: planning needs two of them per event. */

@@ -224,12 +224,13 @@ export function parseItemReads(itemIds: readonly string[], results: readonly Rea
   const builder = new ItemSnapshotBuilder(itemIds.length, nowMs, priors);
   return itemIds.map((itemId, index) => {
     let covisitScore = 0;
-    covisits.forEach((result, source) => {
+    for (let source = 0; source < covisits.length; source++) {
+      const result = covisits[source];
       const score = result?.kind === 'zsetScores' ? result.value[index] : null;
       if (score !== null && score !== undefined) {
         covisitScore += readDecayed(score, landmarks[source] ?? nowMs, nowMs, FEATURE_SETTINGS.covisitHalfLifeMs);
       }
-    });
+    }
     const catalogText = catalogValues[index];
     const seenInSession = seenScores[index] !== undefined && seenScores[index] !== null;
     return builder.build(itemId, snapshotValues[index] ?? null, catalogText ? parseCatalogText(catalogText) : undefined, covisitScore, seenInSession);

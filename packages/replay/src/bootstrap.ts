@@ -53,6 +53,10 @@ export function forEachResample(
  * Returns the bootstrap distribution of the mean of each column: one mean per resample. NaN
  * values are undefined points and take no part in a mean; a resample without a defined value
  * gives NaN.
+ *
+ * The columns are copied into one point-major matrix, so that each resample reads the drawn
+ * points' rows in order. Each column's sum still adds the drawn points in ascending order, so the
+ * means do not depend on the layout.
  */
 export function bootstrapMeanDistributions(columns: readonly Float64Array[], settings: BootstrapSettings): Float64Array[] {
   const points = columns[0]?.length ?? 0;
@@ -61,24 +65,123 @@ export function bootstrapMeanDistributions(columns: readonly Float64Array[], set
     distributions.forEach((distribution) => distribution.fill(Number.NaN));
     return distributions;
   }
+  const matrix = new PointMatrix(columns);
+  const sums = new Float64Array(columns.length);
+  const weights = new Float64Array(matrix.undefinedColumns.length);
   let resample = 0;
   forEachResample(points, settings, (drawn, multiplicity, drawnCount) => {
-    columns.forEach((column, columnIndex) => {
-      let sum = 0;
-      let weight = 0;
-      for (let entry = 0; entry < drawnCount; entry++) {
-        const value = column[drawn[entry] as number] as number;
-        if (!Number.isNaN(value)) {
-          const count = multiplicity[entry] as number;
-          sum += value * count;
-          weight += count;
-        }
-      }
-      (distributions[columnIndex] as Float64Array)[resample] = weight === 0 ? Number.NaN : sum / weight;
+    matrix.sumDrawn(drawn, multiplicity, drawnCount, sums, weights);
+    columns.forEach((_, columnIndex) => {
+      const weightIndex = matrix.weightIndex[columnIndex] as number;
+      // A column without undefined points has every draw as weight: `points` in all.
+      const weight = weightIndex < 0 ? points : (weights[weightIndex] as number);
+      (distributions[columnIndex] as Float64Array)[resample] = weight === 0 ? Number.NaN : (sums[columnIndex] as number) / weight;
     });
     resample += 1;
   });
   return distributions;
+}
+
+/** Columns with at most this share of non-zero values are summed over those values only. */
+const SPARSE_SHARE = 0.3;
+
+/**
+ * The columns of a bootstrap, laid out for summing resamples. Dense columns are stored point by
+ * point, with undefined (NaN) values as 0 and, for the columns that have any, a 0/1 matrix of
+ * which values are defined. Sparse columns (hit rates, NDCG, MRR: mostly 0) keep their non-zero
+ * values only. Either way a column's sum adds its terms in ascending point order, and a term of 0
+ * changes no sum, so the means do not depend on the layout.
+ */
+class PointMatrix {
+  private readonly denseColumns: number[];
+  private readonly values: Float64Array;
+  private readonly defined: Float64Array;
+  private readonly sparse: Array<{ column: number; points: Int32Array; values: Float64Array }>;
+  /** Draws of each point in the current resample, 0 for points not drawn. */
+  private readonly counts: Int32Array;
+  /** Columns with at least one NaN value; they are always dense. */
+  readonly undefinedColumns: number[];
+  /** Per column, its index in `undefinedColumns`, or -1. */
+  readonly weightIndex: Int32Array;
+
+  constructor(columns: readonly Float64Array[]) {
+    const points = columns[0]?.length ?? 0;
+    this.counts = new Int32Array(points);
+    this.undefinedColumns = columns.flatMap((column, columnIndex) => (column.some(Number.isNaN) ? [columnIndex] : []));
+    this.weightIndex = new Int32Array(columns.length).fill(-1);
+    this.undefinedColumns.forEach((columnIndex, weightIndex) => {
+      this.weightIndex[columnIndex] = weightIndex;
+    });
+    const isSparse = (column: Float64Array, columnIndex: number) =>
+      this.weightIndex[columnIndex] === -1 && column.filter((value) => value !== 0).length <= SPARSE_SHARE * points;
+    this.denseColumns = columns.flatMap((column, columnIndex) => (isSparse(column, columnIndex) ? [] : [columnIndex]));
+    this.sparse = columns.flatMap((column, columnIndex) => {
+      if (!isSparse(column, columnIndex)) {
+        return [];
+      }
+      const nonZero = [...column.keys()].filter((point) => column[point] !== 0);
+      return [{ column: columnIndex, points: Int32Array.from(nonZero), values: Float64Array.from(nonZero, (point) => column[point] as number) }];
+    });
+    const denseCount = this.denseColumns.length;
+    this.values = new Float64Array(points * denseCount);
+    this.defined = new Float64Array(points * this.undefinedColumns.length);
+    this.denseColumns.forEach((columnIndex, denseIndex) => {
+      const column = columns[columnIndex] as Float64Array;
+      for (let point = 0; point < points; point++) {
+        const value = column[point] as number;
+        this.values[point * denseCount + denseIndex] = Number.isNaN(value) ? 0 : value;
+      }
+    });
+    this.undefinedColumns.forEach((columnIndex, weightIndex) => {
+      const column = columns[columnIndex] as Float64Array;
+      for (let point = 0; point < points; point++) {
+        this.defined[point * this.undefinedColumns.length + weightIndex] = Number.isNaN(column[point] as number) ? 0 : 1;
+      }
+    });
+  }
+
+  /** Sets `sums` to each column's sum over the drawn points and `weights` to the defined draws of each column with NaN values. */
+  sumDrawn(drawn: Int32Array, multiplicity: Int32Array, drawnCount: number, sums: Float64Array, weights: Float64Array): void {
+    this.sumDense(drawn, multiplicity, drawnCount, sums, weights);
+    for (let entry = 0; entry < drawnCount; entry++) {
+      this.counts[drawn[entry] as number] = multiplicity[entry] as number;
+    }
+    for (const { column, points, values } of this.sparse) {
+      let sum = 0;
+      for (let index = 0; index < points.length; index++) {
+        const count = this.counts[points[index] as number] as number;
+        if (count > 0) {
+          sum += (values[index] as number) * count;
+        }
+      }
+      sums[column] = sum;
+    }
+    for (let entry = 0; entry < drawnCount; entry++) {
+      this.counts[drawn[entry] as number] = 0;
+    }
+  }
+
+  private sumDense(drawn: Int32Array, multiplicity: Int32Array, drawnCount: number, sums: Float64Array, weights: Float64Array): void {
+    const denseCount = this.denseColumns.length;
+    const weightCount = weights.length;
+    const denseSums = new Float64Array(denseCount);
+    weights.fill(0);
+    for (let entry = 0; entry < drawnCount; entry++) {
+      const point = drawn[entry] as number;
+      const count = multiplicity[entry] as number;
+      const row = point * denseCount;
+      for (let denseIndex = 0; denseIndex < denseCount; denseIndex++) {
+        denseSums[denseIndex] = (denseSums[denseIndex] as number) + (this.values[row + denseIndex] as number) * count;
+      }
+      const definedRow = point * weightCount;
+      for (let weightIndex = 0; weightIndex < weightCount; weightIndex++) {
+        weights[weightIndex] = (weights[weightIndex] as number) + (this.defined[definedRow + weightIndex] as number) * count;
+      }
+    }
+    this.denseColumns.forEach((columnIndex, denseIndex) => {
+      sums[columnIndex] = denseSums[denseIndex] as number;
+    });
+  }
 }
 
 /** Returns each column's mean with its percentile bootstrap interval. */

@@ -17,6 +17,7 @@ import {
   type ScoredItem,
 } from '@nexttap/rank';
 import type { FeatureStore } from '@nexttap/store';
+import { rankByScore } from './metrics';
 import type { RankerResult } from './point-log';
 import { createRandom, hashText } from './random';
 import type { Ranker } from './rankers';
@@ -56,8 +57,8 @@ export function isAlreadyEngaged(itemId: string, session: SessionSnapshot, user:
 /**
  * Ranks the candidates of one point with every ranker, through the ranker service's own steps:
  * co-visitation neighbours, `generateCandidates`, `filterCandidates` and `readItems` once, then per
- * ranker its scores and `sortByScore`. Every ranker scores the same candidates and keeps the first
- * `DEFAULT_RANKING_DEPTH` items, as `rankFeed` does.
+ * ranker its scores and the order of `sortByScore`. Every ranker scores the same candidates and
+ * keeps the first `DEFAULT_RANKING_DEPTH` items, as `rankFeed` does.
  *
  * Under the full protocol a model's ranking then goes through `applyOrderingRules` (live boost,
  * diversity, the exploration slot) with a random stream seeded per point, so it is the feed the
@@ -79,16 +80,18 @@ export class PointEvaluator {
     const items = await readItems(this.store, candidates.map((candidate) => candidate.itemId), request.nowMs, undefined, request.session);
     const candidateLatencyMs = performance.now() - startedMs;
 
-    const targetIndex = request.targetItemId === undefined ? -1 : candidates.findIndex((candidate) => candidate.itemId === request.targetItemId);
+    const itemIds = candidates.map((candidate) => candidate.itemId);
+    const targetIndex = request.targetItemId === undefined ? -1 : itemIds.indexOf(request.targetItemId);
     const results: RankerResult[] = [];
     for (const ranker of this.rankers) {
       const rankerStartedMs = performance.now();
       const random = createRandom(hashText(`${ranker.description.name}\t${request.key}`, this.settings.seed));
       const scores = await ranker.score({ session: request.session, user: request.user, items, nowMs: request.nowMs, random });
-      const withRules = this.settings.protocol === 'full' && ranker.description.kind === 'model';
-      const ordered = this.order(candidates, items, scores, withRules ? createRandom(hashText(request.key, this.settings.seed)) : undefined, request.nowMs);
-      const rank = request.targetItemId === undefined ? 0 : ordered.indexOf(request.targetItemId) + 1;
-      results.push({ rank, top: ordered.slice(0, request.depth), latencyMs: performance.now() - rankerStartedMs });
+      const ranked =
+        this.settings.protocol === 'full' && ranker.description.kind === 'model'
+          ? this.orderWithRules(candidates, items, scores, createRandom(hashText(request.key, this.settings.seed)), request)
+          : orderByScore(itemIds, scores, targetIndex, request.depth);
+      results.push({ ...ranked, latencyMs: performance.now() - rankerStartedMs });
     }
     return { candidateCount: candidates.length, targetRetrieved: targetIndex >= 0, results, candidateLatencyMs };
   }
@@ -108,10 +111,16 @@ export class PointEvaluator {
   }
 
   /**
-   * Orders the candidates by score and returns the item ids of the ranking `rankFeed` keeps. With a
-   * random stream, the feed rules then reorder it as `rankFeed` does.
+   * Orders the candidates by score, then applies the feed rules as `rankFeed` does, and keeps the
+   * ranking `rankFeed` stores (the first `DEFAULT_RANKING_DEPTH` items).
    */
-  private order(candidates: readonly Candidate[], items: readonly ItemSnapshot[], scores: ArrayLike<number>, random: (() => number) | undefined, nowMs: number): string[] {
+  private orderWithRules(
+    candidates: readonly Candidate[],
+    items: readonly ItemSnapshot[],
+    scores: ArrayLike<number>,
+    random: () => number,
+    request: PointRequest,
+  ): Omit<RankerResult, 'latencyMs'> {
     const scored = candidates.map(
       (candidate, index): ScoredItem => ({
         itemId: candidate.itemId,
@@ -123,8 +132,19 @@ export class PointEvaluator {
         rules: [],
       }),
     );
-    const sorted = sortByScore(scored);
-    const ordered = random === undefined ? sorted : applyOrderingRules(sorted, DEFAULT_FEED_RULES, { nowMs, depth: DEFAULT_RANKING_DEPTH, random });
-    return ordered.slice(0, DEFAULT_RANKING_DEPTH).map((item) => item.itemId);
+    const ordered = applyOrderingRules(sortByScore(scored), DEFAULT_FEED_RULES, { nowMs: request.nowMs, depth: DEFAULT_RANKING_DEPTH, random });
+    const ranking = ordered.slice(0, DEFAULT_RANKING_DEPTH).map((item) => item.itemId);
+    const rank = request.targetItemId === undefined ? 0 : ranking.indexOf(request.targetItemId) + 1;
+    return { rank, top: ranking.slice(0, request.depth) };
   }
+}
+
+/**
+ * Orders by score alone, in `sortByScore`'s order (score descending, then item id), without
+ * sorting every candidate: it counts the items ahead of the target and selects the first `depth`.
+ * A target past `DEFAULT_RANKING_DEPTH` is not in the kept ranking, so its rank is 0.
+ */
+function orderByScore(itemIds: readonly string[], scores: ArrayLike<number>, targetIndex: number, depth: number): Omit<RankerResult, 'latencyMs'> {
+  const { rank, top } = rankByScore(scores, itemIds, targetIndex, Math.min(depth, DEFAULT_RANKING_DEPTH));
+  return { rank: rank > DEFAULT_RANKING_DEPTH ? 0 : rank, top: top.map((index) => itemIds[index] as string) };
 }

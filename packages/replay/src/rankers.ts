@@ -51,16 +51,25 @@ export function baselineRanker(name: BaselineName): Ranker {
   const description: RankerDescription = { name, kind: 'baseline' };
   switch (name) {
     case 'popular':
-      return { description, score: async ({ items }) => Float64Array.from(items, (item) => item.positiveLong) };
+      return { description, score: async ({ items }) => scoreEach(items, (item) => item.positiveLong) };
     case 'trending':
-      return { description, score: async ({ items }) => Float64Array.from(items, (item) => item.positiveShort) };
+      return { description, score: async ({ items }) => scoreEach(items, (item) => item.positiveShort) };
     case 'covisit':
       return { description, score: async ({ items }) => scoreByCovisitation(items) };
     case 'random':
-      return { description, score: async ({ items, random }) => Float64Array.from(items, () => random()) };
+      return { description, score: async ({ items, random }) => scoreEach(items, () => random()) };
     case 'heuristic':
       return { description, score: async ({ items, session }) => Float64Array.from(items, (item) => heuristicScore(item, session)) };
   }
+}
+
+/** Scores each item with `score`, in a plain loop. */
+function scoreEach(items: readonly ItemSnapshot[], score: (item: ItemSnapshot) => number): Float64Array {
+  const scores = new Float64Array(items.length);
+  for (let index = 0; index < items.length; index++) {
+    scores[index] = score(items[index] as ItemSnapshot);
+  }
+  return scores;
 }
 
 /**
@@ -68,15 +77,18 @@ export function baselineRanker(name: BaselineName): Ranker {
  * below, so that items without co-visitation still come in popularity order.
  */
 function scoreByCovisitation(items: readonly ItemSnapshot[]): Float64Array {
-  const order = items.map((item, index) => index);
+  const order = new Int32Array(items.length);
+  for (let index = 0; index < items.length; index++) {
+    order[index] = index;
+  }
   order.sort((a, b) => {
     const first = items[a] as ItemSnapshot;
     const second = items[b] as ItemSnapshot;
     return second.covisitScore - first.covisitScore || second.positiveLong - first.positiveLong || compareText(first.itemId, second.itemId);
   });
   const scores = new Float64Array(items.length);
-  order.forEach((itemIndex, position) => {
-    scores[itemIndex] = items.length - position;
-  });
+  for (let position = 0; position < order.length; position++) {
+    scores[order[position] as number] = items.length - position;
+  }
   return scores;
 }

@@ -12,12 +12,25 @@ import {
 } from '@nexttap/features';
 import type { FeatureStore } from './feature-store';
 
-type Value =
-  | { type: 'hash'; fields: Map<string, string> }
+/**
+ * A stored value and the time it expires, in epoch ms (infinite without a TTL). Hash fields keep
+ * numbers as numbers and are formatted on read, which gives the same text as formatting on write
+ * because `String` returns the shortest text that parses back to the same double.
+ */
+type Value = { expiresAtMs: number } & (
+  | { type: 'hash'; fields: Map<string, string | number> }
   | { type: 'snapshot'; values: Float64Array }
-  | { type: 'zset'; scores: Map<string, number>; topCache?: { limit: number; members: Array<{ member: string; score: number }> } }
+  | {
+      type: 'zset';
+      scores: Map<string, number>;
+      topCache?: { limit: number; members: Array<{ member: string; score: number }> };
+      /** `<key>:landmark`, built once, so that the string's hash is computed once. */
+      landmarkKey?: string;
+    }
   | { type: 'list'; items: string[] }
-  | { type: 'string'; text: string };
+  /** `numeric` caches `Number(text)` for landmark keys, which every decayed addition reads. */
+  | { type: 'string'; text: string; numeric?: number }
+);
 
 export interface MemoryFeatureStoreOptions {
   /** Clock for TTLs, in epoch ms. Replay passes the event-time clock so that TTLs follow the log. */
@@ -32,7 +45,6 @@ export interface MemoryFeatureStoreOptions {
  */
 export class MemoryFeatureStore implements FeatureStore {
   private readonly values = new Map<string, Value>();
-  private readonly expiresAt = new Map<string, number>();
   private readonly now: () => number;
   private readonly sweepTimer: NodeJS.Timeout | undefined;
 
@@ -62,17 +74,29 @@ export class MemoryFeatureStore implements FeatureStore {
     }
   }
 
-  /** Number of live keys, for memory figures and tests. */
+  /** Number of stored keys, expired ones included until a read or a sweep removes them; for memory figures and tests. */
   get size(): number {
     return this.values.size;
+  }
+
+  /**
+   * Removes every key whose TTL has run out by the store's clock. The timer calls it; a caller that
+   * runs the store on its own clock (replay) may call it to keep memory bounded.
+   */
+  sweepExpired(): void {
+    const now = this.now();
+    for (const [key, value] of this.values) {
+      if (value.expiresAtMs <= now) {
+        this.values.delete(key);
+      }
+    }
   }
 
   /** Applies a merged batch in the same order as the Redis script. */
   private applyBatch(batch: AggregatedBatch): void {
     const now = this.now();
     for (const [key, ttlMs] of batch.dedup) {
-      this.values.set(key, { type: 'string', text: '1' });
-      this.expiresAt.set(key, now + ttlMs);
+      this.values.set(key, { type: 'string', text: '1', expiresAtMs: now + ttlMs });
     }
     for (const [key, field, sum, referenceMs, halfLifeMs] of batch.hashDecay) {
       this.hashDecayAdd(key, field, sum, referenceMs, halfLifeMs);
@@ -81,14 +105,19 @@ export class MemoryFeatureStore implements FeatureStore {
       this.zsetDecayAdd(key, member, sum, referenceMs, halfLifeMs);
     }
     for (const [key, member, score, mode] of batch.zsetAdd) {
-      const scores = this.zset(key).scores;
-      const current = scores.get(member);
+      const zset = this.zsetKeepingTop(key);
+      const current = zset.scores.get(member);
       if (mode === 'set' || current === undefined || (mode === 'max' && score > current)) {
-        scores.set(member, score);
+        zset.scores.set(member, score);
+        updateTopCache(zset, member, current === undefined, score);
       }
     }
     for (const [key, maxMembers] of batch.trims) {
-      trimZset(this.zset(key).scores, maxMembers);
+      const zset = this.zsetKeepingTop(key);
+      if (zset.scores.size > maxMembers) {
+        zset.topCache = undefined;
+        trimZset(zset.scores, maxMembers);
+      }
     }
     for (const [key, values, maxLength] of batch.lists) {
       const list = this.list(key);
@@ -100,79 +129,87 @@ export class MemoryFeatureStore implements FeatureStore {
     }
     for (const [key, field, amount] of batch.hashIncrement) {
       const fields = this.hash(key).fields;
-      fields.set(field, numberText(Number(fields.get(field) ?? 0) + amount));
+      fields.set(field, numberOf(fields.get(field) ?? 0) + amount);
     }
     for (const [key, field, value] of batch.hashMax) {
       const fields = this.hash(key).fields;
       const current = fields.get(field);
-      if (current === undefined || value > Number(current)) {
-        fields.set(field, numberText(value));
+      if (current === undefined || value > numberOf(current)) {
+        fields.set(field, value);
       }
     }
     for (const [key, value] of batch.stringSet) {
-      this.values.set(key, { type: 'string', text: value });
-      this.expiresAt.delete(key);
+      this.values.set(key, { type: 'string', text: value, expiresAtMs: Number.POSITIVE_INFINITY });
     }
     for (const [key, snapshotKey, fields] of batch.snapshots) {
-      this.values.set(snapshotKey, { type: 'snapshot', values: this.snapshotOf(key, fields) });
-      this.expiresAt.delete(snapshotKey);
+      this.values.set(snapshotKey, { type: 'snapshot', values: this.snapshotOf(key, fields), expiresAtMs: Number.POSITIVE_INFINITY });
     }
     for (const [key, ttlMs] of batch.expires) {
-      if (this.get(key) !== undefined) {
-        this.expiresAt.set(key, now + ttlMs);
+      const value = this.get(key);
+      if (value !== undefined) {
+        value.expiresAtMs = now + ttlMs;
       }
     }
   }
 
   private hashDecayAdd(key: string, field: string, sum: number, referenceMs: number, halfLifeMs: number): void {
     const fields = this.hash(key).fields;
-    let landmarkMs = Number(fields.get(LANDMARK_FIELD) ?? Number.NaN);
+    const stored = fields.get(LANDMARK_FIELD);
+    let landmarkMs = stored === undefined ? Number.NaN : numberOf(stored);
     if (Number.isNaN(landmarkMs)) {
       landmarkMs = referenceMs;
-      fields.set(LANDMARK_FIELD, numberText(landmarkMs));
+      fields.set(LANDMARK_FIELD, landmarkMs);
     } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs)) {
-      for (const [name, text] of fields) {
+      for (const [name, value] of fields) {
         const fieldHalfLifeMs = halfLifeOfField(name);
         if (fieldHalfLifeMs !== undefined) {
-          fields.set(name, numberText(Number(text) * renewalFactor(landmarkMs, referenceMs, fieldHalfLifeMs)));
+          fields.set(name, numberOf(value) * renewalFactor(landmarkMs, referenceMs, fieldHalfLifeMs));
         }
       }
       landmarkMs = referenceMs;
-      fields.set(LANDMARK_FIELD, numberText(landmarkMs));
+      fields.set(LANDMARK_FIELD, landmarkMs);
     }
     const added = sum * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
-    fields.set(field, numberText(Number(fields.get(field) ?? 0) + added));
+    fields.set(field, numberOf(fields.get(field) ?? 0) + added);
   }
 
   /** Adds to a decayed sorted set whose landmark lives in `<key>:landmark`, as in Redis. */
   private zsetDecayAdd(key: string, member: string, sum: number, referenceMs: number, halfLifeMs: number): void {
     const zset = this.zset(key);
-    const landmarkKey = key + ZSET_LANDMARK_SUFFIX;
+    const landmarkKey = (zset.landmarkKey ??= key + ZSET_LANDMARK_SUFFIX);
     const stored = this.get(landmarkKey);
-    let landmarkMs = stored?.type === 'string' ? Number(stored.text) : undefined;
+    let landmarkMs = stored?.type === 'string' ? (stored.numeric ??= Number(stored.text)) : undefined;
     if (landmarkMs === undefined) {
       landmarkMs = referenceMs;
-      this.values.set(landmarkKey, { type: 'string', text: numberText(landmarkMs) });
+      this.setLandmark(landmarkKey, landmarkMs);
     } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs)) {
       const factor = renewalFactor(landmarkMs, referenceMs, halfLifeMs);
       for (const [name, score] of zset.scores) {
         zset.scores.set(name, score * factor);
       }
       landmarkMs = referenceMs;
-      this.values.set(landmarkKey, { type: 'string', text: numberText(landmarkMs) });
+      this.setLandmark(landmarkKey, landmarkMs);
     }
     const added = sum * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
     zset.scores.set(member, (zset.scores.get(member) ?? 0) + added);
   }
 
+  /** Stores a sorted set's landmark as Redis SET does: a new value without a TTL. */
+  private setLandmark(landmarkKey: string, landmarkMs: number): void {
+    this.values.set(landmarkKey, { type: 'string', text: numberText(landmarkMs), numeric: landmarkMs, expiresAtMs: Number.POSITIVE_INFINITY });
+  }
+
   private snapshotOf(key: string, fields: readonly string[]): Float64Array {
     const hash = this.get(key);
-    const source = hash?.type === 'hash' ? hash.fields : new Map<string, string>();
     const values = new Float64Array(fields.length + 1);
-    values[0] = Number(source.get(LANDMARK_FIELD) ?? 0);
-    fields.forEach((field, index) => {
-      values[index + 1] = Number(source.get(field) ?? 0);
-    });
+    if (hash?.type !== 'hash') {
+      return values;
+    }
+    const source = hash.fields;
+    values[0] = numberOf(source.get(LANDMARK_FIELD) ?? 0);
+    for (let index = 0; index < fields.length; index++) {
+      values[index + 1] = numberOf(source.get(fields[index] as string) ?? 0);
+    }
     return values;
   }
 
@@ -186,31 +223,37 @@ export class MemoryFeatureStore implements FeatureStore {
         const value = this.get(request.key);
         return { kind: 'list', value: value?.type === 'list' ? value.items.slice(0, request.limit) : [] };
       }
-      case 'strings':
-        return {
-          kind: 'strings',
-          value: request.keys.map((key) => {
-            const value = this.get(key);
-            return value?.type === 'string' ? value.text : null;
-          }),
-        };
-      case 'snapshots':
-        return {
-          kind: 'snapshots',
-          value: request.keys.map((key) => {
-            const value = this.get(key);
-            return value?.type === 'snapshot' ? Float64Array.from(value.values) : null;
-          }),
-        };
+      case 'strings': {
+        const texts: Array<string | null> = new Array(request.keys.length);
+        for (let index = 0; index < texts.length; index++) {
+          const value = this.get(request.keys[index] as string);
+          texts[index] = value?.type === 'string' ? value.text : null;
+        }
+        return { kind: 'strings', value: texts };
+      }
+      case 'snapshots': {
+        const snapshots: Array<Float64Array | null> = new Array(request.keys.length);
+        for (let index = 0; index < snapshots.length; index++) {
+          const value = this.get(request.keys[index] as string);
+          // A copy, so that a reader cannot change the stored values.
+          snapshots[index] = value?.type === 'snapshot' ? value.values.slice() : null;
+        }
+        return { kind: 'snapshots', value: snapshots };
+      }
       case 'zsetScores': {
         const value = this.get(request.key);
-        const scores = value?.type === 'zset' ? value.scores : new Map<string, number>();
-        return { kind: 'zsetScores', value: request.members.map((member) => scores.get(member) ?? null) };
+        const scores: Array<number | null> = new Array(request.members.length).fill(null);
+        if (value?.type === 'zset') {
+          for (let index = 0; index < scores.length; index++) {
+            scores[index] = value.scores.get(request.members[index] as string) ?? null;
+          }
+        }
+        return { kind: 'zsetScores', value: scores };
       }
       case 'zsetTop': {
         const value = this.get(request.key);
         const landmark = this.get(request.key + ZSET_LANDMARK_SUFFIX);
-        const landmarkMs = landmark?.type === 'string' ? Number(landmark.text) : 0;
+        const landmarkMs = landmark?.type === 'string' ? (landmark.numeric ??= Number(landmark.text)) : 0;
         if (value?.type !== 'zset') {
           return { kind: 'zsetTop', value: [], landmarkMs };
         }
@@ -225,32 +268,43 @@ export class MemoryFeatureStore implements FeatureStore {
 
   private readHash(key: string): Record<string, string> {
     const value = this.get(key);
-    return value?.type === 'hash' ? Object.fromEntries(value.fields) : {};
+    const record: Record<string, string> = {};
+    if (value?.type === 'hash') {
+      for (const [field, stored] of value.fields) {
+        record[field] = typeof stored === 'number' ? numberText(stored) : stored;
+      }
+    }
+    return record;
   }
 
+  /** Returns the live value of a key, removing it when its TTL has run out. */
   private get(key: string): Value | undefined {
-    const expiresAt = this.expiresAt.get(key);
-    if (expiresAt !== undefined && expiresAt <= this.now()) {
+    const value = this.values.get(key);
+    if (value !== undefined && value.expiresAtMs !== Number.POSITIVE_INFINITY && value.expiresAtMs <= this.now()) {
       this.values.delete(key);
-      this.expiresAt.delete(key);
       return undefined;
     }
-    return this.values.get(key);
+    return value;
   }
 
   private hash(key: string): Extract<Value, { type: 'hash' }> {
-    return this.getOrCreate(key, 'hash', () => ({ type: 'hash', fields: new Map() }));
+    return this.getOrCreate(key, 'hash', () => ({ type: 'hash', fields: new Map(), expiresAtMs: Number.POSITIVE_INFINITY }));
   }
 
   /** Returns a sorted set for writing; the write invalidates its cached top members. */
-  private zset(key: string): Extract<Value, { type: 'zset' }> {
-    const zset = this.getOrCreate(key, 'zset', (): Extract<Value, { type: 'zset' }> => ({ type: 'zset', scores: new Map() }));
+  private zset(key: string): ZsetValue {
+    const zset = this.zsetKeepingTop(key);
     zset.topCache = undefined;
     return zset;
   }
 
+  /** Returns a sorted set for a write that keeps its cached top members up to date itself. */
+  private zsetKeepingTop(key: string): ZsetValue {
+    return this.getOrCreate(key, 'zset', (): ZsetValue => ({ type: 'zset', scores: new Map(), expiresAtMs: Number.POSITIVE_INFINITY }));
+  }
+
   private list(key: string): Extract<Value, { type: 'list' }> {
-    return this.getOrCreate(key, 'list', () => ({ type: 'list', items: [] }));
+    return this.getOrCreate(key, 'list', () => ({ type: 'list', items: [], expiresAtMs: Number.POSITIVE_INFINITY }));
   }
 
   private getOrCreate<T extends Value['type']>(key: string, type: T, create: () => Extract<Value, { type: T }>): Extract<Value, { type: T }> {
@@ -265,16 +319,50 @@ export class MemoryFeatureStore implements FeatureStore {
     }
     return value as Extract<Value, { type: T }>;
   }
+}
 
-  private sweepExpired(): void {
-    const now = this.now();
-    for (const [key, expiresAt] of this.expiresAt) {
-      if (expiresAt <= now) {
-        this.values.delete(key);
-        this.expiresAt.delete(key);
-      }
+type ZsetValue = Extract<Value, { type: 'zset' }>;
+
+/**
+ * Updates the cached top members after one member's score was set. A cache that lists every
+ * member stays exact: the member moves to its place, and the list is cut to the cached limit.
+ * Any other cache is dropped. Session and user sets gain one member per event and are read whole
+ * at every evaluation point of a replay, so this saves sorting up to 2,000 members each time.
+ */
+function updateTopCache(zset: ZsetValue, member: string, added: boolean, score: number): void {
+  const cache = zset.topCache;
+  if (cache === undefined) {
+    return;
+  }
+  const membersBefore = zset.scores.size - (added ? 1 : 0);
+  if (cache.members.length !== membersBefore) {
+    zset.topCache = undefined;
+    return;
+  }
+  // A new array, because readers may still hold the cached one.
+  const members = cache.members.filter((entry) => entry.member !== member);
+  const entry: [string, number] = [member, score];
+  let low = 0;
+  let high = members.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const other = members[middle] as { member: string; score: number };
+    if (compareDescending([other.member, other.score], entry) <= 0) {
+      low = middle + 1;
+    } else {
+      high = middle;
     }
   }
+  members.splice(low, 0, { member, score });
+  if (members.length > cache.limit) {
+    members.length = cache.limit;
+  }
+  zset.topCache = { limit: cache.limit, members };
+}
+
+/** Reads a hash field as a number, as Redis reads a field's text as a double. */
+function numberOf(value: string | number): number {
+  return typeof value === 'number' ? value : Number(value);
 }
 
 /** Formats a stored number; the shortest text that parses back to the same double. */

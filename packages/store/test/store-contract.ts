@@ -89,6 +89,38 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
       expect(members).toEqual(expected);
     });
 
+    it('keeps the top current while members are added and raised', async () => {
+      const expected = new Map<string, number>();
+      const steps: Array<[member: string, score: number]> = [
+        ['b', 2],
+        ['a', 2],
+        ['c', 1],
+        ['b', 5],
+        ['d', 3],
+        ['a', 1],
+        ['e', 4],
+        ['c', 6],
+      ];
+      for (const [member, score] of steps) {
+        await store.apply([{ operations: [{ op: 'zsetAdd', key: 'raised', member, score, mode: 'max', maxMembers: 4 }] }]);
+        expected.set(member, Math.max(expected.get(member) ?? score, score));
+        const lowest = [...expected].sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : 1));
+        while (expected.size > 4) {
+          expected.delete((lowest.shift() as [string, number])[0]);
+        }
+        // The whole set is read first and last, so the memory store's next write updates a
+        // complete cache of the top members and the next read returns it.
+        const [whole, top] = await store.read([
+          { kind: 'zsetTop', key: 'raised', limit: 10 },
+          { kind: 'zsetTop', key: 'raised', limit: 2 },
+          { kind: 'zsetTop', key: 'raised', limit: 10 },
+        ]);
+        const order = [...expected].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? 1 : -1)).map(([name, value]) => ({ member: name, score: value }));
+        expect(whole, `after ${member} ${score}`).toEqual({ kind: 'zsetTop', value: order, landmarkMs: 0 });
+        expect(top, `after ${member} ${score}`).toEqual({ kind: 'zsetTop', value: order.slice(0, 2), landmarkMs: 0 });
+      }
+    });
+
     it('honours zsetAdd modes max and nx', async () => {
       const add = (score: number, mode: 'max' | 'nx') => ({ op: 'zsetAdd' as const, key: `modes-${mode}`, member: 'x', score, mode, maxMembers: 10 });
       await store.apply([{ operations: [add(5, 'max'), add(3, 'max'), add(7, 'max'), add(5, 'nx'), add(9, 'nx')] }]);
