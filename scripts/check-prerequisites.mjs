@@ -1,6 +1,7 @@
 // Checks the system tools that the tests need and that npm cannot install.
 // Prints one line per missing tool (plus one combined install command when
 // several are missing) and exits 1, or prints nothing and exits 0.
+import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
@@ -24,6 +25,18 @@ const prerequisites = [
     problem: 'docker-compose was not found on PATH',
     found: () => isOnPath('docker-compose'),
     debianPackage: 'docker-compose',
+  },
+  {
+    problem: 'the browser /usr/bin/chromium, which the demo page test drives, was not found',
+    found: () => isReadable('/usr/bin/chromium'),
+    debianPackage: 'chromium',
+  },
+  {
+    problem: 'python3 cannot import sklearn, which the NDCG agreement test runs',
+    // The same interpreters, in the same order, as the test: Debian's python3-sklearn installs
+    // into /usr/bin/python3, which another python3 earlier on PATH may shadow.
+    found: () => ['/usr/bin/python3', 'python3'].some((python) => spawnSync(python, ['-c', 'import sklearn'], { stdio: 'ignore' }).status === 0),
+    debianPackage: 'python3-sklearn',
   },
 ];
 
