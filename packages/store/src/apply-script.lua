@@ -26,6 +26,16 @@ local function call_with_arguments(command, key, args, step)
 end
 
 -- Field lists by index, resolved to names once per batch.
+-- Sets a string key, with its TTL in the same command when one was planned. A TTL of 0 means
+-- none came with this write: a planned TTL of 0 or less arrives as a PEXPIRE, which SET's PX rejects.
+local function set_with_ttl(key, value, ttl_ms)
+  if ttl_ms > 0 then
+    redis.call('SET', key, value, 'PX', ttl_ms)
+  else
+    redis.call('SET', key, value)
+  end
+end
+
 local field_lists = {}
 local function field_names(field_set_index)
   local fields = field_lists[field_set_index]
@@ -144,11 +154,7 @@ for _, group in ipairs(batch.zsetDecay) do
         redis.call('ZUNIONSTORE', key, 1, key, 'WEIGHTS', 2 ^ ((landmark - reference) / half_life))
       end
       landmark = reference
-      if landmark_ttl > 0 then
-        redis.call('SET', landmark_key, landmark, 'PX', landmark_ttl)
-      else
-        redis.call('SET', landmark_key, landmark)
-      end
+      set_with_ttl(landmark_key, landmark, landmark_ttl)
     end
     redis.call('ZINCRBY', key, sum * 2 ^ ((reference - landmark) / half_life), member)
   end
@@ -239,11 +245,7 @@ for _, entry in ipairs(batch.snapshots) do
     pack_formats[#numbers] = format
   end
   local packed = struct.pack(format, unpack(numbers))
-  if ttl > 0 then
-    redis.call('SET', snapshot_key, packed, 'PX', ttl)
-  else
-    redis.call('SET', snapshot_key, packed)
-  end
+  set_with_ttl(snapshot_key, packed, ttl)
 end
 
 for i = 1, #batch.expires, 2 do
