@@ -3,6 +3,7 @@ import type { FeatureStore } from './feature-store';
 import { keys } from './keys';
 import { planCatalogItem, planInteraction } from './plan';
 import { decodeRecent, toRecentEntry, type RecentEntry } from './recent';
+import { parseCatalogText } from './snapshots';
 import { FEATURE_SETTINGS } from './settings';
 
 /**
@@ -60,7 +61,7 @@ function parseCatalogRecords(itemIds: readonly string[], values: ReadonlyArray<s
   itemIds.forEach((itemId, index) => {
     const text = values[index];
     if (text) {
-      catalog.set(itemId, JSON.parse(text) as CatalogItem);
+      catalog.set(itemId, parseCatalogText(text));
     }
   });
   return catalog;

@@ -33,9 +33,10 @@ export function buildFeatureMatrix(
 ): FeatureMatrix {
   const columns = features.length;
   const data = new Float32Array(items.length * columns);
-  // One context object per column serves every row: features read it during `compute` and keep no
-  // reference. Filling column by column keeps one feature's code hot across the rows.
-  const context: FeatureContext = { session, user, item: items[0] as ItemSnapshot, nowMs };
+  // One context object serves every cell: features read it during `compute` and keep no
+  // reference. Filling column by column keeps one feature's code hot across the rows. The rows
+  // share the session and user, so their affinity sums are computed once.
+  const context: FeatureContext = { session, user, item: items[0] as ItemSnapshot, nowMs, affinityTotals: new Map() };
   for (let column = 0; column < columns; column++) {
     const feature = features[column] as FeatureDefinition;
     const defaultValue = feature.defaultValue;

@@ -53,6 +53,7 @@ export type ReadResult =
   | { kind: 'zsetTop'; value: Array<{ member: string; score: number }>; landmarkMs: number }
   | { kind: 'strings'; value: Array<string | null> }
   | { kind: 'hashes'; value: Array<Record<string, string>> }
+  /** Read-only: the memory store returns its stored arrays, so a reader that changed one would change the store. */
   | { kind: 'snapshots'; value: Array<Float64Array | null> }
   | { kind: 'zsetScores'; value: Array<number | null> };
 

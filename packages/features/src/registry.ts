@@ -1,4 +1,4 @@
-import { INTERACTION_TYPES, type CatalogItem, type InteractionType } from '@nexttap/events';
+import { INTERACTION_TYPES, type InteractionType } from '@nexttap/events';
 import { isNegative, ITEM_FIELDS, itemTypeField } from './plan';
 import type { ItemSnapshot, SessionSnapshot, UserSnapshot } from './snapshots';
 
@@ -10,6 +10,11 @@ export interface FeatureContext {
   user: UserSnapshot | undefined;
   item: ItemSnapshot;
   nowMs: number;
+  /**
+   * Sums of absolute affinities by affinity map, filled on first use. A matrix build sets it,
+   * because its rows share one session and user; a context whose snapshots change must not.
+   */
+  affinityTotals?: Map<ReadonlyMap<string, number>, number>;
 }
 
 /** A feature the ranker can compute: the single source for feature matrices, manifests and docs. */
@@ -120,21 +125,21 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     type: 'float32',
     defaultValue: 0,
     description: "sum over the item's categories of the session's affinity share (30-minute half-life); negative after skips",
-    compute: ({ session, item }) => categoryShare(session.categoryAffinity, item.catalog, 'sum'),
+    compute: (context) => categoryShare(context, context.session.categoryAffinity, 'sum'),
   },
   {
     name: 'session_category_max',
     type: 'float32',
     defaultValue: 0,
     description: "largest session affinity share among the item's categories",
-    compute: ({ session, item }) => categoryShare(session.categoryAffinity, item.catalog, 'max'),
+    compute: (context) => categoryShare(context, context.session.categoryAffinity, 'max'),
   },
   {
     name: 'session_creator_affinity',
     type: 'float32',
     defaultValue: 0,
     description: "the session's affinity share of the item's creator (30-minute half-life)",
-    compute: ({ session, item }) => creatorShare(session.creatorAffinity, item.catalog),
+    compute: (context) => creatorShare(context, context.session.creatorAffinity),
   },
   {
     name: 'session_covisit_score',
@@ -190,14 +195,14 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     type: 'float32',
     defaultValue: 0,
     description: "sum over the item's categories of the user's long-term affinity share (30-day half-life)",
-    compute: ({ user, item }) => (user === undefined ? undefined : categoryShare(user.categoryAffinity, item.catalog, 'sum')),
+    compute: (context) => (context.user === undefined ? undefined : categoryShare(context, context.user.categoryAffinity, 'sum')),
   },
   {
     name: 'user_creator_affinity',
     type: 'float32',
     defaultValue: 0,
     description: "the user's long-term affinity share of the item's creator (30-day half-life)",
-    compute: ({ user, item }) => (user === undefined ? undefined : creatorShare(user.creatorAffinity, item.catalog)),
+    compute: (context) => (context.user === undefined ? undefined : creatorShare(context, context.user.creatorAffinity)),
   },
   {
     name: 'user_known',
@@ -219,11 +224,12 @@ export function findFeature(name: string): FeatureDefinition | undefined {
  * Returns the affinity share of an item's categories: each category's affinity divided by the sum
  * of absolute affinities, so sessions of any length give values in [-1, 1].
  */
-function categoryShare(affinity: ReadonlyMap<string, number>, catalog: CatalogItem | undefined, mode: 'sum' | 'max'): number | undefined {
+function categoryShare(context: FeatureContext, affinity: ReadonlyMap<string, number>, mode: 'sum' | 'max'): number | undefined {
+  const catalog = context.item.catalog;
   if (catalog === undefined || catalog.categories.length === 0) {
     return undefined;
   }
-  const total = absoluteSum(affinity);
+  const total = absoluteSumOf(context, affinity);
   if (total === 0) {
     return 0;
   }
@@ -235,12 +241,27 @@ function categoryShare(affinity: ReadonlyMap<string, number>, catalog: CatalogIt
   return result;
 }
 
-function creatorShare(affinity: ReadonlyMap<string, number>, catalog: CatalogItem | undefined): number | undefined {
+function creatorShare(context: FeatureContext, affinity: ReadonlyMap<string, number>): number | undefined {
+  const catalog = context.item.catalog;
   if (catalog?.creatorId === undefined) {
     return undefined;
   }
-  const total = absoluteSum(affinity);
+  const total = absoluteSumOf(context, affinity);
   return total === 0 ? 0 : (affinity.get(catalog.creatorId) ?? 0) / total;
+}
+
+/** Returns the sum of absolute affinities, from the context's memo when it has one. */
+function absoluteSumOf(context: FeatureContext, affinity: ReadonlyMap<string, number>): number {
+  const totals = context.affinityTotals;
+  if (totals === undefined) {
+    return absoluteSum(affinity);
+  }
+  let total = totals.get(affinity);
+  if (total === undefined) {
+    total = absoluteSum(affinity);
+    totals.set(affinity, total);
+  }
+  return total;
 }
 
 function absoluteSum(values: ReadonlyMap<string, number>): number {

@@ -105,7 +105,7 @@ export function applyOrderingRules(
 
 /** Moves each live item up by `positions`; a live item wins a tie with the item it reaches. */
 export function boostLiveItems(items: readonly ScoredItem[], positions: number): ScoredItem[] {
-  if (positions <= 0) {
+  if (positions <= 0 || !items.some((item) => item.catalog?.live === true)) {
     return [...items];
   }
   const keyed = items.map((item, index) => ({ item, index, key: item.catalog?.live === true ? index - positions - 0.5 : index }));
@@ -129,25 +129,41 @@ export function diversify(items: readonly ScoredItem[], settings: FeedRuleSettin
   if (window <= 1) {
     return [...items];
   }
-  const remaining = [...items];
+  // Items stay in place and are marked when placed, so that the best remaining item is the first
+  // unmarked one and no array is spliced per position.
+  const taken = new Uint8Array(items.length);
+  let firstRemaining = 0;
   const placed: ScoredItem[] = [];
-  const originalIndex = new Map(items.map((item, index) => [item, index]));
   const counts = new WindowCounts();
-  while (remaining.length > 0 && placed.length < depth) {
+  while (placed.length < items.length && placed.length < depth) {
     // The window of the next position contains the last `window - 1` placed items.
     if (placed.length >= window) {
       counts.remove(placed[placed.length - window] as ScoredItem);
     }
-    const fitting = remaining.findIndex((item) => counts.fits(item, settings));
-    const [next] = remaining.splice(fitting < 0 ? 0 : fitting, 1) as [ScoredItem];
-    const from = originalIndex.get(next) ?? placed.length;
-    if (placed.length > from) {
-      next.rules.push({ rule: 'diversity', from, to: placed.length });
+    while (taken[firstRemaining] === 1) {
+      firstRemaining += 1;
+    }
+    let chosen = firstRemaining;
+    for (let index = firstRemaining; index < items.length; index++) {
+      if (taken[index] === 0 && counts.fits(items[index] as ScoredItem, settings)) {
+        chosen = index;
+        break;
+      }
+    }
+    taken[chosen] = 1;
+    const next = items[chosen] as ScoredItem;
+    if (placed.length > chosen) {
+      next.rules.push({ rule: 'diversity', from: chosen, to: placed.length });
     }
     placed.push(next);
     counts.add(next);
   }
-  return [...placed, ...remaining];
+  for (let index = firstRemaining; index < items.length; index++) {
+    if (taken[index] === 0) {
+      placed.push(items[index] as ScoredItem);
+    }
+  }
+  return placed;
 }
 
 /** Items per category and per creator among the placed items of the current diversity window. */

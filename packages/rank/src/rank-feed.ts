@@ -219,7 +219,7 @@ async function readCandidateItems(
     return itemIds.map((itemId) => byId.get(itemId) as ItemSnapshot);
   }
   if (context.itemCache === undefined) {
-    return readItems(context.store, itemIds, context.nowMs, budget, session);
+    return readItems(context.store, itemIds, context.nowMs, budget, session, covisitLists);
   }
   return readItemsCached(context.store, context.itemCache, itemIds, context.nowMs, budget, session, covisitLists);
 }

@@ -1,6 +1,14 @@
 import {
+  covisitScoresOf,
+  globalStatsRequest,
+  ItemSnapshotBuilder,
   itemReadRequests,
+  keys,
+  parseCatalogText,
   parseItemReads,
+  priorsOf,
+  seenFlagsOf,
+  sessionSeenRequest,
   parseSessionReads,
   sessionReadRequests,
   type ItemSnapshot,
@@ -65,7 +73,11 @@ export async function readSessionWith(
 
 /**
  * Reads the features of items in one round trip. With a session, the items also get the session's
- * co-visitation scores and whether the session saw them.
+ * co-visitation scores and whether the session saw them. `covisitLists` are the session's
+ * co-visitation lists when the caller already read them (`covisitListRequests`, or
+ * `covisitReadRequests` of `covisitSeeds`). The scores then come from those lists instead of one
+ * lookup per item and list. They have the same values, because the store keeps at most
+ * `covisitMaxNeighbours` members per set, so a list read whole holds every score.
  */
 export async function readItems(
   store: FeatureStore,
@@ -73,9 +85,29 @@ export async function readItems(
   nowMs: number,
   budget: StoreBudget = UNLIMITED_STORE_BUDGET,
   session?: SessionSnapshot,
+  covisitLists?: readonly ReadResult[],
 ): Promise<ItemSnapshot[]> {
   if (itemIds.length === 0) {
     return [];
   }
-  return parseItemReads(itemIds, await readWithinBudget(store, itemReadRequests(itemIds, session), budget), nowMs, session);
+  if (session === undefined || covisitLists === undefined) {
+    return parseItemReads(itemIds, await readWithinBudget(store, itemReadRequests(itemIds, session), budget), nowMs, session);
+  }
+  const requests: ReadRequest[] = [
+    { kind: 'snapshots', keys: itemIds.map((itemId) => keys.itemSnapshot(itemId)) },
+    { kind: 'strings', keys: itemIds.map((itemId) => keys.itemCatalog(itemId)) },
+    globalStatsRequest(),
+    sessionSeenRequest(session.sessionId, itemIds),
+  ];
+  const [snapshots, catalogs, global, seen] = await readWithinBudget(store, requests, budget);
+  const packedValues = snapshots?.kind === 'snapshots' ? snapshots.value : [];
+  const catalogTexts = catalogs?.kind === 'strings' ? catalogs.value : [];
+  const seenFlags = seenFlagsOf(seen, itemIds.length);
+  const covisitScores = covisitScoresOf(itemIds, covisitLists, nowMs);
+  const builder = new ItemSnapshotBuilder(itemIds.length, nowMs, priorsOf(global, nowMs));
+  return itemIds.map((itemId, index) => {
+    const catalogText = catalogTexts[index];
+    const catalog = catalogText ? parseCatalogText(catalogText) : undefined;
+    return builder.build(itemId, packedValues[index] ?? null, catalog, covisitScores[index] as number, seenFlags[index] as boolean);
+  });
 }

@@ -1,4 +1,4 @@
-import type { ItemSnapshot, SessionSnapshot, UserSnapshot } from '@nexttap/features';
+import type { ItemSnapshot, ReadResult, SessionSnapshot, UserSnapshot } from '@nexttap/features';
 import {
   applyOrderingRules,
   covisitReadRequests,
@@ -76,8 +76,8 @@ export class PointEvaluator {
 
   async rank(request: PointRequest): Promise<PointRanking> {
     const startedMs = performance.now();
-    const candidates = await this.candidates(request);
-    const items = await readItems(this.store, candidates.map((candidate) => candidate.itemId), request.nowMs, undefined, request.session);
+    const { candidates, covisitLists } = await this.candidates(request);
+    const items = await readItems(this.store, candidates.map((candidate) => candidate.itemId), request.nowMs, undefined, request.session, covisitLists);
     const candidateLatencyMs = performance.now() - startedMs;
 
     const itemIds = candidates.map((candidate) => candidate.itemId);
@@ -96,18 +96,25 @@ export class PointEvaluator {
     return { candidateCount: candidates.length, targetRetrieved: targetIndex >= 0, results, candidateLatencyMs };
   }
 
-  private async candidates(request: PointRequest): Promise<Candidate[]> {
+  /**
+   * Returns the point's candidates and, under the full protocol, the session's co-visitation
+   * lists read for them, which also give the items' co-visitation scores, as in `rankFeed`.
+   */
+  private async candidates(request: PointRequest): Promise<{ candidates: Candidate[]; covisitLists?: ReadResult[] }> {
     const { session, user } = request;
     if (this.settings.protocol === 'sampled') {
       const itemIds = request.targetItemId === undefined ? [...(request.negatives ?? [])] : [request.targetItemId, ...(request.negatives ?? [])];
-      return filterCandidates(requestCandidates(itemIds), { session, user, exclude: new Set(), served: new Set(), generated: false }, DEFAULT_FEED_RULES);
+      return { candidates: filterCandidates(requestCandidates(itemIds), { session, user, exclude: new Set(), served: new Set(), generated: false }, DEFAULT_FEED_RULES) };
     }
     const seeds = covisitSeeds(session);
-    const neighbours = seeds.length === 0 ? [] : mergeNeighbours(seeds, await this.store.read(covisitReadRequests(seeds)));
-    const generated = generateCandidates(this.pools.current, session, user, DEFAULT_CANDIDATE_LIMITS, neighbours);
+    const covisitLists = seeds.length === 0 ? [] : await this.store.read(covisitReadRequests(seeds));
+    const generated = generateCandidates(this.pools.current, session, user, DEFAULT_CANDIDATE_LIMITS, mergeNeighbours(seeds, covisitLists));
     // NOTE: the served-history rule reads the feeds the ranker served to the session; a replay
     // serves none, so that rule never drops a candidate here.
-    return filterCandidates(generated, { session, user, exclude: new Set(), served: new Set(), generated: true }, DEFAULT_FEED_RULES);
+    return {
+      candidates: filterCandidates(generated, { session, user, exclude: new Set(), served: new Set(), generated: true }, DEFAULT_FEED_RULES),
+      covisitLists,
+    };
   }
 
   /**

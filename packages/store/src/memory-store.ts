@@ -235,8 +235,10 @@ export class MemoryFeatureStore implements FeatureStore {
         const snapshots: Array<Float64Array | null> = new Array(request.keys.length);
         for (let index = 0; index < snapshots.length; index++) {
           const value = this.get(request.keys[index] as string);
-          // A copy, so that a reader cannot change the stored values.
-          snapshots[index] = value?.type === 'snapshot' ? value.values.slice() : null;
+          // The stored array itself, not a copy: a write stores a new array and never changes
+          // this one, and readers treat snapshots as read-only. A copy cost one typed array per
+          // candidate of every ranked feed (up to 400).
+          snapshots[index] = value?.type === 'snapshot' ? value.values : null;
         }
         return { kind: 'snapshots', value: snapshots };
       }
