@@ -147,6 +147,44 @@ describe('id and string bounds', () => {
   });
 });
 
+describe('request ids', () => {
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    server = await startServer('all', embeddedConfig(), { logger });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('echoes a client id on collector replies', async () => {
+    const accepted = await postJson(server, '/v1/events', JSON.stringify({ events: [interaction()] }), { 'x-request-id': 'client-id-1' });
+    const rejected = await postJson(server, '/v1/events', '{"events":', { 'x-request-id': 'client-id-2' });
+    expect(accepted.statusCode).toBe(202);
+    expect(accepted.headers['x-request-id']).toBe('client-id-1');
+    expect(rejected.statusCode).toBe(400);
+    expect(rejected.headers['x-request-id']).toBe('client-id-2');
+  });
+
+  it('generates an id when the client sends none', async () => {
+    const response = await server.app.inject({ method: 'GET', url: '/healthz' });
+    expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('replaces an overlong or unprintable client id', async () => {
+    const overlong = await postJson(server, '/v1/feed', JSON.stringify({ sessionId: 's' }), { 'x-request-id': 'r'.repeat(129) });
+    const unprintable = await postJson(server, '/v1/feed', JSON.stringify({ sessionId: 's' }), { 'x-request-id': 'id with spaces' });
+    expect(overlong.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(unprintable.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('keeps a client id of 128 characters', async () => {
+    const response = await postJson(server, '/v1/feed', JSON.stringify({ sessionId: 's' }), { 'x-request-id': 'r'.repeat(128) });
+    expect(response.headers['x-request-id']).toBe('r'.repeat(128));
+  });
+});
+
 describe('CORS', () => {
   const preflight = { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' };
 

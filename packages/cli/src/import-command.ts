@@ -2,7 +2,7 @@ import { KafkaBus, TOPICS, topicName } from '@nexttap/bus';
 import { toWireCatalogItem } from '@nexttap/events';
 import { readMovieLensCatalog, readMovieLensEvents } from '@nexttap/movielens';
 import { createLogger } from '@nexttap/observability';
-import { parseServerConfig } from './process-config';
+import { ConfigError, parseServerConfig } from './process-config';
 
 /** Records per produce call: the bus acknowledges each chunk before the next is sent. */
 const PRODUCE_CHUNK = 500;
@@ -22,7 +22,7 @@ export interface ImportOptions {
 export async function importMovieLens(options: ImportOptions, environment: NodeJS.ProcessEnv = process.env): Promise<{ items: number; events: number }> {
   const config = parseServerConfig(environment);
   if (config.process.kafkaBrokers.length === 0) {
-    throw new Error('KAFKA_BROKERS is not set; import produces to Kafka, so set it to the bootstrap servers (the embedded server seeds MovieLens itself)');
+    throw new ConfigError('KAFKA_BROKERS is not set; import produces to Kafka, so set it to the bootstrap servers (the embedded server seeds MovieLens itself)');
   }
   const logger = createLogger({ level: config.process.logLevel, service: 'nexttap-import' });
   const bus = new KafkaBus({ brokers: config.process.kafkaBrokers, clientId: `${config.process.kafkaClientId}-import`, logger });

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { importMovieLens } from './import-command';
 import { runModelsCommand, runTrainCommand } from './models-command';
 import { runReplayCommand } from './replay-command';
+import { ConfigError } from './process-config';
 import { runServer } from './run-server';
 import type { Role } from './server';
 
@@ -24,7 +25,11 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve': {
-      const { values } = parseArgs({ args: rest, options: { role: { type: 'string', default: 'all' } } });
+      const { values } = parseArgs({ args: rest, options: { role: { type: 'string', default: 'all' }, help: { type: 'boolean', short: 'h' } } });
+      if (values.help === true) {
+        process.stdout.write(USAGE);
+        return;
+      }
       const role = values.role as Role;
       if (!ROLES.includes(role)) {
         fail(`--role ${values.role} is not a role; use one of ${ROLES.join(', ')}`);
@@ -36,8 +41,17 @@ async function main(argv: string[]): Promise<void> {
       const { values, positionals } = parseArgs({
         args: rest,
         allowPositionals: true,
-        options: { dir: { type: 'string', default: 'data/movielens' }, limit: { type: 'string' }, 'end-ago-ms': { type: 'string' } },
+        options: {
+          dir: { type: 'string', default: 'data/movielens' },
+          limit: { type: 'string' },
+          'end-ago-ms': { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+        },
       });
+      if (values.help === true) {
+        process.stdout.write(USAGE);
+        return;
+      }
       if (positionals[0] !== 'movielens') {
         fail(`import ${positionals[0] ?? ''} is not a known dataset; use: nexttap import movielens`);
       }
@@ -92,6 +106,15 @@ try {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
     fail((error as Error).message);
+  }
+  // A setting or a file the user named is the problem: one line says which, without a stack trace.
+  if (error instanceof ConfigError) {
+    process.stderr.write(`nexttap: ${error.message}\n`);
+    process.exit(2);
+  }
+  if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
+    process.stderr.write(`nexttap: ${(error as Error).message}\n`);
+    process.exit(1);
   }
   throw error;
 }

@@ -152,6 +152,9 @@ async function replayCommand(values: Flags, io: CommandIo): Promise<void> {
   const progress = createProgressPrinter(io.stderr);
   try {
     const input = await readInput(values);
+    if (input.events.length === 0) {
+      throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `the input has no valid event to replay${describeRejections(input.rejected)}; check the file or topic`);
+    }
     redis = values['redis-url'] === undefined ? undefined : connectRedis(values['redis-url']);
     const store = redis;
     const { report, timings } = await runReplay({
@@ -165,11 +168,26 @@ async function replayCommand(values: Flags, io: CommandIo): Promise<void> {
     progress.finish();
     const written = await writeReports(values.out, report, timings);
     io.stdout.write(`${renderSummary(report, timings)}\nwrote ${written.join(', ')}\n`);
+    if (input.rejected.count > 0) {
+      io.stderr.write(`nexttap replay: skipped invalid records${describeRejections(input.rejected)}; report.json lists them under rejected\n`);
+    }
   } finally {
     progress.finish();
     await Promise.all(models.map((model) => model.release()));
     await redis?.close();
   }
+}
+
+/** Describes rejected input records for a one-line message: their count, codes and the first one. */
+function describeRejections(rejected: ReplayInput['rejected']): string {
+  if (rejected.count === 0) {
+    return '';
+  }
+  const codes = Object.entries(rejected.byCode)
+    .map(([code, count]) => `${code} ${count}`)
+    .join(', ');
+  const first = rejected.first === undefined ? '' : `; first at ${rejected.first.location}: ${rejected.first.code} ${rejected.first.message}`;
+  return ` (${rejected.count} rejected: ${codes}${first})`;
 }
 
 /** Checks the flags that need no input; throws on the first invalid one. */

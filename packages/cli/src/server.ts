@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import type { Subscription } from '@nexttap/bus';
 import { installErrorHandler, Lifecycle, registerFallbackHandlers, registerHealthRoutes } from '@nexttap/http';
@@ -52,11 +53,17 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
     bodyLimit: serverBodyLimit(role, config),
     // Per-request lines would dominate the log at feed rates; errors are logged by the error handlers.
     logController: new LogController({ disableRequestLogging: true }),
-    // A client's x-request-id becomes the request id in every log line of the request.
-    requestIdHeader: 'x-request-id',
+    // A client's x-request-id becomes the request id in every log line of the request when it is
+    // a short printable token; anything else gets a generated id, so a client cannot flood the logs.
+    genReqId: requestIdOf,
     // A client that stops sending its body mid-request is cut off after 10 s instead of holding a
     // connection (and a graceful shutdown) open.
     requestTimeout: 10_000,
+  });
+  // Every reply, the collector's and the health routes' too, names its request id, so a client can
+  // quote the id that the error log lines carry.
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
   });
   await registerCors(app, config.process.corsAllowedOrigins);
   closeConnectionsWhileDraining(app, lifecycle);
@@ -206,4 +213,17 @@ async function shutDown(parts: ShutdownParts): Promise<ShutdownOutcome> {
   }
   parts.logger.info({}, 'server stopped');
   return 'stopped';
+}
+
+/** Longest client-supplied request id kept, in characters; a longer one is replaced. */
+const MAX_REQUEST_ID_LENGTH = 128;
+const REQUEST_ID_PATTERN = /^[\x21-\x7e]+$/;
+
+/** Returns the client's x-request-id when it is a printable ASCII token of at most 128 characters, else a new UUID. */
+export function requestIdOf(request: { headers: Record<string, string | string[] | undefined> }): string {
+  const header = request.headers['x-request-id'];
+  if (typeof header === 'string' && header.length <= MAX_REQUEST_ID_LENGTH && REQUEST_ID_PATTERN.test(header)) {
+    return header;
+  }
+  return randomUUID();
 }

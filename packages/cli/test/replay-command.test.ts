@@ -61,6 +61,17 @@ describe('nexttap replay errors', () => {
     { name: 'a compare with one report', args: ['--compare', 'a.json'], code: 2, mentions: '--compare' },
     { name: 'a missing report to compare', args: ['--compare', '/nonexistent/a.json', '/nonexistent/b.json'], code: 1, mentions: '/nonexistent/a.json' },
   ];
+  it('rejects a log without a valid event with one line', async () => {
+    const invalidFile = join(directory, 'invalid.jsonl');
+    await writeFile(invalidFile, '{"eventId":"e1"}\nnot json\n');
+    const result = await run(['--events', invalidFile, '--no-model', '--out', join(directory, 'invalid-out')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.split('\n').filter((line) => line !== '')).toHaveLength(1);
+    expect(result.stderr).toContain('no valid event to replay (2 rejected');
+    expect(result.stderr).toContain(`${invalidFile}:1`);
+    expect(result.stdout).toBe('');
+  });
+
   for (const { name, args, code, mentions } of cases) {
     it(`rejects ${name} with one line`, async () => {
       const result = await run(args);
@@ -76,8 +87,8 @@ describe('nexttap replay', () => {
   it('replays a gzip JSON Lines log and writes the reports', async () => {
     const out = join(directory, 'out');
     const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--k', '1,2', '--pool-refresh-events', '1', '--out', out]);
-    expect(result.stderr).not.toContain('nexttap replay:');
     expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`skipped invalid records (1 rejected: EVENT_INVALID_FIELD 1; first at ${eventsFile}:5`);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.counts.evaluationPoints).toBe(1);
     expect(report.rejected.count).toBe(1);

@@ -1,0 +1,32 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+const BIN = new URL('../bin/nexttap.js', import.meta.url).pathname;
+
+/** Runs the nexttap command with no Kafka or Redis settings and returns its exit code and output. */
+function nexttap(args: string[]) {
+  const environment = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('KAFKA_') && !name.startsWith('REDIS_')));
+  const result = spawnSync(process.execPath, [BIN, ...args], { env: environment, encoding: 'utf8', timeout: 30_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('nexttap command line', () => {
+  it('names the missing setting of import in one line', () => {
+    const result = nexttap(['import', 'movielens']);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain('nexttap: KAFKA_BROKERS is not set');
+  });
+
+  it('prints the usage for serve --help', () => {
+    const result = nexttap(['serve', '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('usage: nexttap <command>');
+  });
+
+  it('prints the usage for import --help', () => {
+    const result = nexttap(['import', 'movielens', '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('usage: nexttap <command>');
+  });
+});
