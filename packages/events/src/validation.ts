@@ -50,7 +50,7 @@ const DEFAULT_MAX_FUTURE_SKEW_MS = 300_000;
 
 /** Validates one interaction from a client or a topic and normalises it. */
 export function validateInteraction(raw: unknown, options: ValidationOptions): Validated<Interaction> {
-  const result = validateWith(interactionSchema, raw);
+  const result = validateWith(interactionSchema, raw, 'remove it or put app data under context');
   if (!result.ok) {
     return result;
   }
@@ -80,7 +80,7 @@ export function validateInteraction(raw: unknown, options: ValidationOptions): V
 
 /** Validates one catalog record and normalises it. */
 export function validateCatalogItem(raw: unknown): Validated<CatalogItem> {
-  return validateWith(catalogItemSchema, raw);
+  return validateWith(catalogItemSchema, raw, `remove it; a catalog item takes only ${Object.keys(catalogItemSchema.shape).join(', ')}`);
 }
 
 /** Decodes a serialised record (a Kafka message value) and validates it as an interaction. */
@@ -111,7 +111,8 @@ function decodeJson(bytes: Buffer | string | null): Validated<unknown> {
   }
 }
 
-function validateWith<S extends z.ZodTypeAny>(schema: S, raw: unknown): Validated<z.output<S>> {
+/** Validates `raw` with `schema`; `unknownFieldFix` tells the sender what to do with a field the schema lacks. */
+function validateWith<S extends z.ZodTypeAny>(schema: S, raw: unknown, unknownFieldFix: string): Validated<z.output<S>> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return reject(REJECTION_REASONS.notAnObject, '', 'an event must be a JSON object');
   }
@@ -119,10 +120,10 @@ function validateWith<S extends z.ZodTypeAny>(schema: S, raw: unknown): Validate
   if (parsed.success) {
     return { ok: true, value: parsed.data as z.output<S> };
   }
-  return { ok: false, rejection: describeIssue(parsed.error.issues[0], raw as Record<string, unknown>) };
+  return { ok: false, rejection: describeIssue(parsed.error.issues[0], raw as Record<string, unknown>, unknownFieldFix) };
 }
 
-function describeIssue(issue: z.ZodIssue | undefined, raw: Record<string, unknown>): Rejection {
+function describeIssue(issue: z.ZodIssue | undefined, raw: Record<string, unknown>, unknownFieldFix: string): Rejection {
   if (issue === undefined) {
     return { code: REJECTION_REASONS.invalidField, field: '', message: 'the event is invalid' };
   }
@@ -131,7 +132,7 @@ function describeIssue(issue: z.ZodIssue | undefined, raw: Record<string, unknow
     return {
       code: REJECTION_REASONS.unknownField,
       field: issue.keys.join(','),
-      message: `unknown field ${issue.keys.join(', ')}; remove it or put app data under context`,
+      message: `unknown field ${issue.keys.join(', ')}; ${unknownFieldFix}`,
     };
   }
   if (issue.code === z.ZodIssueCode.invalid_type && issue.received === 'undefined') {

@@ -159,6 +159,13 @@ describe('validateCatalogItem', () => {
     const result = validateCatalogItem({ itemId: 'm-1' });
     expect(result.ok || result.rejection.field).toBe('categories');
   });
+
+  it('lists the accepted fields for an unknown one', () => {
+    const result = validateCatalogItem({ itemId: 'm-1', categories: [], context: { a: 1 } });
+    expect(result.ok || result.rejection.code).toBe('EVENT_UNKNOWN_FIELD');
+    expect(result.ok || result.rejection.message).toContain('unknown field context; remove it; a catalog item takes only itemId, categories');
+    expect(result.ok || result.rejection.message).not.toContain('under context');
+  });
 });
 
 describe('parseTimestamp', () => {
