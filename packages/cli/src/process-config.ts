@@ -1,4 +1,5 @@
 import { ingestConfigSchema, INGEST_ENVIRONMENT } from '@nexttap/ingest';
+import { REDACTION_CENSOR, redactSecretsInText } from '@nexttap/observability';
 import { rankerConfigSchema, RANKER_ENVIRONMENT } from '@nexttap/ranker';
 import { z } from 'zod';
 
@@ -26,6 +27,9 @@ export const processConfigSchema = z.object({
   kafkaFetchMaxWaitMs: z.coerce.number().int().min(1).max(10_000).default(100)
     .describe('Longest wait of a consumer fetch on a broker with no new records, in ms. A Kafka broker answers as soon as records arrive; the librdkafka mock cluster of the tests answers an empty fetch only after this wait.'),
   redisUrl: z.string().default('')
+    .refine((text) => text === '' || isRedisUrl(text), {
+      message: 'is not a Redis URL; write it as redis://[:password@]host:port[/db] or rediss:// for TLS',
+    })
     .describe('Redis URL such as redis://127.0.0.1:6379/0; empty, with REDIS_CLUSTER_NODES empty too, runs the in-memory store.'),
   redisClusterNodes: z
     .string()
@@ -118,7 +122,7 @@ export function parseServerConfig(environment: Readonly<Record<string, string | 
     for (const issue of parsed.error.issues) {
       const key = String(issue.path[0] ?? '');
       const name = names[key] ?? key;
-      problems.push(`${name}=${JSON.stringify(environment[name] ?? '')}: ${issue.message}`);
+      problems.push(`${name}=${shownValue(name, environment[name] ?? '')}: ${issue.message}`);
     }
     return undefined as z.output<S>;
   };
@@ -209,4 +213,28 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** Tells whether `text` parses as a URL of the redis: or rediss: scheme with a host, the forms ioredis connects to over TCP. */
+function isRedisUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Variables whose whole value is a secret, so a configuration error never prints it. */
+const SECRET_VARIABLES = new Set(['ADMIN_TOKEN']);
+
+/** Returns a variable's value as a configuration error shows it: quoted, with any secret in it replaced. */
+function shownValue(name: string, value: string): string {
+  if (SECRET_VARIABLES.has(name) && value !== '') {
+    return REDACTION_CENSOR;
+  }
+  // A malformed URL escapes the URL pattern of redactSecretsInText, so anything between a colon
+  // and an @ in a URL setting is taken for a password.
+  const shown = name.endsWith('_URL') ? value.replace(/:[^:@]*@/g, `:${REDACTION_CENSOR}@`) : value;
+  return redactSecretsInText(JSON.stringify(shown));
 }

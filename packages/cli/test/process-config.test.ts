@@ -65,4 +65,30 @@ describe('parseServerConfig', () => {
   it('rejects a session timeout under one second', () => {
     expect(() => parseServerConfig({ KAFKA_SESSION_TIMEOUT_MS: '999' })).toThrow(/KAFKA_SESSION_TIMEOUT_MS="999"/);
   });
+
+  it('accepts redis and rediss URLs', () => {
+    expect(parseServerConfig({ REDIS_URL: 'redis://:pw@127.0.0.1:6390/2' }).process.redisUrl).toBe('redis://:pw@127.0.0.1:6390/2');
+    expect(parseServerConfig({ REDIS_URL: 'rediss://cache.internal:6380' }).process.redisUrl).toBe('rediss://cache.internal:6380');
+  });
+
+  it('rejects a REDIS_URL of another scheme', () => {
+    expect(() => parseServerConfig({ REDIS_URL: 'notaurl://x' })).toThrow(/REDIS_URL="notaurl:\/\/x": is not a Redis URL; write it as redis:\/\//);
+  });
+
+  it('hides the password of a malformed REDIS_URL', () => {
+    const message = (() => {
+      try {
+        parseServerConfig({ REDIS_URL: 'redis//:hunter2@cache:6379' });
+        return '';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    })();
+    expect(message).toContain('REDIS_URL="redis//:[redacted]@cache:6379"');
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('hides an invalid ADMIN_TOKEN', () => {
+    expect(() => parseServerConfig({ ADMIN_TOKEN: 'short-secret' })).toThrow(/ADMIN_TOKEN=\[redacted\]: must be empty/);
+  });
 });
