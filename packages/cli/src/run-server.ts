@@ -32,7 +32,11 @@ export async function runServer(role: Role, environment: NodeJS.ProcessEnv = pro
   try {
     server = await startServer(role, config, { logger });
   } catch (error) {
-    logger.fatal({ err: error, role }, 'server start failed');
+    const hint = startFailureHint(error, config.process.host, config.process.port);
+    logger.fatal({ err: error, role, ...(hint === undefined ? {} : { hint }) }, 'server start failed');
+    if (hint !== undefined) {
+      process.stderr.write(`nexttap: ${hint}\n`);
+    }
     process.exit(1);
   }
   const running = server;
@@ -56,4 +60,19 @@ export async function runServer(role: Role, environment: NodeJS.ProcessEnv = pro
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+/** Returns what to change when the HTTP server could not listen on HOST and PORT, or undefined for other failures. */
+export function startFailureHint(error: unknown, host: string, port: number): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'EADDRINUSE') {
+    return `port ${port} on ${host} is already in use; set PORT to a free port or stop the process that holds it`;
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return `HOST ${host} is not an address of this machine; set HOST to 127.0.0.1, 0.0.0.0 or one of its addresses`;
+  }
+  if (code === 'EACCES') {
+    return `port ${port} needs privileges this process lacks; set PORT to 1024 or above`;
+  }
+  return undefined;
 }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EXIT_SHUTDOWN_INCOMPLETE } from '../src/index';
+import { EXIT_SHUTDOWN_INCOMPLETE, startFailureHint } from '../src/index';
 
 const REPOSITORY_ROOT = new URL('../../..', import.meta.url).pathname;
 
@@ -91,5 +91,21 @@ describe('nexttap serve shutdown', () => {
     const exiting = lines.find((line) => line.msg === 'process exiting after an incomplete shutdown');
     expect(exiting?.exitCode).toBe(EXIT_SHUTDOWN_INCOMPLETE);
     expect(exiting?.outcome).toBe('timed-out');
+  });
+});
+
+describe('startFailureHint', () => {
+  it('names PORT when the port is taken', () => {
+    const hint = startFailureHint(Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' }), '127.0.0.1', 8080);
+    expect(hint).toBe('port 8080 on 127.0.0.1 is already in use; set PORT to a free port or stop the process that holds it');
+  });
+
+  it('names HOST when it does not resolve', () => {
+    const hint = startFailureHint(Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }), 'not-an-ip', 8080);
+    expect(hint).toContain('HOST not-an-ip is not an address of this machine');
+  });
+
+  it('gives no hint for other failures', () => {
+    expect(startFailureHint(new Error('Connection is closed.'), '127.0.0.1', 8080)).toBeUndefined();
   });
 });
