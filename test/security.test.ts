@@ -39,6 +39,7 @@ describe('body size limits', () => {
     const response = await postJson(server, '/v1/events', JSON.stringify({ events }));
     expect(response.statusCode).toBe(413);
     expect(response.json().error.code).toBe('INGEST_ERR_BODY_TOO_LARGE');
+    expect(response.json().error.message).toContain('limit of 65536 bytes');
   });
 
   it('rejects a feed body over the ranker limit with 413', async () => {
@@ -49,6 +50,7 @@ describe('body size limits', () => {
     const response = await postJson(server, '/v1/feed', payload);
     expect(response.statusCode).toBe(413);
     expect(response.json().error.code).toBe('RANKER_ERR_BODY_TOO_LARGE');
+    expect(response.json().error.message).toContain('limit of 16384 bytes');
   });
 
   it('accepts bodies under the limits', async () => {

@@ -9,7 +9,7 @@ import { ApiError, type ErrorReplyBody, type HttpErrorCodes } from './api-error'
  */
 export function installErrorHandler(instance: FastifyInstance, codes: HttpErrorCodes): void {
   instance.setErrorHandler((error: FastifyError | ApiError | ZodError | Error, request, reply) => {
-    const { statusCode, body, headers } = describeError(error, codes);
+    const { statusCode, body, headers } = describeError(error, codes, request.routeOptions.bodyLimit);
     if (statusCode >= 500) {
       request.log.error({ err: error, code: body.error.code }, 'request failed');
     } else {
@@ -22,6 +22,7 @@ export function installErrorHandler(instance: FastifyInstance, codes: HttpErrorC
 function describeError(
   error: FastifyError | ApiError | ZodError | Error,
   codes: HttpErrorCodes,
+  bodyLimitBytes: number | undefined,
 ): { statusCode: number; body: ErrorReplyBody; headers: Record<string, string> } {
   if (error instanceof ApiError) {
     const field = error.details.field;
@@ -37,7 +38,18 @@ function describeError(
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return reply400(codes.invalidJson, `the request body is not valid JSON (${error.message}); send a JSON object`);
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { statusCode: 413, body: { error: { code: codes.bodyTooLarge, message: `${error.message}; send a smaller body` } }, headers: {} };
+      return {
+        statusCode: 413,
+        body: {
+          error: {
+            code: codes.bodyTooLarge,
+            message: bodyLimitBytes === undefined
+              ? `${error.message}; send a smaller body`
+              : `the request body is over this route's limit of ${bodyLimitBytes} bytes; send a smaller body, or split it into several requests`,
+          },
+        },
+        headers: {},
+      };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return {
         statusCode: 415,
