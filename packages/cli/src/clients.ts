@@ -76,7 +76,7 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
     connections.push(['session-notices', publisherRedis]);
   }
   for (const [role, client] of connections) {
-    client.on('error', (error: Error) => logger.warn({ err: error, role }, 'redis connection error'));
+    logConnectionErrors(client, role, logger);
   }
   await Promise.all(connections.map(([, client]) => client.connect()));
   const sessionChanges = new RedisSessionChanges(publisherRedis, subscriberRedis, sessionChangesChannel(settings.redisKeyPrefix), logger);
@@ -111,4 +111,37 @@ function createRedisStore(client: Redis | Cluster, keyPrefix: string): FeatureSt
 function once(action: () => Promise<void>): () => Promise<void> {
   let running: Promise<void> | undefined;
   return () => (running ??= action());
+}
+
+/**
+ * Shortest time between two logged errors of one connection, in ms. ioredis reports every failed
+ * reconnect attempt, several a second while Redis is down, and one line per 10 s with the count of
+ * the others says as much.
+ */
+const CONNECTION_ERROR_LOG_INTERVAL_MS = 10_000;
+
+/** Logs a connection's errors at most once per interval, with how many were left out, and its recovery. */
+export function logConnectionErrors(client: Redis | Cluster, role: string, logger: Logger): void {
+  let lastLoggedMs = Number.NEGATIVE_INFINITY;
+  let suppressed = 0;
+  let failing = false;
+  client.on('error', (error: Error) => {
+    failing = true;
+    const nowMs = Date.now();
+    if (nowMs - lastLoggedMs < CONNECTION_ERROR_LOG_INTERVAL_MS) {
+      suppressed += 1;
+      return;
+    }
+    logger.warn({ err: error, role, suppressedErrors: suppressed }, 'redis connection error');
+    lastLoggedMs = nowMs;
+    suppressed = 0;
+  });
+  client.on('ready', () => {
+    if (failing) {
+      logger.info({ role, suppressedErrors: suppressed }, 'redis connection restored');
+      failing = false;
+      suppressed = 0;
+      lastLoggedMs = Number.NEGATIVE_INFINITY;
+    }
+  });
 }
