@@ -60,7 +60,7 @@ export async function benchFeedRulesLatency(durationSeconds: number): Promise<Fe
 }
 
 /** Builds request bodies: each a session of its own with `candidates` ids drawn without repeats. */
-function requestBodies(itemIds: readonly string[], candidates: number): string[] {
+export function requestBodies(itemIds: readonly string[], candidates: number): string[] {
   const random = seededRandom(candidates);
   return Array.from({ length: REQUEST_VARIANTS }, (_, index) => {
     const chosen = new Set<string>();

@@ -1,6 +1,7 @@
 import type { PlannedWrite, ReadRequest, ReadResult } from '@nexttap/features';
 import type { CandidateSource } from './candidates';
 import type { RuleEffect } from './feed-rules';
+import { decodeRankingColumns, encodeRankingColumns } from './ranking-columns';
 
 /**
  * Keys of served feeds. They carry the session's hash tag, so a feed's record, the session's served
@@ -49,18 +50,23 @@ export interface RecordServedInput {
 }
 
 const PAGE_FIELD_PREFIX = 'page:';
+/**
+ * Field of the ranking in columns. Records written before it have a `ranking` field of one JSON
+ * array per entry, which is still read. A reader that knows only `ranking` finds no ranking in a
+ * newer record and reports the feed as expired.
+ */
+const RANKING_COLUMNS_FIELD = 'rankingColumns';
 
 /** Plans the writes that record one served page, all in the session's slot. */
 export function planServedFeed(input: RecordServedInput): PlannedWrite {
   const feedKey = servedFeedKeys.feed(input.sessionId, input.feedId);
   const operations: PlannedWrite['operations'] = [];
   if (input.first !== undefined) {
-    const ranking = input.first.ranking.map((entry) => [entry.itemId, entry.score, entry.sources, entry.rules]);
     operations.push(
       { op: 'hashSet', key: feedKey, field: 'model', value: input.first.model },
       { op: 'hashSet', key: feedKey, field: 'variant', value: input.first.variant },
       { op: 'hashSet', key: feedKey, field: 'createdAtMs', value: String(input.first.createdAtMs) },
-      { op: 'hashSet', key: feedKey, field: 'ranking', value: JSON.stringify(ranking) },
+      { op: 'hashSet', key: feedKey, field: RANKING_COLUMNS_FIELD, value: encodeRankingColumns(input.first.ranking) },
       { op: 'expire', key: feedKey, ttlMs: input.ttlMs },
     );
   }
@@ -103,16 +109,14 @@ export function servedFeedRequest(sessionId: string, feedId: string): ReadReques
 
 /** Parses a served feed's record, or returns undefined when it expired or never existed. */
 export function parseServedFeed(feedId: string, result: ReadResult | undefined): ServedFeedRecord | undefined {
-  if (result?.kind !== 'hash' || result.value.ranking === undefined) {
+  if (result?.kind !== 'hash') {
     return undefined;
   }
   const fields = result.value;
-  const ranking = parseJsonArray(fields.ranking ?? '[]').flatMap((raw): RankingEntry[] => {
-    if (!Array.isArray(raw) || typeof raw[0] !== 'string') {
-      return [];
-    }
-    return [{ itemId: raw[0], score: Number(raw[1]), sources: (raw[2] ?? []) as CandidateSource[], rules: (raw[3] ?? []) as RuleEffect[] }];
-  });
+  const ranking = parseRanking(fields);
+  if (ranking === undefined) {
+    return undefined;
+  }
   const pages = new Map<number, string[]>();
   for (const [field, text] of Object.entries(fields)) {
     if (field.startsWith(PAGE_FIELD_PREFIX)) {
@@ -127,6 +131,23 @@ export function parseServedFeed(feedId: string, result: ReadResult | undefined):
     ranking,
     pages,
   };
+}
+
+/** Reads the ranking from either stored format, or returns undefined when the record has none. */
+function parseRanking(fields: Readonly<Record<string, string>>): RankingEntry[] | undefined {
+  const columns = fields[RANKING_COLUMNS_FIELD];
+  if (columns !== undefined) {
+    return decodeRankingColumns(columns);
+  }
+  if (fields.ranking === undefined) {
+    return undefined;
+  }
+  return parseJsonArray(fields.ranking).flatMap((raw): RankingEntry[] => {
+    if (!Array.isArray(raw) || typeof raw[0] !== 'string') {
+      return [];
+    }
+    return [{ itemId: raw[0], score: Number(raw[1]), sources: (raw[2] ?? []) as CandidateSource[], rules: (raw[3] ?? []) as RuleEffect[] }];
+  });
 }
 
 function parseJsonArray(text: string): unknown[] {
