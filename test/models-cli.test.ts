@@ -68,6 +68,22 @@ describe('nexttap models', () => {
     expect(result.stdout.trim().split('\n')).toEqual(['broken@1', 'linear@1', 'linear@2']);
   });
 
+  it('rejects a missing models folder', async () => {
+    const result = await nexttapModels(['list', '--models-dir', join(root, 'absent')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`the models folder ${join(root, 'absent')} does not exist; pass --models-dir DIR or set MODELS_DIR`);
+    expect(result.stdout).toBe('');
+  });
+
+  it('says when the folder has no model', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'nexttap-cli-empty-'));
+    const result = await nexttapModels(['list', '--models-dir', empty]);
+    await rm(empty, { recursive: true, force: true });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`no model in ${empty}`);
+    expect(result.stdout).toBe('');
+  });
+
   it('activates and rolls back on a running ranker', async () => {
     const activated = await nexttapModels(['activate', 'linear@2', '--url', url], { ADMIN_TOKEN: TOKEN });
     expect(activated.code, activated.stderr).toBe(0);

@@ -46,14 +46,24 @@ export async function runModelsCommand(argv: readonly string[], io: CommandIo): 
     io.stdout.write(MODELS_USAGE);
     return values.help ? 0 : 2;
   }
-  const registry = new ModelRegistry(values['models-dir'] ?? io.environment.MODELS_DIR ?? 'models');
+  const modelsDir = values['models-dir'] ?? io.environment.MODELS_DIR ?? 'models';
+  const registry = new ModelRegistry(modelsDir);
   const url = values.url ?? `http://127.0.0.1:${io.environment.PORT ?? '8080'}`;
   switch (subcommand) {
     case 'validate':
       return target === undefined ? usage(io, 'models validate needs a model folder or NAME@VERSION') : validateModel(target, registry, io);
-    case 'list':
-      io.stdout.write(`${(await registry.list()).map((reference) => `${reference.name}@${reference.version}`).join('\n')}\n`);
+    case 'list': {
+      if (!(await isDirectory(modelsDir))) {
+        io.stderr.write(`nexttap: the models folder ${modelsDir} does not exist; pass --models-dir DIR or set MODELS_DIR\n`);
+        return 1;
+      }
+      const references = await registry.list();
+      if (references.length === 0) {
+        io.stderr.write(`nexttap: no model in ${modelsDir}; a model is a folder NAME/VERSION with a manifest.json\n`);
+      }
+      io.stdout.write(references.map((reference) => `${reference.name}@${reference.version}\n`).join(''));
       return 0;
+    }
     case 'activate':
       return target === undefined ? usage(io, 'models activate needs NAME@VERSION') : callAdmin(url, '/v1/admin/models/activate', { model: target }, io);
     case 'rollback':
