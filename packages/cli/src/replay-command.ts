@@ -128,14 +128,19 @@ function parseFlags(args: readonly string[]) {
   try {
     return parseArgs({ args: [...args], options: FLAGS, allowPositionals: true, strict: true });
   } catch (error) {
-    throw invalidFlag(describeParseError(error));
+    throw invalidFlag(describeParseError(error, args));
   }
 }
 
 /** Rewrites node:util parseArgs errors into one sentence that names the flag. */
-function describeParseError(error: unknown): string {
+function describeParseError(error: unknown, args: readonly string[]): string {
   const code = (error as { code?: string }).code;
   const flag = /'(-[^' ]+)/.exec(describeError(error))?.[1] ?? '';
+  // parseArgs reads a value that starts with a dash, such as -5, as a flag of its own.
+  const next = args[args.indexOf(flag) + 1];
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && next !== undefined && /^-\d/.test(next)) {
+    return `${flag} ${next} is invalid; pass a number that is not negative`;
+  }
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     return `${flag} is not a flag of nexttap replay; run nexttap replay --help for the flags`;
   }

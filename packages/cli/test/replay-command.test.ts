@@ -49,6 +49,7 @@ describe('nexttap replay errors', () => {
     { name: 'an unknown flag', args: ['--dataset', 'movielens', '--bogus'], code: 2, mentions: '--bogus' },
     { name: 'a flag without its value', args: ['--dataset'], code: 2, mentions: '--dataset' },
     { name: 'a bad K list', args: ['--dataset', 'movielens', '--k', '5,x'], code: 2, mentions: '--k x' },
+    { name: 'a negative count', args: ['--dataset', 'movielens', '--bootstrap', '-1'], code: 2, mentions: '--bootstrap -1 is invalid' },
     { name: 'a bad protocol', args: ['--dataset', 'movielens', '--protocol', 'half'], code: 2, mentions: '--protocol half' },
     { name: 'an unknown baseline', args: ['--dataset', 'movielens', '--baselines', 'popular,magic'], code: 2, mentions: '--baselines magic' },
     { name: 'a bad cutoff time', args: ['--dataset', 'movielens', '--cutoff', 'yesterday'], code: 2, mentions: '--cutoff' },
