@@ -6,15 +6,14 @@
  *
  * Run: `npx tsx bench/feed-cpu-per-request.ts` (`ROUNDS`, `REQUESTS` and `CANDIDATES` override the defaults).
  */
-import { parseServerConfig, startServer } from '@nexttap/cli';
+import { startServer } from '@nexttap/cli';
 import { readMovieLensCatalog } from '@nexttap/movielens';
 import { createLogger } from '@nexttap/observability';
 import { startRedisServer } from '@nexttap/testkit';
 import type { FastifyInstance } from 'fastify';
 import { requestBodies } from './feed-rules-latency';
+import { benchRankerConfig, MOVIELENS_DIR } from './ranker-config';
 
-const MODEL_DIR = new URL('../models/movielens-mlp/1', import.meta.url).pathname;
-const MOVIELENS_DIR = new URL('../data/movielens', import.meta.url).pathname;
 /** Requests sent before the first sample, so that the JIT and the item cache are warm. */
 const WARM_UP_REQUESTS = 1_000;
 const ROUNDS = Number(process.env.ROUNDS ?? 6);
@@ -35,16 +34,7 @@ async function cpuMsPerRequest(app: FastifyInstance, bodies: readonly string[], 
 
 const itemIds = (await readMovieLensCatalog(MOVIELENS_DIR)).map((item) => item.itemId);
 const redis = await startRedisServer();
-const config = parseServerConfig({
-  PORT: '0',
-  MODEL_DIR,
-  MOVIELENS_DIR,
-  LOG_LEVEL: 'silent',
-  SEED_DATASET: 'movielens',
-  FEED_STORE_BUDGET_MS: '1000',
-  REDIS_URL: redis.url,
-  REDIS_COMMAND_TIMEOUT_MS: '1000',
-});
+const config = benchRankerConfig(redis.url, { FEED_STORE_BUDGET_MS: '1000' });
 const server = await startServer('ranker', config, { logger: createLogger({ level: 'silent', service: 'bench' }) });
 try {
   for (const candidates of CANDIDATES) {

@@ -1,10 +1,9 @@
-import { parseServerConfig, startServer } from '@nexttap/cli';
+import { startServer } from '@nexttap/cli';
 import { createLogger } from '@nexttap/observability';
 import { startRedisServer } from '@nexttap/testkit';
 import autocannon from 'autocannon';
 
-const MODEL_DIR = new URL('../models/movielens-mlp/1', import.meta.url).pathname;
-const MOVIELENS_DIR = new URL('../data/movielens', import.meta.url).pathname;
+import { benchRankerConfig } from './ranker-config';
 
 export interface FeedResult {
   store: string;
@@ -22,14 +21,7 @@ export interface FeedResult {
  */
 async function measure(store: 'memory' | 'redis', connections: number, durationSeconds: number): Promise<FeedResult> {
   const redis = store === 'redis' ? await startRedisServer() : undefined;
-  const config = parseServerConfig({
-    PORT: '0',
-    MODEL_DIR,
-    MOVIELENS_DIR,
-    LOG_LEVEL: 'silent',
-    SEED_DATASET: 'movielens',
-    ...(redis === undefined ? {} : { REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: '1000' }),
-  });
+  const config = benchRankerConfig(redis?.url);
   const server = await startServer('ranker', config, { logger: createLogger({ level: 'silent', service: 'bench' }) });
   try {
     const requests = Array.from({ length: 600 }, (_, index) => ({

@@ -1,4 +1,4 @@
-import { parseServerConfig, startServer } from '@nexttap/cli';
+import { startServer } from '@nexttap/cli';
 import { readMovieLensCatalog } from '@nexttap/movielens';
 import { createLogger } from '@nexttap/observability';
 import { seededRandom } from '@nexttap/rank';
@@ -6,8 +6,7 @@ import { startRedisServer } from '@nexttap/testkit';
 import autocannon from 'autocannon';
 import Fastify, { type FastifyInstance } from 'fastify';
 
-const MODEL_DIR = new URL('../models/movielens-mlp/1', import.meta.url).pathname;
-const MOVIELENS_DIR = new URL('../data/movielens', import.meta.url).pathname;
+import { benchRankerConfig, MOVIELENS_DIR } from './ranker-config';
 /** Distinct request bodies cycled through by autocannon, each with its own session and candidates. */
 const REQUEST_VARIANTS = 200;
 /** Connections that carry the fixed rate; enough that one slow reply does not hold the rate back. */
@@ -96,15 +95,7 @@ async function measureBareRoute(bodies: readonly string[], rate: number, duratio
 
 async function measureRanker(store: 'memory' | 'redis', itemIds: readonly string[], durationSeconds: number): Promise<FeedRulesLatencyRow[]> {
   const redis = store === 'redis' ? await startRedisServer() : undefined;
-  const config = parseServerConfig({
-    PORT: '0',
-    MODEL_DIR,
-    MOVIELENS_DIR,
-    LOG_LEVEL: 'silent',
-    SEED_DATASET: 'movielens',
-    FEED_STORE_BUDGET_MS: '1000',
-    ...(redis === undefined ? {} : { REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: '1000' }),
-  });
+  const config = benchRankerConfig(redis?.url, { FEED_STORE_BUDGET_MS: '1000' });
   const server = await startServer('ranker', config, { logger: createLogger({ level: 'silent', service: 'bench' }) });
   const rows: FeedRulesLatencyRow[] = [];
   try {
