@@ -8,8 +8,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/reliability/*.reliability.ts'],
-    // The slowest run took about 3 minutes on a 2-core machine shared with other work; a run that
-    // hangs fails after 10 minutes instead of holding CI.
+    // The slowest run took about 3 minutes on a 2-core machine shared with other work. A run that
+    // hangs fails after 10 minutes, so it cannot hold CI until its own limit.
     testTimeout: 10 * 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -49,8 +49,8 @@ export async function benchIngest(eventCount: number, pacedRatePerSecond: number
       KAFKA_BROKERS: kafka.brokers.join(','),
       REDIS_URL: redis.url,
       TOPIC_PREFIX,
-      // The mock cluster holds an empty fetch for the whole wait even when records arrive, where a
-      // Kafka broker answers at once. A 5 ms wait approximates that, so the figure measures ingest.
+      // The mock cluster replies to an empty fetch only at the end of the wait, even when records
+      // arrive meanwhile, where a Kafka broker replies at once. A 5 ms wait comes close to a broker.
       KAFKA_FETCH_MAX_WAIT_MS: '5',
       MODEL_DIR,
       LOG_LEVEL: 'silent',

@@ -80,7 +80,7 @@ async function redisCpuSeconds(redis: Redis): Promise<number> {
   return seconds('used_cpu_user') + seconds('used_cpu_sys');
 }
 
-/** A stable stream of a session, standing in for the Kafka partition of its key. */
+/** Returns the stream of a session, stable across calls, as a Kafka partition of its key would be. */
 function partitionOf(sessionId: string, partitions: number): number {
   let hash = 0;
   for (let index = 0; index < sessionId.length; index++) {

@@ -189,7 +189,7 @@ export class IngestProcess {
     return this.output.slice(-3_000);
   }
 
-  /** One line on the process for a failure message: its pid, exit status and last log messages. */
+  /** Describes the process in one line for a failure message: its pid, exit status and last log messages. */
   describe(): string {
     const messages = this.logLines().slice(-12).map((line) => line.msg);
     const status = this.exitStatus === undefined ? 'running' : `exited with ${JSON.stringify(this.exitStatus)}`;

@@ -114,9 +114,9 @@ function once(action: () => Promise<void>): () => Promise<void> {
 }
 
 /**
- * Shortest time between two logged errors of one connection, in ms. ioredis reports every failed
- * reconnect attempt, several a second while Redis is down, and one line per 10 s with the count of
- * the others says as much.
+ * Minimum time between two logged errors of one connection, in ms. ioredis reports every failed
+ * reconnect attempt, several a second while Redis is down, so one line per 10 s with a count of the
+ * rest carries the same information.
  */
 const CONNECTION_ERROR_LOG_INTERVAL_MS = 10_000;
 

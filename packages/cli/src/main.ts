@@ -107,7 +107,7 @@ try {
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
     fail((error as Error).message);
   }
-  // A setting or a file the user named is the problem: one line says which, without a stack trace.
+  // An invalid setting or a missing file is the user's to fix, so one line names it, without a stack trace.
   if (error instanceof ConfigError) {
     process.stderr.write(`nexttap: ${error.message}\n`);
     process.exit(2);

@@ -235,6 +235,6 @@ function shownValue(name: string, value: string): string {
   }
   // A malformed URL escapes the URL pattern of redactSecretsInText, so anything between a colon
   // and an @ in a URL setting is taken for a password.
-  const shown = name.endsWith('_URL') ? value.replace(/:[^:@]*@/g, `:${REDACTION_CENSOR}@`) : value;
-  return redactSecretsInText(JSON.stringify(shown));
+  const redacted = name.endsWith('_URL') ? value.replace(/:[^:@]*@/g, `:${REDACTION_CENSOR}@`) : value;
+  return redactSecretsInText(JSON.stringify(redacted));
 }

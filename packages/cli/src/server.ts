@@ -12,7 +12,7 @@ import { seedMovieLens } from './seed';
 
 export type Role = 'ingest' | 'ranker' | 'all';
 
-/** How a shutdown ended: every step done, or `SHUTDOWN_TIMEOUT_MS` reached with work in flight. */
+/** Outcome of a shutdown: every step done, or `SHUTDOWN_TIMEOUT_MS` reached with work in flight. */
 export type ShutdownOutcome = 'stopped' | 'timed-out';
 
 /** A running server; `close` is idempotent, shuts down in order and rejects when a step fails. */
@@ -53,8 +53,8 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
     bodyLimit: serverBodyLimit(role, config),
     // Per-request lines would dominate the log at feed rates; errors are logged by the error handlers.
     logController: new LogController({ disableRequestLogging: true }),
-    // A client's x-request-id becomes the request id in every log line of the request when it is
-    // a short printable token; anything else gets a generated id, so a client cannot flood the logs.
+    // A client's x-request-id becomes the request id of every log line when it is a short printable
+    // token. Anything else gets a generated id, so a client cannot flood the logs.
     genReqId: requestIdOf,
     // A client that stops sending its body mid-request is cut off after 10 s instead of holding a
     // connection (and a graceful shutdown) open.
@@ -215,7 +215,7 @@ async function shutDown(parts: ShutdownParts): Promise<ShutdownOutcome> {
   return 'stopped';
 }
 
-/** Longest client-supplied request id kept, in characters; a longer one is replaced. */
+/** Maximum length of a client's request id that is kept, in characters; a longer one is replaced. */
 const MAX_REQUEST_ID_LENGTH = 128;
 const REQUEST_ID_PATTERN = /^[\x21-\x7e]+$/;
 

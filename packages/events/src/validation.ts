@@ -111,7 +111,7 @@ function decodeJson(bytes: Buffer | string | null): Validated<unknown> {
   }
 }
 
-/** Validates `raw` with `schema`; `unknownFieldFix` tells the sender what to do with a field the schema lacks. */
+/** Validates `raw` with `schema`. `unknownFieldFix` is the fix that the message of an unknown field gives. */
 function validateWith<S extends z.ZodTypeAny>(schema: S, raw: unknown, unknownFieldFix: string): Validated<z.output<S>> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return reject(REJECTION_REASONS.notAnObject, '', 'an event must be a JSON object');

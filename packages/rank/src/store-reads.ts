@@ -77,7 +77,7 @@ export async function readSessionWith(
  * co-visitation lists when the caller already read them (`covisitListRequests`, or
  * `covisitReadRequests` of `covisitSeeds`). The scores then come from those lists instead of one
  * lookup per item and list. They have the same values, because the store keeps at most
- * `covisitMaxNeighbours` members per set, so a list read whole holds every score.
+ * `covisitMaxNeighbours` members per set, so a list read whole contains every score.
  */
 export async function readItems(
   store: FeatureStore,
