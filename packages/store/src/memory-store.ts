@@ -23,7 +23,7 @@ type Value = { expiresAtMs: number } & (
   | {
       type: 'zset';
       scores: Map<string, number>;
-      topCache?: { limit: number; members: Array<{ member: string; score: number }> };
+      topCache?: TopCache;
       /** `<key>:landmark`, built once, so that the string's hash is computed once. */
       landmarkKey?: string;
     }
@@ -261,8 +261,9 @@ export class MemoryFeatureStore implements FeatureStore {
         }
         // The ranker reads the same pools every second; between writes the top members are reused.
         if (value.topCache === undefined || value.topCache.limit !== request.limit) {
-          value.topCache = { limit: request.limit, members: topMembers(value.scores, request.limit) };
+          value.topCache = { limit: request.limit, members: topMembers(value.scores, request.limit), shared: false };
         }
+        value.topCache.shared = true;
         return { kind: 'zsetTop', value: value.topCache.members, landmarkMs };
       }
     }
@@ -325,6 +326,14 @@ export class MemoryFeatureStore implements FeatureStore {
 
 type ZsetValue = Extract<Value, { type: 'zset' }>;
 
+/** A sorted set's top members as a read returned them. */
+interface TopCache {
+  limit: number;
+  members: Array<{ member: string; score: number }>;
+  /** True once a read has returned `members`, which then belongs to the reader and stays unchanged. */
+  shared: boolean;
+}
+
 /**
  * Updates the cached top members after one member's score was set. A cache that lists every
  * member stays exact: the member moves to its place, and the list is cut to the cached limit.
@@ -341,15 +350,21 @@ function updateTopCache(zset: ZsetValue, member: string, added: boolean, score: 
     zset.topCache = undefined;
     return;
   }
-  // A new array, because readers may still hold the cached one.
-  const members = cache.members.filter((entry) => entry.member !== member);
-  const entry: [string, number] = [member, score];
+  // A reader may still hold a shared array, so it is copied. An unshared one is changed in place:
+  // a user's set of up to 2,000 members gains one per event and is read only at evaluation points.
+  const members = cache.shared ? cache.members.filter((entry) => entry.member !== member) : cache.members;
+  if (!cache.shared && !added) {
+    const index = members.findIndex((entry) => entry.member === member);
+    if (index >= 0) {
+      members.splice(index, 1);
+    }
+  }
   let low = 0;
   let high = members.length;
   while (low < high) {
     const middle = (low + high) >>> 1;
     const other = members[middle] as { member: string; score: number };
-    if (compareDescending([other.member, other.score], entry) <= 0) {
+    if (compareDescending(other.member, other.score, member, score) <= 0) {
       low = middle + 1;
     } else {
       high = middle;
@@ -359,7 +374,8 @@ function updateTopCache(zset: ZsetValue, member: string, added: boolean, score: 
   if (members.length > cache.limit) {
     members.length = cache.limit;
   }
-  zset.topCache = { limit: cache.limit, members };
+  cache.members = members;
+  cache.shared = false;
 }
 
 /** Reads a hash field as a number, as Redis reads a field's text as a double. */
@@ -372,15 +388,18 @@ function numberText(value: number): string {
   return String(value);
 }
 
-/** Orders members as Redis ZREVRANGE does: score descending, then member descending. */
-function compareDescending(a: [string, number], b: [string, number]): number {
-  if (a[1] !== b[1]) {
-    return b[1] - a[1];
+/**
+ * Orders members as Redis ZREVRANGE does: score descending, then member descending. Members and
+ * scores come apart, so that no pair is built per comparison.
+ */
+function compareDescending(memberA: string, scoreA: number, memberB: string, scoreB: number): number {
+  if (scoreA !== scoreB) {
+    return scoreB - scoreA;
   }
-  if (a[0] === b[0]) {
+  if (memberA === memberB) {
     return 0;
   }
-  return a[0] < b[0] ? 1 : -1;
+  return memberA < memberB ? 1 : -1;
 }
 
 /**
@@ -389,15 +408,23 @@ function compareDescending(a: [string, number], b: [string, number]): number {
  * members and reads take the top hundreds.
  */
 function topMembers(scores: Map<string, number>, limit: number): Array<{ member: string; score: number }> {
+  const top: Array<{ member: string; score: number }> = [];
   if (limit * 4 >= scores.size) {
-    return [...scores].sort(compareDescending).slice(0, limit).map(([member, score]) => ({ member, score }));
+    scores.forEach((score, member) => {
+      top.push({ member, score });
+    });
+    top.sort((a, b) => compareDescending(a.member, a.score, b.member, b.score));
+    if (top.length > limit) {
+      top.length = limit;
+    }
+    return top;
   }
-  const top: Array<[string, number]> = [];
-  for (const entry of scores) {
+  // `forEach` rather than `for...of`, so that only members that enter the window are allocated.
+  scores.forEach((score, member) => {
     if (top.length === limit) {
-      const last = top[limit - 1] as [string, number];
-      if (compareDescending(entry, last) >= 0) {
-        continue;
+      const last = top[limit - 1] as { member: string; score: number };
+      if (compareDescending(member, score, last.member, last.score) >= 0) {
+        return;
       }
       top.pop();
     }
@@ -405,15 +432,16 @@ function topMembers(scores: Map<string, number>, limit: number): Array<{ member:
     let high = top.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (compareDescending(top[middle] as [string, number], entry) <= 0) {
+      const other = top[middle] as { member: string; score: number };
+      if (compareDescending(other.member, other.score, member, score) <= 0) {
         low = middle + 1;
       } else {
         high = middle;
       }
     }
-    top.splice(low, 0, entry);
-  }
-  return top.map(([member, score]) => ({ member, score }));
+    top.splice(low, 0, { member, score });
+  });
+  return top;
 }
 
 /**
@@ -423,15 +451,19 @@ function topMembers(scores: Map<string, number>, limit: number): Array<{ member:
  */
 function trimZset(scores: Map<string, number>, maxMembers: number): void {
   while (scores.size > maxMembers) {
-    let lowest: [string, number] | undefined;
-    for (const entry of scores) {
-      if (lowest === undefined || entry[1] < lowest[1] || (entry[1] === lowest[1] && entry[0] < lowest[0])) {
-        lowest = entry;
+    // `forEach` rather than `for...of`, because iterating the entries allocates a pair per member,
+    // and covisitation sets at their bound of 50 are trimmed on almost every engagement.
+    let lowestMember: string | undefined;
+    let lowestScore = Number.POSITIVE_INFINITY;
+    scores.forEach((score, member) => {
+      if (lowestMember === undefined || score < lowestScore || (score === lowestScore && member < lowestMember)) {
+        lowestMember = member;
+        lowestScore = score;
       }
-    }
-    if (lowest === undefined) {
+    });
+    if (lowestMember === undefined) {
       return;
     }
-    scores.delete(lowest[0]);
+    scores.delete(lowestMember);
   }
 }
