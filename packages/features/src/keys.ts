@@ -1,3 +1,5 @@
+import { ZSET_LANDMARK_SUFFIX } from './operations';
+
 /**
  * Key layout. Braces mark Redis Cluster hash tags: every key of one session, user or item shares a
  * slot, so a session's reads and one event's session writes stay in one slot. Candidate pools share
@@ -9,6 +11,7 @@ interface ItemKeys {
   snapshot: string;
   catalog: string;
   covisit: string;
+  covisitLandmark: string;
 }
 
 /** Item ids whose keys are cached; past it the cache starts over, as the parsed catalog cache does. */
@@ -25,32 +28,93 @@ function itemKeysOf(itemId: string): ItemKeys {
     if (itemKeyCache.size >= ITEM_KEY_CACHE_MAX) {
       itemKeyCache.clear();
     }
-    cached = { stats: `i:{${itemId}}:stats`, snapshot: `i:{${itemId}}:snapshot`, catalog: `i:{${itemId}}:catalog`, covisit: `i:{${itemId}}:covisit` };
+    cached = {
+      stats: `i:{${itemId}}:stats`,
+      snapshot: `i:{${itemId}}:snapshot`,
+      catalog: `i:{${itemId}}:catalog`,
+      covisit: `i:{${itemId}}:covisit`,
+      covisitLandmark: `i:{${itemId}}:covisit${ZSET_LANDMARK_SUFFIX}`,
+    };
     itemKeyCache.set(itemId, cached);
+  }
+  return cached;
+}
+
+/** Keys of one session, cached per session id, because planning writes four of them for every event. */
+interface SessionKeys {
+  recent: string;
+  affinity: string;
+  interacted: string;
+  seen: string;
+  meta: string;
+}
+
+/** Keys of one user, cached per user id. */
+interface UserKeys {
+  affinity: string;
+  interacted: string;
+}
+
+/**
+ * Session and user ids whose keys are cached. Past it a cache starts over, so the bound is an
+ * estimate of the sessions active at one time on one process, not a limit on sessions.
+ */
+const SESSION_KEY_CACHE_MAX = 10_000;
+const sessionKeyCache = new Map<string, SessionKeys>();
+const userKeyCache = new Map<string, UserKeys>();
+
+function sessionKeysOf(sessionId: string): SessionKeys {
+  let cached = sessionKeyCache.get(sessionId);
+  if (cached === undefined) {
+    if (sessionKeyCache.size >= SESSION_KEY_CACHE_MAX) {
+      sessionKeyCache.clear();
+    }
+    cached = {
+      recent: `s:{${sessionId}}:recent`,
+      affinity: `s:{${sessionId}}:affinity`,
+      interacted: `s:{${sessionId}}:interacted`,
+      seen: `s:{${sessionId}}:seen`,
+      meta: `s:{${sessionId}}:meta`,
+    };
+    sessionKeyCache.set(sessionId, cached);
+  }
+  return cached;
+}
+
+function userKeysOf(userId: string): UserKeys {
+  let cached = userKeyCache.get(userId);
+  if (cached === undefined) {
+    if (userKeyCache.size >= SESSION_KEY_CACHE_MAX) {
+      userKeyCache.clear();
+    }
+    cached = { affinity: `u:{${userId}}:affinity`, interacted: `u:{${userId}}:interacted` };
+    userKeyCache.set(userId, cached);
   }
   return cached;
 }
 
 export const keys = {
   /** List of `type|ts|dwellMs|itemId`, newest first. */
-  sessionRecent: (sessionId: string) => `s:{${sessionId}}:recent`,
+  sessionRecent: (sessionId: string) => sessionKeysOf(sessionId).recent,
   /** Decayed affinity hash: `category:<id>@<halfLife>` and `creator:<id>@<halfLife>` fields. */
-  sessionAffinity: (sessionId: string) => `s:{${sessionId}}:affinity`,
+  sessionAffinity: (sessionId: string) => sessionKeysOf(sessionId).affinity,
   /** Items with any engagement other than an impression, scored by the latest time. */
-  sessionInteracted: (sessionId: string) => `s:{${sessionId}}:interacted`,
+  sessionInteracted: (sessionId: string) => sessionKeysOf(sessionId).interacted,
   /** Items shown (impressions), scored by the latest time. */
-  sessionSeen: (sessionId: string) => `s:{${sessionId}}:seen`,
+  sessionSeen: (sessionId: string) => sessionKeysOf(sessionId).seen,
   /** Counters: `events`, `lastTs`, `lastPositiveTs`. */
-  sessionMeta: (sessionId: string) => `s:{${sessionId}}:meta`,
+  sessionMeta: (sessionId: string) => sessionKeysOf(sessionId).meta,
   dedup: (sessionId: string, eventId: string) => `s:{${sessionId}}:event:${eventId}`,
-  userAffinity: (userId: string) => `u:{${userId}}:affinity`,
-  userInteracted: (userId: string) => `u:{${userId}}:interacted`,
+  userAffinity: (userId: string) => userKeysOf(userId).affinity,
+  userInteracted: (userId: string) => userKeysOf(userId).interacted,
   itemStats: (itemId: string) => itemKeysOf(itemId).stats,
   /** Packed float64 copy of the stats hash: the landmark, then `ITEM_STAT_FIELDS` in order. */
   itemSnapshot: (itemId: string) => itemKeysOf(itemId).snapshot,
   itemCatalog: (itemId: string) => itemKeysOf(itemId).catalog,
   /** Decayed sorted set of the items engaged with after this one in the same session. */
   itemCovisit: (itemId: string) => itemKeysOf(itemId).covisit,
+  /** Landmark time of `itemCovisit`, in epoch ms. */
+  itemCovisitLandmark: (itemId: string) => itemKeysOf(itemId).covisitLandmark,
   poolPopular: () => '{pool}:popular',
   poolTrending: () => '{pool}:trending',
   poolFresh: () => '{pool}:fresh',
