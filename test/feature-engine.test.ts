@@ -97,6 +97,29 @@ describe('feature engine', () => {
     }
   });
 
+  it('computes per-request features once per matrix', async () => {
+    const store = new MemoryFeatureStore({ sweepIntervalMs: 0 });
+    await applyCatalogItems(store, catalog);
+    await replay(store, events);
+    const itemIds = [...new Set(events.map((event) => event.itemId))].slice(0, 50);
+    const perRequest = FEATURE_REGISTRY.filter((feature) => feature.perRequest === true);
+    expect(perRequest.length).toBeGreaterThan(0);
+    const sessions = [...new Set(events.map((event) => `${event.sessionId}|${event.userId}`))].slice(-10);
+    for (const entry of sessions) {
+      const [sessionId, userId] = entry.split('|') as [string, string];
+      const { session, user } = await readSessionSnapshot(store, sessionId, userId, nowMs);
+      const items = await readItemSnapshots(store, itemIds, nowMs, session);
+      const matrix = buildFeatureMatrix(FEATURE_REGISTRY, session, user, items, nowMs);
+      FEATURE_REGISTRY.forEach((feature, column) => {
+        items.forEach((item, row) => {
+          const value = feature.compute({ session, user, item, nowMs });
+          const expected = Math.fround(value === undefined || !Number.isFinite(value) ? feature.defaultValue : value);
+          expect(matrix.data[row * matrix.columns + column], `${feature.name} row ${row} of session ${sessionId}`).toBe(expected);
+        });
+      });
+    }
+  });
+
   it('gets the same item counters from two shuffled concurrent consumers', async () => {
     const inOrder = redisStore();
     await applyCatalogItems(inOrder, catalog);

@@ -24,6 +24,11 @@ export interface FeatureDefinition {
   /** Value used when the inputs are missing, e.g. an unknown item or an anonymous user. */
   defaultValue: number;
   description: string;
+  /**
+   * True when the value depends only on the session, the user and the time, never on the item, so
+   * a feature matrix computes it once per request instead of once per candidate.
+   */
+  perRequest?: boolean;
   compute(context: FeatureContext): number | undefined;
 }
 
@@ -158,6 +163,7 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
   {
     name: 'session_event_count',
     type: 'float32',
+    perRequest: true,
     defaultValue: 0,
     description: 'log(1 + events in the session so far)',
     compute: ({ session }) => Math.log1p(session.events),
@@ -165,6 +171,7 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
   {
     name: 'session_seconds_since_last',
     type: 'float32',
+    perRequest: true,
     defaultValue: 0,
     description: "log(1 + seconds since the session's latest event); the default for a new session",
     compute: ({ session, nowMs }) => secondsSince(session.lastTs, nowMs),
@@ -172,6 +179,7 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
   {
     name: 'session_seconds_since_last_positive',
     type: 'float32',
+    perRequest: true,
     defaultValue: 0,
     description: "log(1 + seconds since the session's latest engagement); the default before the first one",
     compute: ({ session, nowMs }) => secondsSince(session.lastPositiveTs, nowMs),
@@ -179,6 +187,7 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
   {
     name: 'session_skip_streak',
     type: 'float32',
+    perRequest: true,
     defaultValue: 0,
     description: 'skips, hides and plays under 3 s in a row at the end of the session, impressions not counted',
     compute: ({ session }) => skipStreak(session),
@@ -186,6 +195,7 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
   {
     name: 'session_mean_dwell_seconds',
     type: 'float32',
+    perRequest: true,
     defaultValue: 0,
     description: "log(1 + mean dwell in seconds over the session's recent events that carry one)",
     compute: ({ session }) => sessionMeanDwell(session),
@@ -207,6 +217,7 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
   {
     name: 'user_known',
     type: 'float32',
+    perRequest: true,
     defaultValue: 0,
     description: '1 when the request names a user with long-term history, else 0',
     compute: ({ user }) => (user !== undefined && user.categoryAffinity.size > 0 ? 1 : 0),
