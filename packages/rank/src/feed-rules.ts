@@ -134,18 +134,20 @@ export function diversify(items: readonly ScoredItem[], settings: FeedRuleSettin
   const taken = new Uint8Array(items.length);
   let firstRemaining = 0;
   const placed: ScoredItem[] = [];
-  const counts = new WindowCounts();
+  /** Index in `items` of each placed item. */
+  const placedIndexes: number[] = [];
+  const counts = new WindowCounts(items, settings);
   while (placed.length < items.length && placed.length < depth) {
     // The window of the next position contains the last `window - 1` placed items.
     if (placed.length >= window) {
-      counts.remove(placed[placed.length - window] as ScoredItem);
+      counts.remove(placedIndexes[placed.length - window] as number);
     }
     while (taken[firstRemaining] === 1) {
       firstRemaining += 1;
     }
     let chosen = firstRemaining;
     for (let index = firstRemaining; index < items.length; index++) {
-      if (taken[index] === 0 && counts.fits(items[index] as ScoredItem, settings)) {
+      if (taken[index] === 0 && counts.fits(index)) {
         chosen = index;
         break;
       }
@@ -156,7 +158,8 @@ export function diversify(items: readonly ScoredItem[], settings: FeedRuleSettin
       next.rules.push({ rule: 'diversity', from: chosen, to: placed.length });
     }
     placed.push(next);
-    counts.add(next);
+    placedIndexes.push(chosen);
+    counts.add(chosen);
   }
   for (let index = firstRemaining; index < items.length; index++) {
     if (taken[index] === 0) {
@@ -166,40 +169,86 @@ export function diversify(items: readonly ScoredItem[], settings: FeedRuleSettin
   return placed;
 }
 
+/**
+ * Dense ids of category names, so that the diversity window counts categories in a typed array
+ * instead of a map. Past `CATEGORY_ID_MAX` names the numbering starts over at the next call.
+ */
+let categoryIds = new Map<string, number>();
+/** Distinct category ids of each catalog record, built once per record object, because records are shared and never changed. */
+let categoryIdsByRecord = new WeakMap<CatalogItem, Int32Array>();
+/** Bound of `categoryIds`, which also bounds the count array that each `diversify` call allocates (4 bytes per id). */
+const CATEGORY_ID_MAX = 4_096;
+const NO_CATEGORIES = new Int32Array(0);
+
+/** Returns a record's distinct category ids, numbering new names as they come. */
+function categoryIdsOf(catalog: CatalogItem | undefined): Int32Array {
+  if (catalog === undefined || catalog.categories.length === 0) {
+    return NO_CATEGORIES;
+  }
+  let ids = categoryIdsByRecord.get(catalog);
+  if (ids === undefined) {
+    // An item counts once per category, even when its record lists the category twice.
+    const distinct = [...new Set(catalog.categories)];
+    ids = Int32Array.from(distinct, (category) => {
+      let id = categoryIds.get(category);
+      if (id === undefined) {
+        id = categoryIds.size;
+        categoryIds.set(category, id);
+      }
+      return id;
+    });
+    categoryIdsByRecord.set(catalog, ids);
+  }
+  return ids;
+}
+
 /** Items per category and per creator among the placed items of the current diversity window. */
 class WindowCounts {
-  private readonly categories = new Map<string, number>();
+  /** Category ids of each item, by its index in the items being diversified. */
+  private readonly itemCategories: Int32Array[];
+  private readonly categories: Int32Array;
   private readonly creators = new Map<string, number>();
 
-  /** Tells whether one more item like `item` keeps every category and creator within the limits. */
-  fits(item: ScoredItem, settings: FeedRuleSettings): boolean {
-    for (const category of item.catalog?.categories ?? []) {
-      if ((this.categories.get(category) ?? 0) + 1 > settings.diversityMaxPerCategory) {
+  constructor(
+    private readonly items: readonly ScoredItem[],
+    private readonly settings: FeedRuleSettings,
+  ) {
+    // The ids start over only here, between calls, so that every id of one call comes from one numbering.
+    if (categoryIds.size >= CATEGORY_ID_MAX) {
+      categoryIds = new Map();
+      categoryIdsByRecord = new WeakMap();
+    }
+    this.itemCategories = items.map((item) => categoryIdsOf(item.catalog));
+    this.categories = new Int32Array(categoryIds.size);
+  }
+
+  /** Tells whether one more item like the item at `index` keeps every category and creator within the limits. */
+  fits(index: number): boolean {
+    const ids = this.itemCategories[index] as Int32Array;
+    for (let position = 0; position < ids.length; position++) {
+      if ((this.categories[ids[position] as number] as number) + 1 > this.settings.diversityMaxPerCategory) {
         return false;
       }
     }
-    const creatorId = item.catalog?.creatorId;
-    return creatorId === undefined || (this.creators.get(creatorId) ?? 0) + 1 <= settings.diversityMaxPerCreator;
+    const creatorId = (this.items[index] as ScoredItem).catalog?.creatorId;
+    return creatorId === undefined || (this.creators.get(creatorId) ?? 0) + 1 <= this.settings.diversityMaxPerCreator;
   }
 
-  add(item: ScoredItem): void {
-    this.change(item, 1);
+  add(index: number): void {
+    this.change(index, 1);
   }
 
-  remove(item: ScoredItem): void {
-    this.change(item, -1);
+  remove(index: number): void {
+    this.change(index, -1);
   }
 
-  private change(item: ScoredItem, delta: number): void {
-    const categories = item.catalog?.categories ?? [];
-    for (let index = 0; index < categories.length; index++) {
-      const category = categories[index] as string;
-      // An item counts once per category, even when its record lists the category twice.
-      if (categories.indexOf(category) === index) {
-        this.categories.set(category, (this.categories.get(category) ?? 0) + delta);
-      }
+  private change(index: number, delta: number): void {
+    const ids = this.itemCategories[index] as Int32Array;
+    const creatorId = (this.items[index] as ScoredItem).catalog?.creatorId;
+    for (let position = 0; position < ids.length; position++) {
+      const id = ids[position] as number;
+      this.categories[id] = (this.categories[id] as number) + delta;
     }
-    const creatorId = item.catalog?.creatorId;
     if (creatorId !== undefined) {
       this.creators.set(creatorId, (this.creators.get(creatorId) ?? 0) + delta);
     }

@@ -61,6 +61,21 @@ describe('diversify', () => {
     const items = [item('a1', ['A']), item('a2', ['A']), item('a3', ['A']), item('b1', ['B'])];
     expect(diversify(items, rules, 1).map((entry) => entry.itemId)).toEqual(['a1', 'a2', 'a3', 'b1']);
   });
+
+  it('counts a category listed twice once', () => {
+    const twice = { ...rules, diversityMaxPerCategory: 2 };
+    const items = [item('a1', ['A', 'A']), item('a2', ['A']), item('b1', ['B'])];
+    expect(diversify(items, twice, 10).map((entry) => entry.itemId)).toEqual(['a1', 'a2', 'b1']);
+  });
+
+  it('keeps counting after thousands of category names', () => {
+    const many = Array.from({ length: 5_000 }, (_, index) => item(`m${index}`, [`category-${index}`]));
+    expect(diversify(many, rules, 10).map((entry) => entry.itemId)).toEqual(many.map((entry) => entry.itemId));
+    const items = [item('a1', ['A']), item('a2', ['A']), item('b1', ['B']), item('c1', ['C']), item('a3', ['A'])];
+    expect(diversify(items, rules, 10).map((entry) => entry.itemId)).toEqual(['a1', 'b1', 'c1', 'a2', 'a3']);
+    const reused = [item('x1', ['category-1']), item('x2', ['category-1']), item('y1', ['category-4999'])];
+    expect(diversify(reused, rules, 10).map((entry) => entry.itemId)).toEqual(['x1', 'y1', 'x2']);
+  });
 });
 
 describe('boostLiveItems', () => {
