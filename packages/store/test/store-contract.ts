@@ -69,6 +69,28 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
       });
     });
 
+    it('trims tied scores by member', async () => {
+      const operations = ['c', 'a', 'f', 'd', 'b', 'e'].map((member) => ({
+        op: 'zsetAdd' as const,
+        key: 'tied',
+        member,
+        score: 1,
+        mode: 'set' as const,
+        maxMembers: 3,
+      }));
+      await store.apply([{ operations }]);
+      const [result] = await store.read([{ kind: 'zsetTop', key: 'tied', limit: 10 }]);
+      expect(result).toEqual({
+        kind: 'zsetTop',
+        value: [
+          { member: 'f', score: 1 },
+          { member: 'e', score: 1 },
+          { member: 'd', score: 1 },
+        ],
+        landmarkMs: 0,
+      });
+    });
+
     it('returns the top of a large sorted set in score order', async () => {
       const scores = Array.from({ length: 500 }, (_, index) => ((index * 7919) % 500) / 10);
       const operations = scores.map((score, index) => ({
