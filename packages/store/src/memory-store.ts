@@ -22,7 +22,7 @@ type Value = { expiresAtMs: number } & (
   | { type: 'snapshot'; values: Float64Array }
   | {
       type: 'zset';
-      scores: Map<string, number>;
+      scores: Map<string, MemberScore>;
       topCache?: TopCache;
       /** `<key>:landmark`, built once, so that the string's hash is computed once. */
       landmarkKey?: string;
@@ -107,9 +107,12 @@ export class MemoryFeatureStore implements FeatureStore {
     for (const [key, member, score, mode] of batch.zsetAdd) {
       const zset = this.zsetKeepingTop(key);
       const current = zset.scores.get(member);
-      if (mode === 'set' || current === undefined || (mode === 'max' && score > current)) {
-        zset.scores.set(member, score);
-        updateTopCache(zset, member, current === undefined, score);
+      if (current === undefined) {
+        zset.scores.set(member, { score });
+        updateTopCache(zset, member, true, score);
+      } else if (mode === 'set' || (mode === 'max' && score > current.score)) {
+        current.score = score;
+        updateTopCache(zset, member, false, score);
       }
     }
     for (const [key, maxMembers] of batch.trims) {
@@ -184,14 +187,19 @@ export class MemoryFeatureStore implements FeatureStore {
       this.setLandmark(landmarkKey, landmarkMs);
     } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs)) {
       const factor = renewalFactor(landmarkMs, referenceMs, halfLifeMs);
-      for (const [name, score] of zset.scores) {
-        zset.scores.set(name, score * factor);
-      }
+      zset.scores.forEach((entry) => {
+        entry.score *= factor;
+      });
       landmarkMs = referenceMs;
       this.setLandmark(landmarkKey, landmarkMs);
     }
     const added = sum * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
-    zset.scores.set(member, (zset.scores.get(member) ?? 0) + added);
+    const current = zset.scores.get(member);
+    if (current === undefined) {
+      zset.scores.set(member, { score: 0 + added });
+    } else {
+      current.score += added;
+    }
   }
 
   /** Stores a sorted set's landmark as Redis SET does: a new value without a TTL. */
@@ -247,7 +255,7 @@ export class MemoryFeatureStore implements FeatureStore {
         const scores: Array<number | null> = new Array(request.members.length).fill(null);
         if (value?.type === 'zset') {
           for (let index = 0; index < scores.length; index++) {
-            scores[index] = value.scores.get(request.members[index] as string) ?? null;
+            scores[index] = value.scores.get(request.members[index] as string)?.score ?? null;
           }
         }
         return { kind: 'zsetScores', value: scores };
@@ -325,6 +333,15 @@ export class MemoryFeatureStore implements FeatureStore {
 }
 
 type ZsetValue = Extract<Value, { type: 'zset' }>;
+
+/**
+ * A member's score in a mutable cell, so that an update is one map lookup and allocates nothing,
+ * and a landmark renewal rescales the cells without a lookup per member. The popular and trending
+ * pools hold up to 10,000 members each.
+ */
+interface MemberScore {
+  score: number;
+}
 
 /** A sorted set's top members as a read returned them. */
 interface TopCache {
@@ -407,10 +424,10 @@ function compareDescending(memberA: string, scoreA: number, memberB: string, sco
  * window of `limit` entries instead of sorting the whole set, because pools hold thousands of
  * members and reads take the top hundreds.
  */
-function topMembers(scores: Map<string, number>, limit: number): Array<{ member: string; score: number }> {
+function topMembers(scores: Map<string, MemberScore>, limit: number): Array<{ member: string; score: number }> {
   const top: Array<{ member: string; score: number }> = [];
   if (limit * 4 >= scores.size) {
-    scores.forEach((score, member) => {
+    scores.forEach(({ score }, member) => {
       top.push({ member, score });
     });
     top.sort((a, b) => compareDescending(a.member, a.score, b.member, b.score));
@@ -420,7 +437,7 @@ function topMembers(scores: Map<string, number>, limit: number): Array<{ member:
     return top;
   }
   // `forEach` rather than `for...of`, so that only members that enter the window are allocated.
-  scores.forEach((score, member) => {
+  scores.forEach(({ score }, member) => {
     if (top.length === limit) {
       const last = top[limit - 1] as { member: string; score: number };
       if (compareDescending(member, score, last.member, last.score) >= 0) {
@@ -450,7 +467,7 @@ function topMembers(scores: Map<string, number>, limit: number): Array<{ member:
  * case, costs one scan. More (a catalog load adds thousands of items to a pool of 1,000) are
  * removed after one sort instead of one scan per member.
  */
-function trimZset(scores: Map<string, number>, maxMembers: number): void {
+function trimZset(scores: Map<string, MemberScore>, maxMembers: number): void {
   const excess = scores.size - maxMembers;
   if (excess <= 0) {
     return;
@@ -460,7 +477,7 @@ function trimZset(scores: Map<string, number>, maxMembers: number): void {
     return;
   }
   const ascending: Array<{ member: string; score: number }> = [];
-  scores.forEach((score, member) => {
+  scores.forEach(({ score }, member) => {
     ascending.push({ member, score });
   });
   ascending.sort((a, b) => -compareDescending(a.member, a.score, b.member, b.score));
@@ -470,12 +487,12 @@ function trimZset(scores: Map<string, number>, maxMembers: number): void {
 }
 
 /** Returns the member that ZREMRANGEBYRANK removes first, or undefined for an empty set. */
-function lowestMember(scores: Map<string, number>): string | undefined {
+function lowestMember(scores: Map<string, MemberScore>): string | undefined {
   // `forEach` rather than `for...of`, because iterating the entries allocates a pair per member,
   // and covisitation sets at their bound of 50 are trimmed on almost every engagement.
   let lowest: string | undefined;
   let lowestScore = Number.POSITIVE_INFINITY;
-  scores.forEach((score, member) => {
+  scores.forEach(({ score }, member) => {
     if (lowest === undefined || score < lowestScore || (score === lowestScore && member < lowest)) {
       lowest = member;
       lowestScore = score;
