@@ -222,18 +222,21 @@ function planAffinity(operations: WriteOperation[], key: string, event: Interact
   }
 }
 
-/** Affinity field names by kind, half-life and id, built once each: every event needs a few. */
-const affinityFields = new Map<string, Map<string, string>>();
+/**
+ * Affinity field names by half-life, kind and id, built once each: every event needs a few. The
+ * half-life comes first so that finding a name builds no string.
+ */
+const affinityFields = new Map<number, { category: Map<string, string>; creator: Map<string, string> }>();
 /** Bound of each name map: creator ids are open-ended, so a map starts over at this size. */
 const AFFINITY_FIELD_CACHE_MAX = 100_000;
 
 function affinityField(kind: 'category' | 'creator', id: string, halfLifeMs: number): string {
-  const cacheKey = `${kind}@${halfLifeMs}`;
-  let names = affinityFields.get(cacheKey);
-  if (names === undefined) {
-    names = new Map();
-    affinityFields.set(cacheKey, names);
+  let byKind = affinityFields.get(halfLifeMs);
+  if (byKind === undefined) {
+    byKind = { category: new Map(), creator: new Map() };
+    affinityFields.set(halfLifeMs, byKind);
   }
+  const names = byKind[kind];
   let field = names.get(id);
   if (field === undefined) {
     field = decayedField(`${kind}:${id}`, halfLifeMs);
