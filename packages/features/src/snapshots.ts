@@ -316,17 +316,25 @@ export function covisitScoresOf(itemIds: readonly string[], lists: readonly Read
   if (lists.length === 0) {
     return scores;
   }
-  const positions = new Map<string, number>();
-  itemIds.forEach((itemId, index) => positions.set(itemId, index));
+  // Sums by member first, because the lists hold at most 5 × 50 members and a feed up to 400
+  // candidates. A member's terms are added in list order, starting from 0.
+  const sums = new Map<string, number>();
   for (const list of lists) {
     if (list.kind !== 'zsetTop') {
       continue;
     }
     for (const { member, score } of list.value) {
-      const index = positions.get(member);
-      if (index !== undefined) {
-        scores[index] = (scores[index] as number) + readDecayed(score, list.landmarkMs, nowMs, FEATURE_SETTINGS.covisitHalfLifeMs);
-      }
+      sums.set(member, (sums.get(member) ?? 0) + readDecayed(score, list.landmarkMs, nowMs, FEATURE_SETTINGS.covisitHalfLifeMs));
+    }
+  }
+  // Items are visited from the end and each sum is used once, so that a repeated item id gets
+  // its score at its last position only.
+  for (let index = itemIds.length - 1; index >= 0; index--) {
+    const itemId = itemIds[index] as string;
+    const sum = sums.get(itemId);
+    if (sum !== undefined) {
+      scores[index] = sum;
+      sums.delete(itemId);
     }
   }
   return scores;
@@ -355,7 +363,12 @@ export function sessionSeenRequest(sessionId: string, itemIds: readonly string[]
 /** Tells, for each of `count` items of a `sessionSeenRequest`, whether the session has seen it. */
 export function seenFlagsOf(result: ReadResult | undefined, count: number): boolean[] {
   const scores = result?.kind === 'zsetScores' ? result.value : [];
-  return Array.from({ length: count }, (_, index) => scores[index] !== undefined && scores[index] !== null);
+  const flags = new Array<boolean>(count);
+  for (let index = 0; index < count; index++) {
+    const score = scores[index];
+    flags[index] = score !== undefined && score !== null;
+  }
+  return flags;
 }
 
 function parsePriors(fields: Record<string, string>, nowMs: number): GlobalPriors {
