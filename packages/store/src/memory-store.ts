@@ -369,8 +369,8 @@ function updateTopCache(zset: ZsetValue, member: string, added: boolean, score: 
   }
   // A reader may still hold a shared array, so it is copied. An unshared one is changed in place:
   // a user's set of up to 2,000 members gains one per event and is read only at evaluation points.
-  const members = cache.shared ? cache.members.filter((entry) => entry.member !== member) : cache.members;
-  if (!cache.shared && !added) {
+  const members = cache.shared ? cache.members.slice() : cache.members;
+  if (!added) {
     const index = members.findIndex((entry) => entry.member === member);
     if (index >= 0) {
       members.splice(index, 1);
