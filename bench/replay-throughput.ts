@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import { readMovieLensInput, loadModels, runReplay } from '@nexttap/replay';
 
 const MODEL_DIR = new URL('../models/movielens-mlp/1', import.meta.url).pathname;
@@ -33,4 +34,11 @@ export async function benchReplayThroughput(): Promise<string> {
 
 function perPointMs(timings: Awaited<ReturnType<typeof runReplay>>['timings']): number {
   return (timings.candidates.meanMs.value ?? 0) + timings.rankers.reduce((total, ranker) => total + (ranker.meanMs.value ?? 0), 0);
+}
+
+// Run on its own (`npx tsx bench/replay-throughput.ts`), the file prints its table; `bench/run.ts`
+// imports it with the other benchmarks.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(await benchReplayThroughput());
+  process.exit(0);
 }
