@@ -200,22 +200,24 @@ function addDecay(sums: Map<string, DecaySum>, name: string, weight: number, tMs
   }
 }
 
+// The flattening uses `forEach` rather than `for...of`, which builds a [key, value] pair per entry,
+// and the maps hold every key and field that a batch writes.
 function flattenDecay(maps: Map<string, Map<string, DecaySum>>): Array<[string, string, number, number, number]> {
   const result: Array<[string, string, number, number, number]> = [];
-  for (const [key, fields] of maps) {
-    for (const [name, decay] of fields) {
+  maps.forEach((fields, key) => {
+    fields.forEach((decay, name) => {
       result.push([key, name, decay.sum, decay.referenceMs, decay.halfLifeMs]);
-    }
-  }
+    });
+  });
   return result;
 }
 
 function flattenFields<V>(maps: Map<string, Map<string, V>>): Array<[string, string, V]> {
   const result: Array<[string, string, V]> = [];
-  for (const [key, fields] of maps) {
-    for (const [field, value] of fields) {
+  maps.forEach((fields, key) => {
+    fields.forEach((value, field) => {
       result.push([key, field, value]);
-    }
-  }
+    });
+  });
   return result;
 }
