@@ -45,10 +45,11 @@ export const DEFAULT_CANDIDATE_LIMITS: CandidateLimits = {
   total: 400,
 };
 
-/** One source's proposals, best first. */
+/** One source's proposals, best first: the first `limit` of `itemIds`. */
 interface SourceList {
   source: CandidateSource;
   itemIds: readonly string[];
+  limit: number;
 }
 
 /**
@@ -65,18 +66,20 @@ export function generateCandidates(
   limits: CandidateLimits = DEFAULT_CANDIDATE_LIMITS,
   covisitNeighbours: readonly string[] = [],
 ): Candidate[] {
-  const lists: SourceList[] = [{ source: 'covisit', itemIds: covisitNeighbours.slice(0, limits.covisit) }];
+  // The lists keep their limits instead of being sliced, so that a request allocates no copy of
+  // the up to 10 pool lists it merges.
+  const lists: SourceList[] = [{ source: 'covisit', itemIds: covisitNeighbours, limit: limits.covisit }];
   for (const category of topCategories(session.categoryAffinity, limits.topCategories)) {
-    lists.push({ source: 'session-category', itemIds: (pools.byCategory.get(category) ?? []).slice(0, limits.perCategory) });
+    lists.push({ source: 'session-category', itemIds: pools.byCategory.get(category) ?? [], limit: limits.perCategory });
   }
   for (const category of topCategories(user?.categoryAffinity ?? new Map(), limits.topCategories)) {
-    lists.push({ source: 'user-category', itemIds: (pools.byCategory.get(category) ?? []).slice(0, limits.perCategory) });
+    lists.push({ source: 'user-category', itemIds: pools.byCategory.get(category) ?? [], limit: limits.perCategory });
   }
   lists.push(
-    { source: 'trending', itemIds: pools.trending.slice(0, limits.trending) },
-    { source: 'live', itemIds: pools.live.slice(0, limits.live) },
-    { source: 'fresh', itemIds: pools.fresh.slice(0, limits.fresh) },
-    { source: 'popular', itemIds: pools.popular.slice(0, limits.popular) },
+    { source: 'trending', itemIds: pools.trending, limit: limits.trending },
+    { source: 'live', itemIds: pools.live, limit: limits.live },
+    { source: 'fresh', itemIds: pools.fresh, limit: limits.fresh },
+    { source: 'popular', itemIds: pools.popular, limit: limits.popular },
   );
   return mergeRoundRobin(lists, limits.total);
 }
@@ -84,10 +87,10 @@ export function generateCandidates(
 /** Merges source lists round-robin without repeats, stopping at `total` distinct items. */
 function mergeRoundRobin(lists: readonly SourceList[], total: number): Candidate[] {
   const merged = new Map<string, Candidate>();
-  const longest = Math.max(0, ...lists.map((list) => list.itemIds.length));
+  const longest = Math.max(0, ...lists.map((list) => Math.min(list.itemIds.length, list.limit)));
   for (let rank = 0; rank < longest; rank++) {
-    for (const { source, itemIds } of lists) {
-      const itemId = itemIds[rank];
+    for (const { source, itemIds, limit } of lists) {
+      const itemId = rank < limit ? itemIds[rank] : undefined;
       if (itemId === undefined) {
         continue;
       }
