@@ -97,6 +97,29 @@ describe('feature engine', () => {
     }
   });
 
+  it('fills each matrix cell as its feature computes it', async () => {
+    const store = new MemoryFeatureStore({ sweepIntervalMs: 0 });
+    await applyCatalogItems(store, catalog);
+    await replay(store, events);
+    const sessions = [...new Set(events.map((event) => `${event.sessionId}|${event.userId}`))].slice(-20);
+    const itemIds = [...new Set(events.map((event) => event.itemId))].slice(0, 100);
+    for (const entry of sessions) {
+      const [sessionId, userId] = entry.split('|') as [string, string];
+      const { session, user } = await readSessionSnapshot(store, sessionId, userId, nowMs);
+      const items = await readItemSnapshots(store, itemIds, nowMs, session);
+      const matrix = buildFeatureMatrix(FEATURE_REGISTRY, session, user, items, nowMs);
+      // A matrix computes each sameForEveryItem feature once, so every cell is checked against
+      // the feature's value for that row's item.
+      const expected = items.flatMap((item) =>
+        FEATURE_REGISTRY.map((feature) => {
+          const value = feature.compute({ session, user, item, nowMs });
+          return value === undefined || !Number.isFinite(value) ? feature.defaultValue : Math.fround(value);
+        }),
+      );
+      expect([...matrix.data], `session ${sessionId}`).toEqual(expected);
+    }
+  });
+
   it('gets the same item counters from two shuffled concurrent consumers', async () => {
     const inOrder = redisStore();
     await applyCatalogItems(inOrder, catalog);

@@ -40,6 +40,15 @@ export function buildFeatureMatrix(
   for (let column = 0; column < columns; column++) {
     const feature = features[column] as FeatureDefinition;
     const defaultValue = feature.defaultValue;
+    if (feature.sameForEveryItem === true) {
+      context.item = items[0] as ItemSnapshot;
+      const value = items.length === 0 ? undefined : feature.compute(context);
+      const cellValue = value === undefined || !Number.isFinite(value) ? defaultValue : value;
+      for (let cell = column; cell < data.length; cell += columns) {
+        data[cell] = cellValue;
+      }
+      continue;
+    }
     for (let row = 0, cell = column; row < items.length; row++, cell += columns) {
       context.item = items[row] as ItemSnapshot;
       const value = feature.compute(context);

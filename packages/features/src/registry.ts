@@ -24,6 +24,11 @@ export interface FeatureDefinition {
   /** Value used when the inputs are missing, e.g. an unknown item or an anonymous user. */
   defaultValue: number;
   description: string;
+  /**
+   * True when the value depends only on the session, the user and the time, never on the item, so
+   * a feature matrix computes it once and copies it down the column.
+   */
+  sameForEveryItem?: true;
   compute(context: FeatureContext): number | undefined;
 }
 
@@ -160,6 +165,7 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     type: 'float32',
     defaultValue: 0,
     description: 'log(1 + events in the session so far)',
+    sameForEveryItem: true,
     compute: ({ session }) => Math.log1p(session.events),
   },
   {
@@ -167,6 +173,7 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     type: 'float32',
     defaultValue: 0,
     description: "log(1 + seconds since the session's latest event); the default for a new session",
+    sameForEveryItem: true,
     compute: ({ session, nowMs }) => secondsSince(session.lastTs, nowMs),
   },
   {
@@ -174,6 +181,7 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     type: 'float32',
     defaultValue: 0,
     description: "log(1 + seconds since the session's latest engagement); the default before the first one",
+    sameForEveryItem: true,
     compute: ({ session, nowMs }) => secondsSince(session.lastPositiveTs, nowMs),
   },
   {
@@ -181,6 +189,7 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     type: 'float32',
     defaultValue: 0,
     description: 'skips, hides and plays under 3 s in a row at the end of the session, impressions not counted',
+    sameForEveryItem: true,
     compute: ({ session }) => skipStreak(session),
   },
   {
@@ -188,6 +197,7 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     type: 'float32',
     defaultValue: 0,
     description: "log(1 + mean dwell in seconds over the session's recent events that carry one)",
+    sameForEveryItem: true,
     compute: ({ session }) => sessionMeanDwell(session),
   },
   {
@@ -209,6 +219,7 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     type: 'float32',
     defaultValue: 0,
     description: '1 when the request names a user with long-term history, else 0',
+    sameForEveryItem: true,
     compute: ({ user }) => (user !== undefined && user.categoryAffinity.size > 0 ? 1 : 0),
   },
 ];
