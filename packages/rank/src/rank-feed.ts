@@ -181,7 +181,9 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
   }
   return {
     items,
-    ranking: ranked.map(({ itemId, score, sources, rules: effects }) => ({ itemId, score, sources, rules: effects })),
+    // Scored items carry every field of a ranking entry, so the ranking is the ranked list itself
+    // rather than one new object per entry.
+    ranking: ranked,
     nextOffset: ranked.length > page.length ? page.length : undefined,
     candidateCount: eligible.length,
     ...(batch.outcome === 'model' ? {} : { degraded: modelDegradation(batch.outcome, batch.error) }),
