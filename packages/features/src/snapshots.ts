@@ -151,13 +151,13 @@ export function sessionReadRequests(sessionId: string, userId: string | undefine
   const requests: ReadRequest[] = [
     { kind: 'list', key: keys.sessionRecent(sessionId), limit: FEATURE_SETTINGS.sessionRecentMax },
     { kind: 'hash', key: keys.sessionAffinity(sessionId) },
-    { kind: 'zsetTop', key: keys.sessionInteracted(sessionId), limit: FEATURE_SETTINGS.sessionInteractedMax },
+    { kind: 'zsetMembers', key: keys.sessionInteracted(sessionId), limit: FEATURE_SETTINGS.sessionInteractedMax },
     { kind: 'hash', key: keys.sessionMeta(sessionId) },
   ];
   if (userId !== undefined) {
     requests.push(
       { kind: 'hash', key: keys.userAffinity(userId) },
-      { kind: 'zsetTop', key: keys.userInteracted(userId), limit: FEATURE_SETTINGS.userInteractedMax },
+      { kind: 'zsetMembers', key: keys.userInteracted(userId), limit: FEATURE_SETTINGS.userInteractedMax },
     );
   }
   return requests;
@@ -413,6 +413,6 @@ function listValue(result: ReadResult | undefined): string[] {
   return result?.kind === 'list' ? result.value : [];
 }
 
-function zsetMembers(result: ReadResult | undefined): string[] {
-  return result?.kind === 'zsetTop' ? result.value.map((entry) => entry.member) : [];
+function zsetMembers(result: ReadResult | undefined): readonly string[] {
+  return result?.kind === 'zsetMembers' ? result.value : [];
 }

@@ -23,7 +23,7 @@ type Value = { expiresAtMs: number } & (
   | {
       type: 'zset';
       scores: Map<string, number>;
-      topCache?: { limit: number; members: Array<{ member: string; score: number }> };
+      topCache?: { limit: number; members: Array<{ member: string; score: number }>; memberIds?: string[] };
       /** `<key>:landmark`, built once, so that the string's hash is computed once. */
       landmarkKey?: string;
     }
@@ -264,6 +264,17 @@ export class MemoryFeatureStore implements FeatureStore {
           value.topCache = { limit: request.limit, members: topMembers(value.scores, request.limit) };
         }
         return { kind: 'zsetTop', value: value.topCache.members, landmarkMs };
+      }
+      case 'zsetMembers': {
+        const value = this.get(request.key);
+        if (value?.type !== 'zset') {
+          return { kind: 'zsetMembers', value: [] };
+        }
+        if (value.topCache === undefined || value.topCache.limit !== request.limit) {
+          value.topCache = { limit: request.limit, members: topMembers(value.scores, request.limit) };
+        }
+        value.topCache.memberIds ??= value.topCache.members.map((entry) => entry.member);
+        return { kind: 'zsetMembers', value: value.topCache.memberIds };
       }
     }
   }
