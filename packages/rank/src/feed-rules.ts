@@ -134,18 +134,19 @@ export function diversify(items: readonly ScoredItem[], settings: FeedRuleSettin
   const taken = new Uint8Array(items.length);
   let firstRemaining = 0;
   const placed: ScoredItem[] = [];
-  const counts = new WindowCounts();
+  const placedIndexes: number[] = [];
+  const counts = new WindowCounts(items, settings);
   while (placed.length < items.length && placed.length < depth) {
     // The window of the next position contains the last `window - 1` placed items.
     if (placed.length >= window) {
-      counts.remove(placed[placed.length - window] as ScoredItem);
+      counts.change(placedIndexes[placed.length - window] as number, -1);
     }
     while (taken[firstRemaining] === 1) {
       firstRemaining += 1;
     }
     let chosen = firstRemaining;
     for (let index = firstRemaining; index < items.length; index++) {
-      if (taken[index] === 0 && counts.fits(items[index] as ScoredItem, settings)) {
+      if (taken[index] === 0 && counts.fits(index)) {
         chosen = index;
         break;
       }
@@ -156,7 +157,8 @@ export function diversify(items: readonly ScoredItem[], settings: FeedRuleSettin
       next.rules.push({ rule: 'diversity', from: chosen, to: placed.length });
     }
     placed.push(next);
-    counts.add(next);
+    placedIndexes.push(chosen);
+    counts.change(chosen, 1);
   }
   for (let index = firstRemaining; index < items.length; index++) {
     if (taken[index] === 0) {
@@ -166,42 +168,75 @@ export function diversify(items: readonly ScoredItem[], settings: FeedRuleSettin
   return placed;
 }
 
-/** Items per category and per creator among the placed items of the current diversity window. */
+/**
+ * Items per category and per creator among the placed items of the current diversity window.
+ * Categories and creators are numbered once per ranking, so that the many `fits` checks of a scan
+ * read typed arrays instead of hashing strings.
+ */
 class WindowCounts {
-  private readonly categories = new Map<string, number>();
-  private readonly creators = new Map<string, number>();
+  /** Distinct category numbers of item i at `categoryNumbers[categoryStarts[i]]` up to `categoryStarts[i + 1]`. */
+  private readonly categoryStarts: Int32Array;
+  private readonly categoryNumbers: number[] = [];
+  /** Creator number of each item, or -1 without a creator. */
+  private readonly creatorNumbers: Int32Array;
+  private readonly categoryCounts: Int32Array;
+  private readonly creatorCounts: Int32Array;
+  private readonly maxPerCategory: number;
+  private readonly maxPerCreator: number;
 
-  /** Tells whether one more item like `item` keeps every category and creator within the limits. */
-  fits(item: ScoredItem, settings: FeedRuleSettings): boolean {
-    for (const category of item.catalog?.categories ?? []) {
-      if ((this.categories.get(category) ?? 0) + 1 > settings.diversityMaxPerCategory) {
+  constructor(items: readonly ScoredItem[], settings: FeedRuleSettings) {
+    this.maxPerCategory = settings.diversityMaxPerCategory;
+    this.maxPerCreator = settings.diversityMaxPerCreator;
+    this.categoryStarts = new Int32Array(items.length + 1);
+    this.creatorNumbers = new Int32Array(items.length);
+    const categoryNumberOf = new Map<string, number>();
+    const creatorNumberOf = new Map<string, number>();
+    for (let index = 0; index < items.length; index++) {
+      const catalog = (items[index] as ScoredItem).catalog;
+      const start = this.categoryNumbers.length;
+      for (const category of catalog?.categories ?? []) {
+        let number = categoryNumberOf.get(category);
+        if (number === undefined) {
+          number = categoryNumberOf.size;
+          categoryNumberOf.set(category, number);
+        }
+        // An item counts once per category, even when its record lists the category twice.
+        if (this.categoryNumbers.indexOf(number, start) === -1) {
+          this.categoryNumbers.push(number);
+        }
+      }
+      this.categoryStarts[index + 1] = this.categoryNumbers.length;
+      const creatorId = catalog?.creatorId;
+      let creator = -1;
+      if (creatorId !== undefined) {
+        creator = creatorNumberOf.get(creatorId) ?? creatorNumberOf.size;
+        creatorNumberOf.set(creatorId, creator);
+      }
+      this.creatorNumbers[index] = creator;
+    }
+    this.categoryCounts = new Int32Array(categoryNumberOf.size);
+    this.creatorCounts = new Int32Array(creatorNumberOf.size);
+  }
+
+  /** Tells whether one more item like item `index` keeps every category and creator within the limits. */
+  fits(index: number): boolean {
+    for (let at = this.categoryStarts[index] as number; at < (this.categoryStarts[index + 1] as number); at++) {
+      if ((this.categoryCounts[this.categoryNumbers[at] as number] as number) + 1 > this.maxPerCategory) {
         return false;
       }
     }
-    const creatorId = item.catalog?.creatorId;
-    return creatorId === undefined || (this.creators.get(creatorId) ?? 0) + 1 <= settings.diversityMaxPerCreator;
+    const creator = this.creatorNumbers[index] as number;
+    return creator < 0 || (this.creatorCounts[creator] as number) + 1 <= this.maxPerCreator;
   }
 
-  add(item: ScoredItem): void {
-    this.change(item, 1);
-  }
-
-  remove(item: ScoredItem): void {
-    this.change(item, -1);
-  }
-
-  private change(item: ScoredItem, delta: number): void {
-    const categories = item.catalog?.categories ?? [];
-    for (let index = 0; index < categories.length; index++) {
-      const category = categories[index] as string;
-      // An item counts once per category, even when its record lists the category twice.
-      if (categories.indexOf(category) === index) {
-        this.categories.set(category, (this.categories.get(category) ?? 0) + delta);
-      }
+  /** Adds item `index` to the window (`delta` 1) or removes it (-1). */
+  change(index: number, delta: number): void {
+    for (let at = this.categoryStarts[index] as number; at < (this.categoryStarts[index + 1] as number); at++) {
+      (this.categoryCounts[this.categoryNumbers[at] as number] as number) += delta;
     }
-    const creatorId = item.catalog?.creatorId;
-    if (creatorId !== undefined) {
-      this.creators.set(creatorId, (this.creators.get(creatorId) ?? 0) + delta);
+    const creator = this.creatorNumbers[index] as number;
+    if (creator >= 0) {
+      (this.creatorCounts[creator] as number) += delta;
     }
   }
 }
