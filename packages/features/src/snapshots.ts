@@ -355,7 +355,11 @@ export function sessionSeenRequest(sessionId: string, itemIds: readonly string[]
 /** Tells, for each of `count` items of a `sessionSeenRequest`, whether the session has seen it. */
 export function seenFlagsOf(result: ReadResult | undefined, count: number): boolean[] {
   const scores = result?.kind === 'zsetScores' ? result.value : [];
-  return Array.from({ length: count }, (_, index) => scores[index] !== undefined && scores[index] !== null);
+  const flags = new Array<boolean>(count);
+  for (let index = 0; index < count; index++) {
+    flags[index] = scores[index] !== undefined && scores[index] !== null;
+  }
+  return flags;
 }
 
 function parsePriors(fields: Record<string, string>, nowMs: number): GlobalPriors {
