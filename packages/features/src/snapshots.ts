@@ -352,6 +352,29 @@ export function sessionSeenRequest(sessionId: string, itemIds: readonly string[]
   return { kind: 'zsetScores', key: keys.sessionSeen(sessionId), members: [...itemIds] };
 }
 
+/**
+ * Builds the read of every item the session has seen, whatever the candidates; `seenFlagsAmong`
+ * decodes its result. The set is read whole because ingest trims it to `sessionSeenMax` members
+ * in the write that adds to it. It costs one argument instead of one per candidate.
+ */
+export function sessionSeenSetRequest(sessionId: string): ReadRequest {
+  return { kind: 'zsetMembers', key: keys.sessionSeen(sessionId), limit: FEATURE_SETTINGS.sessionSeenMax };
+}
+
+/** Tells, for each of `itemIds`, whether the result of `sessionSeenSetRequest` lists it. */
+export function seenFlagsAmong(result: ReadResult | undefined, itemIds: readonly string[]): boolean[] {
+  const members = result?.kind === 'zsetMembers' ? result.value : [];
+  const flags = new Array<boolean>(itemIds.length).fill(false);
+  if (members.length === 0) {
+    return flags;
+  }
+  const seen = new Set(members);
+  for (let index = 0; index < itemIds.length; index++) {
+    flags[index] = seen.has(itemIds[index] as string);
+  }
+  return flags;
+}
+
 /** Tells, for each of `count` items of a `sessionSeenRequest`, whether the session has seen it. */
 export function seenFlagsOf(result: ReadResult | undefined, count: number): boolean[] {
   const scores = result?.kind === 'zsetScores' ? result.value : [];
