@@ -40,6 +40,8 @@ export type ReadRequest =
   | { kind: 'list'; key: string; limit: number }
   /** Top members by score, highest first, with the landmark of a decayed set (0 when absent). */
   | { kind: 'zsetTop'; key: string; limit: number }
+  /** Top members by score, highest first, without their scores or a landmark. */
+  | { kind: 'zsetMembers'; key: string; limit: number }
   | { kind: 'strings'; keys: string[] }
   | { kind: 'hashes'; keys: string[] }
   /** Snapshots written by `hashSnapshot`: the landmark and the fields, or null when absent. */
@@ -51,6 +53,8 @@ export type ReadResult =
   | { kind: 'hash'; value: Record<string, string> }
   | { kind: 'list'; value: string[] }
   | { kind: 'zsetTop'; value: Array<{ member: string; score: number }>; landmarkMs: number }
+  /** Read-only: the memory store returns its cached list. */
+  | { kind: 'zsetMembers'; value: string[] }
   | { kind: 'strings'; value: Array<string | null> }
   | { kind: 'hashes'; value: Array<Record<string, string>> }
   /** Read-only: the memory store returns its stored arrays, so a reader that changed one would change the store. */

@@ -151,13 +151,13 @@ export function sessionReadRequests(sessionId: string, userId: string | undefine
   const requests: ReadRequest[] = [
     { kind: 'list', key: keys.sessionRecent(sessionId), limit: FEATURE_SETTINGS.sessionRecentMax },
     { kind: 'hash', key: keys.sessionAffinity(sessionId) },
-    { kind: 'zsetTop', key: keys.sessionInteracted(sessionId), limit: FEATURE_SETTINGS.sessionInteractedMax },
+    { kind: 'zsetMembers', key: keys.sessionInteracted(sessionId), limit: FEATURE_SETTINGS.sessionInteractedMax },
     { kind: 'hash', key: keys.sessionMeta(sessionId) },
   ];
   if (userId !== undefined) {
     requests.push(
       { kind: 'hash', key: keys.userAffinity(userId) },
-      { kind: 'zsetTop', key: keys.userInteracted(userId), limit: FEATURE_SETTINGS.userInteractedMax },
+      { kind: 'zsetMembers', key: keys.userInteracted(userId), limit: FEATURE_SETTINGS.userInteractedMax },
     );
   }
   return requests;
@@ -360,6 +360,29 @@ export function sessionSeenRequest(sessionId: string, itemIds: readonly string[]
   return { kind: 'zsetScores', key: keys.sessionSeen(sessionId), members: [...itemIds] };
 }
 
+/**
+ * Builds the read of every item the session has seen, whatever the candidates; `seenFlagsAmong`
+ * decodes its result. The set is read whole because ingest trims it to `sessionSeenMax` members
+ * in the write that adds to it. It costs one argument instead of one per candidate.
+ */
+export function sessionSeenSetRequest(sessionId: string): ReadRequest {
+  return { kind: 'zsetMembers', key: keys.sessionSeen(sessionId), limit: FEATURE_SETTINGS.sessionSeenMax };
+}
+
+/** Tells, for each of `itemIds`, whether the result of `sessionSeenSetRequest` lists it. */
+export function seenFlagsAmong(result: ReadResult | undefined, itemIds: readonly string[]): boolean[] {
+  const members = result?.kind === 'zsetMembers' ? result.value : [];
+  const flags = new Array<boolean>(itemIds.length).fill(false);
+  if (members.length === 0) {
+    return flags;
+  }
+  const seen = new Set(members);
+  for (let index = 0; index < itemIds.length; index++) {
+    flags[index] = seen.has(itemIds[index] as string);
+  }
+  return flags;
+}
+
 /** Tells, for each of `count` items of a `sessionSeenRequest`, whether the session has seen it. */
 export function seenFlagsOf(result: ReadResult | undefined, count: number): boolean[] {
   const scores = result?.kind === 'zsetScores' ? result.value : [];
@@ -426,6 +449,6 @@ function listValue(result: ReadResult | undefined): string[] {
   return result?.kind === 'list' ? result.value : [];
 }
 
-function zsetMembers(result: ReadResult | undefined): string[] {
-  return result?.kind === 'zsetTop' ? result.value.map((entry) => entry.member) : [];
+function zsetMembers(result: ReadResult | undefined): readonly string[] {
+  return result?.kind === 'zsetMembers' ? result.value : [];
 }

@@ -5,8 +5,8 @@ import {
   ItemSnapshotBuilder,
   keys,
   priorsOf,
-  seenFlagsOf,
-  sessionSeenRequest,
+  seenFlagsAmong,
+  sessionSeenSetRequest,
   type ItemSnapshot,
   type ReadRequest,
   type ReadResult,
@@ -38,7 +38,7 @@ export function planCachedItemRead(cache: ItemCache, itemIds: readonly string[],
   const entries: Array<CachedItem | undefined> = itemIds.map((itemId) => cache.fresh(itemId, nowMs));
   const missing = itemIds.filter((_, index) => entries[index] === undefined);
   const cachedGlobal = cache.freshGlobal(nowMs);
-  const requests: ReadRequest[] = [sessionSeenRequest(sessionId, itemIds)];
+  const requests: ReadRequest[] = [sessionSeenSetRequest(sessionId)];
   if (missing.length > 0) {
     requests.push({ kind: 'snapshots', keys: missing.map((itemId) => keys.itemSnapshot(itemId)) }, { kind: 'strings', keys: missing.map((itemId) => keys.itemCatalog(itemId)) });
   }
@@ -53,7 +53,7 @@ export function planCachedItemRead(cache: ItemCache, itemIds: readonly string[],
     if (cachedGlobal === undefined && global !== undefined) {
       cache.storeGlobal(global, nowMs);
     }
-    const seen = seenFlagsOf(results[0], itemIds.length);
+    const seen = seenFlagsAmong(results[0], itemIds);
     const covisitScores = covisitScoresOf(itemIds, covisitLists, nowMs);
     const builder = new ItemSnapshotBuilder(itemIds.length, nowMs, priorsOf(global, nowMs));
     return itemIds.map((itemId, index) => {

@@ -134,13 +134,12 @@ export function diversify(items: readonly ScoredItem[], settings: FeedRuleSettin
   const taken = new Uint8Array(items.length);
   let firstRemaining = 0;
   const placed: ScoredItem[] = [];
-  /** Index in `items` of each placed item. */
   const placedIndexes: number[] = [];
   const counts = new WindowCounts(items, settings);
   while (placed.length < items.length && placed.length < depth) {
     // The window of the next position contains the last `window - 1` placed items.
     if (placed.length >= window) {
-      counts.remove(placedIndexes[placed.length - window] as number);
+      counts.change(placedIndexes[placed.length - window] as number, -1);
     }
     while (taken[firstRemaining] === 1) {
       firstRemaining += 1;
@@ -159,7 +158,7 @@ export function diversify(items: readonly ScoredItem[], settings: FeedRuleSettin
     }
     placed.push(next);
     placedIndexes.push(chosen);
-    counts.add(chosen);
+    counts.change(chosen, 1);
   }
   for (let index = firstRemaining; index < items.length; index++) {
     if (taken[index] === 0) {
@@ -170,87 +169,74 @@ export function diversify(items: readonly ScoredItem[], settings: FeedRuleSettin
 }
 
 /**
- * Dense ids of category names, so that the diversity window counts categories in a typed array
- * instead of a map. Past `CATEGORY_ID_MAX` names the numbering starts over at the next call.
+ * Items per category and per creator among the placed items of the current diversity window.
+ * Categories and creators are numbered once per ranking, so that the many `fits` checks of a scan
+ * read typed arrays instead of hashing strings.
  */
-let categoryIds = new Map<string, number>();
-/** Distinct category ids of each catalog record, built once per record object, because records are shared and never changed. */
-let categoryIdsByRecord = new WeakMap<CatalogItem, Int32Array>();
-/** Bound of `categoryIds`, which also bounds the count array that each `diversify` call allocates (4 bytes per id). */
-const CATEGORY_ID_MAX = 4_096;
-const NO_CATEGORIES = new Int32Array(0);
-
-/** Returns a record's distinct category ids, numbering new names as they come. */
-function categoryIdsOf(catalog: CatalogItem | undefined): Int32Array {
-  if (catalog === undefined || catalog.categories.length === 0) {
-    return NO_CATEGORIES;
-  }
-  let ids = categoryIdsByRecord.get(catalog);
-  if (ids === undefined) {
-    // An item counts once per category, even when its record lists the category twice.
-    const distinct = [...new Set(catalog.categories)];
-    ids = Int32Array.from(distinct, (category) => {
-      let id = categoryIds.get(category);
-      if (id === undefined) {
-        id = categoryIds.size;
-        categoryIds.set(category, id);
-      }
-      return id;
-    });
-    categoryIdsByRecord.set(catalog, ids);
-  }
-  return ids;
-}
-
-/** Items per category and per creator among the placed items of the current diversity window. */
 class WindowCounts {
-  /** Category ids of each item, by its index in the items being diversified. */
-  private readonly itemCategories: Int32Array[];
-  private readonly categories: Int32Array;
-  private readonly creators = new Map<string, number>();
+  /** Distinct category numbers of item i at `categoryNumbers[categoryStarts[i]]` up to `categoryStarts[i + 1]`. */
+  private readonly categoryStarts: Int32Array;
+  private readonly categoryNumbers: number[] = [];
+  /** Creator number of each item, or -1 without a creator. */
+  private readonly creatorNumbers: Int32Array;
+  private readonly categoryCounts: Int32Array;
+  private readonly creatorCounts: Int32Array;
+  private readonly maxPerCategory: number;
+  private readonly maxPerCreator: number;
 
-  constructor(
-    private readonly items: readonly ScoredItem[],
-    private readonly settings: FeedRuleSettings,
-  ) {
-    // The ids start over only here, between calls, so that every id of one call comes from one numbering.
-    if (categoryIds.size >= CATEGORY_ID_MAX) {
-      categoryIds = new Map();
-      categoryIdsByRecord = new WeakMap();
+  constructor(items: readonly ScoredItem[], settings: FeedRuleSettings) {
+    this.maxPerCategory = settings.diversityMaxPerCategory;
+    this.maxPerCreator = settings.diversityMaxPerCreator;
+    this.categoryStarts = new Int32Array(items.length + 1);
+    this.creatorNumbers = new Int32Array(items.length);
+    const categoryNumberOf = new Map<string, number>();
+    const creatorNumberOf = new Map<string, number>();
+    for (let index = 0; index < items.length; index++) {
+      const catalog = (items[index] as ScoredItem).catalog;
+      const start = this.categoryNumbers.length;
+      for (const category of catalog?.categories ?? []) {
+        let number = categoryNumberOf.get(category);
+        if (number === undefined) {
+          number = categoryNumberOf.size;
+          categoryNumberOf.set(category, number);
+        }
+        // An item counts once per category, even when its record lists the category twice.
+        if (this.categoryNumbers.indexOf(number, start) === -1) {
+          this.categoryNumbers.push(number);
+        }
+      }
+      this.categoryStarts[index + 1] = this.categoryNumbers.length;
+      const creatorId = catalog?.creatorId;
+      let creator = -1;
+      if (creatorId !== undefined) {
+        creator = creatorNumberOf.get(creatorId) ?? creatorNumberOf.size;
+        creatorNumberOf.set(creatorId, creator);
+      }
+      this.creatorNumbers[index] = creator;
     }
-    this.itemCategories = items.map((item) => categoryIdsOf(item.catalog));
-    this.categories = new Int32Array(categoryIds.size);
+    this.categoryCounts = new Int32Array(categoryNumberOf.size);
+    this.creatorCounts = new Int32Array(creatorNumberOf.size);
   }
 
-  /** Tells whether one more item like the item at `index` keeps every category and creator within the limits. */
+  /** Tells whether one more item like item `index` keeps every category and creator within the limits. */
   fits(index: number): boolean {
-    const ids = this.itemCategories[index] as Int32Array;
-    for (let position = 0; position < ids.length; position++) {
-      if ((this.categories[ids[position] as number] as number) + 1 > this.settings.diversityMaxPerCategory) {
+    for (let at = this.categoryStarts[index] as number; at < (this.categoryStarts[index + 1] as number); at++) {
+      if ((this.categoryCounts[this.categoryNumbers[at] as number] as number) + 1 > this.maxPerCategory) {
         return false;
       }
     }
-    const creatorId = (this.items[index] as ScoredItem).catalog?.creatorId;
-    return creatorId === undefined || (this.creators.get(creatorId) ?? 0) + 1 <= this.settings.diversityMaxPerCreator;
+    const creator = this.creatorNumbers[index] as number;
+    return creator < 0 || (this.creatorCounts[creator] as number) + 1 <= this.maxPerCreator;
   }
 
-  add(index: number): void {
-    this.change(index, 1);
-  }
-
-  remove(index: number): void {
-    this.change(index, -1);
-  }
-
-  private change(index: number, delta: number): void {
-    const ids = this.itemCategories[index] as Int32Array;
-    const creatorId = (this.items[index] as ScoredItem).catalog?.creatorId;
-    for (let position = 0; position < ids.length; position++) {
-      const id = ids[position] as number;
-      this.categories[id] = (this.categories[id] as number) + delta;
+  /** Adds item `index` to the window (`delta` 1) or removes it (-1). */
+  change(index: number, delta: number): void {
+    for (let at = this.categoryStarts[index] as number; at < (this.categoryStarts[index + 1] as number); at++) {
+      (this.categoryCounts[this.categoryNumbers[at] as number] as number) += delta;
     }
-    if (creatorId !== undefined) {
-      this.creators.set(creatorId, (this.creators.get(creatorId) ?? 0) + delta);
+    const creator = this.creatorNumbers[index] as number;
+    if (creator >= 0) {
+      (this.creatorCounts[creator] as number) += delta;
     }
   }
 }

@@ -181,7 +181,9 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
   }
   return {
     items,
-    ranking: ranked.map(({ itemId, score, sources, rules: effects }) => ({ itemId, score, sources, rules: effects })),
+    // Scored items carry every field of a ranking entry, so the ranking is the ranked list itself
+    // rather than one new object per entry.
+    ranking: ranked,
     nextOffset: ranked.length > page.length ? page.length : undefined,
     candidateCount: eligible.length,
     ...(batch.outcome === 'model' ? {} : { degraded: modelDegradation(batch.outcome, batch.error) }),
@@ -214,14 +216,36 @@ async function readCandidateItems(
   if (early !== undefined) {
     const listRequests = covisitListRequests(session);
     const lists = listRequests.length === 0 ? [] : await readWithinBudget(context.store, listRequests, budget);
-    const snapshots = early.read.complete(early.results, lists);
-    const byId = new Map(early.itemIds.map((itemId, index) => [itemId, snapshots[index] as ItemSnapshot]));
-    return itemIds.map((itemId) => byId.get(itemId) as ItemSnapshot);
+    return pickInOrder(early.itemIds, early.read.complete(early.results, lists), itemIds);
   }
   if (context.itemCache === undefined) {
     return readItems(context.store, itemIds, context.nowMs, budget, session, covisitLists);
   }
   return readItemsCached(context.store, context.itemCache, itemIds, context.nowMs, budget, session, covisitLists);
+}
+
+/**
+ * Returns the snapshots of `subsequence`, which lists some of `itemIds` in their order, as the
+ * eligible candidates do with the requested ones. Walking both lists once replaces a map from id
+ * to snapshot.
+ */
+function pickInOrder(itemIds: readonly string[], snapshots: readonly ItemSnapshot[], subsequence: readonly string[]): ItemSnapshot[] {
+  if (subsequence.length === itemIds.length) {
+    return snapshots as ItemSnapshot[];
+  }
+  const picked: ItemSnapshot[] = [];
+  let index = 0;
+  for (const itemId of subsequence) {
+    while (index < itemIds.length && itemIds[index] !== itemId) {
+      index += 1;
+    }
+    if (index === itemIds.length) {
+      throw new Error(`item ${itemId} is not among the items read, or not in their order`);
+    }
+    picked.push(snapshots[index] as ItemSnapshot);
+    index += 1;
+  }
+  return picked;
 }
 
 /**

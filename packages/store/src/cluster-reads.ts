@@ -29,8 +29,8 @@ export class ClusterReadQueue implements ReadCommandQueue {
     this.queueOne(key, (pipeline) => pipeline.zmscore(key, ...members));
   }
 
-  zrevrange(key: string, start: number, stop: number, withScores: 'WITHSCORES'): void {
-    this.queueOne(key, (pipeline) => pipeline.zrevrange(key, start, stop, withScores));
+  zrevrange(key: string, start: number, stop: number, withScores?: 'WITHSCORES'): void {
+    this.queueOne(key, (pipeline) => (withScores === undefined ? pipeline.zrevrange(key, start, stop) : pipeline.zrevrange(key, start, stop, withScores)));
   }
 
   get(key: string): void {

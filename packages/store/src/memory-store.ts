@@ -274,6 +274,17 @@ export class MemoryFeatureStore implements FeatureStore {
         value.topCache.shared = true;
         return { kind: 'zsetTop', value: value.topCache.members, landmarkMs };
       }
+      case 'zsetMembers': {
+        const value = this.get(request.key);
+        if (value?.type !== 'zset') {
+          return { kind: 'zsetMembers', value: [] };
+        }
+        if (value.topCache === undefined || value.topCache.limit !== request.limit) {
+          value.topCache = { limit: request.limit, members: topMembers(value.scores, request.limit), shared: false };
+        }
+        value.topCache.memberIds ??= value.topCache.members.map((entry) => entry.member);
+        return { kind: 'zsetMembers', value: value.topCache.memberIds };
+      }
     }
   }
 
@@ -349,6 +360,8 @@ interface TopCache {
   members: Array<{ member: string; score: number }>;
   /** True once a read has returned `members`, which then belongs to the reader and stays unchanged. */
   shared: boolean;
+  /** The members' ids alone, built by the first members-only read after a change and never changed after. */
+  memberIds?: string[];
 }
 
 /**
@@ -393,6 +406,7 @@ function updateTopCache(zset: ZsetValue, member: string, added: boolean, score: 
   }
   cache.members = members;
   cache.shared = false;
+  cache.memberIds = undefined;
 }
 
 /** Reads a hash field as a number, as Redis reads a field's text as a double. */

@@ -10,7 +10,7 @@ export interface ReadCommandQueue {
   mget(keys: string[]): unknown;
   mgetBuffer(keys: string[]): unknown;
   zmscore(key: string, ...members: string[]): unknown;
-  zrevrange(key: string, start: number, stop: number, withScores: 'WITHSCORES'): unknown;
+  zrevrange(key: string, start: number, stop: number, withScores?: 'WITHSCORES'): unknown;
   get(key: string): unknown;
 }
 
@@ -60,6 +60,9 @@ function queueRead(queue: ReadCommandQueue, request: ReadRequest, prefix: string
       queue.zrevrange(prefix + request.key, 0, request.limit - 1, 'WITHSCORES');
       queue.get(`${prefix}${request.key}:landmark`);
       return;
+    case 'zsetMembers':
+      queue.zrevrange(prefix + request.key, 0, request.limit - 1);
+      return;
   }
 }
 
@@ -90,6 +93,8 @@ function decodeRead(request: ReadRequest, take: () => unknown): ReadResult {
       }
       return { kind: 'zsetTop', value, landmarkMs: landmark === null ? 0 : Number(landmark) };
     }
+    case 'zsetMembers':
+      return { kind: 'zsetMembers', value: take() as string[] };
   }
 }
 

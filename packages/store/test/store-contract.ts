@@ -143,6 +143,29 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
       }
     });
 
+    it('returns the members of zsetTop without scores', async () => {
+      const operations = Array.from({ length: 30 }, (_, index) => ({
+        op: 'zsetAdd' as const,
+        key: 'members-only',
+        member: `m${index}`,
+        score: (index * 7) % 11,
+        mode: 'set' as const,
+        maxMembers: 100,
+      }));
+      await store.apply([{ operations }]);
+      const [top, members, limited, missing] = await store.read([
+        { kind: 'zsetTop', key: 'members-only', limit: 100 },
+        { kind: 'zsetMembers', key: 'members-only', limit: 100 },
+        { kind: 'zsetMembers', key: 'members-only', limit: 5 },
+        { kind: 'zsetMembers', key: 'nothing', limit: 5 },
+      ]);
+      const order = top?.kind === 'zsetTop' ? top.value.map((entry) => entry.member) : [];
+      expect(order).toHaveLength(30);
+      expect(members).toEqual({ kind: 'zsetMembers', value: order });
+      expect(limited).toEqual({ kind: 'zsetMembers', value: order.slice(0, 5) });
+      expect(missing).toEqual({ kind: 'zsetMembers', value: [] });
+    });
+
     it('honours zsetAdd modes max and nx', async () => {
       const add = (score: number, mode: 'max' | 'nx') => ({ op: 'zsetAdd' as const, key: `modes-${mode}`, member: 'x', score, mode, maxMembers: 10 });
       await store.apply([{ operations: [add(5, 'max'), add(3, 'max'), add(7, 'max'), add(5, 'nx'), add(9, 'nx')] }]);

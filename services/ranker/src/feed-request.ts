@@ -4,6 +4,8 @@ import { z } from 'zod';
 
 /** Maximum items one feed returns. */
 export const MAX_FEED_LIMIT = 100;
+/** Items a feed returns when the request sets no limit. */
+export const DEFAULT_FEED_LIMIT = 20;
 /** Maximum candidates a client may send for re-ranking, and maximum excluded items. */
 export const MAX_REQUEST_CANDIDATES = 1_000;
 /** Maximum cursor length accepted. The ranker's own cursors are about 60 characters. */
@@ -19,7 +21,7 @@ export const feedRequestSchema = z
   .object({
     sessionId: idSchema('sessionId'),
     userId: idSchema('userId').optional(),
-    limit: limitSchema.default(20).describe('Items to return, 1 to 100.'),
+    limit: limitSchema.default(DEFAULT_FEED_LIMIT).describe('Items to return, 1 to 100.'),
     candidates: z
       .array(idSchema('candidates[]'), { invalid_type_error: 'candidates must be an array of item ids' })
       .min(1, 'candidates must not be empty; leave it out to rank from the candidate pools')

@@ -16,7 +16,6 @@ import {
   type RankContext,
   type RankedFeed,
 } from '@nexttap/rank';
-import type { FeatureStore } from '@nexttap/store';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RankerConfig } from './config';
 import { encodeCursor, type FeedCursor } from './cursor';
@@ -25,6 +24,7 @@ import type { FeedMetrics, FeedKind } from './feed-metrics';
 import type { FeedResponse, FeedResponseItem } from './feed-request';
 import type { ModelLease } from './model-manager';
 import type { ShadowScorer } from './shadow-scoring';
+import type { WriteBehindStore } from './write-behind-store';
 
 /** The models a feed can be served with; `ModelManager` implements it. */
 export interface ModelSource {
@@ -36,7 +36,8 @@ export interface ModelSource {
 
 export interface FeedServiceDependencies {
   config: RankerConfig;
-  store: FeatureStore;
+  /** The ranker's store; served-feed records are queued on it and sent together once per event-loop turn. */
+  store: WriteBehindStore;
   pools: PoolCache;
   /** In-process copy of item features shared by every request; without it each request reads every candidate. */
   itemCache?: ItemCache;
@@ -157,9 +158,10 @@ export class FeedService {
   }
 
   /**
-   * Writes the served page (and, for a first page, the ranking and model) without awaiting it. The
-   * ranker's store client sends commands in order on one connection, so a later page request reads
-   * after this write. A failed write costs paging and attribution, not the response.
+   * Queues the write of the served page (and, for a first page, the ranking and model) without
+   * awaiting it. The store sends queued writes before any later read, on one connection in call
+   * order, so a later page request reads after this write. A failed write costs paging and
+   * attribution, not the response.
    */
   private recordServed(sessionId: string, feedId: string, offset: number, feed: RankedFeed, modelName: string, lease: ModelLease, options: ServeOptions): void {
     const { config, metrics } = this.dependencies;
@@ -183,7 +185,7 @@ export class FeedService {
         writes.push(planFeedServed(lease.experimentId, lease.variant));
       }
     }
-    this.dependencies.store.apply(writes).then(
+    this.dependencies.store.applyLater(writes).then(
       () => {
         if (this.recordFailing) {
           this.recordFailing = false;

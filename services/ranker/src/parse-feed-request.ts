@@ -1,6 +1,6 @@
 import { MAX_ID_LENGTH } from '@nexttap/events';
 import { parseBody } from '@nexttap/http';
-import { feedRequestSchema, MAX_REQUEST_CANDIDATES, type FeedRequest } from './feed-request';
+import { DEFAULT_FEED_LIMIT, feedRequestSchema, MAX_CURSOR_LENGTH, MAX_FEED_LIMIT, MAX_REQUEST_CANDIDATES, type FeedRequest } from './feed-request';
 
 /**
  * Printable ASCII of 1 to `MAX_ID_LENGTH` characters with at least one that is not a space. Such a
@@ -13,14 +13,25 @@ const PLAIN_ID = new RegExp(`^(?=[\\x20-\\x7e]*[\\x21-\\x7e])[\\x20-\\x7e]{1,${M
 const ID_LIST_FIELDS = ['candidates', 'exclude'] as const;
 
 /**
+ * Fields that `parseCommonBody` checks. A field added to `feedRequestSchema` but not here sends
+ * every body that has it through zod, so it is never dropped.
+ */
+const FEED_REQUEST_FIELDS = new Set(['sessionId', 'userId', 'limit', 'candidates', 'exclude', 'cursor', 'explain', 'includeCatalog']);
+
+/**
  * Parses a `POST /v1/feed` body with `feedRequestSchema`. Running zod's id schema on each of up to
  * 2,000 ids costs more than the rest of a feed request. So id lists whose ids are all plain ASCII
- * (`PLAIN_ID`) are checked here and taken as they are, and zod checks the rest of the body. Any
- * other list goes through zod, so every rejection keeps the schema's message.
+ * (`PLAIN_ID`) are checked here and taken as they are, and zod checks the rest of the body. A body
+ * whose every field passes the checks of `parseCommonBody` skips zod entirely. Anything else goes
+ * through zod, so every rejection keeps the schema's message.
  */
 export function parseFeedRequest(body: unknown): FeedRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return parseBody(feedRequestSchema, body, 'RANKER_ERR_INVALID_REQUEST');
+  }
+  const common = parseCommonBody(body as Record<string, unknown>);
+  if (common !== undefined) {
+    return common;
   }
   const rest: Record<string, unknown> = { ...body };
   const lists: Partial<Record<(typeof ID_LIST_FIELDS)[number], string[]>> = {};
@@ -45,4 +56,45 @@ function isPlainIdList(value: unknown): value is string[] {
     }
   }
   return true;
+}
+
+/**
+ * Returns the request of a body whose fields all pass the schema's checks in their common form,
+ * with the schema's defaults. The common form is plain ids (`PLAIN_ID`), a whole-number limit in
+ * range, non-empty plain id lists, a cursor of allowed length and boolean flags. Returns undefined
+ * for any other body, which the schema then parses. A property test checks that both give the
+ * same result.
+ */
+function parseCommonBody(body: Record<string, unknown>): FeedRequest | undefined {
+  for (const field of Object.keys(body)) {
+    if (!FEED_REQUEST_FIELDS.has(field)) {
+      return undefined;
+    }
+  }
+  const { sessionId, userId, limit, candidates, exclude, cursor, explain, includeCatalog } = body;
+  if (typeof sessionId !== 'string' || !PLAIN_ID.test(sessionId) || (userId !== undefined && (typeof userId !== 'string' || !PLAIN_ID.test(userId)))) {
+    return undefined;
+  }
+  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_FEED_LIMIT)) {
+    return undefined;
+  }
+  if ((candidates !== undefined && !isPlainIdList(candidates)) || (exclude !== undefined && !isPlainIdList(exclude))) {
+    return undefined;
+  }
+  if (cursor !== undefined && (typeof cursor !== 'string' || cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH)) {
+    return undefined;
+  }
+  if ((explain !== undefined && typeof explain !== 'boolean') || (includeCatalog !== undefined && typeof includeCatalog !== 'boolean')) {
+    return undefined;
+  }
+  return {
+    sessionId,
+    ...(userId === undefined ? {} : { userId }),
+    limit: limit ?? DEFAULT_FEED_LIMIT,
+    ...(candidates === undefined ? {} : { candidates }),
+    ...(exclude === undefined ? {} : { exclude }),
+    ...(cursor === undefined ? {} : { cursor }),
+    explain: explain ?? false,
+    includeCatalog: includeCatalog ?? false,
+  };
 }

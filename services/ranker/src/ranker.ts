@@ -17,6 +17,7 @@ import { ShadowScorer } from './shadow-scoring';
 import { registerOpenApiRoutes } from './openapi';
 import { PoolRefresher } from './pool-refresher';
 import type { SessionChangeNotices } from './session-changes';
+import { WriteBehindStore } from './write-behind-store';
 
 export interface RankerDependencies {
   config: RankerConfig;
@@ -56,18 +57,21 @@ export class Ranker {
   readonly live: LiveFeedHub;
   private readonly service: FeedService;
   private readonly refresher: PoolRefresher;
+  /** The store every part of the ranker reads through, so that each read follows the queued feed records. */
+  private readonly store: WriteBehindStore;
   private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(private readonly dependencies: RankerDependencies) {
     const { config } = dependencies;
-    this.pools = new PoolCache(dependencies.store, { poolDepth: config.poolDepth });
+    this.store = new WriteBehindStore(dependencies.store);
+    this.pools = new PoolCache(this.store, { poolDepth: config.poolDepth });
     this.refresher = new PoolRefresher(this.pools, config.poolRefreshIntervalMs, dependencies.logger, dependencies.clock);
     const metrics = new FeedMetrics(dependencies.metrics);
     this.models = new ModelManager(new ModelRegistry(config.modelsDir), { intraOpThreads: config.modelIntraOpThreads }, dependencies.logger, dependencies.clock);
     this.shadow = new ShadowScorer(dependencies.metrics, { maxPending: config.shadowMaxPending, topK: config.shadowTopK, logger: dependencies.logger });
     this.service = new FeedService({
       config,
-      store: dependencies.store,
+      store: this.store,
       pools: this.pools,
       itemCache: new ItemCache({ maxAgeMs: config.itemCacheMaxAgeMs, maxItems: config.itemCacheMaxItems }),
       models: this.models,
@@ -98,7 +102,7 @@ export class Ranker {
       scope.addHook('preClose', async () => this.live.closeAll());
       registerOpenApiRoutes(scope);
       if (this.dependencies.config.adminToken !== '') {
-        registerAdminRoutes(scope, { token: this.dependencies.config.adminToken, models: this.models, store: this.dependencies.store });
+        registerAdminRoutes(scope, { token: this.dependencies.config.adminToken, models: this.models, store: this.store });
       }
     });
   }
@@ -135,5 +139,6 @@ export class Ranker {
     this.live.closeAll();
     await this.refresher.stop();
     await this.models.stop();
+    await this.store.drain();
   }
 }

@@ -318,9 +318,10 @@ describe('feed rules', () => {
   it('stores the served feed for attribution', async () => {
     const instance = await rankerWith({ ...RULES_OFF, dropServedFeeds: '0' });
     const body = (await post(instance, { sessionId: 'attributed', limit: 3 })).json();
-    const [result] = await rulesStore.read([servedFeedRequest('attributed', body.feedId)]);
-    const record = parseServedFeed(body.feedId, result);
-    expect(record?.model).toBe('linear/1');
+    // The ranker queues the record and writes it at the end of the event-loop turn.
+    const readRecord = async () => parseServedFeed(body.feedId, (await rulesStore.read([servedFeedRequest('attributed', body.feedId)]))[0]);
+    await expect.poll(async () => (await readRecord())?.model).toBe('linear/1');
+    const record = await readRecord();
     expect(record?.variant).toBe('default');
     expect(record?.pages.get(0)).toEqual(idsOf(body));
   });
