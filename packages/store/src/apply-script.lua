@@ -12,9 +12,31 @@ local MAX_ARGUMENTS = 4000
 
 local batch = cjson.decode(ARGV[1])
 local names = batch.names
+local base_ms = batch.baseMs
 
+-- The half-life in ms that ends a decayed field's name (`decayedField`), or nil for a plain field,
+-- with the rule of halfLifeOfField (operations.ts): a positive number after the last '@'.
 local function half_life_of(field)
-  return tonumber(string.match(field, '@(%d+)$'))
+  local half_life = tonumber(string.match(field, '@([^@]+)$'))
+  if half_life and half_life > 0 and half_life < math.huge then
+    return half_life
+  end
+  return nil
+end
+
+-- Half-lives of the names table, parsed once per batch. aggregateWrites rejects a decayed field
+-- without one before the batch is sent, so the error below stops only a malformed argument.
+local name_half_lives = {}
+local function half_life_of_name(name_index)
+  local half_life = name_half_lives[name_index]
+  if not half_life then
+    half_life = half_life_of(names[name_index])
+    if not half_life then
+      error('decayed field ' .. tostring(names[name_index]) .. ' has no half-life suffix')
+    end
+    name_half_lives[name_index] = half_life
+  end
+  return half_life
 end
 
 -- Calls `command key` with `args` appended, in chunks of MAX_ARGUMENTS (`step` keeps pairs whole).
@@ -50,9 +72,12 @@ local function field_names(field_set_index)
 end
 
 -- Dedup: one EXISTS counts the batch's keys, and only when some exist is each key checked alone.
+-- batch.dedup is a list of {ttlMs, keys} runs; positions count across the runs.
 local dedup_keys = {}
-for i = 1, #batch.dedup, 2 do
-  dedup_keys[#dedup_keys + 1] = batch.dedup[i]
+for _, run in ipairs(batch.dedup) do
+  for _, key in ipairs(run[2]) do
+    dedup_keys[#dedup_keys + 1] = key
+  end
 end
 local found = 0
 for first = 1, #dedup_keys, MAX_ARGUMENTS do
@@ -67,8 +92,10 @@ if found > 0 then
   end
   return existing
 end
-for i = 1, #batch.dedup, 2 do
-  redis.call('SET', batch.dedup[i], '1', 'PX', batch.dedup[i + 1])
+for _, run in ipairs(batch.dedup) do
+  for _, key in ipairs(run[2]) do
+    redis.call('SET', key, '1', 'PX', run[1])
+  end
 end
 
 -- Field values of the decayed hashes after their additions, by key, so snapshots need no read.
@@ -92,9 +119,9 @@ local function renew_hash(key, values, dirty, landmark, reference)
   end
 end
 
--- Each group is {key, fieldSet, entries}; entries are flat {name, sum, referenceMs, halfLifeMs},
--- each sum relative to its referenceMs. The landmark is the first entry's reference when the hash
--- has none, and moves to an entry's reference when the scale would pass 2^RENEW_EXPONENT.
+-- Each group is {key, fieldSet, entries}; entries are flat {name, sum, referenceMs - baseMs},
+-- each sum relative to its reference time. The landmark is the first entry's reference when the
+-- hash has none, and moves to an entry's reference when the scale would pass 2^RENEW_EXPONENT.
 for _, group in ipairs(batch.hashDecay) do
   local key, entries = group[1], group[3]
   local fields = field_names(group[2])
@@ -106,8 +133,9 @@ for _, group in ipairs(batch.hashDecay) do
   end
   local dirty = {}
   local landmark_changed = false
-  for i = 1, #entries, 4 do
-    local field, sum, reference, half_life = names[entries[i]], entries[i + 1], entries[i + 2], entries[i + 3]
+  for i = 1, #entries, 3 do
+    local field, sum, reference = names[entries[i]], entries[i + 1], base_ms + entries[i + 2]
+    local half_life = half_life_of_name(entries[i])
     if not landmark then
       landmark = reference
       landmark_changed = true
@@ -133,13 +161,13 @@ for _, group in ipairs(batch.hashDecay) do
   hash_values[key] = values
 end
 
--- Each group is {key, landmarkTtlMs, entries}; entries are flat {member, sum, referenceMs,
--- halfLifeMs}. The landmark lives in <key>:landmark, read once per key, and is renewed like a
+-- Each group is {key, landmarkTtlMs, halfLifeMs, entries}; entries are flat {member, sum,
+-- referenceMs - baseMs}. The landmark lives in <key>:landmark, read once per group, and is renewed like a
 -- hash's, rescaling the whole set with ZUNIONSTORE. Members are written with one ZINCRBY each:
 -- reading every member's score with ZMSCORE and writing them with one ZADD measured no faster,
 -- because the sorted-set update itself, not the call, is most of the cost.
 for _, group in ipairs(batch.zsetDecay) do
-  local key, landmark_ttl, entries = group[1], group[2], group[3]
+  local key, landmark_ttl, half_life, entries = group[1], group[2], group[3], group[4]
   local landmark_key = key .. ':landmark'
   local landmark
   if landmark_ttl > 0 then
@@ -147,8 +175,8 @@ for _, group in ipairs(batch.zsetDecay) do
   else
     landmark = tonumber(redis.call('GET', landmark_key))
   end
-  for i = 1, #entries, 4 do
-    local member, sum, reference, half_life = entries[i], entries[i + 1], entries[i + 2], entries[i + 3]
+  for i = 1, #entries, 3 do
+    local member, sum, reference = entries[i], entries[i + 1], base_ms + entries[i + 2]
     if not landmark or (reference - landmark) / half_life > RENEW_EXPONENT then
       if landmark then
         redis.call('ZUNIONSTORE', key, 1, key, 'WEIGHTS', 2 ^ ((landmark - reference) / half_life))
@@ -248,7 +276,9 @@ for _, entry in ipairs(batch.snapshots) do
   set_with_ttl(snapshot_key, packed, ttl)
 end
 
-for i = 1, #batch.expires, 2 do
-  redis.call('PEXPIRE', batch.expires[i], batch.expires[i + 1])
+for _, group in ipairs(batch.expires) do
+  for _, key in ipairs(group[2]) do
+    redis.call('PEXPIRE', key, group[1])
+  end
 end
 return {}
