@@ -9,9 +9,9 @@ import { ZSET_LANDMARK_SUFFIX, type AggregatedBatch } from '@nexttap/features';
  * per batch and referenced by 1-based index, because every item's snapshot lists the same fields.
  *
  * Decoding the JSON argument is a large part of the script's time (about 10 µs per event at 600
- * bytes per event), so repeated values are sent once: reference times as offsets from `baseMs`,
- * a decayed hash field's half-life read from its name, one half-life per sorted-set group, and
- * dedup keys and expiries grouped by TTL.
+ * bytes per event), so repeated values are sent once. Reference times go as offsets from `baseMs`,
+ * the script reads a decayed hash field's half-life from its name, a sorted-set group carries one
+ * half-life, and dedup keys and expiries are grouped by TTL.
  */
 export interface ScriptBatch {
   /** Hash field names, referenced by 1-based index. */
@@ -29,8 +29,11 @@ export interface ScriptBatch {
   hashDecay: Array<[string, number, number[]]>;
   /** `[key, landmark TTL in ms or 0, halfLifeMs, flat [member, sum, referenceMs - baseMs, ...]]`. */
   zsetDecay: Array<[string, number, number, Array<string | number>]>;
-  /** `[key, mode, flat [score, member, ...]]`; a key's groups keep the batch order. */
-  zsetAdd: Array<[string, 'set' | 'max' | 'nx', Array<string | number>]>;
+  /**
+   * `[key, mode, flat [score, member, ...]]`, and a key's groups keep the batch order. Scores go as
+   * text, which the script passes to ZADD as it is, where it would format a number argument itself.
+   */
+  zsetAdd: Array<[string, 'set' | 'max' | 'nx', string[]]>;
   /** Flat `[key, maxMembers, ...]`. */
   trims: Array<string | number>;
   lists: Array<[string, string[], number]>;
@@ -217,7 +220,8 @@ function encodeZsetAdd(batch: AggregatedBatch): ScriptBatch['zsetAdd'] {
       groups.push(group);
       lastGroupOfKey.set(key, group);
     }
-    group[2].push(score, member);
+    // String() gives the shortest text that parses back to the same double, so no score changes.
+    group[2].push(String(score), member);
   }
   return groups;
 }
