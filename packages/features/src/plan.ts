@@ -60,7 +60,8 @@ export interface PlanContext {
  * Plans the writes of one interaction. `item` is the catalog record of its item, when known, and
  * `context` the session's recent events before this one (co-visitation links need them). The
  * operations are built only when a caller reads `operations`, because `aggregateWrites` plans them
- * straight into its batch through `planInto`.
+ * straight into its batch through `planInto`. The write keeps `event`, `item` and `context.recent`
+ * and reads them when it is merged, so a caller must not change them after planning.
  */
 export function planInteraction(event: Interaction, item: CatalogItem | undefined, context: PlanContext = { recent: [] }): PlannedWrite {
   return new InteractionWrite(event, item, context.recent);
