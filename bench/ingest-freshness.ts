@@ -17,6 +17,11 @@ export interface IngestResult {
   freshnessP99Ms: number | undefined;
   /** CPU time of redis-server per applied event, in µs (`INFO cpu`). */
   redisCpuMicrosPerEvent: number;
+  /**
+   * CPU time of this Node process per applied event, in µs: the ingest server, and in the paced
+   * scenario also the producer that sends the events, because both run in this process.
+   */
+  nodeCpuMicrosPerEvent: number;
 }
 
 /**
@@ -60,9 +65,11 @@ export async function benchIngest(eventCount: number, pacedRatePerSecond: number
     const redisClient = new Redis(redis.url);
     try {
       const redisCpuAtStart = await redisCpuSeconds(redisClient);
+      const nodeCpuAtStart = process.cpuUsage();
       await waitForApplied(server.url, eventCount);
       const backlogSeconds = (Date.now() - startedMs) / 1000;
       const redisCpuAfterBacklog = await redisCpuSeconds(redisClient);
+      const nodeCpuBacklog = process.cpuUsage(nodeCpuAtStart);
       const backlog: IngestResult = {
         scenario: 'backlog (group join included)',
         events: eventCount,
@@ -70,9 +77,11 @@ export async function benchIngest(eventCount: number, pacedRatePerSecond: number
         freshnessP50Ms: undefined,
         freshnessP99Ms: undefined,
         redisCpuMicrosPerEvent: Math.round(((redisCpuAfterBacklog - redisCpuAtStart) * 1e6) / eventCount),
+        nodeCpuMicrosPerEvent: Math.round((nodeCpuBacklog.user + nodeCpuBacklog.system) / eventCount),
       };
 
       const before = await histogram(server.url);
+      const nodeCpuBeforePaced = process.cpuUsage();
       const paced = history.slice(0, pacedRatePerSecond * pacedSeconds);
       const tickMs = 100;
       const perTick = Math.round((pacedRatePerSecond * tickMs) / 1000);
@@ -83,6 +92,7 @@ export async function benchIngest(eventCount: number, pacedRatePerSecond: number
         await new Promise((resolve) => setTimeout(resolve, Math.max(0, dueMs - Date.now())));
       }
       await waitForApplied(server.url, eventCount + paced.length);
+      const nodeCpuPaced = process.cpuUsage(nodeCpuBeforePaced);
       const after = await histogram(server.url);
       const delta = after.map(([bound, count], index) => [bound, count - (before[index]?.[1] ?? 0)] as [number, number]);
       return [
@@ -94,6 +104,7 @@ export async function benchIngest(eventCount: number, pacedRatePerSecond: number
           freshnessP50Ms: quantileMs(delta, 0.5),
           freshnessP99Ms: quantileMs(delta, 0.99),
           redisCpuMicrosPerEvent: Math.round((((await redisCpuSeconds(redisClient)) - redisCpuAfterBacklog) * 1e6) / paced.length),
+          nodeCpuMicrosPerEvent: Math.round((nodeCpuPaced.user + nodeCpuPaced.system) / paced.length),
         },
       ];
     } finally {

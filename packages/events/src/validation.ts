@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { catalogItemSchema, type CatalogItem } from './catalog';
 import { interactionSchema, type Interaction } from './interaction';
+import { parsePlainInteraction } from './plain-interaction';
 
 /**
  * Stable reason codes of a rejected event. Clients and the dead-letter topic carry these; branch on
@@ -50,11 +51,13 @@ const DEFAULT_MAX_FUTURE_SKEW_MS = 300_000;
 
 /** Validates one interaction from a client or a topic and normalises it. */
 export function validateInteraction(raw: unknown, options: ValidationOptions): Validated<Interaction> {
-  const result = validateWith(interactionSchema, raw, 'remove it or put app data under context');
+  const plain = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? parsePlainInteraction(raw as Record<string, unknown>) : undefined;
+  const result: Validated<Interaction> = plain === undefined ? validateWith(interactionSchema, raw, 'remove it or put app data under context') : { ok: true, value: plain };
   if (!result.ok) {
     return result;
   }
-  const size = Buffer.byteLength(JSON.stringify(result.value));
+  // A plain interaction is always far below the limit (see parsePlainInteraction).
+  const size = plain === undefined ? Buffer.byteLength(JSON.stringify(result.value)) : 0;
   if (size > MAX_EVENT_BYTES) {
     return reject(REJECTION_REASONS.tooLarge, '', `the event is ${size} bytes as JSON; the maximum is ${MAX_EVENT_BYTES}, so shorten context`);
   }

@@ -1,4 +1,4 @@
-import { halfLifeOfField, type PlannedWrite, type WriteOperation } from './operations';
+import { halfLifeOfField, type PlannedWrite, type WriteOperation, type WriteSink } from './operations';
 
 /**
  * A batch of planned writes merged so that each key and field is written once: decayed additions
@@ -55,24 +55,28 @@ export function aggregateWrites(writes: readonly PlannedWrite[]): { batch: Aggre
     if (write.dedupKey !== undefined) {
       builder.addDedup(write.dedupKey, write.dedupTtlMs ?? 0, index);
     }
-    for (const operation of write.operations) {
-      builder.add(operation);
+    if (write.planInto === undefined) {
+      for (const operation of write.operations) {
+        builder.add(operation);
+      }
+    } else {
+      write.planInto(builder);
     }
   });
   return { batch: builder.build(), included };
 }
 
-class BatchBuilder {
+class BatchBuilder implements WriteSink {
   private readonly dedup: Array<[string, number]> = [];
   private readonly writeIndexes: number[] = [];
   private readonly hashDecay = new Map<string, Map<string, DecaySum>>();
   private readonly zsetDecay = new Map<string, Map<string, DecaySum>>();
-  private readonly zsetAdd: Array<[string, string, number, 'set' | 'max' | 'nx']> = [];
+  private readonly zsetAdds: Array<[string, string, number, 'set' | 'max' | 'nx']> = [];
   private readonly trims = new Map<string, number>();
   private readonly lists = new Map<string, { values: string[]; maxLength: number }>();
   private readonly hashSet = new Map<string, Map<string, string>>();
-  private readonly hashIncrement = new Map<string, Map<string, number>>();
-  private readonly hashMax = new Map<string, Map<string, number>>();
+  private readonly increments = new Map<string, Map<string, number>>();
+  private readonly maxima = new Map<string, Map<string, number>>();
   private readonly stringSet = new Map<string, string>();
   private readonly snapshots = new Map<string, [string, readonly string[]]>();
   private readonly expires = new Map<string, number>();
@@ -84,55 +88,75 @@ class BatchBuilder {
 
   add(operation: WriteOperation): void {
     switch (operation.op) {
-      case 'hashDecayAdd': {
-        const halfLifeMs = cachedHalfLifeOfField(operation.field);
-        if (halfLifeMs === undefined) {
-          throw new Error(`decayed field ${operation.field} has no half-life suffix; build its name with decayedField()`);
-        }
-        addDecay(fieldMap(this.hashDecay, operation.key), operation.field, operation.weight, operation.tMs, halfLifeMs);
-        return;
-      }
+      case 'hashDecayAdd':
+        return this.hashDecayAdd(operation.key, operation.field, operation.weight, operation.tMs);
       case 'zsetDecayAdd':
-        addDecay(fieldMap(this.zsetDecay, operation.key), operation.member, operation.weight, operation.tMs, operation.halfLifeMs);
-        this.addTrim(operation.key, operation.maxMembers);
-        return;
+        return this.zsetDecayAdd(operation.key, operation.member, operation.weight, operation.tMs, operation.halfLifeMs, operation.maxMembers);
       case 'zsetAdd':
-        this.zsetAdd.push([operation.key, operation.member, operation.score, operation.mode]);
-        this.addTrim(operation.key, operation.maxMembers);
-        return;
-      case 'listPush': {
-        const list = this.lists.get(operation.key);
-        if (list === undefined) {
-          this.lists.set(operation.key, { values: [operation.value], maxLength: operation.maxLength });
-        } else {
-          list.values.push(operation.value);
-          list.maxLength = Math.min(list.maxLength, operation.maxLength);
-        }
-        return;
-      }
+        return this.zsetAdd(operation.key, operation.member, operation.score, operation.mode, operation.maxMembers);
+      case 'listPush':
+        return this.listPush(operation.key, operation.value, operation.maxLength);
       case 'hashSet':
         fieldMap(this.hashSet, operation.key).set(operation.field, operation.value);
         return;
-      case 'hashIncrement': {
-        const fields = fieldMap(this.hashIncrement, operation.key);
-        fields.set(operation.field, (fields.get(operation.field) ?? 0) + operation.amount);
-        return;
-      }
-      case 'hashMax': {
-        const fields = fieldMap(this.hashMax, operation.key);
-        fields.set(operation.field, Math.max(fields.get(operation.field) ?? Number.NEGATIVE_INFINITY, operation.value));
-        return;
-      }
+      case 'hashIncrement':
+        return this.hashIncrement(operation.key, operation.field, operation.amount);
+      case 'hashMax':
+        return this.hashMax(operation.key, operation.field, operation.value);
       case 'stringSet':
         this.stringSet.set(operation.key, operation.value);
         return;
       case 'hashSnapshot':
-        this.snapshots.set(operation.key, [operation.snapshotKey, operation.fields]);
-        return;
+        return this.hashSnapshot(operation.key, operation.snapshotKey, operation.fields);
       case 'expire':
-        this.expires.set(operation.key, operation.ttlMs);
-        return;
+        return this.expire(operation.key, operation.ttlMs);
     }
+  }
+
+  hashDecayAdd(key: string, field: string, weight: number, tMs: number): void {
+    const halfLifeMs = cachedHalfLifeOfField(field);
+    if (halfLifeMs === undefined) {
+      throw new Error(`decayed field ${field} has no half-life suffix; build its name with decayedField()`);
+    }
+    addDecay(fieldMap(this.hashDecay, key), field, weight, tMs, halfLifeMs);
+  }
+
+  zsetDecayAdd(key: string, member: string, weight: number, tMs: number, halfLifeMs: number, maxMembers: number): void {
+    addDecay(fieldMap(this.zsetDecay, key), member, weight, tMs, halfLifeMs);
+    this.addTrim(key, maxMembers);
+  }
+
+  zsetAdd(key: string, member: string, score: number, mode: 'set' | 'max' | 'nx', maxMembers: number): void {
+    this.zsetAdds.push([key, member, score, mode]);
+    this.addTrim(key, maxMembers);
+  }
+
+  listPush(key: string, value: string, maxLength: number): void {
+    const list = this.lists.get(key);
+    if (list === undefined) {
+      this.lists.set(key, { values: [value], maxLength });
+    } else {
+      list.values.push(value);
+      list.maxLength = Math.min(list.maxLength, maxLength);
+    }
+  }
+
+  hashIncrement(key: string, field: string, amount: number): void {
+    const fields = fieldMap(this.increments, key);
+    fields.set(field, (fields.get(field) ?? 0) + amount);
+  }
+
+  hashMax(key: string, field: string, value: number): void {
+    const fields = fieldMap(this.maxima, key);
+    fields.set(field, Math.max(fields.get(field) ?? Number.NEGATIVE_INFINITY, value));
+  }
+
+  hashSnapshot(key: string, snapshotKey: string, fields: readonly string[]): void {
+    this.snapshots.set(key, [snapshotKey, fields]);
+  }
+
+  expire(key: string, ttlMs: number): void {
+    this.expires.set(key, ttlMs);
   }
 
   build(): AggregatedBatch {
@@ -141,12 +165,12 @@ class BatchBuilder {
       writeIndexes: this.writeIndexes,
       hashDecay: flattenDecay(this.hashDecay),
       zsetDecay: flattenDecay(this.zsetDecay),
-      zsetAdd: this.zsetAdd,
+      zsetAdd: this.zsetAdds,
       trims: [...this.trims],
       lists: [...this.lists].map(([key, list]) => [key, list.values, list.maxLength]),
       hashSet: flattenFields(this.hashSet),
-      hashIncrement: flattenFields(this.hashIncrement),
-      hashMax: flattenFields(this.hashMax),
+      hashIncrement: flattenFields(this.increments),
+      hashMax: flattenFields(this.maxima),
       stringSet: [...this.stringSet],
       snapshots: [...this.snapshots].map(([key, [snapshotKey, fields]]) => [key, snapshotKey, fields]),
       expires: [...this.expires],

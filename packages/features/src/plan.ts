@@ -1,6 +1,6 @@
 import { INTERACTION_TYPES, type CatalogItem, type Interaction } from '@nexttap/events';
 import { keys } from './keys';
-import { decayedField, type PlannedWrite, type WriteOperation } from './operations';
+import { decayedField, OperationList, type PlannedWrite, type WriteOperation, type WriteSink } from './operations';
 import { encodeRecent, type RecentEntry } from './recent';
 import { AFFINITY_WEIGHTS, FEATURE_SETTINGS, NEGATIVE_TYPES, POSITIVE_TYPES, SHORT_DWELL_MS } from './settings';
 
@@ -58,17 +58,86 @@ export interface PlanContext {
 
 /**
  * Plans the writes of one interaction. `item` is the catalog record of its item, when known, and
- * `context` the session's recent events before this one (co-visitation links need them).
+ * `context` the session's recent events before this one (co-visitation links need them). The
+ * operations are built only when a caller reads `operations`, because `aggregateWrites` plans them
+ * straight into its batch through `planInto`. The write keeps `event`, `item` and `context.recent`
+ * and reads them when it is merged, so a caller must not change them after planning.
  */
 export function planInteraction(event: Interaction, item: CatalogItem | undefined, context: PlanContext = { recent: [] }): PlannedWrite {
-  // Each step appends to one array, because a batch plans about 40 operations per event and
-  // concatenating per-step arrays copied every operation list once more.
-  const operations: WriteOperation[] = [];
-  planSessionWrites(operations, event, item);
-  planUserWrites(operations, event, item);
-  planItemWrites(operations, event, item);
-  planCovisitWrites(operations, event, context.recent);
-  return { dedupKey: keys.dedup(event.sessionId, event.eventId), dedupTtlMs: settings.dedupTtlMs, operations };
+  return new InteractionWrite(event, item, context.recent);
+}
+
+/** Sends the writes of one interaction to `sink`; see `planInteraction`. */
+export function planInteractionInto(sink: WriteSink, event: Interaction, item: CatalogItem | undefined, recent: readonly RecentEntry[]): void {
+  planSessionWrites(sink, event, item);
+  planUserWrites(sink, event, item);
+  planItemWrites(sink, event, item);
+  planCovisitWrites(sink, event, recent);
+}
+
+/**
+ * The planned write of one interaction. The event fields are private (`#`), so that spreading the
+ * write into a new object, as key prefixing does, copies the dedup key but not the plan.
+ */
+class InteractionWrite implements PlannedWrite {
+  readonly dedupKey: string;
+  readonly dedupTtlMs: number = settings.dedupTtlMs;
+  readonly #event: Interaction;
+  readonly #item: CatalogItem | undefined;
+  readonly #recent: readonly RecentEntry[];
+  #operations: WriteOperation[] | undefined;
+
+  constructor(event: Interaction, item: CatalogItem | undefined, recent: readonly RecentEntry[]) {
+    this.dedupKey = keys.dedup(event.sessionId, event.eventId);
+    this.#event = event;
+    this.#item = item;
+    this.#recent = recent;
+  }
+
+  /** The operations as objects, built on first use. A caller may change the array, and `planInto` then sends the changed one. */
+  get operations(): WriteOperation[] {
+    if (this.#operations === undefined) {
+      const list = new OperationList();
+      planInteractionInto(list, this.#event, this.#item, this.#recent);
+      this.#operations = list.operations;
+    }
+    return this.#operations;
+  }
+
+  planInto(sink: WriteSink): void {
+    if (this.#operations === undefined) {
+      planInteractionInto(sink, this.#event, this.#item, this.#recent);
+    } else {
+      for (const operation of this.#operations) {
+        sendOperation(sink, operation);
+      }
+    }
+  }
+}
+
+/** Sends one operation object to a sink. `hashSet` and `stringSet` have no sink method, because interactions never plan them. */
+function sendOperation(sink: WriteSink, operation: WriteOperation): void {
+  switch (operation.op) {
+    case 'hashDecayAdd':
+      return sink.hashDecayAdd(operation.key, operation.field, operation.weight, operation.tMs);
+    case 'zsetDecayAdd':
+      return sink.zsetDecayAdd(operation.key, operation.member, operation.weight, operation.tMs, operation.halfLifeMs, operation.maxMembers);
+    case 'zsetAdd':
+      return sink.zsetAdd(operation.key, operation.member, operation.score, operation.mode, operation.maxMembers);
+    case 'listPush':
+      return sink.listPush(operation.key, operation.value, operation.maxLength);
+    case 'hashIncrement':
+      return sink.hashIncrement(operation.key, operation.field, operation.amount);
+    case 'hashMax':
+      return sink.hashMax(operation.key, operation.field, operation.value);
+    case 'hashSnapshot':
+      return sink.hashSnapshot(operation.key, operation.snapshotKey, operation.fields);
+    case 'expire':
+      return sink.expire(operation.key, operation.ttlMs);
+    case 'hashSet':
+    case 'stringSet':
+      throw new Error(`operation ${operation.op} on ${operation.key} cannot be sent to a write sink; apply it as an operation object`);
+  }
 }
 
 /** Plans the writes of one catalog record: safe to repeat, so it carries no dedup key. */
@@ -107,67 +176,67 @@ export function isPositive(event: Pick<Interaction, 'type' | 'dwellMs'>): boolea
   return POSITIVE_TYPES.has(event.type) && !isShortEngagement(event);
 }
 
-function planSessionWrites(operations: WriteOperation[], event: Interaction, item: CatalogItem | undefined): void {
+function planSessionWrites(sink: WriteSink, event: Interaction, item: CatalogItem | undefined): void {
   const { sessionId } = event;
+  const recentKey = keys.sessionRecent(sessionId);
   const metaKey = keys.sessionMeta(sessionId);
-  operations.push(
-    { op: 'listPush', key: keys.sessionRecent(sessionId), value: encodeRecent(event), maxLength: settings.sessionRecentMax },
-    { op: 'hashIncrement', key: metaKey, field: 'events', amount: 1 },
-    { op: 'hashMax', key: metaKey, field: 'lastTs', value: event.ts },
-  );
+  const affinityKey = keys.sessionAffinity(sessionId);
+  sink.listPush(recentKey, encodeRecent(event), settings.sessionRecentMax);
+  sink.hashIncrement(metaKey, 'events', 1);
+  sink.hashMax(metaKey, 'lastTs', event.ts);
   if (isPositive(event)) {
-    operations.push({ op: 'hashMax', key: metaKey, field: 'lastPositiveTs', value: event.ts });
+    sink.hashMax(metaKey, 'lastPositiveTs', event.ts);
   }
   const seenOrInteracted = event.type === 'impression' ? keys.sessionSeen(sessionId) : keys.sessionInteracted(sessionId);
   const maxMembers = event.type === 'impression' ? settings.sessionSeenMax : settings.sessionInteractedMax;
-  operations.push({ op: 'zsetAdd', key: seenOrInteracted, member: event.itemId, score: event.ts, mode: 'max', maxMembers });
-  planAffinity(operations, keys.sessionAffinity(sessionId), event, item, settings.sessionHalfLifeMs);
-  for (const key of [keys.sessionRecent(sessionId), metaKey, seenOrInteracted, keys.sessionAffinity(sessionId)]) {
-    operations.push({ op: 'expire', key, ttlMs: settings.sessionTtlMs });
-  }
+  sink.zsetAdd(seenOrInteracted, event.itemId, event.ts, 'max', maxMembers);
+  planAffinity(sink, affinityKey, event, item, settings.sessionHalfLifeMs);
+  sink.expire(recentKey, settings.sessionTtlMs);
+  sink.expire(metaKey, settings.sessionTtlMs);
+  sink.expire(seenOrInteracted, settings.sessionTtlMs);
+  sink.expire(affinityKey, settings.sessionTtlMs);
 }
 
-function planUserWrites(operations: WriteOperation[], event: Interaction, item: CatalogItem | undefined): void {
+function planUserWrites(sink: WriteSink, event: Interaction, item: CatalogItem | undefined): void {
   if (event.userId === undefined) {
     return;
   }
   const affinityKey = keys.userAffinity(event.userId);
   const interactedKey = keys.userInteracted(event.userId);
-  planAffinity(operations, affinityKey, event, item, settings.userHalfLifeMs);
+  planAffinity(sink, affinityKey, event, item, settings.userHalfLifeMs);
   if (event.type !== 'impression') {
-    operations.push({ op: 'zsetAdd', key: interactedKey, member: event.itemId, score: event.ts, mode: 'max', maxMembers: settings.userInteractedMax });
+    sink.zsetAdd(interactedKey, event.itemId, event.ts, 'max', settings.userInteractedMax);
   }
-  operations.push({ op: 'expire', key: affinityKey, ttlMs: settings.userTtlMs });
-  operations.push({ op: 'expire', key: interactedKey, ttlMs: settings.userTtlMs });
+  sink.expire(affinityKey, settings.userTtlMs);
+  sink.expire(interactedKey, settings.userTtlMs);
 }
 
-function planItemWrites(operations: WriteOperation[], event: Interaction, item: CatalogItem | undefined): void {
+function planItemWrites(sink: WriteSink, event: Interaction, item: CatalogItem | undefined): void {
   const statsKey = keys.itemStats(event.itemId);
   const typeFields = TYPE_FIELDS.get(event.type) as { hour: string; day: string };
-  operations.push(decayAdd(statsKey, typeFields.hour, 1, event), decayAdd(statsKey, typeFields.day, 1, event));
+  sink.hashDecayAdd(statsKey, typeFields.hour, 1, event.ts);
+  sink.hashDecayAdd(statsKey, typeFields.day, 1, event.ts);
   if (event.dwellMs !== undefined) {
-    operations.push(decayAdd(statsKey, ITEM_FIELDS.dwellSecondsDay, event.dwellMs / 1000, event), decayAdd(statsKey, ITEM_FIELDS.dwellCountDay, 1, event));
+    sink.hashDecayAdd(statsKey, ITEM_FIELDS.dwellSecondsDay, event.dwellMs / 1000, event.ts);
+    sink.hashDecayAdd(statsKey, ITEM_FIELDS.dwellCountDay, 1, event.ts);
   }
   if (GLOBAL_FIELD_SET.has(typeFields.day)) {
-    operations.push(decayAdd(keys.globalStats(), typeFields.day, 1, event));
+    sink.hashDecayAdd(keys.globalStats(), typeFields.day, 1, event.ts);
   }
   if (isPositive(event)) {
     for (const field of POSITIVE_ITEM_FIELDS) {
-      operations.push(decayAdd(statsKey, field, 1, event));
+      sink.hashDecayAdd(statsKey, field, 1, event.ts);
     }
-    operations.push(poolAdd(keys.poolPopular(), event, settings.itemWeekHalfLifeMs, settings.poolPopularMax));
-    operations.push(poolAdd(keys.poolTrending(), event, settings.itemHourHalfLifeMs, settings.poolPopularMax));
+    sink.zsetDecayAdd(keys.poolPopular(), event.itemId, 1, event.ts, settings.itemWeekHalfLifeMs, settings.poolPopularMax);
+    sink.zsetDecayAdd(keys.poolTrending(), event.itemId, 1, event.ts, settings.itemHourHalfLifeMs, settings.poolPopularMax);
     for (const category of item?.categories ?? []) {
-      operations.push(poolAdd(keys.poolCategory(category), event, settings.itemWeekHalfLifeMs, settings.poolCategoryMax));
+      sink.zsetDecayAdd(keys.poolCategory(category), event.itemId, 1, event.ts, settings.itemWeekHalfLifeMs, settings.poolCategoryMax);
     }
   }
-  operations.push({ op: 'hashSnapshot', key: statsKey, snapshotKey: keys.itemSnapshot(event.itemId), fields: ITEM_STAT_FIELDS });
-  operations.push({ op: 'expire', key: statsKey, ttlMs: settings.itemStatsTtlMs });
-  operations.push({ op: 'expire', key: keys.itemSnapshot(event.itemId), ttlMs: settings.itemStatsTtlMs });
-}
-
-function decayAdd(key: string, field: string, weight: number, event: Interaction): WriteOperation {
-  return { op: 'hashDecayAdd', key, field, weight, tMs: event.ts };
+  const snapshotKey = keys.itemSnapshot(event.itemId);
+  sink.hashSnapshot(statsKey, snapshotKey, ITEM_STAT_FIELDS);
+  sink.expire(statsKey, settings.itemStatsTtlMs);
+  sink.expire(snapshotKey, settings.itemStatsTtlMs);
 }
 
 /**
@@ -175,7 +244,7 @@ function decayAdd(key: string, field: string, weight: number, event: Interaction
  * each earlier item's neighbour list gains this item, so a ranker can propose what people engaged
  * with next.
  */
-function planCovisitWrites(operations: WriteOperation[], event: Interaction, recent: readonly RecentEntry[]): void {
+function planCovisitWrites(sink: WriteSink, event: Interaction, recent: readonly RecentEntry[]): void {
   if (!isPositive(event)) {
     return;
   }
@@ -190,23 +259,13 @@ function planCovisitWrites(operations: WriteOperation[], event: Interaction, rec
   }
   for (const source of sources) {
     const covisitKey = keys.itemCovisit(source);
-    operations.push(
-      {
-        op: 'zsetDecayAdd',
-        key: covisitKey,
-        member: event.itemId,
-        weight: 1,
-        tMs: event.ts,
-        halfLifeMs: settings.covisitHalfLifeMs,
-        maxMembers: settings.covisitMaxNeighbours,
-      },
-      { op: 'expire', key: covisitKey, ttlMs: settings.itemStatsTtlMs },
-      { op: 'expire', key: keys.itemCovisitLandmark(source), ttlMs: settings.itemStatsTtlMs },
-    );
+    sink.zsetDecayAdd(covisitKey, event.itemId, 1, event.ts, settings.covisitHalfLifeMs, settings.covisitMaxNeighbours);
+    sink.expire(covisitKey, settings.itemStatsTtlMs);
+    sink.expire(keys.itemCovisitLandmark(source), settings.itemStatsTtlMs);
   }
 }
 
-function planAffinity(operations: WriteOperation[], key: string, event: Interaction, item: CatalogItem | undefined, halfLifeMs: number): void {
+function planAffinity(sink: WriteSink, key: string, event: Interaction, item: CatalogItem | undefined, halfLifeMs: number): void {
   const weight = affinityWeight(event);
   if (weight === 0 || item === undefined) {
     return;
@@ -215,10 +274,10 @@ function planAffinity(operations: WriteOperation[], key: string, event: Interact
   // count more than a single-genre one.
   const share = item.categories.length === 0 ? 0 : weight / item.categories.length;
   for (const category of item.categories) {
-    operations.push({ op: 'hashDecayAdd', key, field: affinityField('category', category, halfLifeMs), weight: share, tMs: event.ts });
+    sink.hashDecayAdd(key, affinityField('category', category, halfLifeMs), share, event.ts);
   }
   if (item.creatorId !== undefined) {
-    operations.push({ op: 'hashDecayAdd', key, field: affinityField('creator', item.creatorId, halfLifeMs), weight, tMs: event.ts });
+    sink.hashDecayAdd(key, affinityField('creator', item.creatorId, halfLifeMs), weight, event.ts);
   }
 }
 
@@ -246,10 +305,6 @@ function affinityField(kind: 'category' | 'creator', id: string, halfLifeMs: num
     names.set(id, field);
   }
   return field;
-}
-
-function poolAdd(key: string, event: Interaction, halfLifeMs: number, maxMembers: number): WriteOperation {
-  return { op: 'zsetDecayAdd', key, member: event.itemId, weight: 1, tMs: event.ts, halfLifeMs, maxMembers };
 }
 
 /** Tells whether an event counts against an item: a skip, a hide, or a play or tap under 3 s. */

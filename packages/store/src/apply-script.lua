@@ -12,9 +12,31 @@ local MAX_ARGUMENTS = 4000
 
 local batch = cjson.decode(ARGV[1])
 local names = batch.names
+local base_ms = batch.baseMs
 
+-- The half-life in ms that ends a decayed field's name (`decayedField`), or nil for a plain field,
+-- with the rule of halfLifeOfField (operations.ts): a positive number after the last '@'.
 local function half_life_of(field)
-  return tonumber(string.match(field, '@(%d+)$'))
+  local half_life = tonumber(string.match(field, '@([^@]+)$'))
+  if half_life and half_life > 0 and half_life < math.huge then
+    return half_life
+  end
+  return nil
+end
+
+-- Half-lives of the names table, parsed once per batch. aggregateWrites rejects a decayed field
+-- without one before the batch is sent, so the error below stops only a malformed argument.
+local name_half_lives = {}
+local function half_life_of_name(name_index)
+  local half_life = name_half_lives[name_index]
+  if not half_life then
+    half_life = half_life_of(names[name_index])
+    if not half_life then
+      error('decayed field ' .. tostring(names[name_index]) .. ' has no half-life suffix')
+    end
+    name_half_lives[name_index] = half_life
+  end
+  return half_life
 end
 
 -- Calls `command key` with `args` appended, in chunks of MAX_ARGUMENTS (`step` keeps pairs whole).
@@ -25,12 +47,27 @@ local function call_with_arguments(command, key, args, step)
   end
 end
 
--- Field lists by index, resolved to names once per batch.
+-- Redis formats every Lua number passed to redis.call with %.17g, about 0.6 µs per argument
+-- (Redis 7.0), and passes a string as it is. TTLs, ranks and lengths repeat across a batch, so each
+-- integer is formatted once here.
+local integer_texts = {}
+local function integer_text(n)
+  if n ~= math.floor(n) or n == math.huge or n == -math.huge then
+    return n
+  end
+  local text = integer_texts[n]
+  if not text then
+    text = string.format('%d', n)
+    integer_texts[n] = text
+  end
+  return text
+end
+
 -- Sets a string key, with its TTL in the same command when one was planned. A TTL of 0 means
 -- none came with this write: a planned TTL of 0 or less arrives as a PEXPIRE, which SET's PX rejects.
 local function set_with_ttl(key, value, ttl_ms)
   if ttl_ms > 0 then
-    redis.call('SET', key, value, 'PX', ttl_ms)
+    redis.call('SET', key, value, 'PX', integer_text(ttl_ms))
   else
     redis.call('SET', key, value)
   end
@@ -50,9 +87,12 @@ local function field_names(field_set_index)
 end
 
 -- Dedup: one EXISTS counts the batch's keys, and only when some exist is each key checked alone.
+-- batch.dedup is a list of {ttlMs, keys} runs; positions count across the runs.
 local dedup_keys = {}
-for i = 1, #batch.dedup, 2 do
-  dedup_keys[#dedup_keys + 1] = batch.dedup[i]
+for _, run in ipairs(batch.dedup) do
+  for _, key in ipairs(run[2]) do
+    dedup_keys[#dedup_keys + 1] = key
+  end
 end
 local found = 0
 for first = 1, #dedup_keys, MAX_ARGUMENTS do
@@ -67,8 +107,10 @@ if found > 0 then
   end
   return existing
 end
-for i = 1, #batch.dedup, 2 do
-  redis.call('SET', batch.dedup[i], '1', 'PX', batch.dedup[i + 1])
+for _, run in ipairs(batch.dedup) do
+  for _, key in ipairs(run[2]) do
+    redis.call('SET', key, '1', 'PX', integer_text(run[1]))
+  end
 end
 
 -- Field values of the decayed hashes after their additions, by key, so snapshots need no read.
@@ -92,9 +134,9 @@ local function renew_hash(key, values, dirty, landmark, reference)
   end
 end
 
--- Each group is {key, fieldSet, entries}; entries are flat {name, sum, referenceMs, halfLifeMs},
--- each sum relative to its referenceMs. The landmark is the first entry's reference when the hash
--- has none, and moves to an entry's reference when the scale would pass 2^RENEW_EXPONENT.
+-- Each group is {key, fieldSet, entries}; entries are flat {name, sum, referenceMs - baseMs},
+-- each sum relative to its reference time. The landmark is the first entry's reference when the
+-- hash has none, and moves to an entry's reference when the scale would pass 2^RENEW_EXPONENT.
 for _, group in ipairs(batch.hashDecay) do
   local key, entries = group[1], group[3]
   local fields = field_names(group[2])
@@ -106,8 +148,9 @@ for _, group in ipairs(batch.hashDecay) do
   end
   local dirty = {}
   local landmark_changed = false
-  for i = 1, #entries, 4 do
-    local field, sum, reference, half_life = names[entries[i]], entries[i + 1], entries[i + 2], entries[i + 3]
+  for i = 1, #entries, 3 do
+    local field, sum, reference = names[entries[i]], entries[i + 1], base_ms + entries[i + 2]
+    local half_life = half_life_of_name(entries[i])
     if not landmark then
       landmark = reference
       landmark_changed = true
@@ -133,22 +176,22 @@ for _, group in ipairs(batch.hashDecay) do
   hash_values[key] = values
 end
 
--- Each group is {key, landmarkTtlMs, entries}; entries are flat {member, sum, referenceMs,
--- halfLifeMs}. The landmark lives in <key>:landmark, read once per key, and is renewed like a
+-- Each group is {key, landmarkTtlMs, halfLifeMs, entries}; entries are flat {member, sum,
+-- referenceMs - baseMs}. The landmark lives in <key>:landmark, read once per group, and is renewed like a
 -- hash's, rescaling the whole set with ZUNIONSTORE. Members are written with one ZINCRBY each:
 -- reading every member's score with ZMSCORE and writing them with one ZADD measured no faster,
 -- because the sorted-set update itself, not the call, is most of the cost.
 for _, group in ipairs(batch.zsetDecay) do
-  local key, landmark_ttl, entries = group[1], group[2], group[3]
+  local key, landmark_ttl, half_life, entries = group[1], group[2], group[3], group[4]
   local landmark_key = key .. ':landmark'
   local landmark
   if landmark_ttl > 0 then
-    landmark = tonumber(redis.call('GETEX', landmark_key, 'PX', landmark_ttl))
+    landmark = tonumber(redis.call('GETEX', landmark_key, 'PX', integer_text(landmark_ttl)))
   else
     landmark = tonumber(redis.call('GET', landmark_key))
   end
-  for i = 1, #entries, 4 do
-    local member, sum, reference, half_life = entries[i], entries[i + 1], entries[i + 2], entries[i + 3]
+  for i = 1, #entries, 3 do
+    local member, sum, reference = entries[i], entries[i + 1], base_ms + entries[i + 2]
     if not landmark or (reference - landmark) / half_life > RENEW_EXPONENT then
       if landmark then
         redis.call('ZUNIONSTORE', key, 1, key, 'WEIGHTS', 2 ^ ((landmark - reference) / half_life))
@@ -175,12 +218,12 @@ end
 
 -- Keeps the top maxMembers: ranks 0 to size - maxMembers - 1 go, an empty range when the set fits.
 for i = 1, #batch.trims, 2 do
-  redis.call('ZREMRANGEBYRANK', batch.trims[i], 0, -(batch.trims[i + 1] + 1))
+  redis.call('ZREMRANGEBYRANK', batch.trims[i], '0', integer_text(-(batch.trims[i + 1] + 1)))
 end
 
 for _, entry in ipairs(batch.lists) do
   call_with_arguments('LPUSH', entry[1], entry[2], 1)
-  redis.call('LTRIM', entry[1], 0, entry[3] - 1)
+  redis.call('LTRIM', entry[1], '0', integer_text(entry[3] - 1))
 end
 
 -- A plain write to a decayed hash makes its cached values stale for the snapshot.
@@ -248,7 +291,9 @@ for _, entry in ipairs(batch.snapshots) do
   set_with_ttl(snapshot_key, packed, ttl)
 end
 
-for i = 1, #batch.expires, 2 do
-  redis.call('PEXPIRE', batch.expires[i], batch.expires[i + 1])
+for _, group in ipairs(batch.expires) do
+  for _, key in ipairs(group[2]) do
+    redis.call('PEXPIRE', key, integer_text(group[1]))
+  end
 end
 return {}

@@ -7,20 +7,33 @@ import { ZSET_LANDMARK_SUFFIX, type AggregatedBatch } from '@nexttap/features';
  * of call overhead on top of its own work (Redis 7.0, `INFO commandstats` against the script's
  * total), which used to be most of the script time. Hash field names and field lists are sent once
  * per batch and referenced by 1-based index, because every item's snapshot lists the same fields.
+ *
+ * Decoding the JSON argument is a large part of the script's time (about 10 µs per event at 600
+ * bytes per event), so repeated values are sent once. Reference times go as offsets from `baseMs`,
+ * the script reads a decayed hash field's half-life from its name, a sorted-set group carries one
+ * half-life, and dedup keys and expiries are grouped by TTL.
  */
 export interface ScriptBatch {
   /** Hash field names, referenced by 1-based index. */
   names: string[];
   /** Field lists as indexes into `names`, referenced by 1-based index. */
   fieldSets: number[][];
-  /** Flat `[key, ttlMs, ...]`. */
-  dedup: Array<string | number>;
-  /** `[key, fieldSet to read, flat [name, sum, referenceMs, halfLifeMs, ...]]`, the entries of a key in batch order. */
+  /** Epoch ms that every reference offset below is added to. */
+  baseMs: number;
+  /** `[ttlMs, keys]` runs in batch order: the script reports a duplicate by its position in this order. */
+  dedup: Array<[number, string[]]>;
+  /**
+   * `[key, fieldSet to read, flat [name, sum, referenceMs - baseMs, ...]]`, the entries of a key in
+   * batch order. The script takes each field's half-life from its name (`decayedField`).
+   */
   hashDecay: Array<[string, number, number[]]>;
-  /** `[key, landmark TTL in ms or 0, flat [member, sum, referenceMs, halfLifeMs, ...]]`. */
-  zsetDecay: Array<[string, number, Array<string | number>]>;
-  /** `[key, mode, flat [score, member, ...]]`; a key's groups keep the batch order. */
-  zsetAdd: Array<[string, 'set' | 'max' | 'nx', Array<string | number>]>;
+  /** `[key, landmark TTL in ms or 0, halfLifeMs, flat [member, sum, referenceMs - baseMs, ...]]`. */
+  zsetDecay: Array<[string, number, number, Array<string | number>]>;
+  /**
+   * `[key, mode, flat [score, member, ...]]`, and a key's groups keep the batch order. Scores go as
+   * text, which the script passes to ZADD as it is, where it would format a number argument itself.
+   */
+  zsetAdd: Array<[string, 'set' | 'max' | 'nx', string[]]>;
   /** Flat `[key, maxMembers, ...]`. */
   trims: Array<string | number>;
   lists: Array<[string, string[], number]>;
@@ -33,8 +46,8 @@ export interface ScriptBatch {
   stringSet: string[];
   /** `[key, snapshotKey, fieldSet, snapshot TTL in ms or 0]`. */
   snapshots: Array<[string, string, number, number]>;
-  /** Flat `[key, ttlMs, ...]`, without the keys whose TTL is set with their snapshot or landmark. */
-  expires: Array<string | number>;
+  /** `[ttlMs, keys]`, without the keys whose TTL is set with their snapshot or landmark. */
+  expires: Array<[number, string[]]>;
 }
 
 /**
@@ -44,6 +57,7 @@ export interface ScriptBatch {
 export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBatch {
   const table = new NameTable();
   const expires = new Map(batch.expires);
+  const baseMs = batch.hashDecay[0]?.[3] ?? batch.zsetDecay[0]?.[3] ?? 0;
 
   const snapshotFields = new Map<string, readonly string[]>();
   const snapshots = batch.snapshots.map(([key, snapshotKey, fields]): [string, string, number, number] => {
@@ -51,8 +65,8 @@ export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBa
     const ttlMs = takeTtl(expires, snapshotKey);
     return [prefix + key, prefix + snapshotKey, table.fieldSet(fields), ttlMs];
   });
-  const hashDecay = encodeHashDecay(batch, table, snapshotFields);
-  const zsetDecay = encodeZsetDecay(batch, expires);
+  const hashDecay = encodeHashDecay(batch, table, snapshotFields, baseMs);
+  const zsetDecay = encodeZsetDecay(batch, expires, baseMs);
   const zsetAdd = encodeZsetAdd(batch);
   const lists = batch.lists.map(([key, values, maxLength]): [string, string[], number] => [prefix + key, values, maxLength]);
   const hashSet = groupFields(batch.hashSet);
@@ -66,7 +80,8 @@ export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBa
   return {
     names: table.names,
     fieldSets: table.fieldSets,
-    dedup: prefixPairs(batch.dedup, prefix),
+    baseMs,
+    dedup: groupRunsByTtl(batch.dedup, prefix),
     hashDecay,
     zsetDecay,
     zsetAdd,
@@ -77,8 +92,36 @@ export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBa
     hashMax,
     stringSet: prefixPairs(batch.stringSet, prefix) as string[],
     snapshots,
-    expires: prefixPairs(expires, prefix),
+    expires: groupByTtl(expires, prefix),
   };
+}
+
+/** Groups `[key, ttlMs]` pairs into runs of one TTL, keeping their order, with `prefix` before each key. */
+function groupRunsByTtl(pairs: ReadonlyArray<readonly [string, number]>, prefix: string): Array<[number, string[]]> {
+  const runs: Array<[number, string[]]> = [];
+  let current: [number, string[]] | undefined;
+  for (const [key, ttlMs] of pairs) {
+    if (current?.[0] !== ttlMs) {
+      current = [ttlMs, []];
+      runs.push(current);
+    }
+    current[1].push(prefix + key);
+  }
+  return runs;
+}
+
+/** Groups keys by TTL, with `prefix` before each key; the order of the expiries does not matter. */
+function groupByTtl(ttls: ReadonlyMap<string, number>, prefix: string): Array<[number, string[]]> {
+  const groups = new Map<number, string[]>();
+  for (const [key, ttlMs] of ttls) {
+    let keys = groups.get(ttlMs);
+    if (keys === undefined) {
+      keys = [];
+      groups.set(ttlMs, keys);
+    }
+    keys.push(prefix + key);
+  }
+  return [...groups];
 }
 
 /** Flattens `[key, value]` pairs with `prefix` before each key. */
@@ -94,7 +137,12 @@ function prefixPairs<V>(pairs: Iterable<readonly [string, V]>, prefix: string): 
  * Groups the decayed hash additions per key. A key with a snapshot reads every snapshot field
  * with its own, so the script packs the snapshot from the values it already holds.
  */
-function encodeHashDecay(batch: AggregatedBatch, table: NameTable, snapshotFields: ReadonlyMap<string, readonly string[]>): ScriptBatch['hashDecay'] {
+function encodeHashDecay(
+  batch: AggregatedBatch,
+  table: NameTable,
+  snapshotFields: ReadonlyMap<string, readonly string[]>,
+  baseMs: number,
+): ScriptBatch['hashDecay'] {
   const groups: ScriptBatch['hashDecay'] = [];
   let current: { key: string; fields: string[]; entries: number[] } | undefined;
   const flush = (): void => {
@@ -106,13 +154,13 @@ function encodeHashDecay(batch: AggregatedBatch, table: NameTable, snapshotField
     groups.push([current.key, table.fieldSet(read), current.entries]);
   };
   // aggregateWrites lists a key's fields together, so a change of key starts a new group.
-  for (const [key, field, sum, referenceMs, halfLifeMs] of batch.hashDecay) {
+  for (const [key, field, sum, referenceMs] of batch.hashDecay) {
     if (current?.key !== key) {
       flush();
       current = { key, fields: [], entries: [] };
     }
     current.fields.push(field);
-    current.entries.push(table.name(field), sum, referenceMs, halfLifeMs);
+    current.entries.push(table.name(field), sum, referenceMs - baseMs);
   }
   flush();
   return groups;
@@ -132,18 +180,33 @@ function withSnapshotFields(snapshot: readonly string[], fields: readonly string
   return missing.length === 0 ? snapshot : [...snapshot, ...missing];
 }
 
-/** Groups the decayed sorted-set additions per key, taking the landmark key's TTL along. */
-function encodeZsetDecay(batch: AggregatedBatch, expires: Map<string, number>): ScriptBatch['zsetDecay'] {
-  const groups = new Map<string, Array<string | number>>();
+/**
+ * Groups the decayed sorted-set additions per key and half-life, taking the landmark key's TTL
+ * along. Planning gives each sorted set one half-life, so a key has one group.
+ */
+function encodeZsetDecay(batch: AggregatedBatch, expires: Map<string, number>, baseMs: number): ScriptBatch['zsetDecay'] {
+  const groups = new Map<string, Map<number, Array<string | number>>>();
   for (const [key, member, sum, referenceMs, halfLifeMs] of batch.zsetDecay) {
-    let entries = groups.get(key);
+    let byHalfLife = groups.get(key);
+    if (byHalfLife === undefined) {
+      byHalfLife = new Map();
+      groups.set(key, byHalfLife);
+    }
+    let entries = byHalfLife.get(halfLifeMs);
     if (entries === undefined) {
       entries = [];
-      groups.set(key, entries);
+      byHalfLife.set(halfLifeMs, entries);
     }
-    entries.push(member, sum, referenceMs, halfLifeMs);
+    entries.push(member, sum, referenceMs - baseMs);
   }
-  return [...groups].map(([key, entries]) => [key, takeTtl(expires, key + ZSET_LANDMARK_SUFFIX), entries]);
+  const encoded: ScriptBatch['zsetDecay'] = [];
+  for (const [key, byHalfLife] of groups) {
+    const landmarkTtlMs = takeTtl(expires, key + ZSET_LANDMARK_SUFFIX);
+    for (const [halfLifeMs, entries] of byHalfLife) {
+      encoded.push([key, landmarkTtlMs, halfLifeMs, entries]);
+    }
+  }
+  return encoded;
 }
 
 /** Groups runs of one key and mode; a key whose mode changes starts a new group, so order per key holds. */
@@ -157,7 +220,8 @@ function encodeZsetAdd(batch: AggregatedBatch): ScriptBatch['zsetAdd'] {
       groups.push(group);
       lastGroupOfKey.set(key, group);
     }
-    group[2].push(score, member);
+    // String() gives the shortest text that parses back to the same double, so no score changes.
+    group[2].push(String(score), member);
   }
   return groups;
 }
