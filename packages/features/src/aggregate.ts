@@ -1,4 +1,4 @@
-import { halfLifeOfField, type PlannedWrite, type WriteOperation, type WriteSink } from './operations';
+import { halfLifeOfField, sendOperation, type PlannedWrite, type WriteOperation, type WriteSink } from './operations';
 
 /**
  * A batch of planned writes merged so that each key and field is written once: decayed additions
@@ -88,28 +88,14 @@ class BatchBuilder implements WriteSink {
 
   add(operation: WriteOperation): void {
     switch (operation.op) {
-      case 'hashDecayAdd':
-        return this.hashDecayAdd(operation.key, operation.field, operation.weight, operation.tMs);
-      case 'zsetDecayAdd':
-        return this.zsetDecayAdd(operation.key, operation.member, operation.weight, operation.tMs, operation.halfLifeMs, operation.maxMembers);
-      case 'zsetAdd':
-        return this.zsetAdd(operation.key, operation.member, operation.score, operation.mode, operation.maxMembers);
-      case 'listPush':
-        return this.listPush(operation.key, operation.value, operation.maxLength);
       case 'hashSet':
         fieldMap(this.hashSet, operation.key).set(operation.field, operation.value);
         return;
-      case 'hashIncrement':
-        return this.hashIncrement(operation.key, operation.field, operation.amount);
-      case 'hashMax':
-        return this.hashMax(operation.key, operation.field, operation.value);
       case 'stringSet':
         this.stringSet.set(operation.key, operation.value);
         return;
-      case 'hashSnapshot':
-        return this.hashSnapshot(operation.key, operation.snapshotKey, operation.fields);
-      case 'expire':
-        return this.expire(operation.key, operation.ttlMs);
+      default:
+        sendOperation(this, operation);
     }
   }
 

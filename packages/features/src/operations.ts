@@ -56,6 +56,31 @@ export interface WriteSink {
 }
 
 /** A `WriteSink` that keeps the operations as objects, for callers that read `operations`. */
+/** Sends one operation object to a sink. `hashSet` and `stringSet` have no sink method, because interactions never plan them. */
+export function sendOperation(sink: WriteSink, operation: WriteOperation): void {
+  switch (operation.op) {
+    case 'hashDecayAdd':
+      return sink.hashDecayAdd(operation.key, operation.field, operation.weight, operation.tMs);
+    case 'zsetDecayAdd':
+      return sink.zsetDecayAdd(operation.key, operation.member, operation.weight, operation.tMs, operation.halfLifeMs, operation.maxMembers);
+    case 'zsetAdd':
+      return sink.zsetAdd(operation.key, operation.member, operation.score, operation.mode, operation.maxMembers);
+    case 'listPush':
+      return sink.listPush(operation.key, operation.value, operation.maxLength);
+    case 'hashIncrement':
+      return sink.hashIncrement(operation.key, operation.field, operation.amount);
+    case 'hashMax':
+      return sink.hashMax(operation.key, operation.field, operation.value);
+    case 'hashSnapshot':
+      return sink.hashSnapshot(operation.key, operation.snapshotKey, operation.fields);
+    case 'expire':
+      return sink.expire(operation.key, operation.ttlMs);
+    case 'hashSet':
+    case 'stringSet':
+      throw new Error(`operation ${operation.op} on ${operation.key} cannot be sent to a write sink; apply it as an operation object`);
+  }
+}
+
 export class OperationList implements WriteSink {
   readonly operations: WriteOperation[] = [];
 

@@ -1,6 +1,6 @@
 import { INTERACTION_TYPES, type CatalogItem, type Interaction } from '@nexttap/events';
 import { keys } from './keys';
-import { decayedField, OperationList, type PlannedWrite, type WriteOperation, type WriteSink } from './operations';
+import { decayedField, OperationList, sendOperation, type PlannedWrite, type WriteOperation, type WriteSink } from './operations';
 import { encodeRecent, type RecentEntry } from './recent';
 import { AFFINITY_WEIGHTS, FEATURE_SETTINGS, NEGATIVE_TYPES, POSITIVE_TYPES, SHORT_DWELL_MS } from './settings';
 
@@ -115,30 +115,6 @@ class InteractionWrite implements PlannedWrite {
   }
 }
 
-/** Sends one operation object to a sink. `hashSet` and `stringSet` have no sink method, because interactions never plan them. */
-function sendOperation(sink: WriteSink, operation: WriteOperation): void {
-  switch (operation.op) {
-    case 'hashDecayAdd':
-      return sink.hashDecayAdd(operation.key, operation.field, operation.weight, operation.tMs);
-    case 'zsetDecayAdd':
-      return sink.zsetDecayAdd(operation.key, operation.member, operation.weight, operation.tMs, operation.halfLifeMs, operation.maxMembers);
-    case 'zsetAdd':
-      return sink.zsetAdd(operation.key, operation.member, operation.score, operation.mode, operation.maxMembers);
-    case 'listPush':
-      return sink.listPush(operation.key, operation.value, operation.maxLength);
-    case 'hashIncrement':
-      return sink.hashIncrement(operation.key, operation.field, operation.amount);
-    case 'hashMax':
-      return sink.hashMax(operation.key, operation.field, operation.value);
-    case 'hashSnapshot':
-      return sink.hashSnapshot(operation.key, operation.snapshotKey, operation.fields);
-    case 'expire':
-      return sink.expire(operation.key, operation.ttlMs);
-    case 'hashSet':
-    case 'stringSet':
-      throw new Error(`operation ${operation.op} on ${operation.key} cannot be sent to a write sink; apply it as an operation object`);
-  }
-}
 
 /** Plans the writes of one catalog record: safe to repeat, so it carries no dedup key. */
 export function planCatalogItem(item: CatalogItem): PlannedWrite {
