@@ -4,6 +4,7 @@ import { createLogger } from '@nexttap/observability';
 import { seededRandom } from '@nexttap/rank';
 import { startRedisServer } from '@nexttap/testkit';
 import autocannon from 'autocannon';
+import { runPacedLoad, type PacedLoadResult } from './paced-load';
 import Fastify, { type FastifyInstance } from 'fastify';
 
 import { benchRankerConfig, MOVIELENS_DIR } from './ranker-config';
@@ -31,6 +32,11 @@ export interface FeedRulesLatencyRow {
    * after the load run. It depends much less than the latencies on what else runs on the machine.
    */
   cpuMsPerRequest: number;
+  /**
+   * The same route at the same rate with evenly spaced arrivals (`runPacedLoad`), each latency
+   * counted from the request's due time.
+   */
+  paced: PacedLoadResult;
 }
 
 /** Load points of the ranker's latency targets: candidates per request and requests per second. */
@@ -73,6 +79,11 @@ export function requestBodies(itemIds: readonly string[], candidates: number): s
 /**
  * Sends the bodies in turn at `rate` requests per second. autocannon runs in a worker thread of its
  * own, so that generating the load does not share the server's event loop and add to its latency.
+ * NOTE: autocannon 8 paces per second: each connection sends back to back until it has made its
+ * share of the second, then waits for the next one, so the server gets bursts of `CONNECTIONS`
+ * concurrent requests. Its coordinated-omission correction then assumes 1 ms between a
+ * connection's requests and adds a sample for every further millisecond of a slow response. Both
+ * raise its p99; `runPacedLoad` measures the same rate with evenly spaced arrivals.
  */
 async function load(url: string, path: string, bodies: readonly string[], rate: number, durationSeconds: number) {
   const requests = bodies.map((body) => ({ method: 'POST' as const, path, headers: { 'content-type': 'application/json' }, body }));
@@ -87,7 +98,8 @@ async function measureBareRoute(bodies: readonly string[], rate: number, duratio
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   try {
     const result = await load(url, '/bare', bodies, rate, durationSeconds);
-    return row('bare fastify', '-', candidates, rate, result, 0, await cpuPerRequest(app, '/bare', bodies));
+    const paced = await runPacedLoad({ url, path: '/bare', bodies, rate, durationSeconds });
+    return row('bare fastify', '-', candidates, rate, result, paced, 0, await cpuPerRequest(app, '/bare', bodies));
   } finally {
     await app.close();
   }
@@ -103,8 +115,9 @@ async function measureRanker(store: 'memory' | 'redis', itemIds: readonly string
       const bodies = requestBodies(itemIds, point.candidates);
       const degradedBefore = await degradedCount(server.url);
       const result = await load(server.url, '/v1/feed', bodies, point.rate, durationSeconds);
+      const paced = await runPacedLoad({ url: server.url, path: '/v1/feed', bodies, rate: point.rate, durationSeconds });
       const degraded = (await degradedCount(server.url)) - degradedBefore;
-      rows.push(row('feed', store, point.candidates, point.rate, result, degraded, await cpuPerRequest(server.app, '/v1/feed', bodies)));
+      rows.push(row('feed', store, point.candidates, point.rate, result, paced, degraded, await cpuPerRequest(server.app, '/v1/feed', bodies)));
     }
   } finally {
     await server.close();
@@ -144,6 +157,7 @@ function row(
   candidates: number,
   rate: number,
   result: autocannon.Result,
+  paced: PacedLoadResult,
   degraded: number,
   cpuMsPerRequest: number,
 ): FeedRulesLatencyRow {
@@ -158,5 +172,6 @@ function row(
     errors: result.errors + result.non2xx,
     degraded,
     cpuMsPerRequest,
+    paced,
   };
 }

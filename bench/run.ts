@@ -38,10 +38,13 @@ console.log('| --- | --- | --- | --- | --- | --- |');
 for (const result of await benchFeedLatency(Number(values.seconds))) {
   console.log(`| ${result.store} | ${result.connections} | ${result.requestsPerSecond} | ${result.p50Ms} | ${result.p99Ms} | ${result.errors} |`);
 }
-console.log('\n| route | store | candidates | target req/s | achieved req/s | p50 ms | p99 ms | errors | degraded |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('\n| route | store | candidates | target req/s | autocannon: achieved req/s | p50 ms | p99 ms | errors | paced: achieved req/s | p50 ms | p99 ms | max ms | errors | degraded | CPU ms per request |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of await benchFeedRulesLatency(Number(values.seconds))) {
-  console.log(`| ${r.route} | ${r.store} | ${r.candidates} | ${r.targetRate} | ${r.achievedRate} | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} | ${r.degraded} |`);
+  const { paced } = r;
+  console.log(
+    `| ${r.route} | ${r.store} | ${r.candidates} | ${r.targetRate} | ${r.achievedRate} | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} | ${paced.achievedRate} | ${paced.p50Ms} | ${paced.p99Ms} | ${paced.maxMs} | ${paced.errors} | ${r.degraded} | ${r.cpuMsPerRequest} |`,
+  );
 }
 
 console.log(`\n${await benchReplayThroughput()}`);
