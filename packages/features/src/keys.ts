@@ -6,7 +6,7 @@ import { ZSET_LANDMARK_SUFFIX } from './operations';
  * the `{pool}` tag so a pool and its landmark key are read together.
  */
 /** Keys of one item, cached per item id: feed reads build them for every candidate, and writes for every event. */
-interface ItemKeys {
+export interface ItemKeys {
   stats: string;
   snapshot: string;
   catalog: string;
@@ -107,6 +107,8 @@ export const keys = {
   dedup: (sessionId: string, eventId: string) => `s:{${sessionId}}:event:${eventId}`,
   userAffinity: (userId: string) => userKeysOf(userId).affinity,
   userInteracted: (userId: string) => userKeysOf(userId).interacted,
+  /** Every key of one item, for a caller that needs several of them. */
+  item: (itemId: string): Readonly<ItemKeys> => itemKeysOf(itemId),
   itemStats: (itemId: string) => itemKeysOf(itemId).stats,
   /** Packed float64 copy of the stats hash: the landmark, then `ITEM_STAT_FIELDS` in order. */
   itemSnapshot: (itemId: string) => itemKeysOf(itemId).snapshot,

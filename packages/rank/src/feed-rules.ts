@@ -171,55 +171,72 @@ export function diversify(items: readonly ScoredItem[], settings: FeedRuleSettin
 /**
  * Items per category and per creator among the placed items of the current diversity window.
  * Categories and creators are numbered once per ranking, so that the many `fits` checks of a scan
- * read typed arrays instead of hashing strings.
+ * read arrays of numbers instead of hashing strings. Items are numbered in order, up to the
+ * furthest one a scan has reached: a scan stops at the first item that fits, so the items past
+ * the last scanned one (of up to 400 candidates) are never numbered.
  */
 class WindowCounts {
+  private readonly items: readonly ScoredItem[];
+  /** Items numbered so far: items 0 to `prepared - 1`. */
+  private prepared = 0;
   /** Distinct category numbers of item i at `categoryNumbers[categoryStarts[i]]` up to `categoryStarts[i + 1]`. */
   private readonly categoryStarts: Int32Array;
   private readonly categoryNumbers: number[] = [];
   /** Creator number of each item, or -1 without a creator. */
   private readonly creatorNumbers: Int32Array;
-  private readonly categoryCounts: Int32Array;
-  private readonly creatorCounts: Int32Array;
+  private readonly categoryNumberOf = new Map<string, number>();
+  private readonly creatorNumberOf = new Map<string, number>();
+  /** Items in the window per category number and per creator number; they grow as numbers are given. */
+  private readonly categoryCounts: number[] = [];
+  private readonly creatorCounts: number[] = [];
   private readonly maxPerCategory: number;
   private readonly maxPerCreator: number;
 
   constructor(items: readonly ScoredItem[], settings: FeedRuleSettings) {
+    this.items = items;
     this.maxPerCategory = settings.diversityMaxPerCategory;
     this.maxPerCreator = settings.diversityMaxPerCreator;
     this.categoryStarts = new Int32Array(items.length + 1);
     this.creatorNumbers = new Int32Array(items.length);
-    const categoryNumberOf = new Map<string, number>();
-    const creatorNumberOf = new Map<string, number>();
-    for (let index = 0; index < items.length; index++) {
-      const catalog = (items[index] as ScoredItem).catalog;
+  }
+
+  /** Numbers the categories and the creator of every item up to item `index`. */
+  private prepareThrough(index: number): void {
+    for (; this.prepared <= index; this.prepared++) {
+      const catalog = (this.items[this.prepared] as ScoredItem).catalog;
       const start = this.categoryNumbers.length;
       for (const category of catalog?.categories ?? []) {
-        let number = categoryNumberOf.get(category);
+        let number = this.categoryNumberOf.get(category);
         if (number === undefined) {
-          number = categoryNumberOf.size;
-          categoryNumberOf.set(category, number);
+          number = this.categoryNumberOf.size;
+          this.categoryNumberOf.set(category, number);
+          this.categoryCounts.push(0);
         }
         // An item counts once per category, even when its record lists the category twice.
         if (this.categoryNumbers.indexOf(number, start) === -1) {
           this.categoryNumbers.push(number);
         }
       }
-      this.categoryStarts[index + 1] = this.categoryNumbers.length;
+      this.categoryStarts[this.prepared + 1] = this.categoryNumbers.length;
       const creatorId = catalog?.creatorId;
       let creator = -1;
       if (creatorId !== undefined) {
-        creator = creatorNumberOf.get(creatorId) ?? creatorNumberOf.size;
-        creatorNumberOf.set(creatorId, creator);
+        creator = this.creatorNumberOf.get(creatorId) ?? -1;
+        if (creator < 0) {
+          creator = this.creatorNumberOf.size;
+          this.creatorNumberOf.set(creatorId, creator);
+          this.creatorCounts.push(0);
+        }
       }
-      this.creatorNumbers[index] = creator;
+      this.creatorNumbers[this.prepared] = creator;
     }
-    this.categoryCounts = new Int32Array(categoryNumberOf.size);
-    this.creatorCounts = new Int32Array(creatorNumberOf.size);
   }
 
   /** Tells whether one more item like item `index` keeps every category and creator within the limits. */
   fits(index: number): boolean {
+    if (index >= this.prepared) {
+      this.prepareThrough(index);
+    }
     for (let at = this.categoryStarts[index] as number; at < (this.categoryStarts[index + 1] as number); at++) {
       if ((this.categoryCounts[this.categoryNumbers[at] as number] as number) + 1 > this.maxPerCategory) {
         return false;
@@ -231,6 +248,9 @@ class WindowCounts {
 
   /** Adds item `index` to the window (`delta` 1) or removes it (-1). */
   change(index: number, delta: number): void {
+    if (index >= this.prepared) {
+      this.prepareThrough(index);
+    }
     for (let at = this.categoryStarts[index] as number; at < (this.categoryStarts[index + 1] as number); at++) {
       (this.categoryCounts[this.categoryNumbers[at] as number] as number) += delta;
     }

@@ -93,9 +93,17 @@ export async function readItems(
   if (session === undefined || covisitLists === undefined) {
     return parseItemReads(itemIds, await readWithinBudget(store, itemReadRequests(itemIds, session), budget), nowMs, session);
   }
+  // One pass builds both key lists, so each item's cached keys are looked up once.
+  const snapshotKeys: string[] = new Array(itemIds.length);
+  const catalogKeys: string[] = new Array(itemIds.length);
+  for (let index = 0; index < itemIds.length; index++) {
+    const itemKeys = keys.item(itemIds[index] as string);
+    snapshotKeys[index] = itemKeys.snapshot;
+    catalogKeys[index] = itemKeys.catalog;
+  }
   const requests: ReadRequest[] = [
-    { kind: 'snapshots', keys: itemIds.map((itemId) => keys.itemSnapshot(itemId)) },
-    { kind: 'strings', keys: itemIds.map((itemId) => keys.itemCatalog(itemId)) },
+    { kind: 'snapshots', keys: snapshotKeys },
+    { kind: 'strings', keys: catalogKeys },
     globalStatsRequest(),
     sessionSeenRequest(session.sessionId, itemIds),
   ];
