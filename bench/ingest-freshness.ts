@@ -27,7 +27,7 @@ export interface IngestResult {
 /**
  * Interval between the paced scenario's produce calls, in ms. kafkajs 2.2.4 gives every record of
  * one produce request the same CreateTime, so the events of one call start their freshness clock
- * together and the last of them waits for all the others to be applied: at 10,000 events/s, calls
+ * together, and the last of them waits until all the others are applied. At 10,000 events/s, calls
  * every 100 ms made bursts of 1,000 events, about 55 ms of Redis time. Every 10 ms is closer to
  * many clients sending on their own, at some extra producer CPU in this process.
  */
