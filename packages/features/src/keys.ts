@@ -14,31 +14,36 @@ export interface ItemKeys {
   covisitLandmark: string;
 }
 
-/** Item ids whose keys are cached; past it the cache starts over, as the parsed catalog cache does. */
-const ITEM_KEY_CACHE_MAX = 100_000;
-const itemKeyCache = new Map<string, ItemKeys>();
-
 /**
- * Returns the cached keys of an item. A store looks each key up by its hash, and V8 keeps a
- * string's hash on the string, so a reused key is not hashed again as a new one would be.
+ * Returns a function that builds the keys of an id once and then returns the cached object. A store
+ * looks each key up by its hash, and V8 keeps a string's hash on the string, so a reused key is not
+ * hashed again as a new one would be. Past `maxEntries` ids the cache starts over.
  */
-function itemKeysOf(itemId: string): ItemKeys {
-  let cached = itemKeyCache.get(itemId);
-  if (cached === undefined) {
-    if (itemKeyCache.size >= ITEM_KEY_CACHE_MAX) {
-      itemKeyCache.clear();
+function cachedKeys<Keys>(maxEntries: number, build: (id: string) => Keys): (id: string) => Keys {
+  const cache = new Map<string, Keys>();
+  return (id) => {
+    let cached = cache.get(id);
+    if (cached === undefined) {
+      if (cache.size >= maxEntries) {
+        cache.clear();
+      }
+      cached = build(id);
+      cache.set(id, cached);
     }
-    cached = {
-      stats: `i:{${itemId}}:stats`,
-      snapshot: `i:{${itemId}}:snapshot`,
-      catalog: `i:{${itemId}}:catalog`,
-      covisit: `i:{${itemId}}:covisit`,
-      covisitLandmark: `i:{${itemId}}:covisit${ZSET_LANDMARK_SUFFIX}`,
-    };
-    itemKeyCache.set(itemId, cached);
-  }
-  return cached;
+    return cached;
+  };
 }
+
+/** Item ids whose keys are cached. */
+const ITEM_KEY_CACHE_MAX = 100_000;
+
+const itemKeysOf = cachedKeys<ItemKeys>(ITEM_KEY_CACHE_MAX, (itemId) => ({
+  stats: `i:{${itemId}}:stats`,
+  snapshot: `i:{${itemId}}:snapshot`,
+  catalog: `i:{${itemId}}:catalog`,
+  covisit: `i:{${itemId}}:covisit`,
+  covisitLandmark: `i:{${itemId}}:covisit${ZSET_LANDMARK_SUFFIX}`,
+}));
 
 /** Keys of one session, cached per session id, because planning writes four of them for every event. */
 interface SessionKeys {
@@ -60,38 +65,19 @@ interface UserKeys {
  * estimate of the sessions active at one time on one process, not a limit on sessions.
  */
 const SESSION_KEY_CACHE_MAX = 10_000;
-const sessionKeyCache = new Map<string, SessionKeys>();
-const userKeyCache = new Map<string, UserKeys>();
 
-function sessionKeysOf(sessionId: string): SessionKeys {
-  let cached = sessionKeyCache.get(sessionId);
-  if (cached === undefined) {
-    if (sessionKeyCache.size >= SESSION_KEY_CACHE_MAX) {
-      sessionKeyCache.clear();
-    }
-    cached = {
-      recent: `s:{${sessionId}}:recent`,
-      affinity: `s:{${sessionId}}:affinity`,
-      interacted: `s:{${sessionId}}:interacted`,
-      seen: `s:{${sessionId}}:seen`,
-      meta: `s:{${sessionId}}:meta`,
-    };
-    sessionKeyCache.set(sessionId, cached);
-  }
-  return cached;
-}
+const sessionKeysOf = cachedKeys<SessionKeys>(SESSION_KEY_CACHE_MAX, (sessionId) => ({
+  recent: `s:{${sessionId}}:recent`,
+  affinity: `s:{${sessionId}}:affinity`,
+  interacted: `s:{${sessionId}}:interacted`,
+  seen: `s:{${sessionId}}:seen`,
+  meta: `s:{${sessionId}}:meta`,
+}));
 
-function userKeysOf(userId: string): UserKeys {
-  let cached = userKeyCache.get(userId);
-  if (cached === undefined) {
-    if (userKeyCache.size >= SESSION_KEY_CACHE_MAX) {
-      userKeyCache.clear();
-    }
-    cached = { affinity: `u:{${userId}}:affinity`, interacted: `u:{${userId}}:interacted` };
-    userKeyCache.set(userId, cached);
-  }
-  return cached;
-}
+const userKeysOf = cachedKeys<UserKeys>(SESSION_KEY_CACHE_MAX, (userId) => ({
+  affinity: `u:{${userId}}:affinity`,
+  interacted: `u:{${userId}}:interacted`,
+}));
 
 export const keys = {
   /** List of `type|ts|dwellMs|itemId`, newest first. */
