@@ -39,3 +39,17 @@ export function idSchema(field: string) {
       }
     });
 }
+
+/**
+ * Printable ASCII with at least one character other than a space. Such an id is its own NFC form
+ * and has no control, invisible or surrogate characters, so every id rule of `idSchema` holds.
+ */
+const PLAIN_ID = /^ *[\x21-\x7e][\x20-\x7e]*$/;
+
+/**
+ * Tells whether `value` is a plain id: printable ASCII of at most `MAX_ID_LENGTH` characters, not
+ * all spaces. `idSchema` accepts such a string unchanged, so hot paths may skip zod for it.
+ */
+export function isPlainId(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_ID_LENGTH && PLAIN_ID.test(value);
+}

@@ -1,14 +1,8 @@
 import { INTERACTION_TYPES, MAX_DWELL_MS, type Interaction } from './interaction';
-import { MAX_ID_LENGTH } from './ids';
+import { isPlainId } from './ids';
 import { EPOCH_SECONDS_LIMIT, MAX_TIMESTAMP_MS } from './timestamp';
 
 const TYPES: ReadonlySet<string> = new Set(INTERACTION_TYPES);
-
-/**
- * Printable ASCII with at least one character other than a space. Such an id is its own NFC form
- * and has no control, invisible or surrogate characters, so every id rule of `idSchema` holds.
- */
-const PLAIN_ID = /^ *[\x21-\x7e][\x20-\x7e]*$/;
 
 /** Fields that the plain form may carry. An event with `context` or any other field goes through the schema. */
 const PLAIN_FIELDS: ReadonlySet<string> = new Set(['eventId', 'type', 'ts', 'sessionId', 'itemId', 'userId', 'dwellMs', 'position', 'feedId', 'value']);
@@ -69,10 +63,6 @@ export function parsePlainInteraction(raw: Record<string, unknown>): Interaction
     interaction.value = value;
   }
   return interaction;
-}
-
-function isPlainId(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= MAX_ID_LENGTH && PLAIN_ID.test(value);
 }
 
 function isIntegerWithin(value: unknown, min: number, max: number): value is number {

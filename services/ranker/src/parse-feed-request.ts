@@ -1,13 +1,6 @@
-import { MAX_ID_LENGTH } from '@nexttap/events';
+import { isPlainId } from '@nexttap/events';
 import { parseBody } from '@nexttap/http';
 import { DEFAULT_FEED_LIMIT, feedRequestSchema, MAX_CURSOR_LENGTH, MAX_FEED_LIMIT, MAX_REQUEST_CANDIDATES, type FeedRequest } from './feed-request';
-
-/**
- * Printable ASCII of 1 to `MAX_ID_LENGTH` characters with at least one that is not a space. Such a
- * string passes every check of `idSchema` unchanged: NFC leaves ASCII as it is, and it has no
- * control, invisible or surrogate characters.
- */
-const PLAIN_ID = new RegExp(`^(?=[\\x20-\\x7e]*[\\x21-\\x7e])[\\x20-\\x7e]{1,${MAX_ID_LENGTH}}$`);
 
 /** Fields that carry up to `MAX_REQUEST_CANDIDATES` ids each. */
 const ID_LIST_FIELDS = ['candidates', 'exclude'] as const;
@@ -21,7 +14,7 @@ const FEED_REQUEST_FIELDS = new Set(['sessionId', 'userId', 'limit', 'candidates
 /**
  * Parses a `POST /v1/feed` body with `feedRequestSchema`. Running zod's id schema on each of up to
  * 2,000 ids costs more than the rest of a feed request. So id lists whose ids are all plain ASCII
- * (`PLAIN_ID`) are checked here and taken as they are, and zod checks the rest of the body. A body
+ * (`isPlainId`) are checked here and taken as they are, and zod checks the rest of the body. A body
  * whose every field passes the checks of `parseCommonBody` skips zod entirely. Anything else goes
  * through zod, so every rejection keeps the schema's message.
  */
@@ -51,7 +44,7 @@ function isPlainIdList(value: unknown): value is string[] {
     return false;
   }
   for (const element of value) {
-    if (typeof element !== 'string' || !PLAIN_ID.test(element)) {
+    if (!isPlainId(element)) {
       return false;
     }
   }
@@ -60,7 +53,7 @@ function isPlainIdList(value: unknown): value is string[] {
 
 /**
  * Returns the request of a body whose fields all pass the schema's checks in their common form,
- * with the schema's defaults. The common form is plain ids (`PLAIN_ID`), a whole-number limit in
+ * with the schema's defaults. The common form is plain ids (`isPlainId`), a whole-number limit in
  * range, non-empty plain id lists, a cursor of allowed length and boolean flags. Returns undefined
  * for any other body, which the schema then parses. A property test checks that both give the
  * same result.
@@ -72,7 +65,7 @@ function parseCommonBody(body: Record<string, unknown>): FeedRequest | undefined
     }
   }
   const { sessionId, userId, limit, candidates, exclude, cursor, explain, includeCatalog } = body;
-  if (typeof sessionId !== 'string' || !PLAIN_ID.test(sessionId) || (userId !== undefined && (typeof userId !== 'string' || !PLAIN_ID.test(userId)))) {
+  if (!isPlainId(sessionId) || (userId !== undefined && !isPlainId(userId))) {
     return undefined;
   }
   if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_FEED_LIMIT)) {
