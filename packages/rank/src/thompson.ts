@@ -39,8 +39,8 @@ export function sampleGamma(shape: number, random: () => number): number {
       continue;
     }
     const u = nonZero(random);
-    // The paper's squeeze: 1 - 0.0331·z⁴ lies below the acceptance bound, so a draw under it is
-    // accepted without the two logarithms, and every draw gets the same outcome as without it.
+    // Marsaglia and Tsang's squeeze: 1 - 0.0331·z⁴ lies below the acceptance bound, so a draw
+    // under it is accepted without the two logarithms, with the outcome the full test would give.
     const zSquared = z * z;
     if (u < 1 - 0.0331 * zSquared * zSquared || Math.log(u) < 0.5 * zSquared + d - d * v + d * Math.log(v)) {
       return d * v;
