@@ -54,9 +54,8 @@ export function forEachResample(
  * values are undefined points and take no part in a mean; a resample without a defined value
  * gives NaN.
  *
- * The columns are copied into one point-major matrix, so that each resample reads the drawn
- * points' rows in order. Each column's sum still adds the drawn points in ascending order, so the
- * means do not depend on the layout.
+ * The columns are copied into one matrix, column after column. Each column's sum adds the drawn
+ * points in ascending order, so the means do not depend on the layout.
  */
 export function bootstrapMeanDistributions(columns: readonly Float64Array[], settings: BootstrapSettings): Float64Array[] {
   const points = columns[0]?.length ?? 0;
@@ -86,14 +85,16 @@ export function bootstrapMeanDistributions(columns: readonly Float64Array[], set
 const SPARSE_SHARE = 0.3;
 
 /**
- * The columns of a bootstrap, laid out for summing resamples. Dense columns are stored point by
- * point, with undefined (NaN) values as 0 and, for the columns that have any, a 0/1 matrix of
+ * The columns of a bootstrap, laid out for summing resamples. Dense columns are stored one after
+ * another, with undefined (NaN) values as 0 and, for the columns that have any, a 0/1 matrix of
  * which values are defined. Sparse columns (hit rates, NDCG, MRR: mostly 0) keep their non-zero
  * values only. Either way a column's sum adds its terms in ascending point order, and a term of 0
  * changes no sum, so the means do not depend on the layout.
  */
 class PointMatrix {
+  private readonly points: number;
   private readonly denseColumns: number[];
+  /** The dense columns one after another, each `points` values long. */
   private readonly values: Float64Array;
   private readonly defined: Float64Array;
   private readonly sparse: Array<{ column: number; points: Int32Array; values: Float64Array }>;
@@ -122,20 +123,20 @@ class PointMatrix {
       const nonZero = [...column.keys()].filter((point) => column[point] !== 0);
       return [{ column: columnIndex, points: Int32Array.from(nonZero), values: Float64Array.from(nonZero, (point) => column[point] as number) }];
     });
-    const denseCount = this.denseColumns.length;
-    this.values = new Float64Array(points * denseCount);
+    this.points = points;
+    this.values = new Float64Array(points * this.denseColumns.length);
     this.defined = new Float64Array(points * this.undefinedColumns.length);
     this.denseColumns.forEach((columnIndex, denseIndex) => {
       const column = columns[columnIndex] as Float64Array;
       for (let point = 0; point < points; point++) {
         const value = column[point] as number;
-        this.values[point * denseCount + denseIndex] = Number.isNaN(value) ? 0 : value;
+        this.values[denseIndex * points + point] = Number.isNaN(value) ? 0 : value;
       }
     });
     this.undefinedColumns.forEach((columnIndex, weightIndex) => {
       const column = columns[columnIndex] as Float64Array;
       for (let point = 0; point < points; point++) {
-        this.defined[point * this.undefinedColumns.length + weightIndex] = Number.isNaN(column[point] as number) ? 0 : 1;
+        this.defined[weightIndex * points + point] = Number.isNaN(column[point] as number) ? 0 : 1;
       }
     });
   }
@@ -166,30 +167,51 @@ class PointMatrix {
   }
 
   private sumDense(drawn: Int32Array, multiplicity: Int32Array, drawnCount: number, sums: Float64Array, weights: Float64Array): void {
-    const denseCount = this.denseColumns.length;
-    const weightCount = weights.length;
-    const denseSums = new Float64Array(denseCount);
-    // The matrices are read through locals, so that the inner loops (about 5,000 drawn points
-    // times the dense columns, per resample) do not load them from `this` for every term.
+    const points = this.points;
     const values = this.values;
-    const defined = this.defined;
-    weights.fill(0);
-    for (let entry = 0; entry < drawnCount; entry++) {
-      const point = drawn[entry] as number;
-      const count = multiplicity[entry] as number;
-      const row = point * denseCount;
-      for (let denseIndex = 0; denseIndex < denseCount; denseIndex++) {
-        denseSums[denseIndex] = (denseSums[denseIndex] as number) + (values[row + denseIndex] as number) * count;
+    const denseCount = this.denseColumns.length;
+    // Four columns per pass, each summed in its own local, so a pass loads each drawn point and its
+    // multiplicity once for four columns and stores nothing until the end. Every column still
+    // adds its terms in ascending point order, so the sums do not depend on the grouping.
+    let denseIndex = 0;
+    for (; denseIndex + 4 <= denseCount; denseIndex += 4) {
+      const first = denseIndex * points;
+      const second = first + points;
+      const third = second + points;
+      const fourth = third + points;
+      let firstSum = 0;
+      let secondSum = 0;
+      let thirdSum = 0;
+      let fourthSum = 0;
+      for (let entry = 0; entry < drawnCount; entry++) {
+        const point = drawn[entry] as number;
+        const count = multiplicity[entry] as number;
+        firstSum += (values[first + point] as number) * count;
+        secondSum += (values[second + point] as number) * count;
+        thirdSum += (values[third + point] as number) * count;
+        fourthSum += (values[fourth + point] as number) * count;
       }
-      const definedRow = point * weightCount;
-      for (let weightIndex = 0; weightIndex < weightCount; weightIndex++) {
-        weights[weightIndex] = (weights[weightIndex] as number) + (defined[definedRow + weightIndex] as number) * count;
-      }
+      sums[this.denseColumns[denseIndex] as number] = firstSum;
+      sums[this.denseColumns[denseIndex + 1] as number] = secondSum;
+      sums[this.denseColumns[denseIndex + 2] as number] = thirdSum;
+      sums[this.denseColumns[denseIndex + 3] as number] = fourthSum;
     }
-    this.denseColumns.forEach((columnIndex, denseIndex) => {
-      sums[columnIndex] = denseSums[denseIndex] as number;
-    });
+    for (; denseIndex < denseCount; denseIndex++) {
+      sums[this.denseColumns[denseIndex] as number] = sumColumn(values, denseIndex * points, drawn, multiplicity, drawnCount);
+    }
+    for (let weightIndex = 0; weightIndex < weights.length; weightIndex++) {
+      weights[weightIndex] = sumColumn(this.defined, weightIndex * points, drawn, multiplicity, drawnCount);
+    }
   }
+}
+
+/** Sums the drawn points' values of the column at `offset`, each times its multiplicity, in ascending point order. */
+function sumColumn(values: Float64Array, offset: number, drawn: Int32Array, multiplicity: Int32Array, drawnCount: number): number {
+  let sum = 0;
+  for (let entry = 0; entry < drawnCount; entry++) {
+    sum += (values[offset + (drawn[entry] as number)] as number) * (multiplicity[entry] as number);
+  }
+  return sum;
 }
 
 /** Returns each column's mean with its percentile bootstrap interval. */

@@ -72,6 +72,9 @@ describe('bootstrapMeanDistributions', () => {
       Float64Array.from({ length: points }, () => Number.NaN),
       // Mostly zero, like a hit rate: summed over its non-zero values only.
       Float64Array.from({ length: points }, (_, point) => (point % 10 === 0 ? 1 / (point + 1) : 0)),
+      // Dense columns without NaN are summed four at a time, then one by one: five more make a
+      // group of four and a remainder.
+      ...[1, 2, 3, 4, 5].map((factor) => Float64Array.from({ length: points }, (_, point) => Math.sin(point * factor))),
     ];
     const expected = columns.map(() => [] as number[]);
     forEachResample(points, settings, (drawn, multiplicity, drawnCount) => {
