@@ -1,6 +1,6 @@
 import type { ItemSnapshot, SessionSnapshot, UserSnapshot } from '@nexttap/features';
 import type { RankingModel } from '@nexttap/model';
-import { heuristicScore, scoreItems } from '@nexttap/rank';
+import { compareDescending, heuristicScore, scoreItems } from '@nexttap/rank';
 import { compareText } from './ordering';
 import type { RankerDescription } from './point-log';
 
@@ -84,7 +84,7 @@ function scoreByCovisitation(items: readonly ItemSnapshot[]): Float64Array {
   order.sort((a, b) => {
     const first = items[a] as ItemSnapshot;
     const second = items[b] as ItemSnapshot;
-    return second.covisitScore - first.covisitScore || second.positiveLong - first.positiveLong || compareText(first.itemId, second.itemId);
+    return compareDescending(first.covisitScore, second.covisitScore) || compareDescending(first.positiveLong, second.positiveLong) || compareText(first.itemId, second.itemId);
   });
   const scores = new Float64Array(items.length);
   for (let position = 0; position < order.length; position++) {

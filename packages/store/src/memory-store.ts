@@ -425,7 +425,9 @@ function numberText(value: number): string {
  */
 function compareDescending(memberA: string, scoreA: number, memberB: string, scoreB: number): number {
   if (scoreA !== scoreB) {
-    return scoreB - scoreA;
+    // -1 or 1 rather than the difference: a fractional result makes V8 allocate a heap number
+    // per comparison of a sort.
+    return scoreB > scoreA ? 1 : scoreB < scoreA ? -1 : 0;
   }
   if (memberA === memberB) {
     return 0;
