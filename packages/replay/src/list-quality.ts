@@ -30,39 +30,43 @@ export class ListQualityMeter {
     this.totalEvents += 1;
   }
 
-  /** Returns the novelty and diversity of the first k items of `top` for each k of `ks`. */
+  /**
+   * Returns the novelty and diversity of the first k items of `top` for each k of `ks`. Each item's
+   * self-information and each pair's distance is computed once for the largest k, and each k
+   * still adds its terms in its own order, so the values equal one computation per k.
+   */
   measure(top: readonly string[], ks: readonly number[]): ListQuality {
+    const counts = ks.map((k) => Math.min(k, top.length));
+    const longest = Math.max(0, ...counts);
+    const noveltySums = this.noveltyPrefixSums(top, longest);
+    const distances = this.pairDistances(top, longest);
     return {
-      novelty: ks.map((k) => this.novelty(top, Math.min(k, top.length))),
-      diversity: ks.map((k) => this.diversity(top, Math.min(k, top.length))),
+      novelty: counts.map((count) => (count === 0 ? Number.NaN : (noveltySums[count] as number) / count)),
+      diversity: counts.map((count) => diversityOf(distances, longest, count)),
     };
   }
 
-  /** Mean self-information of the first `count` items; NaN for an empty list. */
-  private novelty(top: readonly string[], count: number): number {
-    if (count === 0) {
-      return Number.NaN;
-    }
+  /** Returns the sums of the first i items' self-information, for i from 0 to `count`, each adding the items in list order. */
+  private noveltyPrefixSums(top: readonly string[], count: number): Float64Array {
+    const sums = new Float64Array(count + 1);
     let sum = 0;
     for (let index = 0; index < count; index++) {
       sum += selfInformation(this.itemEvents.get(top[index] as string) ?? 0, this.totalEvents);
+      sums[index + 1] = sum;
     }
-    return sum / count;
+    return sums;
   }
 
-  /** Mean pairwise Jaccard distance of the first `count` items' categories; NaN below two items. */
-  private diversity(top: readonly string[], count: number): number {
-    if (count < 2) {
-      return Number.NaN;
-    }
+  /** Returns the Jaccard distance of the categories of items i and j (i < j) at `i * count + j`, for the first `count` items. */
+  private pairDistances(top: readonly string[], count: number): Float64Array {
     const sets = top.slice(0, count).map((itemId) => this.itemCategories.get(itemId) ?? EMPTY_CATEGORIES);
-    let total = 0;
+    const distances = new Float64Array(count * count);
     for (let first = 0; first < count; first++) {
       for (let second = first + 1; second < count; second++) {
-        total += jaccardDistance(sets[first] as CategoryBits, sets[second] as CategoryBits);
+        distances[first * count + second] = jaccardDistance(sets[first] as CategoryBits, sets[second] as CategoryBits);
       }
     }
-    return total / ((count * (count - 1)) / 2);
+    return distances;
   }
 
   private bitOf(category: string): number {
@@ -73,6 +77,24 @@ export class ListQualityMeter {
     }
     return bit;
   }
+}
+
+/**
+ * Returns the mean pairwise distance of the first `count` items, or NaN below two items. It adds
+ * the pairs in the order (0, 1), (0, 2), …, (1, 2), …, reading `distances` from `pairDistances`
+ * of the first `stride` items.
+ */
+function diversityOf(distances: Float64Array, stride: number, count: number): number {
+  if (count < 2) {
+    return Number.NaN;
+  }
+  let total = 0;
+  for (let first = 0; first < count; first++) {
+    for (let second = first + 1; second < count; second++) {
+      total += distances[first * stride + second] as number;
+    }
+  }
+  return total / ((count * (count - 1)) / 2);
 }
 
 interface CategoryBits {
