@@ -152,33 +152,29 @@ export function diversify(items: readonly ScoredItem[], settings: FeedRuleSettin
   const placed: ScoredItem[] = [];
   const placedIndexes: number[] = [];
   const counts = new WindowCounts(items, settings);
-  try {
-    while (placed.length < items.length && placed.length < depth) {
-      // The window of the next position contains the last `window - 1` placed items.
-      if (placed.length >= window) {
-        counts.change(placedIndexes[placed.length - window] as number, -1);
-      }
-      while (taken[firstRemaining] === 1) {
-        firstRemaining += 1;
-      }
-      let chosen = firstRemaining;
-      for (let index = firstRemaining; index < items.length; index++) {
-        if (taken[index] === 0 && counts.fits(index)) {
-          chosen = index;
-          break;
-        }
-      }
-      taken[chosen] = 1;
-      const next = items[chosen] as ScoredItem;
-      if (placed.length > chosen) {
-        next.rules.push({ rule: 'diversity', from: chosen, to: placed.length });
-      }
-      placed.push(next);
-      placedIndexes.push(chosen);
-      counts.change(chosen, 1);
+  while (placed.length < items.length && placed.length < depth) {
+    // The window of the next position contains the last `window - 1` placed items.
+    if (placed.length >= window) {
+      counts.change(placedIndexes[placed.length - window] as number, -1);
     }
-  } finally {
-    counts.release();
+    while (taken[firstRemaining] === 1) {
+      firstRemaining += 1;
+    }
+    let chosen = firstRemaining;
+    for (let index = firstRemaining; index < items.length; index++) {
+      if (taken[index] === 0 && counts.fits(index)) {
+        chosen = index;
+        break;
+      }
+    }
+    taken[chosen] = 1;
+    const next = items[chosen] as ScoredItem;
+    if (placed.length > chosen) {
+      next.rules.push({ rule: 'diversity', from: chosen, to: placed.length });
+    }
+    placed.push(next);
+    placedIndexes.push(chosen);
+    counts.change(chosen, 1);
   }
   for (let index = firstRemaining; index < items.length; index++) {
     if (taken[index] === 0) {
@@ -188,98 +184,27 @@ export function diversify(items: readonly ScoredItem[], settings: FeedRuleSettin
   return placed;
 }
 
-/** Category and creator numbers of one catalog record, in the numbering of `SharedNumbers`. */
-interface RecordNumbers {
-  /** Distinct category numbers. */
-  categories: Int32Array;
-  /** Creator number, or -1 without a creator. */
-  creator: number;
-}
-
 /**
- * Numbers for categories and creators shared by every ranking of the process, with per-number
- * window counts. A record is numbered once and its numbers are kept with it (records come from
- * the catalog cache, so the same item is the same object across requests), instead of hashing its
- * strings again in every ranking. The counts are all 0 between rankings: a ranking runs without
- * yielding and `WindowCounts.release` clears what it changed.
- */
-class SharedNumbers {
-  /** Past this many categories and creators the numbering starts over, so that a catalog with ever new names cannot grow it without bound. */
-  private static readonly MAX_NAMES = 100_000;
-  private categoryNumberOf = new Map<string, number>();
-  private creatorNumberOf = new Map<string, number>();
-  private byRecord = new WeakMap<CatalogItem, RecordNumbers>();
-  categoryCounts: Int32Array = new Int32Array(64);
-  creatorCounts: Int32Array = new Int32Array(64);
-
-  /** Starts a ranking. No count is held between rankings, so the numbering may start over here. */
-  begin(): void {
-    if (this.categoryNumberOf.size + this.creatorNumberOf.size > SharedNumbers.MAX_NAMES) {
-      this.categoryNumberOf = new Map();
-      this.creatorNumberOf = new Map();
-      this.byRecord = new WeakMap();
-      this.categoryCounts = new Int32Array(64);
-      this.creatorCounts = new Int32Array(64);
-    }
-  }
-
-  of(catalog: CatalogItem): RecordNumbers {
-    let numbers = this.byRecord.get(catalog);
-    if (numbers === undefined) {
-      // An item counts once per category, even when its record lists the category twice.
-      const categories = [...new Set(catalog.categories.map((category) => this.categoryNumber(category)))];
-      const creator = catalog.creatorId === undefined ? -1 : this.creatorNumber(catalog.creatorId);
-      numbers = { categories: Int32Array.from(categories), creator };
-      this.byRecord.set(catalog, numbers);
-    }
-    return numbers;
-  }
-
-  private categoryNumber(category: string): number {
-    let number = this.categoryNumberOf.get(category);
-    if (number === undefined) {
-      number = this.categoryNumberOf.size;
-      this.categoryNumberOf.set(category, number);
-      if (number >= this.categoryCounts.length) {
-        this.categoryCounts = grown(this.categoryCounts);
-      }
-    }
-    return number;
-  }
-
-  private creatorNumber(creatorId: string): number {
-    let number = this.creatorNumberOf.get(creatorId);
-    if (number === undefined) {
-      number = this.creatorNumberOf.size;
-      this.creatorNumberOf.set(creatorId, number);
-      if (number >= this.creatorCounts.length) {
-        this.creatorCounts = grown(this.creatorCounts);
-      }
-    }
-    return number;
-  }
-}
-
-function grown(counts: Int32Array): Int32Array {
-  const larger = new Int32Array(counts.length * 2);
-  larger.set(counts);
-  return larger;
-}
-
-const SHARED_NUMBERS = new SharedNumbers();
-const NO_NUMBERS: RecordNumbers = { categories: new Int32Array(0), creator: -1 };
-
-/**
- * Items per category and per creator among the placed items of the current diversity window, in
- * the shared counts of `SharedNumbers`. Items are looked up in order, up to the furthest one a
- * scan has reached. A scan stops at the first item that fits, so the items past the last scanned
- * one (of up to 400 candidates) are never looked up.
+ * Items per category and per creator among the placed items of the current diversity window.
+ * Categories and creators are numbered once per ranking, so that the many `fits` checks of a scan
+ * read arrays of numbers instead of hashing strings. Items are numbered in order, up to the
+ * furthest one a scan has reached: a scan stops at the first item that fits, so the items past
+ * the last scanned one (of up to 400 candidates) are never numbered.
  */
 class WindowCounts {
   private readonly items: readonly ScoredItem[];
-  private readonly numbers: RecordNumbers[] = [];
-  /** Items in the window, whose counts `release` takes back. */
-  private readonly counted = new Set<number>();
+  /** Items numbered so far: items 0 to `prepared - 1`. */
+  private prepared = 0;
+  /** Distinct category numbers of item i at `categoryNumbers[categoryStarts[i]]` up to `categoryStarts[i + 1]`. */
+  private readonly categoryStarts: Int32Array;
+  private readonly categoryNumbers: number[] = [];
+  /** Creator number of each item, or -1 without a creator. */
+  private readonly creatorNumbers: Int32Array;
+  private readonly categoryNumberOf = new Map<string, number>();
+  private readonly creatorNumberOf = new Map<string, number>();
+  /** Items in the window per category number and per creator number; they grow as numbers are given. */
+  private readonly categoryCounts: number[] = [];
+  private readonly creatorCounts: number[] = [];
   private readonly maxPerCategory: number;
   private readonly maxPerCreator: number;
 
@@ -287,50 +212,67 @@ class WindowCounts {
     this.items = items;
     this.maxPerCategory = settings.diversityMaxPerCategory;
     this.maxPerCreator = settings.diversityMaxPerCreator;
-    SHARED_NUMBERS.begin();
+    this.categoryStarts = new Int32Array(items.length + 1);
+    this.creatorNumbers = new Int32Array(items.length);
   }
 
-  private numbersOf(index: number): RecordNumbers {
-    while (this.numbers.length <= index) {
-      const catalog = (this.items[this.numbers.length] as ScoredItem).catalog;
-      this.numbers.push(catalog === undefined ? NO_NUMBERS : SHARED_NUMBERS.of(catalog));
+  /** Numbers the categories and the creator of every item up to item `index`. */
+  private prepareThrough(index: number): void {
+    for (; this.prepared <= index; this.prepared++) {
+      const catalog = (this.items[this.prepared] as ScoredItem).catalog;
+      const start = this.categoryNumbers.length;
+      for (const category of catalog?.categories ?? []) {
+        let number = this.categoryNumberOf.get(category);
+        if (number === undefined) {
+          number = this.categoryNumberOf.size;
+          this.categoryNumberOf.set(category, number);
+          this.categoryCounts.push(0);
+        }
+        // An item counts once per category, even when its record lists the category twice.
+        if (this.categoryNumbers.indexOf(number, start) === -1) {
+          this.categoryNumbers.push(number);
+        }
+      }
+      this.categoryStarts[this.prepared + 1] = this.categoryNumbers.length;
+      const creatorId = catalog?.creatorId;
+      let creator = -1;
+      if (creatorId !== undefined) {
+        creator = this.creatorNumberOf.get(creatorId) ?? -1;
+        if (creator < 0) {
+          creator = this.creatorNumberOf.size;
+          this.creatorNumberOf.set(creatorId, creator);
+          this.creatorCounts.push(0);
+        }
+      }
+      this.creatorNumbers[this.prepared] = creator;
     }
-    return this.numbers[index] as RecordNumbers;
   }
 
   /** Tells whether one more item like item `index` keeps every category and creator within the limits. */
   fits(index: number): boolean {
-    const { categories, creator } = this.numbersOf(index);
-    const categoryCounts = SHARED_NUMBERS.categoryCounts;
-    for (let at = 0; at < categories.length; at++) {
-      if ((categoryCounts[categories[at] as number] as number) + 1 > this.maxPerCategory) {
+    if (index >= this.prepared) {
+      this.prepareThrough(index);
+    }
+    for (let at = this.categoryStarts[index] as number; at < (this.categoryStarts[index + 1] as number); at++) {
+      if ((this.categoryCounts[this.categoryNumbers[at] as number] as number) + 1 > this.maxPerCategory) {
         return false;
       }
     }
-    return creator < 0 || (SHARED_NUMBERS.creatorCounts[creator] as number) + 1 <= this.maxPerCreator;
+    const creator = this.creatorNumbers[index] as number;
+    return creator < 0 || (this.creatorCounts[creator] as number) + 1 <= this.maxPerCreator;
   }
 
   /** Adds item `index` to the window (`delta` 1) or removes it (-1). */
   change(index: number, delta: number): void {
-    const { categories, creator } = this.numbersOf(index);
-    const categoryCounts = SHARED_NUMBERS.categoryCounts;
-    for (let at = 0; at < categories.length; at++) {
-      (categoryCounts[categories[at] as number] as number) += delta;
+    if (index >= this.prepared) {
+      this.prepareThrough(index);
     }
+    for (let at = this.categoryStarts[index] as number; at < (this.categoryStarts[index + 1] as number); at++) {
+      (this.categoryCounts[this.categoryNumbers[at] as number] as number) += delta;
+    }
+    const creator = this.creatorNumbers[index] as number;
     if (creator >= 0) {
-      (SHARED_NUMBERS.creatorCounts[creator] as number) += delta;
-    }
-    if (delta > 0) {
-      this.counted.add(index);
-    } else {
-      this.counted.delete(index);
-    }
-  }
-
-  /** Takes the items still in the window out of the shared counts, leaving them all 0. */
-  release(): void {
-    for (const index of this.counted) {
-      this.change(index, -1);
+      (this.creatorCounts[creator] as number) += delta;
     }
   }
 }
