@@ -27,6 +27,12 @@ export interface ScriptBatch {
    * batch order. The script takes each field's half-life from its name (`decayedField`).
    */
   hashDecay: Array<[string, number, number[]]>;
+  /**
+   * `[key, fieldSet of the layout, TTL in ms or 0, flat [position in the layout from 1, sum,
+   * referenceMs - baseMs, ...]]`, the entries of a key in batch order. The script takes each
+   * field's half-life from its name.
+   */
+  packedDecay: Array<[string, number, number, number[]]>;
   /** `[key, landmark TTL in ms or 0, halfLifeMs, flat [member, sum, referenceMs - baseMs, ...]]`. */
   zsetDecay: Array<[string, number, number, Array<string | number>]>;
   /**
@@ -57,7 +63,7 @@ export interface ScriptBatch {
 export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBatch {
   const table = new NameTable();
   const expires = new Map(batch.expires);
-  const baseMs = batch.hashDecay[0]?.[3] ?? batch.zsetDecay[0]?.[3] ?? 0;
+  const baseMs = batch.packedDecay[0]?.[4] ?? batch.hashDecay[0]?.[3] ?? batch.zsetDecay[0]?.[3] ?? 0;
 
   const snapshotFields = new Map<string, readonly string[]>();
   const snapshots = batch.snapshots.map(([key, snapshotKey, fields]): [string, string, number, number] => {
@@ -66,6 +72,7 @@ export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBa
     return [prefix + key, prefix + snapshotKey, table.fieldSet(fields), ttlMs];
   });
   const hashDecay = encodeHashDecay(batch, table, snapshotFields, baseMs);
+  const packedDecay = encodePackedDecay(batch, table, expires, baseMs);
   const zsetDecay = encodeZsetDecay(batch, expires, baseMs);
   const zsetAdd = encodeZsetAdd(batch);
   const lists = batch.lists.map(([key, values, maxLength]): [string, string[], number] => [prefix + key, values, maxLength]);
@@ -73,7 +80,7 @@ export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBa
   const hashIncrement = batch.hashIncrement.map(([key, field, amount]): [string, string, number] => [prefix + key, field, amount]);
   const hashMax = groupFields(batch.hashMax);
   if (prefix !== '') {
-    for (const group of [...hashDecay, ...zsetDecay, ...zsetAdd, ...hashSet, ...hashMax]) {
+    for (const group of [...hashDecay, ...packedDecay, ...zsetDecay, ...zsetAdd, ...hashSet, ...hashMax]) {
       group[0] = prefix + group[0];
     }
   }
@@ -83,6 +90,7 @@ export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBa
     baseMs,
     dedup: groupRunsByTtl(batch.dedup, prefix),
     hashDecay,
+    packedDecay,
     zsetDecay,
     zsetAdd,
     trims: prefixPairs(batch.trims, prefix),
@@ -163,6 +171,21 @@ function encodeHashDecay(
     current.entries.push(table.name(field), sum, referenceMs - baseMs);
   }
   flush();
+  return groups;
+}
+
+/** Groups the packed record additions per key, taking the record's TTL along. */
+function encodePackedDecay(batch: AggregatedBatch, table: NameTable, expires: Map<string, number>, baseMs: number): ScriptBatch['packedDecay'] {
+  const groups: ScriptBatch['packedDecay'] = [];
+  let current: ScriptBatch['packedDecay'][number] | undefined;
+  // aggregateWrites lists a key's entries together, so a change of key starts a new group.
+  for (const [key, fields, fieldIndex, sum, referenceMs] of batch.packedDecay) {
+    if (current?.[0] !== key) {
+      current = [key, table.fieldSet(fields), takeTtl(expires, key), []];
+      groups.push(current);
+    }
+    current[3].push(fieldIndex + 1, sum, referenceMs - baseMs);
+  }
   return groups;
 }
 
