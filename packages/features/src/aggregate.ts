@@ -75,7 +75,9 @@ class BatchBuilder implements WriteSink {
   private readonly dedup: Array<[string, number]> = [];
   private readonly writeIndexes: number[] = [];
   private readonly hashDecay = new Map<string, Map<string, DecaySum>>();
-  private readonly packedDecay = new Map<string, { layout: PackedLayout; sums: Map<number, DecaySum> }>();
+  private readonly packedDecay = new Map<string, PackedSums>();
+  private lastPackedKey: string | undefined;
+  private lastPackedRecord: PackedSums | undefined;
   private readonly zsetDecay = new Map<string, Map<string, DecaySum>>();
   private readonly zsetAdds: Array<[string, string, number, 'set' | 'max' | 'nx']> = [];
   private readonly trims = new Map<string, number>();
@@ -115,7 +117,8 @@ class BatchBuilder implements WriteSink {
 
   packedDecayAdd(key: string, fields: readonly string[], field: string, weight: number, tMs: number): void {
     const layout = packedLayout(fields);
-    let record = this.packedDecay.get(key);
+    // One event adds up to 8 fields to its item's record in a row, so the last record is kept at hand.
+    let record = key === this.lastPackedKey ? this.lastPackedRecord : this.packedDecay.get(key);
     if (record === undefined) {
       record = { layout, sums: new Map() };
       this.packedDecay.set(key, record);
@@ -126,6 +129,8 @@ class BatchBuilder implements WriteSink {
     if (fieldIndex === undefined) {
       throw new Error(`field ${field} is not in the layout of packed record ${key}; add it to the fields array`);
     }
+    this.lastPackedKey = key;
+    this.lastPackedRecord = record;
     addDecay(record.sums, fieldIndex, weight, tMs, layout.halfLivesMs[fieldIndex] as number);
   }
 
@@ -196,6 +201,12 @@ const halfLifeByField = new Map<string, number | undefined>();
 /** Bound of `halfLifeByField`: creator fields are open-ended, so the cache starts over at this size. */
 const HALF_LIFE_CACHE_MAX = 100_000;
 
+/** The sums a batch adds to one packed record, by position in its layout. */
+interface PackedSums {
+  layout: PackedLayout;
+  sums: Map<number, DecaySum>;
+}
+
 /** A packed record's fields with their positions and half-lives, built once per fields array. */
 interface PackedLayout {
   fields: readonly string[];
@@ -205,7 +216,13 @@ interface PackedLayout {
 
 const packedLayouts = new WeakMap<readonly string[], PackedLayout>();
 
+/** The layout found last: every item record of a batch passes the same fields array. */
+let lastPackedLayout: PackedLayout | undefined;
+
 function packedLayout(fields: readonly string[]): PackedLayout {
+  if (lastPackedLayout?.fields === fields) {
+    return lastPackedLayout;
+  }
   let layout = packedLayouts.get(fields);
   if (layout === undefined) {
     const halfLivesMs = fields.map((field) => {
@@ -218,6 +235,7 @@ function packedLayout(fields: readonly string[]): PackedLayout {
     layout = { fields, indexes: new Map(fields.map((field, index) => [field, index])), halfLivesMs };
     packedLayouts.set(fields, layout);
   }
+  lastPackedLayout = layout;
   return layout;
 }
 
@@ -270,9 +288,7 @@ function flattenDecay(maps: Map<string, Map<string, DecaySum>>): Array<[string, 
   return result;
 }
 
-function flattenPackedDecay(
-  records: Map<string, { layout: PackedLayout; sums: Map<number, DecaySum> }>,
-): AggregatedBatch['packedDecay'] {
+function flattenPackedDecay(records: Map<string, PackedSums>): AggregatedBatch['packedDecay'] {
   const result: AggregatedBatch['packedDecay'] = [];
   records.forEach(({ layout, sums }, key) => {
     sums.forEach((decay, fieldIndex) => {

@@ -205,29 +205,24 @@ function withSnapshotFields(snapshot: readonly string[], fields: readonly string
 
 /**
  * Groups the decayed sorted-set additions per key and half-life, taking the landmark key's TTL
- * along. Planning gives each sorted set one half-life, so a key has one group.
+ * along. aggregateWrites lists a key's members together and planning gives each sorted set one
+ * half-life, so a run of one key and half-life becomes one group.
  */
 function encodeZsetDecay(batch: AggregatedBatch, expires: Map<string, number>, baseMs: number): ScriptBatch['zsetDecay'] {
-  const groups = new Map<string, Map<number, Array<string | number>>>();
-  for (const [key, member, sum, referenceMs, halfLifeMs] of batch.zsetDecay) {
-    let byHalfLife = groups.get(key);
-    if (byHalfLife === undefined) {
-      byHalfLife = new Map();
-      groups.set(key, byHalfLife);
-    }
-    let entries = byHalfLife.get(halfLifeMs);
-    if (entries === undefined) {
-      entries = [];
-      byHalfLife.set(halfLifeMs, entries);
-    }
-    entries.push(member, sum, referenceMs - baseMs);
-  }
   const encoded: ScriptBatch['zsetDecay'] = [];
-  for (const [key, byHalfLife] of groups) {
-    const landmarkTtlMs = takeTtl(expires, key + ZSET_LANDMARK_SUFFIX);
-    for (const [halfLifeMs, entries] of byHalfLife) {
-      encoded.push([key, landmarkTtlMs, halfLifeMs, entries]);
+  const landmarkTtls = new Map<string, number>();
+  let current: ScriptBatch['zsetDecay'][number] | undefined;
+  for (const [key, member, sum, referenceMs, halfLifeMs] of batch.zsetDecay) {
+    if (current?.[0] !== key || current[2] !== halfLifeMs) {
+      let landmarkTtlMs = landmarkTtls.get(key);
+      if (landmarkTtlMs === undefined) {
+        landmarkTtlMs = takeTtl(expires, key + ZSET_LANDMARK_SUFFIX);
+        landmarkTtls.set(key, landmarkTtlMs);
+      }
+      current = [key, landmarkTtlMs, halfLifeMs, []];
+      encoded.push(current);
     }
+    current[3].push(member, sum, referenceMs - baseMs);
   }
   return encoded;
 }
