@@ -32,13 +32,13 @@ export async function benchMemoryUsage(): Promise<MemoryResult[]> {
     const items = catalog.map((item) => item.itemId);
     const sessionKeys = (id: string) => [keys.sessionRecent(id), keys.sessionAffinity(id), keys.sessionInteracted(id), keys.sessionSeen(id), keys.sessionMeta(id)];
     const userKeys = (id: string) => [keys.userAffinity(id), keys.userInteracted(id)];
-    const itemKeys = (id: string) => [keys.itemStats(id), keys.itemSnapshot(id), keys.itemCatalog(id), keys.itemCovisit(id), keys.itemCovisit(id) + ':landmark'];
+    const itemKeys = (id: string) => [keys.itemSnapshot(id), keys.itemCatalog(id), keys.itemCovisit(id), keys.itemCovisit(id) + ':landmark'];
     const dedupBytes = await meanUsage(client, events.slice(0, 2_000).map((event) => [keys.dedup(event.sessionId, event.eventId)]));
     const poolKeys = (await client.keys('{pool}:*')).map((name) => [name]);
     return [
       { family: 'session (recent, affinity, engaged, seen, counters)', entities: sessions.length, meanBytes: await meanUsage(client, sessions.map(sessionKeys)) },
       { family: 'user (affinity, engaged items)', entities: users.length, meanBytes: await meanUsage(client, users.map(userKeys)) },
-      { family: 'item (stats, snapshot, catalog, co-visitation)', entities: items.length, meanBytes: await meanUsage(client, items.map(itemKeys)) },
+      { family: 'item (snapshot, catalog, co-visitation)', entities: items.length, meanBytes: await meanUsage(client, items.map(itemKeys)) },
       { family: 'event id (dedup, 1 day)', entities: events.length, meanBytes: dedupBytes },
       { family: 'all pools together', entities: 1, meanBytes: (await meanUsage(client, poolKeys)) * poolKeys.length },
     ];

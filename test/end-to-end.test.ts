@@ -88,7 +88,7 @@ describe('Kafka and Redis end to end', () => {
     const marker = { eventId: `${sessionId}-2`, type: 'impression', ts: Date.now() - 500, sessionId, itemId: '2' };
     await postJson(server.url, '/v1/events', { events: [event] });
     await expect.poll(() => client.exists(KEY_PREFIX + keys.dedup(sessionId, event.eventId)), POLL).toBe(1);
-    const statsBefore = await client.hgetall(KEY_PREFIX + keys.itemStats('1'));
+    const statsBefore = await client.getBuffer(KEY_PREFIX + keys.itemSnapshot('1'));
     const affinityBefore = await client.hgetall(KEY_PREFIX + keys.sessionAffinity(sessionId));
 
     // The same event again, then a marker on the same session key, so the same partition: once the
@@ -96,7 +96,7 @@ describe('Kafka and Redis end to end', () => {
     await postJson(server.url, '/v1/events', { events: [event, marker] });
     await expect.poll(() => client.exists(KEY_PREFIX + keys.dedup(sessionId, marker.eventId)), POLL).toBe(1);
 
-    expect(await client.hgetall(KEY_PREFIX + keys.itemStats('1'))).toEqual(statsBefore);
+    expect(await client.getBuffer(KEY_PREFIX + keys.itemSnapshot('1'))).toEqual(statsBefore);
     expect(await client.hgetall(KEY_PREFIX + keys.sessionAffinity(sessionId))).toEqual(affinityBefore);
     expect(await client.hget(KEY_PREFIX + keys.sessionMeta(sessionId), 'events')).toBe('2');
   });

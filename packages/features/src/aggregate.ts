@@ -11,6 +11,11 @@ export interface AggregatedBatch {
   writeIndexes: number[];
   /** Σ weight·2^((t−referenceMs)/h) per hash field; the store adds it scaled to the key's landmark. */
   hashDecay: Array<[key: string, field: string, sum: number, referenceMs: number, halfLifeMs: number]>;
+  /**
+   * The same sums for packed records, a key's entries together and in the order of their first
+   * addition. `fieldIndex` counts from 0 in `fields`, the record's layout after its landmark.
+   */
+  packedDecay: Array<[key: string, fields: readonly string[], fieldIndex: number, sum: number, referenceMs: number, halfLifeMs: number]>;
   zsetDecay: Array<[key: string, member: string, sum: number, referenceMs: number, halfLifeMs: number]>;
   zsetAdd: Array<[key: string, member: string, score: number, mode: 'set' | 'max' | 'nx']>;
   /** Sorted sets to trim after the additions, with the smallest bound planned for each. */
@@ -70,6 +75,9 @@ class BatchBuilder implements WriteSink {
   private readonly dedup: Array<[string, number]> = [];
   private readonly writeIndexes: number[] = [];
   private readonly hashDecay = new Map<string, Map<string, DecaySum>>();
+  private readonly packedDecay = new Map<string, PackedSums>();
+  private lastPackedKey: string | undefined;
+  private lastPackedRecord: PackedSums | undefined;
   private readonly zsetDecay = new Map<string, Map<string, DecaySum>>();
   private readonly zsetAdds: Array<[string, string, number, 'set' | 'max' | 'nx']> = [];
   private readonly trims = new Map<string, number>();
@@ -105,6 +113,25 @@ class BatchBuilder implements WriteSink {
       throw new Error(`decayed field ${field} has no half-life suffix; build its name with decayedField()`);
     }
     addDecay(fieldMap(this.hashDecay, key), field, weight, tMs, halfLifeMs);
+  }
+
+  packedDecayAdd(key: string, fields: readonly string[], field: string, weight: number, tMs: number): void {
+    const layout = packedLayout(fields);
+    // One event adds up to 8 fields to its item's record in a row, so the last record is kept at hand.
+    let record = key === this.lastPackedKey ? this.lastPackedRecord : this.packedDecay.get(key);
+    if (record === undefined) {
+      record = { layout, sums: new Map() };
+      this.packedDecay.set(key, record);
+    } else if (record.layout !== layout) {
+      throw new Error(`packed record ${key} was given two field layouts in one batch; plan every addition to it with the same fields array`);
+    }
+    const fieldIndex = layout.indexes.get(field);
+    if (fieldIndex === undefined) {
+      throw new Error(`field ${field} is not in the layout of packed record ${key}; add it to the fields array`);
+    }
+    this.lastPackedKey = key;
+    this.lastPackedRecord = record;
+    addDecay(record.sums, fieldIndex, weight, tMs, layout.halfLivesMs[fieldIndex] as number);
   }
 
   zsetDecayAdd(key: string, member: string, weight: number, tMs: number, halfLifeMs: number, maxMembers: number): void {
@@ -150,6 +177,7 @@ class BatchBuilder implements WriteSink {
       dedup: this.dedup,
       writeIndexes: this.writeIndexes,
       hashDecay: flattenDecay(this.hashDecay),
+      packedDecay: flattenPackedDecay(this.packedDecay),
       zsetDecay: flattenDecay(this.zsetDecay),
       zsetAdd: this.zsetAdds,
       trims: [...this.trims],
@@ -172,6 +200,44 @@ class BatchBuilder implements WriteSink {
 const halfLifeByField = new Map<string, number | undefined>();
 /** Bound of `halfLifeByField`: creator fields are open-ended, so the cache starts over at this size. */
 const HALF_LIFE_CACHE_MAX = 100_000;
+
+/** The sums a batch adds to one packed record, by position in its layout. */
+interface PackedSums {
+  layout: PackedLayout;
+  sums: Map<number, DecaySum>;
+}
+
+/** A packed record's fields with their positions and half-lives, built once per fields array. */
+interface PackedLayout {
+  fields: readonly string[];
+  indexes: ReadonlyMap<string, number>;
+  halfLivesMs: readonly number[];
+}
+
+const packedLayouts = new WeakMap<readonly string[], PackedLayout>();
+
+/** The layout found last: every item record of a batch passes the same fields array. */
+let lastPackedLayout: PackedLayout | undefined;
+
+function packedLayout(fields: readonly string[]): PackedLayout {
+  if (lastPackedLayout?.fields === fields) {
+    return lastPackedLayout;
+  }
+  let layout = packedLayouts.get(fields);
+  if (layout === undefined) {
+    const halfLivesMs = fields.map((field) => {
+      const halfLifeMs = halfLifeOfField(field);
+      if (halfLifeMs === undefined) {
+        throw new Error(`packed record field ${field} has no half-life suffix; build its name with decayedField()`);
+      }
+      return halfLifeMs;
+    });
+    layout = { fields, indexes: new Map(fields.map((field, index) => [field, index])), halfLivesMs };
+    packedLayouts.set(fields, layout);
+  }
+  lastPackedLayout = layout;
+  return layout;
+}
 
 function cachedHalfLifeOfField(field: string): number | undefined {
   let halfLifeMs = halfLifeByField.get(field);
@@ -198,7 +264,7 @@ function fieldMap<V>(maps: Map<string, Map<string, V>>, key: string): Map<string
  * Adds w·2^((t−reference)/h) to a running sum whose reference is the latest time seen, rescaling
  * the sum when a later event moves the reference, so no term exceeds w.
  */
-function addDecay(sums: Map<string, DecaySum>, name: string, weight: number, tMs: number, halfLifeMs: number): void {
+function addDecay<Name>(sums: Map<Name, DecaySum>, name: Name, weight: number, tMs: number, halfLifeMs: number): void {
   const current = sums.get(name);
   if (current === undefined) {
     sums.set(name, { sum: weight, referenceMs: tMs, halfLifeMs });
@@ -217,6 +283,16 @@ function flattenDecay(maps: Map<string, Map<string, DecaySum>>): Array<[string, 
   maps.forEach((fields, key) => {
     fields.forEach((decay, name) => {
       result.push([key, name, decay.sum, decay.referenceMs, decay.halfLifeMs]);
+    });
+  });
+  return result;
+}
+
+function flattenPackedDecay(records: Map<string, PackedSums>): AggregatedBatch['packedDecay'] {
+  const result: AggregatedBatch['packedDecay'] = [];
+  records.forEach(({ layout, sums }, key) => {
+    sums.forEach((decay, fieldIndex) => {
+      result.push([key, layout.fields, fieldIndex, decay.sum, decay.referenceMs, decay.halfLifeMs]);
     });
   });
   return result;

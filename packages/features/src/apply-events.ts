@@ -36,10 +36,21 @@ export async function applyInteractions(store: FeatureStore, events: readonly In
     const write = planInteraction(event, catalog.get(event.itemId), { recent });
     // A later event of the same session in this batch sees this one as recent, as it would if the
     // events had come one at a time.
-    recentBySession.set(event.sessionId, [toRecentEntry(event), ...recent].slice(0, FEATURE_SETTINGS.sessionRecentMax));
+    recentBySession.set(event.sessionId, prependRecent(toRecentEntry(event), recent));
     return write;
   });
   return store.apply(writes);
+}
+
+/** Returns a new list of `entry` followed by `recent`, cut to the stored length, with one array allocated. */
+function prependRecent(entry: RecentEntry, recent: readonly RecentEntry[]): RecentEntry[] {
+  const length = Math.min(recent.length + 1, FEATURE_SETTINGS.sessionRecentMax);
+  const next = new Array<RecentEntry>(length);
+  next[0] = entry;
+  for (let index = 1; index < length; index++) {
+    next[index] = recent[index - 1] as RecentEntry;
+  }
+  return next;
 }
 
 /** Applies catalog records; safe to repeat. */

@@ -7,7 +7,6 @@ import { ZSET_LANDMARK_SUFFIX } from './operations';
  */
 /** Keys of one item, cached per item id: feed reads build them for every candidate, and writes for every event. */
 export interface ItemKeys {
-  stats: string;
   snapshot: string;
   catalog: string;
   covisit: string;
@@ -38,7 +37,6 @@ function cachedKeys<Keys>(maxEntries: number, build: (id: string) => Keys): (id:
 const ITEM_KEY_CACHE_MAX = 100_000;
 
 const itemKeysOf = cachedKeys<ItemKeys>(ITEM_KEY_CACHE_MAX, (itemId) => ({
-  stats: `i:{${itemId}}:stats`,
   snapshot: `i:{${itemId}}:snapshot`,
   catalog: `i:{${itemId}}:catalog`,
   covisit: `i:{${itemId}}:covisit`,
@@ -95,8 +93,10 @@ export const keys = {
   userInteracted: (userId: string) => userKeysOf(userId).interacted,
   /** Every key of one item, for a caller that needs several of them. */
   item: (itemId: string): Readonly<ItemKeys> => itemKeysOf(itemId),
-  itemStats: (itemId: string) => itemKeysOf(itemId).stats,
-  /** Packed float64 copy of the stats hash: the landmark, then `ITEM_STAT_FIELDS` in order. */
+  /**
+   * The item's decayed counters as one packed record of little-endian float64 values: the
+   * landmark, then `ITEM_STAT_FIELDS` in order (see the `packedDecayAdd` operation).
+   */
   itemSnapshot: (itemId: string) => itemKeysOf(itemId).snapshot,
   itemCatalog: (itemId: string) => itemKeysOf(itemId).catalog,
   /** Decayed sorted set of the items engaged with after this one in the same session. */

@@ -6,6 +6,14 @@
 export type WriteOperation =
   /** Adds a forward-decayed weight to a hash field. The field name ends in `@<halfLifeMs>`. */
   | { op: 'hashDecayAdd'; key: string; field: string; weight: number; tMs: number }
+  /**
+   * Adds a forward-decayed weight to one field of a packed decayed record: a string of
+   * little-endian float64 values, the landmark first and then `fields` in order, each field
+   * absent from the record read as 0. Every name in `fields` ends in `@<halfLifeMs>`, and `field`
+   * is one of them. A reader decodes one short string per item, and the writer reads and writes
+   * that one string instead of a hash and its packed copy.
+   */
+  | { op: 'packedDecayAdd'; key: string; fields: readonly string[]; field: string; weight: number; tMs: number }
   /** Adds a forward-decayed weight to a sorted-set member, then keeps the top `maxMembers`. */
   | { op: 'zsetDecayAdd'; key: string; member: string; weight: number; tMs: number; halfLifeMs: number; maxMembers: number }
   /** Sets a member's score (`max` keeps the larger, `nx` only adds new members), then keeps the top `maxMembers`. */
@@ -46,6 +54,7 @@ export interface PlannedWrite {
  */
 export interface WriteSink {
   hashDecayAdd(key: string, field: string, weight: number, tMs: number): void;
+  packedDecayAdd(key: string, fields: readonly string[], field: string, weight: number, tMs: number): void;
   zsetDecayAdd(key: string, member: string, weight: number, tMs: number, halfLifeMs: number, maxMembers: number): void;
   zsetAdd(key: string, member: string, score: number, mode: 'set' | 'max' | 'nx', maxMembers: number): void;
   listPush(key: string, value: string, maxLength: number): void;
@@ -61,6 +70,8 @@ export function sendOperation(sink: WriteSink, operation: WriteOperation): void 
   switch (operation.op) {
     case 'hashDecayAdd':
       return sink.hashDecayAdd(operation.key, operation.field, operation.weight, operation.tMs);
+    case 'packedDecayAdd':
+      return sink.packedDecayAdd(operation.key, operation.fields, operation.field, operation.weight, operation.tMs);
     case 'zsetDecayAdd':
       return sink.zsetDecayAdd(operation.key, operation.member, operation.weight, operation.tMs, operation.halfLifeMs, operation.maxMembers);
     case 'zsetAdd':
@@ -86,6 +97,10 @@ export class OperationList implements WriteSink {
 
   hashDecayAdd(key: string, field: string, weight: number, tMs: number): void {
     this.operations.push({ op: 'hashDecayAdd', key, field, weight, tMs });
+  }
+
+  packedDecayAdd(key: string, fields: readonly string[], field: string, weight: number, tMs: number): void {
+    this.operations.push({ op: 'packedDecayAdd', key, fields, field, weight, tMs });
   }
 
   zsetDecayAdd(key: string, member: string, weight: number, tMs: number, halfLifeMs: number, maxMembers: number): void {

@@ -188,20 +188,20 @@ function planUserWrites(sink: WriteSink, event: Interaction, item: CatalogItem |
 }
 
 function planItemWrites(sink: WriteSink, event: Interaction, item: CatalogItem | undefined): void {
-  const statsKey = keys.itemStats(event.itemId);
+  const snapshotKey = keys.itemSnapshot(event.itemId);
   const typeFields = TYPE_FIELDS.get(event.type) as { hour: string; day: string };
-  sink.hashDecayAdd(statsKey, typeFields.hour, 1, event.ts);
-  sink.hashDecayAdd(statsKey, typeFields.day, 1, event.ts);
+  sink.packedDecayAdd(snapshotKey, ITEM_STAT_FIELDS, typeFields.hour, 1, event.ts);
+  sink.packedDecayAdd(snapshotKey, ITEM_STAT_FIELDS, typeFields.day, 1, event.ts);
   if (event.dwellMs !== undefined) {
-    sink.hashDecayAdd(statsKey, ITEM_FIELDS.dwellSecondsDay, event.dwellMs / 1000, event.ts);
-    sink.hashDecayAdd(statsKey, ITEM_FIELDS.dwellCountDay, 1, event.ts);
+    sink.packedDecayAdd(snapshotKey, ITEM_STAT_FIELDS, ITEM_FIELDS.dwellSecondsDay, event.dwellMs / 1000, event.ts);
+    sink.packedDecayAdd(snapshotKey, ITEM_STAT_FIELDS, ITEM_FIELDS.dwellCountDay, 1, event.ts);
   }
   if (GLOBAL_FIELD_SET.has(typeFields.day)) {
     sink.hashDecayAdd(keys.globalStats(), typeFields.day, 1, event.ts);
   }
   if (isPositive(event)) {
     for (const field of POSITIVE_ITEM_FIELDS) {
-      sink.hashDecayAdd(statsKey, field, 1, event.ts);
+      sink.packedDecayAdd(snapshotKey, ITEM_STAT_FIELDS, field, 1, event.ts);
     }
     sink.zsetDecayAdd(keys.poolPopular(), event.itemId, 1, event.ts, settings.itemWeekHalfLifeMs, settings.poolPopularMax);
     sink.zsetDecayAdd(keys.poolTrending(), event.itemId, 1, event.ts, settings.itemHourHalfLifeMs, settings.poolPopularMax);
@@ -209,9 +209,6 @@ function planItemWrites(sink: WriteSink, event: Interaction, item: CatalogItem |
       sink.zsetDecayAdd(keys.poolCategory(category), event.itemId, 1, event.ts, settings.itemWeekHalfLifeMs, settings.poolCategoryMax);
     }
   }
-  const snapshotKey = keys.itemSnapshot(event.itemId);
-  sink.hashSnapshot(statsKey, snapshotKey, ITEM_STAT_FIELDS);
-  sink.expire(statsKey, settings.itemStatsTtlMs);
   sink.expire(snapshotKey, settings.itemStatsTtlMs);
 }
 

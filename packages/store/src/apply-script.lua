@@ -176,6 +176,72 @@ for _, group in ipairs(batch.hashDecay) do
   hash_values[key] = values
 end
 
+-- Formats of struct.pack for `count` little-endian doubles, built once per count.
+local pack_formats = {}
+local function pack_format(count)
+  local format = pack_formats[count]
+  if not format then
+    format = '<' .. string.rep('d', count)
+    pack_formats[count] = format
+  end
+  return format
+end
+
+-- Half-lives of a field set's fields, in order, parsed once per batch.
+local field_set_half_lives = {}
+local function half_lives_of_field_set(field_set_index)
+  local half_lives = field_set_half_lives[field_set_index]
+  if not half_lives then
+    half_lives = {}
+    for i, name_index in ipairs(batch.fieldSets[field_set_index]) do
+      half_lives[i] = half_life_of_name(name_index)
+    end
+    field_set_half_lives[field_set_index] = half_lives
+  end
+  return half_lives
+end
+
+-- Each group is {key, fieldSet, ttlMs, entries}, and entries are flat {position in the field set,
+-- sum, referenceMs - baseMs}. A packed record is the landmark and then the fields of the set as
+-- little-endian doubles, read with one GET and written with one SET, with the landmark and
+-- renewal rules of a decayed hash. An absent record has no landmark and zero fields.
+for _, group in ipairs(batch.packedDecay) do
+  local key, entries = group[1], group[4]
+  local half_lives = half_lives_of_field_set(group[2])
+  local count = #half_lives
+  local format = pack_format(count + 1)
+  local stored = redis.call('GET', key)
+  local values
+  local landmark
+  if stored then
+    if #stored ~= 8 * (count + 1) then
+      error('key ' .. key .. ' does not contain a packed record of ' .. count .. ' fields; two key families collide or the layout changed')
+    end
+    values = { struct.unpack(format, stored) }
+    landmark = values[1]
+  else
+    values = {}
+    for i = 1, count + 1 do
+      values[i] = 0
+    end
+  end
+  for i = 1, #entries, 3 do
+    local position, sum, reference = entries[i], entries[i + 1], base_ms + entries[i + 2]
+    local half_life = half_lives[position]
+    if not landmark then
+      landmark = reference
+    elseif (reference - landmark) / half_life > RENEW_EXPONENT then
+      for j = 1, count do
+        values[j + 1] = values[j + 1] * 2 ^ ((landmark - reference) / half_lives[j])
+      end
+      landmark = reference
+    end
+    values[position + 1] = values[position + 1] + sum * 2 ^ ((reference - landmark) / half_life)
+  end
+  values[1] = landmark
+  set_with_ttl(key, struct.pack(format, unpack(values, 1, count + 1)), group[3])
+end
+
 -- Each group is {key, landmarkTtlMs, halfLifeMs, entries}; entries are flat {member, sum,
 -- referenceMs - baseMs}. The landmark lives in <key>:landmark, read once per group, and is renewed like a
 -- hash's, rescaling the whole set with ZUNIONSTORE. Members are written with one ZINCRBY each:
@@ -265,7 +331,6 @@ end
 
 -- Each entry is {key, snapshotKey, fieldSet, ttlMs}: the landmark and the fields as little-endian
 -- doubles, 0 for an absent one, packed from the values the decay step holds when it can.
-local pack_formats = {}
 for _, entry in ipairs(batch.snapshots) do
   local key, snapshot_key, ttl = entry[1], entry[2], entry[4]
   local fields = field_names(entry[3])
@@ -282,12 +347,7 @@ for _, entry in ipairs(batch.snapshots) do
       numbers[i] = tonumber(reply[i]) or 0
     end
   end
-  local format = pack_formats[#numbers]
-  if not format then
-    format = '<' .. string.rep('d', #numbers)
-    pack_formats[#numbers] = format
-  end
-  local packed = struct.pack(format, unpack(numbers))
+  local packed = struct.pack(pack_format(#numbers), unpack(numbers))
   set_with_ttl(snapshot_key, packed, ttl)
 end
 

@@ -101,6 +101,7 @@ export class MemoryFeatureStore implements FeatureStore {
     for (const [key, field, sum, referenceMs, halfLifeMs] of batch.hashDecay) {
       this.hashDecayAdd(key, field, sum, referenceMs, halfLifeMs);
     }
+    this.applyPackedDecay(batch.packedDecay);
     for (const [key, member, sum, referenceMs, halfLifeMs] of batch.zsetDecay) {
       this.zsetDecayAdd(key, member, sum, referenceMs, halfLifeMs);
     }
@@ -174,6 +175,44 @@ export class MemoryFeatureStore implements FeatureStore {
     }
     const added = sum * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
     fields.set(field, numberOf(fields.get(field) ?? 0) + added);
+  }
+
+  /**
+   * Adds to packed decayed records as the Redis script does: each record's entries in order, with
+   * the landmark and renewal rules of a decayed hash, into a new array, because readers may hold
+   * the stored one.
+   */
+  private applyPackedDecay(entries: AggregatedBatch['packedDecay']): void {
+    let index = 0;
+    while (index < entries.length) {
+      const [key, fields] = entries[index] as AggregatedBatch['packedDecay'][number];
+      const values = new Float64Array(fields.length + 1);
+      const stored = this.get(key);
+      let landmarkMs: number | undefined;
+      if (stored !== undefined) {
+        if (stored.type !== 'snapshot' || stored.values.length !== values.length) {
+          throw new Error(`key ${key} does not contain a packed record of ${fields.length} fields; two key families collide or the layout changed`);
+        }
+        values.set(stored.values);
+        landmarkMs = stored.values[0];
+      }
+      for (; index < entries.length && (entries[index] as AggregatedBatch['packedDecay'][number])[0] === key; index++) {
+        const [, , fieldIndex, sum, referenceMs, halfLifeMs] = entries[index] as AggregatedBatch['packedDecay'][number];
+        if (landmarkMs === undefined) {
+          landmarkMs = referenceMs;
+        } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs)) {
+          for (let position = 0; position < fields.length; position++) {
+            const fieldHalfLifeMs = halfLifeOfField(fields[position] as string) as number;
+            values[position + 1] = (values[position + 1] as number) * renewalFactor(landmarkMs, referenceMs, fieldHalfLifeMs);
+          }
+          landmarkMs = referenceMs;
+        }
+        values[fieldIndex + 1] = (values[fieldIndex + 1] as number) + sum * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
+      }
+      values[0] = landmarkMs as number;
+      // As Redis SET does, the write clears the TTL, and the batch's expiries set it again.
+      this.values.set(key, { type: 'snapshot', values, expiresAtMs: Number.POSITIVE_INFINITY });
+    }
   }
 
   /** Adds to a decayed sorted set whose landmark lives in `<key>:landmark`, as in Redis. */

@@ -27,6 +27,12 @@ export interface ScriptBatch {
    * batch order. The script takes each field's half-life from its name (`decayedField`).
    */
   hashDecay: Array<[string, number, number[]]>;
+  /**
+   * `[key, fieldSet of the layout, TTL in ms or 0, flat [position in the layout from 1, sum,
+   * referenceMs - baseMs, ...]]`, the entries of a key in batch order. The script takes each
+   * field's half-life from its name.
+   */
+  packedDecay: Array<[string, number, number, number[]]>;
   /** `[key, landmark TTL in ms or 0, halfLifeMs, flat [member, sum, referenceMs - baseMs, ...]]`. */
   zsetDecay: Array<[string, number, number, Array<string | number>]>;
   /**
@@ -57,7 +63,7 @@ export interface ScriptBatch {
 export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBatch {
   const table = new NameTable();
   const expires = new Map(batch.expires);
-  const baseMs = batch.hashDecay[0]?.[3] ?? batch.zsetDecay[0]?.[3] ?? 0;
+  const baseMs = batch.packedDecay[0]?.[4] ?? batch.hashDecay[0]?.[3] ?? batch.zsetDecay[0]?.[3] ?? 0;
 
   const snapshotFields = new Map<string, readonly string[]>();
   const snapshots = batch.snapshots.map(([key, snapshotKey, fields]): [string, string, number, number] => {
@@ -66,6 +72,7 @@ export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBa
     return [prefix + key, prefix + snapshotKey, table.fieldSet(fields), ttlMs];
   });
   const hashDecay = encodeHashDecay(batch, table, snapshotFields, baseMs);
+  const packedDecay = encodePackedDecay(batch, table, expires, baseMs);
   const zsetDecay = encodeZsetDecay(batch, expires, baseMs);
   const zsetAdd = encodeZsetAdd(batch);
   const lists = batch.lists.map(([key, values, maxLength]): [string, string[], number] => [prefix + key, values, maxLength]);
@@ -73,7 +80,7 @@ export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBa
   const hashIncrement = batch.hashIncrement.map(([key, field, amount]): [string, string, number] => [prefix + key, field, amount]);
   const hashMax = groupFields(batch.hashMax);
   if (prefix !== '') {
-    for (const group of [...hashDecay, ...zsetDecay, ...zsetAdd, ...hashSet, ...hashMax]) {
+    for (const group of [...hashDecay, ...packedDecay, ...zsetDecay, ...zsetAdd, ...hashSet, ...hashMax]) {
       group[0] = prefix + group[0];
     }
   }
@@ -83,6 +90,7 @@ export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBa
     baseMs,
     dedup: groupRunsByTtl(batch.dedup, prefix),
     hashDecay,
+    packedDecay,
     zsetDecay,
     zsetAdd,
     trims: prefixPairs(batch.trims, prefix),
@@ -166,6 +174,21 @@ function encodeHashDecay(
   return groups;
 }
 
+/** Groups the packed record additions per key, taking the record's TTL along. */
+function encodePackedDecay(batch: AggregatedBatch, table: NameTable, expires: Map<string, number>, baseMs: number): ScriptBatch['packedDecay'] {
+  const groups: ScriptBatch['packedDecay'] = [];
+  let current: ScriptBatch['packedDecay'][number] | undefined;
+  // aggregateWrites lists a key's entries together, so a change of key starts a new group.
+  for (const [key, fields, fieldIndex, sum, referenceMs] of batch.packedDecay) {
+    if (current?.[0] !== key) {
+      current = [key, table.fieldSet(fields), takeTtl(expires, key), []];
+      groups.push(current);
+    }
+    current[3].push(fieldIndex + 1, sum, referenceMs - baseMs);
+  }
+  return groups;
+}
+
 /** Field sets of the snapshot lists, so that checking a key's fields against one is a lookup. */
 const snapshotFieldSets = new WeakMap<readonly string[], ReadonlySet<string>>();
 
@@ -182,29 +205,24 @@ function withSnapshotFields(snapshot: readonly string[], fields: readonly string
 
 /**
  * Groups the decayed sorted-set additions per key and half-life, taking the landmark key's TTL
- * along. Planning gives each sorted set one half-life, so a key has one group.
+ * along. aggregateWrites lists a key's members together and planning gives each sorted set one
+ * half-life, so a run of one key and half-life becomes one group.
  */
 function encodeZsetDecay(batch: AggregatedBatch, expires: Map<string, number>, baseMs: number): ScriptBatch['zsetDecay'] {
-  const groups = new Map<string, Map<number, Array<string | number>>>();
-  for (const [key, member, sum, referenceMs, halfLifeMs] of batch.zsetDecay) {
-    let byHalfLife = groups.get(key);
-    if (byHalfLife === undefined) {
-      byHalfLife = new Map();
-      groups.set(key, byHalfLife);
-    }
-    let entries = byHalfLife.get(halfLifeMs);
-    if (entries === undefined) {
-      entries = [];
-      byHalfLife.set(halfLifeMs, entries);
-    }
-    entries.push(member, sum, referenceMs - baseMs);
-  }
   const encoded: ScriptBatch['zsetDecay'] = [];
-  for (const [key, byHalfLife] of groups) {
-    const landmarkTtlMs = takeTtl(expires, key + ZSET_LANDMARK_SUFFIX);
-    for (const [halfLifeMs, entries] of byHalfLife) {
-      encoded.push([key, landmarkTtlMs, halfLifeMs, entries]);
+  const landmarkTtls = new Map<string, number>();
+  let current: ScriptBatch['zsetDecay'][number] | undefined;
+  for (const [key, member, sum, referenceMs, halfLifeMs] of batch.zsetDecay) {
+    if (current?.[0] !== key || current[2] !== halfLifeMs) {
+      let landmarkTtlMs = landmarkTtls.get(key);
+      if (landmarkTtlMs === undefined) {
+        landmarkTtlMs = takeTtl(expires, key + ZSET_LANDMARK_SUFFIX);
+        landmarkTtls.set(key, landmarkTtlMs);
+      }
+      current = [key, landmarkTtlMs, halfLifeMs, []];
+      encoded.push(current);
     }
+    current[3].push(member, sum, referenceMs - baseMs);
   }
   return encoded;
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decayedField, directDecayedSum, keys, LANDMARK_FIELD, readDecayed, type PlannedWrite } from '@nexttap/features';
+import { decayedField, directDecayedSum, LANDMARK_FIELD, readDecayed, type PlannedWrite } from '@nexttap/features';
 import type { FeatureStore } from '../src/index';
 
 const HOUR_MS = 3_600_000;
@@ -233,7 +233,7 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
             maxLength: 30,
           }),
           async (events) => {
-            const key = keys.itemStats(`decay-${run++}`);
+            const key = `t:{decay-${run++}}:hash`;
             const operations = events.map((event) => ({ op: 'hashDecayAdd' as const, key, field, weight: event.weight, tMs: base + event.tMs }));
             await store.apply(operations.map((operation) => ({ operations: [operation] })));
             const [result] = await store.read([{ kind: 'hash', key }]);
@@ -250,7 +250,7 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
 
     it('renews a hash landmark in the middle of a batch', async () => {
       const base = Date.parse('2026-01-01T00:00:00Z');
-      const key = keys.itemStats(`renew-${Date.now()}`);
+      const key = `t:{renew-${Date.now()}}:hash`;
       const hour = decayedField('hour', HOUR_MS);
       const day = decayedField('day', 24 * HOUR_MS);
       const add = (field: string, weight: number, tMs: number) => ({ op: 'hashDecayAdd' as const, key, field, weight, tMs });
@@ -269,6 +269,51 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
       const expectedDay = directDecayedSum([{ weight: 1, tMs: base }, { weight: 4, tMs: base + 2 * HOUR_MS }], later, 24 * HOUR_MS);
       expect(Math.abs(hourValue / expectedHour - 1)).toBeLessThan(1e-12);
       expect(Math.abs(dayValue / expectedDay - 1)).toBeLessThan(1e-12);
+    });
+
+    it('renews a packed record landmark mid-batch', async () => {
+      const base = Date.parse('2026-01-01T00:00:00Z');
+      const key = `t:{packed-renew-${Date.now()}}:packed`;
+      const hour = decayedField('hour', HOUR_MS);
+      const day = decayedField('day', 24 * HOUR_MS);
+      const unused = decayedField('unused', HOUR_MS);
+      const fields = [hour, day, unused];
+      const add = (field: string, weight: number, tMs: number) => ({ op: 'packedDecayAdd' as const, key, fields, field, weight, tMs });
+      await store.apply([{ operations: [add(hour, 1, base), add(day, 1, base)] }]);
+      // As with a hash, the day field is added first against the old landmark, and the hour
+      // field's last event, 300 hours later, renews the landmark and rescales the day value too.
+      const later = base + 300 * HOUR_MS;
+      await store.apply([{ operations: [add(day, 4, base + 2 * HOUR_MS), add(hour, 2, base + HOUR_MS), add(hour, 8, later)] }]);
+      const [result] = await store.read([{ kind: 'snapshots', keys: [key, `${key}:missing`] }]);
+      const values = result?.kind === 'snapshots' ? result.value : [];
+      const record = values[0];
+      expect(record?.length).toBe(4);
+      expect(values[1]).toBeNull();
+      expect(record?.[0]).toBe(later);
+      const hourValue = readDecayed(record?.[1] ?? Number.NaN, later, later, HOUR_MS);
+      const dayValue = readDecayed(record?.[2] ?? Number.NaN, later, later, 24 * HOUR_MS);
+      const expectedHour = directDecayedSum([{ weight: 1, tMs: base }, { weight: 2, tMs: base + HOUR_MS }, { weight: 8, tMs: later }], later, HOUR_MS);
+      const expectedDay = directDecayedSum([{ weight: 1, tMs: base }, { weight: 4, tMs: base + 2 * HOUR_MS }], later, 24 * HOUR_MS);
+      expect(Math.abs(hourValue / expectedHour - 1)).toBeLessThan(1e-12);
+      expect(Math.abs(dayValue / expectedDay - 1)).toBeLessThan(1e-12);
+      expect(record?.[3]).toBe(0);
+    });
+
+    it('applies a packed record write once', async () => {
+      const key = `t:{packed-once-${Date.now()}}:packed`;
+      const field = decayedField('count', HOUR_MS);
+      const tMs = Date.parse('2026-01-01T00:00:00Z');
+      const write: PlannedWrite = {
+        dedupKey: `dedup:packed-${Date.now()}`,
+        dedupTtlMs: 60_000,
+        operations: [{ op: 'packedDecayAdd', key, fields: [field], field, weight: 3, tMs }],
+      };
+      expect(await store.apply([write])).toEqual([true]);
+      expect(await store.apply([write, { operations: [] }])).toEqual([false, true]);
+      const [result] = await store.read([{ kind: 'snapshots', keys: [key] }]);
+      const record = result?.kind === 'snapshots' ? result.value[0] : null;
+      expect(record?.[0]).toBe(tMs);
+      expect(record?.[1]).toBe(3);
     });
 
     it('renews the landmark of a decayed sorted set without changing its order', async () => {
