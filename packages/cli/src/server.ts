@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import type { Subscription } from '@nexttap/bus';
-import { installErrorHandler, Lifecycle, registerFallbackHandlers, registerHealthRoutes } from '@nexttap/http';
+import { installErrorHandler, Lifecycle, registerFallbackHandlers, registerHealthRoutes, rejectRequestsWhileDraining } from '@nexttap/http';
 import { IngestProcessor, INGEST_HTTP_CODES, registerCollectorRoutes } from '@nexttap/ingest';
 import { createMetricsRegistry, type Logger } from '@nexttap/observability';
 import { Ranker } from '@nexttap/ranker';
@@ -59,6 +59,9 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
     // A client that stops sending its body mid-request is cut off after 10 s instead of holding a
     // connection (and a graceful shutdown) open.
     requestTimeout: 10_000,
+    // Requests that arrive while the server drains get the documented 503 of
+    // rejectRequestsWhileDraining instead of fastify's own body.
+    return503OnClosing: false,
   });
   // Every reply, the collector's and the health routes' too, names its request id, so a client can
   // quote the id that the error log lines carry.
@@ -67,6 +70,7 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
   });
   await registerCors(app, config.process.corsAllowedOrigins);
   closeConnectionsWhileDraining(app, lifecycle);
+  rejectRequestsWhileDraining(app, lifecycle);
   registerFallbackHandlers(app);
   registerHealthRoutes(app, lifecycle, metrics);
 

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { installErrorHandler } from './error-handler';
+import type { Lifecycle } from './lifecycle';
 
 /**
  * Error codes for requests outside any service's routes: unknown routes, and body errors that
@@ -11,6 +12,7 @@ export const HTTP_ERRORS = {
   HTTP_ERR_BODY_TOO_LARGE: { statusCode: 413, description: 'The body is larger than the server limit.' },
   HTTP_ERR_UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, description: 'The body is not application/json.' },
   HTTP_ERR_INTERNAL: { statusCode: 500, description: 'An unexpected failure outside the services; the log has the details.' },
+  HTTP_ERR_SHUTTING_DOWN: { statusCode: 503, description: 'The process is shutting down; retry after the Retry-After seconds, on a new connection.' },
 } as const;
 
 /**
@@ -30,5 +32,27 @@ export function registerFallbackHandlers(app: FastifyInstance): void {
     void reply.status(404).send({
       error: { code: 'HTTP_ERR_NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0]}; see the HTTP API in README.md` },
     });
+  });
+}
+
+const HEALTH_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Replies 503 `HTTP_ERR_SHUTTING_DOWN` with Retry-After to requests that arrive while the process
+ * drains, in the documented error shape. Requests already running finish as usual, and the health
+ * routes keep answering, so a liveness probe does not restart a process that is draining. Create
+ * the server with `return503OnClosing: false`, or fastify's own 503 (without a code or
+ * Retry-After) answers first once `close()` has started.
+ */
+export function rejectRequestsWhileDraining(app: FastifyInstance, lifecycle: Lifecycle): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const draining = lifecycle.state === 'draining' || lifecycle.state === 'stopped';
+    if (draining && !HEALTH_ROUTES.has(request.routeOptions.url ?? '')) {
+      await reply
+        .status(503)
+        .header('retry-after', '1')
+        .header('connection', 'close')
+        .send({ error: { code: 'HTTP_ERR_SHUTTING_DOWN', message: 'the server is shutting down; retry the request on a new connection' } });
+    }
   });
 }
