@@ -8,6 +8,7 @@ import {
   createProgressPrinter,
   describeError,
   loadModels,
+  prepareOutputDirectory,
   readJsonlInput,
   readKafkaInput,
   readMovieLensInput,
@@ -23,6 +24,7 @@ import {
   type RankingModel,
   type ReplayInput,
   type ReplayOptions,
+  type ReplayReport,
   type TopicPosition,
 } from '@nexttap/replay';
 import { RedisFeatureStore } from '@nexttap/store';
@@ -160,6 +162,7 @@ async function replayCommand(values: Flags, io: CommandIo): Promise<void> {
     if (input.events.length === 0) {
       throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `the input has no valid event to replay${describeRejections(input.rejected)}; check the file or topic`);
     }
+    await prepareOutputDirectory(values.out);
     redis = values['redis-url'] === undefined ? undefined : connectRedis(values['redis-url']);
     const store = redis;
     const { report, timings } = await runReplay({
@@ -176,11 +179,24 @@ async function replayCommand(values: Flags, io: CommandIo): Promise<void> {
     if (input.rejected.count > 0) {
       io.stderr.write(`nexttap replay: skipped invalid records${describeRejections(input.rejected)}; report.json lists them under rejected\n`);
     }
+    if (report.counts.evaluationPoints === 0) {
+      io.stderr.write(`nexttap replay: no point was evaluated${describeWindow(report)}; replay later events or set --cutoff\n`);
+    }
   } finally {
     progress.finish();
     await Promise.all(models.map((model) => model.release()));
     await redis?.close();
   }
+}
+
+/** Describes the evaluation window and the events in it, for the message of a run without points. */
+function describeWindow(report: ReplayReport): string {
+  const { counts, window } = report;
+  if (window.evaluateFrom === null) {
+    return ` (${counts.targetEventsInWindow} target events, none with an earlier event of its session)`;
+  }
+  const lastEvent = window.lastEventMs === null ? '' : `, and the last event is at ${new Date(window.lastEventMs).toISOString()}`;
+  return ` (evaluation starts at ${window.evaluateFrom}, the ${window.cutoffSource}${lastEvent})`;
 }
 
 /** Describes rejected input records for a one-line message: their count, codes and the first one. */

@@ -85,6 +85,24 @@ describe('nexttap replay errors', () => {
 });
 
 describe('nexttap replay', () => {
+  it('rejects an unwritable --out before replaying', async () => {
+    const file = join(directory, 'a-file');
+    await writeFile(file, '');
+    const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--out', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`--out ${file} could not be written`);
+    // No progress line: the run did not start.
+    expect(result.stderr).not.toContain('events (100%)');
+  });
+
+  it('warns when no point is evaluated', async () => {
+    const out = join(directory, 'late-cutoff');
+    const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--cutoff', '2030-01-01T00:00:00Z', '--out', out]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('no point was evaluated (evaluation starts at 2030-01-01T00:00:00.000Z');
+    expect(result.stderr).toContain('set --cutoff');
+  });
+
   it('replays a gzip JSON Lines log and writes the reports', async () => {
     const out = join(directory, 'out');
     const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--k', '1,2', '--pool-refresh-events', '1', '--out', out]);

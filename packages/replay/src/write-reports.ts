@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError, REPLAY_ERROR_CODES, ReplayError } from './errors';
 import { renderMarkdown } from './report-markdown';
@@ -30,7 +31,7 @@ export async function writeReports(directory: string, report: ReplayReport, timi
     [REPORT_FILES.overTime, renderMetricsOverTime(report)],
   ];
   try {
-    await mkdir(directory, { recursive: true });
+    await prepareOutputDirectory(directory);
     for (const [name, text] of files) {
       await writeFile(join(directory, name), text);
     }
@@ -38,4 +39,19 @@ export async function writeReports(directory: string, report: ReplayReport, timi
     throw new ReplayError(REPLAY_ERROR_CODES.invalidOption, `--out ${directory} could not be written: ${describeError(error)}`, { cause: error });
   }
   return files.map(([name]) => join(directory, name));
+}
+
+/**
+ * Creates `directory` when missing and checks that it can be written, so that a replay fails
+ * before it runs, not after, when its reports would have nowhere to go.
+ *
+ * @throws ReplayError `REPLAY_ERR_INVALID_OPTION` naming the folder when it cannot be written
+ */
+export async function prepareOutputDirectory(directory: string): Promise<void> {
+  try {
+    await mkdir(directory, { recursive: true });
+    await access(directory, constants.W_OK);
+  } catch (error) {
+    throw new ReplayError(REPLAY_ERROR_CODES.invalidOption, `--out ${directory} could not be written: ${describeError(error)}`, { cause: error });
+  }
 }
