@@ -83,9 +83,21 @@ export class PoolCache {
     const pooledLive = members(liveResult);
     const byCategory = new Map(categories.map((category, index) => [category, members(categoryResults[index])]));
     const catalog = await this.refreshCatalog([popular, trending, fresh, pooledLive, ...byCategory.values()]);
+    // Events may name any item id, so an item enters the pools before (or without) a catalog
+    // record. Only cataloged items are proposed: otherwise anyone who sends events could put a
+    // made-up id at the top of every feed. An item joins once its record is written.
+    const cataloged = (list: readonly string[]) => list.filter((itemId) => catalog.has(itemId));
     // The live pool keeps an item after its stream ended, but its catalog record then has live: false.
     const live = pooledLive.filter((itemId) => catalog.get(itemId)?.live === true);
-    this.snapshot = { popular, trending, fresh, live, byCategory, catalog, readAtMs: nowMs };
+    this.snapshot = {
+      popular: cataloged(popular),
+      trending: cataloged(trending),
+      fresh: cataloged(fresh),
+      live,
+      byCategory: new Map([...byCategory].map(([category, list]) => [category, cataloged(list)])),
+      catalog,
+      readAtMs: nowMs,
+    };
     return this.snapshot;
   }
 
