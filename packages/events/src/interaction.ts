@@ -31,16 +31,23 @@ const contextValue = z.union([
   z.boolean(),
 ]);
 
+/** Returns the message of an invalid `type`: missing, or not one of `INTERACTION_TYPES`. */
+function typeMessage(issue: z.ZodIssueOptionalMessage, context: { data: unknown; defaultError: string }): string {
+  const accepted = INTERACTION_TYPES.join(', ');
+  if (context.data === undefined) {
+    return `type is missing; send one of ${accepted}`;
+  }
+  if (issue.code === z.ZodIssueCode.invalid_enum_value || issue.code === z.ZodIssueCode.invalid_type) {
+    return `type ${JSON.stringify(context.data)} is not an interaction type; send one of ${accepted}`;
+  }
+  return context.defaultError;
+}
+
 export const interactionSchema = z
   .object({
     eventId: idSchema('eventId'),
     type: z.enum(INTERACTION_TYPES, {
-      errorMap: (issue, context) => ({
-        message:
-          issue.code === z.ZodIssueCode.invalid_enum_value || issue.code === z.ZodIssueCode.invalid_type
-            ? `type ${JSON.stringify(context.data)} is not an interaction type; send one of ${INTERACTION_TYPES.join(', ')}`
-            : context.defaultError,
-      }),
+      errorMap: (issue, context) => ({ message: typeMessage(issue, context) }),
     }),
     ts: timestampSchema('ts', { minMs: EPOCH_SECONDS_LIMIT }),
     sessionId: idSchema('sessionId'),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { catalogItemSchema, type CatalogItem } from './catalog';
-import { interactionSchema, type Interaction } from './interaction';
+import { interactionSchema, MAX_CONTEXT_VALUE_LENGTH, type Interaction } from './interaction';
 import { parsePlainInteraction } from './plain-interaction';
 
 /**
@@ -150,7 +150,38 @@ function describeIssue(issue: z.ZodIssue | undefined, raw: Record<string, unknow
   if (issue.code === z.ZodIssueCode.custom && issue.params?.reason === 'missing') {
     return { code: REJECTION_REASONS.missingField, field, message: issue.message };
   }
+  const received = describeValue(valueAt(raw, issue.path));
+  if (issue.code === z.ZodIssueCode.invalid_type) {
+    // zod's own text ("Expected object, received array") names neither the field nor the value.
+    const message = issue.message.startsWith('Expected ') ? `${field} must be of type ${issue.expected}` : prefixField(field, issue.message);
+    return { code: REJECTION_REASONS.invalidField, field, message: `${message} (received ${received})` };
+  }
+  if (issue.code === z.ZodIssueCode.invalid_union && issue.path[0] === 'context') {
+    return {
+      code: REJECTION_REASONS.invalidField,
+      field,
+      message: `${field} must be a string of at most ${MAX_CONTEXT_VALUE_LENGTH} characters, a finite number or a boolean (received ${received})`,
+    };
+  }
   return { code: REJECTION_REASONS.invalidField, field, message: prefixField(field, issue.message) };
+}
+
+/** Returns the value at `path` in `raw`, or undefined where the path ends early. */
+function valueAt(raw: unknown, path: ReadonlyArray<string | number>): unknown {
+  let value = raw;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) {
+      return undefined;
+    }
+    value = (value as Record<string | number, unknown>)[key];
+  }
+  return value;
+}
+
+/** Describes a received value for a message: its JSON, cut to 60 characters. */
+function describeValue(value: unknown): string {
+  const text = value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 function prefixField(field: string, message: string): string {

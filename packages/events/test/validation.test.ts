@@ -59,6 +59,31 @@ describe('validateInteraction', () => {
     expect(result.rejection.field).toBe('sessionId');
   });
 
+  it('names a missing type with the accepted list', () => {
+    const { type: _omitted, ...withoutType } = tap();
+    const result = validateInteraction(withoutType, options);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.rejection.code).toBe(REJECTION_REASONS.missingField);
+    expect(result.rejection.message).toBe(`type is missing; send one of ${INTERACTION_TYPES.join(', ')}`);
+  });
+
+  it('quotes the received value of a wrong type', () => {
+    const cases: Array<[Record<string, unknown>, string, string]> = [
+      [{ itemId: 5 }, 'itemId', 'itemId must be a string id (received 5)'],
+      [{ position: 'x' }, 'position', 'position must be a number (received "x")'],
+      [{ context: [1, 2] }, 'context', 'context must be of type object (received [1,2])'],
+      [{ context: { a: { b: 1 } } }, 'context.a', 'context.a must be a string of at most 256 characters, a finite number or a boolean (received {"b":1})'],
+    ];
+    for (const [overrides, field, message] of cases) {
+      const result = validateInteraction(tap(overrides), options);
+      expect(result.ok).toBe(false);
+      if (result.ok) continue;
+      expect(result.rejection.field).toBe(field);
+      expect(result.rejection.message).toBe(message);
+    }
+  });
+
   it('names a missing ts', () => {
     const { ts: _omitted, ...withoutTs } = tap();
     const result = validateInteraction(withoutTs, options);
