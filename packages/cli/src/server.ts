@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import type { Subscription } from '@nexttap/bus';
-import { installErrorHandler, Lifecycle, registerFallbackHandlers, registerHealthRoutes, rejectRequestsWhileDraining } from '@nexttap/http';
+import { countResponses, installErrorHandler, Lifecycle, registerFallbackHandlers, registerHealthRoutes, rejectRequestsWhileDraining } from '@nexttap/http';
 import { IngestProcessor, INGEST_HTTP_CODES, registerCollectorRoutes } from '@nexttap/ingest';
 import { createMetricsRegistry, type Logger } from '@nexttap/observability';
 import { Ranker } from '@nexttap/ranker';
@@ -71,6 +71,7 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
   await registerCors(app, config.process.corsAllowedOrigins);
   closeConnectionsWhileDraining(app, lifecycle);
   rejectRequestsWhileDraining(app, lifecycle);
+  countResponses(app, metrics);
   registerFallbackHandlers(app);
   registerHealthRoutes(app, lifecycle, metrics);
 

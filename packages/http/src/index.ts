@@ -4,3 +4,4 @@ export * from './health-routes';
 export * from './lifecycle';
 export * from './parse-body';
 export * from './fallback-handlers';
+export * from './response-metrics';

@@ -1,0 +1,21 @@
+import type { FastifyInstance } from 'fastify';
+import { Counter, type Registry } from 'prom-client';
+
+/**
+ * Counts every reply in `nexttap_http_responses_total{method, route, status}`, so that operators
+ * can alert on the rate of 5xx and 4xx replies per route. The route label is the route's pattern
+ * (`/v1/feed`), or `unmatched` for a request no route serves, so a client cannot add label values
+ * by requesting new paths.
+ */
+export function countResponses(app: FastifyInstance, metrics: Registry): void {
+  const responses = new Counter({
+    name: 'nexttap_http_responses_total',
+    help: 'HTTP replies by method, route pattern and status code',
+    labelNames: ['method', 'route', 'status'],
+    registers: [metrics],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    responses.inc({ method: request.method, route, status: String(reply.statusCode) });
+  });
+}
