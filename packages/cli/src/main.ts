@@ -19,6 +19,21 @@ commands:
   train [options]                  train the MovieLens MLP, or export its feature rows as CSV; train --help lists the options
 `;
 
+const SERVE_USAGE = `usage: nexttap serve [--role ingest|ranker|all]
+
+Runs one server role (default all: ingest, ranker and the demo page in one process). Settings come
+from the environment: PORT, HOST, KAFKA_BROKERS, REDIS_URL and the others in docs/configuration.md.
+Without KAFKA_BROKERS and REDIS_URL the process uses its in-process bus and in-memory store.
+`;
+
+const IMPORT_USAGE = `usage: nexttap import movielens [--dir DIR] [--limit N] [--end-ago-ms MS]
+
+Produces the MovieLens catalog and ratings to the Kafka topics of KAFKA_BROKERS.
+  --dir DIR          folder of the MovieLens CSV files (default data/movielens)
+  --limit N          only the earliest N ratings
+  --end-ago-ms MS    shift the ratings in time so the last one is MS milliseconds ago
+`;
+
 const ROLES: readonly Role[] = ['ingest', 'ranker', 'all'];
 
 async function main(argv: string[]): Promise<void> {
@@ -27,7 +42,7 @@ async function main(argv: string[]): Promise<void> {
     case 'serve': {
       const { values } = parseArgs({ args: rest, options: { role: { type: 'string', default: 'all' }, help: { type: 'boolean', short: 'h' } } });
       if (values.help === true) {
-        process.stdout.write(USAGE);
+        process.stdout.write(SERVE_USAGE);
         return;
       }
       const role = values.role as Role;
@@ -49,11 +64,14 @@ async function main(argv: string[]): Promise<void> {
         },
       });
       if (values.help === true) {
-        process.stdout.write(USAGE);
+        process.stdout.write(IMPORT_USAGE);
         return;
       }
+      if (positionals[0] === undefined) {
+        fail('import needs a dataset; use: nexttap import movielens');
+      }
       if (positionals[0] !== 'movielens') {
-        fail(`import ${positionals[0] ?? ''} is not a known dataset; use: nexttap import movielens`);
+        fail(`import ${positionals[0]} is not a known dataset; use: nexttap import movielens`);
       }
       const result = await importMovieLens({
         directory: values.dir,

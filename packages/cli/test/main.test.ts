@@ -21,12 +21,19 @@ describe('nexttap command line', () => {
   it('prints the usage for serve --help', () => {
     const result = nexttap(['serve', '--help']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('usage: nexttap <command>');
+    expect(result.stdout).toContain('usage: nexttap serve [--role ingest|ranker|all]');
   });
 
   it('prints the usage for import --help', () => {
     const result = nexttap(['import', 'movielens', '--help']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('usage: nexttap <command>');
+    expect(result.stdout).toContain('usage: nexttap import movielens');
+    expect(result.stdout).toContain('--end-ago-ms MS');
+  });
+
+  it('names the missing dataset of import', () => {
+    const result = nexttap(['import']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('nexttap: import needs a dataset; use: nexttap import movielens');
   });
 });
