@@ -63,6 +63,18 @@ describe('nexttap models', () => {
     expect(result.stderr).toContain('item_colour_match');
   });
 
+  it('names a model folder that does not exist', async () => {
+    const result = await nexttapModels(['validate', join(root, 'absent', 'model')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`model folder ${join(root, 'absent', 'model')} not found`);
+  });
+
+  it('points a missing version to models list', async () => {
+    const result = await nexttapModels(['validate', 'linear@9']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('list the models with nexttap models list');
+  });
+
   it('lists the registry', async () => {
     const result = await nexttapModels(['list']);
     expect(result.stdout.trim().split('\n')).toEqual(['broken@1', 'linear@1', 'linear@2']);

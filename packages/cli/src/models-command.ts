@@ -10,6 +10,7 @@ import {
   ModelRegistry,
   ModelValidationError,
   parseModelReference,
+  type ModelReference,
   type RankingModel,
 } from '@nexttap/model';
 
@@ -74,10 +75,25 @@ export async function runModelsCommand(argv: readonly string[], io: CommandIo): 
 }
 
 /** Loads a folder or registry version with the ranker's checks and prints what the ranker would serve. */
+/**
+ * Parses a model reference. A target with a path separator that is not a reference (such as
+ * /tmp/model) was meant as a folder, so the error says that the folder does not exist.
+ */
+function referenceOrMissingFolder(target: string): ModelReference {
+  try {
+    return parseModelReference(target);
+  } catch (error) {
+    if (error instanceof ModelReferenceError && /[\\/]/.test(target)) {
+      throw new ModelReferenceError(`model folder ${target} not found; pass an existing folder with model.onnx and manifest.json, or NAME@VERSION`);
+    }
+    throw error;
+  }
+}
+
 async function validateModel(target: string, registry: ModelRegistry, io: CommandIo): Promise<number> {
   let model: RankingModel;
   try {
-    model = (await isDirectory(target)) ? await loadRankingModel(target) : await registry.load(parseModelReference(target));
+    model = (await isDirectory(target)) ? await loadRankingModel(target) : await registry.load(referenceOrMissingFolder(target));
   } catch (error) {
     if (error instanceof ModelValidationError || error instanceof ModelNotFoundError || error instanceof ModelReferenceError) {
       io.stderr.write(`nexttap: invalid model: ${error.message}\n`);

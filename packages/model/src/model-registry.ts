@@ -23,7 +23,7 @@ export class ModelNotFoundError extends Error {
     readonly reference: ModelReference,
     readonly directory: string,
   ) {
-    super(`model ${formatModelReference(reference)} not found: ${directory} has no manifest.json; list the models with GET /v1/admin/models`);
+    super(`model ${formatModelReference(reference)} not found: ${directory} has no manifest.json; list the models with nexttap models list`);
   }
 }
 
