@@ -7,7 +7,8 @@
  *
  * Run: `BASE_DIR=/path/to/other/checkout npx tsx bench/feed-cpu-ab.ts`. The other checkout needs
  * its dependencies installed (for instance `git worktree add` then `npm ci`). `ROUNDS`,
- * `REQUESTS` and `CANDIDATES` override the defaults.
+ * `REQUESTS` and `CANDIDATES` override the defaults, and `STORE=memory` runs both rankers on the
+ * in-process store instead of Redis.
  */
 import { readMovieLensCatalog } from '@nexttap/movielens';
 import type { FastifyInstance } from 'fastify';
@@ -18,6 +19,7 @@ const BASE_DIR = process.env.BASE_DIR;
 const ROUNDS = Number(process.env.ROUNDS ?? 16);
 const REQUESTS = Number(process.env.REQUESTS ?? 200);
 const CANDIDATES = (process.env.CANDIDATES ?? '200,500').split(',').map(Number);
+const STORE = process.env.STORE ?? 'redis';
 /** Requests each ranker serves before the first round, so that the JIT and the item caches are warm. */
 const WARM_UP_REQUESTS = 1_000;
 
@@ -32,14 +34,14 @@ async function startRanker(root: string): Promise<BenchRanker> {
   const observability = await import(`${root}/packages/observability/src/index.ts`);
   const testkit = await import(`${root}/packages/testkit/src/index.ts`);
   const rankerConfig = await import(`${root}/bench/ranker-config.ts`);
-  const redis = await testkit.startRedisServer();
-  const config = rankerConfig.benchRankerConfig(redis.url, { FEED_STORE_BUDGET_MS: '1000' });
+  const redis = STORE === 'memory' ? undefined : await testkit.startRedisServer();
+  const config = rankerConfig.benchRankerConfig(redis?.url, { FEED_STORE_BUDGET_MS: '1000' });
   const server = await cli.startServer('ranker', config, { logger: observability.createLogger({ level: 'silent', service: 'bench' }) });
   return {
     app: server.app as FastifyInstance,
     close: async () => {
       await server.close();
-      await redis.stop();
+      await redis?.stop();
     },
   };
 }
@@ -65,6 +67,9 @@ function median(values: readonly number[]): number {
 if (BASE_DIR === undefined) {
   throw new Error('BASE_DIR is not set; set it to the path of the checkout to compare against');
 }
+if (STORE !== 'redis' && STORE !== 'memory') {
+  throw new Error(`STORE is ${STORE}; set it to redis or memory`);
+}
 const itemIds = (await readMovieLensCatalog(MOVIELENS_DIR)).map((item) => item.itemId);
 const rankers = { base: await startRanker(BASE_DIR), this: await startRanker(new URL('..', import.meta.url).pathname) };
 try {
@@ -82,7 +87,7 @@ try {
     }
     const ratios = samples.this.map((value, index) => value / (samples.base[index] as number));
     process.stdout.write(
-      `${candidates} candidates: CPU ms per request median base ${median(samples.base).toFixed(2)}, this ${median(samples.this).toFixed(2)}; ` +
+      `${STORE}, ${candidates} candidates: CPU ms per request median base ${median(samples.base).toFixed(2)}, this ${median(samples.this).toFixed(2)}; ` +
         `median per-round ratio this/base ${median(ratios).toFixed(3)}\n`,
     );
   }
