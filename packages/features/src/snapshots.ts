@@ -1,4 +1,5 @@
 import type { CatalogItem } from '@nexttap/events';
+import { catalogFactsOf, type CatalogFacts } from './catalog-facts';
 import { readDecayed } from './decay';
 import { keys } from './keys';
 import { halfLifeOfField, LANDMARK_FIELD, ZSET_LANDMARK_SUFFIX, type ReadRequest, type ReadResult } from './operations';
@@ -40,6 +41,8 @@ export interface GlobalPriors {
 export interface ItemSnapshot {
   itemId: string;
   catalog: CatalogItem | undefined;
+  /** The catalog record's fields that features read per candidate; undefined without a record. */
+  facts: CatalogFacts | undefined;
   /** Decayed value of every field of `ITEM_STAT_FIELDS`, by field name. */
   stats: StatReader;
   positiveMinutes: number;
@@ -60,6 +63,8 @@ export interface ItemSnapshot {
 /** Read access to an item's decayed stats by field name; undefined for a field that is not a stat. */
 export interface StatReader {
   get(field: string): number | undefined;
+  /** Returns the stat at `index` of `ITEM_STAT_FIELDS` (`itemStatIndex`), 0 past the end. */
+  at(index: number): number;
 }
 
 /** Decayed stats of one item: `ITEM_STAT_FIELDS` in order, at `offset` of a block shared by a batch of items. */
@@ -90,6 +95,19 @@ const EMPTY_STATS = new DecayedStats(new Float64Array(STAT_COUNT), 0);
 
 function statIndex(field: string): number {
   return STAT_INDEX.get(field) as number;
+}
+
+/**
+ * Returns the position of a stat field in `ITEM_STAT_FIELDS`, so that code reading a stat for
+ * every candidate can look the name up once and call `StatReader.at`. Throws for a field that is
+ * not an item stat.
+ */
+export function itemStatIndex(field: string): number {
+  const index = STAT_INDEX.get(field);
+  if (index === undefined) {
+    throw new Error(`${field} is not an item stat field; use one of ITEM_STAT_FIELDS`);
+  }
+  return index;
 }
 
 /** Positions in `ITEM_STAT_FIELDS` of the stats that every item snapshot names. */
@@ -245,6 +263,8 @@ export class ItemSnapshotBuilder {
   private readonly block: Float64Array;
   private next = 0;
   private readonly factors = new Float64Array(DISTINCT_HALF_LIVES.length);
+  /** Landmark that `factors` were computed for; items written in one batch share it. */
+  private factorsLandmarkMs = Number.NaN;
 
   /** @param capacity items with a packed snapshot that this builder builds at most */
   constructor(
@@ -258,13 +278,22 @@ export class ItemSnapshotBuilder {
   /**
    * Builds one item's snapshot from its packed snapshot (the landmark, then `ITEM_STAT_FIELDS`,
    * or null when the item has none), decaying every stat to the builder's instant with one power
-   * per distinct half-life.
+   * per distinct half-life. `facts` must be `catalogFactsOf(catalog)`; a caller that keeps them
+   * with the record passes them to save the lookup.
    */
-  build(itemId: string, packed: Float64Array | null, catalog: CatalogItem | undefined, covisitScore: number, seenInSession: boolean): ItemSnapshot {
+  build(
+    itemId: string,
+    packed: Float64Array | null,
+    catalog: CatalogItem | undefined,
+    covisitScore: number,
+    seenInSession: boolean,
+    facts: CatalogFacts | undefined = catalog === undefined ? undefined : catalogFactsOf(catalog),
+  ): ItemSnapshot {
     const stats = packed === null ? EMPTY_STATS : this.decay(packed);
     return {
       itemId,
       catalog,
+      facts,
       stats,
       positiveMinutes: stats.at(STAT.positiveMinutes),
       positiveShort: stats.at(STAT.positiveHour),
@@ -293,8 +322,11 @@ export class ItemSnapshotBuilder {
       throw new RangeError(`ItemSnapshotBuilder capacity exceeded: it was created for ${this.block.length / STAT_COUNT} items; create it with a larger capacity`);
     }
     const landmarkMs = packed[0] ?? 0;
-    for (let slot = 0; slot < DISTINCT_HALF_LIVES.length; slot++) {
-      this.factors[slot] = readDecayed(1, landmarkMs, this.nowMs, DISTINCT_HALF_LIVES[slot] as number);
+    if (landmarkMs !== this.factorsLandmarkMs) {
+      for (let slot = 0; slot < DISTINCT_HALF_LIVES.length; slot++) {
+        this.factors[slot] = readDecayed(1, landmarkMs, this.nowMs, DISTINCT_HALF_LIVES[slot] as number);
+      }
+      this.factorsLandmarkMs = landmarkMs;
     }
     const offset = this.next;
     for (let index = 0; index < STAT_COUNT; index++) {
