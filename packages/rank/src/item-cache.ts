@@ -1,11 +1,13 @@
 import type { CatalogItem } from '@nexttap/events';
-import { parseCatalogText, type ReadResult } from '@nexttap/features';
+import { catalogFactsOf, parseCatalogText, type CatalogFacts, type ReadResult } from '@nexttap/features';
 
 /** One item's stored features as last read: its packed snapshot and its catalog record. */
 export interface CachedItem {
   /** The packed snapshot (landmark, then the stat fields) undecayed, or null when the item has none. */
   packed: Float64Array | null;
   catalog: CatalogItem | undefined;
+  /** `catalogFactsOf(catalog)`, kept with the record so that a feed does not look it up per item. */
+  facts: CatalogFacts | undefined;
   /** When the item was read from the store, in epoch ms of the ranker's clock. */
   readAtMs: number;
 }
@@ -60,7 +62,7 @@ export class ItemCache {
   store(itemId: string, packed: Float64Array | null, catalogText: string | null | undefined, readAtMs: number): CachedItem {
     const previous = this.items.get(itemId);
     const catalog = catalogText ? parseCatalogText(catalogText) : undefined;
-    const entry: CachedItem = { packed, catalog, readAtMs };
+    const entry: CachedItem = { packed, catalog, facts: catalog === undefined ? undefined : catalogFactsOf(catalog), readAtMs };
     if (previous !== undefined) {
       // Re-inserting moves the item to the end of the map's order, which is the eviction order.
       this.items.delete(itemId);
