@@ -86,10 +86,7 @@ export function filterCandidates(candidates: readonly Candidate[], input: Filter
   });
 }
 
-/** Orders scored items: best score first, ties by item id so that equal scores keep one order. */
-export function sortByScore(items: ScoredItem[]): ScoredItem[] {
-  return items.sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
-}
+export { sortByScore } from './score-order';
 
 /**
  * Applies the ordering rules to items sorted by score, in order: live boost, diversity over the
