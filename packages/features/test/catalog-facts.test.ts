@@ -21,7 +21,7 @@ const SESSION: SessionSnapshot = {
 };
 const USER: UserSnapshot = { userId: 'u', categoryAffinity: new Map([['Horror', 0.5]]), creatorAffinity: new Map(), interacted: new Set() };
 
-/** The affinity share as a per-name lookup computes it: NaN without categories. */
+/** Computes the affinity share with lookups by name, NaN without categories. */
 function expectedShare(catalog: CatalogItem | undefined, affinity: ReadonlyMap<string, number>, mode: 'sum' | 'max'): number {
   if (catalog === undefined || catalog.categories.length === 0) {
     return Number.NaN;

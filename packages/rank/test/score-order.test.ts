@@ -6,9 +6,16 @@ function scored(itemId: string, score: number): ScoredItem {
   return { itemId, score, sources: ['request'], catalog: undefined, impressions: 0, taps: 0, rules: [] };
 }
 
-/** The order `sortByScore` promises, with the built-in stable sort. */
+function compareIds(a: string, b: string): number {
+  if (a === b) {
+    return 0;
+  }
+  return a < b ? -1 : 1;
+}
+
+/** Sorts as `sortByScore` promises, with the built-in stable sort. */
 function referenceOrder(items: readonly ScoredItem[]): ScoredItem[] {
-  return [...items].sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
+  return [...items].sort((a, b) => b.score - a.score || compareIds(a.itemId, b.itemId));
 }
 
 describe('sortByScore', () => {
