@@ -1,5 +1,6 @@
 export * from './aggregate';
 export * from './apply-events';
+export * from './catalog-facts';
 export * from './decay';
 export * from './feature-store';
 export * from './keys';

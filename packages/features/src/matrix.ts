@@ -37,6 +37,7 @@ export function buildFeatureMatrix(
   // reference. Filling column by column keeps one feature's code hot across the rows. The rows
   // share the session and user, so their affinity sums are computed once.
   const context: FeatureContext = { session, user, item: items[0] as ItemSnapshot, nowMs, affinityTotals: new Map() };
+  const columnValues = new Float64Array(items.length);
   for (let column = 0; column < columns; column++) {
     const feature = features[column] as FeatureDefinition;
     const defaultValue = feature.defaultValue;
@@ -45,6 +46,15 @@ export function buildFeatureMatrix(
       const cellValue = value === undefined || !Number.isFinite(value) ? defaultValue : value;
       for (let cell = column; cell < data.length; cell += columns) {
         data[cell] = cellValue;
+      }
+      continue;
+    }
+    if (feature.computeColumn !== undefined) {
+      // The values are checked as doubles, before the float32 store, as `compute` values are.
+      feature.computeColumn(items, context, columnValues);
+      for (let row = 0, cell = column; row < items.length; row++, cell += columns) {
+        const value = columnValues[row] as number;
+        data[cell] = Number.isFinite(value) ? value : defaultValue;
       }
       continue;
     }

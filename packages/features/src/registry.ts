@@ -1,6 +1,7 @@
 import { INTERACTION_TYPES, type InteractionType } from '@nexttap/events';
 import { isNegative, ITEM_FIELDS, itemTypeField } from './plan';
-import type { ItemSnapshot, SessionSnapshot, UserSnapshot } from './snapshots';
+import { affinityByCategoryNumber } from './catalog-facts';
+import { itemStatIndex, type ItemSnapshot, type SessionSnapshot, type UserSnapshot } from './snapshots';
 
 const DAY_MS = 86_400_000;
 
@@ -29,137 +30,212 @@ export interface FeatureDefinition {
    * a feature matrix computes it once per request instead of once per candidate.
    */
   perRequest?: boolean;
+  /** Returns the value for `context.item`; undefined or NaN when the inputs are missing. */
   compute(context: FeatureContext): number | undefined;
+  /**
+   * Writes the value for every item of `items` into `out` (one entry per item, NaN where the
+   * inputs are missing), equal to `compute` for each item. A matrix build calls it once per
+   * column instead of `compute` once per cell; `context.item` is not read.
+   */
+  computeColumn?(items: readonly ItemSnapshot[], context: FeatureContext, out: Float64Array): void;
+}
+
+type ItemFeatureInput = Omit<FeatureDefinition, 'type' | 'compute' | 'perRequest' | 'computeColumn'> & {
+  computeColumn(items: readonly ItemSnapshot[], context: FeatureContext, out: Float64Array): void;
+};
+
+/**
+ * Defines a feature of the item by its column kernel, and derives the one-item `compute` from it,
+ * so that each feature's formula is written once. Every kernel has its own loop: a shared loop
+ * calling a function per item would see every feature at one call site and run slower.
+ */
+function itemFeature(input: ItemFeatureInput): FeatureDefinition {
+  const cell = new Float64Array(1);
+  return {
+    ...input,
+    type: 'float32',
+    compute: (context) => {
+      input.computeColumn([context.item], context, cell);
+      return cell[0];
+    },
+  };
 }
 
 export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
-  {
+  itemFeature({
     name: 'item_popularity_week',
-    type: 'float32',
     defaultValue: 0,
     description: 'log(1 + engagements with the item), 7-day half-life',
-    compute: ({ item }) => Math.log1p(Math.max(0, item.positiveLong)),
-  },
-  {
+    computeColumn: (items, _, out) => {
+      for (let row = 0; row < items.length; row++) {
+        out[row] = Math.log1p(Math.max(0, (items[row] as ItemSnapshot).positiveLong));
+      }
+    },
+  }),
+  itemFeature({
     name: 'item_popularity_day',
-    type: 'float32',
     defaultValue: 0,
     description: 'log(1 + engagements with the item), 1-day half-life',
-    compute: ({ item }) => Math.log1p(Math.max(0, item.positiveDay)),
-  },
-  {
+    computeColumn: (items, _, out) => {
+      for (let row = 0; row < items.length; row++) {
+        out[row] = Math.log1p(Math.max(0, (items[row] as ItemSnapshot).positiveDay));
+      }
+    },
+  }),
+  itemFeature({
     name: 'item_popularity_hour',
-    type: 'float32',
     defaultValue: 0,
     description: 'log(1 + engagements with the item), 1-hour half-life',
-    compute: ({ item }) => Math.log1p(Math.max(0, item.positiveShort)),
-  },
-  {
+    computeColumn: (items, _, out) => {
+      for (let row = 0; row < items.length; row++) {
+        out[row] = Math.log1p(Math.max(0, (items[row] as ItemSnapshot).positiveShort));
+      }
+    },
+  }),
+  itemFeature({
     name: 'item_trend_velocity',
-    type: 'float32',
     defaultValue: 0,
     description: "log of the item's engagement rate over the last hour against the last day ((24·hour + 1) / (day + 1)); 0 when steady",
-    compute: ({ item }) => Math.log((24 * item.positiveShort + 1) / (item.positiveDay + 1)),
-  },
-  {
+    computeColumn: (items, _, out) => {
+      for (let row = 0; row < items.length; row++) {
+        const item = items[row] as ItemSnapshot;
+        out[row] = Math.log((24 * item.positiveShort + 1) / (item.positiveDay + 1));
+      }
+    },
+  }),
+  itemFeature({
     name: 'item_tap_rate',
-    type: 'float32',
     defaultValue: 0.1,
     description: 'taps per impression (1-day half-life), smoothed towards the rate over all items with the weight of 20 impressions',
-    compute: ({ item }) => (item.taps + 20 * item.priors.tapRate) / (item.impressions + 20),
-  },
-  {
+    computeColumn: (items, _, out) => {
+      for (let row = 0; row < items.length; row++) {
+        const item = items[row] as ItemSnapshot;
+        out[row] = (item.taps + 20 * item.priors.tapRate) / (item.impressions + 20);
+      }
+    },
+  }),
+  itemFeature({
     name: 'item_completion_rate',
-    type: 'float32',
     defaultValue: 0.5,
     description: 'completes per play (1-day half-life), smoothed towards the rate over all items with the weight of 20 plays',
-    compute: ({ item }) => (count(item, 'complete') + 20 * item.priors.completionRate) / (count(item, 'play') + 20),
-  },
-  {
+    computeColumn: (items, _, out) => {
+      for (let row = 0; row < items.length; row++) {
+        const item = items[row] as ItemSnapshot;
+        out[row] = (count(item, 'complete') + 20 * item.priors.completionRate) / (count(item, 'play') + 20);
+      }
+    },
+  }),
+  itemFeature({
     name: 'item_like_rate',
-    type: 'float32',
     defaultValue: 0.5,
     description: 'likes per engagement other than impressions (1-day half-life), smoothed with a uniform Beta(1, 1) prior',
-    compute: ({ item }) => (item.likes + 1) / (item.interactions + 2),
-  },
-  {
+    computeColumn: (items, _, out) => {
+      for (let row = 0; row < items.length; row++) {
+        const item = items[row] as ItemSnapshot;
+        out[row] = (item.likes + 1) / (item.interactions + 2);
+      }
+    },
+  }),
+  itemFeature({
     name: 'item_skip_rate',
-    type: 'float32',
     defaultValue: 0.5,
     description: 'skips and hides per engagement other than impressions (1-day half-life), smoothed with a Beta(1, 1) prior',
-    compute: ({ item }) => (count(item, 'skip') + count(item, 'hide') + 1) / (item.interactions + 2),
-  },
-  {
+    computeColumn: (items, _, out) => {
+      for (let row = 0; row < items.length; row++) {
+        const item = items[row] as ItemSnapshot;
+        out[row] = (count(item, 'skip') + count(item, 'hide') + 1) / (item.interactions + 2);
+      }
+    },
+  }),
+  itemFeature({
     name: 'item_mean_dwell_seconds',
-    type: 'float32',
     defaultValue: 0,
     description: 'log(1 + mean dwell in seconds on the item, 1-day half-life); the default before any dwell is known',
-    compute: ({ item }) => meanDwell(item),
-  },
-  {
+    computeColumn: (items, _, out) => {
+      for (let row = 0; row < items.length; row++) {
+        out[row] = meanDwell(items[row] as ItemSnapshot);
+      }
+    },
+  }),
+  itemFeature({
     name: 'item_age_days',
-    type: 'float32',
     defaultValue: 0,
     description: 'log(1 + days since the item was published); the default when the catalog has no publishedAt (see item_has_publish_date)',
-    compute: ({ item, nowMs }) =>
-      item.catalog?.publishedAt === undefined ? undefined : Math.log1p(Math.max(0, nowMs - item.catalog.publishedAt) / DAY_MS),
-  },
-  {
+    computeColumn: (items, { nowMs }, out) => {
+      for (let row = 0; row < items.length; row++) {
+        const facts = (items[row] as ItemSnapshot).facts;
+        out[row] = facts === undefined || !facts.hasPublishedAt ? Number.NaN : Math.log1p(Math.max(0, nowMs - facts.publishedAtMs) / DAY_MS);
+      }
+    },
+  }),
+  itemFeature({
     name: 'item_has_publish_date',
-    type: 'float32',
     defaultValue: 0,
     description: '1 when the catalog gives a publishedAt, else 0, so a missing date is not read as a new item',
-    compute: ({ item }) => (item.catalog?.publishedAt === undefined ? 0 : 1),
-  },
-  {
+    computeColumn: (items, _, out) => {
+      for (let row = 0; row < items.length; row++) {
+        out[row] = (items[row] as ItemSnapshot).facts?.hasPublishedAt === true ? 1 : 0;
+      }
+    },
+  }),
+  itemFeature({
     name: 'item_live',
-    type: 'float32',
     defaultValue: 0,
     description: '1 when the catalog marks the item live, else 0',
-    compute: ({ item }) => (item.catalog?.live === true ? 1 : 0),
-  },
-  {
+    computeColumn: (items, _, out) => {
+      for (let row = 0; row < items.length; row++) {
+        out[row] = (items[row] as ItemSnapshot).facts?.live === true ? 1 : 0;
+      }
+    },
+  }),
+  itemFeature({
     name: 'item_category_count',
-    type: 'float32',
     defaultValue: 0,
     description: 'number of categories of the item in the catalog',
-    compute: ({ item }) => item.catalog?.categories.length,
-  },
-  {
+    computeColumn: (items, _, out) => {
+      for (let row = 0; row < items.length; row++) {
+        out[row] = (items[row] as ItemSnapshot).facts?.categoryNumbers.length ?? Number.NaN;
+      }
+    },
+  }),
+  itemFeature({
     name: 'session_category_affinity',
-    type: 'float32',
     defaultValue: 0,
     description: "sum over the item's categories of the session's affinity share (30-minute half-life); negative after skips",
-    compute: (context) => categoryShare(context, context.session.categoryAffinity, 'sum'),
-  },
-  {
+    computeColumn: (items, context, out) => categoryShares(items, context, context.session.categoryAffinity, 'sum', out),
+  }),
+  itemFeature({
     name: 'session_category_max',
-    type: 'float32',
     defaultValue: 0,
     description: "largest session affinity share among the item's categories",
-    compute: (context) => categoryShare(context, context.session.categoryAffinity, 'max'),
-  },
-  {
+    computeColumn: (items, context, out) => categoryShares(items, context, context.session.categoryAffinity, 'max', out),
+  }),
+  itemFeature({
     name: 'session_creator_affinity',
-    type: 'float32',
     defaultValue: 0,
     description: "the session's affinity share of the item's creator (30-minute half-life)",
-    compute: (context) => creatorShare(context, context.session.creatorAffinity),
-  },
-  {
+    computeColumn: (items, context, out) => creatorShares(items, context, context.session.creatorAffinity, out),
+  }),
+  itemFeature({
     name: 'session_covisit_score',
-    type: 'float32',
     defaultValue: 0,
     description: "log(1 + co-visitation score from the session's last 5 engaged items to the item, 7-day half-life)",
-    compute: ({ item }) => Math.log1p(Math.max(0, item.covisitScore)),
-  },
-  {
+    computeColumn: (items, _, out) => {
+      for (let row = 0; row < items.length; row++) {
+        out[row] = Math.log1p(Math.max(0, (items[row] as ItemSnapshot).covisitScore));
+      }
+    },
+  }),
+  itemFeature({
     name: 'session_item_seen',
-    type: 'float32',
     defaultValue: 0,
     description: '1 when the session already had an impression of the item, else 0',
-    compute: ({ item }) => (item.seenInSession ? 1 : 0),
-  },
+    computeColumn: (items, _, out) => {
+      for (let row = 0; row < items.length; row++) {
+        out[row] = (items[row] as ItemSnapshot).seenInSession ? 1 : 0;
+      }
+    },
+  }),
   {
     name: 'session_event_count',
     type: 'float32',
@@ -200,20 +276,20 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     description: "log(1 + mean dwell in seconds over the session's recent events that carry one)",
     compute: ({ session }) => sessionMeanDwell(session),
   },
-  {
+  itemFeature({
     name: 'user_category_affinity',
-    type: 'float32',
     defaultValue: 0,
     description: "sum over the item's categories of the user's long-term affinity share (30-day half-life)",
-    compute: (context) => (context.user === undefined ? undefined : categoryShare(context, context.user.categoryAffinity, 'sum')),
-  },
-  {
+    computeColumn: (items, context, out) =>
+      context.user === undefined ? out.fill(Number.NaN, 0, items.length) : categoryShares(items, context, context.user.categoryAffinity, 'sum', out),
+  }),
+  itemFeature({
     name: 'user_creator_affinity',
-    type: 'float32',
     defaultValue: 0,
     description: "the user's long-term affinity share of the item's creator (30-day half-life)",
-    compute: (context) => (context.user === undefined ? undefined : creatorShare(context, context.user.creatorAffinity)),
-  },
+    computeColumn: (items, context, out) =>
+      context.user === undefined ? out.fill(Number.NaN, 0, items.length) : creatorShares(items, context, context.user.creatorAffinity, out),
+  }),
   {
     name: 'user_known',
     type: 'float32',
@@ -232,33 +308,43 @@ export function findFeature(name: string): FeatureDefinition | undefined {
 }
 
 /**
- * Returns the affinity share of an item's categories: each category's affinity divided by the sum
- * of absolute affinities, so sessions of any length give values in [-1, 1].
+ * Writes the affinity share of each item's categories: each category's affinity divided by the
+ * sum of absolute affinities, so sessions of any length give values in [-1, 1]. An item without
+ * a catalog record or categories gets NaN.
  */
-function categoryShare(context: FeatureContext, affinity: ReadonlyMap<string, number>, mode: 'sum' | 'max'): number | undefined {
-  const catalog = context.item.catalog;
-  if (catalog === undefined || catalog.categories.length === 0) {
-    return undefined;
-  }
+function categoryShares(items: readonly ItemSnapshot[], context: FeatureContext, affinity: ReadonlyMap<string, number>, mode: 'sum' | 'max', out: Float64Array): void {
   const total = absoluteSumOf(context, affinity);
-  if (total === 0) {
-    return 0;
+  const byNumber = total === 0 ? undefined : affinityByCategoryNumber(affinity);
+  for (let row = 0; row < items.length; row++) {
+    const categories = (items[row] as ItemSnapshot).facts?.categoryNumbers;
+    if (categories === undefined || categories.length === 0) {
+      out[row] = Number.NaN;
+      continue;
+    }
+    if (byNumber === undefined) {
+      out[row] = 0;
+      continue;
+    }
+    let result = mode === 'sum' ? 0 : Number.NEGATIVE_INFINITY;
+    for (let index = 0; index < categories.length; index++) {
+      const share = (byNumber.get(categories[index] as number) ?? 0) / total;
+      result = mode === 'sum' ? result + share : Math.max(result, share);
+    }
+    out[row] = result;
   }
-  let result = mode === 'sum' ? 0 : Number.NEGATIVE_INFINITY;
-  for (const category of catalog.categories) {
-    const share = (affinity.get(category) ?? 0) / total;
-    result = mode === 'sum' ? result + share : Math.max(result, share);
-  }
-  return result;
 }
 
-function creatorShare(context: FeatureContext, affinity: ReadonlyMap<string, number>): number | undefined {
-  const catalog = context.item.catalog;
-  if (catalog?.creatorId === undefined) {
-    return undefined;
-  }
+/** Writes each item's creator's affinity share; NaN for an item without a creator. */
+function creatorShares(items: readonly ItemSnapshot[], context: FeatureContext, affinity: ReadonlyMap<string, number>, out: Float64Array): void {
   const total = absoluteSumOf(context, affinity);
-  return total === 0 ? 0 : (affinity.get(catalog.creatorId) ?? 0) / total;
+  for (let row = 0; row < items.length; row++) {
+    const creatorId = (items[row] as ItemSnapshot).facts?.creatorId;
+    if (creatorId === undefined) {
+      out[row] = Number.NaN;
+    } else {
+      out[row] = total === 0 ? 0 : (affinity.get(creatorId) ?? 0) / total;
+    }
+  }
 }
 
 /** Returns the sum of absolute affinities, from the context's memo when it has one. */
@@ -283,17 +369,22 @@ function absoluteSum(values: ReadonlyMap<string, number>): number {
   return total;
 }
 
-/** Day-half-life counter field of each interaction type, named once rather than on every row. */
-const DAY_COUNT_FIELDS = Object.fromEntries(INTERACTION_TYPES.map((type) => [type, itemTypeField(type, 'day')])) as Record<InteractionType, string>;
+/**
+ * Stat position of each interaction type's day-half-life counter, looked up once rather than by
+ * name on every row.
+ */
+const DAY_COUNT_INDEX = Object.fromEntries(INTERACTION_TYPES.map((type) => [type, itemStatIndex(itemTypeField(type, 'day'))])) as Record<InteractionType, number>;
+const DWELL_COUNT_DAY_INDEX = itemStatIndex(ITEM_FIELDS.dwellCountDay);
+const DWELL_SECONDS_DAY_INDEX = itemStatIndex(ITEM_FIELDS.dwellSecondsDay);
 
 function count(item: ItemSnapshot, type: InteractionType): number {
-  return item.stats.get(DAY_COUNT_FIELDS[type]) ?? 0;
+  return item.stats.at(DAY_COUNT_INDEX[type]);
 }
 
-function meanDwell(item: ItemSnapshot): number | undefined {
-  const dwellCount = item.stats.get(ITEM_FIELDS.dwellCountDay) ?? 0;
+function meanDwell(item: ItemSnapshot): number {
+  const dwellCount = item.stats.at(DWELL_COUNT_DAY_INDEX);
   // Below a tenth of one decayed event, the mean is noise from an old dwell.
-  return dwellCount < 0.1 ? undefined : Math.log1p((item.stats.get(ITEM_FIELDS.dwellSecondsDay) ?? 0) / dwellCount);
+  return dwellCount < 0.1 ? Number.NaN : Math.log1p(item.stats.at(DWELL_SECONDS_DAY_INDEX) / dwellCount);
 }
 
 function secondsSince(tMs: number | undefined, nowMs: number): number | undefined {

@@ -1,4 +1,5 @@
 import type { CatalogItem } from '@nexttap/events';
+import { catalogFactsOf, type CatalogFacts } from './catalog-facts';
 import { readDecayed } from './decay';
 import { keys } from './keys';
 import { halfLifeOfField, LANDMARK_FIELD, ZSET_LANDMARK_SUFFIX, type ReadRequest, type ReadResult } from './operations';
@@ -40,6 +41,8 @@ export interface GlobalPriors {
 export interface ItemSnapshot {
   itemId: string;
   catalog: CatalogItem | undefined;
+  /** The catalog record's fields that features read per candidate; undefined without a record. */
+  facts: CatalogFacts | undefined;
   /** Decayed value of every field of `ITEM_STAT_FIELDS`, by field name. */
   stats: StatReader;
   positiveMinutes: number;
@@ -60,23 +63,32 @@ export interface ItemSnapshot {
 /** Read access to an item's decayed stats by field name; undefined for a field that is not a stat. */
 export interface StatReader {
   get(field: string): number | undefined;
+  /** Returns the stat at `index` of `ITEM_STAT_FIELDS` (`itemStatIndex`), 0 past the end. */
+  at(index: number): number;
 }
 
-/** Decayed stats of one item: `ITEM_STAT_FIELDS` in order, at `offset` of a block shared by a batch of items. */
+/**
+ * Decayed stats of one item, computed when read: the packed value times the decay factor of its
+ * half-life, at `offset` of a factor block shared by a batch of items. The product is the one an
+ * eager copy would store, and a feed reads about half of the stats, so no decayed copy of all
+ * 24 stats per candidate is allocated. Packed snapshots are never changed after a read.
+ */
 class DecayedStats implements StatReader {
   constructor(
-    private readonly values: Float64Array,
+    private readonly packed: Float64Array,
+    private readonly factors: Float64Array,
     private readonly offset: number,
   ) {}
 
   get(field: string): number | undefined {
     const index = STAT_INDEX.get(field);
-    return index === undefined ? undefined : this.values[this.offset + index];
+    return index === undefined ? undefined : this.at(index);
   }
 
   /** Returns the stat at `index` of `ITEM_STAT_FIELDS`. */
   at(index: number): number {
-    return this.values[this.offset + index] ?? 0;
+    const slot = HALF_LIFE_SLOT[index];
+    return slot === undefined ? 0 : (this.packed[index + 1] ?? 0) * (this.factors[this.offset + slot] as number);
   }
 }
 
@@ -86,10 +98,24 @@ const STAT_HALF_LIVES = ITEM_STAT_FIELDS.map((field) => halfLifeOfField(field) a
 const DISTINCT_HALF_LIVES = [...new Set(STAT_HALF_LIVES)];
 /** For each stat field, the index of its half-life in `DISTINCT_HALF_LIVES`. */
 const HALF_LIFE_SLOT = Uint8Array.from(STAT_HALF_LIVES, (halfLifeMs) => DISTINCT_HALF_LIVES.indexOf(halfLifeMs));
-const EMPTY_STATS = new DecayedStats(new Float64Array(STAT_COUNT), 0);
+/** Stats of an item without a packed snapshot: every stat 0. */
+const EMPTY_STATS = new DecayedStats(new Float64Array(STAT_COUNT + 1), new Float64Array(DISTINCT_HALF_LIVES.length).fill(1), 0);
 
 function statIndex(field: string): number {
   return STAT_INDEX.get(field) as number;
+}
+
+/**
+ * Returns the position of a stat field in `ITEM_STAT_FIELDS`, so that code reading a stat for
+ * every candidate can look the name up once and call `StatReader.at`. Throws for a field that is
+ * not an item stat.
+ */
+export function itemStatIndex(field: string): number {
+  const index = STAT_INDEX.get(field);
+  if (index === undefined) {
+    throw new Error(`${field} is not an item stat field; use one of ITEM_STAT_FIELDS`);
+  }
+  return index;
 }
 
 /** Positions in `ITEM_STAT_FIELDS` of the stats that every item snapshot names. */
@@ -238,33 +264,67 @@ export function parseItemReads(itemIds: readonly string[], results: readonly Rea
 }
 
 /**
- * Builds the snapshots of a batch of items read at one instant. The decayed stats of all items
+ * Returns a packed snapshot moved to the landmark `referenceMs`: every stat times
+ * 2^((landmark − referenceMs) / halfLife), which forward decay allows because it leaves the
+ * decayed value at any time unchanged. Snapshots that share a landmark share their decay factors
+ * in `ItemSnapshotBuilder`, so a cache that moves its items to one landmark decays a feed with one
+ * power per half-life instead of one per half-life and item. The decayed values equal those of
+ * the original snapshot up to rounding (a relative difference near 1e-16), not bit for bit.
+ */
+export function rebasePackedSnapshot(packed: Float64Array, referenceMs: number): Float64Array {
+  const landmarkMs = packed[0] ?? 0;
+  const factors = DISTINCT_HALF_LIVES.map((halfLifeMs) => readDecayed(1, landmarkMs, referenceMs, halfLifeMs));
+  const rebased = new Float64Array(packed.length);
+  rebased[0] = referenceMs;
+  for (let index = 1; index < packed.length; index++) {
+    const slot = HALF_LIFE_SLOT[index - 1];
+    // Fields past the known stats, from a newer writer, are kept as they are: nothing reads them.
+    rebased[index] = slot === undefined ? (packed[index] as number) : (packed[index] as number) * (factors[slot] as number);
+  }
+  return rebased;
+}
+
+/**
+ * Builds the snapshots of a batch of items read at one instant. The decay factors of all items
  * share one typed array, so a batch allocates one block instead of one array per item.
  */
 export class ItemSnapshotBuilder {
-  private readonly block: Float64Array;
+  /** Decay factors, one per distinct half-life, in a group per run of items with one landmark. */
+  private readonly factors: Float64Array;
   private next = 0;
-  private readonly factors = new Float64Array(DISTINCT_HALF_LIVES.length);
+  /** Offset in `factors` of the last group, and the landmark it was computed for. */
+  private lastOffset = -1;
+  private lastLandmarkMs = Number.NaN;
+  private built = 0;
 
   /** @param capacity items with a packed snapshot that this builder builds at most */
   constructor(
-    capacity: number,
+    private readonly capacity: number,
     private readonly nowMs: number,
     private readonly priors: GlobalPriors,
   ) {
-    this.block = new Float64Array(capacity * STAT_COUNT);
+    this.factors = new Float64Array(capacity * DISTINCT_HALF_LIVES.length);
   }
 
   /**
    * Builds one item's snapshot from its packed snapshot (the landmark, then `ITEM_STAT_FIELDS`,
    * or null when the item has none), decaying every stat to the builder's instant with one power
-   * per distinct half-life.
+   * per distinct half-life. `facts` must be `catalogFactsOf(catalog)`; a caller that keeps them
+   * with the record passes them to save the lookup.
    */
-  build(itemId: string, packed: Float64Array | null, catalog: CatalogItem | undefined, covisitScore: number, seenInSession: boolean): ItemSnapshot {
+  build(
+    itemId: string,
+    packed: Float64Array | null,
+    catalog: CatalogItem | undefined,
+    covisitScore: number,
+    seenInSession: boolean,
+    facts: CatalogFacts | undefined = catalog === undefined ? undefined : catalogFactsOf(catalog),
+  ): ItemSnapshot {
     const stats = packed === null ? EMPTY_STATS : this.decay(packed);
     return {
       itemId,
       catalog,
+      facts,
       stats,
       positiveMinutes: stats.at(STAT.positiveMinutes),
       positiveShort: stats.at(STAT.positiveHour),
@@ -289,20 +349,23 @@ export class ItemSnapshotBuilder {
   }
 
   private decay(packed: Float64Array): DecayedStats {
-    if (this.next + STAT_COUNT > this.block.length) {
-      throw new RangeError(`ItemSnapshotBuilder capacity exceeded: it was created for ${this.block.length / STAT_COUNT} items; create it with a larger capacity`);
+    if (this.built === this.capacity) {
+      throw new RangeError(`ItemSnapshotBuilder capacity exceeded: it was created for ${this.capacity} items; create it with a larger capacity`);
     }
+    this.built += 1;
     const landmarkMs = packed[0] ?? 0;
-    for (let slot = 0; slot < DISTINCT_HALF_LIVES.length; slot++) {
-      this.factors[slot] = readDecayed(1, landmarkMs, this.nowMs, DISTINCT_HALF_LIVES[slot] as number);
+    // Items cached in one minute, or written in one batch, share a landmark and so their factors.
+    if (landmarkMs !== this.lastLandmarkMs) {
+      this.lastOffset = this.next;
+      this.lastLandmarkMs = landmarkMs;
+      for (let slot = 0; slot < DISTINCT_HALF_LIVES.length; slot++) {
+        this.factors[this.next + slot] = readDecayed(1, landmarkMs, this.nowMs, DISTINCT_HALF_LIVES[slot] as number);
+      }
+      this.next += DISTINCT_HALF_LIVES.length;
     }
-    const offset = this.next;
-    for (let index = 0; index < STAT_COUNT; index++) {
-      this.block[offset + index] = (packed[index + 1] ?? 0) * (this.factors[HALF_LIFE_SLOT[index] as number] as number);
-    }
-    this.next += STAT_COUNT;
-    return new DecayedStats(this.block, offset);
+    return new DecayedStats(packed, this.factors, this.lastOffset);
   }
+
 }
 
 /**

@@ -58,7 +58,7 @@ export function planCachedItemRead(cache: ItemCache, itemIds: readonly string[],
     const builder = new ItemSnapshotBuilder(itemIds.length, nowMs, priorsOf(global, nowMs));
     return itemIds.map((itemId, index) => {
       const entry = entries[index] as CachedItem;
-      return builder.build(itemId, entry.packed, entry.catalog, covisitScores[index] as number, seen[index] as boolean);
+      return builder.build(itemId, entry.packed, entry.catalog, covisitScores[index] as number, seen[index] as boolean, entry.facts);
     });
   };
   return { requests, complete };

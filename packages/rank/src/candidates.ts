@@ -107,9 +107,19 @@ function mergeRoundRobin(lists: readonly SourceList[], total: number): Candidate
   return [...merged.values()];
 }
 
-/** Turns the request's candidates into candidates, dropping repeats and keeping the request's order. */
+/**
+ * Turns the request's candidates into candidates, dropping repeats and keeping the request's order.
+ * The candidates share one sources array, which nothing changes after generation.
+ */
 export function requestCandidates(itemIds: readonly string[]): Candidate[] {
-  return [...new Set(itemIds)].map((itemId) => ({ itemId, sources: ['request'] }));
+  const sources: CandidateSource[] = ['request'];
+  const unique = new Set(itemIds);
+  const candidates: Candidate[] = new Array(unique.size);
+  let index = 0;
+  for (const itemId of unique) {
+    candidates[index++] = { itemId, sources };
+  }
+  return candidates;
 }
 
 /** Returns the categories with the highest positive affinity, best first, ties by name. */

@@ -1,5 +1,5 @@
 import type { CatalogItem } from '@nexttap/events';
-import type { SessionSnapshot, UserSnapshot } from '@nexttap/features';
+import { catalogFactsOf, type CatalogFacts, type SessionSnapshot, type UserSnapshot } from '@nexttap/features';
 import type { Candidate, CandidateSource } from './candidates';
 import { sampleTapRate } from './thompson';
 
@@ -52,6 +52,8 @@ export interface ScoredItem {
   score: number;
   sources: CandidateSource[];
   catalog: CatalogItem | undefined;
+  /** `catalogFactsOf(catalog)` when the caller has them; the rules look them up otherwise. */
+  facts?: CatalogFacts | undefined;
   impressions: number;
   taps: number;
   rules: RuleEffect[];
@@ -84,10 +86,7 @@ export function filterCandidates(candidates: readonly Candidate[], input: Filter
   });
 }
 
-/** Orders scored items: best score first, ties by item id so that equal scores keep one order. */
-export function sortByScore(items: ScoredItem[]): ScoredItem[] {
-  return items.sort((a, b) => compareDescending(a.score, b.score) || (a.itemId < b.itemId ? -1 : a.itemId > b.itemId ? 1 : 0));
-}
+export { sortByScore } from './score-order';
 
 /**
  * Compares numbers for a descending sort: -1 when `a` comes first, 1 when `b` does, 0 when they
@@ -121,10 +120,10 @@ export function applyOrderingRules(
 
 /** Moves each live item up by `positions`; a live item wins a tie with the item it reaches. */
 export function boostLiveItems(items: readonly ScoredItem[], positions: number): ScoredItem[] {
-  if (positions <= 0 || !items.some((item) => item.catalog?.live === true)) {
+  if (positions <= 0 || !items.some((item) => factsOf(item)?.live === true)) {
     return [...items];
   }
-  const keyed = items.map((item, index) => ({ item, index, key: item.catalog?.live === true ? index - positions - 0.5 : index }));
+  const keyed = items.map((item, index) => ({ item, index, key: factsOf(item)?.live === true ? index - positions - 0.5 : index }));
   keyed.sort((a, b) => a.key - b.key);
   return keyed.map(({ item, index }, to) => {
     if (to < index) {
@@ -200,7 +199,8 @@ class WindowCounts {
   private readonly categoryNumbers: number[] = [];
   /** Creator number of each item, or -1 without a creator. */
   private readonly creatorNumbers: Int32Array;
-  private readonly categoryNumberOf = new Map<string, number>();
+  /** Numbers of this ranking by process-wide category number (`categoryNumber`). */
+  private readonly categoryNumberOf = new Map<number, number>();
   private readonly creatorNumberOf = new Map<string, number>();
   /** Items in the window per category number and per creator number; they grow as numbers are given. */
   private readonly categoryCounts: number[] = [];
@@ -219,9 +219,9 @@ class WindowCounts {
   /** Numbers the categories and the creator of every item up to item `index`. */
   private prepareThrough(index: number): void {
     for (; this.prepared <= index; this.prepared++) {
-      const catalog = (this.items[this.prepared] as ScoredItem).catalog;
+      const facts = factsOf(this.items[this.prepared] as ScoredItem);
       const start = this.categoryNumbers.length;
-      for (const category of catalog?.categories ?? []) {
+      for (const category of facts?.categoryNumbers ?? NO_CATEGORIES) {
         let number = this.categoryNumberOf.get(category);
         if (number === undefined) {
           number = this.categoryNumberOf.size;
@@ -234,7 +234,7 @@ class WindowCounts {
         }
       }
       this.categoryStarts[this.prepared + 1] = this.categoryNumbers.length;
-      const creatorId = catalog?.creatorId;
+      const creatorId = facts?.creatorId;
       let creator = -1;
       if (creatorId !== undefined) {
         creator = this.creatorNumberOf.get(creatorId) ?? -1;
@@ -316,10 +316,16 @@ export function placeExplorationItem(
 
 /** Tells whether an item is fresh or little-shown, and so may take the exploration slot. */
 export function mayExplore(item: ScoredItem, settings: FeedRuleSettings, nowMs: number): boolean {
-  if (item.catalog === undefined) {
+  const facts = factsOf(item);
+  if (facts === undefined) {
     return false;
   }
-  const publishedAt = item.catalog.publishedAt;
-  const fresh = publishedAt !== undefined && nowMs - publishedAt < settings.explorationFreshMs;
+  const fresh = facts.hasPublishedAt && nowMs - facts.publishedAtMs < settings.explorationFreshMs;
   return fresh || item.impressions < settings.explorationMaxImpressions;
+}
+
+const NO_CATEGORIES = new Int32Array(0);
+
+function factsOf(item: ScoredItem): CatalogFacts | undefined {
+  return item.facts ?? (item.catalog === undefined ? undefined : catalogFactsOf(item.catalog));
 }

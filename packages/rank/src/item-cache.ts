@@ -1,11 +1,16 @@
 import type { CatalogItem } from '@nexttap/events';
-import { parseCatalogText, type ReadResult } from '@nexttap/features';
+import { catalogFactsOf, parseCatalogText, rebasePackedSnapshot, type CatalogFacts, type ReadResult } from '@nexttap/features';
 
 /** One item's stored features as last read: its packed snapshot and its catalog record. */
 export interface CachedItem {
-  /** The packed snapshot (landmark, then the stat fields) undecayed, or null when the item has none. */
+  /**
+   * The packed snapshot (landmark, then the stat fields) undecayed and moved to the landmark
+   * `cacheLandmarkOf(readAtMs)`, or null when the item has none.
+   */
   packed: Float64Array | null;
   catalog: CatalogItem | undefined;
+  /** `catalogFactsOf(catalog)`, kept with the record so that a feed does not look it up per item. */
+  facts: CatalogFacts | undefined;
   /** When the item was read from the store, in epoch ms of the ranker's clock. */
   readAtMs: number;
 }
@@ -20,15 +25,29 @@ export interface ItemCacheOptions {
   maxItems?: number;
 }
 
+/** Spacing of the landmarks that cached snapshots are moved to, in ms. */
+const CACHE_LANDMARK_STEP_MS = 60_000;
+
+/**
+ * Returns the landmark of the snapshots read at `readAtMs`: the start of its minute. Entries
+ * read in one minute share it, so a feed decays them with one set of factors. A request comes at
+ * most a minute plus `maxAgeMs` after an entry's landmark, so with half-lives of 10 minutes and
+ * longer its decay factors stay far from underflow.
+ */
+export function cacheLandmarkOf(readAtMs: number): number {
+  return Math.floor(readAtMs / CACHE_LANDMARK_STEP_MS) * CACHE_LANDMARK_STEP_MS;
+}
+
 /** Items kept by default: about 100 MB at most, on the estimate that an entry with its catalog record is under 1 KB. */
 export const DEFAULT_ITEM_CACHE_MAX_ITEMS = 100_000;
 
 /**
  * In-process copy of items' packed snapshots, catalog records and the global counters, so that a
  * feed request reads only the items whose copy is older than `maxAgeMs`. Decay is applied at
- * request time from the stored landmark, so a cached entry gives the features the store gave at
+ * request time from the entry's landmark, so a cached entry gives the features the store gave at
  * its read time, decayed to the request's instant. It misses only the events applied since that
- * read, at most `maxAgeMs` ago. Session-specific item features (whether the session saw the item,
+ * read, at most `maxAgeMs` ago. Snapshots are moved to a per-minute landmark when stored, so the
+ * decayed counters equal an uncached read's up to rounding, not bit for bit. Session-specific item features (whether the session saw the item,
  * co-visitation from its recent items) are read on every request.
  */
 export class ItemCache {
@@ -60,7 +79,8 @@ export class ItemCache {
   store(itemId: string, packed: Float64Array | null, catalogText: string | null | undefined, readAtMs: number): CachedItem {
     const previous = this.items.get(itemId);
     const catalog = catalogText ? parseCatalogText(catalogText) : undefined;
-    const entry: CachedItem = { packed, catalog, readAtMs };
+    const rebased = packed === null ? null : rebasePackedSnapshot(packed, cacheLandmarkOf(readAtMs));
+    const entry: CachedItem = { packed: rebased, catalog, facts: catalog === undefined ? undefined : catalogFactsOf(catalog), readAtMs };
     if (previous !== undefined) {
       // Re-inserting moves the item to the end of the map's order, which is the eviction order.
       this.items.delete(itemId);

@@ -163,6 +163,7 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
       score: batch.scores[index] ?? 0,
       sources: candidate.sources,
       catalog: snapshot.catalog,
+      facts: snapshot.facts,
       impressions: snapshot.impressions,
       taps: snapshot.taps,
       rules: [],

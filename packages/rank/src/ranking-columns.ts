@@ -1,3 +1,4 @@
+import { endianness } from 'node:os';
 import type { CandidateSource } from './candidates';
 import type { RuleEffect } from './feed-rules';
 import type { RankingEntry } from './served-feeds';
@@ -19,27 +20,30 @@ interface RankingColumns {
 }
 
 const SCORE_BYTES = 8;
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** Encodes a ranking as the JSON text of its columns. */
 export function encodeRankingColumns(ranking: readonly RankingEntry[]): string {
   const ids: string[] = new Array(ranking.length);
-  const scores = Buffer.allocUnsafe(ranking.length * SCORE_BYTES);
+  const scores = new Float64Array(ranking.length);
   const sourceLists: CandidateSource[][] = [];
   const listIndexByKey = new Map<string, number>();
   const sourceIndexes: number[] = new Array(ranking.length);
   const rules: Array<[number, RuleEffect[]]> = [];
   let sharedSources = true;
+  // Entries often share one sources array (every candidate of a request does), so an entry with
+  // the previous entry's array takes its list without building the key.
+  let previousSources: readonly CandidateSource[] | undefined;
+  let previousIndex = 0;
   for (let index = 0; index < ranking.length; index++) {
     const entry = ranking[index] as RankingEntry;
     ids[index] = entry.itemId;
-    scores.writeDoubleLE(entry.score, index * SCORE_BYTES);
-    // Source names are identifiers without commas, so the joined list is a unique key.
-    const key = entry.sources.join(',');
-    let listIndex = listIndexByKey.get(key);
-    if (listIndex === undefined) {
-      listIndex = sourceLists.length;
-      listIndexByKey.set(key, listIndex);
-      sourceLists.push(entry.sources);
+    scores[index] = entry.score;
+    let listIndex = previousIndex;
+    if (entry.sources !== previousSources) {
+      listIndex = sourceListIndex(entry.sources, sourceLists, listIndexByKey);
+      previousSources = entry.sources;
+      previousIndex = listIndex;
     }
     sourceIndexes[index] = listIndex;
     sharedSources &&= listIndex === 0;
@@ -47,11 +51,28 @@ export function encodeRankingColumns(ranking: readonly RankingEntry[]): string {
       rules.push([index, entry.rules]);
     }
   }
-  const columns: RankingColumns = { ids, scores: scores.toString('base64'), sourceLists, rules };
+  const scoreBytes = Buffer.from(scores.buffer, scores.byteOffset, scores.byteLength);
+  if (!LITTLE_ENDIAN) {
+    scoreBytes.swap64();
+  }
+  const columns: RankingColumns = { ids, scores: scoreBytes.toString('base64'), sourceLists, rules };
   if (!sharedSources) {
     columns.sourceIndexes = sourceIndexes;
   }
   return JSON.stringify(columns);
+}
+
+/** Returns the index of `sources` in `sourceLists`, adding the list when it is new. */
+function sourceListIndex(sources: CandidateSource[], sourceLists: CandidateSource[][], listIndexByKey: Map<string, number>): number {
+  // Source names are identifiers without commas, so the joined list is a unique key.
+  const key = sources.length === 1 ? (sources[0] as string) : sources.join(',');
+  let listIndex = listIndexByKey.get(key);
+  if (listIndex === undefined) {
+    listIndex = sourceLists.length;
+    listIndexByKey.set(key, listIndex);
+    sourceLists.push(sources);
+  }
+  return listIndex;
 }
 
 /** Decodes the text of `encodeRankingColumns`, or returns undefined when it is not such a text. */

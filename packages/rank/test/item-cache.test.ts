@@ -1,9 +1,9 @@
 import { validateCatalogItem, validateInteraction, type CatalogItemInput, type InteractionInput } from '@nexttap/events';
-import { applyCatalogItems, applyInteractions, covisitListRequests, readSessionSnapshot, type FeatureStore } from '@nexttap/features';
+import { applyCatalogItems, applyInteractions, covisitListRequests, ITEM_STAT_FIELDS, readSessionSnapshot, type FeatureStore, type ItemSnapshot } from '@nexttap/features';
 import { loadRankingModel } from '@nexttap/model';
 import { MemoryFeatureStore } from '@nexttap/store';
 import { describe, expect, it } from 'vitest';
-import { ItemCache, PoolCache, rankFeed, readItems, readItemsCached, seededRandom, UNLIMITED_STORE_BUDGET, type FeedQuery } from '../src/index';
+import { cacheLandmarkOf, ItemCache, PoolCache, rankFeed, readItems, readItemsCached, seededRandom, UNLIMITED_STORE_BUDGET, type FeedQuery, type RankingEntry } from '../src/index';
 
 const NOW_MS = Date.parse('2026-03-01T12:00:00Z');
 const MODEL_DIR = new URL('../../../models/movielens-mlp/1', import.meta.url).pathname;
@@ -54,6 +54,54 @@ async function seededStore(): Promise<MemoryFeatureStore> {
   return store;
 }
 
+/**
+ * Relative difference allowed between a cached and an uncached decayed counter. The cache moves
+ * snapshots to a per-minute landmark, which changes a value by rounding only, about 1e-16. A
+ * counter one second stale at the 10-minute half-life differs by about 1e-3.
+ */
+const ROUNDING_TOLERANCE = 1e-12;
+
+function expectCloseNumber(actual: number, expected: number, label: string): void {
+  expect(Math.abs(actual - expected), `${label}: ${actual} against ${expected}`).toBeLessThanOrEqual(ROUNDING_TOLERANCE * Math.max(1, Math.abs(expected)));
+}
+
+/** Expects snapshots equal to `expected` in every field, with decayed counters equal up to rounding. */
+function expectSnapshotsClose(actual: readonly ItemSnapshot[], expected: readonly ItemSnapshot[]): void {
+  expect(actual.length).toBe(expected.length);
+  expected.forEach((want, index) => {
+    const got = actual[index] as ItemSnapshot;
+    const { stats: gotStats, ...gotFields } = got;
+    const { stats: wantStats, ...wantFields } = want;
+    for (const [field, value] of Object.entries(wantFields)) {
+      const gotValue = (gotFields as Record<string, unknown>)[field];
+      if (typeof value === 'number') {
+        expectCloseNumber(gotValue as number, value, `${want.itemId}.${field}`);
+      } else {
+        expect(gotValue, `${want.itemId}.${field}`).toEqual(value);
+      }
+    }
+    ITEM_STAT_FIELDS.forEach((field, statIndex) => {
+      expectCloseNumber(gotStats.at(statIndex), wantStats.at(statIndex), `${want.itemId} stat ${field}`);
+    });
+  });
+}
+
+/**
+ * Expects a ranking equal to `expected` in order and in every field, with scores within 1e-6: a
+ * counter that differs by rounding can move a float32 feature by one unit in the last place.
+ */
+function expectRankingClose(actual: readonly RankingEntry[], expected: readonly RankingEntry[], label: string): void {
+  expect(actual.map((entry) => entry.itemId), label).toEqual(expected.map((entry) => entry.itemId));
+  expected.forEach((want, index) => {
+    const { score: gotScore, impressions: gotImpressions, taps: gotTaps, ...got } = actual[index] as RankingEntry & { impressions?: number; taps?: number };
+    const { score: wantScore, impressions: wantImpressions, taps: wantTaps, ...rest } = want as RankingEntry & { impressions?: number; taps?: number };
+    expect(Math.abs(gotScore - wantScore), `${label} score of ${want.itemId}`).toBeLessThanOrEqual(1e-6);
+    expectCloseNumber(gotImpressions ?? 0, wantImpressions ?? 0, `${label} impressions of ${want.itemId}`);
+    expectCloseNumber(gotTaps ?? 0, wantTaps ?? 0, `${label} taps of ${want.itemId}`);
+    expect(got, `${label} ${want.itemId}`).toEqual(rest);
+  });
+}
+
 describe('readItemsCached', () => {
   it('matches readItems, cold and warm', async () => {
     const store = await seededStore();
@@ -67,8 +115,8 @@ describe('readItemsCached', () => {
     const lists = await store.read(covisitListRequests(session));
     const warm = await readItemsCached(store, cache, ITEM_IDS, NOW_MS, UNLIMITED_STORE_BUDGET, session, lists);
 
-    expect(cold).toEqual(expected);
-    expect(warm).toEqual(expected);
+    expectSnapshotsClose(cold, expected);
+    expectSnapshotsClose(warm, expected);
     expect(cache.size).toBe(ITEM_IDS.length);
   });
 
@@ -82,8 +130,22 @@ describe('readItemsCached', () => {
     const expected = await readItems(store, ITEM_IDS, laterMs, UNLIMITED_STORE_BUDGET, session);
     const cached = await readItemsCached(store, cache, ITEM_IDS, laterMs, UNLIMITED_STORE_BUDGET, session);
 
-    expect(cached).toEqual(expected);
+    expectSnapshotsClose(cached, expected);
     expect(cached[5]?.positiveMinutes).toBeLessThan((await readItems(store, ITEM_IDS, NOW_MS, UNLIMITED_STORE_BUDGET, session))[5]?.positiveMinutes as number);
+  });
+
+  it('decays entries read in the previous minute', async () => {
+    const store = await seededStore();
+    const { session } = await readSessionSnapshot(store, 'viewer', undefined, NOW_MS);
+    const cache = new ItemCache({ maxAgeMs: 1_000 });
+    await readItemsCached(store, cache, ITEM_IDS.slice(0, 6), NOW_MS - 500, UNLIMITED_STORE_BUDGET, session);
+    await readItemsCached(store, cache, ITEM_IDS.slice(6), NOW_MS + 100, UNLIMITED_STORE_BUDGET, session);
+
+    const laterMs = NOW_MS + 400;
+    const cached = await readItemsCached(store, cache, ITEM_IDS, laterMs, UNLIMITED_STORE_BUDGET, session);
+
+    expect(cacheLandmarkOf(NOW_MS - 500)).not.toBe(cacheLandmarkOf(NOW_MS + 100));
+    expectSnapshotsClose(cached, await readItems(store, ITEM_IDS, laterMs, UNLIMITED_STORE_BUDGET, session));
   });
 
   it('serves an entry until maxAgeMs and reads it again after', async () => {
@@ -98,7 +160,7 @@ describe('readItemsCached', () => {
 
     expect(withinAge[0]?.likes).toBeLessThan(before[0]?.likes as number);
     expect(pastAge[0]?.likes).toBeGreaterThan(before[0]?.likes as number);
-    expect(pastAge).toEqual(await readItems(store, ['item-5'], NOW_MS + 1_001, UNLIMITED_STORE_BUDGET, session));
+    expectSnapshotsClose(pastAge, await readItems(store, ['item-5'], NOW_MS + 1_001, UNLIMITED_STORE_BUDGET, session));
   });
 
   it('reads what the session saw on every request', async () => {
@@ -184,8 +246,8 @@ describe('rankFeed with an item cache', () => {
 
           expect(expected.items.length, JSON.stringify(query)).toBeGreaterThan(0);
           expect(cached.degraded, JSON.stringify(query)).toBeUndefined();
-          expect(cached.items, JSON.stringify(query)).toEqual(expected.items);
-          expect(cached.ranking).toEqual(expected.ranking);
+          expectRankingClose(cached.items, expected.items, JSON.stringify(query));
+          expectRankingClose(cached.ranking, expected.ranking, JSON.stringify(query));
           expect(cached.candidateCount).toBe(expected.candidateCount);
         }
       }

@@ -65,17 +65,42 @@ export class RedisFeatureStore implements FeatureStore {
   async read(requests: readonly ReadRequest[]): Promise<ReadResult[]> {
     const pipeline = this.redis.pipeline();
     queueReads(pipeline, requests, this.prefix);
-    const replies = await pipeline.exec();
-    const values = (replies ?? []).map(([error, reply]) => {
+    return decodeReads(requests, replyValues(await pipeline.exec()));
+  }
+
+  /**
+   * Applies `writes`, then reads, in one pipeline: one socket write and one round trip instead of
+   * two, and the reads see the writes. `applied` settles as `apply` would. When the script names a
+   * redelivered write it changed nothing, so `apply` then runs the writes again on their own.
+   */
+  applyAndRead(writes: readonly PlannedWrite[], requests: readonly ReadRequest[]): { applied: Promise<boolean[]>; results: Promise<ReadResult[]> } {
+    const { batch, included } = aggregateWrites(writes);
+    const pipeline = this.redis.pipeline();
+    pipeline.nexttapApplyBatch(JSON.stringify(encodeScriptBatch(batch, this.prefix)));
+    queueReads(pipeline, requests, this.prefix);
+    const replies = pipeline.exec().then((entries) => entries ?? []);
+    const applied = replies.then(async (entries): Promise<boolean[]> => {
+      const [error, existing] = entries[0] ?? [new Error('the pipeline returned no reply for the apply script'), undefined];
       if (error) {
         throw error;
       }
-      return reply;
+      return (existing as number[]).length === 0 ? [...included] : this.apply(writes);
     });
-    return decodeReads(requests, values);
+    const results = replies.then((entries) => decodeReads(requests, replyValues(entries.slice(1))));
+    return { applied, results };
   }
 
   async close(): Promise<void> {
     // The caller owns the client and quits it during its ordered shutdown.
   }
+}
+
+/** Returns the replies of a pipeline, or throws the first command's error. */
+function replyValues(entries: ReadonlyArray<[error: Error | null, reply: unknown]> | null): unknown[] {
+  return (entries ?? []).map(([error, reply]) => {
+    if (error) {
+      throw error;
+    }
+    return reply;
+  });
 }
