@@ -4,6 +4,7 @@ import { createLogger } from '@nexttap/observability';
 import { startMockKafka, startRedisServer } from '@nexttap/testkit';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { redisCpuSeconds } from './redis-cpu';
 
 const MOVIELENS_DIR = new URL('../data/movielens', import.meta.url).pathname;
 const MODEL_DIR = new URL('../models/movielens-mlp/1', import.meta.url).pathname;
@@ -123,13 +124,6 @@ export async function benchIngest(eventCount: number, pacedRatePerSecond: number
     await producer.disconnect();
     await Promise.all([kafka.stop(), redis.stop()]);
   }
-}
-
-/** User and system CPU seconds of the redis-server process so far. */
-async function redisCpuSeconds(client: Redis): Promise<number> {
-  const info = await client.info('cpu');
-  const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return seconds('used_cpu_user') + seconds('used_cpu_sys');
 }
 
 async function metricsText(url: string): Promise<string> {

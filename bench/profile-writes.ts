@@ -8,6 +8,7 @@ import { readMovieLensCatalog, readMovieLensEvents } from '@nexttap/movielens';
 import { RedisFeatureStore } from '@nexttap/store';
 import { startRedisServer } from '@nexttap/testkit';
 import { Redis } from 'ioredis';
+import { redisCpuSeconds } from './redis-cpu';
 
 const MOVIELENS_DIR = new URL('../data/movielens', import.meta.url).pathname;
 const BATCH = 500;
@@ -65,13 +66,6 @@ try {
 } finally {
   client.disconnect();
   await server.stop();
-}
-
-/** User and system CPU seconds of the redis-server process so far. */
-async function redisCpuSeconds(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return seconds('used_cpu_user') + seconds('used_cpu_sys');
 }
 
 async function commandStats(redis: Redis): Promise<Map<string, CommandStat>> {

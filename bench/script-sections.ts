@@ -10,6 +10,8 @@ import { readMovieLensCatalog, readMovieLensEvents } from '@nexttap/movielens';
 import { APPLY_SCRIPT, RedisFeatureStore } from '@nexttap/store';
 import { startRedisServer } from '@nexttap/testkit';
 import { Redis } from 'ioredis';
+import { redisCpuSeconds } from './redis-cpu';
+import { partitionOf } from './write-throughput';
 
 const MOVIELENS_DIR = new URL('../data/movielens', import.meta.url).pathname;
 const BATCH = 500;
@@ -87,7 +89,7 @@ async function recordScriptCalls(count: number): Promise<RecordedCall[]> {
       .map((event, index) => ({ ...event, ts: startMs + Math.floor((index * 1000) / LIVE_RATE_PER_SECOND) }));
     const streams = Array.from({ length: IN_FLIGHT }, () => [] as typeof events);
     for (const event of events) {
-      streams[streamOf(event.sessionId, IN_FLIGHT)]?.push(event);
+      streams[partitionOf(event.sessionId, IN_FLIGHT)]?.push(event);
     }
     await Promise.all(
       streams.map(async (stream) => {
@@ -130,18 +132,3 @@ async function replayMicrosPerEvent(recorded: readonly RecordedCall[], script: s
   }
 }
 
-/** User and system CPU seconds of the redis-server process so far. */
-async function redisCpuSeconds(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return seconds('used_cpu_user') + seconds('used_cpu_sys');
-}
-
-/** Returns the stream of a session, as bench/write-throughput.ts splits sessions over partitions. */
-function streamOf(sessionId: string, streams: number): number {
-  let hash = 0;
-  for (let index = 0; index < sessionId.length; index++) {
-    hash = (hash * 31 + sessionId.charCodeAt(index)) | 0;
-  }
-  return Math.abs(hash) % streams;
-}

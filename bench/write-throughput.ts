@@ -3,6 +3,7 @@ import { readMovieLensCatalog, readMovieLensEvents } from '@nexttap/movielens';
 import { MemoryFeatureStore, RedisFeatureStore, type FeatureStore } from '@nexttap/store';
 import { startRedisServer } from '@nexttap/testkit';
 import { Redis } from 'ioredis';
+import { redisCpuSeconds } from './redis-cpu';
 
 const MOVIELENS_DIR = new URL('../data/movielens', import.meta.url).pathname;
 const BATCH = 500;
@@ -73,15 +74,8 @@ async function measure(
   };
 }
 
-/** User and system CPU seconds of the redis-server process so far. */
-async function redisCpuSeconds(redis: Redis): Promise<number> {
-  const info = await redis.info('cpu');
-  const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  return seconds('used_cpu_user') + seconds('used_cpu_sys');
-}
-
 /** Returns the stream of a session, stable across calls, as a Kafka partition of its key would be. */
-function partitionOf(sessionId: string, partitions: number): number {
+export function partitionOf(sessionId: string, partitions: number): number {
   let hash = 0;
   for (let index = 0; index < sessionId.length; index++) {
     hash = (hash * 31 + sessionId.charCodeAt(index)) | 0;
