@@ -180,7 +180,7 @@ async function replayCommand(values: Flags, io: CommandIo): Promise<void> {
       io.stderr.write(`nexttap replay: skipped invalid records${describeRejections(input.rejected)}; report.json lists them under rejected\n`);
     }
     if (report.counts.evaluationPoints === 0) {
-      io.stderr.write(`nexttap replay: no point was evaluated${describeWindow(report)}; replay later events or set --cutoff\n`);
+      io.stderr.write(`nexttap replay: no point was evaluated: ${describeNoPoints(report)}\n`);
     }
   } finally {
     progress.finish();
@@ -189,14 +189,15 @@ async function replayCommand(values: Flags, io: CommandIo): Promise<void> {
   }
 }
 
-/** Describes the evaluation window and the events in it, for the message of a run without points. */
-function describeWindow(report: ReplayReport): string {
+/** Describes why a run evaluated no point, and what to change, for a one-line message. */
+function describeNoPoints(report: ReplayReport): string {
   const { counts, window } = report;
   if (window.evaluateFrom === null) {
-    return ` (${counts.targetEventsInWindow} target events, none with an earlier event of its session)`;
+    return `${counts.targetEventsInWindow} target events, none after an earlier event of its session; replay a log with longer sessions`;
   }
-  const lastEvent = window.lastEventMs === null ? '' : `, and the last event is at ${new Date(window.lastEventMs).toISOString()}`;
-  return ` (evaluation starts at ${window.evaluateFrom}, the ${window.cutoffSource}${lastEvent})`;
+  const lastEvent = window.lastEventMs === null ? 'no event' : `the last event at ${new Date(window.lastEventMs).toISOString()}`;
+  const fix = window.cutoffSource === 'the cutoff option' ? 'pass an earlier --cutoff' : 'replay events after it, or evaluate the baselines alone with --no-model --cutoff TIME';
+  return `evaluation starts at ${window.evaluateFrom} (${window.cutoffSource}), with ${lastEvent}; ${fix}`;
 }
 
 /** Describes rejected input records for a one-line message: their count, codes and the first one. */

@@ -99,8 +99,8 @@ describe('nexttap replay', () => {
     const out = join(directory, 'late-cutoff');
     const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--cutoff', '2030-01-01T00:00:00Z', '--out', out]);
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain('no point was evaluated (evaluation starts at 2030-01-01T00:00:00.000Z');
-    expect(result.stderr).toContain('set --cutoff');
+    expect(result.stderr).toContain('no point was evaluated: evaluation starts at 2030-01-01T00:00:00.000Z (the cutoff option)');
+    expect(result.stderr).toContain('pass an earlier --cutoff');
   });
 
   it('replays a gzip JSON Lines log and writes the reports', async () => {
