@@ -1,4 +1,4 @@
-import type { SessionSnapshot, UserSnapshot } from '@nexttap/features';
+import type { ItemSnapshot, SessionSnapshot, UserSnapshot } from '@nexttap/features';
 import type { PoolSnapshot } from './pool-cache';
 
 /** Why an item is a candidate. An item proposed by several sources lists each of them. */
@@ -129,4 +129,23 @@ export function topCategories(affinity: ReadonlyMap<string, number>, count: numb
     .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
     .slice(0, count)
     .map(([category]) => category);
+}
+
+/**
+ * Drops generated candidates whose item has no catalog record, with their snapshots. Co-visitation
+ * links come from events, which may name any item id: without this, a session that taps a made-up
+ * id after a popular item would put it in the feeds of everyone who taps that item. The pools
+ * already hold cataloged items only (`PoolCache`).
+ */
+export function keepCataloged(candidates: readonly Candidate[], snapshots: readonly ItemSnapshot[]): { candidates: Candidate[]; snapshots: ItemSnapshot[] } {
+  const kept: Candidate[] = [];
+  const keptSnapshots: ItemSnapshot[] = [];
+  for (let index = 0; index < candidates.length; index++) {
+    const snapshot = snapshots[index] as ItemSnapshot;
+    if (snapshot.catalog !== undefined) {
+      kept.push(candidates[index] as Candidate);
+      keptSnapshots.push(snapshot);
+    }
+  }
+  return { candidates: kept, snapshots: keptSnapshots };
 }

@@ -4,7 +4,7 @@ import { buildFeatureMatrix, covisitListRequests, type ItemSnapshot, type ReadRe
 import type { RankingModel } from '@nexttap/model';
 import type { FeatureStore } from '@nexttap/store';
 import { planCachedItemRead, readItemsCached, type CachedItemRead } from './cached-item-reads';
-import { DEFAULT_CANDIDATE_LIMITS, generateCandidates, requestCandidates, type Candidate, type CandidateLimits, type CandidateSource } from './candidates';
+import { DEFAULT_CANDIDATE_LIMITS, generateCandidates, keepCataloged, requestCandidates, type Candidate, type CandidateLimits, type CandidateSource } from './candidates';
 import { covisitReadRequests, covisitSeeds, mergeNeighbours } from './covisitation';
 import { explainScores, type FeatureContribution } from './explain';
 import { fallbackFeed } from './fallback-feed';
@@ -148,15 +148,24 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
   );
   timer.mark('candidates');
 
-  const eligibleIds = eligible.map((candidate) => candidate.itemId);
   const earlyResults = early === undefined ? undefined : { ...early, results: state.extra.slice(served.length) };
-  const snapshots = await readCandidateItems(eligibleIds, state.session, context, budget, neighbours?.lists, earlyResults);
+  const read = await readCandidateItems(
+    eligible.map((candidate) => candidate.itemId),
+    state.session,
+    context,
+    budget,
+    neighbours?.lists,
+    earlyResults,
+  );
+  // A request's own unknown candidates are ranked and flagged; generated ones are dropped.
+  const { candidates: kept, snapshots } = requested === undefined ? keepCataloged(eligible, read) : { candidates: eligible, snapshots: read };
+  const eligibleIds = kept.map((candidate) => candidate.itemId);
   timer.mark('features');
 
   const batch = await scoreItems(context.model, state.session, state.user, snapshots, context.nowMs);
   timer.mark('inference');
 
-  const scored = eligible.map((candidate, index): ScoredItem => {
+  const scored = kept.map((candidate, index): ScoredItem => {
     const snapshot = snapshots[index] as ItemSnapshot;
     return {
       itemId: candidate.itemId,
@@ -186,7 +195,7 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
     // rather than one new object per entry.
     ranking: ranked,
     nextOffset: ranked.length > page.length ? page.length : undefined,
-    candidateCount: eligible.length,
+    candidateCount: kept.length,
     ...(batch.outcome === 'model' ? {} : { degraded: modelDegradation(batch.outcome, batch.error) }),
   };
 }

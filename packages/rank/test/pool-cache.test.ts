@@ -2,7 +2,8 @@ import { validateCatalogItem, validateInteraction, type CatalogItem, type Intera
 import { applyCatalogItems, applyInteractions } from '@nexttap/features';
 import { MemoryFeatureStore } from '@nexttap/store';
 import { describe, expect, it } from 'vitest';
-import { PoolCache } from '../src/index';
+import { loadRankingModel } from '@nexttap/model';
+import { PoolCache, rankFeed, seededRandom } from '../src/index';
 
 const NOW_MS = Date.parse('2026-03-01T12:00:00Z');
 
@@ -12,8 +13,10 @@ function catalogItem(itemId: string): CatalogItem {
   return result.value;
 }
 
-function like(eventId: string, itemId: string): Interaction {
-  const result = validateInteraction({ eventId, type: 'like', ts: NOW_MS - 1_000, sessionId: `session-${eventId}`, itemId }, { nowMs: NOW_MS });
+const MODEL_DIR = new URL('../../../models/movielens-mlp/1', import.meta.url).pathname;
+
+function like(eventId: string, itemId: string, sessionId = `session-${eventId}`, ts = NOW_MS - 1_000): Interaction {
+  const result = validateInteraction({ eventId, type: 'like', ts, sessionId, itemId }, { nowMs: NOW_MS });
   if (!result.ok) throw new Error(result.rejection.message);
   return result.value;
 }
@@ -34,5 +37,37 @@ describe('PoolCache', () => {
     expect(after.popular).toEqual(['made-up', 'known']);
     expect(after.byCategory.get('Drama')).toContain('made-up');
     await store.close();
+  });
+});
+
+describe('rankFeed', () => {
+  it('drops co-visited items without a catalog record', async () => {
+    const store = new MemoryFeatureStore({ now: () => NOW_MS, sweepIntervalMs: 0 });
+    await applyCatalogItems(store, [catalogItem('known'), catalogItem('other')]);
+    // One session likes a cataloged item, then a made-up one and a cataloged one: both become
+    // co-visitation neighbours of the first.
+    await applyInteractions(store, [
+      like('e1', 'known', 'crowd', NOW_MS - 5_000),
+      like('e2', 'made-up', 'crowd', NOW_MS - 4_000),
+      like('e3', 'other', 'crowd', NOW_MS - 3_000),
+      like('e4', 'known', 'viewer', NOW_MS - 2_000),
+    ]);
+    const pools = new PoolCache(store);
+    await pools.refresh(NOW_MS);
+    const model = await loadRankingModel(MODEL_DIR);
+    try {
+      const feed = await rankFeed({ sessionId: 'viewer', limit: 10, dropServed: false }, { store, model, pools: pools.current, nowMs: NOW_MS, random: seededRandom(1) });
+      const requested = await rankFeed(
+        { sessionId: 'viewer', limit: 10, candidates: ['made-up', 'other'] },
+        { store, model, pools: pools.current, nowMs: NOW_MS, random: seededRandom(1) },
+      );
+
+      expect(feed.items.map((item) => item.itemId)).toContain('other');
+      expect(feed.items.map((item) => item.itemId)).not.toContain('made-up');
+      expect(requested.items.find((item) => item.itemId === 'made-up')?.known).toBe(false);
+    } finally {
+      await model.release();
+      await store.close();
+    }
   });
 });

@@ -8,6 +8,7 @@ import {
   DEFAULT_RANKING_DEPTH,
   filterCandidates,
   generateCandidates,
+  keepCataloged,
   mergeNeighbours,
   readItems,
   requestCandidates,
@@ -76,8 +77,10 @@ export class PointEvaluator {
 
   async rank(request: PointRequest): Promise<PointRanking> {
     const startedMs = performance.now();
-    const { candidates, covisitLists } = await this.candidates(request);
-    const items = await readItems(this.store, candidates.map((candidate) => candidate.itemId), request.nowMs, undefined, request.session, covisitLists);
+    const { candidates: proposed, covisitLists } = await this.candidates(request);
+    const read = await readItems(this.store, proposed.map((candidate) => candidate.itemId), request.nowMs, undefined, request.session, covisitLists);
+    // Generated candidates without a catalog record are dropped, as `rankFeed` drops them.
+    const { candidates, snapshots: items } = this.settings.protocol === 'full' ? keepCataloged(proposed, read) : { candidates: proposed, snapshots: read };
     const candidateLatencyMs = performance.now() - startedMs;
 
     const itemIds = candidates.map((candidate) => candidate.itemId);
