@@ -87,7 +87,7 @@ const FLAGS = {
   baselines: { type: 'string' },
   k: { type: 'string', default: '5,10,20' },
   protocol: { type: 'string', default: 'full' },
-  negatives: { type: 'string', default: '100' },
+  negatives: { type: 'string' },
   seed: { type: 'string', default: '1' },
   cutoff: { type: 'string' },
   'pool-refresh-events': { type: 'string', default: '1000' },
@@ -212,17 +212,27 @@ function describeRejections(rejected: ReplayInput['rejected']): string {
   return ` (${rejected.count} rejected: ${codes}${first})`;
 }
 
+/** Negatives drawn per target under `--protocol sampled` when `--negatives` is not given. */
+const DEFAULT_NEGATIVES = 100;
+
 /** Checks the flags that need no input; throws on the first invalid one. */
 function parseReplayFlags(values: Flags): Omit<ReplayOptions, 'input'> {
   const protocol = values.protocol;
   if (protocol !== 'full' && protocol !== 'sampled') {
     throw invalidFlag(`--protocol ${protocol} is invalid; pass full or sampled`);
   }
+  if (values.negatives !== undefined && protocol !== 'sampled') {
+    throw invalidFlag('--negatives applies to --protocol sampled only; add --protocol sampled or leave --negatives out');
+  }
+  const ks = parseList('--k', values.k).map((text) => parseCount('--k', text, 1));
+  if (ks.some((k, index) => index > 0 && k <= (ks[index - 1] as number))) {
+    throw invalidFlag(`--k ${values.k} is invalid; pass distinct cut-offs in ascending order, such as 5,10,20`);
+  }
   return {
     protocol,
-    negatives: parseCount('--negatives', values.negatives, 1),
+    negatives: parseCount('--negatives', values.negatives ?? String(DEFAULT_NEGATIVES), 1),
     seed: parseCount('--seed', values.seed, 0),
-    ks: parseList('--k', values.k).map((text) => parseCount('--k', text, 1)),
+    ks,
     poolRefreshEvents: parseCount('--pool-refresh-events', values['pool-refresh-events'], 1),
     bootstrapResamples: parseCount('--bootstrap', values.bootstrap, 1),
     baselines: parseBaselines(values.baselines),

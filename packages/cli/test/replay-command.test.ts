@@ -51,6 +51,8 @@ describe('nexttap replay errors', () => {
     { name: 'a bad K list', args: ['--dataset', 'movielens', '--k', '5,x'], code: 2, mentions: '--k x' },
     { name: 'a negative count', args: ['--dataset', 'movielens', '--bootstrap', '-1'], code: 2, mentions: '--bootstrap -1 is invalid' },
     { name: 'a bad protocol', args: ['--dataset', 'movielens', '--protocol', 'half'], code: 2, mentions: '--protocol half' },
+    { name: 'repeated cut-offs', args: ['--dataset', 'movielens', '--k', '5,5'], code: 2, mentions: '--k 5,5 is invalid' },
+    { name: 'negatives without sampling', args: ['--dataset', 'movielens', '--negatives', '5'], code: 2, mentions: '--negatives applies to --protocol sampled only' },
     { name: 'an unknown baseline', args: ['--dataset', 'movielens', '--baselines', 'popular,magic'], code: 2, mentions: '--baselines magic' },
     { name: 'a bad cutoff time', args: ['--dataset', 'movielens', '--cutoff', 'yesterday'], code: 2, mentions: '--cutoff' },
     { name: 'no source', args: [], code: 2, mentions: '--dataset movielens' },
@@ -124,5 +126,17 @@ describe('nexttap replay', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('paired bootstrap');
     expect(result.stdout).toMatch(/\| popular \| popular \| HitRate@5 \| .* \| 0\.0000 \| .* \| 1\.000 \| no \|/);
+    expect(result.stdout).not.toContain('Not compared');
+  });
+
+  it('names the rankers a comparison leaves out', async () => {
+    const outA = join(directory, 'compare-a');
+    const outB = join(directory, 'compare-b');
+    const common = ['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--pool-refresh-events', '1'];
+    await run([...common, '--baselines', 'popular,random', '--out', outA]);
+    await run([...common, '--baselines', 'popular,trending', '--out', outB]);
+    const result = await run(['--compare', join(outA, 'report.json'), join(outB, 'report.json')]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Not compared, for want of a counterpart in the other report: random (only in A), trending (only in B).');
   });
 });

@@ -24,6 +24,8 @@ export interface Comparison {
   level: number;
   resamples: number;
   differences: MetricDifference[];
+  /** Rankers of one report that have no counterpart in the other, and so are not compared. */
+  unpaired: { a: string[]; b: string[] };
 }
 
 /**
@@ -75,7 +77,8 @@ export function compareReports(a: ReplayReport, b: ReplayReport, settings: Boots
     }
   });
   const differences: MetricDifference[] = [];
-  for (const [rankerA, rankerB] of pairRankers(a, b)) {
+  const rankerPairs = pairRankers(a, b);
+  for (const [rankerA, rankerB] of rankerPairs) {
     const ranksA = a.evaluations.ranks[rankerA] ?? [];
     const ranksB = b.evaluations.ranks[rankerB] ?? [];
     const metrics = [
@@ -96,6 +99,10 @@ export function compareReports(a: ReplayReport, b: ReplayReport, settings: Boots
     level: settings.level,
     resamples: settings.resamples,
     differences,
+    unpaired: {
+      a: a.rankers.map((ranker) => ranker.name).filter((name) => !rankerPairs.some(([rankerA]) => rankerA === name)),
+      b: b.rankers.map((ranker) => ranker.name).filter((name) => !rankerPairs.some(([, rankerB]) => rankerB === name)),
+    },
   };
 }
 
@@ -155,6 +162,10 @@ export function renderComparison(comparison: Comparison, files: { a: string; b: 
     lines.push(
       `| ${row.rankerA} | ${row.rankerB} | ${row.metric} | ${format(row.valueA)} | ${format(row.valueB)} | ${format(row.difference.value)} | ${interval} | ${row.pValue.toFixed(3)} | ${row.significant ? 'yes' : 'no'} |`,
     );
+  }
+  const unpaired = [...comparison.unpaired.a.map((name) => `${name} (only in A)`), ...comparison.unpaired.b.map((name) => `${name} (only in B)`)];
+  if (unpaired.length > 0) {
+    lines.push('', `Not compared, for want of a counterpart in the other report: ${unpaired.join(', ')}.`);
   }
   return `${lines.join('\n')}\n`;
 }
