@@ -3,15 +3,15 @@
 // each command, the apply script included.
 // Usage: npx tsx bench/profile-writes.ts [--events N] [--in-flight N]
 import { parseArgs } from 'node:util';
-import { applyCatalogItems, applyInteractions } from '@nexttap/features';
+import { applyCatalogItems } from '@nexttap/features';
 import { readMovieLensCatalog, readMovieLensEvents } from '@nexttap/movielens';
 import { RedisFeatureStore } from '@nexttap/store';
 import { startRedisServer } from '@nexttap/testkit';
 import { Redis } from 'ioredis';
 import { redisCpuSeconds } from './redis-cpu';
+import { applyStreams, splitBySession } from './event-streams';
 
 const MOVIELENS_DIR = new URL('../data/movielens', import.meta.url).pathname;
-const BATCH = 500;
 /** Events per second of event time on the live timeline, as in bench/write-throughput.ts. */
 const LIVE_RATE_PER_SECOND = 10_000;
 
@@ -33,22 +33,13 @@ try {
   const events = (await readMovieLensEvents(MOVIELENS_DIR))
     .slice(0, eventCount)
     .map((event, index) => ({ ...event, ts: startMs + Math.floor((index * 1000) / LIVE_RATE_PER_SECOND) }));
-  const streams = Array.from({ length: inFlight }, () => [] as typeof events);
-  for (const event of events) {
-    streams[streamOf(event.sessionId, inFlight)]?.push(event);
-  }
+  const streams = splitBySession(events, inFlight);
 
   await client.config('RESETSTAT');
   const redisCpuBefore = await redisCpuSeconds(client);
   const nodeCpuBefore = process.cpuUsage();
   const startedNs = process.hrtime.bigint();
-  await Promise.all(
-    streams.map(async (stream) => {
-      for (let start = 0; start < stream.length; start += BATCH) {
-        await applyInteractions(store, stream.slice(start, start + BATCH));
-      }
-    }),
-  );
+  await applyStreams(store, streams);
   const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
   const nodeCpu = process.cpuUsage(nodeCpuBefore);
   const redisCpu = (await redisCpuSeconds(client)) - redisCpuBefore;
@@ -77,13 +68,4 @@ async function commandStats(redis: Redis): Promise<Map<string, CommandStat>> {
     }
   }
   return stats;
-}
-
-/** Returns the stream of a session, as bench/write-throughput.ts splits sessions over partitions. */
-function streamOf(sessionId: string, streams: number): number {
-  let hash = 0;
-  for (let index = 0; index < sessionId.length; index++) {
-    hash = (hash * 31 + sessionId.charCodeAt(index)) | 0;
-  }
-  return Math.abs(hash) % streams;
 }

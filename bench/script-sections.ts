@@ -5,16 +5,15 @@
 // copies is the section's share. A copy that stops early leaves less state for the next batches,
 // so the shares are estimates. Usage: npx tsx bench/script-sections.ts [--events N] [--rounds N]
 import { parseArgs } from 'node:util';
-import { applyCatalogItems, applyInteractions } from '@nexttap/features';
+import { applyCatalogItems } from '@nexttap/features';
 import { readMovieLensCatalog, readMovieLensEvents } from '@nexttap/movielens';
 import { APPLY_SCRIPT, RedisFeatureStore } from '@nexttap/store';
 import { startRedisServer } from '@nexttap/testkit';
 import { Redis } from 'ioredis';
 import { redisCpuSeconds } from './redis-cpu';
-import { partitionOf } from './write-throughput';
+import { applyStreams, splitBySession } from './event-streams';
 
 const MOVIELENS_DIR = new URL('../data/movielens', import.meta.url).pathname;
-const BATCH = 500;
 const IN_FLIGHT = 3;
 const LIVE_RATE_PER_SECOND = 10_000;
 
@@ -87,17 +86,8 @@ async function recordScriptCalls(count: number): Promise<RecordedCall[]> {
     const events = (await readMovieLensEvents(MOVIELENS_DIR))
       .slice(0, count)
       .map((event, index) => ({ ...event, ts: startMs + Math.floor((index * 1000) / LIVE_RATE_PER_SECOND) }));
-    const streams = Array.from({ length: IN_FLIGHT }, () => [] as typeof events);
-    for (const event of events) {
-      streams[partitionOf(event.sessionId, IN_FLIGHT)]?.push(event);
-    }
-    await Promise.all(
-      streams.map(async (stream) => {
-        for (let start = 0; start < stream.length; start += BATCH) {
-          await applyInteractions(store, stream.slice(start, start + BATCH));
-        }
-      }),
-    );
+    const streams = splitBySession(events, IN_FLIGHT);
+    await applyStreams(store, streams);
   } finally {
     client.disconnect();
     await server.stop();

@@ -1,12 +1,12 @@
-import { applyCatalogItems, applyInteractions } from '@nexttap/features';
+import { applyCatalogItems } from '@nexttap/features';
 import { readMovieLensCatalog, readMovieLensEvents } from '@nexttap/movielens';
 import { MemoryFeatureStore, RedisFeatureStore, type FeatureStore } from '@nexttap/store';
 import { startRedisServer } from '@nexttap/testkit';
 import { Redis } from 'ioredis';
 import { redisCpuSeconds } from './redis-cpu';
+import { applyStreams, splitBySession } from './event-streams';
 
 const MOVIELENS_DIR = new URL('../data/movielens', import.meta.url).pathname;
-const BATCH = 500;
 
 export interface WriteResult {
   store: string;
@@ -46,20 +46,11 @@ async function measure(
     timeline === 'historical'
       ? history
       : history.map((event, index) => ({ ...event, ts: startMs + Math.floor((index * 1000) / LIVE_RATE_PER_SECOND) }));
-  const streams = Array.from({ length: batchesInFlight }, () => [] as typeof events);
-  for (const event of events) {
-    streams[partitionOf(event.sessionId, batchesInFlight)]?.push(event);
-  }
+  const streams = splitBySession(events, batchesInFlight);
   const redisCpuBefore = redis === undefined ? 0 : await redisCpuSeconds(redis);
   const nodeCpuBefore = process.cpuUsage();
   const startedNs = process.hrtime.bigint();
-  await Promise.all(
-    streams.map(async (stream) => {
-      for (let start = 0; start < stream.length; start += BATCH) {
-        await applyInteractions(store, stream.slice(start, start + BATCH));
-      }
-    }),
-  );
+  await applyStreams(store, streams);
   const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
   const nodeCpu = process.cpuUsage(nodeCpuBefore);
   const redisCpu = redis === undefined ? undefined : (await redisCpuSeconds(redis)) - redisCpuBefore;
@@ -72,15 +63,6 @@ async function measure(
     nodeCpuMicrosPerEvent: Math.round((nodeCpu.user + nodeCpu.system) / events.length),
     redisCpuMicrosPerEvent: redisCpu === undefined ? undefined : Math.round((redisCpu * 1e6) / events.length),
   };
-}
-
-/** Returns the stream of a session, stable across calls, as a Kafka partition of its key would be. */
-export function partitionOf(sessionId: string, partitions: number): number {
-  let hash = 0;
-  for (let index = 0; index < sessionId.length; index++) {
-    hash = (hash * 31 + sessionId.charCodeAt(index)) | 0;
-  }
-  return Math.abs(hash) % partitions;
 }
 
 export async function benchWriteThroughput(eventCount: number): Promise<WriteResult[]> {
