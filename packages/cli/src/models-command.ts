@@ -77,7 +77,7 @@ export async function runModelsCommand(argv: readonly string[], io: CommandIo): 
 /** Loads a folder or registry version with the ranker's checks and prints what the ranker would serve. */
 /**
  * Parses a model reference. A target with a path separator that is not a reference (such as
- * /tmp/model) was meant as a folder, so the error says that the folder does not exist.
+ * /tmp/model) was meant as a folder, so the error reports that the folder does not exist.
  */
 function referenceOrMissingFolder(target: string): ModelReference {
   try {

@@ -62,14 +62,23 @@ export function catalogFactsOf(catalog: CatalogItem): CatalogFacts {
   return facts;
 }
 
+/** Affinity maps keyed by number, by the map keyed by name, which snapshots never change. */
+const numberedAffinities = new WeakMap<ReadonlyMap<string, number>, ReadonlyMap<number, number>>();
+
 /**
  * Returns an affinity map keyed by category name as one keyed by `categoryNumber`, with the same
- * values, for lookups by the numbers of `CatalogFacts`.
+ * values, for lookups by the numbers of `CatalogFacts`. The result is kept with the map, so the
+ * several category features of one request number it once.
  */
-export function affinityByCategoryNumber(affinity: ReadonlyMap<string, number>): Map<number, number> {
-  const byNumber = new Map<number, number>();
-  for (const [category, value] of affinity) {
-    byNumber.set(categoryNumber(category), value);
+export function affinityByCategoryNumber(affinity: ReadonlyMap<string, number>): ReadonlyMap<number, number> {
+  let byNumber = numberedAffinities.get(affinity);
+  if (byNumber === undefined) {
+    const numbered = new Map<number, number>();
+    for (const [category, value] of affinity) {
+      numbered.set(categoryNumber(category), value);
+    }
+    numberedAffinities.set(affinity, numbered);
+    byNumber = numbered;
   }
   return byNumber;
 }

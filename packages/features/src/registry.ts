@@ -334,7 +334,7 @@ function categoryShares(items: readonly ItemSnapshot[], context: FeatureContext,
   }
 }
 
-/** Writes each item's creator's affinity share; NaN for an item without a creator. */
+/** Writes each item's creator's affinity share, or NaN for an item without a creator. */
 function creatorShares(items: readonly ItemSnapshot[], context: FeatureContext, affinity: ReadonlyMap<string, number>, out: Float64Array): void {
   const total = absoluteSumOf(context, affinity);
   for (let row = 0; row < items.length; row++) {

@@ -309,7 +309,7 @@ export class ItemSnapshotBuilder {
   /**
    * Builds one item's snapshot from its packed snapshot (the landmark, then `ITEM_STAT_FIELDS`,
    * or null when the item has none), decaying every stat to the builder's instant with one power
-   * per distinct half-life. `facts` must be `catalogFactsOf(catalog)`; a caller that keeps them
+   * per distinct half-life. `facts` must be `catalogFactsOf(catalog)`. A caller that keeps them
    * with the record passes them to save the lookup.
    */
   build(
@@ -365,7 +365,6 @@ export class ItemSnapshotBuilder {
     }
     return new DecayedStats(packed, this.factors, this.lastOffset);
   }
-
 }
 
 /**

@@ -41,8 +41,8 @@ const HEALTH_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
  * Replies 503 `HTTP_ERR_SHUTTING_DOWN` with Retry-After to requests that arrive while the process
  * drains, in the documented error shape. Requests already running finish as usual, and the health
  * routes keep responding, so a liveness probe does not restart a process that is draining. Create
- * the server with `return503OnClosing: false`, or fastify's own 503 (without a code or
- * Retry-After) answers first once `close()` has started.
+ * the server with `return503OnClosing: false`, or fastify replies first with its own 503
+ * (without a code or Retry-After) once `close()` has started.
  */
 export function rejectRequestsWhileDraining(app: FastifyInstance, lifecycle: Lifecycle): void {
   app.addHook('onRequest', async (request, reply) => {

@@ -138,14 +138,14 @@ export function topCategories(affinity: ReadonlyMap<string, number>, count: numb
  * already hold cataloged items only (`PoolCache`).
  */
 export function keepCataloged(candidates: readonly Candidate[], snapshots: readonly ItemSnapshot[]): { candidates: Candidate[]; snapshots: ItemSnapshot[] } {
-  const kept: Candidate[] = [];
-  const keptSnapshots: ItemSnapshot[] = [];
+  const cataloged: Candidate[] = [];
+  const catalogedSnapshots: ItemSnapshot[] = [];
   for (let index = 0; index < candidates.length; index++) {
     const snapshot = snapshots[index] as ItemSnapshot;
     if (snapshot.catalog !== undefined) {
-      kept.push(candidates[index] as Candidate);
-      keptSnapshots.push(snapshot);
+      cataloged.push(candidates[index] as Candidate);
+      catalogedSnapshots.push(snapshot);
     }
   }
-  return { candidates: kept, snapshots: keptSnapshots };
+  return { candidates: cataloged, snapshots: catalogedSnapshots };
 }

@@ -52,7 +52,7 @@ export interface ScoredItem {
   score: number;
   sources: CandidateSource[];
   catalog: CatalogItem | undefined;
-  /** `catalogFactsOf(catalog)` when the caller has them; the rules look them up otherwise. */
+  /** `catalogFactsOf(catalog)` when the caller has them. Without them the rules look them up. */
   facts?: CatalogFacts | undefined;
   impressions: number;
   taps: number;

@@ -47,8 +47,9 @@ export const DEFAULT_ITEM_CACHE_MAX_ITEMS = 100_000;
  * request time from the entry's landmark, so a cached entry gives the features the store gave at
  * its read time, decayed to the request's instant. It misses only the events applied since that
  * read, at most `maxAgeMs` ago. Snapshots are moved to a per-minute landmark when stored, so the
- * decayed counters equal an uncached read's up to rounding, not bit for bit. Session-specific item features (whether the session saw the item,
- * co-visitation from its recent items) are read on every request.
+ * decayed counters equal an uncached read's up to rounding, not bit for bit. Session-specific
+ * item features (whether the session saw the item, co-visitation from its recent items) are read
+ * on every request.
  */
 export class ItemCache {
   private readonly items = new Map<string, CachedItem>();

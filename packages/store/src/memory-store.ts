@@ -464,9 +464,15 @@ function numberText(value: number): string {
  */
 function compareDescending(memberA: string, scoreA: number, memberB: string, scoreB: number): number {
   if (scoreA !== scoreB) {
-    // -1 or 1 rather than the difference: a fractional result makes V8 allocate a heap number
-    // per comparison of a sort.
-    return scoreB > scoreA ? 1 : scoreB < scoreA ? -1 : 0;
+    // -1 or 1 rather than the difference, because a fractional result makes V8 allocate a heap
+    // number per comparison of a sort. A NaN score compares equal, as a NaN difference did.
+    if (scoreB > scoreA) {
+      return 1;
+    }
+    if (scoreB < scoreA) {
+      return -1;
+    }
+    return 0;
   }
   if (memberA === memberB) {
     return 0;
