@@ -6,7 +6,7 @@ export const BATCH_EVENTS = 500;
 
 /**
  * Splits events into `count` streams by session, keeping their order, as Kafka partitions keyed by
- * session would: each stream stands for one batch in flight.
+ * session would. Each stream is one batch in flight.
  */
 export function splitBySession<T extends { sessionId: string }>(events: readonly T[], count: number): T[][] {
   const streams = Array.from({ length: count }, () => [] as T[]);

@@ -149,7 +149,7 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
   timer.mark('candidates');
 
   const earlyResults = early === undefined ? undefined : { ...early, results: state.extra.slice(served.length) };
-  const read = await readCandidateItems(
+  const eligibleSnapshots = await readCandidateItems(
     eligible.map((candidate) => candidate.itemId),
     state.session,
     context,
@@ -157,8 +157,8 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
     neighbours?.lists,
     earlyResults,
   );
-  // A request's own unknown candidates are ranked and flagged; generated ones are dropped.
-  const { candidates: kept, snapshots } = requested === undefined ? keepCataloged(eligible, read) : { candidates: eligible, snapshots: read };
+  // A request's own unknown candidates are ranked and flagged, and generated ones are dropped.
+  const { candidates: kept, snapshots } = requested === undefined ? keepCataloged(eligible, eligibleSnapshots) : { candidates: eligible, snapshots: eligibleSnapshots };
   const eligibleIds = kept.map((candidate) => candidate.itemId);
   timer.mark('features');
 

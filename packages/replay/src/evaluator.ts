@@ -78,9 +78,9 @@ export class PointEvaluator {
   async rank(request: PointRequest): Promise<PointRanking> {
     const startedMs = performance.now();
     const { candidates: proposed, covisitLists } = await this.candidates(request);
-    const read = await readItems(this.store, proposed.map((candidate) => candidate.itemId), request.nowMs, undefined, request.session, covisitLists);
+    const proposedSnapshots = await readItems(this.store, proposed.map((candidate) => candidate.itemId), request.nowMs, undefined, request.session, covisitLists);
     // Generated candidates without a catalog record are dropped, as `rankFeed` drops them.
-    const { candidates, snapshots: items } = this.settings.protocol === 'full' ? keepCataloged(proposed, read) : { candidates: proposed, snapshots: read };
+    const { candidates, snapshots: items } = this.settings.protocol === 'full' ? keepCataloged(proposed, proposedSnapshots) : { candidates: proposed, snapshots: proposedSnapshots };
     const candidateLatencyMs = performance.now() - startedMs;
 
     const itemIds = candidates.map((candidate) => candidate.itemId);
