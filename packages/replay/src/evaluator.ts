@@ -137,6 +137,7 @@ export class PointEvaluator {
         score: scores[index] ?? 0,
         sources: candidate.sources,
         catalog: items[index]?.catalog,
+        facts: items[index]?.facts,
         impressions: items[index]?.impressions ?? 0,
         taps: items[index]?.taps ?? 0,
         rules: [],
