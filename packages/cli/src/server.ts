@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import type { Subscription } from '@nexttap/bus';
 import { countResponses, installErrorHandler, Lifecycle, registerFallbackHandlers, registerHealthRoutes, rejectRequestsWhileDraining } from '@nexttap/http';
-import { IngestProcessor, INGEST_HTTP_CODES, registerCollectorRoutes } from '@nexttap/ingest';
+import { buildCollectorOpenApi, IngestProcessor, INGEST_HTTP_CODES, registerCollectorOpenApiRoutes, registerCollectorRoutes } from '@nexttap/ingest';
 import { createMetricsRegistry, type Logger } from '@nexttap/observability';
 import { Ranker } from '@nexttap/ranker';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
@@ -81,7 +81,8 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
     const rankerRoutes = ranker;
     await app.register(async (scope) => {
       limitRouteBodies(scope, config.ranker.bodyLimitBytes);
-      await rankerRoutes.register(scope);
+      // Where the collector runs beside the ranker, one `/docs` describes both.
+      await rankerRoutes.register(scope, role === 'all' ? [buildCollectorOpenApi()] : []);
     });
     if (role === 'all' && clients.mode.store === 'memory') {
       await ranker.registerDemo(app);
@@ -103,6 +104,9 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
     await app.register(async (scope) => {
       installErrorHandler(scope, INGEST_HTTP_CODES);
       registerCollectorRoutes(scope, { config: config.ingest, bus: clients.bus, metrics, clock });
+      if (role === 'ingest') {
+        registerCollectorOpenApiRoutes(scope);
+      }
     });
     subscription = await clients.bus.subscribe({
       groupId: config.ingest.consumerGroupId,

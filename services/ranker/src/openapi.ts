@@ -31,8 +31,17 @@ function errorResponses(codes: readonly RankerErrorCode[]): Record<string, unkno
   );
 }
 
-/** Builds the ranker's OpenAPI 3.0 document from the zod schemas that validate its requests and responses. */
-export function buildOpenApiDocument(): Record<string, unknown> {
+/** Routes of another role served by the same process, added to the ranker's document: OpenAPI paths and the schemas they refer to. */
+export interface OpenApiAddition {
+  paths: Record<string, unknown>;
+  schemas: Record<string, unknown>;
+}
+
+/**
+ * Builds the ranker's OpenAPI 3.0 document from the zod schemas that validate its requests and
+ * responses, with the routes of `additions` (the collector, where it runs in the same process).
+ */
+export function buildOpenApiDocument(additions: readonly OpenApiAddition[] = []): Record<string, unknown> {
   const liveQuery = toSchema(liveFeedQuerySchema) as { properties: Record<string, Record<string, unknown>>; required?: string[] };
   const required = new Set(liveQuery.required ?? []);
   const liveParameters = Object.entries(liveQuery.properties).map(([name, schema]) => ({
@@ -80,14 +89,15 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           },
         },
       },
+      ...Object.assign({}, ...additions.map((addition) => addition.paths)),
     },
-    components: { schemas: { Error: toSchema(errorResponseSchema) } },
+    components: { schemas: { Error: toSchema(errorResponseSchema), ...Object.assign({}, ...additions.map((addition) => addition.schemas)) } },
   };
 }
 
 /** Registers `GET /docs` and `GET /docs/openapi.json`, both returning the OpenAPI document. */
-export function registerOpenApiRoutes(instance: FastifyInstance): void {
-  const document = buildOpenApiDocument();
+export function registerOpenApiRoutes(instance: FastifyInstance, additions: readonly OpenApiAddition[] = []): void {
+  const document = buildOpenApiDocument(additions);
   const handler = async () => document;
   instance.get('/docs', handler);
   instance.get('/docs/openapi.json', handler);

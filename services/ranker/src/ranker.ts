@@ -14,7 +14,7 @@ import { LiveFeedHub } from './live-feed';
 import { registerAdminRoutes } from './admin-routes';
 import { ModelManager } from './model-manager';
 import { ShadowScorer } from './shadow-scoring';
-import { registerOpenApiRoutes } from './openapi';
+import { registerOpenApiRoutes, type OpenApiAddition } from './openapi';
 import { PoolRefresher } from './pool-refresher';
 import type { SessionChangeNotices } from './session-changes';
 import { WriteBehindStore } from './write-behind-store';
@@ -88,9 +88,10 @@ export class Ranker {
   /**
    * Registers the feed routes, `/docs` and, when ADMIN_TOKEN is set, the admin routes into their
    * own route scope with the ranker's error catalogue. Every reply there carries the request id in
-   * `x-request-id`.
+   * `x-request-id`. `/docs` also describes `openApiAdditions`, the routes of roles that share the
+   * process.
    */
-  async register(instance: FastifyInstance): Promise<void> {
+  async register(instance: FastifyInstance, openApiAdditions: readonly OpenApiAddition[] = []): Promise<void> {
     await instance.register(async (scope) => {
       installErrorHandler(scope, RANKER_HTTP_CODES);
       scope.addHook('onSend', async (request, reply) => {
@@ -100,7 +101,7 @@ export class Ranker {
       this.live.register(scope);
       // Open live feeds would keep the server's close waiting until the shutdown timeout.
       scope.addHook('preClose', async () => this.live.closeAll());
-      registerOpenApiRoutes(scope);
+      registerOpenApiRoutes(scope, openApiAdditions);
       if (this.dependencies.config.adminToken !== '') {
         registerAdminRoutes(scope, { token: this.dependencies.config.adminToken, models: this.models, store: this.store });
       }

@@ -1,0 +1,182 @@
+import { catalogItemSchema, interactionSchema, MAX_ID_LENGTH, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, REJECTION_REASONS } from '@nexttap/events';
+import type { FastifyInstance } from 'fastify';
+import type { z } from 'zod';
+import { zodToJsonSchema } from 'zod-to-json-schema';
+import { MAX_EVENTS_PER_REQUEST } from './config';
+import { INGEST_ERRORS, type IngestErrorCode } from './errors';
+
+/** The collector's part of an OpenAPI 3.0 document: its paths and the schemas they refer to. */
+export interface CollectorOpenApi {
+  paths: Record<string, unknown>;
+  schemas: Record<string, unknown>;
+}
+
+/**
+ * Converts a zod schema to an OpenAPI 3 schema object. A transform (such as an ISO-8601 `ts`
+ * turned into epoch ms) is described by its input, which is what a client sends.
+ */
+function toSchema(schema: z.ZodTypeAny): Record<string, unknown> {
+  const { $schema: _ignored, ...rest } = zodToJsonSchema(schema, { target: 'openApi3', $refStrategy: 'none', effectStrategy: 'input' }) as Record<string, unknown>;
+  return rest;
+}
+
+/**
+ * A time as the event contract accepts it. Its zod schema checks the value in a refinement, which
+ * the conversion cannot describe, so the document states it here.
+ */
+const TIMESTAMP_SCHEMA = {
+  oneOf: [
+    { type: 'integer', minimum: MIN_TIMESTAMP_MS, maximum: MAX_TIMESTAMP_MS, description: 'Epoch milliseconds (epoch seconds are rejected with EVENT_EPOCH_SECONDS).' },
+    { type: 'string', format: 'date-time', description: 'ISO-8601 date-time with a zone, such as 2024-05-01T12:00:00Z.' },
+  ],
+};
+
+/**
+ * Completes what the conversion leaves out of an entry schema: the length limits of ids, which
+ * are checked after NFC normalisation in a refinement, and the two forms of a time.
+ */
+function withContractLimits(schema: Record<string, unknown>, timeFields: readonly string[]): Record<string, unknown> {
+  const properties = { ...(schema.properties as Record<string, Record<string, unknown>>) };
+  for (const [name, property] of Object.entries(properties)) {
+    if (timeFields.includes(name)) {
+      properties[name] = TIMESTAMP_SCHEMA;
+    } else if (name.endsWith('Id') && property.type === 'string') {
+      properties[name] = { ...property, minLength: 1, maxLength: MAX_ID_LENGTH };
+    }
+  }
+  return { ...schema, properties };
+}
+
+function errorResponses(codes: readonly IngestErrorCode[]): Record<string, unknown> {
+  const byStatus = new Map<number, IngestErrorCode[]>();
+  for (const code of codes) {
+    const status = INGEST_ERRORS[code].statusCode;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  return Object.fromEntries(
+    [...byStatus].map(([status, statusCodes]) => [
+      String(status),
+      {
+        description: statusCodes.map((code) => `\`${code}\`: ${INGEST_ERRORS[code].description}`).join(' '),
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/CollectorError' } } },
+      },
+    ]),
+  );
+}
+
+/** Describes one collector route: a list of entries in, the count accepted and each rejection out. */
+function collectorRoute(options: { summary: string; description: string; list: 'events' | 'items'; entrySchema: string }): Record<string, unknown> {
+  return {
+    post: {
+      summary: options.summary,
+      description: options.description,
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              required: [options.list],
+              additionalProperties: false,
+              properties: {
+                [options.list]: { type: 'array', minItems: 1, maxItems: MAX_EVENTS_PER_REQUEST, items: { $ref: `#/components/schemas/${options.entrySchema}` } },
+              },
+            },
+          },
+        },
+      },
+      responses: {
+        '202': {
+          description: `The valid ${options.list} were acknowledged by the event bus; \`rejected\` lists each other entry by its index, with the reason.`,
+          content: { 'application/json': { schema: { $ref: '#/components/schemas/CollectorAccepted' } } },
+        },
+        ...errorResponses([
+          'INGEST_ERR_INVALID_REQUEST',
+          'INGEST_ERR_ALL_EVENTS_REJECTED',
+          'INGEST_ERR_INVALID_JSON',
+          'INGEST_ERR_BODY_TOO_LARGE',
+          'INGEST_ERR_UNSUPPORTED_MEDIA_TYPE',
+          'INGEST_ERR_BUS_UNAVAILABLE',
+          'INGEST_ERR_INTERNAL',
+        ]),
+      },
+    },
+  };
+}
+
+const rejectedEntrySchema = {
+  type: 'object',
+  required: ['index', 'code', 'field', 'message'],
+  properties: {
+    index: { type: 'integer', minimum: 0, description: 'Position of the entry in the request.' },
+    code: { type: 'string', enum: Object.values(REJECTION_REASONS), description: 'Stable reason code; branch on it, not on the message.' },
+    field: { type: 'string', description: 'The field at fault, empty when the whole entry is.' },
+    message: { type: 'string', description: 'What is wrong and how to fix it.' },
+  },
+};
+
+/** Builds the collector's routes (`POST /v1/events`, `POST /v1/catalog`) as OpenAPI paths, from the zod schemas that validate each entry. */
+export function buildCollectorOpenApi(): CollectorOpenApi {
+  return {
+    paths: {
+      '/v1/events': collectorRoute({
+        summary: 'Send what people did in their sessions',
+        description:
+          'Each event is validated on its own: the valid ones go to the interactions topic keyed by sessionId, and the reply is sent after the bus acknowledged them. Sending a request again is safe, because events are de-duplicated by eventId.',
+        list: 'events',
+        entrySchema: 'Interaction',
+      }),
+      '/v1/catalog': collectorRoute({
+        summary: 'Add or update catalog items',
+        description: 'Each item is validated on its own; the valid ones go to the catalog topic keyed by itemId, and a later record of an item replaces the earlier one.',
+        list: 'items',
+        entrySchema: 'CatalogItem',
+      }),
+    },
+    schemas: {
+      Interaction: withContractLimits(toSchema(interactionSchema), ['ts']),
+      CatalogItem: withContractLimits(toSchema(catalogItemSchema), ['publishedAt']),
+      CollectorAccepted: {
+        type: 'object',
+        required: ['accepted', 'rejected'],
+        properties: { accepted: { type: 'integer', minimum: 0 }, rejected: { type: 'array', items: rejectedEntrySchema } },
+      },
+      CollectorError: {
+        type: 'object',
+        required: ['error'],
+        properties: {
+          error: {
+            type: 'object',
+            required: ['code', 'message'],
+            properties: { code: { type: 'string' }, message: { type: 'string' }, field: { type: 'string' } },
+          },
+          accepted: { type: 'integer', description: 'With INGEST_ERR_ALL_EVENTS_REJECTED: 0.' },
+          rejected: { type: 'array', items: rejectedEntrySchema, description: 'With INGEST_ERR_ALL_EVENTS_REJECTED: the reason of each entry.' },
+        },
+      },
+    },
+  };
+}
+
+/** Builds the OpenAPI document of a process that runs the collector alone. */
+export function buildCollectorOpenApiDocument(): Record<string, unknown> {
+  const { paths, schemas } = buildCollectorOpenApi();
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'nexttap collector',
+      version: '1',
+      description: 'Events and catalog items in. Every error reply is {"error": {code, message, field}}; codes are stable.',
+    },
+    paths,
+    components: { schemas },
+  };
+}
+
+/** Registers `GET /docs` and `GET /docs/openapi.json` with the collector's OpenAPI document. */
+export function registerCollectorOpenApiRoutes(instance: FastifyInstance): void {
+  const document = buildCollectorOpenApiDocument();
+  const handler = async () => document;
+  instance.get('/docs', handler);
+  instance.get('/docs/openapi.json', handler);
+}
