@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { importMovieLens } from './import-command';
 import { runModelsCommand, runTrainCommand } from './models-command';
@@ -17,6 +18,7 @@ commands:
   models validate|list|activate|rollback [options]
                                    check a model, list the registry, or switch a running ranker's model; models --help
   train [options]                  train the MovieLens MLP, or export its feature rows as CSV; train --help lists the options
+  --version                        print the version of nexttap
 `;
 
 const SERVE_USAGE = `usage: nexttap serve [--role ingest|ranker|all]
@@ -93,6 +95,11 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = await runTrainCommand(rest);
       return;
     }
+    case '--version':
+    case '-V':
+    case 'version':
+      process.stdout.write(`nexttap ${packageVersion()}\n`);
+      return;
     case undefined:
     case '--help':
     case '-h':
@@ -102,6 +109,12 @@ async function main(argv: string[]): Promise<void> {
     default:
       fail(`${command} is not a command`);
   }
+}
+
+/** Returns the `version` field of the package.json of the command. */
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof manifest.version === 'string' ? manifest.version : 'unknown';
 }
 
 function parseCount(option: string, text: string): number {

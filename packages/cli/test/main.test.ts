@@ -36,4 +36,10 @@ describe('nexttap command line', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('nexttap: import needs a dataset; use: nexttap import movielens');
   });
+
+  it('prints its version', () => {
+    const result = nexttap(['--version']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^nexttap \d+\.\d+\.\d+\n$/);
+  });
 });
