@@ -14,11 +14,17 @@ export const catalogItemSchema = z
   .object({
     itemId: idSchema('itemId'),
     categories: z
-      .array(idSchema('categories[]'), { required_error: 'categories is missing; send an array of category ids, [] for none' })
-      .max(MAX_CATEGORIES, `categories has more than ${MAX_CATEGORIES} entries`)
+      .array(idSchema('categories[]'), {
+        required_error: 'categories is missing; send an array of category ids, [] for none',
+        invalid_type_error: 'categories must be an array of category ids, such as ["drama"], or [] for none',
+      })
+      .max(MAX_CATEGORIES, `categories has more than ${MAX_CATEGORIES} entries; keep the ${MAX_CATEGORIES} that describe the item best`)
       .transform((categories) => [...new Set(categories)]),
     creatorId: idSchema('creatorId').optional(),
-    tags: z.array(idSchema('tags[]')).max(MAX_TAGS, `tags has more than ${MAX_TAGS} entries`).optional(),
+    tags: z
+      .array(idSchema('tags[]'), { invalid_type_error: 'tags must be an array of tag ids, such as ["award-winner"]' })
+      .max(MAX_TAGS, `tags has more than ${MAX_TAGS} entries; keep the ${MAX_TAGS} that describe the item best`)
+      .optional(),
     kind: z
       .enum(ITEM_KINDS, {
         errorMap: (_issue, context) => ({
@@ -26,7 +32,10 @@ export const catalogItemSchema = z
         }),
       })
       .optional(),
-    title: z.string().max(MAX_TITLE_LENGTH, `title has more than ${MAX_TITLE_LENGTH} characters`).optional(),
+    title: z
+      .string({ invalid_type_error: 'title must be a string' })
+      .max(MAX_TITLE_LENGTH, `title has more than ${MAX_TITLE_LENGTH} characters; shorten it`)
+      .optional(),
     live: z.boolean({ invalid_type_error: 'live must be true or false' }).optional(),
     publishedAt: timestampSchema('publishedAt').optional(),
     durationMs: z

@@ -191,6 +191,18 @@ describe('validateCatalogItem', () => {
     expect(result.ok || result.rejection.message).toContain('unknown field context; remove it; a catalog item takes only itemId, categories');
     expect(result.ok || result.rejection.message).not.toContain('under context');
   });
+
+  it.each([
+    ['categories as a string', { categories: 'Drama' }, 'categories', 'categories must be an array of category ids, such as ["drama"], or [] for none'],
+    ['17 categories', { categories: Array.from({ length: 17 }, (_, index) => `c${index}`) }, 'categories', 'keep the 16 that describe the item best'],
+    ['tags as a string', { categories: [], tags: 'classic' }, 'tags', 'tags must be an array of tag ids'],
+    ['a numeric title', { categories: [], title: 7 }, 'title', 'title must be a string'],
+    ['a long title', { categories: [], title: 'x'.repeat(513) }, 'title', 'title has more than 512 characters; shorten it'],
+  ])('names the fix for %s', (_case, fields, field, message) => {
+    const result = validateCatalogItem({ itemId: 'm-1', ...fields });
+    expect(result.ok || result.rejection.field).toBe(field);
+    expect(result.ok || result.rejection.message).toContain(message);
+  });
 });
 
 describe('parseTimestamp', () => {
