@@ -18,7 +18,7 @@ export interface SessionSnapshot {
   categoryAffinity: Map<string, number>;
   creatorAffinity: Map<string, number>;
   /** Items with any engagement other than an impression. */
-  interacted: Set<string>;
+  interacted: ReadonlySet<string>;
   events: number;
   lastTs: number | undefined;
   lastPositiveTs: number | undefined;
@@ -28,7 +28,7 @@ export interface UserSnapshot {
   userId: string;
   categoryAffinity: Map<string, number>;
   creatorAffinity: Map<string, number>;
-  interacted: Set<string>;
+  interacted: ReadonlySet<string>;
 }
 
 /** Smoothed-rate priors from the counters over all items. */
@@ -204,7 +204,7 @@ export function parseSessionReads(
     recent: listValue(recent).flatMap((text) => decodeRecent(text) ?? []),
     categoryAffinity: sessionAffinity.categories,
     creatorAffinity: sessionAffinity.creators,
-    interacted: new Set(zsetMembers(interacted)),
+    interacted: memberSetOf(interacted),
     events: Number(metaFields.events ?? 0),
     lastTs: optionalNumber(metaFields.lastTs),
     lastPositiveTs: optionalNumber(metaFields.lastPositiveTs),
@@ -213,7 +213,7 @@ export function parseSessionReads(
     return { session, user: undefined };
   }
   const longTerm = splitAffinity(decayHash(hashValue(userAffinity), nowMs));
-  const user = { userId, categoryAffinity: longTerm.categories, creatorAffinity: longTerm.creators, interacted: new Set(zsetMembers(userInteracted)) };
+  const user = { userId, categoryAffinity: longTerm.categories, creatorAffinity: longTerm.creators, interacted: memberSetOf(userInteracted) };
   return { session, user };
 }
 
@@ -509,6 +509,25 @@ function hashValue(result: ReadResult | undefined): Record<string, string> {
 
 function listValue(result: ReadResult | undefined): string[] {
   return result?.kind === 'list' ? result.value : [];
+}
+
+/**
+ * Sets by the member array they were built from. The memory store returns one array per sorted
+ * set for as long as the set is unchanged, so the evaluation points of a replay build a user's set
+ * of up to 2,000 items once per change instead of once per point. A Redis reply is a new array
+ * each time and is only looked up. Results are read-only, so an array never changes after it was
+ * read.
+ */
+const memberSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+
+function memberSetOf(result: ReadResult | undefined): ReadonlySet<string> {
+  const members = zsetMembers(result);
+  let set = memberSets.get(members);
+  if (set === undefined) {
+    set = new Set(members);
+    memberSets.set(members, set);
+  }
+  return set;
 }
 
 function zsetMembers(result: ReadResult | undefined): readonly string[] {
