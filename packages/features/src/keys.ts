@@ -108,6 +108,7 @@ export const keys = {
   poolFresh: () => '{pool}:fresh',
   /** Live items, scored by publish time. */
   poolLive: () => '{pool}:live',
+  /** Items of one category, from catalog records, each with score 0; the pool cache ranks them by the popular pool. */
   poolCategory: (category: string) => `{pool}:category:${category}`,
   poolCategoryNames: () => '{pool}:category-names',
   /** Decayed counts over all items, the priors of the smoothed rates. */
