@@ -2,7 +2,7 @@ import { INTERACTION_TYPES, type CatalogItem, type Interaction } from '@nexttap/
 import { keys } from './keys';
 import { decayedField, OperationList, sendOperation, type PlannedWrite, type WriteOperation, type WriteSink } from './operations';
 import { encodeRecent, type RecentEntry } from './recent';
-import { AFFINITY_WEIGHTS, FEATURE_SETTINGS, NEGATIVE_TYPES, POSITIVE_TYPES, SHORT_DWELL_MS } from './settings';
+import { AFFINITY_WEIGHTS, COVISIT_SCORE_SCALE, FEATURE_SETTINGS, NEGATIVE_TYPES, POSITIVE_TYPES, SHORT_DWELL_MS } from './settings';
 
 const settings = FEATURE_SETTINGS;
 
@@ -232,7 +232,7 @@ function planCovisitWrites(sink: WriteSink, event: Interaction, recent: readonly
   }
   for (const source of sources) {
     const covisitKey = keys.itemCovisit(source);
-    sink.zsetDecayAdd(covisitKey, event.itemId, 1, event.ts, settings.covisitHalfLifeMs, settings.covisitMaxNeighbours);
+    sink.zsetDecayAdd(covisitKey, event.itemId, 1, event.ts, settings.covisitHalfLifeMs, settings.covisitMaxNeighbours, COVISIT_SCORE_SCALE);
     sink.expire(covisitKey, settings.itemStatsTtlMs);
     sink.expire(keys.itemCovisitLandmark(source), settings.itemStatsTtlMs);
   }

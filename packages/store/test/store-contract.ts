@@ -338,5 +338,42 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
       const oldScore = readDecayed(members[1]?.score ?? 0, later, later, HOUR_MS);
       expect(Math.abs(oldScore / (2 * 2 ** -300) - 1)).toBeLessThan(1e-12);
     });
+
+    it('rounds additions to a sorted set with an integer scale', async () => {
+      const key = `{integer-pool-${Date.now()}}`;
+      const base = Date.parse('2026-01-01T00:00:00Z');
+      const add = (member: string, weight: number, tMs: number) => ({ op: 'zsetDecayAdd' as const, key, member, weight, tMs, halfLifeMs: HOUR_MS, maxMembers: 100, integerScale: 2 ** 20 });
+      await store.apply([{ operations: [add('a', 1, base), add('b', 1, base + HOUR_MS / 2)] }]);
+      await store.apply([{ operations: [add('a', 3, base + HOUR_MS)] }]);
+
+      const [result] = await store.read([{ kind: 'zsetTop', key, limit: 10 }]);
+
+      expect(result?.kind === 'zsetTop' && result.landmarkMs).toBe(base);
+      const scores = new Map(result?.kind === 'zsetTop' ? result.value.map((entry) => [entry.member, entry.score]) : []);
+      // b: 2^0.5 · 2^20 = 1,482,910.4 rounds down; a: 2^20 + 3 · 2 · 2^20.
+      expect(scores.get('b')).toBe(1_482_910);
+      expect(scores.get('a')).toBe(7 * 2 ** 20);
+    });
+
+    it('rounds the rescaled scores when an integer-scaled set renews', async () => {
+      const key = `{integer-renewal-${Date.now()}}`;
+      const base = Date.parse('2026-01-01T00:00:00Z');
+      const add = (member: string, weight: number, tMs: number) => ({ op: 'zsetDecayAdd' as const, key, member, weight, tMs, halfLifeMs: HOUR_MS, maxMembers: 100, integerScale: 2 ** 20 });
+      await store.apply([{ operations: [add('anchor', 1, base), add('old', 3, base + HOUR_MS / 2)] }]);
+      // 17 half-lives later, past INTEGER_RENEW_EXPONENT (16) and far below RENEW_EXPONENT (256).
+      const later = base + 17 * HOUR_MS;
+      await store.apply([{ operations: [add('new', 1, later)] }]);
+
+      const [result] = await store.read([{ kind: 'zsetTop', key, limit: 10 }]);
+
+      expect(result?.kind === 'zsetTop' && result.landmarkMs).toBe(later);
+      // old was round(3 · 2^0.5 · 2^20) = 4,448,731, and 4,448,731 · 2^-17 = 33.94 rounds to 34;
+      // anchor: 2^20 · 2^-17 = 8; new: 2^20 at the new landmark.
+      expect(result?.kind === 'zsetTop' ? result.value : []).toEqual([
+        { member: 'new', score: 2 ** 20 },
+        { member: 'old', score: 34 },
+        { member: 'anchor', score: 8 },
+      ]);
+    });
   });
 }
