@@ -207,7 +207,7 @@ function planItemWrites(sink: WriteSink, event: Interaction): void {
     sink.zsetDecayAdd(keys.poolPopular(), event.itemId, 1, event.ts, settings.itemWeekHalfLifeMs, settings.poolPopularMax);
     sink.zsetDecayAdd(keys.poolTrending(), event.itemId, 1, event.ts, settings.itemHourHalfLifeMs, settings.poolPopularMax);
     // No category pool is written here: the pool cache ranks a category's items by the popular
-    // pool, which holds the same decayed counts.
+    // pool, which contains the same decayed counts.
   }
   sink.expire(snapshotKey, settings.itemStatsTtlMs);
 }

@@ -259,9 +259,11 @@ end
 -- Each group is {key, landmarkTtlMs, halfLifeMs, integerScale, entries}; entries are flat {member,
 -- sum, referenceMs - baseMs}. The landmark lives in <key>:landmark, read once per group, and is
 -- renewed like a hash's, rescaling the whole set with ZUNIONSTORE. An integerScale above 0 makes
--- every score an integer (the zsetDecayAdd operation in operations.ts). Members are written with
--- one ZINCRBY each: reading every member's score with ZMSCORE and writing them with one ZADD
--- measured no faster, because the sorted-set update itself, not the call, is most of the cost.
+-- every score an integer (the zsetDecayAdd operation in operations.ts): the set is renewed after
+-- INTEGER_RENEW_EXPONENT half-lives, with rescale_rounded, and each addition is rounded. Members
+-- are written with one ZINCRBY each: reading every member's score with ZMSCORE and writing them
+-- with one ZADD measured no faster, because the sorted-set update itself, not the call, is most of
+-- the cost.
 for _, group in ipairs(batch.zsetDecay) do
   local key, landmark_ttl, half_life, integer_scale, entries = group[1], group[2], group[3], group[4], group[5]
   local renew_exponent = integer_scale > 0 and INTEGER_RENEW_EXPONENT or RENEW_EXPONENT
