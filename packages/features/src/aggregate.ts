@@ -16,7 +16,8 @@ export interface AggregatedBatch {
    * addition. `fieldIndex` counts from 0 in `fields`, the record's layout after its landmark.
    */
   packedDecay: Array<[key: string, fields: readonly string[], fieldIndex: number, sum: number, referenceMs: number, halfLifeMs: number]>;
-  zsetDecay: Array<[key: string, member: string, sum: number, referenceMs: number, halfLifeMs: number]>;
+  /** `integerScale` is 0 for plain double scores (see the `zsetDecayAdd` operation). */
+  zsetDecay: Array<[key: string, member: string, sum: number, referenceMs: number, halfLifeMs: number, integerScale: number]>;
   zsetAdd: Array<[key: string, member: string, score: number, mode: 'set' | 'max' | 'nx']>;
   /** Sorted sets to trim after the additions, with the smallest bound planned for each. */
   trims: Array<[key: string, maxMembers: number]>;
@@ -79,6 +80,7 @@ class BatchBuilder implements WriteSink {
   private lastPackedKey: string | undefined;
   private lastPackedRecord: PackedSums | undefined;
   private readonly zsetDecay = new Map<string, Map<string, DecaySum>>();
+  private readonly zsetIntegerScales = new Map<string, number>();
   private readonly zsetAdds: Array<[string, string, number, 'set' | 'max' | 'nx']> = [];
   private readonly trims = new Map<string, number>();
   private readonly lists = new Map<string, { values: string[]; maxLength: number }>();
@@ -134,7 +136,13 @@ class BatchBuilder implements WriteSink {
     addDecay(record.sums, fieldIndex, weight, tMs, layout.halfLivesMs[fieldIndex] as number);
   }
 
-  zsetDecayAdd(key: string, member: string, weight: number, tMs: number, halfLifeMs: number, maxMembers: number): void {
+  zsetDecayAdd(key: string, member: string, weight: number, tMs: number, halfLifeMs: number, maxMembers: number, integerScale = 0): void {
+    const knownScale = this.zsetIntegerScales.get(key);
+    if (knownScale === undefined) {
+      this.zsetIntegerScales.set(key, integerScale);
+    } else if (knownScale !== integerScale) {
+      throw new Error(`sorted set ${key} was given integer scales ${knownScale} and ${integerScale} in one batch; plan every addition to it with the same scale`);
+    }
     addDecay(fieldMap(this.zsetDecay, key), member, weight, tMs, halfLifeMs);
     this.addTrim(key, maxMembers);
   }
@@ -178,7 +186,7 @@ class BatchBuilder implements WriteSink {
       writeIndexes: this.writeIndexes,
       hashDecay: flattenDecay(this.hashDecay),
       packedDecay: flattenPackedDecay(this.packedDecay),
-      zsetDecay: flattenDecay(this.zsetDecay),
+      zsetDecay: flattenZsetDecay(this.zsetDecay, this.zsetIntegerScales),
       zsetAdd: this.zsetAdds,
       trims: [...this.trims],
       lists: [...this.lists].map(([key, list]) => [key, list.values, list.maxLength]),
@@ -283,6 +291,17 @@ function flattenDecay(maps: Map<string, Map<string, DecaySum>>): Array<[string, 
   maps.forEach((fields, key) => {
     fields.forEach((decay, name) => {
       result.push([key, name, decay.sum, decay.referenceMs, decay.halfLifeMs]);
+    });
+  });
+  return result;
+}
+
+function flattenZsetDecay(maps: Map<string, Map<string, DecaySum>>, integerScales: ReadonlyMap<string, number>): AggregatedBatch['zsetDecay'] {
+  const result: AggregatedBatch['zsetDecay'] = [];
+  maps.forEach((members, key) => {
+    const integerScale = integerScales.get(key) ?? 0;
+    members.forEach((decay, member) => {
+      result.push([key, member, decay.sum, decay.referenceMs, decay.halfLifeMs, integerScale]);
     });
   });
   return result;

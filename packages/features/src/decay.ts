@@ -11,6 +11,14 @@
  */
 export const RENEW_EXPONENT = 256;
 
+/**
+ * Exponent at which a sorted set with integer scores (see `zsetDecayAdd`) is rescaled. Redis 7.0
+ * formats a score below 2^52 that is a whole number as an integer (`d2string`), which its compact
+ * encoding then stores as one. This exponent leaves room for 2^(52 − 16) units, 2^16 weights at a
+ * scale of 2^20, before a score falls back to text.
+ */
+export const INTEGER_RENEW_EXPONENT = 16;
+
 /** Returns the scaled weight an event at `tMs` adds to a sum with landmark `landmarkMs`. */
 export function forwardWeight(weight: number, tMs: number, landmarkMs: number, halfLifeMs: number): number {
   return weight * 2 ** ((tMs - landmarkMs) / halfLifeMs);
@@ -22,8 +30,8 @@ export function readDecayed(scaled: number, landmarkMs: number, nowMs: number, h
 }
 
 /** Tells whether writing an event at `tMs` must first move the landmark forward. */
-export function needsRenewal(tMs: number, landmarkMs: number, halfLifeMs: number): boolean {
-  return (tMs - landmarkMs) / halfLifeMs > RENEW_EXPONENT;
+export function needsRenewal(tMs: number, landmarkMs: number, halfLifeMs: number, exponent: number = RENEW_EXPONENT): boolean {
+  return (tMs - landmarkMs) / halfLifeMs > exponent;
 }
 
 /** Returns the factor that rescales a sum from `oldLandmarkMs` to `newLandmarkMs`. */

@@ -39,8 +39,10 @@ const ITEM_KEY_CACHE_MAX = 100_000;
 const itemKeysOf = cachedKeys<ItemKeys>(ITEM_KEY_CACHE_MAX, (itemId) => ({
   snapshot: `i:{${itemId}}:snapshot`,
   catalog: `i:{${itemId}}:catalog`,
-  covisit: `i:{${itemId}}:covisit`,
-  covisitLandmark: `i:{${itemId}}:covisit${ZSET_LANDMARK_SUFFIX}`,
+  // Not `:covisit`, the name of the lists with fractional scores, so that a ranker of either
+  // version never reads scores in the other's units while both run during an upgrade.
+  covisit: `i:{${itemId}}:neighbours`,
+  covisitLandmark: `i:{${itemId}}:neighbours${ZSET_LANDMARK_SUFFIX}`,
 }));
 
 /** Keys of one session, cached per session id, because planning writes four of them for every event. */
@@ -99,7 +101,10 @@ export const keys = {
    */
   itemSnapshot: (itemId: string) => itemKeysOf(itemId).snapshot,
   itemCatalog: (itemId: string) => itemKeysOf(itemId).catalog,
-  /** Decayed sorted set of the items engaged with after this one in the same session. */
+  /**
+   * Decayed sorted set of the items engaged with after this one in the same session, with integer
+   * scores in units of 1 / `COVISIT_SCORE_SCALE` engagements.
+   */
   itemCovisit: (itemId: string) => itemKeysOf(itemId).covisit,
   /** Landmark time of `itemCovisit`, in epoch ms. */
   itemCovisitLandmark: (itemId: string) => itemKeysOf(itemId).covisitLandmark,
@@ -108,6 +113,7 @@ export const keys = {
   poolFresh: () => '{pool}:fresh',
   /** Live items, scored by publish time. */
   poolLive: () => '{pool}:live',
+  /** Items of one category, from catalog records, each with score 0; the pool cache ranks them by the popular pool. */
   poolCategory: (category: string) => `{pool}:category:${category}`,
   poolCategoryNames: () => '{pool}:category-names',
   /** Decayed counts over all items, the priors of the smoothed rates. */

@@ -14,8 +14,14 @@ export type WriteOperation =
    * that one string instead of a hash and its packed copy.
    */
   | { op: 'packedDecayAdd'; key: string; fields: readonly string[]; field: string; weight: number; tMs: number }
-  /** Adds a forward-decayed weight to a sorted-set member, then keeps the top `maxMembers`. */
-  | { op: 'zsetDecayAdd'; key: string; member: string; weight: number; tMs: number; halfLifeMs: number; maxMembers: number }
+  /**
+   * Adds a forward-decayed weight to a sorted-set member, then keeps the top `maxMembers`. With an
+   * `integerScale` above 0 the scores are integers: each addition is multiplied by it and rounded,
+   * a landmark renewal rounds the rescaled scores, and the landmark moves after
+   * `INTEGER_RENEW_EXPONENT` half-lives, so readers divide the scores by `integerScale`. Every
+   * addition to one key must use the same `integerScale`. Absent means 0, plain double scores.
+   */
+  | { op: 'zsetDecayAdd'; key: string; member: string; weight: number; tMs: number; halfLifeMs: number; maxMembers: number; integerScale?: number }
   /** Sets a member's score (`max` keeps the larger, `nx` only adds new members), then keeps the top `maxMembers`. */
   | { op: 'zsetAdd'; key: string; member: string; score: number; mode: 'set' | 'max' | 'nx'; maxMembers: number }
   /** Prepends a value to a list and trims it to `maxLength`. */
@@ -55,7 +61,7 @@ export interface PlannedWrite {
 export interface WriteSink {
   hashDecayAdd(key: string, field: string, weight: number, tMs: number): void;
   packedDecayAdd(key: string, fields: readonly string[], field: string, weight: number, tMs: number): void;
-  zsetDecayAdd(key: string, member: string, weight: number, tMs: number, halfLifeMs: number, maxMembers: number): void;
+  zsetDecayAdd(key: string, member: string, weight: number, tMs: number, halfLifeMs: number, maxMembers: number, integerScale?: number): void;
   zsetAdd(key: string, member: string, score: number, mode: 'set' | 'max' | 'nx', maxMembers: number): void;
   listPush(key: string, value: string, maxLength: number): void;
   hashIncrement(key: string, field: string, amount: number): void;
@@ -73,7 +79,7 @@ export function sendOperation(sink: WriteSink, operation: WriteOperation): void 
     case 'packedDecayAdd':
       return sink.packedDecayAdd(operation.key, operation.fields, operation.field, operation.weight, operation.tMs);
     case 'zsetDecayAdd':
-      return sink.zsetDecayAdd(operation.key, operation.member, operation.weight, operation.tMs, operation.halfLifeMs, operation.maxMembers);
+      return sink.zsetDecayAdd(operation.key, operation.member, operation.weight, operation.tMs, operation.halfLifeMs, operation.maxMembers, operation.integerScale);
     case 'zsetAdd':
       return sink.zsetAdd(operation.key, operation.member, operation.score, operation.mode, operation.maxMembers);
     case 'listPush':
@@ -103,8 +109,12 @@ export class OperationList implements WriteSink {
     this.operations.push({ op: 'packedDecayAdd', key, fields, field, weight, tMs });
   }
 
-  zsetDecayAdd(key: string, member: string, weight: number, tMs: number, halfLifeMs: number, maxMembers: number): void {
-    this.operations.push({ op: 'zsetDecayAdd', key, member, weight, tMs, halfLifeMs, maxMembers });
+  zsetDecayAdd(key: string, member: string, weight: number, tMs: number, halfLifeMs: number, maxMembers: number, integerScale = 0): void {
+    const operation: WriteOperation = { op: 'zsetDecayAdd', key, member, weight, tMs, halfLifeMs, maxMembers };
+    if (integerScale !== 0) {
+      operation.integerScale = integerScale;
+    }
+    this.operations.push(operation);
   }
 
   zsetAdd(key: string, member: string, score: number, mode: 'set' | 'max' | 'nx', maxMembers: number): void {

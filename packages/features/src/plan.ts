@@ -2,7 +2,7 @@ import { INTERACTION_TYPES, type CatalogItem, type Interaction } from '@nexttap/
 import { keys } from './keys';
 import { decayedField, OperationList, sendOperation, type PlannedWrite, type WriteOperation, type WriteSink } from './operations';
 import { encodeRecent, type RecentEntry } from './recent';
-import { AFFINITY_WEIGHTS, FEATURE_SETTINGS, NEGATIVE_TYPES, POSITIVE_TYPES, SHORT_DWELL_MS } from './settings';
+import { AFFINITY_WEIGHTS, COVISIT_SCORE_SCALE, FEATURE_SETTINGS, NEGATIVE_TYPES, POSITIVE_TYPES, SHORT_DWELL_MS } from './settings';
 
 const settings = FEATURE_SETTINGS;
 
@@ -71,7 +71,7 @@ export function planInteraction(event: Interaction, item: CatalogItem | undefine
 export function planInteractionInto(sink: WriteSink, event: Interaction, item: CatalogItem | undefined, recent: readonly RecentEntry[]): void {
   planSessionWrites(sink, event, item);
   planUserWrites(sink, event, item);
-  planItemWrites(sink, event, item);
+  planItemWrites(sink, event);
   planCovisitWrites(sink, event, recent);
 }
 
@@ -127,8 +127,9 @@ export function planCatalogItem(item: CatalogItem): PlannedWrite {
   }
   for (const category of item.categories) {
     operations.push({ op: 'zsetAdd', key: keys.poolCategoryNames(), member: category, score: 0, mode: 'nx', maxMembers: settings.poolCategoryNamesMax });
-    // A new item joins its category pools with a zero score, so a session that likes the category
-    // can see it before anyone has engaged with it.
+    // The category pools list the category's items, each with score 0: engagement is ranked by
+    // the popular pool when the pools are read. A new item can therefore be proposed to a session
+    // that likes the category before anyone has engaged with it.
     operations.push({ op: 'zsetAdd', key: keys.poolCategory(category), member: item.itemId, score: 0, mode: 'nx', maxMembers: settings.poolCategoryMax });
   }
   return { operations };
@@ -187,7 +188,7 @@ function planUserWrites(sink: WriteSink, event: Interaction, item: CatalogItem |
   sink.expire(interactedKey, settings.userTtlMs);
 }
 
-function planItemWrites(sink: WriteSink, event: Interaction, item: CatalogItem | undefined): void {
+function planItemWrites(sink: WriteSink, event: Interaction): void {
   const snapshotKey = keys.itemSnapshot(event.itemId);
   const typeFields = TYPE_FIELDS.get(event.type) as { hour: string; day: string };
   sink.packedDecayAdd(snapshotKey, ITEM_STAT_FIELDS, typeFields.hour, 1, event.ts);
@@ -205,9 +206,8 @@ function planItemWrites(sink: WriteSink, event: Interaction, item: CatalogItem |
     }
     sink.zsetDecayAdd(keys.poolPopular(), event.itemId, 1, event.ts, settings.itemWeekHalfLifeMs, settings.poolPopularMax);
     sink.zsetDecayAdd(keys.poolTrending(), event.itemId, 1, event.ts, settings.itemHourHalfLifeMs, settings.poolPopularMax);
-    for (const category of item?.categories ?? []) {
-      sink.zsetDecayAdd(keys.poolCategory(category), event.itemId, 1, event.ts, settings.itemWeekHalfLifeMs, settings.poolCategoryMax);
-    }
+    // No category pool is written here: the pool cache ranks a category's items by the popular
+    // pool, which contains the same decayed counts.
   }
   sink.expire(snapshotKey, settings.itemStatsTtlMs);
 }
@@ -232,7 +232,7 @@ function planCovisitWrites(sink: WriteSink, event: Interaction, recent: readonly
   }
   for (const source of sources) {
     const covisitKey = keys.itemCovisit(source);
-    sink.zsetDecayAdd(covisitKey, event.itemId, 1, event.ts, settings.covisitHalfLifeMs, settings.covisitMaxNeighbours);
+    sink.zsetDecayAdd(covisitKey, event.itemId, 1, event.ts, settings.covisitHalfLifeMs, settings.covisitMaxNeighbours, COVISIT_SCORE_SCALE);
     sink.expire(covisitKey, settings.itemStatsTtlMs);
     sink.expire(keys.itemCovisitLandmark(source), settings.itemStatsTtlMs);
   }

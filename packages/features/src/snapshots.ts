@@ -5,7 +5,7 @@ import { keys } from './keys';
 import { halfLifeOfField, LANDMARK_FIELD, ZSET_LANDMARK_SUFFIX, type ReadRequest, type ReadResult } from './operations';
 import { GLOBAL_FIELDS, ITEM_FIELDS, ITEM_STAT_FIELDS, isPositive, itemTypeField } from './plan';
 import { decodeRecent, type RecentEntry } from './recent';
-import { FEATURE_SETTINGS } from './settings';
+import { COVISIT_SCORE_SCALE, FEATURE_SETTINGS } from './settings';
 
 export type { RecentEntry } from './recent';
 
@@ -254,7 +254,7 @@ export function parseItemReads(itemIds: readonly string[], results: readonly Rea
       const result = covisits[source];
       const score = result?.kind === 'zsetScores' ? result.value[index] : null;
       if (score !== null && score !== undefined) {
-        covisitScore += readDecayed(score, landmarks[source] ?? nowMs, nowMs, FEATURE_SETTINGS.covisitHalfLifeMs);
+        covisitScore += readDecayed(score / COVISIT_SCORE_SCALE, landmarks[source] ?? nowMs, nowMs, FEATURE_SETTINGS.covisitHalfLifeMs);
       }
     }
     const catalogText = catalogValues[index];
@@ -386,7 +386,7 @@ export function covisitScoresOf(itemIds: readonly string[], lists: readonly Read
       continue;
     }
     for (const { member, score } of list.value) {
-      sums.set(member, (sums.get(member) ?? 0) + readDecayed(score, list.landmarkMs, nowMs, FEATURE_SETTINGS.covisitHalfLifeMs));
+      sums.set(member, (sums.get(member) ?? 0) + readDecayed(score / COVISIT_SCORE_SCALE, list.landmarkMs, nowMs, FEATURE_SETTINGS.covisitHalfLifeMs));
     }
   }
   // Items are visited from the end and each sum is used once, so that a repeated item id gets

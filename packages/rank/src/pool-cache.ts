@@ -63,26 +63,28 @@ export class PoolCache {
   }
 
   /**
-   * Reads every pool in three round trips: the category names, all pools at once, then the catalog
-   * records of newly pooled items plus a rolling share of the cached ones.
+   * Reads every pool in four round trips. The first reads the category names, the second the
+   * popular, trending, fresh and live pools, and the third the catalog records of newly pooled
+   * items plus a rolling share of the cached ones. The last reads the members of the categories
+   * that engaged items alone do not fill (`deriveCategoryPools`).
    */
   async refresh(nowMs: number): Promise<PoolSnapshot> {
     const [names] = await this.store.read([{ kind: 'zsetTop', key: keys.poolCategoryNames(), limit: FEATURE_SETTINGS.poolCategoryNamesMax }]);
     const categories = members(names);
-    const requests: ReadRequest[] = [
-      { kind: 'zsetTop', key: keys.poolPopular(), limit: this.poolDepth },
+    const [popularResult, trendingResult, freshResult, liveResult] = await this.store.read([
+      // The whole popular pool, because the category pools are taken from it.
+      { kind: 'zsetMembers', key: keys.poolPopular(), limit: Math.max(this.poolDepth, FEATURE_SETTINGS.poolPopularMax) },
       { kind: 'zsetTop', key: keys.poolTrending(), limit: this.poolDepth },
       { kind: 'zsetTop', key: keys.poolFresh(), limit: this.poolDepth },
       { kind: 'zsetTop', key: keys.poolLive(), limit: this.poolDepth },
-      ...categories.map((category): ReadRequest => ({ kind: 'zsetTop', key: keys.poolCategory(category), limit: this.poolDepth })),
-    ];
-    const [popularResult, trendingResult, freshResult, liveResult, ...categoryResults] = await this.store.read(requests);
-    const popular = members(popularResult);
+    ]);
+    const popularPool = popularResult?.kind === 'zsetMembers' ? popularResult.value : [];
+    const popular = popularPool.slice(0, this.poolDepth);
     const trending = members(trendingResult);
     const fresh = members(freshResult);
     const pooledLive = members(liveResult);
-    const byCategory = new Map(categories.map((category, index) => [category, members(categoryResults[index])]));
-    const catalog = await this.refreshCatalog([popular, trending, fresh, pooledLive, ...byCategory.values()]);
+    const catalog = await this.refreshCatalog([popularPool, trending, fresh, pooledLive]);
+    const byCategory = await this.deriveCategoryPools(categories, popularPool, catalog);
     // Events may name any item id, so an item enters the pools before (or without) a catalog
     // record. Only cataloged items are proposed: otherwise anyone who sends events could put a
     // made-up id at the top of every feed. An item joins once its record is written.
@@ -94,11 +96,60 @@ export class PoolCache {
       trending: cataloged(trending),
       fresh: cataloged(fresh),
       live,
-      byCategory: new Map([...byCategory].map(([category, list]) => [category, cataloged(list)])),
+      byCategory,
       catalog,
       readAtMs: nowMs,
     };
     return this.snapshot;
+  }
+
+  /**
+   * Builds each category's pool, best first, up to `poolDepth` items: the popular pool's items whose
+   * catalog record lists the category, in the popular pool's order, then the category's members
+   * that are not among them. Ingest keeps no engagement score per category, because one sorted-set
+   * update per category of every engaged item cost about 11% of redis-server's CPU time per event
+   * (`bench/profile-writes.ts`, MovieLens). Catalog records write the members with score 0, so
+   * they come in ZREVRANGE order, as the items without engagement did when each category had its
+   * own scores. The members are read only for categories with fewer than `poolDepth` popular items.
+   *
+   * NOTE: an item below the popular pool's bound (`poolPopularMax`) counts as one without
+   * engagement here, so a category whose engaged items all rank that low lists them by id only.
+   */
+  private async deriveCategoryPools(categories: readonly string[], popularPool: readonly string[], catalog: ReadonlyMap<string, CatalogItem>): Promise<Map<string, string[]>> {
+    const byCategory = new Map<string, string[]>(categories.map((category) => [category, []]));
+    for (const itemId of popularPool) {
+      for (const category of catalog.get(itemId)?.categories ?? []) {
+        const list = byCategory.get(category);
+        // A record that lists a category twice adds the item once.
+        if (list !== undefined && list.length < this.poolDepth && list[list.length - 1] !== itemId) {
+          list.push(itemId);
+        }
+      }
+    }
+    const unfilled = categories.filter((category) => (byCategory.get(category) as string[]).length < this.poolDepth);
+    if (unfilled.length === 0) {
+      return byCategory;
+    }
+    // A category's members include its engaged items, so each read reaches past them by their count.
+    const results = await this.store.read(
+      unfilled.map((category): ReadRequest => ({ kind: 'zsetMembers', key: keys.poolCategory(category), limit: this.poolDepth + (byCategory.get(category) as string[]).length })),
+    );
+    unfilled.forEach((category, index) => {
+      const result = results[index];
+      const list = byCategory.get(category) as string[];
+      const listed = new Set(list);
+      // Only catalog records add members, so every member has one.
+      for (const itemId of result?.kind === 'zsetMembers' ? result.value : []) {
+        if (list.length === this.poolDepth) {
+          break;
+        }
+        if (!listed.has(itemId)) {
+          listed.add(itemId);
+          list.push(itemId);
+        }
+      }
+    });
+    return byCategory;
   }
 
   private async refreshCatalog(lists: readonly PoolList[]): Promise<Map<string, CatalogItem>> {

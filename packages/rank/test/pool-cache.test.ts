@@ -7,8 +7,8 @@ import { PoolCache, rankFeed, seededRandom } from '../src/index';
 
 const NOW_MS = Date.parse('2026-03-01T12:00:00Z');
 
-function catalogItem(itemId: string): CatalogItem {
-  const result = validateCatalogItem({ itemId, categories: ['Drama'], publishedAt: NOW_MS - 3_600_000 });
+function catalogItem(itemId: string, categories: string[] = ['Drama']): CatalogItem {
+  const result = validateCatalogItem({ itemId, categories, publishedAt: NOW_MS - 3_600_000 });
   if (!result.ok) throw new Error(result.rejection.message);
   return result.value;
 }
@@ -36,6 +36,41 @@ describe('PoolCache', () => {
     const after = await pools.refresh(NOW_MS);
     expect(after.popular).toEqual(['made-up', 'known']);
     expect(after.byCategory.get('Drama')).toContain('made-up');
+    await store.close();
+  });
+
+  it('ranks category pools by the popular pool', async () => {
+    const store = new MemoryFeatureStore({ now: () => NOW_MS, sweepIntervalMs: 0 });
+    await applyCatalogItems(store, [
+      catalogItem('a', ['Drama']),
+      catalogItem('b', ['Drama', 'Comedy']),
+      catalogItem('c', ['Comedy']),
+      catalogItem('d', ['Drama']),
+      catalogItem('e', ['Drama']),
+    ]);
+    await applyInteractions(store, [like('e1', 'b'), like('e2', 'b'), like('e3', 'b'), like('e4', 'a'), like('e5', 'a'), like('e6', 'c')]);
+
+    const deep = await new PoolCache(store, { poolDepth: 10 }).refresh(NOW_MS);
+    const shallow = await new PoolCache(store, { poolDepth: 2 }).refresh(NOW_MS);
+
+    // Engaged items by their popular score, then the others in ZREVRANGE order (score 0, id descending).
+    expect(deep.byCategory.get('Drama')).toEqual(['b', 'a', 'e', 'd']);
+    expect(deep.byCategory.get('Comedy')).toEqual(['b', 'c']);
+    expect(shallow.byCategory.get('Drama')).toEqual(['b', 'a']);
+    expect(shallow.popular).toEqual(['b', 'a']);
+    await store.close();
+  });
+
+  it('fills a category past its engaged members', async () => {
+    const store = new MemoryFeatureStore({ now: () => NOW_MS, sweepIntervalMs: 0 });
+    await applyCatalogItems(store, ['a', 'b', 'c', 'x', 'y'].map((itemId) => catalogItem(itemId)));
+    // The engaged items sort first among the category's members, so the member read must reach past them.
+    await applyInteractions(store, [like('e1', 'y'), like('e2', 'x')]);
+
+    const pools = await new PoolCache(store, { poolDepth: 3 }).refresh(NOW_MS);
+
+    // x and y tie in the popular pool, which orders a tie by id descending, as ZREVRANGE does.
+    expect(pools.byCategory.get('Drama')).toEqual(['y', 'x', 'c']);
     await store.close();
   });
 });

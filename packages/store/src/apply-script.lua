@@ -6,6 +6,8 @@
 -- writes everything and returns an empty list. Numbers are passed to Redis as Lua numbers, which
 -- Redis formats with 17 significant digits, so a double survives the round trip.
 local RENEW_EXPONENT = 256
+-- INTEGER_RENEW_EXPONENT of decay.ts, for sorted sets with integer scores.
+local INTEGER_RENEW_EXPONENT = 16
 local LANDMARK_FIELD = '_L'
 -- Arguments per command built with unpack(); Lua 5.1 allows at most 8000 values on its C stack.
 local MAX_ARGUMENTS = 4000
@@ -242,13 +244,29 @@ for _, group in ipairs(batch.packedDecay) do
   set_with_ttl(key, struct.pack(format, unpack(values, 1, count + 1)), group[3])
 end
 
--- Each group is {key, landmarkTtlMs, halfLifeMs, entries}; entries are flat {member, sum,
--- referenceMs - baseMs}. The landmark lives in <key>:landmark, read once per group, and is renewed like a
--- hash's, rescaling the whole set with ZUNIONSTORE. Members are written with one ZINCRBY each:
--- reading every member's score with ZMSCORE and writing them with one ZADD measured no faster,
--- because the sorted-set update itself, not the call, is most of the cost.
+-- Multiplies every score of a sorted set by `factor` and rounds it to an integer, as the memory
+-- store does (Math.floor(score * factor + 0.5)), for a set with integer scores.
+local function rescale_rounded(key, factor)
+  local all = redis.call('ZRANGE', key, '0', '-1', 'WITHSCORES')
+  local args = {}
+  for i = 1, #all, 2 do
+    args[i] = math.floor(tonumber(all[i + 1]) * factor + 0.5)
+    args[i + 1] = all[i]
+  end
+  call_with_arguments('ZADD', key, args, 2)
+end
+
+-- Each group is {key, landmarkTtlMs, halfLifeMs, integerScale, entries}; entries are flat {member,
+-- sum, referenceMs - baseMs}. The landmark lives in <key>:landmark, read once per group, and is
+-- renewed like a hash's, rescaling the whole set with ZUNIONSTORE. An integerScale above 0 makes
+-- every score an integer (the zsetDecayAdd operation in operations.ts): the set is renewed after
+-- INTEGER_RENEW_EXPONENT half-lives, with rescale_rounded, and each addition is rounded. Members
+-- are written with one ZINCRBY each: reading every member's score with ZMSCORE and writing them
+-- with one ZADD measured no faster, because the sorted-set update itself, not the call, is most of
+-- the cost.
 for _, group in ipairs(batch.zsetDecay) do
-  local key, landmark_ttl, half_life, entries = group[1], group[2], group[3], group[4]
+  local key, landmark_ttl, half_life, integer_scale, entries = group[1], group[2], group[3], group[4], group[5]
+  local renew_exponent = integer_scale > 0 and INTEGER_RENEW_EXPONENT or RENEW_EXPONENT
   local landmark_key = key .. ':landmark'
   local landmark
   if landmark_ttl > 0 then
@@ -258,14 +276,23 @@ for _, group in ipairs(batch.zsetDecay) do
   end
   for i = 1, #entries, 3 do
     local member, sum, reference = entries[i], entries[i + 1], base_ms + entries[i + 2]
-    if not landmark or (reference - landmark) / half_life > RENEW_EXPONENT then
+    if not landmark or (reference - landmark) / half_life > renew_exponent then
       if landmark then
-        redis.call('ZUNIONSTORE', key, 1, key, 'WEIGHTS', 2 ^ ((landmark - reference) / half_life))
+        local factor = 2 ^ ((landmark - reference) / half_life)
+        if integer_scale > 0 then
+          rescale_rounded(key, factor)
+        else
+          redis.call('ZUNIONSTORE', key, 1, key, 'WEIGHTS', factor)
+        end
       end
       landmark = reference
       set_with_ttl(landmark_key, landmark, landmark_ttl)
     end
-    redis.call('ZINCRBY', key, sum * 2 ^ ((reference - landmark) / half_life), member)
+    local added = sum * 2 ^ ((reference - landmark) / half_life)
+    if integer_scale > 0 then
+      added = math.floor(added * integer_scale + 0.5)
+    end
+    redis.call('ZINCRBY', key, added, member)
   end
 end
 

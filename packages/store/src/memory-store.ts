@@ -1,6 +1,8 @@
 import {
   aggregateWrites,
   halfLifeOfField,
+  INTEGER_RENEW_EXPONENT,
+  RENEW_EXPONENT,
   type AggregatedBatch,
   ZSET_LANDMARK_SUFFIX,
   LANDMARK_FIELD,
@@ -102,8 +104,8 @@ export class MemoryFeatureStore implements FeatureStore {
       this.hashDecayAdd(key, field, sum, referenceMs, halfLifeMs);
     }
     this.applyPackedDecay(batch.packedDecay);
-    for (const [key, member, sum, referenceMs, halfLifeMs] of batch.zsetDecay) {
-      this.zsetDecayAdd(key, member, sum, referenceMs, halfLifeMs);
+    for (const [key, member, sum, referenceMs, halfLifeMs, integerScale] of batch.zsetDecay) {
+      this.zsetDecayAdd(key, member, sum, referenceMs, halfLifeMs, integerScale);
     }
     for (const [key, member, score, mode] of batch.zsetAdd) {
       const zset = this.zsetKeepingTop(key);
@@ -215,8 +217,11 @@ export class MemoryFeatureStore implements FeatureStore {
     }
   }
 
-  /** Adds to a decayed sorted set whose landmark lives in `<key>:landmark`, as in Redis. */
-  private zsetDecayAdd(key: string, member: string, sum: number, referenceMs: number, halfLifeMs: number): void {
+  /**
+   * Adds to a decayed sorted set whose landmark lives in `<key>:landmark`, as in Redis. With an
+   * `integerScale` above 0 the additions and a renewal's rescaled scores are rounded to integers.
+   */
+  private zsetDecayAdd(key: string, member: string, sum: number, referenceMs: number, halfLifeMs: number, integerScale: number): void {
     const zset = this.zset(key);
     const landmarkKey = (zset.landmarkKey ??= key + ZSET_LANDMARK_SUFFIX);
     const stored = this.get(landmarkKey);
@@ -224,15 +229,18 @@ export class MemoryFeatureStore implements FeatureStore {
     if (landmarkMs === undefined) {
       landmarkMs = referenceMs;
       this.setLandmark(landmarkKey, landmarkMs);
-    } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs)) {
+    } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs, integerScale > 0 ? INTEGER_RENEW_EXPONENT : RENEW_EXPONENT)) {
       const factor = renewalFactor(landmarkMs, referenceMs, halfLifeMs);
       zset.scores.forEach((entry) => {
-        entry.score *= factor;
+        entry.score = integerScale > 0 ? Math.floor(entry.score * factor + 0.5) : entry.score * factor;
       });
       landmarkMs = referenceMs;
       this.setLandmark(landmarkKey, landmarkMs);
     }
-    const added = sum * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
+    let added = sum * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
+    if (integerScale > 0) {
+      added = Math.floor(added * integerScale + 0.5);
+    }
     const current = zset.scores.get(member);
     if (current === undefined) {
       zset.scores.set(member, { score: 0 + added });

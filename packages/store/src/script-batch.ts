@@ -33,8 +33,11 @@ export interface ScriptBatch {
    * field's half-life from its name.
    */
   packedDecay: Array<[string, number, number, number[]]>;
-  /** `[key, landmark TTL in ms or 0, halfLifeMs, flat [member, sum, referenceMs - baseMs, ...]]`. */
-  zsetDecay: Array<[string, number, number, Array<string | number>]>;
+  /**
+   * `[key, landmark TTL in ms or 0, halfLifeMs, integerScale or 0, flat [member, sum, referenceMs -
+   * baseMs, ...]]`.
+   */
+  zsetDecay: Array<[string, number, number, number, Array<string | number>]>;
   /**
    * `[key, mode, flat [score, member, ...]]`, and a key's groups keep the batch order. Scores go as
    * text, which the script passes to ZADD as it is, where it would format a number argument itself.
@@ -212,17 +215,17 @@ function encodeZsetDecay(batch: AggregatedBatch, expires: Map<string, number>, b
   const encoded: ScriptBatch['zsetDecay'] = [];
   const landmarkTtls = new Map<string, number>();
   let current: ScriptBatch['zsetDecay'][number] | undefined;
-  for (const [key, member, sum, referenceMs, halfLifeMs] of batch.zsetDecay) {
+  for (const [key, member, sum, referenceMs, halfLifeMs, integerScale] of batch.zsetDecay) {
     if (current?.[0] !== key || current[2] !== halfLifeMs) {
       let landmarkTtlMs = landmarkTtls.get(key);
       if (landmarkTtlMs === undefined) {
         landmarkTtlMs = takeTtl(expires, key + ZSET_LANDMARK_SUFFIX);
         landmarkTtls.set(key, landmarkTtlMs);
       }
-      current = [key, landmarkTtlMs, halfLifeMs, []];
+      current = [key, landmarkTtlMs, halfLifeMs, integerScale, []];
       encoded.push(current);
     }
-    current[3].push(member, sum, referenceMs - baseMs);
+    current[4].push(member, sum, referenceMs - baseMs);
   }
   return encoded;
 }

@@ -1,6 +1,18 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decayedField, directDecayedSum, LANDMARK_FIELD, readDecayed, type PlannedWrite } from '@nexttap/features';
+import type { Interaction } from '@nexttap/events';
+import {
+  applyInteractions,
+  COVISIT_SCORE_SCALE,
+  decayedField,
+  directDecayedSum,
+  keys,
+  LANDMARK_FIELD,
+  readDecayed,
+  readItemSnapshots,
+  readSessionSnapshot,
+  type PlannedWrite,
+} from '@nexttap/features';
 import type { FeatureStore } from '../src/index';
 
 const HOUR_MS = 3_600_000;
@@ -337,6 +349,66 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
       expect(members[0]?.score).toBeCloseTo(1, 12);
       const oldScore = readDecayed(members[1]?.score ?? 0, later, later, HOUR_MS);
       expect(Math.abs(oldScore / (2 * 2 ** -300) - 1)).toBeLessThan(1e-12);
+    });
+
+    it('rounds additions to a sorted set with an integer scale', async () => {
+      const key = `{integer-pool-${Date.now()}}`;
+      const base = Date.parse('2026-01-01T00:00:00Z');
+      const add = (member: string, weight: number, tMs: number) => ({ op: 'zsetDecayAdd' as const, key, member, weight, tMs, halfLifeMs: HOUR_MS, maxMembers: 100, integerScale: 2 ** 20 });
+      await store.apply([{ operations: [add('a', 1, base), add('b', 1, base + HOUR_MS / 2)] }]);
+      await store.apply([{ operations: [add('a', 3, base + HOUR_MS)] }]);
+
+      const [result] = await store.read([{ kind: 'zsetTop', key, limit: 10 }]);
+
+      expect(result?.kind).toBe('zsetTop');
+      expect(result?.kind === 'zsetTop' ? result.landmarkMs : undefined).toBe(base);
+      const scores = new Map(result?.kind === 'zsetTop' ? result.value.map((entry) => [entry.member, entry.score]) : []);
+      // b: 2^0.5 · 2^20 = 1,482,910.4 rounds down; a: 2^20 + 3 · 2 · 2^20.
+      expect(scores.get('b')).toBe(1_482_910);
+      expect(scores.get('a')).toBe(7 * 2 ** 20);
+    });
+
+    it('keeps a co-visitation link as whole units of an engagement', async () => {
+      const run = `covisit-${Date.now()}`;
+      const base = Date.parse('2026-01-01T00:00:00Z');
+      const like = (eventId: string, itemId: string, sessionId: string, ts: number): Interaction => ({ eventId: `${run}-${eventId}`, type: 'like', ts, sessionId: `${run}-${sessionId}`, itemId: `${run}-${itemId}` });
+      // Two sessions engage with b after a, 90 s and 13 min later. The second addition,
+      // 2^20 · 2^((t − landmark) / 7 days), has a fraction that is rounded away.
+      await applyInteractions(store, [like('e1', 'a', 's1', base), like('e2', 'b', 's1', base + 90_000)]);
+      await applyInteractions(store, [like('e3', 'a', 's2', base + 600_000), like('e4', 'b', 's2', base + 1_380_000)]);
+      const nowMs = base + 3_600_000;
+
+      const [list] = await store.read([{ kind: 'zsetTop', key: keys.itemCovisit(`${run}-a`), limit: 10 }]);
+      const { session } = await readSessionSnapshot(store, `${run}-s2`, undefined, nowMs);
+      const [snapshot] = await readItemSnapshots(store, [`${run}-b`], nowMs, session);
+
+      const score = list?.kind === 'zsetTop' ? list.value[0]?.score : undefined;
+      expect(Number.isInteger(score)).toBe(true);
+      const expected = directDecayedSum([{ weight: 1, tMs: base + 90_000 }, { weight: 1, tMs: base + 1_380_000 }], nowMs, 7 * 24 * HOUR_MS);
+      // Each of the two additions is rounded to a whole unit.
+      expect(Math.abs((snapshot?.covisitScore ?? 0) - expected)).toBeLessThanOrEqual(1 / COVISIT_SCORE_SCALE);
+    });
+
+    it('rounds the rescaled scores when an integer-scaled set renews', async () => {
+      const key = `{integer-renewal-${Date.now()}}`;
+      const base = Date.parse('2026-01-01T00:00:00Z');
+      const add = (member: string, weight: number, tMs: number) => ({ op: 'zsetDecayAdd' as const, key, member, weight, tMs, halfLifeMs: HOUR_MS, maxMembers: 100, integerScale: 2 ** 20 });
+      await store.apply([{ operations: [add('anchor', 1, base), add('old', 3, base + HOUR_MS / 2)] }]);
+      // 17 half-lives later, past INTEGER_RENEW_EXPONENT (16) and far below RENEW_EXPONENT (256).
+      const later = base + 17 * HOUR_MS;
+      await store.apply([{ operations: [add('new', 1, later)] }]);
+
+      const [result] = await store.read([{ kind: 'zsetTop', key, limit: 10 }]);
+
+      expect(result?.kind).toBe('zsetTop');
+      expect(result?.kind === 'zsetTop' ? result.landmarkMs : undefined).toBe(later);
+      // old was round(3 · 2^0.5 · 2^20) = 4,448,731, and 4,448,731 · 2^-17 = 33.94 rounds to 34;
+      // anchor: 2^20 · 2^-17 = 8; new: 2^20 at the new landmark.
+      expect(result?.kind === 'zsetTop' ? result.value : []).toEqual([
+        { member: 'new', score: 2 ** 20 },
+        { member: 'old', score: 34 },
+        { member: 'anchor', score: 8 },
+      ]);
     });
   });
 }
