@@ -82,3 +82,33 @@ export function affinityByCategoryNumber(affinity: ReadonlyMap<string, number>):
   }
   return byNumber;
 }
+
+/** Largest category number that `denseAffinityByCategoryNumber` gives an array entry. */
+const DENSE_AFFINITY_MAX_NUMBER = 65_535;
+
+/** Dense affinity arrays by the map keyed by name, which snapshots never change. */
+const denseAffinities = new WeakMap<ReadonlyMap<string, number>, Float64Array | null>();
+
+/**
+ * Returns an affinity map keyed by category name as an array indexed by `categoryNumber`, 0 for
+ * every other number, or undefined when one of its categories has a number above 65,535. A typed
+ * array read costs less than a `Map` lookup per category of each of a few hundred candidates. The
+ * bound keeps an array of a process that has numbered a huge taxonomy under 512 KB.
+ */
+export function denseAffinityByCategoryNumber(affinity: ReadonlyMap<string, number>): Float64Array | undefined {
+  let dense = denseAffinities.get(affinity);
+  if (dense === undefined) {
+    let maxNumber = -1;
+    for (const category of affinity.keys()) {
+      maxNumber = Math.max(maxNumber, categoryNumber(category));
+    }
+    dense = maxNumber > DENSE_AFFINITY_MAX_NUMBER ? null : new Float64Array(maxNumber + 1);
+    if (dense !== null) {
+      for (const [category, value] of affinity) {
+        dense[categoryNumber(category)] = value;
+      }
+    }
+    denseAffinities.set(affinity, dense);
+  }
+  return dense ?? undefined;
+}

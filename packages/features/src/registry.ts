@@ -1,6 +1,6 @@
 import { INTERACTION_TYPES, type InteractionType } from '@nexttap/events';
 import { isNegative, ITEM_FIELDS, itemTypeField } from './plan';
-import { affinityByCategoryNumber } from './catalog-facts';
+import { affinityByCategoryNumber, denseAffinityByCategoryNumber } from './catalog-facts';
 import { itemStatIndex, type ItemSnapshot, type SessionSnapshot, type UserSnapshot } from './snapshots';
 
 const DAY_MS = 86_400_000;
@@ -314,6 +314,11 @@ export function findFeature(name: string): FeatureDefinition | undefined {
  */
 function categoryShares(items: readonly ItemSnapshot[], context: FeatureContext, affinity: ReadonlyMap<string, number>, mode: 'sum' | 'max', out: Float64Array): void {
   const total = absoluteSumOf(context, affinity);
+  const dense = total === 0 ? undefined : denseAffinityByCategoryNumber(affinity);
+  if (dense !== undefined) {
+    denseCategoryShares(items, dense, total, mode, out);
+    return;
+  }
   const byNumber = total === 0 ? undefined : affinityByCategoryNumber(affinity);
   for (let row = 0; row < items.length; row++) {
     const categories = (items[row] as ItemSnapshot).facts?.categoryNumbers;
@@ -328,6 +333,24 @@ function categoryShares(items: readonly ItemSnapshot[], context: FeatureContext,
     let result = mode === 'sum' ? 0 : Number.NEGATIVE_INFINITY;
     for (let index = 0; index < categories.length; index++) {
       const share = (byNumber.get(categories[index] as number) ?? 0) / total;
+      result = mode === 'sum' ? result + share : Math.max(result, share);
+    }
+    out[row] = result;
+  }
+}
+
+/** Writes what `categoryShares` writes, with the affinities in an array indexed by category number. */
+function denseCategoryShares(items: readonly ItemSnapshot[], affinity: Float64Array, total: number, mode: 'sum' | 'max', out: Float64Array): void {
+  for (let row = 0; row < items.length; row++) {
+    const categories = (items[row] as ItemSnapshot).facts?.categoryNumbers;
+    if (categories === undefined || categories.length === 0) {
+      out[row] = Number.NaN;
+      continue;
+    }
+    let result = mode === 'sum' ? 0 : Number.NEGATIVE_INFINITY;
+    for (let index = 0; index < categories.length; index++) {
+      // A number past the array's end, a category the map lacks, reads undefined and counts 0.
+      const share = (affinity[categories[index] as number] ?? 0) / total;
       result = mode === 'sum' ? result + share : Math.max(result, share);
     }
     out[row] = result;

@@ -35,31 +35,45 @@ export interface CachedItemRead {
  * the session sends both in one round trip.
  */
 export function planCachedItemRead(cache: ItemCache, itemIds: readonly string[], sessionId: string, nowMs: number): CachedItemRead {
-  const entries: Array<CachedItem | undefined> = itemIds.map((itemId) => cache.fresh(itemId, nowMs));
-  const missing = itemIds.filter((_, index) => entries[index] === undefined);
+  const entries = new Array<CachedItem | undefined>(itemIds.length);
+  const snapshotKeys: string[] = [];
+  const catalogKeys: string[] = [];
+  for (let index = 0; index < itemIds.length; index++) {
+    const itemId = itemIds[index] as string;
+    const entry = cache.fresh(itemId, nowMs);
+    entries[index] = entry;
+    if (entry === undefined) {
+      const itemKeys = keys.item(itemId);
+      snapshotKeys.push(itemKeys.snapshot);
+      catalogKeys.push(itemKeys.catalog);
+    }
+  }
+  const missingCount = snapshotKeys.length;
   const cachedGlobal = cache.freshGlobal(nowMs);
   const requests: ReadRequest[] = [sessionSeenSetRequest(sessionId)];
-  if (missing.length > 0) {
-    requests.push({ kind: 'snapshots', keys: missing.map((itemId) => keys.itemSnapshot(itemId)) }, { kind: 'strings', keys: missing.map((itemId) => keys.itemCatalog(itemId)) });
+  if (missingCount > 0) {
+    requests.push({ kind: 'snapshots', keys: snapshotKeys }, { kind: 'strings', keys: catalogKeys });
   }
   if (cachedGlobal === undefined) {
     requests.push(globalStatsRequest());
   }
   const complete = (results: readonly ReadResult[], covisitLists: readonly ReadResult[]): ItemSnapshot[] => {
-    if (missing.length > 0) {
+    if (missingCount > 0) {
       storeMissing(cache, itemIds, entries, results[1], results[2], nowMs);
     }
-    const global = cachedGlobal ?? results[missing.length > 0 ? 3 : 1];
+    const global = cachedGlobal ?? results[missingCount > 0 ? 3 : 1];
     if (cachedGlobal === undefined && global !== undefined) {
       cache.storeGlobal(global, nowMs);
     }
     const seen = seenFlagsAmong(results[0], itemIds);
     const covisitScores = covisitScoresOf(itemIds, covisitLists, nowMs);
     const builder = new ItemSnapshotBuilder(itemIds.length, nowMs, priorsOf(global, nowMs));
-    return itemIds.map((itemId, index) => {
+    const snapshots = new Array<ItemSnapshot>(itemIds.length);
+    for (let index = 0; index < itemIds.length; index++) {
       const entry = entries[index] as CachedItem;
-      return builder.build(itemId, entry.packed, entry.catalog, covisitScores[index] as number, seen[index] as boolean, entry.facts);
-    });
+      snapshots[index] = builder.build(itemIds[index] as string, entry.packed, entry.catalog, covisitScores[index] as number, seen[index] as boolean, entry.facts);
+    }
+    return snapshots;
   };
   return { requests, complete };
 }
@@ -99,10 +113,10 @@ function storeMissing(
   const packedValues = snapshots?.kind === 'snapshots' ? snapshots.value : [];
   const catalogTexts = catalogs?.kind === 'strings' ? catalogs.value : [];
   let read = 0;
-  itemIds.forEach((itemId, index) => {
+  for (let index = 0; index < itemIds.length; index++) {
     if (entries[index] === undefined) {
-      entries[index] = cache.store(itemId, packedValues[read] ?? null, catalogTexts[read], readAtMs);
+      entries[index] = cache.store(itemIds[index] as string, packedValues[read] ?? null, catalogTexts[read], readAtMs);
       read += 1;
     }
-  });
+  }
 }

@@ -113,12 +113,19 @@ function mergeRoundRobin(lists: readonly SourceList[], total: number): Candidate
  */
 export function requestCandidates(itemIds: readonly string[]): Candidate[] {
   const sources: CandidateSource[] = ['request'];
-  const unique = new Set(itemIds);
-  const candidates: Candidate[] = new Array(unique.size);
-  let index = 0;
-  for (const itemId of unique) {
-    candidates[index++] = { itemId, sources };
+  // Builds the candidates while de-duplicating, in the order of first occurrence, as iterating the
+  // set would, without the set iterator's result object per id.
+  const unique = new Set<string>();
+  const candidates: Candidate[] = new Array(itemIds.length);
+  let count = 0;
+  for (let index = 0; index < itemIds.length; index++) {
+    const itemId = itemIds[index] as string;
+    if (!unique.has(itemId)) {
+      unique.add(itemId);
+      candidates[count++] = { itemId, sources };
+    }
   }
+  candidates.length = count;
   return candidates;
 }
 

@@ -11,6 +11,8 @@ export interface CachedItem {
   catalog: CatalogItem | undefined;
   /** `catalogFactsOf(catalog)`, kept with the record so that a feed does not look it up per item. */
   facts: CatalogFacts | undefined;
+  /** The catalog record's text as read, so that a read of the same text keeps `catalog` and `facts`. */
+  catalogText: string | undefined;
   /** When the item was read from the store, in epoch ms of the ranker's clock. */
   readAtMs: number;
 }
@@ -79,9 +81,17 @@ export class ItemCache {
    */
   store(itemId: string, packed: Float64Array | null, catalogText: string | null | undefined, readAtMs: number): CachedItem {
     const previous = this.items.get(itemId);
-    const catalog = catalogText ? parseCatalogText(catalogText) : undefined;
+    const text = catalogText || undefined;
     const rebased = packed === null ? null : rebasePackedSnapshot(packed, cacheLandmarkOf(readAtMs));
-    const entry: CachedItem = { packed: rebased, catalog, facts: catalog === undefined ? undefined : catalogFactsOf(catalog), readAtMs };
+    let entry: CachedItem;
+    if (previous !== undefined && previous.catalogText === text) {
+      // Comparing with the text of the entry costs less than hashing the text, a few hundred
+      // bytes, to find its record in the parsed-record cache.
+      entry = { packed: rebased, catalog: previous.catalog, facts: previous.facts, catalogText: previous.catalogText, readAtMs };
+    } else {
+      const catalog = text === undefined ? undefined : parseCatalogText(text);
+      entry = { packed: rebased, catalog, facts: catalog === undefined ? undefined : catalogFactsOf(catalog), catalogText: text, readAtMs };
+    }
     if (previous !== undefined) {
       // Re-inserting moves the item to the end of the map's order, which is the eviction order.
       this.items.delete(itemId);

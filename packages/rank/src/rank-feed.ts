@@ -149,8 +149,10 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
   timer.mark('candidates');
 
   const earlyResults = early === undefined ? undefined : { ...early, results: state.extra.slice(served.length) };
+  // The filters keep the candidates' order, so when they dropped none the ids read early are the eligible ones.
+  const eligibleIds = early !== undefined && eligible.length === early.itemIds.length ? early.itemIds : eligible.map((candidate) => candidate.itemId);
   const eligibleSnapshots = await readCandidateItems(
-    eligible.map((candidate) => candidate.itemId),
+    eligibleIds,
     state.session,
     context,
     budget,
@@ -159,7 +161,6 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
   );
   // A request's own unknown candidates are ranked and flagged, and generated ones are dropped.
   const { candidates: kept, snapshots } = requested === undefined ? keepCataloged(eligible, eligibleSnapshots) : { candidates: eligible, snapshots: eligibleSnapshots };
-  const eligibleIds = kept.map((candidate) => candidate.itemId);
   timer.mark('features');
 
   const batch = await scoreItems(context.model, state.session, state.user, snapshots, context.nowMs);
@@ -180,13 +181,14 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
   });
   const depth = context.rankingDepth ?? DEFAULT_RANKING_DEPTH;
   const ordered = applyOrderingRules(sortByScore(scored), rules, { nowMs: context.nowMs, depth, random: context.random ?? Math.random });
-  const ranked = ordered.slice(0, depth);
+  // The rules return a new array, so a ranking no longer than the depth is used as it is.
+  const ranked = ordered.length > depth ? ordered.slice(0, depth) : ordered;
   const page = ranked.slice(0, query.limit);
   timer.mark('rules');
 
   const items = page.map((item): FeedItem => ({ ...item, known: item.catalog !== undefined }));
   if (query.explain === true) {
-    await addContributions(items, snapshots, eligibleIds, state, context);
+    await addContributions(items, snapshots, kept.map((candidate) => candidate.itemId), state, context);
     timer.mark('explain');
   }
   return {

@@ -29,7 +29,7 @@ export function encodeRankingColumns(ranking: readonly RankingEntry[]): string {
   const sourceLists: CandidateSource[][] = [];
   const listIndexByKey = new Map<string, number>();
   const sourceIndexes: number[] = new Array(ranking.length);
-  const rules: Array<[number, RuleEffect[]]> = [];
+  const rulesText: string[] = [];
   let sharedSources = true;
   // Entries often share one sources array (every candidate of a request does), so an entry with
   // the previous entry's array takes its list without building the key.
@@ -48,18 +48,35 @@ export function encodeRankingColumns(ranking: readonly RankingEntry[]): string {
     sourceIndexes[index] = listIndex;
     sharedSources &&= listIndex === 0;
     if (entry.rules.length > 0) {
-      rules.push([index, entry.rules]);
+      rulesText.push(ruleEntryText(index, entry.rules));
     }
   }
   const scoreBytes = Buffer.from(scores.buffer, scores.byteOffset, scores.byteLength);
   if (!LITTLE_ENDIAN) {
     scoreBytes.swap64();
   }
-  const columns: RankingColumns = { ids, scores: scoreBytes.toString('base64'), sourceLists, rules };
-  if (!sharedSources) {
-    columns.sourceIndexes = sourceIndexes;
+  // The text is what JSON.stringify gives for the `RankingColumns` object with its keys in this
+  // order, built in parts. The rankings of 20 benchmark feeds of 200 MovieLens candidates had 13
+  // to 93 entries with rule effects, and stringifying those as objects was most of the encoding.
+  const sourceIndexesText = sharedSources ? '' : `,"sourceIndexes":${JSON.stringify(sourceIndexes)}`;
+  return `{"ids":${JSON.stringify(ids)},"scores":"${scoreBytes.toString('base64')}","sourceLists":${JSON.stringify(sourceLists)},"rules":[${rulesText.join(',')}]${sourceIndexesText}}`;
+}
+
+const RULE_NAMES: ReadonlySet<string> = new Set<RuleEffect['rule']>(['live-boost', 'diversity', 'exploration']);
+
+/** Returns the JSON text of `[index, effects]`, equal to JSON.stringify's. */
+function ruleEntryText(index: number, effects: readonly RuleEffect[]): string {
+  let text = `[${index},[`;
+  for (let at = 0; at < effects.length; at++) {
+    const effect = effects[at] as RuleEffect;
+    // A known rule name needs no escaping and a safe integer prints as JSON.stringify prints it,
+    // so this equals JSON.stringify for effects built as the feed rules build them, with the keys
+    // rule, from and to in that order. Anything else is stringified as it is.
+    const plain = RULE_NAMES.has(effect.rule) && Number.isSafeInteger(effect.from) && Number.isSafeInteger(effect.to);
+    const effectText = plain ? `{"rule":"${effect.rule}","from":${effect.from},"to":${effect.to}}` : JSON.stringify(effect);
+    text += at === 0 ? effectText : `,${effectText}`;
   }
-  return JSON.stringify(columns);
+  return `${text}]]`;
 }
 
 /** Returns the index of `sources` in `sourceLists`, adding the list when it is new. */

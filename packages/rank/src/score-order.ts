@@ -19,7 +19,10 @@ export function sortByScore(items: ScoredItem[]): ScoredItem[] {
     scores[index] = score;
   }
   const order = mergeSortIndexes(items, scores);
-  const sorted = order.map((index) => items[index] as ScoredItem);
+  const sorted = new Array<ScoredItem>(order.length);
+  for (let index = 0; index < order.length; index++) {
+    sorted[index] = items[order[index] as number] as ScoredItem;
+  }
   for (let index = 0; index < sorted.length; index++) {
     items[index] = sorted[index] as ScoredItem;
   }
@@ -49,7 +52,7 @@ function compareIds(a: string, b: string): number {
  * result. Comparing typed-array entries inline costs less than calling a comparator that reads
  * two item objects, which are scattered over the heap.
  */
-function mergeSortIndexes(items: readonly ItemScore[], scores: Float64Array): number[] {
+function mergeSortIndexes(items: readonly ItemScore[], scores: Float64Array): Uint32Array {
   const length = items.length;
   let from = new Uint32Array(length);
   let to = new Uint32Array(length);
@@ -69,7 +72,7 @@ function mergeSortIndexes(items: readonly ItemScore[], scores: Float64Array): nu
     }
     [from, to] = [to, from];
   }
-  return Array.from(from);
+  return from;
 }
 
 /** Tells whether item `a` sorts strictly before item `b`. */

@@ -70,11 +70,12 @@ export function planServedFeed(input: RecordServedInput): PlannedWrite {
       { op: 'expire', key: feedKey, ttlMs: input.ttlMs },
     );
   }
-  operations.push({ op: 'hashSet', key: feedKey, field: `${PAGE_FIELD_PREFIX}${input.offset}`, value: JSON.stringify(input.servedItemIds) });
+  const servedText = JSON.stringify(input.servedItemIds);
+  operations.push({ op: 'hashSet', key: feedKey, field: `${PAGE_FIELD_PREFIX}${input.offset}`, value: servedText });
   if (input.countAsServed && input.servedHistoryLength > 0) {
     const servedKey = servedFeedKeys.served(input.sessionId);
     operations.push(
-      { op: 'listPush', key: servedKey, value: JSON.stringify(input.servedItemIds), maxLength: input.servedHistoryLength },
+      { op: 'listPush', key: servedKey, value: servedText, maxLength: input.servedHistoryLength },
       { op: 'expire', key: servedKey, ttlMs: input.ttlMs },
     );
   }

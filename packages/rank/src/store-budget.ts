@@ -36,16 +36,21 @@ export class StoreBudget {
       read.catch(() => undefined);
       throw new StoreBudgetExceededError(this.budgetMs);
     }
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreBudgetExceededError(this.budgetMs)), Math.ceil(remainingMs));
+    // One promise settled by whichever comes first. A read that settles after the budget ran out
+    // is ignored, and its rejection is handled here, so it never becomes an unhandled rejection.
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new StoreBudgetExceededError(this.budgetMs)), Math.ceil(remainingMs));
+      read.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
     });
-    read.catch(() => undefined);
-    try {
-      return await Promise.race([read, expired]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }
 

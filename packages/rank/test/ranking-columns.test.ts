@@ -21,6 +21,22 @@ describe('ranking columns', () => {
     expect(decodeRankingColumns(text)).toEqual(shared);
   });
 
+  it('writes the text JSON.stringify writes', () => {
+    const quoted = RANKING.map((entry, index) => ({ ...entry, itemId: `${entry.itemId}"\\é${index}` }));
+    for (const ranking of [RANKING, quoted, RANKING.map((entry) => ({ ...entry, sources: ['request' as const] })), []]) {
+      const text = encodeRankingColumns(ranking);
+      const columns = JSON.parse(text) as Record<string, unknown>;
+      const reference = {
+        ids: ranking.map((entry) => entry.itemId),
+        scores: columns.scores,
+        sourceLists: columns.sourceLists,
+        rules: ranking.flatMap((entry, index) => (entry.rules.length > 0 ? [[index, entry.rules]] : [])),
+        ...(columns.sourceIndexes === undefined ? {} : { sourceIndexes: columns.sourceIndexes }),
+      };
+      expect(text).toBe(JSON.stringify(reference));
+    }
+  });
+
   it('round-trips an empty ranking', () => {
     expect(decodeRankingColumns(encodeRankingColumns([]))).toEqual([]);
   });

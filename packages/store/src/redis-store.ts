@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { aggregateWrites, type PlannedWrite, type ReadRequest, type ReadResult } from '@nexttap/features';
-import type { Redis, Result } from 'ioredis';
+import { aggregateWrites, type AggregatedBatch, type PlannedWrite, type ReadRequest, type ReadResult } from '@nexttap/features';
+import type { ChainableCommander, Redis, Result } from 'ioredis';
 import type { FeatureStore } from './feature-store';
 import { decodeReads, queueReads } from './redis-reads';
 import { encodeScriptBatch } from './script-batch';
@@ -22,7 +22,8 @@ declare module 'ioredis' {
 /**
  * Feature store on a single Redis (or a replicated primary). A batch's writes are merged and run
  * in one Lua script call, so the dedup check and every feature update of the batch happen
- * atomically in one round trip. The caller owns the ioredis client and its timeouts. The script
+ * atomically in one round trip. A batch of only hash sets, list pushes and expiries without dedup
+ * keys (`isPlainBatch`) goes as plain pipelined commands instead. The caller owns the ioredis client and its timeouts. The script
  * writes keys of many hash slots, so Redis Cluster needs `RedisClusterFeatureStore` instead.
  */
 export class RedisFeatureStore implements FeatureStore {
@@ -48,7 +49,14 @@ export class RedisFeatureStore implements FeatureStore {
     // so they are dropped and the rest applied in a second call. Each loop drops at least one write.
     while (pending.length > 0) {
       const { batch, included } = aggregateWrites(pending);
-      const existing = await this.redis.nexttapApplyBatch(JSON.stringify(encodeScriptBatch(batch, this.prefix)));
+      let existing: number[] = [];
+      if (isPlainBatch(batch)) {
+        const pipeline = this.redis.pipeline();
+        queuePlainWrites(pipeline, batch, this.prefix);
+        replyValues(await pipeline.exec());
+      } else {
+        existing = await this.redis.nexttapApplyBatch(JSON.stringify(encodeScriptBatch(batch, this.prefix)));
+      }
       if (existing.length === 0) {
         included.forEach((isIncluded, position) => {
           applied[indexes[position] as number] = isIncluded;
@@ -76,6 +84,18 @@ export class RedisFeatureStore implements FeatureStore {
   applyAndRead(writes: readonly PlannedWrite[], requests: readonly ReadRequest[]): { applied: Promise<boolean[]>; results: Promise<ReadResult[]> } {
     const { batch, included } = aggregateWrites(writes);
     const pipeline = this.redis.pipeline();
+    if (isPlainBatch(batch)) {
+      const writeCount = queuePlainWrites(pipeline, batch, this.prefix);
+      queueReads(pipeline, requests, this.prefix);
+      const replies = pipeline.exec().then((entries) => entries ?? []);
+      return {
+        applied: replies.then((entries) => {
+          replyValues(entries.slice(0, writeCount));
+          return [...included];
+        }),
+        results: replies.then((entries) => decodeReads(requests, replyValues(entries.slice(writeCount)))),
+      };
+    }
     pipeline.nexttapApplyBatch(JSON.stringify(encodeScriptBatch(batch, this.prefix)));
     queueReads(pipeline, requests, this.prefix);
     const replies = pipeline.exec().then((entries) => entries ?? []);
@@ -93,6 +113,58 @@ export class RedisFeatureStore implements FeatureStore {
   async close(): Promise<void> {
     // The caller owns the client and quits it during its ordered shutdown.
   }
+}
+
+/**
+ * Tells whether a batch contains only hash field sets, list pushes and expiries, without dedup keys:
+ * the served-feed records the ranker writes for every feed. Such a batch needs none of the apply
+ * script's work, so it goes as plain commands in the pipeline. That saves encoding the batch as
+ * JSON, in which a stored ranking of about 4 KB is escaped a second time, and decoding it in Lua.
+ */
+function isPlainBatch(batch: AggregatedBatch): boolean {
+  return (
+    batch.dedup.length === 0 &&
+    batch.hashDecay.length === 0 &&
+    batch.packedDecay.length === 0 &&
+    batch.zsetDecay.length === 0 &&
+    batch.zsetAdd.length === 0 &&
+    batch.trims.length === 0 &&
+    batch.hashIncrement.length === 0 &&
+    batch.hashMax.length === 0 &&
+    batch.stringSet.length === 0 &&
+    batch.snapshots.length === 0
+  );
+}
+
+/**
+ * Queues the commands of a plain batch (`isPlainBatch`) in the order the apply script runs them:
+ * list pushes with their trims, hash sets (one HSET per key), then expiries. Returns the number of
+ * commands queued. Unlike the script they are not atomic: another client may read between them,
+ * for instance a list one value longer than its bound, which readers cut to their own limit.
+ */
+function queuePlainWrites(pipeline: ChainableCommander, batch: AggregatedBatch, prefix: string): number {
+  let commands = 0;
+  for (const [key, values, maxLength] of batch.lists) {
+    pipeline.lpush(prefix + key, ...values);
+    pipeline.ltrim(prefix + key, 0, maxLength - 1);
+    commands += 2;
+  }
+  let index = 0;
+  while (index < batch.hashSet.length) {
+    const key = (batch.hashSet[index] as AggregatedBatch['hashSet'][number])[0];
+    const fieldsAndValues: string[] = [];
+    for (; index < batch.hashSet.length && (batch.hashSet[index] as AggregatedBatch['hashSet'][number])[0] === key; index++) {
+      const [, field, value] = batch.hashSet[index] as AggregatedBatch['hashSet'][number];
+      fieldsAndValues.push(field, value);
+    }
+    pipeline.hset(prefix + key, ...fieldsAndValues);
+    commands += 1;
+  }
+  for (const [key, ttlMs] of batch.expires) {
+    pipeline.pexpire(prefix + key, ttlMs);
+    commands += 1;
+  }
+  return commands;
 }
 
 /** Returns the replies of a pipeline, or throws the first command's error. */
