@@ -1,12 +1,14 @@
-import type { Batch, Consumer, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
+import type { Consumer, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import { BusError, describeError, isRetriableKafkaError } from './errors';
 import type { DeliveredRecord, RecordBatch, SubscribeOptions, Subscription } from './event-bus';
+import { PartitionQueue } from './partition-queue';
 import { redeliveryDelayMs, sleepUnlessAborted, type RedeliveryBackoff } from './redelivery-backoff';
 
 export interface KafkaSubscriptionSettings {
   heartbeatIntervalMs: number;
   partitionsConsumedConcurrently: number;
+  maxBatchRecords: number;
   groupJoinTimeoutMs: number;
   redelivery: RedeliveryBackoff;
 }
@@ -17,9 +19,17 @@ interface JoinWaiter {
 }
 
 /**
- * One kafkajs consumer running `options.handleBatch` with commit after
- * success: offsets are resolved and committed only after the handler
- * resolved for the whole batch, and a failed batch is retried in place.
+ * One kafkajs consumer running `options.handleBatch` with commit after success: a partition's
+ * offsets are committed only after the handler resolved for every record up to them, and a failed
+ * batch is retried in place.
+ *
+ * kafkajs 2.2.4 fetches a broker's partitions again only after the `eachBatch` calls of the last
+ * fetch returned. So that records arriving during a handler call do not wait for that call, its
+ * commit and a new fetch, `eachBatch` only queues the batch per partition (`PartitionQueue`) and
+ * moves kafkajs' fetch position past it. A drain loop per partition hands the queued records to the
+ * handler, merged into calls of up to `maxBatchRecords`, and chains the commit of each call after
+ * it without waiting for it. With autoCommit off, kafkajs commits no offset of its own, so the
+ * fetch position running ahead never reaches the group's committed offset.
  */
 export class KafkaSubscription implements Subscription {
   private readonly logger: Logger;
@@ -28,6 +38,8 @@ export class KafkaSubscription implements Subscription {
   private stopping: Promise<void> | undefined;
   /** Crashes that kafkajs does not restart from, in a row since the last group join. */
   private unrestartedCrashes = 0;
+  /** The fetched records waiting for the handler, by topic and partition. */
+  private readonly queues = new Map<string, PartitionQueue>();
 
   constructor(
     private readonly consumer: Consumer,
@@ -82,7 +94,11 @@ export class KafkaSubscription implements Subscription {
       new BusError('BUS_ERR_CLOSED', `subscription of group "${this.options.groupId}" was stopped before it joined the group`),
     );
     try {
-      // kafkajs stops fetching, waits for the batch in flight and leaves the group.
+      // The records waiting in the queues are dropped uncommitted, and the handler calls in flight
+      // finish and are committed before the member leaves the group.
+      this.retireQueues();
+      await this.queuesIdle();
+      // kafkajs stops fetching and leaves the group.
       await this.consumer.disconnect();
       this.logger.info({ topics: this.options.topics }, 'consumer stopped');
     } finally {
@@ -128,6 +144,9 @@ export class KafkaSubscription implements Subscription {
         'consumer joined group',
       );
       this.unrestartedCrashes = 0;
+      // After a join kafkajs fetches every assigned partition from its committed offset, which
+      // returns the queued records again, or gives them to another member.
+      this.retireQueues();
       this.joinWaiter?.resolve();
     });
     this.consumer.on(events.REBALANCING, ({ payload }) => {
@@ -167,21 +186,94 @@ export class KafkaSubscription implements Subscription {
     }
   }
 
+  /**
+   * Queues a fetched batch for the handler and returns, so that kafkajs fetches the partition's next
+   * records meanwhile. It waits only while the partition has `maxBatchRecords` records queued.
+   */
   private async processBatch(payload: EachBatchPayload): Promise<void> {
-    const batch = toRecordBatch(payload.batch);
-    if (batch.records.length === 0) {
+    const { batch } = payload;
+    if (batch.messages.length === 0) {
       return;
     }
-    const handled = await this.handleUntilSuccess(batch, payload);
-    if (!handled) {
-      // Stopping: the offsets stay unresolved, so the next owner of the partition receives these records again.
+    if (this.stopSignal.signal.aborted) {
+      // The records stay uncommitted for the partition's next owner. Holding this call until the
+      // handler calls in flight finished keeps kafkajs from fetching the same records again and again.
+      await this.queuesIdle();
       return;
     }
-    for (const record of batch.records) {
-      payload.resolveOffset(record.offset);
+    const queue = this.queueFor(batch.topic, batch.partition);
+    const records = batch.messages.map((message) => toDeliveredRecord(batch.topic, batch.partition, message));
+    const dropped = queue.append(records);
+    if (dropped > 0) {
+      this.logger.warn({ topic: batch.topic, partition: batch.partition, dropped }, 'fetched records were queued already and are skipped');
     }
-    // autoCommit is off, so only this explicit commit moves the group's offset.
-    await payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
+    // The next fetch starts after these records. Only the commits after the handler calls move the group's offset.
+    payload.resolveOffset(batch.messages[batch.messages.length - 1]?.offset as string);
+    queue.draining ??= this.drain(queue, payload);
+    await queue.waitForRoom();
+  }
+
+  /** Returns the current queue of a partition, replacing a retired one after its work. */
+  private queueFor(topic: string, partition: number): PartitionQueue {
+    const key = `${topic}\u0000${partition}`;
+    const existing = this.queues.get(key);
+    if (existing !== undefined && !existing.retired) {
+      return existing;
+    }
+    // A replaced queue may still run a handler call, so the new one starts after it and two calls of one partition never overlap.
+    const queue = new PartitionQueue(topic, partition, this.settings.maxBatchRecords, existing?.idle());
+    this.queues.set(key, queue);
+    return queue;
+  }
+
+  private retireQueues(): void {
+    for (const queue of this.queues.values()) {
+      queue.retire();
+    }
+  }
+
+  private async queuesIdle(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((queue) => queue.idle()));
+  }
+
+  /**
+   * Hands the queue's records to the handler until the queue is empty or retired, and chains the
+   * commit of each successful call. `payload` supplies the heartbeats and the commits.
+   */
+  private async drain(queue: PartitionQueue, payload: EachBatchPayload): Promise<void> {
+    await queue.previous;
+    try {
+      while (queue.length > 0 && !queue.retired) {
+        const batch: RecordBatch = { topic: queue.topic, partition: queue.partition, records: queue.take() };
+        if (!(await this.handleUntilSuccess(batch, payload))) {
+          // Stopping: the offsets stay uncommitted, so the next owner of the partition receives these records again.
+          queue.retire();
+          break;
+        }
+        const offset = (BigInt((batch.records.at(-1) as DeliveredRecord).offset) + 1n).toString();
+        queue.commits = queue.commits.then(() => this.commit(payload, queue, offset));
+      }
+    } catch (error) {
+      // A heartbeat between attempts found the group rebalancing. kafkajs rejoins on its own, and
+      // the records of this queue come again from the committed offset.
+      this.logger.warn({ err: error, topic: queue.topic, partition: queue.partition }, 'batch redelivery stopped by a group rebalance');
+      queue.retire();
+    } finally {
+      queue.draining = undefined;
+    }
+  }
+
+  /**
+   * Commits `offset` for the queue's partition. A failure is logged, not raised: a later commit of
+   * the partition covers these records, and without one the partition's next owner receives them
+   * again, which the at-least-once contract allows.
+   */
+  private async commit(payload: EachBatchPayload, queue: PartitionQueue, offset: string): Promise<void> {
+    try {
+      await payload.commitOffsetsIfNecessary({ topics: [{ topic: queue.topic, partitions: [{ partition: queue.partition, offset }] }] });
+    } catch (error) {
+      this.logger.warn({ err: error, topic: queue.topic, partition: queue.partition, offset }, 'offset commit failed; the records after the last committed offset may be delivered again');
+    }
   }
 
   /** Calls the handler until it succeeds. Returns false when the subscription stops between attempts. */
@@ -241,14 +333,6 @@ function toSubscribeError(options: SubscribeOptions, error: unknown): BusError {
     `subscribing group "${options.groupId}" to topics ${options.topics.join(', ')} failed: ${describeError(error)}`,
     { retriable: isRetriableKafkaError(error), cause: error },
   );
-}
-
-function toRecordBatch(batch: Batch): RecordBatch {
-  return {
-    topic: batch.topic,
-    partition: batch.partition,
-    records: batch.messages.map((message) => toDeliveredRecord(batch.topic, batch.partition, message)),
-  };
 }
 
 function toDeliveredRecord(topic: string, partition: number, message: KafkaMessage): DeliveredRecord {
