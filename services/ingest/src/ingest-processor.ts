@@ -107,15 +107,21 @@ export class IngestProcessor {
       }
     }
     const applied = await applyInteractions(this.dependencies.store, valid);
+    // The features are readable now. When a later step fails, the redelivered batch finds these
+    // events applied and counts them as duplicates, so they are recorded here or never.
+    this.recordApplied(valid, appendedAtMs, applied);
     // Redelivered events pass through too: the counters de-duplicate by eventId themselves.
     await attributeToExperiments(this.dependencies.store, valid);
-    this.recordFreshness(valid, appendedAtMs, applied);
     await this.sendDeadLetters(deadLetters);
+  }
 
+  /** Records the freshness and the outcome of each event, and sends the change notices of the applied ones. */
+  private recordApplied(events: readonly Interaction[], appendedAtMs: readonly number[], applied: readonly boolean[]): void {
+    this.recordFreshness(events, appendedAtMs, applied);
     const appliedCount = applied.filter(Boolean).length;
     this.outcomes.inc({ topic: TOPICS.interactions, outcome: 'applied' }, appliedCount);
     this.outcomes.inc({ topic: TOPICS.interactions, outcome: 'duplicate' }, applied.length - appliedCount);
-    const changed = new Set(valid.filter((_, index) => applied[index]).map((event) => event.sessionId));
+    const changed = new Set(events.filter((_, index) => applied[index]).map((event) => event.sessionId));
     if (changed.size > 0) {
       this.dependencies.onSessionsChanged?.(changed);
     }
