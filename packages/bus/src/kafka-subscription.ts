@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { BusError, describeError, isRetriableKafkaError } from './errors';
 import type { DeliveredRecord, RecordBatch, SubscribeOptions, Subscription } from './event-bus';
 import { PartitionQueue } from './partition-queue';
+import { Semaphore } from './semaphore';
 import { redeliveryDelayMs, sleepUnlessAborted, type RedeliveryBackoff } from './redelivery-backoff';
 
 export interface KafkaSubscriptionSettings {
@@ -28,7 +29,7 @@ interface JoinWaiter {
  * commit and a new fetch, `eachBatch` only queues the batch per partition (`PartitionQueue`) and
  * moves kafkajs' fetch position past it. A drain loop per partition hands the queued records to the
  * handler, merged into calls of up to `maxBatchRecords`, and chains the commit of each call after
- * it without waiting for it. With autoCommit off, kafkajs commits no offset of its own, so the
+ * it without waiting for it. At most `partitionsConsumedConcurrently` calls run at once. With autoCommit off, kafkajs commits no offset of its own, so the
  * fetch position running ahead never reaches the group's committed offset.
  */
 export class KafkaSubscription implements Subscription {
@@ -40,6 +41,8 @@ export class KafkaSubscription implements Subscription {
   private unrestartedCrashes = 0;
   /** The fetched records waiting for the handler, by topic and partition. */
   private readonly queues = new Map<string, PartitionQueue>();
+  /** Permits for handler calls, `partitionsConsumedConcurrently` of them across all partitions. */
+  private readonly handlerCalls: Semaphore;
 
   constructor(
     private readonly consumer: Consumer,
@@ -49,6 +52,7 @@ export class KafkaSubscription implements Subscription {
     private readonly onStopped: (subscription: KafkaSubscription) => void,
   ) {
     this.logger = logger.child({ groupId: options.groupId });
+    this.handlerCalls = new Semaphore(settings.partitionsConsumedConcurrently);
     this.listenToConsumerEvents();
   }
 
@@ -244,14 +248,11 @@ export class KafkaSubscription implements Subscription {
     await queue.previous;
     try {
       while (queue.length > 0 && !queue.retired) {
-        const batch: RecordBatch = { topic: queue.topic, partition: queue.partition, records: queue.take() };
-        if (!(await this.handleUntilSuccess(batch, payload))) {
+        if (!(await this.handleNext(queue, payload))) {
           // Stopping: the offsets stay uncommitted, so the next owner of the partition receives these records again.
           queue.retire();
           break;
         }
-        const offset = (BigInt((batch.records.at(-1) as DeliveredRecord).offset) + 1n).toString();
-        queue.commits = queue.commits.then(() => this.commit(payload, queue, offset));
       }
     } catch (error) {
       // A heartbeat between attempts found the group rebalancing. kafkajs rejoins on its own, and
@@ -260,6 +261,29 @@ export class KafkaSubscription implements Subscription {
       queue.retire();
     } finally {
       queue.draining = undefined;
+    }
+  }
+
+  /**
+   * Takes the queued records, once a handler call is free, and passes them to the handler until it
+   * succeeds, then chains their commit. Returns false when the subscription stops between attempts.
+   */
+  private async handleNext(queue: PartitionQueue, payload: EachBatchPayload): Promise<boolean> {
+    await this.handlerCalls.acquire();
+    try {
+      // The wait for a permit may have outlasted the queue, or let more records arrive for this call.
+      if (queue.retired || queue.length === 0) {
+        return true;
+      }
+      const batch: RecordBatch = { topic: queue.topic, partition: queue.partition, records: queue.take() };
+      if (!(await this.handleUntilSuccess(batch, payload))) {
+        return false;
+      }
+      const offset = (BigInt((batch.records.at(-1) as DeliveredRecord).offset) + 1n).toString();
+      queue.commits = queue.commits.then(() => this.commit(payload, queue, offset));
+      return true;
+    } finally {
+      this.handlerCalls.release();
     }
   }
 

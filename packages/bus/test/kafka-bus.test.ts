@@ -165,6 +165,42 @@ describe('KafkaBus', () => {
   );
 
   it(
+    'limits handler calls across partitions',
+    async () => {
+      const bus = createBus({ consumer: { ...testTimings.consumer, partitionsConsumedConcurrently: 2 } });
+      onTestFinished(() => bus.close());
+      const topic = uniqueName('concurrency');
+      await cluster.createTopic(topic, 3);
+      const values = Array.from({ length: 60 }, (_, index) => String(index));
+      await bus.produce(topic, values.map((value) => ({ key: `session-${value}`, value })));
+
+      let running = 0;
+      let maxRunning = 0;
+      let received = 0;
+      const partitions = new Set<number>();
+      const subscription = await bus.subscribe({
+        groupId: uniqueName('concurrency-group'),
+        topics: [topic],
+        fromBeginning: true,
+        handleBatch: async (batch) => {
+          running += 1;
+          maxRunning = Math.max(maxRunning, running);
+          partitions.add(batch.partition);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          received += batch.records.length;
+          running -= 1;
+        },
+      });
+      onTestFinished(() => subscription.stop());
+
+      await expect.poll(() => received, waitOptions).toBe(values.length);
+      expect(partitions.size).toBe(3);
+      expect(maxRunning).toBe(2);
+    },
+    KAFKA_TEST_TIMEOUT_MS,
+  );
+
+  it(
     'splits a fetched batch at maxBatchRecords',
     async () => {
       const bus = createBus({ consumer: { ...testTimings.consumer, maxBatchRecords: 10 } });
