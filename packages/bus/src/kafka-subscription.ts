@@ -246,29 +246,48 @@ export class KafkaSubscription implements Subscription {
    */
   private async drain(queue: PartitionQueue, payload: EachBatchPayload): Promise<void> {
     await queue.previous;
+    const unhandled: { offset: string | undefined } = { offset: undefined };
     try {
       while (queue.length > 0 && !queue.retired) {
-        if (!(await this.handleNext(queue, payload))) {
+        if (!(await this.handleNext(queue, payload, unhandled))) {
           // Stopping: the offsets stay uncommitted, so the next owner of the partition receives these records again.
           queue.retire();
           break;
         }
       }
     } catch (error) {
-      // A heartbeat between attempts found the group rebalancing. kafkajs rejoins on its own, and
-      // the records of this queue come again from the committed offset.
-      this.logger.warn({ err: error, topic: queue.topic, partition: queue.partition }, 'batch redelivery stopped by a group rebalance');
-      queue.retire();
+      // A heartbeat between attempts failed, for example because the group is rebalancing.
+      this.logger.warn({ err: error, topic: queue.topic, partition: queue.partition, offset: unhandled.offset }, 'batch redelivery stopped by a failed heartbeat');
+      this.fetchAgainFrom(queue, unhandled.offset);
     } finally {
       queue.draining = undefined;
     }
   }
 
   /**
+   * Retires the queue and moves kafkajs' fetch position of its partition back to `offset`, the
+   * first record not handled, so that no later commit of the partition passes over records that
+   * were never handled. After a group join kafkajs fetches from the committed offset instead.
+   */
+  private fetchAgainFrom(queue: PartitionQueue, offset: string | undefined): void {
+    queue.retire();
+    if (offset === undefined) {
+      return;
+    }
+    try {
+      // With autoCommit off, kafkajs 2.2.4 only moves the fetch position on a seek and commits nothing.
+      this.consumer.seek({ topic: queue.topic, partition: queue.partition, offset });
+    } catch (error) {
+      this.logger.error({ err: error, topic: queue.topic, partition: queue.partition, offset }, 'moving the fetch position back failed; the partition continues after the records not handled until the next group join');
+    }
+  }
+
+  /**
    * Takes the queued records, once a handler call is free, and passes them to the handler until it
    * succeeds, then chains their commit. Returns false when the subscription stops between attempts.
+   * `unhandled.offset` is the first offset of the call while it runs.
    */
-  private async handleNext(queue: PartitionQueue, payload: EachBatchPayload): Promise<boolean> {
+  private async handleNext(queue: PartitionQueue, payload: EachBatchPayload, unhandled: { offset: string | undefined }): Promise<boolean> {
     await this.handlerCalls.acquire();
     try {
       // The wait for a permit may have outlasted the queue, or let more records arrive for this call.
@@ -276,9 +295,11 @@ export class KafkaSubscription implements Subscription {
         return true;
       }
       const batch: RecordBatch = { topic: queue.topic, partition: queue.partition, records: queue.take() };
+      unhandled.offset = batch.records[0]?.offset;
       if (!(await this.handleUntilSuccess(batch, payload))) {
         return false;
       }
+      unhandled.offset = undefined;
       const offset = (BigInt((batch.records.at(-1) as DeliveredRecord).offset) + 1n).toString();
       queue.commits = queue.commits.then(() => this.commit(payload, queue, offset));
       return true;
