@@ -71,6 +71,8 @@ export async function benchIngest(eventCount: number, pacedRatePerSecond: number
       TOPIC_PREFIX,
       // The mock cluster replies to an empty fetch only at the end of the wait, even when records
       // arrive meanwhile, where a Kafka broker replies at once. A 5 ms wait comes close to a broker.
+      // A fetch also returns one produce call's records per partition, so ingest needs a fetch per
+      // partition and tick to keep up, which it makes while its batches are applied.
       KAFKA_FETCH_MAX_WAIT_MS: '5',
       MODEL_DIR,
       LOG_LEVEL: 'silent',
