@@ -23,6 +23,11 @@ export interface IngestResult {
    * scenario also the producer that sends the events, because both run in this process.
    */
   nodeCpuMicrosPerEvent: number;
+  /**
+   * Mean time of each stage of a batch in the paced scenario, in ms, from
+   * `nexttap_ingest_stage_duration_seconds`, and the mean records per batch.
+   */
+  stages?: { meanMsByStage: Record<string, number>; meanBatchRecords: number };
 }
 
 /**
@@ -66,6 +71,8 @@ export async function benchIngest(eventCount: number, pacedRatePerSecond: number
       TOPIC_PREFIX,
       // The mock cluster replies to an empty fetch only at the end of the wait, even when records
       // arrive meanwhile, where a Kafka broker replies at once. A 5 ms wait comes close to a broker.
+      // A fetch also returns one produce call's records per partition, so ingest needs a fetch per
+      // partition and tick to keep up, which it makes while its batches are applied.
       KAFKA_FETCH_MAX_WAIT_MS: '5',
       MODEL_DIR,
       LOG_LEVEL: 'silent',
@@ -91,6 +98,7 @@ export async function benchIngest(eventCount: number, pacedRatePerSecond: number
       };
 
       const before = await histogram(server.url);
+      const stagesBefore = await stageTotals(server.url);
       const nodeCpuBeforePaced = process.cpuUsage();
       const paced = history.slice(0, pacedRatePerSecond * pacedSeconds);
       const perTick = Math.max(1, Math.round((pacedRatePerSecond * pacedTickMs) / 1000));
@@ -103,6 +111,7 @@ export async function benchIngest(eventCount: number, pacedRatePerSecond: number
       await waitForApplied(server.url, eventCount + paced.length);
       const nodeCpuPaced = process.cpuUsage(nodeCpuBeforePaced);
       const after = await histogram(server.url);
+      const stagesAfter = await stageTotals(server.url);
       const delta = after.map(([bound, count], index) => [bound, count - (before[index]?.[1] ?? 0)] as [number, number]);
       return [
         backlog,
@@ -114,6 +123,7 @@ export async function benchIngest(eventCount: number, pacedRatePerSecond: number
           freshnessP99Ms: quantileMs(delta, 0.99),
           redisCpuMicrosPerEvent: Math.round((((await redisCpuSeconds(redisClient)) - redisCpuAfterBacklog) * 1e6) / paced.length),
           nodeCpuMicrosPerEvent: Math.round((nodeCpuPaced.user + nodeCpuPaced.system) / paced.length),
+          stages: stageMeans(stagesBefore, stagesAfter),
         },
       ];
     } finally {
@@ -145,6 +155,35 @@ async function histogram(url: string): Promise<Array<[number, number]>> {
   const text = await metricsText(url);
   const pattern = /nexttap_feature_freshness_since_append_seconds_bucket\{le="([^"]+)"\} (\d+)/g;
   return [...text.matchAll(pattern)].map((match) => [match[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(match[1]), Number(match[2])]);
+}
+
+/** Reads the sum and count of each series of the stage and batch size histograms, by series name and stage. */
+async function stageTotals(url: string): Promise<Map<string, { sum: number; count: number }>> {
+  const text = await metricsText(url);
+  const totals = new Map<string, { sum: number; count: number }>();
+  const pattern = /^(nexttap_ingest_stage_duration_seconds|nexttap_ingest_batch_records)_(sum|count)(?:\{stage="([^"]+)"\})? (\S+)$/gm;
+  for (const [, name, field, stage, value] of text.matchAll(pattern)) {
+    const key = stage === undefined ? name as string : `${name}:${stage}`;
+    const entry = totals.get(key) ?? { sum: 0, count: 0 };
+    entry[field as 'sum' | 'count'] = Number(value);
+    totals.set(key, entry);
+  }
+  return totals;
+}
+
+function stageMeans(before: Map<string, { sum: number; count: number }>, after: Map<string, { sum: number; count: number }>): IngestResult['stages'] {
+  const mean = (key: string): number => {
+    const sum = (after.get(key)?.sum ?? 0) - (before.get(key)?.sum ?? 0);
+    const count = (after.get(key)?.count ?? 0) - (before.get(key)?.count ?? 0);
+    return count === 0 ? Number.NaN : sum / count;
+  };
+  const meanMsByStage: Record<string, number> = {};
+  for (const key of after.keys()) {
+    if (key.startsWith('nexttap_ingest_stage_duration_seconds:')) {
+      meanMsByStage[key.slice(key.indexOf(':') + 1)] = Math.round(mean(key) * 1000 * 100) / 100;
+    }
+  }
+  return { meanMsByStage, meanBatchRecords: Math.round(mean('nexttap_ingest_batch_records') * 10) / 10 };
 }
 
 /** Estimates a quantile from cumulative buckets by linear interpolation inside the bucket. */

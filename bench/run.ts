@@ -21,10 +21,19 @@ for (const r of await benchWriteThroughput(Number(values.events))) {
 
 console.log('\n| ingest through the mock Kafka cluster and Redis | events | events/s | freshness p50 ms | freshness p99 ms | Node CPU µs/event | Redis CPU µs/event |');
 console.log('| --- | --- | --- | --- | --- | --- | --- |');
-for (const result of await benchIngest(Number(values.events), 10_000, Number(values.seconds))) {
+const ingestResults = await benchIngest(Number(values.events), 10_000, Number(values.seconds));
+for (const result of ingestResults) {
   console.log(
     `| ${result.scenario} | ${result.events} | ${result.eventsPerSecond} | ${result.freshnessP50Ms ?? '-'} | ${result.freshnessP99Ms ?? '-'} | ${result.nodeCpuMicrosPerEvent} | ${result.redisCpuMicrosPerEvent} |`,
   );
+}
+for (const { scenario, stages } of ingestResults) {
+  if (stages !== undefined) {
+    const stageNames = Object.keys(stages.meanMsByStage);
+    console.log(`\n| ingest stages, ${scenario} | records per batch | ${stageNames.map((stage) => `${stage} ms`).join(' | ')} |`);
+    console.log(`| --- | --- | ${stageNames.map(() => '---').join(' | ')} |`);
+    console.log(`| mean per batch | ${stages.meanBatchRecords} | ${stageNames.map((stage) => stages.meanMsByStage[stage]).join(' | ')} |`);
+  }
 }
 
 console.log('\n| Redis memory | count | mean bytes |');

@@ -52,11 +52,12 @@ export interface SubscribeOptions {
    * no limit on the attempts. The handler must therefore quarantine records
    * that can never succeed instead of throwing on them.
    *
-   * Calls never overlap within one subscription, and while a failed batch
-   * waits for its redelivery the subscription receives no other batch. A
-   * record can be delivered more than once, for example after a crash or a
-   * rebalance between the handler's success and the commit, so the handler
-   * must tolerate duplicates.
+   * Calls for one partition never overlap and come in offset order, and
+   * while a failed batch waits for its redelivery its partition receives no
+   * other batch. Calls for different partitions may overlap. A record can be
+   * delivered more than once, for example after a crash or a rebalance
+   * between the handler's success and the commit, so the handler must
+   * tolerate duplicates.
    */
   handleBatch(batch: RecordBatch): Promise<void>;
 }

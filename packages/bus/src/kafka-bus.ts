@@ -85,6 +85,7 @@ export class KafkaBus implements EventBus {
       {
         heartbeatIntervalMs: timing.heartbeatIntervalMs,
         partitionsConsumedConcurrently: timing.partitionsConsumedConcurrently,
+        maxBatchRecords: timing.maxBatchRecords,
         groupJoinTimeoutMs: timing.groupJoinTimeoutMs,
         redelivery: this.settings.redelivery,
       },

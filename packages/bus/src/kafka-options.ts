@@ -37,6 +37,14 @@ export interface KafkaConsumerOptions {
    * handler's store work overlaps with the next batch's decoding. Default 3.
    */
   partitionsConsumedConcurrently?: number;
+  /**
+   * Max records passed to one handler call. The consumer fetches a partition's next records while
+   * the handler runs, and the next call takes all that arrived meanwhile, up to this count. A larger
+   * fetched batch is split. Fetching a partition pauses while this many of its records wait.
+   * Redis runs one batch's script without serving other clients, so this also bounds that pause.
+   * Default 250.
+   */
+  maxBatchRecords?: number;
 }
 
 export interface KafkaBusOptions {
@@ -70,6 +78,7 @@ const DEFAULT_REBALANCE_TIMEOUT_MS = 60_000;
 const DEFAULT_HEARTBEAT_INTERVAL_MS = 3_000;
 const DEFAULT_MAX_WAIT_TIME_MS = 1_000;
 const DEFAULT_PARTITIONS_CONSUMED_CONCURRENTLY = 3;
+const DEFAULT_MAX_BATCH_RECORDS = 250;
 
 /** Applies the defaults and throws a `BusError` that names the first invalid option. */
 export function resolveKafkaBusOptions(options: KafkaBusOptions): KafkaBusSettings {
@@ -118,7 +127,11 @@ function resolveConsumerOptions(options: KafkaConsumerOptions): Required<KafkaCo
         `consumer.sessionTimeoutMs ${consumer.sessionTimeoutMs}, or the group evicts healthy members`,
     );
   }
-  return { ...consumer, partitionsConsumedConcurrently };
+  const maxBatchRecords = options.maxBatchRecords ?? DEFAULT_MAX_BATCH_RECORDS;
+  if (!Number.isInteger(maxBatchRecords) || maxBatchRecords <= 0) {
+    throw invalidOption(`consumer.maxBatchRecords ${maxBatchRecords} is not a positive integer`);
+  }
+  return { ...consumer, partitionsConsumedConcurrently, maxBatchRecords };
 }
 
 function invalidOption(detail: string): BusError {

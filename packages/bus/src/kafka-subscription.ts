@@ -1,12 +1,15 @@
-import type { Batch, Consumer, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
+import type { Consumer, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import { BusError, describeError, isRetriableKafkaError } from './errors';
 import type { DeliveredRecord, RecordBatch, SubscribeOptions, Subscription } from './event-bus';
+import { PartitionQueue } from './partition-queue';
+import { Semaphore } from './semaphore';
 import { redeliveryDelayMs, sleepUnlessAborted, type RedeliveryBackoff } from './redelivery-backoff';
 
 export interface KafkaSubscriptionSettings {
   heartbeatIntervalMs: number;
   partitionsConsumedConcurrently: number;
+  maxBatchRecords: number;
   groupJoinTimeoutMs: number;
   redelivery: RedeliveryBackoff;
 }
@@ -17,9 +20,17 @@ interface JoinWaiter {
 }
 
 /**
- * One kafkajs consumer running `options.handleBatch` with commit after
- * success: offsets are resolved and committed only after the handler
- * resolved for the whole batch, and a failed batch is retried in place.
+ * One kafkajs consumer running `options.handleBatch` with commit after success: a partition's
+ * offsets are committed only after the handler resolved for every record up to them, and a failed
+ * batch is retried in place.
+ *
+ * kafkajs 2.2.4 fetches a broker's partitions again only after the `eachBatch` calls of the last
+ * fetch returned. So that records arriving during a handler call do not wait for that call, its
+ * commit and a new fetch, `eachBatch` only queues the batch per partition (`PartitionQueue`) and
+ * moves kafkajs' fetch position past it. A drain loop per partition hands the queued records to the
+ * handler, merged into calls of up to `maxBatchRecords`, and chains the commit of each call after
+ * it without waiting for it. At most `partitionsConsumedConcurrently` calls run at once. With autoCommit off, kafkajs commits no offset of its own, so the
+ * fetch position running ahead never reaches the group's committed offset.
  */
 export class KafkaSubscription implements Subscription {
   private readonly logger: Logger;
@@ -28,6 +39,10 @@ export class KafkaSubscription implements Subscription {
   private stopping: Promise<void> | undefined;
   /** Crashes that kafkajs does not restart from, in a row since the last group join. */
   private unrestartedCrashes = 0;
+  /** The fetched records waiting for the handler, by topic and partition. */
+  private readonly queues = new Map<string, PartitionQueue>();
+  /** Permits for handler calls, `partitionsConsumedConcurrently` of them across all partitions. */
+  private readonly handlerCalls: Semaphore;
 
   constructor(
     private readonly consumer: Consumer,
@@ -37,6 +52,7 @@ export class KafkaSubscription implements Subscription {
     private readonly onStopped: (subscription: KafkaSubscription) => void,
   ) {
     this.logger = logger.child({ groupId: options.groupId });
+    this.handlerCalls = new Semaphore(settings.partitionsConsumedConcurrently);
     this.listenToConsumerEvents();
   }
 
@@ -82,7 +98,11 @@ export class KafkaSubscription implements Subscription {
       new BusError('BUS_ERR_CLOSED', `subscription of group "${this.options.groupId}" was stopped before it joined the group`),
     );
     try {
-      // kafkajs stops fetching, waits for the batch in flight and leaves the group.
+      // The records waiting in the queues are dropped uncommitted, and the handler calls in flight
+      // finish and are committed before the member leaves the group.
+      this.retireQueues();
+      await this.queuesIdle();
+      // kafkajs stops fetching and leaves the group.
       await this.consumer.disconnect();
       this.logger.info({ topics: this.options.topics }, 'consumer stopped');
     } finally {
@@ -128,6 +148,9 @@ export class KafkaSubscription implements Subscription {
         'consumer joined group',
       );
       this.unrestartedCrashes = 0;
+      // After a join kafkajs fetches every assigned partition from its committed offset, which
+      // returns the queued records again, or gives them to another member.
+      this.retireQueues();
       this.joinWaiter?.resolve();
     });
     this.consumer.on(events.REBALANCING, ({ payload }) => {
@@ -167,21 +190,135 @@ export class KafkaSubscription implements Subscription {
     }
   }
 
+  /**
+   * Queues a fetched batch for the handler and returns, so that kafkajs fetches the partition's next
+   * records meanwhile. It waits only while the partition has `maxBatchRecords` records queued.
+   */
   private async processBatch(payload: EachBatchPayload): Promise<void> {
-    const batch = toRecordBatch(payload.batch);
-    if (batch.records.length === 0) {
+    const { batch } = payload;
+    if (batch.messages.length === 0) {
       return;
     }
-    const handled = await this.handleUntilSuccess(batch, payload);
-    if (!handled) {
-      // Stopping: the offsets stay unresolved, so the next owner of the partition receives these records again.
+    if (this.stopSignal.signal.aborted) {
+      // The records stay uncommitted for the partition's next owner. Holding this call until the
+      // handler calls in flight finished keeps kafkajs from fetching the same records again and again.
+      await this.queuesIdle();
       return;
     }
-    for (const record of batch.records) {
-      payload.resolveOffset(record.offset);
+    const queue = this.queueFor(batch.topic, batch.partition);
+    const records = batch.messages.map((message) => toDeliveredRecord(batch.topic, batch.partition, message));
+    const dropped = queue.append(records);
+    if (dropped > 0) {
+      this.logger.warn({ topic: batch.topic, partition: batch.partition, dropped }, 'fetched records were queued already and are skipped');
     }
-    // autoCommit is off, so only this explicit commit moves the group's offset.
-    await payload.commitOffsetsIfNecessary(payload.uncommittedOffsets());
+    // The next fetch starts after these records. Only the commits after the handler calls move the group's offset.
+    payload.resolveOffset(batch.messages[batch.messages.length - 1]?.offset as string);
+    queue.draining ??= this.drain(queue, payload);
+    await queue.waitForRoom();
+  }
+
+  /** Returns the current queue of a partition, replacing a retired one after its work. */
+  private queueFor(topic: string, partition: number): PartitionQueue {
+    const key = `${topic}\u0000${partition}`;
+    const existing = this.queues.get(key);
+    if (existing !== undefined && !existing.retired) {
+      return existing;
+    }
+    // A replaced queue may still run a handler call, so the new one starts after it and two calls of one partition never overlap.
+    const queue = new PartitionQueue(topic, partition, this.settings.maxBatchRecords, existing?.idle());
+    this.queues.set(key, queue);
+    return queue;
+  }
+
+  private retireQueues(): void {
+    for (const queue of this.queues.values()) {
+      queue.retire();
+    }
+  }
+
+  private async queuesIdle(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((queue) => queue.idle()));
+  }
+
+  /**
+   * Hands the queue's records to the handler until the queue is empty or retired, and chains the
+   * commit of each successful call. `payload` supplies the heartbeats and the commits.
+   */
+  private async drain(queue: PartitionQueue, payload: EachBatchPayload): Promise<void> {
+    await queue.previous;
+    const unhandled: { offset: string | undefined } = { offset: undefined };
+    try {
+      while (queue.length > 0 && !queue.retired) {
+        if (!(await this.handleNext(queue, payload, unhandled))) {
+          // Stopping: the offsets stay uncommitted, so the next owner of the partition receives these records again.
+          queue.retire();
+          break;
+        }
+      }
+    } catch (error) {
+      // A heartbeat between attempts failed, for example because the group is rebalancing.
+      this.logger.warn({ err: error, topic: queue.topic, partition: queue.partition, offset: unhandled.offset }, 'batch redelivery stopped by a failed heartbeat');
+      this.fetchAgainFrom(queue, unhandled.offset);
+    } finally {
+      queue.draining = undefined;
+    }
+  }
+
+  /**
+   * Retires the queue and moves kafkajs' fetch position of its partition back to `offset`, the
+   * first record not handled, so that no later commit of the partition passes over records that
+   * were never handled. After a group join kafkajs fetches from the committed offset instead.
+   */
+  private fetchAgainFrom(queue: PartitionQueue, offset: string | undefined): void {
+    queue.retire();
+    if (offset === undefined) {
+      return;
+    }
+    try {
+      // With autoCommit off, kafkajs 2.2.4 only moves the fetch position on a seek and commits nothing.
+      this.consumer.seek({ topic: queue.topic, partition: queue.partition, offset });
+    } catch (error) {
+      this.logger.error({ err: error, topic: queue.topic, partition: queue.partition, offset }, 'moving the fetch position back failed; the partition continues after the records not handled until the next group join');
+    }
+  }
+
+  /**
+   * Takes the queued records, once a handler call is free, and passes them to the handler until it
+   * succeeds, then chains their commit. Returns false when the subscription stops between attempts.
+   * `unhandled.offset` is the first offset of the call while it runs.
+   */
+  private async handleNext(queue: PartitionQueue, payload: EachBatchPayload, unhandled: { offset: string | undefined }): Promise<boolean> {
+    await this.handlerCalls.acquire();
+    try {
+      // The wait for a permit may have outlasted the queue, or let more records arrive for this call.
+      if (queue.retired || queue.length === 0) {
+        return true;
+      }
+      const batch: RecordBatch = { topic: queue.topic, partition: queue.partition, records: queue.take() };
+      unhandled.offset = batch.records[0]?.offset;
+      if (!(await this.handleUntilSuccess(batch, payload))) {
+        return false;
+      }
+      unhandled.offset = undefined;
+      const offset = (BigInt((batch.records.at(-1) as DeliveredRecord).offset) + 1n).toString();
+      queue.commits = queue.commits.then(() => this.commit(payload, queue, offset));
+      return true;
+    } finally {
+      this.handlerCalls.release();
+    }
+  }
+
+  /**
+   * Commits `offset` for the queue's partition. A failure is logged, not raised: a later commit of
+   * the partition covers these records, and without one the partition's next owner receives them
+   * again, which the at-least-once contract allows.
+   */
+  private async commit(payload: EachBatchPayload, queue: PartitionQueue, offset: string): Promise<void> {
+    try {
+      await payload.commitOffsetsIfNecessary({ topics: [{ topic: queue.topic, partitions: [{ partition: queue.partition, offset }] }] });
+    } catch (error) {
+      this.logger.warn({ err: error, topic: queue.topic, partition: queue.partition, offset }, 'offset commit failed; the records after the last committed offset may be delivered again');
+    }
   }
 
   /** Calls the handler until it succeeds. Returns false when the subscription stops between attempts. */
@@ -241,14 +378,6 @@ function toSubscribeError(options: SubscribeOptions, error: unknown): BusError {
     `subscribing group "${options.groupId}" to topics ${options.topics.join(', ')} failed: ${describeError(error)}`,
     { retriable: isRetriableKafkaError(error), cause: error },
   );
-}
-
-function toRecordBatch(batch: Batch): RecordBatch {
-  return {
-    topic: batch.topic,
-    partition: batch.partition,
-    records: batch.messages.map((message) => toDeliveredRecord(batch.topic, batch.partition, message)),
-  };
 }
 
 function toDeliveredRecord(topic: string, partition: number, message: KafkaMessage): DeliveredRecord {

@@ -25,6 +25,8 @@ const testTimings: Pick<KafkaBusOptions, 'retry' | 'consumer' | 'redelivery'> = 
 
 const silentLogger = pino({ level: 'silent' });
 
+const waitOptions = { timeout: KAFKA_TEST_TIMEOUT_MS, interval: 50 };
+
 let cluster: MockKafka;
 let admin: Admin;
 
@@ -38,6 +40,19 @@ afterAll(async () => {
   await admin?.disconnect();
   await cluster?.stop();
 });
+
+/** Committed offsets of `groupId` on `topic` by partition, leaving out partitions without one. */
+async function committedOffsets(groupId: string, topic: string): Promise<Map<number, string>> {
+  const [topicOffsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const committed = new Map<number, string>();
+  for (const { partition, offset } of topicOffsets?.partitions ?? []) {
+    // Kafka reports "-1" for a partition without a committed offset.
+    if (offset !== '-1') {
+      committed.set(partition, offset);
+    }
+  }
+  return committed;
+}
 
 function createBus(overrides: Partial<KafkaBusOptions> = {}): KafkaBus {
   return new KafkaBus({
@@ -53,17 +68,7 @@ describeEventBusContract('kafka', {
   setUp: async () => ({
     createBus: () => createBus(),
     createTopic: (_bus, name, partitions) => cluster.createTopic(name, partitions),
-    committedOffsets: async (_bus, groupId, topic) => {
-      const [topicOffsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      const committed = new Map<number, string>();
-      for (const { partition, offset } of topicOffsets?.partitions ?? []) {
-        // Kafka reports "-1" for a partition without a committed offset.
-        if (offset !== '-1') {
-          committed.set(partition, offset);
-        }
-      }
-      return committed;
-    },
+    committedOffsets: (_bus, groupId, topic) => committedOffsets(groupId, topic),
   }),
   tearDown: async () => {},
   // NOTE: the librdkafka 2.0.2 mock creates a missing topic on the first
@@ -106,7 +111,123 @@ describe('KafkaBus', () => {
     expect(() => createBus({ consumer: { partitionsConsumedConcurrently: 0 } })).toThrow(
       'consumer.partitionsConsumedConcurrently 0 is not a positive integer',
     );
+    expect(() => createBus({ consumer: { maxBatchRecords: 0 } })).toThrow('consumer.maxBatchRecords 0 is not a positive integer');
+    expect(() => createBus({ consumer: { maxBatchRecords: 1.5 } })).toThrow('consumer.maxBatchRecords 1.5 is not a positive integer');
   });
+
+  it(
+    'merges records fetched during a handler call',
+    async () => {
+      const bus = createBus();
+      onTestFinished(() => bus.close());
+      const topic = uniqueName('fetch-ahead');
+      await cluster.createTopic(topic, 1);
+      const groupId = uniqueName('fetch-ahead-group');
+      await bus.produce(topic, [{ key: 'session-1', value: 'first' }]);
+
+      const calls: string[][] = [];
+      let releaseFirstCall: () => void = () => {};
+      const firstCallGate = new Promise<void>((resolve) => {
+        releaseFirstCall = resolve;
+      });
+      const subscription = await bus.subscribe({
+        groupId,
+        topics: [topic],
+        fromBeginning: true,
+        handleBatch: async (batch) => {
+          calls.push(batch.records.map((record) => record.value?.toString() ?? ''));
+          if (calls.length === 1) {
+            await firstCallGate;
+          }
+        },
+      });
+      onTestFinished(() => {
+        releaseFirstCall();
+        return subscription.stop();
+      });
+      await expect.poll(() => calls.length, waitOptions).toBe(1);
+
+      // The mock cluster returns one produce request's records per fetch, so these three requests
+      // take three fetches, all made while the first call still runs.
+      for (const value of ['a', 'b', 'c']) {
+        await bus.produce(topic, [{ key: 'session-1', value }]);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(calls).toHaveLength(1);
+      expect(await committedOffsets(groupId, topic)).toEqual(new Map());
+
+      releaseFirstCall();
+      await expect.poll(() => calls.flat().length, waitOptions).toBe(4);
+      expect(calls).toEqual([['first'], ['a', 'b', 'c']]);
+      await expect.poll(() => committedOffsets(groupId, topic), waitOptions).toEqual(new Map([[0, '4']]));
+    },
+    KAFKA_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'limits handler calls across partitions',
+    async () => {
+      const bus = createBus({ consumer: { ...testTimings.consumer, partitionsConsumedConcurrently: 2 } });
+      onTestFinished(() => bus.close());
+      const topic = uniqueName('concurrency');
+      await cluster.createTopic(topic, 3);
+      const values = Array.from({ length: 60 }, (_, index) => String(index));
+      await bus.produce(topic, values.map((value) => ({ key: `session-${value}`, value })));
+
+      let running = 0;
+      let maxRunning = 0;
+      let received = 0;
+      const partitions = new Set<number>();
+      const subscription = await bus.subscribe({
+        groupId: uniqueName('concurrency-group'),
+        topics: [topic],
+        fromBeginning: true,
+        handleBatch: async (batch) => {
+          running += 1;
+          maxRunning = Math.max(maxRunning, running);
+          partitions.add(batch.partition);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          received += batch.records.length;
+          running -= 1;
+        },
+      });
+      onTestFinished(() => subscription.stop());
+
+      await expect.poll(() => received, waitOptions).toBe(values.length);
+      expect(partitions.size).toBe(3);
+      expect(maxRunning).toBe(2);
+    },
+    KAFKA_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'splits a fetched batch at maxBatchRecords',
+    async () => {
+      const bus = createBus({ consumer: { ...testTimings.consumer, maxBatchRecords: 10 } });
+      onTestFinished(() => bus.close());
+      const topic = uniqueName('split');
+      await cluster.createTopic(topic, 1);
+      const groupId = uniqueName('split-group');
+      const values = Array.from({ length: 25 }, (_, index) => String(index));
+      await bus.produce(topic, values.map((value) => ({ key: 'session-1', value })));
+
+      const calls: string[][] = [];
+      const subscription = await bus.subscribe({
+        groupId,
+        topics: [topic],
+        fromBeginning: true,
+        handleBatch: async (batch) => {
+          calls.push(batch.records.map((record) => record.value?.toString() ?? ''));
+        },
+      });
+      onTestFinished(() => subscription.stop());
+
+      await expect.poll(() => calls.flat().length, waitOptions).toBe(25);
+      expect(calls).toEqual([values.slice(0, 10), values.slice(10, 20), values.slice(20)]);
+      await expect.poll(() => committedOffsets(groupId, topic), waitOptions).toEqual(new Map([[0, '25']]));
+    },
+    KAFKA_TEST_TIMEOUT_MS,
+  );
 
   it('accepts bracketed IPv6 broker addresses', () => {
     expect(() => createBus({ brokers: ['[::1]:9092'] })).not.toThrow();

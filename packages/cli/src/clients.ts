@@ -35,6 +35,7 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
             heartbeatIntervalMs: settings.kafkaHeartbeatIntervalMs,
             rebalanceTimeoutMs: settings.kafkaRebalanceTimeoutMs,
             maxWaitTimeMs: settings.kafkaFetchMaxWaitMs,
+            maxBatchRecords: settings.kafkaMaxBatchRecords,
           },
         })
       : new InProcessBus({

@@ -62,6 +62,12 @@ describe('parseServerConfig', () => {
       .toThrow(/KAFKA_REBALANCE_TIMEOUT_MS=59999: must be at least KAFKA_SESSION_TIMEOUT_MS=60000/);
   });
 
+  it('reads the Kafka batch size', () => {
+    expect(parseServerConfig({}).process.kafkaMaxBatchRecords).toBe(250);
+    expect(parseServerConfig({ KAFKA_MAX_BATCH_RECORDS: '200' }).process.kafkaMaxBatchRecords).toBe(200);
+    expect(() => parseServerConfig({ KAFKA_MAX_BATCH_RECORDS: '0' })).toThrow(/KAFKA_MAX_BATCH_RECORDS="0"/);
+  });
+
   it('rejects a session timeout under one second', () => {
     expect(() => parseServerConfig({ KAFKA_SESSION_TIMEOUT_MS: '999' })).toThrow(/KAFKA_SESSION_TIMEOUT_MS="999"/);
   });

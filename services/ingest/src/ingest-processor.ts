@@ -6,9 +6,14 @@ import type { FeatureStore } from '@nexttap/store';
 import { attributeToExperiments } from './attribution';
 import type { IngestConfig } from './config';
 import { buildDeadLetter } from './dead-letter';
+import { TimedStore } from './timed-store';
 
 /** Freshness buckets from 1 ms to about 65 s, doubling. */
 const FRESHNESS_BUCKETS_SECONDS = Array.from({ length: 17 }, (_, index) => 0.001 * 2 ** index);
+/** Stage buckets from 0.1 ms to about 6.5 s, doubling. */
+const STAGE_BUCKETS_SECONDS = Array.from({ length: 17 }, (_, index) => 0.0001 * 2 ** index);
+/** Batch size buckets from 1 to 4,096 records, doubling. */
+const BATCH_RECORDS_BUCKETS = Array.from({ length: 13 }, (_, index) => 2 ** index);
 
 export interface IngestProcessorDependencies {
   config: IngestConfig;
@@ -32,6 +37,8 @@ export class IngestProcessor {
   private readonly outcomes: Counter<'topic' | 'outcome'>;
   private readonly sinceEventSeconds: Histogram;
   private readonly sinceAppendSeconds: Histogram;
+  private readonly stageSeconds: Histogram<'stage'>;
+  private readonly batchRecords: Histogram;
   private readonly interactionsTopic: string;
   private readonly catalogTopic: string;
   private readonly deadLetterTopic: string;
@@ -58,6 +65,21 @@ export class IngestProcessor {
       name: 'nexttap_feature_freshness_since_append_seconds',
       help: 'Time from an applied event\'s append to the interactions topic to the moment its features were readable, in seconds',
       buckets: FRESHNESS_BUCKETS_SECONDS,
+      registers: [dependencies.metrics],
+    });
+    this.stageSeconds = new Histogram({
+      name: 'nexttap_ingest_stage_duration_seconds',
+      help:
+        'Time of one stage of an interactions batch, in seconds: wait (append of its first record to the handler call), ' +
+        'decode, read (catalog records and recent events), plan, write (merge, encode and the script call), finish (attribution and dead letters)',
+      labelNames: ['stage'],
+      buckets: STAGE_BUCKETS_SECONDS,
+      registers: [dependencies.metrics],
+    });
+    this.batchRecords = new Histogram({
+      name: 'nexttap_ingest_batch_records',
+      help: 'Records in one interactions batch handed to ingest',
+      buckets: BATCH_RECORDS_BUCKETS,
       registers: [dependencies.metrics],
     });
   }
@@ -93,6 +115,7 @@ export class IngestProcessor {
 
   private async processInteractions(batch: RecordBatch): Promise<void> {
     const nowMs = this.clock();
+    const startedMs = performance.now();
     const valid: Interaction[] = [];
     const appendedAtMs: number[] = [];
     const deadLetters: BusRecord[] = [];
@@ -106,16 +129,34 @@ export class IngestProcessor {
         this.outcomes.inc({ topic: TOPICS.interactions, outcome: result.rejection.code });
       }
     }
-    const applied = await applyInteractions(this.dependencies.store, valid);
+    const decodedMs = performance.now();
+    const store = new TimedStore(this.dependencies.store);
+    const applied = await applyInteractions(store, valid);
+    const appliedMs = performance.now();
+    // The features are readable now. When a later step fails, the redelivered batch finds these
+    // events applied and counts them as duplicates, so they are recorded here or never.
+    this.recordApplied(valid, appendedAtMs, applied);
     // Redelivered events pass through too: the counters de-duplicate by eventId themselves.
     await attributeToExperiments(this.dependencies.store, valid);
-    this.recordFreshness(valid, appendedAtMs, applied);
     await this.sendDeadLetters(deadLetters);
 
+    const firstAppendedAtMs = batch.records[0]?.timestampMs ?? nowMs;
+    this.batchRecords.observe(batch.records.length);
+    this.stageSeconds.observe({ stage: 'wait' }, Math.max(0, nowMs - firstAppendedAtMs) / 1000);
+    this.stageSeconds.observe({ stage: 'decode' }, (decodedMs - startedMs) / 1000);
+    this.stageSeconds.observe({ stage: 'read' }, store.readMs / 1000);
+    this.stageSeconds.observe({ stage: 'plan' }, Math.max(0, appliedMs - decodedMs - store.readMs - store.writeMs) / 1000);
+    this.stageSeconds.observe({ stage: 'write' }, store.writeMs / 1000);
+    this.stageSeconds.observe({ stage: 'finish' }, (performance.now() - appliedMs) / 1000);
+  }
+
+  /** Records the freshness and the outcome of each event, and sends the change notices of the applied ones. */
+  private recordApplied(events: readonly Interaction[], appendedAtMs: readonly number[], applied: readonly boolean[]): void {
+    this.recordFreshness(events, appendedAtMs, applied);
     const appliedCount = applied.filter(Boolean).length;
     this.outcomes.inc({ topic: TOPICS.interactions, outcome: 'applied' }, appliedCount);
     this.outcomes.inc({ topic: TOPICS.interactions, outcome: 'duplicate' }, applied.length - appliedCount);
-    const changed = new Set(valid.filter((_, index) => applied[index]).map((event) => event.sessionId));
+    const changed = new Set(events.filter((_, index) => applied[index]).map((event) => event.sessionId));
     if (changed.size > 0) {
       this.dependencies.onSessionsChanged?.(changed);
     }

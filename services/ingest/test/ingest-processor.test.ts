@@ -1,0 +1,98 @@
+import type { BusRecord, EventBus, RecordBatch } from '@nexttap/bus';
+import { IngestProcessor, ingestConfigSchema } from '@nexttap/ingest';
+import { createLogger, createMetricsRegistry, type Registry } from '@nexttap/observability';
+import { MemoryFeatureStore } from '@nexttap/store';
+import { describe, expect, it } from 'vitest';
+
+const NOW_MS = Date.UTC(2026, 0, 1);
+
+/** Returns a bus whose produce, which sends the dead letters, fails the first `failures` times. */
+function failingBus(failures: number): EventBus & { produced: BusRecord[] } {
+  let remaining = failures;
+  const produced: BusRecord[] = [];
+  return {
+    produced,
+    produce: async (_topic, records) => {
+      if (remaining > 0) {
+        remaining -= 1;
+        throw new Error('simulated broker outage');
+      }
+      produced.push(...records);
+    },
+    subscribe: () => Promise.reject(new Error('subscribe is not supported by this test bus')),
+    close: async () => {},
+  };
+}
+
+function interactionsBatch(): RecordBatch {
+  const event = { eventId: 'event-1', type: 'tap', ts: NOW_MS - 1_000, sessionId: 'session-1', itemId: 'item-1' };
+  const record = (offset: number, value: string) => ({
+    topic: 'interactions',
+    partition: 0,
+    offset: String(offset),
+    key: 'session-1',
+    value: Buffer.from(value),
+    headers: {},
+    timestampMs: NOW_MS - 500,
+  });
+  return { topic: 'interactions', partition: 0, records: [record(0, JSON.stringify(event)), record(1, 'not json')] };
+}
+
+/** Returns the value of the series of `name` whose labels include `labels`, compared as text, or 0. */
+async function metricValue(metrics: Registry, name: string, labels: Record<string, string>): Promise<number> {
+  const metric = (await metrics.getMetricsAsJSON()).find((entry) => entry.name === name);
+  const value = metric?.values.find((entry) => Object.entries(labels).every(([key, label]) => String(entry.labels[key]) === label));
+  return Number(value?.value ?? 0);
+}
+
+describe('IngestProcessor', () => {
+  it('records applied events before dead letters', async () => {
+    const metrics = createMetricsRegistry();
+    const bus = failingBus(1);
+    const notices: string[][] = [];
+    const processor = new IngestProcessor({
+      config: ingestConfigSchema.parse({}),
+      store: new MemoryFeatureStore(),
+      bus,
+      logger: createLogger({ level: 'silent', service: 'ingest-test' }),
+      metrics,
+      clock: () => NOW_MS,
+      onSessionsChanged: (sessionIds) => notices.push([...sessionIds]),
+    });
+
+    await expect(processor.handleBatch(interactionsBatch())).rejects.toThrow('simulated broker outage');
+    expect(await metricValue(metrics, 'nexttap_ingest_records_total', { outcome: 'applied' })).toBe(1);
+    expect(await metricValue(metrics, 'nexttap_feature_freshness_since_append_seconds', { le: '+Inf' })).toBe(1);
+    expect(notices).toEqual([['session-1']]);
+
+    await processor.handleBatch(interactionsBatch());
+    expect(bus.produced).toHaveLength(1);
+    expect(await metricValue(metrics, 'nexttap_ingest_records_total', { outcome: 'applied' })).toBe(1);
+    expect(await metricValue(metrics, 'nexttap_ingest_records_total', { outcome: 'duplicate' })).toBe(1);
+    expect(await metricValue(metrics, 'nexttap_feature_freshness_since_append_seconds', { le: '+Inf' })).toBe(1);
+    expect(notices).toEqual([['session-1']]);
+  });
+
+  it('times each stage of a batch', async () => {
+    const metrics = createMetricsRegistry();
+    const processor = new IngestProcessor({
+      config: ingestConfigSchema.parse({}),
+      store: new MemoryFeatureStore(),
+      bus: failingBus(0),
+      logger: createLogger({ level: 'silent', service: 'ingest-test' }),
+      metrics,
+      clock: () => NOW_MS,
+    });
+
+    await processor.handleBatch(interactionsBatch());
+
+    for (const stage of ['wait', 'decode', 'read', 'plan', 'write', 'finish']) {
+      expect(await metricValue(metrics, 'nexttap_ingest_stage_duration_seconds', { stage, le: '+Inf' }), stage).toBe(1);
+    }
+    // The first record was appended 500 ms before the clock's time.
+    expect(await metricValue(metrics, 'nexttap_ingest_stage_duration_seconds', { stage: 'wait', le: '0.2048' })).toBe(0);
+    expect(await metricValue(metrics, 'nexttap_ingest_stage_duration_seconds', { stage: 'wait', le: '0.8192' })).toBe(1);
+    expect(await metricValue(metrics, 'nexttap_ingest_batch_records', { le: '2' })).toBe(1);
+    expect(await metricValue(metrics, 'nexttap_ingest_batch_records', { le: '1' })).toBe(0);
+  });
+});
