@@ -26,7 +26,7 @@ export const processConfigSchema = z.object({
     .describe('Longest wait of the group coordinator for members to rejoin during a rebalance, in ms; at least KAFKA_SESSION_TIMEOUT_MS. Ingest gives up starting when its first group join takes longer than this plus the session timeout.'),
   kafkaFetchMaxWaitMs: z.coerce.number().int().min(1).max(10_000).default(100)
     .describe('Longest wait of a consumer fetch on a broker with no new records, in ms. A Kafka broker answers as soon as records arrive; the librdkafka mock cluster of the tests answers an empty fetch only after this wait.'),
-  kafkaMaxBatchRecords: z.coerce.number().int().min(1).max(100_000).default(250)
+  kafkaMaxBatchRecords: z.coerce.number().int().min(1).max(100_000).default(100)
     .describe('Max records of one partition that ingest applies in one batch. Records that arrive while a batch of their partition is applied go into the next batch, up to this count. Fetching a partition pauses while this many of its records wait.'),
   redisUrl: z.string().default('')
     .refine((text) => text === '' || isRedisUrl(text), {

@@ -63,7 +63,7 @@ describe('parseServerConfig', () => {
   });
 
   it('reads the Kafka batch size', () => {
-    expect(parseServerConfig({}).process.kafkaMaxBatchRecords).toBe(250);
+    expect(parseServerConfig({}).process.kafkaMaxBatchRecords).toBe(100);
     expect(parseServerConfig({ KAFKA_MAX_BATCH_RECORDS: '200' }).process.kafkaMaxBatchRecords).toBe(200);
     expect(() => parseServerConfig({ KAFKA_MAX_BATCH_RECORDS: '0' })).toThrow(/KAFKA_MAX_BATCH_RECORDS="0"/);
   });
