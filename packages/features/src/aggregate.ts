@@ -9,15 +9,12 @@ export interface AggregatedBatch {
   /** Dedup keys with their TTL in ms, in write order; `writeIndexes[i]` is the write that owns `dedup[i]`. */
   dedup: Array<[key: string, ttlMs: number]>;
   writeIndexes: number[];
-  /** Σ weight·2^((t−referenceMs)/h) per hash field; the store adds it scaled to the key's landmark. */
-  hashDecay: Array<[key: string, field: string, sum: number, referenceMs: number, halfLifeMs: number]>;
-  /**
-   * The same sums for packed records, a key's entries together and in the order of their first
-   * addition. `fieldIndex` counts from 0 in `fields`, the record's layout after its landmark.
-   */
-  packedDecay: Array<[key: string, fields: readonly string[], fieldIndex: number, sum: number, referenceMs: number, halfLifeMs: number]>;
-  /** `integerScale` is 0 for plain double scores (see the `zsetDecayAdd` operation). */
-  zsetDecay: Array<[key: string, member: string, sum: number, referenceMs: number, halfLifeMs: number, integerScale: number]>;
+  /** Decayed hash additions per key, keys in the order of their first addition. */
+  hashDecay: DecayGroup[];
+  /** Decayed additions to packed records per key, keys in the order of their first addition. */
+  packedDecay: PackedDecayGroup[];
+  /** Decayed sorted-set additions per key, keys in the order of their first addition. */
+  zsetDecay: ZsetDecayGroup[];
   zsetAdd: Array<[key: string, member: string, score: number, mode: 'set' | 'max' | 'nx']>;
   /** Sorted sets to trim after the additions, with the smallest bound planned for each. */
   trims: Array<[key: string, maxMembers: number]>;
@@ -31,10 +28,37 @@ export interface AggregatedBatch {
   expires: Array<[key: string, ttlMs: number]>;
 }
 
-interface DecaySum {
-  sum: number;
-  referenceMs: number;
-  halfLifeMs: number;
+/**
+ * The decayed additions of a batch to one hash or sorted set, entry `i` in the parallel arrays per
+ * field or member, in the order of their first addition. `sums[i]` is Σ weight·2^((t −
+ * referencesMs[i]) / halfLivesMs[i]) over the additions, with the latest addition time as the
+ * reference; the store adds it scaled to the key's landmark. Parallel arrays of numbers keep the
+ * sums unboxed and need no object per entry.
+ */
+export interface DecayGroup {
+  key: string;
+  names: string[];
+  sums: number[];
+  referencesMs: number[];
+  halfLivesMs: number[];
+}
+
+/** A `DecayGroup` of a sorted set; `integerScale` is 0 for plain double scores (see the `zsetDecayAdd` operation). */
+export interface ZsetDecayGroup extends DecayGroup {
+  integerScale: number;
+}
+
+/**
+ * The decayed additions of a batch to one packed record, as a `DecayGroup` whose entries name a
+ * position in `fields`, the record's layout after its landmark, counted from 0.
+ */
+export interface PackedDecayGroup {
+  key: string;
+  fields: readonly string[];
+  fieldIndexes: number[];
+  sums: number[];
+  referencesMs: number[];
+  halfLivesMs: number[];
 }
 
 /**
@@ -75,12 +99,11 @@ export function aggregateWrites(writes: readonly PlannedWrite[]): { batch: Aggre
 class BatchBuilder implements WriteSink {
   private readonly dedup: Array<[string, number]> = [];
   private readonly writeIndexes: number[] = [];
-  private readonly hashDecay = new Map<string, Map<string, DecaySum>>();
-  private readonly packedDecay = new Map<string, PackedSums>();
+  private readonly hashDecay = new Map<string, NamedDecaySums>();
+  private readonly packedDecay = new Map<string, PackedDecaySums>();
   private lastPackedKey: string | undefined;
-  private lastPackedRecord: PackedSums | undefined;
-  private readonly zsetDecay = new Map<string, Map<string, DecaySum>>();
-  private readonly zsetIntegerScales = new Map<string, number>();
+  private lastPackedRecord: PackedDecaySums | undefined;
+  private readonly zsetDecay = new Map<string, NamedDecaySums>();
   private readonly zsetAdds: Array<[string, string, number, 'set' | 'max' | 'nx']> = [];
   private readonly trims = new Map<string, number>();
   private readonly lists = new Map<string, { values: string[]; maxLength: number }>();
@@ -110,11 +133,21 @@ class BatchBuilder implements WriteSink {
   }
 
   hashDecayAdd(key: string, field: string, weight: number, tMs: number): void {
+    let group = this.hashDecay.get(key);
+    if (group === undefined) {
+      group = new NamedDecaySums(key, 0);
+      this.hashDecay.set(key, group);
+    }
+    const entry = group.indexOf(field);
+    if (entry >= 0) {
+      group.add(entry, weight, tMs);
+      return;
+    }
     const halfLifeMs = cachedHalfLifeOfField(field);
     if (halfLifeMs === undefined) {
       throw new Error(`decayed field ${field} has no half-life suffix; build its name with decayedField()`);
     }
-    addDecay(fieldMap(this.hashDecay, key), field, weight, tMs, halfLifeMs);
+    group.push(field, weight, tMs, halfLifeMs);
   }
 
   packedDecayAdd(key: string, fields: readonly string[], field: string, weight: number, tMs: number): void {
@@ -122,7 +155,7 @@ class BatchBuilder implements WriteSink {
     // One event adds up to 8 fields to its item's record in a row, so the last record is kept at hand.
     let record = key === this.lastPackedKey ? this.lastPackedRecord : this.packedDecay.get(key);
     if (record === undefined) {
-      record = { layout, sums: new Map() };
+      record = new PackedDecaySums(key, layout);
       this.packedDecay.set(key, record);
     } else if (record.layout !== layout) {
       throw new Error(`packed record ${key} was given two field layouts in one batch; plan every addition to it with the same fields array`);
@@ -133,17 +166,23 @@ class BatchBuilder implements WriteSink {
     }
     this.lastPackedKey = key;
     this.lastPackedRecord = record;
-    addDecay(record.sums, fieldIndex, weight, tMs, layout.halfLivesMs[fieldIndex] as number);
+    record.add(fieldIndex, weight, tMs);
   }
 
   zsetDecayAdd(key: string, member: string, weight: number, tMs: number, halfLifeMs: number, maxMembers: number, integerScale = 0): void {
-    const knownScale = this.zsetIntegerScales.get(key);
-    if (knownScale === undefined) {
-      this.zsetIntegerScales.set(key, integerScale);
-    } else if (knownScale !== integerScale) {
-      throw new Error(`sorted set ${key} was given integer scales ${knownScale} and ${integerScale} in one batch; plan every addition to it with the same scale`);
+    let group = this.zsetDecay.get(key);
+    if (group === undefined) {
+      group = new NamedDecaySums(key, integerScale);
+      this.zsetDecay.set(key, group);
+    } else if (group.integerScale !== integerScale) {
+      throw new Error(`sorted set ${key} was given integer scales ${group.integerScale} and ${integerScale} in one batch; plan every addition to it with the same scale`);
     }
-    addDecay(fieldMap(this.zsetDecay, key), member, weight, tMs, halfLifeMs);
+    const entry = group.indexOf(member);
+    if (entry >= 0) {
+      group.add(entry, weight, tMs);
+    } else {
+      group.push(member, weight, tMs, halfLifeMs);
+    }
     this.addTrim(key, maxMembers);
   }
 
@@ -184,9 +223,9 @@ class BatchBuilder implements WriteSink {
     return {
       dedup: this.dedup,
       writeIndexes: this.writeIndexes,
-      hashDecay: flattenDecay(this.hashDecay),
-      packedDecay: flattenPackedDecay(this.packedDecay),
-      zsetDecay: flattenZsetDecay(this.zsetDecay, this.zsetIntegerScales),
+      hashDecay: [...this.hashDecay.values()].map((group) => group.toGroup()),
+      packedDecay: [...this.packedDecay.values()].map((record) => record.toGroup()),
+      zsetDecay: [...this.zsetDecay.values()].map((group) => group.toZsetGroup()),
       zsetAdd: this.zsetAdds,
       trims: [...this.trims],
       lists: [...this.lists].map(([key, list]) => [key, list.values, list.maxLength]),
@@ -204,16 +243,117 @@ class BatchBuilder implements WriteSink {
   }
 }
 
+/** Names a group searches one by one before it builds a map: most groups get a few names per batch. */
+const LINEAR_SEARCH_MAX = 8;
+
+/**
+ * Adds w·2^((t − reference) / h) to entry `entry` of running sums whose reference is the latest
+ * time seen, rescaling the sum when a later addition moves the reference, so no term exceeds w.
+ */
+function addDecay(sums: number[], referencesMs: number[], halfLifeMs: number, entry: number, weight: number, tMs: number): void {
+  const referenceMs = referencesMs[entry] as number;
+  if (tMs > referenceMs) {
+    sums[entry] = (sums[entry] as number) * 2 ** ((referenceMs - tMs) / halfLifeMs) + weight;
+    referencesMs[entry] = tMs;
+  } else {
+    sums[entry] = (sums[entry] as number) + weight * 2 ** ((tMs - referenceMs) / halfLifeMs);
+  }
+}
+
+/** The running sums of one hash or sorted set while a batch is merged. */
+class NamedDecaySums {
+  readonly names: string[] = [];
+  readonly sums: number[] = [];
+  readonly referencesMs: number[] = [];
+  readonly halfLivesMs: number[] = [];
+  /** Entry of each name, built once the group has more than `LINEAR_SEARCH_MAX` names. */
+  #entries: Map<string, number> | undefined;
+
+  constructor(
+    readonly key: string,
+    readonly integerScale: number,
+  ) {}
+
+  /** Returns the entry of `name`, or -1 when the batch has not added to it yet. */
+  indexOf(name: string): number {
+    if (this.#entries !== undefined) {
+      return this.#entries.get(name) ?? -1;
+    }
+    const names = this.names;
+    for (let entry = 0; entry < names.length; entry++) {
+      if (names[entry] === name) {
+        return entry;
+      }
+    }
+    return -1;
+  }
+
+  add(entry: number, weight: number, tMs: number): void {
+    addDecay(this.sums, this.referencesMs, this.halfLivesMs[entry] as number, entry, weight, tMs);
+  }
+
+  push(name: string, weight: number, tMs: number, halfLifeMs: number): void {
+    const entry = this.names.length;
+    this.names.push(name);
+    this.sums.push(weight);
+    this.referencesMs.push(tMs);
+    this.halfLivesMs.push(halfLifeMs);
+    if (this.#entries !== undefined) {
+      this.#entries.set(name, entry);
+    } else if (this.names.length > LINEAR_SEARCH_MAX) {
+      this.#entries = new Map(this.names.map((known, index) => [known, index]));
+    }
+  }
+
+  toGroup(): DecayGroup {
+    return { key: this.key, names: this.names, sums: this.sums, referencesMs: this.referencesMs, halfLivesMs: this.halfLivesMs };
+  }
+
+  toZsetGroup(): ZsetDecayGroup {
+    return { key: this.key, names: this.names, sums: this.sums, referencesMs: this.referencesMs, halfLivesMs: this.halfLivesMs, integerScale: this.integerScale };
+  }
+}
+
+/** The running sums of one packed record while a batch is merged, by position in its layout. */
+class PackedDecaySums {
+  readonly fieldIndexes: number[] = [];
+  readonly sums: number[] = [];
+  readonly referencesMs: number[] = [];
+  readonly halfLivesMs: number[] = [];
+
+  constructor(
+    readonly key: string,
+    readonly layout: PackedLayout,
+  ) {}
+
+  add(fieldIndex: number, weight: number, tMs: number): void {
+    const entry = this.fieldIndexes.indexOf(fieldIndex);
+    if (entry >= 0) {
+      addDecay(this.sums, this.referencesMs, this.halfLivesMs[entry] as number, entry, weight, tMs);
+      return;
+    }
+    this.fieldIndexes.push(fieldIndex);
+    this.sums.push(weight);
+    this.referencesMs.push(tMs);
+    this.halfLivesMs.push(this.layout.halfLivesMs[fieldIndex] as number);
+  }
+
+  toGroup(): PackedDecayGroup {
+    return {
+      key: this.key,
+      fields: this.layout.fields,
+      fieldIndexes: this.fieldIndexes,
+      sums: this.sums,
+      referencesMs: this.referencesMs,
+      halfLivesMs: this.halfLivesMs,
+    };
+  }
+}
+
 /** Half-lives of decayed field names; the names repeat in every batch, so each is parsed once. */
 const halfLifeByField = new Map<string, number | undefined>();
 /** Bound of `halfLifeByField`: creator fields are open-ended, so the cache starts over at this size. */
 const HALF_LIFE_CACHE_MAX = 100_000;
-
-/** The sums a batch adds to one packed record, by position in its layout. */
-interface PackedSums {
-  layout: PackedLayout;
-  sums: Map<number, DecaySum>;
-}
 
 /** A packed record's fields with their positions and half-lives, built once per fields array. */
 interface PackedLayout {
@@ -268,55 +408,8 @@ function fieldMap<V>(maps: Map<string, Map<string, V>>, key: string): Map<string
   return fields;
 }
 
-/**
- * Adds w·2^((t−reference)/h) to a running sum whose reference is the latest time seen, rescaling
- * the sum when a later event moves the reference, so no term exceeds w.
- */
-function addDecay<Name>(sums: Map<Name, DecaySum>, name: Name, weight: number, tMs: number, halfLifeMs: number): void {
-  const current = sums.get(name);
-  if (current === undefined) {
-    sums.set(name, { sum: weight, referenceMs: tMs, halfLifeMs });
-  } else if (tMs > current.referenceMs) {
-    current.sum = current.sum * 2 ** ((current.referenceMs - tMs) / halfLifeMs) + weight;
-    current.referenceMs = tMs;
-  } else {
-    current.sum += weight * 2 ** ((tMs - current.referenceMs) / halfLifeMs);
-  }
-}
-
 // The flattening uses `forEach` rather than `for...of`, which builds a [key, value] pair per entry,
 // and the maps hold every key and field that a batch writes.
-function flattenDecay(maps: Map<string, Map<string, DecaySum>>): Array<[string, string, number, number, number]> {
-  const result: Array<[string, string, number, number, number]> = [];
-  maps.forEach((fields, key) => {
-    fields.forEach((decay, name) => {
-      result.push([key, name, decay.sum, decay.referenceMs, decay.halfLifeMs]);
-    });
-  });
-  return result;
-}
-
-function flattenZsetDecay(maps: Map<string, Map<string, DecaySum>>, integerScales: ReadonlyMap<string, number>): AggregatedBatch['zsetDecay'] {
-  const result: AggregatedBatch['zsetDecay'] = [];
-  maps.forEach((members, key) => {
-    const integerScale = integerScales.get(key) ?? 0;
-    members.forEach((decay, member) => {
-      result.push([key, member, decay.sum, decay.referenceMs, decay.halfLifeMs, integerScale]);
-    });
-  });
-  return result;
-}
-
-function flattenPackedDecay(records: Map<string, PackedSums>): AggregatedBatch['packedDecay'] {
-  const result: AggregatedBatch['packedDecay'] = [];
-  records.forEach(({ layout, sums }, key) => {
-    sums.forEach((decay, fieldIndex) => {
-      result.push([key, layout.fields, fieldIndex, decay.sum, decay.referenceMs, decay.halfLifeMs]);
-    });
-  });
-  return result;
-}
-
 function flattenFields<V>(maps: Map<string, Map<string, V>>): Array<[string, string, V]> {
   const result: Array<[string, string, V]> = [];
   maps.forEach((fields, key) => {

@@ -4,6 +4,7 @@ import {
   INTEGER_RENEW_EXPONENT,
   RENEW_EXPONENT,
   type AggregatedBatch,
+  type PackedDecayGroup,
   ZSET_LANDMARK_SUFFIX,
   LANDMARK_FIELD,
   needsRenewal,
@@ -100,12 +101,19 @@ export class MemoryFeatureStore implements FeatureStore {
     for (const [key, ttlMs] of batch.dedup) {
       this.values.set(key, { type: 'string', text: '1', expiresAtMs: now + ttlMs });
     }
-    for (const [key, field, sum, referenceMs, halfLifeMs] of batch.hashDecay) {
-      this.hashDecayAdd(key, field, sum, referenceMs, halfLifeMs);
+    for (const group of batch.hashDecay) {
+      for (let entry = 0; entry < group.names.length; entry++) {
+        this.hashDecayAdd(group.key, group.names[entry] as string, group.sums[entry] as number, group.referencesMs[entry] as number, group.halfLivesMs[entry] as number);
+      }
     }
-    this.applyPackedDecay(batch.packedDecay);
-    for (const [key, member, sum, referenceMs, halfLifeMs, integerScale] of batch.zsetDecay) {
-      this.zsetDecayAdd(key, member, sum, referenceMs, halfLifeMs, integerScale);
+    for (const group of batch.packedDecay) {
+      this.applyPackedDecay(group);
+    }
+    for (const group of batch.zsetDecay) {
+      for (let entry = 0; entry < group.names.length; entry++) {
+        const member = group.names[entry] as string;
+        this.zsetDecayAdd(group.key, member, group.sums[entry] as number, group.referencesMs[entry] as number, group.halfLivesMs[entry] as number, group.integerScale);
+      }
     }
     for (const [key, member, score, mode] of batch.zsetAdd) {
       const zset = this.zsetKeepingTop(key);
@@ -180,41 +188,41 @@ export class MemoryFeatureStore implements FeatureStore {
   }
 
   /**
-   * Adds to packed decayed records as the Redis script does: each record's entries in order, with
-   * the landmark and renewal rules of a decayed hash, into a new array, because readers may hold
-   * the stored one.
+   * Adds to a packed decayed record as the Redis script does: the entries in order, with the
+   * landmark and renewal rules of a decayed hash, into a new array, because readers may hold the
+   * stored one.
    */
-  private applyPackedDecay(entries: AggregatedBatch['packedDecay']): void {
-    let index = 0;
-    while (index < entries.length) {
-      const [key, fields] = entries[index] as AggregatedBatch['packedDecay'][number];
-      const values = new Float64Array(fields.length + 1);
-      const stored = this.get(key);
-      let landmarkMs: number | undefined;
-      if (stored !== undefined) {
-        if (stored.type !== 'snapshot' || stored.values.length !== values.length) {
-          throw new Error(`key ${key} does not contain a packed record of ${fields.length} fields; two key families collide or the layout changed`);
-        }
-        values.set(stored.values);
-        landmarkMs = stored.values[0];
+  private applyPackedDecay(group: PackedDecayGroup): void {
+    const { key, fields } = group;
+    const values = new Float64Array(fields.length + 1);
+    const stored = this.get(key);
+    let landmarkMs: number | undefined;
+    if (stored !== undefined) {
+      if (stored.type !== 'snapshot' || stored.values.length !== values.length) {
+        throw new Error(`key ${key} does not contain a packed record of ${fields.length} fields; two key families collide or the layout changed`);
       }
-      for (; index < entries.length && (entries[index] as AggregatedBatch['packedDecay'][number])[0] === key; index++) {
-        const [, , fieldIndex, sum, referenceMs, halfLifeMs] = entries[index] as AggregatedBatch['packedDecay'][number];
-        if (landmarkMs === undefined) {
-          landmarkMs = referenceMs;
-        } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs)) {
-          for (let position = 0; position < fields.length; position++) {
-            const fieldHalfLifeMs = halfLifeOfField(fields[position] as string) as number;
-            values[position + 1] = (values[position + 1] as number) * renewalFactor(landmarkMs, referenceMs, fieldHalfLifeMs);
-          }
-          landmarkMs = referenceMs;
-        }
-        values[fieldIndex + 1] = (values[fieldIndex + 1] as number) + sum * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
-      }
-      values[0] = landmarkMs as number;
-      // As Redis SET does, the write clears the TTL, and the batch's expiries set it again.
-      this.values.set(key, { type: 'snapshot', values, expiresAtMs: Number.POSITIVE_INFINITY });
+      values.set(stored.values);
+      landmarkMs = stored.values[0];
     }
+    for (let entry = 0; entry < group.fieldIndexes.length; entry++) {
+      const fieldIndex = group.fieldIndexes[entry] as number;
+      const sum = group.sums[entry] as number;
+      const referenceMs = group.referencesMs[entry] as number;
+      const halfLifeMs = group.halfLivesMs[entry] as number;
+      if (landmarkMs === undefined) {
+        landmarkMs = referenceMs;
+      } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs)) {
+        for (let position = 0; position < fields.length; position++) {
+          const fieldHalfLifeMs = halfLifeOfField(fields[position] as string) as number;
+          values[position + 1] = (values[position + 1] as number) * renewalFactor(landmarkMs, referenceMs, fieldHalfLifeMs);
+        }
+        landmarkMs = referenceMs;
+      }
+      values[fieldIndex + 1] = (values[fieldIndex + 1] as number) + sum * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
+    }
+    values[0] = landmarkMs as number;
+    // As Redis SET does, the write clears the TTL, and the batch's expiries set it again.
+    this.values.set(key, { type: 'snapshot', values, expiresAtMs: Number.POSITIVE_INFINITY });
   }
 
   /**

@@ -66,7 +66,7 @@ export interface ScriptBatch {
 export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBatch {
   const table = new NameTable();
   const expires = new Map(batch.expires);
-  const baseMs = batch.packedDecay[0]?.[4] ?? batch.hashDecay[0]?.[3] ?? batch.zsetDecay[0]?.[3] ?? 0;
+  const baseMs = batch.packedDecay[0]?.referencesMs[0] ?? batch.hashDecay[0]?.referencesMs[0] ?? batch.zsetDecay[0]?.referencesMs[0] ?? 0;
 
   const snapshotFields = new Map<string, readonly string[]>();
   const snapshots = batch.snapshots.map(([key, snapshotKey, fields]): [string, string, number, number] => {
@@ -154,42 +154,30 @@ function encodeHashDecay(
   snapshotFields: ReadonlyMap<string, readonly string[]>,
   baseMs: number,
 ): ScriptBatch['hashDecay'] {
-  const groups: ScriptBatch['hashDecay'] = [];
-  let current: { key: string; fields: string[]; entries: number[] } | undefined;
-  const flush = (): void => {
-    if (current === undefined) {
-      return;
+  return batch.hashDecay.map(({ key, names, sums, referencesMs }): ScriptBatch['hashDecay'][number] => {
+    const entries = new Array<number>(names.length * 3);
+    for (let entry = 0; entry < names.length; entry++) {
+      entries[entry * 3] = table.name(names[entry] as string);
+      entries[entry * 3 + 1] = sums[entry] as number;
+      entries[entry * 3 + 2] = (referencesMs[entry] as number) - baseMs;
     }
-    const snapshot = snapshotFields.get(current.key);
-    const read = snapshot === undefined ? current.fields : withSnapshotFields(snapshot, current.fields);
-    groups.push([current.key, table.fieldSet(read), current.entries]);
-  };
-  // aggregateWrites lists a key's fields together, so a change of key starts a new group.
-  for (const [key, field, sum, referenceMs] of batch.hashDecay) {
-    if (current?.key !== key) {
-      flush();
-      current = { key, fields: [], entries: [] };
-    }
-    current.fields.push(field);
-    current.entries.push(table.name(field), sum, referenceMs - baseMs);
-  }
-  flush();
-  return groups;
+    const snapshot = snapshotFields.get(key);
+    const read = snapshot === undefined ? names : withSnapshotFields(snapshot, names);
+    return [key, table.fieldSet(read), entries];
+  });
 }
 
 /** Groups the packed record additions per key, taking the record's TTL along. */
 function encodePackedDecay(batch: AggregatedBatch, table: NameTable, expires: Map<string, number>, baseMs: number): ScriptBatch['packedDecay'] {
-  const groups: ScriptBatch['packedDecay'] = [];
-  let current: ScriptBatch['packedDecay'][number] | undefined;
-  // aggregateWrites lists a key's entries together, so a change of key starts a new group.
-  for (const [key, fields, fieldIndex, sum, referenceMs] of batch.packedDecay) {
-    if (current?.[0] !== key) {
-      current = [key, table.fieldSet(fields), takeTtl(expires, key), []];
-      groups.push(current);
+  return batch.packedDecay.map(({ key, fields, fieldIndexes, sums, referencesMs }): ScriptBatch['packedDecay'][number] => {
+    const entries = new Array<number>(fieldIndexes.length * 3);
+    for (let entry = 0; entry < fieldIndexes.length; entry++) {
+      entries[entry * 3] = (fieldIndexes[entry] as number) + 1;
+      entries[entry * 3 + 1] = sums[entry] as number;
+      entries[entry * 3 + 2] = (referencesMs[entry] as number) - baseMs;
     }
-    current[3].push(fieldIndex + 1, sum, referenceMs - baseMs);
-  }
-  return groups;
+    return [key, table.fieldSet(fields), takeTtl(expires, key), entries];
+  });
 }
 
 /** Field sets of the snapshot lists, so that checking a key's fields against one is a lookup. */
@@ -208,24 +196,21 @@ function withSnapshotFields(snapshot: readonly string[], fields: readonly string
 
 /**
  * Groups the decayed sorted-set additions per key and half-life, taking the landmark key's TTL
- * along. aggregateWrites lists a key's members together and planning gives each sorted set one
- * half-life, so a run of one key and half-life becomes one group.
+ * along. Planning gives each sorted set one half-life, so a key is normally one group.
  */
 function encodeZsetDecay(batch: AggregatedBatch, expires: Map<string, number>, baseMs: number): ScriptBatch['zsetDecay'] {
   const encoded: ScriptBatch['zsetDecay'] = [];
-  const landmarkTtls = new Map<string, number>();
-  let current: ScriptBatch['zsetDecay'][number] | undefined;
-  for (const [key, member, sum, referenceMs, halfLifeMs, integerScale] of batch.zsetDecay) {
-    if (current?.[0] !== key || current[2] !== halfLifeMs) {
-      let landmarkTtlMs = landmarkTtls.get(key);
-      if (landmarkTtlMs === undefined) {
-        landmarkTtlMs = takeTtl(expires, key + ZSET_LANDMARK_SUFFIX);
-        landmarkTtls.set(key, landmarkTtlMs);
+  for (const { key, names, sums, referencesMs, halfLivesMs, integerScale } of batch.zsetDecay) {
+    const landmarkTtlMs = takeTtl(expires, key + ZSET_LANDMARK_SUFFIX);
+    let current: ScriptBatch['zsetDecay'][number] | undefined;
+    for (let entry = 0; entry < names.length; entry++) {
+      const halfLifeMs = halfLivesMs[entry] as number;
+      if (current?.[2] !== halfLifeMs) {
+        current = [key, landmarkTtlMs, halfLifeMs, integerScale, []];
+        encoded.push(current);
       }
-      current = [key, landmarkTtlMs, halfLifeMs, integerScale, []];
-      encoded.push(current);
+      current[4].push(names[entry] as string, sums[entry] as number, (referencesMs[entry] as number) - baseMs);
     }
-    current[4].push(member, sum, referenceMs - baseMs);
   }
   return encoded;
 }
