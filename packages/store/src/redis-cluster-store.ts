@@ -3,6 +3,7 @@ import type { Cluster, Result } from 'ioredis';
 import { ClusterReadQueue } from './cluster-reads';
 import type { FeatureStore } from './feature-store';
 import { prefixWrite } from './key-prefix';
+import { encodeMessagePack } from './message-pack';
 import { NodePipelines } from './node-pipelines';
 import { decodeReads, queueReads } from './redis-reads';
 import { APPLY_SCRIPT } from './redis-store';
@@ -19,7 +20,7 @@ export interface RedisClusterFeatureStoreOptions {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    nexttapApplySlot(routingKey: string, batch: string): Result<number[], Context>;
+    nexttapApplySlot(routingKey: string, batch: Buffer): Result<number[], Context>;
   }
 }
 
@@ -128,8 +129,8 @@ export class RedisClusterFeatureStore implements FeatureStore {
       const pipelines = new NodePipelines(this.cluster);
       const calls = pending.map((entry) => {
         const { batch, included } = aggregateWrites(entry.positions.map((position) => entry.group.writes[position] as PlannedWrite));
-        const json = JSON.stringify(encodeScriptBatch(batch));
-        const command = pipelines.queue(entry.group.slot, (pipeline) => pipeline.nexttapApplySlot(entry.group.routingKey, json));
+        const argument = encodeMessagePack(encodeScriptBatch(batch));
+        const command = pipelines.queue(entry.group.slot, (pipeline) => pipeline.nexttapApplySlot(entry.group.routingKey, argument));
         return { entry, batch, included, command };
       });
       await pipelines.exec();

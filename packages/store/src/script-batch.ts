@@ -8,8 +8,9 @@ import { ZSET_LANDMARK_SUFFIX, type AggregatedBatch } from '@nexttap/features';
  * total), which used to be most of the script time. Hash field names and field lists are sent once
  * per batch and referenced by 1-based index, because every item's snapshot lists the same fields.
  *
- * Decoding the JSON argument is a large part of the script's time (about 10 µs per event at 600
- * bytes per event), so repeated values are sent once. Reference times go as offsets from `baseMs`,
+ * Decoding the argument is a large part of the script's time (about 10 µs per event for 600 bytes
+ * of JSON per event; it now goes as MessagePack, see message-pack.ts), so repeated values are sent
+ * once. Reference times go as offsets from `baseMs`,
  * the script reads a decayed hash field's half-life from its name, a sorted-set group carries one
  * half-life, and dedup keys and expiries are grouped by TTL.
  */
