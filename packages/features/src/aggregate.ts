@@ -9,12 +9,11 @@ export interface AggregatedBatch {
   /** Dedup keys with their TTL in ms, in write order; `writeIndexes[i]` is the write that owns `dedup[i]`. */
   dedup: Array<[key: string, ttlMs: number]>;
   writeIndexes: number[];
-  /** Decayed hash additions per key, keys in the order of their first addition. */
-  hashDecay: DecayGroup[];
-  /** Decayed additions to packed records per key, keys in the order of their first addition. */
-  packedDecay: PackedDecayGroup[];
-  /** Decayed sorted-set additions per key, keys in the order of their first addition. */
-  zsetDecay: ZsetDecayGroup[];
+  hashDecay: DecayEntries<string>;
+  /** Entries name a position in the key's layout `layouts[k]` (the record's fields after its landmark), from 0. */
+  packedDecay: DecayEntries<number> & { layouts: Array<readonly string[]> };
+  /** `integerScales[k]` is 0 for plain double scores (see the `zsetDecayAdd` operation). */
+  zsetDecay: DecayEntries<string> & { integerScales: number[] };
   zsetAdd: Array<[key: string, member: string, score: number, mode: 'set' | 'max' | 'nx']>;
   /** Sorted sets to trim after the additions, with the smallest bound planned for each. */
   trims: Array<[key: string, maxMembers: number]>;
@@ -29,33 +28,17 @@ export interface AggregatedBatch {
 }
 
 /**
- * The decayed additions of a batch to one hash or sorted set, entry `i` in the parallel arrays per
- * field or member, in the order of their first addition. `sums[i]` is Σ weight·2^((t −
- * referencesMs[i]) / halfLivesMs[i]) over the additions, with the latest addition time as the
- * reference; the store adds it scaled to the key's landmark. Parallel arrays of numbers keep the
- * sums unboxed and need no object per entry.
+ * The decayed additions of a batch, grouped per key. Key `keys[k]` owns the `counts[k]` entries
+ * that follow those of the keys before it. Keys, and each key's entries, are in the order of their
+ * first addition. Entry `i` adds to field or member `names[i]`, and `sums[i]` is Σ
+ * weight·2^((t − referencesMs[i]) / halfLivesMs[i]) over its additions, with the latest addition
+ * time as the reference; the store adds it scaled to the key's landmark. Flat arrays need no
+ * object per key or entry and keep the sums unboxed.
  */
-export interface DecayGroup {
-  key: string;
-  names: string[];
-  sums: number[];
-  referencesMs: number[];
-  halfLivesMs: number[];
-}
-
-/** A `DecayGroup` of a sorted set; `integerScale` is 0 for plain double scores (see the `zsetDecayAdd` operation). */
-export interface ZsetDecayGroup extends DecayGroup {
-  integerScale: number;
-}
-
-/**
- * The decayed additions of a batch to one packed record, as a `DecayGroup` whose entries name a
- * position in `fields`, the record's layout after its landmark, counted from 0.
- */
-export interface PackedDecayGroup {
-  key: string;
-  fields: readonly string[];
-  fieldIndexes: number[];
+export interface DecayEntries<Name> {
+  keys: string[];
+  counts: number[];
+  names: Name[];
   sums: number[];
   referencesMs: number[];
   halfLivesMs: number[];
@@ -99,11 +82,11 @@ export function aggregateWrites(writes: readonly PlannedWrite[]): { batch: Aggre
 class BatchBuilder implements WriteSink {
   private readonly dedup: Array<[string, number]> = [];
   private readonly writeIndexes: number[] = [];
-  private readonly hashDecay = new Map<string, NamedDecaySums>();
-  private readonly packedDecay = new Map<string, PackedDecaySums>();
+  private readonly hashDecay = new DecayChains<string>();
+  private readonly packedDecay = new DecayChains<number>();
   private lastPackedKey: string | undefined;
-  private lastPackedRecord: PackedDecaySums | undefined;
-  private readonly zsetDecay = new Map<string, NamedDecaySums>();
+  private lastPackedRecord: DecayChain<number> | undefined;
+  private readonly zsetDecay = new DecayChains<string>();
   private readonly zsetAdds: Array<[string, string, number, 'set' | 'max' | 'nx']> = [];
   private readonly trims = new Map<string, number>();
   private readonly lists = new Map<string, { values: string[]; maxLength: number }>();
@@ -133,31 +116,26 @@ class BatchBuilder implements WriteSink {
   }
 
   hashDecayAdd(key: string, field: string, weight: number, tMs: number): void {
-    let group = this.hashDecay.get(key);
-    if (group === undefined) {
-      group = new NamedDecaySums(key, 0);
-      this.hashDecay.set(key, group);
-    }
-    const entry = group.indexOf(field);
+    const chains = this.hashDecay;
+    const chain = chains.chainOf(key, 0, undefined);
+    const entry = chains.indexOf(chain, field);
     if (entry >= 0) {
-      group.add(entry, weight, tMs);
+      chains.add(entry, weight, tMs);
       return;
     }
     const halfLifeMs = cachedHalfLifeOfField(field);
     if (halfLifeMs === undefined) {
       throw new Error(`decayed field ${field} has no half-life suffix; build its name with decayedField()`);
     }
-    group.push(field, weight, tMs, halfLifeMs);
+    chains.push(chain, field, weight, tMs, halfLifeMs);
   }
 
   packedDecayAdd(key: string, fields: readonly string[], field: string, weight: number, tMs: number): void {
     const layout = packedLayout(fields);
     // One event adds up to 8 fields to its item's record in a row, so the last record is kept at hand.
-    let record = key === this.lastPackedKey ? this.lastPackedRecord : this.packedDecay.get(key);
-    if (record === undefined) {
-      record = new PackedDecaySums(key, layout);
-      this.packedDecay.set(key, record);
-    } else if (record.layout !== layout) {
+    const chains = this.packedDecay;
+    const record = key === this.lastPackedKey && this.lastPackedRecord !== undefined ? this.lastPackedRecord : chains.chainOf(key, 0, layout);
+    if (record.layout !== layout) {
       throw new Error(`packed record ${key} was given two field layouts in one batch; plan every addition to it with the same fields array`);
     }
     const fieldIndex = layout.indexes.get(field);
@@ -166,22 +144,25 @@ class BatchBuilder implements WriteSink {
     }
     this.lastPackedKey = key;
     this.lastPackedRecord = record;
-    record.add(fieldIndex, weight, tMs);
+    const entry = chains.indexOf(record, fieldIndex);
+    if (entry >= 0) {
+      chains.add(entry, weight, tMs);
+    } else {
+      chains.push(record, fieldIndex, weight, tMs, layout.halfLivesMs[fieldIndex] as number);
+    }
   }
 
   zsetDecayAdd(key: string, member: string, weight: number, tMs: number, halfLifeMs: number, maxMembers: number, integerScale = 0): void {
-    let group = this.zsetDecay.get(key);
-    if (group === undefined) {
-      group = new NamedDecaySums(key, integerScale);
-      this.zsetDecay.set(key, group);
-    } else if (group.integerScale !== integerScale) {
-      throw new Error(`sorted set ${key} was given integer scales ${group.integerScale} and ${integerScale} in one batch; plan every addition to it with the same scale`);
+    const chains = this.zsetDecay;
+    const chain = chains.chainOf(key, integerScale, undefined);
+    if (chain.integerScale !== integerScale) {
+      throw new Error(`sorted set ${key} was given integer scales ${chain.integerScale} and ${integerScale} in one batch; plan every addition to it with the same scale`);
     }
-    const entry = group.indexOf(member);
+    const entry = chains.indexOf(chain, member);
     if (entry >= 0) {
-      group.add(entry, weight, tMs);
+      chains.add(entry, weight, tMs);
     } else {
-      group.push(member, weight, tMs, halfLifeMs);
+      chains.push(chain, member, weight, tMs, halfLifeMs);
     }
     this.addTrim(key, maxMembers);
   }
@@ -223,9 +204,9 @@ class BatchBuilder implements WriteSink {
     return {
       dedup: this.dedup,
       writeIndexes: this.writeIndexes,
-      hashDecay: [...this.hashDecay.values()].map((group) => group.toGroup()),
-      packedDecay: [...this.packedDecay.values()].map((record) => record.toGroup()),
-      zsetDecay: [...this.zsetDecay.values()].map((group) => group.toZsetGroup()),
+      hashDecay: this.hashDecay.build(),
+      packedDecay: { ...this.packedDecay.build(), layouts: this.packedDecay.chains().map((chain) => (chain.layout as PackedLayout).fields) },
+      zsetDecay: { ...this.zsetDecay.build(), integerScales: this.zsetDecay.chains().map((chain) => chain.integerScale) },
       zsetAdd: this.zsetAdds,
       trims: [...this.trims],
       lists: [...this.lists].map(([key, list]) => [key, list.values, list.maxLength]),
@@ -243,110 +224,116 @@ class BatchBuilder implements WriteSink {
   }
 }
 
-/** Names a group searches one by one before it builds a map: most groups get a few names per batch. */
+/** Entries a chain searches one by one before it builds a map: most keys get a few names per batch. */
 const LINEAR_SEARCH_MAX = 8;
 
-/**
- * Adds w·2^((t − reference) / h) to entry `entry` of running sums whose reference is the latest
- * time seen, rescaling the sum when a later addition moves the reference, so no term exceeds w.
- */
-function addDecay(sums: number[], referencesMs: number[], halfLifeMs: number, entry: number, weight: number, tMs: number): void {
-  const referenceMs = referencesMs[entry] as number;
-  if (tMs > referenceMs) {
-    sums[entry] = (sums[entry] as number) * 2 ** ((referenceMs - tMs) / halfLifeMs) + weight;
-    referencesMs[entry] = tMs;
-  } else {
-    sums[entry] = (sums[entry] as number) + weight * 2 ** ((tMs - referenceMs) / halfLifeMs);
-  }
+/** One key's entries in `DecayChains`, linked through `next`. */
+interface DecayChain<Name> {
+  key: string;
+  first: number;
+  last: number;
+  count: number;
+  /** Entry of each name, built once the key has more than `LINEAR_SEARCH_MAX` entries. */
+  entries: Map<Name, number> | undefined;
+  integerScale: number;
+  layout: PackedLayout | undefined;
 }
 
-/** The running sums of one hash or sorted set while a batch is merged. */
-class NamedDecaySums {
-  readonly names: string[] = [];
-  readonly sums: number[] = [];
-  readonly referencesMs: number[] = [];
-  readonly halfLivesMs: number[] = [];
-  /** Entry of each name, built once the group has more than `LINEAR_SEARCH_MAX` names. */
-  #entries: Map<string, number> | undefined;
+/**
+ * The running decayed sums of a batch for one kind of key. Every key's entries live in the same
+ * parallel arrays, linked per key in the order of their first addition, so that a key costs one
+ * small object, and `build` lays each key's entries out together.
+ */
+class DecayChains<Name> {
+  private readonly byKey = new Map<string, DecayChain<Name>>();
+  private readonly names: Name[] = [];
+  private readonly sums: number[] = [];
+  private readonly referencesMs: number[] = [];
+  private readonly halfLivesMs: number[] = [];
+  /** The next entry of the same key, or -1. */
+  private readonly next: number[] = [];
 
-  constructor(
-    readonly key: string,
-    readonly integerScale: number,
-  ) {}
-
-  /** Returns the entry of `name`, or -1 when the batch has not added to it yet. */
-  indexOf(name: string): number {
-    if (this.#entries !== undefined) {
-      return this.#entries.get(name) ?? -1;
+  /** Returns the chain of `key`, starting one with `integerScale` and `layout` when the batch has none. */
+  chainOf(key: string, integerScale: number, layout: PackedLayout | undefined): DecayChain<Name> {
+    let chain = this.byKey.get(key);
+    if (chain === undefined) {
+      chain = { key, first: -1, last: -1, count: 0, entries: undefined, integerScale, layout };
+      this.byKey.set(key, chain);
     }
-    const names = this.names;
-    for (let entry = 0; entry < names.length; entry++) {
-      if (names[entry] === name) {
+    return chain;
+  }
+
+  /** Returns the entry of `name` in `chain`, or -1 when the batch has not added to it yet. */
+  indexOf(chain: DecayChain<Name>, name: Name): number {
+    if (chain.entries !== undefined) {
+      return chain.entries.get(name) ?? -1;
+    }
+    for (let entry = chain.first; entry >= 0; entry = this.next[entry] as number) {
+      if (this.names[entry] === name) {
         return entry;
       }
     }
     return -1;
   }
 
+  /**
+   * Adds w·2^((t − reference) / h) to an entry's running sum, whose reference is the latest time
+   * seen. A later addition moves the reference and rescales the sum, so no term exceeds w.
+   */
   add(entry: number, weight: number, tMs: number): void {
-    addDecay(this.sums, this.referencesMs, this.halfLivesMs[entry] as number, entry, weight, tMs);
+    const referenceMs = this.referencesMs[entry] as number;
+    const halfLifeMs = this.halfLivesMs[entry] as number;
+    if (tMs > referenceMs) {
+      this.sums[entry] = (this.sums[entry] as number) * 2 ** ((referenceMs - tMs) / halfLifeMs) + weight;
+      this.referencesMs[entry] = tMs;
+    } else {
+      this.sums[entry] = (this.sums[entry] as number) + weight * 2 ** ((tMs - referenceMs) / halfLifeMs);
+    }
   }
 
-  push(name: string, weight: number, tMs: number, halfLifeMs: number): void {
+  /** Appends a new entry to `chain`. */
+  push(chain: DecayChain<Name>, name: Name, weight: number, tMs: number, halfLifeMs: number): void {
     const entry = this.names.length;
     this.names.push(name);
     this.sums.push(weight);
     this.referencesMs.push(tMs);
     this.halfLivesMs.push(halfLifeMs);
-    if (this.#entries !== undefined) {
-      this.#entries.set(name, entry);
-    } else if (this.names.length > LINEAR_SEARCH_MAX) {
-      this.#entries = new Map(this.names.map((known, index) => [known, index]));
+    this.next.push(-1);
+    if (chain.last < 0) {
+      chain.first = entry;
+    } else {
+      this.next[chain.last] = entry;
+    }
+    chain.last = entry;
+    chain.count++;
+    if (chain.entries !== undefined) {
+      chain.entries.set(name, entry);
+    } else if (chain.count > LINEAR_SEARCH_MAX) {
+      chain.entries = new Map();
+      for (let known = chain.first; known >= 0; known = this.next[known] as number) {
+        chain.entries.set(this.names[known] as Name, known);
+      }
     }
   }
 
-  toGroup(): DecayGroup {
-    return { key: this.key, names: this.names, sums: this.sums, referencesMs: this.referencesMs, halfLivesMs: this.halfLivesMs };
+  /** The chains in the order of their keys' first addition. */
+  chains(): Array<DecayChain<Name>> {
+    return [...this.byKey.values()];
   }
 
-  toZsetGroup(): ZsetDecayGroup {
-    return { key: this.key, names: this.names, sums: this.sums, referencesMs: this.referencesMs, halfLivesMs: this.halfLivesMs, integerScale: this.integerScale };
-  }
-}
-
-/** The running sums of one packed record while a batch is merged, by position in its layout. */
-class PackedDecaySums {
-  readonly fieldIndexes: number[] = [];
-  readonly sums: number[] = [];
-  readonly referencesMs: number[] = [];
-  readonly halfLivesMs: number[] = [];
-
-  constructor(
-    readonly key: string,
-    readonly layout: PackedLayout,
-  ) {}
-
-  add(fieldIndex: number, weight: number, tMs: number): void {
-    const entry = this.fieldIndexes.indexOf(fieldIndex);
-    if (entry >= 0) {
-      addDecay(this.sums, this.referencesMs, this.halfLivesMs[entry] as number, entry, weight, tMs);
-      return;
-    }
-    this.fieldIndexes.push(fieldIndex);
-    this.sums.push(weight);
-    this.referencesMs.push(tMs);
-    this.halfLivesMs.push(this.layout.halfLivesMs[fieldIndex] as number);
-  }
-
-  toGroup(): PackedDecayGroup {
-    return {
-      key: this.key,
-      fields: this.layout.fields,
-      fieldIndexes: this.fieldIndexes,
-      sums: this.sums,
-      referencesMs: this.referencesMs,
-      halfLivesMs: this.halfLivesMs,
-    };
+  build(): DecayEntries<Name> {
+    const built: DecayEntries<Name> = { keys: [], counts: [], names: [], sums: [], referencesMs: [], halfLivesMs: [] };
+    this.byKey.forEach((chain) => {
+      built.keys.push(chain.key);
+      built.counts.push(chain.count);
+      for (let entry = chain.first; entry >= 0; entry = this.next[entry] as number) {
+        built.names.push(this.names[entry] as Name);
+        built.sums.push(this.sums[entry] as number);
+        built.referencesMs.push(this.referencesMs[entry] as number);
+        built.halfLivesMs.push(this.halfLivesMs[entry] as number);
+      }
+    });
+    return built;
   }
 }
 

@@ -4,7 +4,7 @@ import {
   INTEGER_RENEW_EXPONENT,
   RENEW_EXPONENT,
   type AggregatedBatch,
-  type PackedDecayGroup,
+  type DecayEntries,
   ZSET_LANDMARK_SUFFIX,
   LANDMARK_FIELD,
   needsRenewal,
@@ -101,20 +101,30 @@ export class MemoryFeatureStore implements FeatureStore {
     for (const [key, ttlMs] of batch.dedup) {
       this.values.set(key, { type: 'string', text: '1', expiresAtMs: now + ttlMs });
     }
-    for (const group of batch.hashDecay) {
-      for (let entry = 0; entry < group.names.length; entry++) {
-        this.hashDecayAdd(group.key, group.names[entry] as string, group.sums[entry] as number, group.referencesMs[entry] as number, group.halfLivesMs[entry] as number);
+    const { hashDecay, packedDecay, zsetDecay } = batch;
+    let first = 0;
+    hashDecay.keys.forEach((key, index) => {
+      const end = first + (hashDecay.counts[index] as number);
+      for (let entry = first; entry < end; entry++) {
+        this.hashDecayAdd(key, hashDecay.names[entry] as string, hashDecay.sums[entry] as number, hashDecay.referencesMs[entry] as number, hashDecay.halfLivesMs[entry] as number);
       }
-    }
-    for (const group of batch.packedDecay) {
-      this.applyPackedDecay(group);
-    }
-    for (const group of batch.zsetDecay) {
-      for (let entry = 0; entry < group.names.length; entry++) {
-        const member = group.names[entry] as string;
-        this.zsetDecayAdd(group.key, member, group.sums[entry] as number, group.referencesMs[entry] as number, group.halfLivesMs[entry] as number, group.integerScale);
+      first = end;
+    });
+    first = 0;
+    packedDecay.keys.forEach((key, index) => {
+      const count = packedDecay.counts[index] as number;
+      this.applyPackedDecay(key, packedDecay.layouts[index] as readonly string[], packedDecay, first, first + count);
+      first += count;
+    });
+    first = 0;
+    zsetDecay.keys.forEach((key, index) => {
+      const end = first + (zsetDecay.counts[index] as number);
+      for (let entry = first; entry < end; entry++) {
+        const member = zsetDecay.names[entry] as string;
+        this.zsetDecayAdd(key, member, zsetDecay.sums[entry] as number, zsetDecay.referencesMs[entry] as number, zsetDecay.halfLivesMs[entry] as number, zsetDecay.integerScales[index] as number);
       }
-    }
+      first = end;
+    });
     for (const [key, member, score, mode] of batch.zsetAdd) {
       const zset = this.zsetKeepingTop(key);
       const current = zset.scores.get(member);
@@ -192,8 +202,7 @@ export class MemoryFeatureStore implements FeatureStore {
    * landmark and renewal rules of a decayed hash, into a new array, because readers may hold the
    * stored one.
    */
-  private applyPackedDecay(group: PackedDecayGroup): void {
-    const { key, fields } = group;
+  private applyPackedDecay(key: string, fields: readonly string[], entries: DecayEntries<number>, first: number, end: number): void {
     const values = new Float64Array(fields.length + 1);
     const stored = this.get(key);
     let landmarkMs: number | undefined;
@@ -204,11 +213,11 @@ export class MemoryFeatureStore implements FeatureStore {
       values.set(stored.values);
       landmarkMs = stored.values[0];
     }
-    for (let entry = 0; entry < group.fieldIndexes.length; entry++) {
-      const fieldIndex = group.fieldIndexes[entry] as number;
-      const sum = group.sums[entry] as number;
-      const referenceMs = group.referencesMs[entry] as number;
-      const halfLifeMs = group.halfLivesMs[entry] as number;
+    for (let entry = first; entry < end; entry++) {
+      const fieldIndex = entries.names[entry] as number;
+      const sum = entries.sums[entry] as number;
+      const referenceMs = entries.referencesMs[entry] as number;
+      const halfLifeMs = entries.halfLivesMs[entry] as number;
       if (landmarkMs === undefined) {
         landmarkMs = referenceMs;
       } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs)) {

@@ -67,7 +67,7 @@ export interface ScriptBatch {
 export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBatch {
   const table = new NameTable();
   const expires = new Map(batch.expires);
-  const baseMs = batch.packedDecay[0]?.referencesMs[0] ?? batch.hashDecay[0]?.referencesMs[0] ?? batch.zsetDecay[0]?.referencesMs[0] ?? 0;
+  const baseMs = batch.packedDecay.referencesMs[0] ?? batch.hashDecay.referencesMs[0] ?? batch.zsetDecay.referencesMs[0] ?? 0;
 
   const snapshotFields = new Map<string, readonly string[]>();
   const snapshots = batch.snapshots.map(([key, snapshotKey, fields]): [string, string, number, number] => {
@@ -155,29 +155,34 @@ function encodeHashDecay(
   snapshotFields: ReadonlyMap<string, readonly string[]>,
   baseMs: number,
 ): ScriptBatch['hashDecay'] {
-  return batch.hashDecay.map(({ key, names, sums, referencesMs }): ScriptBatch['hashDecay'][number] => {
-    const entries = new Array<number>(names.length * 3);
-    for (let entry = 0; entry < names.length; entry++) {
-      entries[entry * 3] = table.name(names[entry] as string);
-      entries[entry * 3 + 1] = sums[entry] as number;
-      entries[entry * 3 + 2] = (referencesMs[entry] as number) - baseMs;
+  const { names, sums, referencesMs } = batch.hashDecay;
+  let first = 0;
+  return batch.hashDecay.keys.map((key, index): ScriptBatch['hashDecay'][number] => {
+    const end = first + (batch.hashDecay.counts[index] as number);
+    const entries: number[] = [];
+    for (let entry = first; entry < end; entry++) {
+      entries.push(table.name(names[entry] as string), sums[entry] as number, (referencesMs[entry] as number) - baseMs);
     }
+    const fields = names.slice(first, end);
+    first = end;
     const snapshot = snapshotFields.get(key);
-    const read = snapshot === undefined ? names : withSnapshotFields(snapshot, names);
+    const read = snapshot === undefined ? fields : withSnapshotFields(snapshot, fields);
     return [key, table.fieldSet(read), entries];
   });
 }
 
 /** Groups the packed record additions per key, taking the record's TTL along. */
 function encodePackedDecay(batch: AggregatedBatch, table: NameTable, expires: Map<string, number>, baseMs: number): ScriptBatch['packedDecay'] {
-  return batch.packedDecay.map(({ key, fields, fieldIndexes, sums, referencesMs }): ScriptBatch['packedDecay'][number] => {
-    const entries = new Array<number>(fieldIndexes.length * 3);
-    for (let entry = 0; entry < fieldIndexes.length; entry++) {
-      entries[entry * 3] = (fieldIndexes[entry] as number) + 1;
-      entries[entry * 3 + 1] = sums[entry] as number;
-      entries[entry * 3 + 2] = (referencesMs[entry] as number) - baseMs;
+  const { names, sums, referencesMs, layouts } = batch.packedDecay;
+  let first = 0;
+  return batch.packedDecay.keys.map((key, index): ScriptBatch['packedDecay'][number] => {
+    const end = first + (batch.packedDecay.counts[index] as number);
+    const entries: number[] = [];
+    for (let entry = first; entry < end; entry++) {
+      entries.push((names[entry] as number) + 1, sums[entry] as number, (referencesMs[entry] as number) - baseMs);
     }
-    return [key, table.fieldSet(fields), takeTtl(expires, key), entries];
+    first = end;
+    return [key, table.fieldSet(layouts[index] as readonly string[]), takeTtl(expires, key), entries];
   });
 }
 
@@ -201,10 +206,15 @@ function withSnapshotFields(snapshot: readonly string[], fields: readonly string
  */
 function encodeZsetDecay(batch: AggregatedBatch, expires: Map<string, number>, baseMs: number): ScriptBatch['zsetDecay'] {
   const encoded: ScriptBatch['zsetDecay'] = [];
-  for (const { key, names, sums, referencesMs, halfLivesMs, integerScale } of batch.zsetDecay) {
+  const { keys, counts, names, sums, referencesMs, halfLivesMs, integerScales } = batch.zsetDecay;
+  let first = 0;
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index] as string;
+    const integerScale = integerScales[index] as number;
+    const end = first + (counts[index] as number);
     const landmarkTtlMs = takeTtl(expires, key + ZSET_LANDMARK_SUFFIX);
     let current: ScriptBatch['zsetDecay'][number] | undefined;
-    for (let entry = 0; entry < names.length; entry++) {
+    for (let entry = first; entry < end; entry++) {
       const halfLifeMs = halfLivesMs[entry] as number;
       if (current?.[2] !== halfLifeMs) {
         current = [key, landmarkTtlMs, halfLifeMs, integerScale, []];
@@ -212,6 +222,7 @@ function encodeZsetDecay(batch: AggregatedBatch, expires: Map<string, number>, b
       }
       current[4].push(names[entry] as string, sums[entry] as number, (referencesMs[entry] as number) - baseMs);
     }
+    first = end;
   }
   return encoded;
 }
