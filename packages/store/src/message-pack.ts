@@ -2,8 +2,8 @@ import type { ScriptBatch } from './script-batch';
 
 /**
  * A MessagePack encoder for the apply script's argument, which the script decodes with Redis's
- * `cmsgpack.unpack`. Against `JSON.stringify`, it writes straight into one buffer, which ioredis
- * sends without a UTF-8 conversion, numbers go as binary instead of text that the script parses
+ * `cmsgpack.unpack`. Unlike `JSON.stringify`, it writes straight into one buffer, which ioredis
+ * sends without a UTF-8 conversion. Numbers go as binary instead of text that the script parses
  * back, and the argument is about a quarter smaller (267 against 364 bytes per MovieLens event).
  * It encodes only what a `ScriptBatch` holds: arrays, plain objects with string keys, strings,
  * booleans and numbers.
@@ -28,14 +28,28 @@ let offset = 0;
  * because `JSON.stringify` would have turned those into `null` silently.
  */
 export function encodeMessagePack(value: PackableValue | ScriptBatch): Buffer {
-  offset = 0;
+  startMessagePack();
   writeValue(value as PackableValue);
-  // The scratch buffer is reused by the next call, while ioredis may queue the argument until the
+  return finishMessagePack();
+}
+
+/**
+ * Starts a MessagePack value written piece by piece with the `write` functions below, for a caller
+ * that writes its data without building the arrays first. Writing is synchronous, so one value is
+ * written at a time.
+ */
+export function startMessagePack(): void {
+  offset = 0;
+}
+
+/** Returns the value written since `startMessagePack`. */
+export function finishMessagePack(): Buffer {
+  // The scratch buffer is reused by the next value, while ioredis may queue the argument until the
   // connection is ready, so the caller gets a copy.
   return Buffer.from(scratch.subarray(0, offset));
 }
 
-function writeValue(value: PackableValue): void {
+export function writeValue(value: PackableValue): void {
   if (typeof value === 'string') {
     writeString(value);
   } else if (typeof value === 'number') {
@@ -50,6 +64,16 @@ function writeValue(value: PackableValue): void {
   } else {
     throw new TypeError(`invalid value ${String(value)} (${typeof value}) in the apply script's argument: it takes only strings, finite numbers, booleans, arrays and objects`);
   }
+}
+
+/** Writes the header of an array whose `length` elements the caller writes next. */
+export function writeArrayHeader(length: number): void {
+  writeHeader(length, 0x90, 0xdc);
+}
+
+/** Writes the header of a map whose `length` keys and values the caller writes next, each key before its value. */
+export function writeMapHeader(length: number): void {
+  writeHeader(length, 0x80, 0xde);
 }
 
 function writeArray(values: readonly PackableValue[]): void {
@@ -84,7 +108,7 @@ function writeHeader(length: number, fixType: number, type16: number): void {
   }
 }
 
-function writeNumber(value: number): void {
+export function writeNumber(value: number): void {
   ensure(9);
   if (Number.isInteger(value) && value >= -0x80000000 && value <= 0xffffffff) {
     writeInteger(value);
@@ -136,7 +160,7 @@ function writeInteger(value: number): void {
  * form (3 bytes per UTF-16 unit) before the bytes are written, so a short non-ASCII string may
  * take a larger header than it needs, which MessagePack allows.
  */
-function writeString(text: string): void {
+export function writeString(text: string): void {
   const length = text.length;
   ensure(5 + length * 3);
   if (length <= SHORT_STRING_MAX && writeAsciiString(text)) {

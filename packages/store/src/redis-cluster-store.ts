@@ -3,11 +3,10 @@ import type { Cluster, Result } from 'ioredis';
 import { ClusterReadQueue } from './cluster-reads';
 import type { FeatureStore } from './feature-store';
 import { prefixWrite } from './key-prefix';
-import { encodeMessagePack } from './message-pack';
 import { NodePipelines } from './node-pipelines';
 import { decodeReads, queueReads } from './redis-reads';
 import { APPLY_SCRIPT } from './redis-store';
-import { encodeScriptBatch } from './script-batch';
+import { encodeScriptArgument } from './script-batch';
 import { splitWritesBySlot, type SlotGroup } from './slot-writes';
 
 export interface RedisClusterFeatureStoreOptions {
@@ -129,7 +128,7 @@ export class RedisClusterFeatureStore implements FeatureStore {
       const pipelines = new NodePipelines(this.cluster);
       const calls = pending.map((entry) => {
         const { batch, included } = aggregateWrites(entry.positions.map((position) => entry.group.writes[position] as PlannedWrite));
-        const argument = encodeMessagePack(encodeScriptBatch(batch));
+        const argument = encodeScriptArgument(batch);
         const command = pipelines.queue(entry.group.slot, (pipeline) => pipeline.nexttapApplySlot(entry.group.routingKey, argument));
         return { entry, batch, included, command };
       });

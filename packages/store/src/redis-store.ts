@@ -2,9 +2,8 @@ import { readFileSync } from 'node:fs';
 import { aggregateWrites, type PlannedWrite, type ReadRequest, type ReadResult } from '@nexttap/features';
 import type { Redis, Result } from 'ioredis';
 import type { FeatureStore } from './feature-store';
-import { encodeMessagePack } from './message-pack';
 import { decodeReads, queueReads } from './redis-reads';
-import { encodeScriptBatch } from './script-batch';
+import { encodeScriptArgument } from './script-batch';
 
 /** The Lua script that applies one merged batch; the cluster store runs it once per hash slot. */
 export const APPLY_SCRIPT = readFileSync(new URL('./apply-script.lua', import.meta.url), 'utf8');
@@ -49,7 +48,7 @@ export class RedisFeatureStore implements FeatureStore {
     // so they are dropped and the rest applied in a second call. Each loop drops at least one write.
     while (pending.length > 0) {
       const { batch, included } = aggregateWrites(pending);
-      const existing = await this.redis.nexttapApplyBatch(encodeMessagePack(encodeScriptBatch(batch, this.prefix)));
+      const existing = await this.redis.nexttapApplyBatch(encodeScriptArgument(batch, this.prefix));
       if (existing.length === 0) {
         included.forEach((isIncluded, position) => {
           applied[indexes[position] as number] = isIncluded;
@@ -77,7 +76,7 @@ export class RedisFeatureStore implements FeatureStore {
   applyAndRead(writes: readonly PlannedWrite[], requests: readonly ReadRequest[]): { applied: Promise<boolean[]>; results: Promise<ReadResult[]> } {
     const { batch, included } = aggregateWrites(writes);
     const pipeline = this.redis.pipeline();
-    pipeline.nexttapApplyBatch(encodeMessagePack(encodeScriptBatch(batch, this.prefix)));
+    pipeline.nexttapApplyBatch(encodeScriptArgument(batch, this.prefix));
     queueReads(pipeline, requests, this.prefix);
     const replies = pipeline.exec().then((entries) => entries ?? []);
     const applied = replies.then(async (entries): Promise<boolean[]> => {
