@@ -84,8 +84,6 @@ class BatchBuilder implements WriteSink {
   private readonly writeIndexes: number[] = [];
   private readonly hashDecay = new DecayChains<string>();
   private readonly packedDecay = new DecayChains<number>();
-  private lastPackedKey: string | undefined;
-  private lastPackedRecord: DecayChain<number> | undefined;
   private readonly zsetDecay = new DecayChains<string>();
   private readonly zsetAdds: Array<[string, string, number, 'set' | 'max' | 'nx']> = [];
   private readonly trims = new Map<string, number>();
@@ -132,9 +130,8 @@ class BatchBuilder implements WriteSink {
 
   packedDecayAdd(key: string, fields: readonly string[], field: string, weight: number, tMs: number): void {
     const layout = packedLayout(fields);
-    // One event adds up to 8 fields to its item's record in a row, so the last record is kept at hand.
     const chains = this.packedDecay;
-    const record = key === this.lastPackedKey && this.lastPackedRecord !== undefined ? this.lastPackedRecord : chains.chainOf(key, 0, layout);
+    const record = chains.chainOf(key, 0, layout);
     if (record.layout !== layout) {
       throw new Error(`packed record ${key} was given two field layouts in one batch; plan every addition to it with the same fields array`);
     }
@@ -142,8 +139,6 @@ class BatchBuilder implements WriteSink {
     if (fieldIndex === undefined) {
       throw new Error(`field ${field} is not in the layout of packed record ${key}; add it to the fields array`);
     }
-    this.lastPackedKey = key;
-    this.lastPackedRecord = record;
     const entry = chains.indexOf(record, fieldIndex);
     if (entry >= 0) {
       chains.add(entry, weight, tMs);
@@ -253,13 +248,23 @@ class DecayChains<Name> {
   /** The next entry of the same key, or -1. */
   private readonly next: number[] = [];
 
+  /**
+   * The chain found last: planning adds to one key several times in a row (an item's record, a
+   * session's affinity per category), so those additions skip the map lookup.
+   */
+  private lastChain: DecayChain<Name> | undefined;
+
   /** Returns the chain of `key`, starting one with `integerScale` and `layout` when the batch has none. */
   chainOf(key: string, integerScale: number, layout: PackedLayout | undefined): DecayChain<Name> {
+    if (this.lastChain?.key === key) {
+      return this.lastChain;
+    }
     let chain = this.byKey.get(key);
     if (chain === undefined) {
       chain = { key, first: -1, last: -1, count: 0, entries: undefined, integerScale, layout };
       this.byKey.set(key, chain);
     }
+    this.lastChain = chain;
     return chain;
   }
 
