@@ -3,7 +3,7 @@ import { halfLifeOfField, sendOperation, type PlannedWrite, type WriteOperation,
 /**
  * A batch of planned writes merged so that each key and field is written once: decayed additions
  * summed against a common reference time, increments summed, list pushes kept in order, sets and
- * snapshots taken last. Tuples keep the JSON sent to Redis small.
+ * snapshots taken last.
  */
 export interface AggregatedBatch {
   /** Dedup keys with their TTL in ms, in write order; `writeIndexes[i]` is the write that owns `dedup[i]`. */
@@ -31,8 +31,8 @@ export interface AggregatedBatch {
  * The decayed additions of a batch, grouped per key. Key `keys[k]` owns the `counts[k]` entries
  * that follow those of the keys before it. Keys, and each key's entries, are in the order of their
  * first addition. Entry `i` adds to field or member `names[i]`, and `sums[i]` is Σ
- * weight·2^((t − referencesMs[i]) / halfLivesMs[i]) over its additions, with the latest addition
- * time as the reference; the store adds it scaled to the key's landmark. Flat arrays need no
+ * weight·2^((t − referencesMs[i]) / halfLivesMs[i]) over its additions. The reference is the
+ * latest addition time, and the store adds the sum scaled to the key's landmark. Flat arrays need no
  * object per key or entry and keep the sums unboxed.
  */
 export interface DecayEntries<Name> {
@@ -321,7 +321,7 @@ class DecayChains<Name> {
     }
   }
 
-  /** The chains in the order of their keys' first addition. */
+  /** Returns the chains in the order of their keys' first addition. */
   chains(): Array<DecayChain<Name>> {
     return [...this.byKey.values()];
   }

@@ -1,5 +1,5 @@
 -- Applies one merged batch of feature writes atomically. ARGV[1] is the batch as MessagePack
--- (message-pack.ts) in the layout of encodeScriptBatch (script-batch.ts), grouped per key, so that
+-- (message-pack.ts) in the layout of ScriptBatch (script-batch.ts), grouped per key, so that
 -- most keys cost one read and one write command however many fields or members the batch changes.
 -- When any dedup key already exists, nothing is written. The script then returns the 1-based
 -- positions of those keys in the dedup list, so the caller drops them and calls again. Otherwise it
