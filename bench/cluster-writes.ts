@@ -62,7 +62,7 @@ async function measureLeftMarkers(cluster: Cluster): Promise<{ markersPerEvent: 
     const pipeline = original(...args);
     const routingKeys: string[] = [];
     const applySlot = pipeline.nexttapApplySlot.bind(pipeline);
-    pipeline.nexttapApplySlot = (routingKey: string, batch: string) => {
+    pipeline.nexttapApplySlot = (routingKey: string, batch: Buffer) => {
       routingKeys.push(routingKey);
       return applySlot(routingKey, batch);
     };

@@ -19,7 +19,7 @@ const LIVE_RATE_PER_SECOND = 10_000;
 
 /** Lines of the script that start a section, in script order, and the name printed for it. */
 const SECTIONS: ReadonlyArray<[name: string, firstLine: string]> = [
-  ['decode the argument', 'local batch = cjson.decode(ARGV[1])'],
+  ['decode the argument', 'local batch = cmsgpack.unpack(ARGV[1])'],
   ['dedup check and marks', 'local dedup_keys = {}'],
   ['decayed hashes', 'local hash_values = {}'],
   ['packed records', 'local pack_formats = {}'],
@@ -34,7 +34,7 @@ const SECTIONS: ReadonlyArray<[name: string, firstLine: string]> = [
 
 interface RecordedCall {
   catalog: boolean;
-  argument: string;
+  argument: Buffer;
 }
 
 const { values } = parseArgs({ options: { events: { type: 'string', default: '30000' }, rounds: { type: 'string', default: '3' } } });
@@ -76,7 +76,7 @@ async function recordScriptCalls(count: number): Promise<RecordedCall[]> {
     const store = new RedisFeatureStore(client);
     const send = client.nexttapApplyBatch.bind(client);
     let catalog = true;
-    client.nexttapApplyBatch = (argument: string) => {
+    client.nexttapApplyBatch = (argument: Buffer) => {
       recorded.push({ catalog, argument });
       return send(argument);
     };

@@ -3,21 +3,17 @@ import { halfLifeOfField, sendOperation, type PlannedWrite, type WriteOperation,
 /**
  * A batch of planned writes merged so that each key and field is written once: decayed additions
  * summed against a common reference time, increments summed, list pushes kept in order, sets and
- * snapshots taken last. Tuples keep the JSON sent to Redis small.
+ * snapshots taken last.
  */
 export interface AggregatedBatch {
   /** Dedup keys with their TTL in ms, in write order; `writeIndexes[i]` is the write that owns `dedup[i]`. */
   dedup: Array<[key: string, ttlMs: number]>;
   writeIndexes: number[];
-  /** Σ weight·2^((t−referenceMs)/h) per hash field; the store adds it scaled to the key's landmark. */
-  hashDecay: Array<[key: string, field: string, sum: number, referenceMs: number, halfLifeMs: number]>;
-  /**
-   * The same sums for packed records, a key's entries together and in the order of their first
-   * addition. `fieldIndex` counts from 0 in `fields`, the record's layout after its landmark.
-   */
-  packedDecay: Array<[key: string, fields: readonly string[], fieldIndex: number, sum: number, referenceMs: number, halfLifeMs: number]>;
-  /** `integerScale` is 0 for plain double scores (see the `zsetDecayAdd` operation). */
-  zsetDecay: Array<[key: string, member: string, sum: number, referenceMs: number, halfLifeMs: number, integerScale: number]>;
+  hashDecay: DecayEntries<string>;
+  /** Entries name a position in the key's layout `layouts[k]` (the record's fields after its landmark), from 0. */
+  packedDecay: DecayEntries<number> & { layouts: Array<readonly string[]> };
+  /** `integerScales[k]` is 0 for plain double scores (see the `zsetDecayAdd` operation). */
+  zsetDecay: DecayEntries<string> & { integerScales: number[] };
   zsetAdd: Array<[key: string, member: string, score: number, mode: 'set' | 'max' | 'nx']>;
   /** Sorted sets to trim after the additions, with the smallest bound planned for each. */
   trims: Array<[key: string, maxMembers: number]>;
@@ -31,10 +27,21 @@ export interface AggregatedBatch {
   expires: Array<[key: string, ttlMs: number]>;
 }
 
-interface DecaySum {
-  sum: number;
-  referenceMs: number;
-  halfLifeMs: number;
+/**
+ * The decayed additions of a batch, grouped per key. Key `keys[k]` owns the `counts[k]` entries
+ * that follow those of the keys before it. Keys, and each key's entries, are in the order of their
+ * first addition. Entry `i` adds to field or member `names[i]`, and `sums[i]` is Σ
+ * weight·2^((t − referencesMs[i]) / halfLivesMs[i]) over its additions. The reference is the
+ * latest addition time, and the store adds the sum scaled to the key's landmark. Flat arrays need no
+ * object per key or entry and keep the sums unboxed.
+ */
+export interface DecayEntries<Name> {
+  keys: string[];
+  counts: number[];
+  names: Name[];
+  sums: number[];
+  referencesMs: number[];
+  halfLivesMs: number[];
 }
 
 /**
@@ -75,12 +82,9 @@ export function aggregateWrites(writes: readonly PlannedWrite[]): { batch: Aggre
 class BatchBuilder implements WriteSink {
   private readonly dedup: Array<[string, number]> = [];
   private readonly writeIndexes: number[] = [];
-  private readonly hashDecay = new Map<string, Map<string, DecaySum>>();
-  private readonly packedDecay = new Map<string, PackedSums>();
-  private lastPackedKey: string | undefined;
-  private lastPackedRecord: PackedSums | undefined;
-  private readonly zsetDecay = new Map<string, Map<string, DecaySum>>();
-  private readonly zsetIntegerScales = new Map<string, number>();
+  private readonly hashDecay = new DecayChains<string>();
+  private readonly packedDecay = new DecayChains<number>();
+  private readonly zsetDecay = new DecayChains<string>();
   private readonly zsetAdds: Array<[string, string, number, 'set' | 'max' | 'nx']> = [];
   private readonly trims = new Map<string, number>();
   private readonly lists = new Map<string, { values: string[]; maxLength: number }>();
@@ -110,40 +114,51 @@ class BatchBuilder implements WriteSink {
   }
 
   hashDecayAdd(key: string, field: string, weight: number, tMs: number): void {
+    const chains = this.hashDecay;
+    const chain = chains.chainOf(key, 0, undefined);
+    const entry = chains.indexOf(chain, field);
+    if (entry >= 0) {
+      chains.add(entry, weight, tMs);
+      return;
+    }
     const halfLifeMs = cachedHalfLifeOfField(field);
     if (halfLifeMs === undefined) {
       throw new Error(`decayed field ${field} has no half-life suffix; build its name with decayedField()`);
     }
-    addDecay(fieldMap(this.hashDecay, key), field, weight, tMs, halfLifeMs);
+    chains.push(chain, field, weight, tMs, halfLifeMs);
   }
 
   packedDecayAdd(key: string, fields: readonly string[], field: string, weight: number, tMs: number): void {
     const layout = packedLayout(fields);
-    // One event adds up to 8 fields to its item's record in a row, so the last record is kept at hand.
-    let record = key === this.lastPackedKey ? this.lastPackedRecord : this.packedDecay.get(key);
-    if (record === undefined) {
-      record = { layout, sums: new Map() };
-      this.packedDecay.set(key, record);
-    } else if (record.layout !== layout) {
+    const chains = this.packedDecay;
+    const record = chains.chainOf(key, 0, layout);
+    if (record.layout !== layout) {
       throw new Error(`packed record ${key} was given two field layouts in one batch; plan every addition to it with the same fields array`);
     }
     const fieldIndex = layout.indexes.get(field);
     if (fieldIndex === undefined) {
       throw new Error(`field ${field} is not in the layout of packed record ${key}; add it to the fields array`);
     }
-    this.lastPackedKey = key;
-    this.lastPackedRecord = record;
-    addDecay(record.sums, fieldIndex, weight, tMs, layout.halfLivesMs[fieldIndex] as number);
+    const entry = chains.indexOf(record, fieldIndex);
+    if (entry >= 0) {
+      chains.add(entry, weight, tMs);
+    } else {
+      chains.push(record, fieldIndex, weight, tMs, layout.halfLivesMs[fieldIndex] as number);
+    }
   }
 
   zsetDecayAdd(key: string, member: string, weight: number, tMs: number, halfLifeMs: number, maxMembers: number, integerScale = 0): void {
-    const knownScale = this.zsetIntegerScales.get(key);
-    if (knownScale === undefined) {
-      this.zsetIntegerScales.set(key, integerScale);
-    } else if (knownScale !== integerScale) {
-      throw new Error(`sorted set ${key} was given integer scales ${knownScale} and ${integerScale} in one batch; plan every addition to it with the same scale`);
+    const chains = this.zsetDecay;
+    const chain = chains.chainOf(key, integerScale, undefined);
+    if (chain.integerScale !== integerScale) {
+      throw new Error(`sorted set ${key} was given integer scales ${chain.integerScale} and ${integerScale} in one batch; plan every addition to it with the same scale`);
     }
-    addDecay(fieldMap(this.zsetDecay, key), member, weight, tMs, halfLifeMs);
+    const entry = chains.indexOf(chain, member);
+    if (entry >= 0) {
+      chains.add(entry, weight, tMs);
+    } else {
+      chains.push(chain, member, weight, tMs, halfLifeMs);
+    }
     this.addTrim(key, maxMembers);
   }
 
@@ -184,9 +199,9 @@ class BatchBuilder implements WriteSink {
     return {
       dedup: this.dedup,
       writeIndexes: this.writeIndexes,
-      hashDecay: flattenDecay(this.hashDecay),
-      packedDecay: flattenPackedDecay(this.packedDecay),
-      zsetDecay: flattenZsetDecay(this.zsetDecay, this.zsetIntegerScales),
+      hashDecay: this.hashDecay.build(),
+      packedDecay: { ...this.packedDecay.build(), layouts: this.packedDecay.chains().map((chain) => (chain.layout as PackedLayout).fields) },
+      zsetDecay: { ...this.zsetDecay.build(), integerScales: this.zsetDecay.chains().map((chain) => chain.integerScale) },
       zsetAdd: this.zsetAdds,
       trims: [...this.trims],
       lists: [...this.lists].map(([key, list]) => [key, list.values, list.maxLength]),
@@ -204,16 +219,133 @@ class BatchBuilder implements WriteSink {
   }
 }
 
+/** Entries a chain searches one by one before it builds a map: most keys get a few names per batch. */
+const LINEAR_SEARCH_MAX = 8;
+
+/** One key's entries in `DecayChains`, linked through `next`. */
+interface DecayChain<Name> {
+  key: string;
+  first: number;
+  last: number;
+  count: number;
+  /** Entry of each name, built once the key has more than `LINEAR_SEARCH_MAX` entries. */
+  entries: Map<Name, number> | undefined;
+  integerScale: number;
+  layout: PackedLayout | undefined;
+}
+
+/**
+ * The running decayed sums of a batch for one kind of key. Every key's entries live in the same
+ * parallel arrays, linked per key in the order of their first addition, so that a key costs one
+ * small object, and `build` lays each key's entries out together.
+ */
+class DecayChains<Name> {
+  private readonly byKey = new Map<string, DecayChain<Name>>();
+  private readonly names: Name[] = [];
+  private readonly sums: number[] = [];
+  private readonly referencesMs: number[] = [];
+  private readonly halfLivesMs: number[] = [];
+  /** The next entry of the same key, or -1. */
+  private readonly next: number[] = [];
+
+  /**
+   * The chain found last: planning adds to one key several times in a row (an item's record, a
+   * session's affinity per category), so those additions skip the map lookup.
+   */
+  private lastChain: DecayChain<Name> | undefined;
+
+  /** Returns the chain of `key`, starting one with `integerScale` and `layout` when the batch has none. */
+  chainOf(key: string, integerScale: number, layout: PackedLayout | undefined): DecayChain<Name> {
+    if (this.lastChain?.key === key) {
+      return this.lastChain;
+    }
+    let chain = this.byKey.get(key);
+    if (chain === undefined) {
+      chain = { key, first: -1, last: -1, count: 0, entries: undefined, integerScale, layout };
+      this.byKey.set(key, chain);
+    }
+    this.lastChain = chain;
+    return chain;
+  }
+
+  /** Returns the entry of `name` in `chain`, or -1 when the batch has not added to it yet. */
+  indexOf(chain: DecayChain<Name>, name: Name): number {
+    if (chain.entries !== undefined) {
+      return chain.entries.get(name) ?? -1;
+    }
+    for (let entry = chain.first; entry >= 0; entry = this.next[entry] as number) {
+      if (this.names[entry] === name) {
+        return entry;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Adds w·2^((t − reference) / h) to an entry's running sum, whose reference is the latest time
+   * seen. A later addition moves the reference and rescales the sum, so no term exceeds w.
+   */
+  add(entry: number, weight: number, tMs: number): void {
+    const referenceMs = this.referencesMs[entry] as number;
+    const halfLifeMs = this.halfLivesMs[entry] as number;
+    if (tMs > referenceMs) {
+      this.sums[entry] = (this.sums[entry] as number) * 2 ** ((referenceMs - tMs) / halfLifeMs) + weight;
+      this.referencesMs[entry] = tMs;
+    } else {
+      this.sums[entry] = (this.sums[entry] as number) + weight * 2 ** ((tMs - referenceMs) / halfLifeMs);
+    }
+  }
+
+  /** Appends a new entry to `chain`. */
+  push(chain: DecayChain<Name>, name: Name, weight: number, tMs: number, halfLifeMs: number): void {
+    const entry = this.names.length;
+    this.names.push(name);
+    this.sums.push(weight);
+    this.referencesMs.push(tMs);
+    this.halfLivesMs.push(halfLifeMs);
+    this.next.push(-1);
+    if (chain.last < 0) {
+      chain.first = entry;
+    } else {
+      this.next[chain.last] = entry;
+    }
+    chain.last = entry;
+    chain.count++;
+    if (chain.entries !== undefined) {
+      chain.entries.set(name, entry);
+    } else if (chain.count > LINEAR_SEARCH_MAX) {
+      chain.entries = new Map();
+      for (let known = chain.first; known >= 0; known = this.next[known] as number) {
+        chain.entries.set(this.names[known] as Name, known);
+      }
+    }
+  }
+
+  /** Returns the chains in the order of their keys' first addition. */
+  chains(): Array<DecayChain<Name>> {
+    return [...this.byKey.values()];
+  }
+
+  build(): DecayEntries<Name> {
+    const built: DecayEntries<Name> = { keys: [], counts: [], names: [], sums: [], referencesMs: [], halfLivesMs: [] };
+    this.byKey.forEach((chain) => {
+      built.keys.push(chain.key);
+      built.counts.push(chain.count);
+      for (let entry = chain.first; entry >= 0; entry = this.next[entry] as number) {
+        built.names.push(this.names[entry] as Name);
+        built.sums.push(this.sums[entry] as number);
+        built.referencesMs.push(this.referencesMs[entry] as number);
+        built.halfLivesMs.push(this.halfLivesMs[entry] as number);
+      }
+    });
+    return built;
+  }
+}
+
 /** Half-lives of decayed field names; the names repeat in every batch, so each is parsed once. */
 const halfLifeByField = new Map<string, number | undefined>();
 /** Bound of `halfLifeByField`: creator fields are open-ended, so the cache starts over at this size. */
 const HALF_LIFE_CACHE_MAX = 100_000;
-
-/** The sums a batch adds to one packed record, by position in its layout. */
-interface PackedSums {
-  layout: PackedLayout;
-  sums: Map<number, DecaySum>;
-}
 
 /** A packed record's fields with their positions and half-lives, built once per fields array. */
 interface PackedLayout {
@@ -268,55 +400,8 @@ function fieldMap<V>(maps: Map<string, Map<string, V>>, key: string): Map<string
   return fields;
 }
 
-/**
- * Adds w·2^((t−reference)/h) to a running sum whose reference is the latest time seen, rescaling
- * the sum when a later event moves the reference, so no term exceeds w.
- */
-function addDecay<Name>(sums: Map<Name, DecaySum>, name: Name, weight: number, tMs: number, halfLifeMs: number): void {
-  const current = sums.get(name);
-  if (current === undefined) {
-    sums.set(name, { sum: weight, referenceMs: tMs, halfLifeMs });
-  } else if (tMs > current.referenceMs) {
-    current.sum = current.sum * 2 ** ((current.referenceMs - tMs) / halfLifeMs) + weight;
-    current.referenceMs = tMs;
-  } else {
-    current.sum += weight * 2 ** ((tMs - current.referenceMs) / halfLifeMs);
-  }
-}
-
 // The flattening uses `forEach` rather than `for...of`, which builds a [key, value] pair per entry,
 // and the maps hold every key and field that a batch writes.
-function flattenDecay(maps: Map<string, Map<string, DecaySum>>): Array<[string, string, number, number, number]> {
-  const result: Array<[string, string, number, number, number]> = [];
-  maps.forEach((fields, key) => {
-    fields.forEach((decay, name) => {
-      result.push([key, name, decay.sum, decay.referenceMs, decay.halfLifeMs]);
-    });
-  });
-  return result;
-}
-
-function flattenZsetDecay(maps: Map<string, Map<string, DecaySum>>, integerScales: ReadonlyMap<string, number>): AggregatedBatch['zsetDecay'] {
-  const result: AggregatedBatch['zsetDecay'] = [];
-  maps.forEach((members, key) => {
-    const integerScale = integerScales.get(key) ?? 0;
-    members.forEach((decay, member) => {
-      result.push([key, member, decay.sum, decay.referenceMs, decay.halfLifeMs, integerScale]);
-    });
-  });
-  return result;
-}
-
-function flattenPackedDecay(records: Map<string, PackedSums>): AggregatedBatch['packedDecay'] {
-  const result: AggregatedBatch['packedDecay'] = [];
-  records.forEach(({ layout, sums }, key) => {
-    sums.forEach((decay, fieldIndex) => {
-      result.push([key, layout.fields, fieldIndex, decay.sum, decay.referenceMs, decay.halfLifeMs]);
-    });
-  });
-  return result;
-}
-
 function flattenFields<V>(maps: Map<string, Map<string, V>>): Array<[string, string, V]> {
   const result: Array<[string, string, V]> = [];
   maps.forEach((fields, key) => {

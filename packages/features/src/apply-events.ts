@@ -24,11 +24,15 @@ export async function applyInteractions(store: FeatureStore, events: readonly In
     ...sessionIds.map((sessionId) => ({ kind: 'list' as const, key: keys.sessionRecent(sessionId), limit: FEATURE_SETTINGS.sessionRecentMax })),
   ]);
   const catalog = parseCatalogRecords(itemIds, results[0]?.kind === 'strings' ? results[0].value : []);
+  const earliestTsBySession = new Map<string, number>();
+  for (const event of events) {
+    earliestTsBySession.set(event.sessionId, Math.min(earliestTsBySession.get(event.sessionId) ?? event.ts, event.ts));
+  }
   const recentBySession = new Map<string, RecentEntry[]>();
   sessionIds.forEach((sessionId, index) => {
     const result = results[index + 1];
     const texts = result?.kind === 'list' ? result.value : [];
-    recentBySession.set(sessionId, texts.flatMap((text) => decodeRecent(text) ?? []));
+    recentBySession.set(sessionId, decodeUsableRecent(texts, earliestTsBySession.get(sessionId) as number));
   });
 
   const writes = events.map((event) => {
@@ -40,6 +44,28 @@ export async function applyInteractions(store: FeatureStore, events: readonly In
     return write;
   });
   return store.apply(writes);
+}
+
+/**
+ * Decodes a session's stored recent events, newest first, up to the first one that is older than
+ * the co-visitation window for `earliestTsMs`, the session's earliest event in the batch. Planning
+ * reads recent events only for co-visitation, and its scan stops at the first entry outside the
+ * event's window. That entry is outside the window of every event of the batch at or after
+ * `earliestTsMs`, so no scan passes it, and the entries after it need not be decoded.
+ */
+function decodeUsableRecent(texts: readonly string[], earliestTsMs: number): RecentEntry[] {
+  const entries: RecentEntry[] = [];
+  for (const text of texts) {
+    const entry = decodeRecent(text);
+    if (entry === undefined) {
+      continue;
+    }
+    entries.push(entry);
+    if (earliestTsMs - entry.tMs > FEATURE_SETTINGS.covisitWindowMs) {
+      break;
+    }
+  }
+  return entries;
 }
 
 /** Returns a new list of `entry` followed by `recent`, cut to the stored length, with one array allocated. */

@@ -46,7 +46,7 @@ const itemKeysOf = cachedKeys<ItemKeys>(ITEM_KEY_CACHE_MAX, (itemId) => ({
 }));
 
 /** Keys of one session, cached per session id, because planning writes four of them for every event. */
-interface SessionKeys {
+export interface SessionKeys {
   recent: string;
   affinity: string;
   interacted: string;
@@ -55,7 +55,7 @@ interface SessionKeys {
 }
 
 /** Keys of one user, cached per user id. */
-interface UserKeys {
+export interface UserKeys {
   affinity: string;
   interacted: string;
 }
@@ -90,9 +90,13 @@ export const keys = {
   sessionSeen: (sessionId: string) => sessionKeysOf(sessionId).seen,
   /** Counters: `events`, `lastTs`, `lastPositiveTs`. */
   sessionMeta: (sessionId: string) => sessionKeysOf(sessionId).meta,
+  /** Every key of one session, found with one lookup, for a caller that needs several of them. */
+  session: (sessionId: string): Readonly<SessionKeys> => sessionKeysOf(sessionId),
   dedup: (sessionId: string, eventId: string) => `s:{${sessionId}}:event:${eventId}`,
   userAffinity: (userId: string) => userKeysOf(userId).affinity,
   userInteracted: (userId: string) => userKeysOf(userId).interacted,
+  /** Every key of one user, found with one lookup. */
+  user: (userId: string): Readonly<UserKeys> => userKeysOf(userId),
   /** Every key of one item, for a caller that needs several of them. */
   item: (itemId: string): Readonly<ItemKeys> => itemKeysOf(itemId),
   /**

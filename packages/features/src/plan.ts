@@ -154,17 +154,17 @@ export function isPositive(event: Pick<Interaction, 'type' | 'dwellMs'>): boolea
 }
 
 function planSessionWrites(sink: WriteSink, event: Interaction, item: CatalogItem | undefined): void {
-  const { sessionId } = event;
-  const recentKey = keys.sessionRecent(sessionId);
-  const metaKey = keys.sessionMeta(sessionId);
-  const affinityKey = keys.sessionAffinity(sessionId);
+  const sessionKeys = keys.session(event.sessionId);
+  const recentKey = sessionKeys.recent;
+  const metaKey = sessionKeys.meta;
+  const affinityKey = sessionKeys.affinity;
   sink.listPush(recentKey, encodeRecent(event), settings.sessionRecentMax);
   sink.hashIncrement(metaKey, 'events', 1);
   sink.hashMax(metaKey, 'lastTs', event.ts);
   if (isPositive(event)) {
     sink.hashMax(metaKey, 'lastPositiveTs', event.ts);
   }
-  const seenOrInteracted = event.type === 'impression' ? keys.sessionSeen(sessionId) : keys.sessionInteracted(sessionId);
+  const seenOrInteracted = event.type === 'impression' ? sessionKeys.seen : sessionKeys.interacted;
   const maxMembers = event.type === 'impression' ? settings.sessionSeenMax : settings.sessionInteractedMax;
   sink.zsetAdd(seenOrInteracted, event.itemId, event.ts, 'max', maxMembers);
   planAffinity(sink, affinityKey, event, item, settings.sessionHalfLifeMs);
@@ -178,8 +178,9 @@ function planUserWrites(sink: WriteSink, event: Interaction, item: CatalogItem |
   if (event.userId === undefined) {
     return;
   }
-  const affinityKey = keys.userAffinity(event.userId);
-  const interactedKey = keys.userInteracted(event.userId);
+  const userKeys = keys.user(event.userId);
+  const affinityKey = userKeys.affinity;
+  const interactedKey = userKeys.interacted;
   planAffinity(sink, affinityKey, event, item, settings.userHalfLifeMs);
   if (event.type !== 'impression') {
     sink.zsetAdd(interactedKey, event.itemId, event.ts, 'max', settings.userInteractedMax);
@@ -231,10 +232,10 @@ function planCovisitWrites(sink: WriteSink, event: Interaction, recent: readonly
     }
   }
   for (const source of sources) {
-    const covisitKey = keys.itemCovisit(source);
-    sink.zsetDecayAdd(covisitKey, event.itemId, 1, event.ts, settings.covisitHalfLifeMs, settings.covisitMaxNeighbours, COVISIT_SCORE_SCALE);
-    sink.expire(covisitKey, settings.itemStatsTtlMs);
-    sink.expire(keys.itemCovisitLandmark(source), settings.itemStatsTtlMs);
+    const sourceKeys = keys.item(source);
+    sink.zsetDecayAdd(sourceKeys.covisit, event.itemId, 1, event.ts, settings.covisitHalfLifeMs, settings.covisitMaxNeighbours, COVISIT_SCORE_SCALE);
+    sink.expire(sourceKeys.covisit, settings.itemStatsTtlMs);
+    sink.expire(sourceKeys.covisitLandmark, settings.itemStatsTtlMs);
   }
 }
 

@@ -1,6 +1,6 @@
--- Applies one merged batch of feature writes atomically. ARGV[1] is the batch as JSON in the layout
--- of encodeScriptBatch (script-batch.ts), grouped per key, so that most keys cost one read and one
--- write command however many fields or members the batch changes.
+-- Applies one merged batch of feature writes atomically. ARGV[1] is the batch as MessagePack
+-- (message-pack.ts) in the layout of ScriptBatch (script-batch.ts), grouped per key, so that
+-- most keys cost one read and one write command however many fields or members the batch changes.
 -- When any dedup key already exists, nothing is written. The script then returns the 1-based
 -- positions of those keys in the dedup list, so the caller drops them and calls again. Otherwise it
 -- writes everything and returns an empty list. Numbers are passed to Redis as Lua numbers, which
@@ -12,7 +12,7 @@ local LANDMARK_FIELD = '_L'
 -- Arguments per command built with unpack(); Lua 5.1 allows at most 8000 values on its C stack.
 local MAX_ARGUMENTS = 4000
 
-local batch = cjson.decode(ARGV[1])
+local batch = cmsgpack.unpack(ARGV[1])
 local names = batch.names
 local base_ms = batch.baseMs
 

@@ -4,6 +4,7 @@ import {
   INTEGER_RENEW_EXPONENT,
   RENEW_EXPONENT,
   type AggregatedBatch,
+  type DecayEntries,
   ZSET_LANDMARK_SUFFIX,
   LANDMARK_FIELD,
   needsRenewal,
@@ -100,13 +101,30 @@ export class MemoryFeatureStore implements FeatureStore {
     for (const [key, ttlMs] of batch.dedup) {
       this.values.set(key, { type: 'string', text: '1', expiresAtMs: now + ttlMs });
     }
-    for (const [key, field, sum, referenceMs, halfLifeMs] of batch.hashDecay) {
-      this.hashDecayAdd(key, field, sum, referenceMs, halfLifeMs);
-    }
-    this.applyPackedDecay(batch.packedDecay);
-    for (const [key, member, sum, referenceMs, halfLifeMs, integerScale] of batch.zsetDecay) {
-      this.zsetDecayAdd(key, member, sum, referenceMs, halfLifeMs, integerScale);
-    }
+    const { hashDecay, packedDecay, zsetDecay } = batch;
+    let first = 0;
+    hashDecay.keys.forEach((key, index) => {
+      const end = first + (hashDecay.counts[index] as number);
+      for (let entry = first; entry < end; entry++) {
+        this.hashDecayAdd(key, hashDecay.names[entry] as string, hashDecay.sums[entry] as number, hashDecay.referencesMs[entry] as number, hashDecay.halfLivesMs[entry] as number);
+      }
+      first = end;
+    });
+    first = 0;
+    packedDecay.keys.forEach((key, index) => {
+      const count = packedDecay.counts[index] as number;
+      this.applyPackedDecay(key, packedDecay.layouts[index] as readonly string[], packedDecay, first, first + count);
+      first += count;
+    });
+    first = 0;
+    zsetDecay.keys.forEach((key, index) => {
+      const end = first + (zsetDecay.counts[index] as number);
+      for (let entry = first; entry < end; entry++) {
+        const member = zsetDecay.names[entry] as string;
+        this.zsetDecayAdd(key, member, zsetDecay.sums[entry] as number, zsetDecay.referencesMs[entry] as number, zsetDecay.halfLivesMs[entry] as number, zsetDecay.integerScales[index] as number);
+      }
+      first = end;
+    });
     for (const [key, member, score, mode] of batch.zsetAdd) {
       const zset = this.zsetKeepingTop(key);
       const current = zset.scores.get(member);
@@ -180,41 +198,40 @@ export class MemoryFeatureStore implements FeatureStore {
   }
 
   /**
-   * Adds to packed decayed records as the Redis script does: each record's entries in order, with
-   * the landmark and renewal rules of a decayed hash, into a new array, because readers may hold
-   * the stored one.
+   * Adds to a packed decayed record as the Redis script does: the entries in order, with the
+   * landmark and renewal rules of a decayed hash, into a new array, because readers may hold the
+   * stored one.
    */
-  private applyPackedDecay(entries: AggregatedBatch['packedDecay']): void {
-    let index = 0;
-    while (index < entries.length) {
-      const [key, fields] = entries[index] as AggregatedBatch['packedDecay'][number];
-      const values = new Float64Array(fields.length + 1);
-      const stored = this.get(key);
-      let landmarkMs: number | undefined;
-      if (stored !== undefined) {
-        if (stored.type !== 'snapshot' || stored.values.length !== values.length) {
-          throw new Error(`key ${key} does not contain a packed record of ${fields.length} fields; two key families collide or the layout changed`);
-        }
-        values.set(stored.values);
-        landmarkMs = stored.values[0];
+  private applyPackedDecay(key: string, fields: readonly string[], entries: DecayEntries<number>, first: number, end: number): void {
+    const values = new Float64Array(fields.length + 1);
+    const stored = this.get(key);
+    let landmarkMs: number | undefined;
+    if (stored !== undefined) {
+      if (stored.type !== 'snapshot' || stored.values.length !== values.length) {
+        throw new Error(`key ${key} does not contain a packed record of ${fields.length} fields; two key families collide or the layout changed`);
       }
-      for (; index < entries.length && (entries[index] as AggregatedBatch['packedDecay'][number])[0] === key; index++) {
-        const [, , fieldIndex, sum, referenceMs, halfLifeMs] = entries[index] as AggregatedBatch['packedDecay'][number];
-        if (landmarkMs === undefined) {
-          landmarkMs = referenceMs;
-        } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs)) {
-          for (let position = 0; position < fields.length; position++) {
-            const fieldHalfLifeMs = halfLifeOfField(fields[position] as string) as number;
-            values[position + 1] = (values[position + 1] as number) * renewalFactor(landmarkMs, referenceMs, fieldHalfLifeMs);
-          }
-          landmarkMs = referenceMs;
-        }
-        values[fieldIndex + 1] = (values[fieldIndex + 1] as number) + sum * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
-      }
-      values[0] = landmarkMs as number;
-      // As Redis SET does, the write clears the TTL, and the batch's expiries set it again.
-      this.values.set(key, { type: 'snapshot', values, expiresAtMs: Number.POSITIVE_INFINITY });
+      values.set(stored.values);
+      landmarkMs = stored.values[0];
     }
+    for (let entry = first; entry < end; entry++) {
+      const fieldIndex = entries.names[entry] as number;
+      const sum = entries.sums[entry] as number;
+      const referenceMs = entries.referencesMs[entry] as number;
+      const halfLifeMs = entries.halfLivesMs[entry] as number;
+      if (landmarkMs === undefined) {
+        landmarkMs = referenceMs;
+      } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs)) {
+        for (let position = 0; position < fields.length; position++) {
+          const fieldHalfLifeMs = halfLifeOfField(fields[position] as string) as number;
+          values[position + 1] = (values[position + 1] as number) * renewalFactor(landmarkMs, referenceMs, fieldHalfLifeMs);
+        }
+        landmarkMs = referenceMs;
+      }
+      values[fieldIndex + 1] = (values[fieldIndex + 1] as number) + sum * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
+    }
+    values[0] = landmarkMs as number;
+    // As Redis SET does, the write clears the TTL, and the batch's expiries set it again.
+    this.values.set(key, { type: 'snapshot', values, expiresAtMs: Number.POSITIVE_INFINITY });
   }
 
   /**

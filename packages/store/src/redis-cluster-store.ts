@@ -6,7 +6,7 @@ import { prefixWrite } from './key-prefix';
 import { NodePipelines } from './node-pipelines';
 import { decodeReads, queueReads } from './redis-reads';
 import { APPLY_SCRIPT } from './redis-store';
-import { encodeScriptBatch } from './script-batch';
+import { encodeScriptArgument } from './script-batch';
 import { splitWritesBySlot, type SlotGroup } from './slot-writes';
 
 export interface RedisClusterFeatureStoreOptions {
@@ -19,7 +19,7 @@ export interface RedisClusterFeatureStoreOptions {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    nexttapApplySlot(routingKey: string, batch: string): Result<number[], Context>;
+    nexttapApplySlot(routingKey: string, batch: Buffer): Result<number[], Context>;
   }
 }
 
@@ -128,8 +128,8 @@ export class RedisClusterFeatureStore implements FeatureStore {
       const pipelines = new NodePipelines(this.cluster);
       const calls = pending.map((entry) => {
         const { batch, included } = aggregateWrites(entry.positions.map((position) => entry.group.writes[position] as PlannedWrite));
-        const json = JSON.stringify(encodeScriptBatch(batch));
-        const command = pipelines.queue(entry.group.slot, (pipeline) => pipeline.nexttapApplySlot(entry.group.routingKey, json));
+        const argument = encodeScriptArgument(batch);
+        const command = pipelines.queue(entry.group.slot, (pipeline) => pipeline.nexttapApplySlot(entry.group.routingKey, argument));
         return { entry, batch, included, command };
       });
       await pipelines.exec();

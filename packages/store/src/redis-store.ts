@@ -3,7 +3,7 @@ import { aggregateWrites, type AggregatedBatch, type PlannedWrite, type ReadRequ
 import type { ChainableCommander, Redis, Result } from 'ioredis';
 import type { FeatureStore } from './feature-store';
 import { decodeReads, queueReads } from './redis-reads';
-import { encodeScriptBatch } from './script-batch';
+import { encodeScriptArgument } from './script-batch';
 
 /** The Lua script that applies one merged batch; the cluster store runs it once per hash slot. */
 export const APPLY_SCRIPT = readFileSync(new URL('./apply-script.lua', import.meta.url), 'utf8');
@@ -15,7 +15,7 @@ export interface RedisFeatureStoreOptions {
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    nexttapApplyBatch(batch: string): Result<number[], Context>;
+    nexttapApplyBatch(batch: Buffer): Result<number[], Context>;
   }
 }
 
@@ -55,7 +55,7 @@ export class RedisFeatureStore implements FeatureStore {
         queuePlainWrites(pipeline, batch, this.prefix);
         replyValues(await pipeline.exec());
       } else {
-        existing = await this.redis.nexttapApplyBatch(JSON.stringify(encodeScriptBatch(batch, this.prefix)));
+        existing = await this.redis.nexttapApplyBatch(encodeScriptArgument(batch, this.prefix));
       }
       if (existing.length === 0) {
         included.forEach((isIncluded, position) => {
@@ -96,7 +96,7 @@ export class RedisFeatureStore implements FeatureStore {
         results: replies.then((entries) => decodeReads(requests, replyValues(entries.slice(writeCount)))),
       };
     }
-    pipeline.nexttapApplyBatch(JSON.stringify(encodeScriptBatch(batch, this.prefix)));
+    pipeline.nexttapApplyBatch(encodeScriptArgument(batch, this.prefix));
     queueReads(pipeline, requests, this.prefix);
     const replies = pipeline.exec().then((entries) => entries ?? []);
     const applied = replies.then(async (entries): Promise<boolean[]> => {
@@ -119,14 +119,14 @@ export class RedisFeatureStore implements FeatureStore {
  * Tells whether a batch contains only hash field sets, list pushes and expiries, without dedup keys:
  * the served-feed records the ranker writes for every feed. Such a batch needs none of the apply
  * script's work, so it goes as plain commands in the pipeline. That saves encoding the batch as
- * JSON, in which a stored ranking of about 4 KB is escaped a second time, and decoding it in Lua.
+ * MessagePack and decoding it in Lua.
  */
 function isPlainBatch(batch: AggregatedBatch): boolean {
   return (
     batch.dedup.length === 0 &&
-    batch.hashDecay.length === 0 &&
-    batch.packedDecay.length === 0 &&
-    batch.zsetDecay.length === 0 &&
+    batch.hashDecay.keys.length === 0 &&
+    batch.packedDecay.keys.length === 0 &&
+    batch.zsetDecay.keys.length === 0 &&
     batch.zsetAdd.length === 0 &&
     batch.trims.length === 0 &&
     batch.hashIncrement.length === 0 &&

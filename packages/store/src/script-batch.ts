@@ -1,4 +1,5 @@
 import { ZSET_LANDMARK_SUFFIX, type AggregatedBatch } from '@nexttap/features';
+import { finishMessagePack, startMessagePack, writeArrayHeader, writeMapHeader, writeNumber, writeString, writeValue } from './message-pack';
 
 /**
  * The argument of the apply script: a merged batch regrouped per key, so that the script issues
@@ -8,10 +9,11 @@ import { ZSET_LANDMARK_SUFFIX, type AggregatedBatch } from '@nexttap/features';
  * total), which used to be most of the script time. Hash field names and field lists are sent once
  * per batch and referenced by 1-based index, because every item's snapshot lists the same fields.
  *
- * Decoding the JSON argument is a large part of the script's time (about 10 µs per event at 600
- * bytes per event), so repeated values are sent once. Reference times go as offsets from `baseMs`,
- * the script reads a decayed hash field's half-life from its name, a sorted-set group carries one
- * half-life, and dedup keys and expiries are grouped by TTL.
+ * Decoding the argument is a large part of the script's time. It took about 10 µs per event for
+ * 600 bytes of JSON per event, and it now goes as MessagePack (message-pack.ts). Repeated values
+ * are sent once: reference times go as offsets from `baseMs`, the script reads a decayed hash
+ * field's half-life from its name, a sorted-set group carries one half-life, and dedup keys and
+ * expiries are grouped by TTL.
  */
 export interface ScriptBatch {
   /** Hash field names, referenced by 1-based index. */
@@ -60,13 +62,21 @@ export interface ScriptBatch {
 }
 
 /**
- * Regroups a merged batch for the apply script (see `ScriptBatch`), with `prefix` before every
- * key, so that a prefixed store need not copy each planned operation.
+ * Encodes a merged batch as the apply script's argument: the layout of `ScriptBatch` as
+ * MessagePack, with `prefix` before every key, so that a prefixed store need not copy each planned
+ * operation. The decayed additions and dedup keys, most of a batch, are written straight from the
+ * merged batch, without building the arrays of `ScriptBatch` first.
  */
-export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBatch {
+export function encodeScriptArgument(batch: AggregatedBatch, prefix = ''): Buffer {
   const table = new NameTable();
   const expires = new Map(batch.expires);
-  const baseMs = batch.packedDecay[0]?.[4] ?? batch.hashDecay[0]?.[3] ?? batch.zsetDecay[0]?.[3] ?? 0;
+  const baseMs = batch.packedDecay.referencesMs[0] ?? batch.hashDecay.referencesMs[0] ?? batch.zsetDecay.referencesMs[0] ?? 0;
+  startMessagePack();
+  writeMapHeader(16);
+  writeString('baseMs');
+  writeNumber(baseMs);
+  writeString('dedup');
+  writeDedup(batch.dedup, prefix);
 
   const snapshotFields = new Map<string, readonly string[]>();
   const snapshots = batch.snapshots.map(([key, snapshotKey, fields]): [string, string, number, number] => {
@@ -74,51 +84,75 @@ export function encodeScriptBatch(batch: AggregatedBatch, prefix = ''): ScriptBa
     const ttlMs = takeTtl(expires, snapshotKey);
     return [prefix + key, prefix + snapshotKey, table.fieldSet(fields), ttlMs];
   });
-  const hashDecay = encodeHashDecay(batch, table, snapshotFields, baseMs);
-  const packedDecay = encodePackedDecay(batch, table, expires, baseMs);
-  const zsetDecay = encodeZsetDecay(batch, expires, baseMs);
+  writeString('snapshots');
+  writeValue(snapshots);
+  writeString('hashDecay');
+  writeHashDecay(batch, table, snapshotFields, baseMs, prefix);
+  writeString('packedDecay');
+  writePackedDecay(batch, table, expires, baseMs, prefix);
+  writeString('zsetDecay');
+  writeZsetDecay(batch, expires, baseMs, prefix);
+
   const zsetAdd = encodeZsetAdd(batch);
-  const lists = batch.lists.map(([key, values, maxLength]): [string, string[], number] => [prefix + key, values, maxLength]);
   const hashSet = groupFields(batch.hashSet);
-  const hashIncrement = batch.hashIncrement.map(([key, field, amount]): [string, string, number] => [prefix + key, field, amount]);
   const hashMax = groupFields(batch.hashMax);
   if (prefix !== '') {
-    for (const group of [...hashDecay, ...packedDecay, ...zsetDecay, ...zsetAdd, ...hashSet, ...hashMax]) {
+    for (const group of [...zsetAdd, ...hashSet, ...hashMax]) {
       group[0] = prefix + group[0];
     }
   }
-  return {
-    names: table.names,
-    fieldSets: table.fieldSets,
-    baseMs,
-    dedup: groupRunsByTtl(batch.dedup, prefix),
-    hashDecay,
-    packedDecay,
-    zsetDecay,
-    zsetAdd,
-    trims: prefixPairs(batch.trims, prefix),
-    lists,
-    hashSet,
-    hashIncrement,
-    hashMax,
-    stringSet: prefixPairs(batch.stringSet, prefix) as string[],
-    snapshots,
-    expires: groupByTtl(expires, prefix),
-  };
+  writeString('zsetAdd');
+  writeValue(zsetAdd);
+  writeString('trims');
+  writeValue(prefixPairs(batch.trims, prefix));
+  writeString('lists');
+  writeValue(batch.lists.map(([key, values, maxLength]): [string, string[], number] => [prefix + key, values, maxLength]));
+  writeString('hashSet');
+  writeValue(hashSet);
+  writeString('hashIncrement');
+  writeValue(batch.hashIncrement.map(([key, field, amount]): [string, string, number] => [prefix + key, field, amount]));
+  writeString('hashMax');
+  writeValue(hashMax);
+  writeString('stringSet');
+  writeValue(prefixPairs(batch.stringSet, prefix));
+  // The expiries, names and field sets go last: the sections above take TTLs and names from them.
+  writeString('expires');
+  writeValue(groupByTtl(expires, prefix));
+  writeString('names');
+  writeValue(table.names);
+  writeString('fieldSets');
+  writeValue(table.fieldSets);
+  return finishMessagePack();
 }
 
-/** Groups `[key, ttlMs]` pairs into runs of one TTL, keeping their order, with `prefix` before each key. */
-function groupRunsByTtl(pairs: ReadonlyArray<readonly [string, number]>, prefix: string): Array<[number, string[]]> {
-  const runs: Array<[number, string[]]> = [];
-  let current: [number, string[]] | undefined;
-  for (const [key, ttlMs] of pairs) {
-    if (current?.[0] !== ttlMs) {
-      current = [ttlMs, []];
-      runs.push(current);
+function writeKey(prefix: string, key: string): void {
+  writeString(prefix === '' ? key : prefix + key);
+}
+
+/** Writes `[key, ttlMs]` pairs as runs of one TTL, keeping their order, with `prefix` before each key. */
+function writeDedup(pairs: ReadonlyArray<readonly [string, number]>, prefix: string): void {
+  let runs = 0;
+  for (let index = 0; index < pairs.length; index++) {
+    if (index === 0 || pairs[index]?.[1] !== pairs[index - 1]?.[1]) {
+      runs++;
     }
-    current[1].push(prefix + key);
   }
-  return runs;
+  writeArrayHeader(runs);
+  let start = 0;
+  while (start < pairs.length) {
+    const ttlMs = (pairs[start] as readonly [string, number])[1];
+    let end = start + 1;
+    while (end < pairs.length && (pairs[end] as readonly [string, number])[1] === ttlMs) {
+      end++;
+    }
+    writeArrayHeader(2);
+    writeNumber(ttlMs);
+    writeArrayHeader(end - start);
+    for (let index = start; index < end; index++) {
+      writeKey(prefix, (pairs[index] as readonly [string, number])[0]);
+    }
+    start = end;
+  }
 }
 
 /** Groups keys by TTL, with `prefix` before each key; the order of the expiries does not matter. */
@@ -145,51 +179,56 @@ function prefixPairs<V>(pairs: Iterable<readonly [string, V]>, prefix: string): 
 }
 
 /**
- * Groups the decayed hash additions per key. A key with a snapshot reads every snapshot field
+ * Writes the decayed hash additions per key. A key with a snapshot reads every snapshot field
  * with its own, so the script packs the snapshot from the values it already holds.
  */
-function encodeHashDecay(
+function writeHashDecay(
   batch: AggregatedBatch,
   table: NameTable,
   snapshotFields: ReadonlyMap<string, readonly string[]>,
   baseMs: number,
-): ScriptBatch['hashDecay'] {
-  const groups: ScriptBatch['hashDecay'] = [];
-  let current: { key: string; fields: string[]; entries: number[] } | undefined;
-  const flush = (): void => {
-    if (current === undefined) {
-      return;
+  prefix: string,
+): void {
+  const { keys, counts, names, sums, referencesMs } = batch.hashDecay;
+  writeArrayHeader(keys.length);
+  let first = 0;
+  keys.forEach((key, index) => {
+    const end = first + (counts[index] as number);
+    const fields = names.slice(first, end);
+    const snapshot = snapshotFields.get(key);
+    const read = snapshot === undefined ? fields : withSnapshotFields(snapshot, fields);
+    writeArrayHeader(3);
+    writeKey(prefix, key);
+    writeNumber(table.fieldSet(read));
+    writeArrayHeader((end - first) * 3);
+    for (let entry = first; entry < end; entry++) {
+      writeNumber(table.name(names[entry] as string));
+      writeNumber(sums[entry] as number);
+      writeNumber((referencesMs[entry] as number) - baseMs);
     }
-    const snapshot = snapshotFields.get(current.key);
-    const read = snapshot === undefined ? current.fields : withSnapshotFields(snapshot, current.fields);
-    groups.push([current.key, table.fieldSet(read), current.entries]);
-  };
-  // aggregateWrites lists a key's fields together, so a change of key starts a new group.
-  for (const [key, field, sum, referenceMs] of batch.hashDecay) {
-    if (current?.key !== key) {
-      flush();
-      current = { key, fields: [], entries: [] };
-    }
-    current.fields.push(field);
-    current.entries.push(table.name(field), sum, referenceMs - baseMs);
-  }
-  flush();
-  return groups;
+    first = end;
+  });
 }
 
-/** Groups the packed record additions per key, taking the record's TTL along. */
-function encodePackedDecay(batch: AggregatedBatch, table: NameTable, expires: Map<string, number>, baseMs: number): ScriptBatch['packedDecay'] {
-  const groups: ScriptBatch['packedDecay'] = [];
-  let current: ScriptBatch['packedDecay'][number] | undefined;
-  // aggregateWrites lists a key's entries together, so a change of key starts a new group.
-  for (const [key, fields, fieldIndex, sum, referenceMs] of batch.packedDecay) {
-    if (current?.[0] !== key) {
-      current = [key, table.fieldSet(fields), takeTtl(expires, key), []];
-      groups.push(current);
+/** Writes the packed record additions per key, taking the record's TTL along. */
+function writePackedDecay(batch: AggregatedBatch, table: NameTable, expires: Map<string, number>, baseMs: number, prefix: string): void {
+  const { keys, counts, names, sums, referencesMs, layouts } = batch.packedDecay;
+  writeArrayHeader(keys.length);
+  let first = 0;
+  keys.forEach((key, index) => {
+    const end = first + (counts[index] as number);
+    writeArrayHeader(4);
+    writeKey(prefix, key);
+    writeNumber(table.fieldSet(layouts[index] as readonly string[]));
+    writeNumber(takeTtl(expires, key));
+    writeArrayHeader((end - first) * 3);
+    for (let entry = first; entry < end; entry++) {
+      writeNumber((names[entry] as number) + 1);
+      writeNumber(sums[entry] as number);
+      writeNumber((referencesMs[entry] as number) - baseMs);
     }
-    current[3].push(fieldIndex + 1, sum, referenceMs - baseMs);
-  }
-  return groups;
+    first = end;
+  });
 }
 
 /** Field sets of the snapshot lists, so that checking a key's fields against one is a lookup. */
@@ -207,27 +246,49 @@ function withSnapshotFields(snapshot: readonly string[], fields: readonly string
 }
 
 /**
- * Groups the decayed sorted-set additions per key and half-life, taking the landmark key's TTL
- * along. aggregateWrites lists a key's members together and planning gives each sorted set one
- * half-life, so a run of one key and half-life becomes one group.
+ * Writes the decayed sorted-set additions per key and half-life, taking the landmark key's TTL
+ * along. Planning gives each sorted set one half-life, so a key is normally one group.
  */
-function encodeZsetDecay(batch: AggregatedBatch, expires: Map<string, number>, baseMs: number): ScriptBatch['zsetDecay'] {
-  const encoded: ScriptBatch['zsetDecay'] = [];
-  const landmarkTtls = new Map<string, number>();
-  let current: ScriptBatch['zsetDecay'][number] | undefined;
-  for (const [key, member, sum, referenceMs, halfLifeMs, integerScale] of batch.zsetDecay) {
-    if (current?.[0] !== key || current[2] !== halfLifeMs) {
-      let landmarkTtlMs = landmarkTtls.get(key);
-      if (landmarkTtlMs === undefined) {
-        landmarkTtlMs = takeTtl(expires, key + ZSET_LANDMARK_SUFFIX);
-        landmarkTtls.set(key, landmarkTtlMs);
+function writeZsetDecay(batch: AggregatedBatch, expires: Map<string, number>, baseMs: number, prefix: string): void {
+  const { keys, counts, names, sums, referencesMs, halfLivesMs, integerScales } = batch.zsetDecay;
+  let groups = 0;
+  let first = 0;
+  keys.forEach((_, index) => {
+    const end = first + (counts[index] as number);
+    for (let entry = first; entry < end; entry++) {
+      if (entry === first || halfLivesMs[entry] !== halfLivesMs[entry - 1]) {
+        groups++;
       }
-      current = [key, landmarkTtlMs, halfLifeMs, integerScale, []];
-      encoded.push(current);
     }
-    current[4].push(member, sum, referenceMs - baseMs);
-  }
-  return encoded;
+    first = end;
+  });
+  writeArrayHeader(groups);
+  first = 0;
+  keys.forEach((key, index) => {
+    const end = first + (counts[index] as number);
+    const landmarkTtlMs = takeTtl(expires, key + ZSET_LANDMARK_SUFFIX);
+    let start = first;
+    while (start < end) {
+      const halfLifeMs = halfLivesMs[start] as number;
+      let runEnd = start + 1;
+      while (runEnd < end && halfLivesMs[runEnd] === halfLifeMs) {
+        runEnd++;
+      }
+      writeArrayHeader(5);
+      writeKey(prefix, key);
+      writeNumber(landmarkTtlMs);
+      writeNumber(halfLifeMs);
+      writeNumber(integerScales[index] as number);
+      writeArrayHeader((runEnd - start) * 3);
+      for (let entry = start; entry < runEnd; entry++) {
+        writeString(names[entry] as string);
+        writeNumber(sums[entry] as number);
+        writeNumber((referencesMs[entry] as number) - baseMs);
+      }
+      start = runEnd;
+    }
+    first = end;
+  });
 }
 
 /** Groups runs of one key and mode; a key whose mode changes starts a new group, so order per key holds. */

@@ -123,7 +123,7 @@ function injectPipelineFailures(cluster: Cluster, failing: (routingKeys: readonl
     const pipeline = original(...args);
     const routingKeys: string[] = [];
     const applySlot = pipeline.nexttapApplySlot.bind(pipeline);
-    pipeline.nexttapApplySlot = (routingKey: string, batch: string) => {
+    pipeline.nexttapApplySlot = (routingKey: string, batch: Buffer) => {
       routingKeys.push(routingKey);
       return applySlot(routingKey, batch);
     };
