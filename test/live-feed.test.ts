@@ -81,6 +81,46 @@ async function expectLiveFeedFollowsTap(server: RunningServer): Promise<void> {
   }
 }
 
+describe('live feed, session that keeps changing', () => {
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    const config = parseServerConfig({
+      PORT: '0',
+      MODEL_DIR,
+      LOG_LEVEL: 'silent',
+      SEED_DATASET: 'none',
+      POOL_REFRESH_INTERVAL_MS: '100',
+      LIVE_DEBOUNCE_MS: '300',
+      LIVE_MAX_WAIT_MS: '400',
+    });
+    server = await startServer('all', config, { logger });
+    await prepare(server);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('pushes within the max wait', async () => {
+    const sessionId = uniqueName('busy');
+    const client = await SseClient.open(liveUrl(server, sessionId));
+    try {
+      await client.next();
+      const pushed = client.next(5_000).then(() => performance.now());
+      // Taps 60 ms apart never leave the 300 ms of quiet the debounce waits for.
+      for (let index = 0; index < 25; index++) {
+        await tap(server, sessionId, CATALOG[index % CATALOG.length]?.itemId as string);
+        await new Promise((resolve) => setTimeout(resolve, 60));
+      }
+      const tapsEndedAt = performance.now();
+      expect(await pushed).toBeLessThan(tapsEndedAt);
+    } finally {
+      client.close();
+    }
+  });
+});
+
 describe('live feed, embedded', () => {
   let server: RunningServer;
 

@@ -60,6 +60,8 @@ export const rankerConfigSchema = z.object({
     .describe('Positions a live item (catalog `live: true`) moves up after scoring; 0 turns the boost off.'),
   liveDebounceMs: z.coerce.number().int().min(0).max(60_000).default(100)
     .describe('Quiet time after a session\'s change notice before its live feed is re-ranked and pushed, in ms.'),
+  liveMaxWaitMs: z.coerce.number().int().min(0).max(60_000).default(500)
+    .describe('Longest a change notice waits for its push while the session keeps changing, in ms; a session that sends events more often than the debounce time still gets a feed this often.'),
   liveHeartbeatIntervalMs: z.coerce.number().int().min(1_000).max(300_000).default(15_000)
     .describe('Interval of SSE comment lines that keep an idle live feed connection open through proxies, in ms.'),
   liveMaxConnections: z.coerce.number().int().min(1).max(1_000_000).default(10_000)
@@ -95,6 +97,7 @@ export const RANKER_ENVIRONMENT: Record<keyof RankerConfig, string> = {
   explorationFreshMs: 'EXPLORATION_FRESH_MS',
   liveBoostPositions: 'LIVE_BOOST_POSITIONS',
   liveDebounceMs: 'LIVE_DEBOUNCE_MS',
+  liveMaxWaitMs: 'LIVE_MAX_WAIT_MS',
   liveHeartbeatIntervalMs: 'LIVE_HEARTBEAT_INTERVAL_MS',
   liveMaxConnections: 'LIVE_MAX_CONNECTIONS',
 };

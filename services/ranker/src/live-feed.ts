@@ -13,6 +13,8 @@ interface LiveConnection {
   raw: ServerResponse;
   log: FastifyBaseLogger;
   debounce: NodeJS.Timeout | undefined;
+  /** When the oldest change notice not yet pushed arrived (`performance.now()`, ms), or undefined. */
+  firstNoticeAtMs: number | undefined;
   heartbeat: NodeJS.Timeout;
   /** The push in progress, if any; a notice during it triggers one more push after it. */
   pushing: Promise<void> | undefined;
@@ -66,12 +68,22 @@ export class LiveFeedHub {
     });
   }
 
-  /** Schedules a push on every live feed of the given sessions, after the debounce time. */
+  /**
+   * Schedules a push on every live feed of the given sessions once no notice arrived for the
+   * debounce time, but at most `liveMaxWaitMs` after the first notice not yet pushed. Without that
+   * bound a session that changes more often than the debounce time would get no push at all.
+   */
   notify(sessionIds: readonly string[]): void {
+    const nowMs = performance.now();
     for (const sessionId of sessionIds) {
       for (const connection of this.bySession.get(sessionId) ?? []) {
+        connection.firstNoticeAtMs ??= nowMs;
+        const untilDeadlineMs = connection.firstNoticeAtMs + this.config.liveMaxWaitMs - nowMs;
         clearTimeout(connection.debounce);
-        connection.debounce = setTimeout(() => this.push(connection), this.config.liveDebounceMs);
+        connection.debounce = setTimeout(() => {
+          connection.firstNoticeAtMs = undefined;
+          this.push(connection);
+        }, Math.max(0, Math.min(this.config.liveDebounceMs, untilDeadlineMs)));
       }
     }
   }
@@ -98,7 +110,7 @@ export class LiveFeedHub {
   private open(query: LiveFeedQuery, raw: ServerResponse, log: FastifyBaseLogger): LiveConnection {
     const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), this.config.liveHeartbeatIntervalMs);
     heartbeat.unref();
-    const connection: LiveConnection = { query, raw, log, debounce: undefined, heartbeat, pushing: undefined, pushAgain: false, closed: false };
+    const connection: LiveConnection = { query, raw, log, debounce: undefined, firstNoticeAtMs: undefined, heartbeat, pushing: undefined, pushAgain: false, closed: false };
     const connections = this.bySession.get(query.sessionId) ?? new Set();
     connections.add(connection);
     this.bySession.set(query.sessionId, connections);
