@@ -5,12 +5,17 @@ import { ApiError, type ErrorReplyBody, type HttpErrorCodes } from './api-error'
 /**
  * Installs the error handler of one route scope: ApiErrors keep their code and status, request
  * validation errors name the field, fastify's parser errors get the service's codes, and anything
- * else is a 500 with no internals in the body. 4xx replies log at info, 5xx at error.
+ * else is a 500 with no internals in the body. 4xx replies log at info and 5xx at error, except
+ * an ApiError with status 503: the service refused on purpose (too many live feeds, draining, a
+ * dependency away) and the client retries after Retry-After, so it logs a warning with the cause.
  */
 export function installErrorHandler(instance: FastifyInstance, codes: HttpErrorCodes): void {
   instance.setErrorHandler((error: FastifyError | ApiError | ZodError | Error, request, reply) => {
     const { statusCode, body, headers } = describeError(error, codes, request.routeOptions.bodyLimit);
-    if (statusCode >= 500) {
+    if (statusCode === 503 && error instanceof ApiError) {
+      const cause = error.details.cause;
+      request.log.warn({ code: body.error.code, ...(cause === undefined ? {} : { err: cause }) }, 'request refused');
+    } else if (statusCode >= 500) {
       request.log.error({ err: error, code: body.error.code }, 'request failed');
     } else {
       request.log.info({ code: body.error.code, field: body.error.field }, 'request rejected');
