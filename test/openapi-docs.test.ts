@@ -1,5 +1,5 @@
 import { parseServerConfig, startServer, type RunningServer } from '@nexttap/cli';
-import { INTERACTION_TYPES, MAX_ID_LENGTH, REJECTION_REASONS } from '@nexttap/events';
+import { EPOCH_SECONDS_LIMIT, INTERACTION_TYPES, MAX_ID_LENGTH, REJECTION_REASONS } from '@nexttap/events';
 import { createLogger } from '@nexttap/observability';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MODEL_DIR } from './feed-scenario';
@@ -32,6 +32,8 @@ describe('the OpenAPI document at /docs', () => {
     expect(interaction.properties.type.enum).toEqual([...INTERACTION_TYPES]);
     expect(interaction.properties.sessionId.maxLength).toBe(MAX_ID_LENGTH);
     expect(interaction.properties.ts.oneOf.map((form: { type: string }) => form.type)).toEqual(['integer', 'string']);
+    expect(interaction.properties.ts.oneOf[0].minimum).toBe(EPOCH_SECONDS_LIMIT);
+    expect(document.info.title).toBe('nexttap');
     const rejected = document.components.schemas.CollectorAccepted.properties.rejected.items;
     expect(rejected.properties.code.enum).toEqual(Object.values(REJECTION_REASONS));
     expect(document.components.schemas.CatalogItem.required).toContain('itemId');
@@ -52,5 +54,6 @@ describe('the OpenAPI document at /docs', () => {
   it('lists the feed routes alone on ranker', async () => {
     const document = await docsOf('ranker');
     expect(Object.keys(document.paths).sort()).toEqual(['/v1/feed', '/v1/feed/live']);
+    expect(document.info.title).toBe('nexttap ranker');
   });
 });

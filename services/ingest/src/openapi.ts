@@ -1,4 +1,4 @@
-import { catalogItemSchema, interactionSchema, MAX_ID_LENGTH, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, REJECTION_REASONS } from '@nexttap/events';
+import { catalogItemSchema, EPOCH_SECONDS_LIMIT, interactionSchema, MAX_ID_LENGTH, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, REJECTION_REASONS } from '@nexttap/events';
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
@@ -21,25 +21,27 @@ function toSchema(schema: z.ZodTypeAny): Record<string, unknown> {
 }
 
 /**
- * A time as the event contract accepts it. Its zod schema checks the value in a refinement, which
- * the conversion cannot describe, so the document states it here.
+ * Describes a time as the event contract accepts it, from `minimumMs` on. Its zod schema checks
+ * the value in a refinement, which the conversion cannot describe, so the document states it here.
  */
-const TIMESTAMP_SCHEMA = {
-  oneOf: [
-    { type: 'integer', minimum: MIN_TIMESTAMP_MS, maximum: MAX_TIMESTAMP_MS, description: 'Epoch milliseconds (epoch seconds are rejected with EVENT_EPOCH_SECONDS).' },
-    { type: 'string', format: 'date-time', description: 'ISO-8601 date-time with a zone, such as 2024-05-01T12:00:00Z.' },
-  ],
-};
+function timeSchema(minimumMs: number): Record<string, unknown> {
+  return {
+    oneOf: [
+      { type: 'integer', minimum: minimumMs, maximum: MAX_TIMESTAMP_MS, description: 'Epoch milliseconds; epoch seconds are rejected with EVENT_EPOCH_SECONDS.' },
+      { type: 'string', format: 'date-time', description: 'ISO-8601 date-time with a zone, such as 2024-05-01T12:00:00Z.' },
+    ],
+  };
+}
 
 /**
  * Completes what the conversion leaves out of an entry schema: the length limits of ids, which
  * are checked after NFC normalisation in a refinement, and the two forms of a time.
  */
-function withContractLimits(schema: Record<string, unknown>, timeFields: readonly string[]): Record<string, unknown> {
+function withContractLimits(schema: Record<string, unknown>, timeField: { name: string; minimumMs: number }): Record<string, unknown> {
   const properties = { ...(schema.properties as Record<string, Record<string, unknown>>) };
   for (const [name, property] of Object.entries(properties)) {
-    if (timeFields.includes(name)) {
-      properties[name] = TIMESTAMP_SCHEMA;
+    if (name === timeField.name) {
+      properties[name] = timeSchema(timeField.minimumMs);
     } else if (name.endsWith('Id') && property.type === 'string') {
       properties[name] = { ...property, minLength: 1, maxLength: MAX_ID_LENGTH };
     }
@@ -128,14 +130,17 @@ export function buildCollectorOpenApi(): CollectorOpenApi {
       }),
       '/v1/catalog': collectorRoute({
         summary: 'Add or update catalog items',
-        description: 'Each item is validated on its own; the valid ones go to the catalog topic keyed by itemId, and a later record of an item replaces the earlier one.',
+        description:
+          'Each item is validated on its own; the valid ones go to the catalog topic keyed by itemId. A record replaces the earlier record of its item whole: a field it leaves out is removed, so send every field each time.',
         list: 'items',
         entrySchema: 'CatalogItem',
       }),
     },
     schemas: {
-      Interaction: withContractLimits(toSchema(interactionSchema), ['ts']),
-      CatalogItem: withContractLimits(toSchema(catalogItemSchema), ['publishedAt']),
+      // An event time must be after 1973-03-03, because smaller numbers are taken for epoch seconds;
+      // a publish date may reach back to 1800, for films and books.
+      Interaction: withContractLimits(toSchema(interactionSchema), { name: 'ts', minimumMs: EPOCH_SECONDS_LIMIT }),
+      CatalogItem: withContractLimits(toSchema(catalogItemSchema), { name: 'publishedAt', minimumMs: MIN_TIMESTAMP_MS }),
       CollectorAccepted: {
         type: 'object',
         required: ['accepted', 'rejected'],

@@ -54,10 +54,9 @@ export function buildOpenApiDocument(additions: readonly OpenApiAddition[] = [])
   return {
     openapi: '3.0.3',
     info: {
-      title: 'nexttap ranker',
+      title: additions.length === 0 ? 'nexttap ranker' : 'nexttap',
       version: '1',
-      description:
-        'Ranked feeds for the next tap. Every error reply is {"error": {code, message, field}}; codes are stable. A degraded feed is a 200 with `degraded` set.',
+      description: `${additions.length === 0 ? '' : 'Events and catalog items in, '}ranked feeds for the next tap out. Every error reply is {"error": {code, message, field}}; codes are stable. A degraded feed is a 200 with \`degraded\` set.`,
     },
     paths: {
       '/v1/feed': {
