@@ -125,7 +125,7 @@ export function parseServerConfig(environment: Readonly<Record<string, string | 
     for (const issue of parsed.error.issues) {
       const key = String(issue.path[0] ?? '');
       const name = names[key] ?? key;
-      problems.push(`${name}=${shownValue(name, environment[name] ?? '')}: ${issue.message}`);
+      problems.push(`${name}=${shownValue(name, environment[name] ?? '')}: ${issueMessage(issue)}`);
     }
     return undefined as z.output<S>;
   };
@@ -142,6 +142,28 @@ export function parseServerConfig(environment: Readonly<Record<string, string | 
     throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   return deepFreeze(config);
+}
+
+/**
+ * Words a schema issue as a rule and its fix. Messages the schemas set themselves are kept; the
+ * library's defaults ("Expected number, received nan") are replaced.
+ */
+function issueMessage(issue: z.ZodIssue): string {
+  switch (issue.code) {
+    case z.ZodIssueCode.invalid_type:
+      if (issue.expected === 'integer') {
+        return 'is not a whole number; write digits only, such as 100';
+      }
+      return issue.expected === 'number' ? 'is not a number; write digits only, such as 100' : issue.message;
+    case z.ZodIssueCode.invalid_enum_value:
+      return `is not an accepted value; use one of ${issue.options.map(String).join(', ')}`;
+    case z.ZodIssueCode.too_small:
+      return issue.type === 'number' ? `is below the minimum; use at least ${String(issue.minimum)}` : issue.message;
+    case z.ZodIssueCode.too_big:
+      return issue.type === 'number' ? `is above the maximum; use at most ${String(issue.maximum)}` : issue.message;
+    default:
+      return issue.message;
+  }
 }
 
 /** Returns the problems of Redis settings that are valid alone but not together. */

@@ -32,6 +32,16 @@ describe('parseServerConfig', () => {
     expect(message).toContain('POOL_DEPTH="1"');
   });
 
+  it.each([
+    ['PORT', 'eighty', 'PORT="eighty": is not a number; write digits only, such as 100'],
+    ['LIVE_DEBOUNCE_MS', '1.5', 'LIVE_DEBOUNCE_MS="1.5": is not a whole number'],
+    ['LOG_LEVEL', 'loud', 'LOG_LEVEL="loud": is not an accepted value; use one of fatal, error, warn, info'],
+    ['POOL_REFRESH_INTERVAL_MS', '5', 'POOL_REFRESH_INTERVAL_MS="5": is below the minimum; use at least 50'],
+    ['MAX_CANDIDATES', '99999', 'MAX_CANDIDATES="99999": is above the maximum; use at most 5000'],
+  ])('words an invalid %s with its fix', (name, value, message) => {
+    expect(() => parseServerConfig({ [name]: value })).toThrow(message);
+  });
+
   it('freezes the result', () => {
     const config = parseServerConfig({});
     expect(Object.isFrozen(config.process)).toBe(true);
