@@ -1,5 +1,5 @@
 import { createLogger } from '@nexttap/observability';
-import { ConfigError, parseServerConfig } from './process-config';
+import { ConfigError, parseServerConfig, type ServerConfig } from './process-config';
 import { startServer, type Role, type ShutdownOutcome } from './server';
 
 /**
@@ -32,11 +32,11 @@ export async function runServer(role: Role, environment: NodeJS.ProcessEnv = pro
   try {
     server = await startServer(role, config, { logger });
   } catch (error) {
-    const hint = startFailureHint(error, config.process.host, config.process.port);
+    const hint = startFailureHint(error, config.process.host, config.process.port) ?? settingFailureHint(error, config);
     logger.fatal({ err: error, role, ...(hint === undefined ? {} : { hint }) }, 'server start failed');
-    if (hint !== undefined) {
-      process.stderr.write(`nexttap: ${hint}\n`);
-    }
+    // The log may go to a collector, so the reason is also written where a person starting the process looks.
+    const reason = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`nexttap: ${hint ?? `the server could not start: ${reason}`}\n`);
     process.exit(1);
   }
   const running = server;
@@ -60,6 +60,25 @@ export async function runServer(role: Role, environment: NodeJS.ProcessEnv = pro
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+/**
+ * Names the setting to change when the model or the seed dataset could not be read, or returns
+ * undefined for other failures.
+ */
+export function settingFailureHint(error: unknown, config: ServerConfig): string | undefined {
+  if (!(error instanceof Error)) {
+    return undefined;
+  }
+  if (error.name === 'ModelValidationError') {
+    return `MODEL_DIR=${config.ranker.modelDir} is not a usable model folder: ${error.message}. Set MODEL_DIR to a folder such as models/movielens-mlp/1`;
+  }
+  const path = (error as { path?: unknown }).path;
+  const code = (error as { code?: unknown }).code;
+  if (code === 'ENOENT' && typeof path === 'string' && path.startsWith(config.process.movielensDir)) {
+    return `MOVIELENS_DIR=${config.process.movielensDir} has no ${path.slice(config.process.movielensDir.length).replace(/^\//, '')}; set MOVIELENS_DIR to the folder of movies.csv and ratings.csv, or SEED_DATASET=none to start without seed data`;
+  }
+  return undefined;
 }
 
 /** Returns what to change when the HTTP server could not listen on HOST and PORT, or undefined for other failures. */

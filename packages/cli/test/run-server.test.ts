@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EXIT_SHUTDOWN_INCOMPLETE, startFailureHint } from '../src/index';
+import { EXIT_SHUTDOWN_INCOMPLETE, parseServerConfig, settingFailureHint, startFailureHint } from '../src/index';
 
 const REPOSITORY_ROOT = new URL('../../..', import.meta.url).pathname;
 
@@ -107,5 +107,25 @@ describe('startFailureHint', () => {
 
   it('gives no hint for other failures', () => {
     expect(startFailureHint(new Error('Connection is closed.'), '127.0.0.1', 8080)).toBeUndefined();
+  });
+});
+
+describe('settingFailureHint', () => {
+  const config = parseServerConfig({ MODEL_DIR: 'models/nope', MOVIELENS_DIR: '/data/ml' });
+
+  it('names MODEL_DIR when the model cannot be read', () => {
+    const error = Object.assign(new Error('manifest.json could not be read'), { name: 'ModelValidationError' });
+    expect(settingFailureHint(error, config)).toMatch(/^MODEL_DIR=models\/nope is not a usable model folder: manifest.json could not be read\. Set MODEL_DIR/);
+  });
+
+  it('names MOVIELENS_DIR and SEED_DATASET when a file is missing', () => {
+    const error = Object.assign(new Error('ENOENT: no such file or directory'), { code: 'ENOENT', path: '/data/ml/movies.csv' });
+    expect(settingFailureHint(error, config)).toBe(
+      'MOVIELENS_DIR=/data/ml has no movies.csv; set MOVIELENS_DIR to the folder of movies.csv and ratings.csv, or SEED_DATASET=none to start without seed data',
+    );
+  });
+
+  it('gives no hint for a file elsewhere', () => {
+    expect(settingFailureHint(Object.assign(new Error('ENOENT'), { code: 'ENOENT', path: '/etc/other' }), config)).toBeUndefined();
   });
 });
