@@ -71,7 +71,7 @@ export const feedItemSchema = z.object({
   position: z.number().int().describe('0-based position in the whole ranking; later pages continue the count.'),
   score: z.number().describe('Model score, or the heuristic score when the feed is degraded.'),
   sources: z.array(z.enum(CANDIDATE_SOURCES)),
-  unknown: z.literal(true).optional().describe('Present when the item has no catalog record and was ranked with default features.'),
+  unknown: z.literal(true).optional().describe('Present when the item has no catalog record: its catalog features took their defaults, and its event counters, if it has any, were used.'),
   catalog: z
     .object({
       title: z.string().optional(),
