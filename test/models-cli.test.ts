@@ -69,6 +69,13 @@ describe('nexttap models', () => {
     expect(result.stderr).toContain(`model folder ${join(root, 'absent', 'model')} not found`);
   });
 
+  it('reads a relative path as a folder', async () => {
+    const result = await nexttapModels(['validate', 'absent/model']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('model folder absent/model not found');
+    expect(result.stderr).not.toContain('absent@model');
+  });
+
   it('points a missing version to models list', async () => {
     const result = await nexttapModels(['validate', 'linear@9']);
     expect(result.code).toBe(1);

@@ -119,8 +119,8 @@ function packageVersion(): string {
 
 function parseCount(option: string, text: string): number {
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 0) {
-    fail(`${option} ${text} is not a non-negative whole number`);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    fail(`${option} ${text} is invalid; pass a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`);
   }
   return value;
 }

@@ -10,7 +10,6 @@ import {
   ModelRegistry,
   ModelValidationError,
   parseModelReference,
-  type ModelReference,
   type RankingModel,
 } from '@nexttap/model';
 
@@ -24,7 +23,8 @@ export const MODELS_USAGE = `usage: nexttap models <subcommand> [options]
 
 subcommands:
   validate DIR|NAME@VERSION [--models-dir DIR]
-      load a model folder (or a registry version) with every check the ranker runs, and print a summary
+      load a model with every check the ranker runs, and print a summary; the model is a folder
+      path such as models/movielens-mlp/1, or a version in the registry such as movielens-mlp@1
   list [--models-dir DIR]
       list the versions in the registry (default: models, or MODELS_DIR)
   activate NAME@VERSION [--url URL]
@@ -74,29 +74,30 @@ export async function runModelsCommand(argv: readonly string[], io: CommandIo): 
   }
 }
 
-/** Loads a folder or registry version with the ranker's checks and prints what the ranker would serve. */
 /**
- * Parses a model reference. A target with a path separator that is not a reference (such as
- * /tmp/model) was meant as a folder, so the error reports that the folder does not exist.
+ * Resolves the target of `models validate`: an existing folder is loaded as it is, a target with
+ * `@` is a registry version under the models folder, and anything else is a folder that does not
+ * exist.
  */
-function referenceOrMissingFolder(target: string): ModelReference {
-  try {
-    return parseModelReference(target);
-  } catch (error) {
-    if (error instanceof ModelReferenceError && /[\\/]/.test(target)) {
-      throw new ModelReferenceError(`model folder ${target} not found; pass an existing folder with model.onnx and manifest.json, or NAME@VERSION`);
-    }
-    throw error;
+async function loadTarget(target: string, isFolder: boolean, registry: ModelRegistry): Promise<RankingModel> {
+  if (isFolder) {
+    return loadRankingModel(target);
   }
+  if (target.includes('@')) {
+    return registry.load(parseModelReference(target));
+  }
+  throw new ModelReferenceError(`model folder ${target} not found; pass an existing folder with model.onnx and manifest.json, or NAME@VERSION from nexttap models list`);
 }
 
+/** Loads a folder or registry version with the ranker's checks and prints what the ranker would serve. */
 async function validateModel(target: string, registry: ModelRegistry, io: CommandIo): Promise<number> {
   let model: RankingModel;
   try {
-    model = (await isDirectory(target)) ? await loadRankingModel(target) : await registry.load(referenceOrMissingFolder(target));
+    model = await loadTarget(target, await isDirectory(target), registry);
   } catch (error) {
     if (error instanceof ModelValidationError || error instanceof ModelNotFoundError || error instanceof ModelReferenceError) {
-      io.stderr.write(`nexttap: invalid model: ${error.message}\n`);
+      const prefix = error instanceof ModelValidationError ? 'invalid model: ' : '';
+      io.stderr.write(`nexttap: ${prefix}${error.message}\n`);
       return 1;
     }
     throw error;

@@ -8,6 +8,7 @@ import {
   createProgressPrinter,
   describeError,
   loadModels,
+  MAX_SEED,
   prepareOutputDirectory,
   readJsonlInput,
   readKafkaInput,
@@ -37,10 +38,12 @@ source (one of):
   --dataset movielens          the MovieLens files in --data-dir (default data/movielens)
   --events FILE                nexttap interactions as JSON Lines, gzip or not (repeatable),
                                with --catalog FILE for catalog items (repeatable)
-  --topic NAME                 a Kafka topic, with --kafka-brokers HOST:PORT[,...], optional
+  --topic NAME                 a Kafka topic, with --kafka-brokers HOST:PORT[,...] (default
+                               KAFKA_BROKERS), optional
                                --catalog-topic NAME, --from-offset N or --from-time TIME
                                (inclusive), --to-offset N or --to-time TIME (exclusive);
                                times are Kafka record timestamps
+                               --protocol full needs catalog records: --catalog or --catalog-topic
 options:
   --model NAME[@VERSION]       model under --models-dir (default models), repeatable; default the
                                ranker's model (MODEL_DIR, else models/movielens-mlp/1)
@@ -70,7 +73,7 @@ export interface CommandIo {
 
 const FLAGS = {
   dataset: { type: 'string' },
-  'data-dir': { type: 'string', default: 'data/movielens' },
+  'data-dir': { type: 'string' },
   limit: { type: 'string' },
   events: { type: 'string', multiple: true },
   catalog: { type: 'string', multiple: true },
@@ -99,6 +102,22 @@ const FLAGS = {
 } as const;
 
 type Flags = ReturnType<typeof parseFlags>['values'];
+
+/** MovieLens folder of `--dataset movielens` when `--data-dir` is not given. */
+const DEFAULT_DATA_DIR = 'data/movielens';
+
+/** Flags that only one source reads, with the source flag they belong to. */
+const SOURCE_FLAGS: Readonly<Record<string, '--dataset' | '--events' | '--topic'>> = {
+  'data-dir': '--dataset',
+  limit: '--dataset',
+  catalog: '--events',
+  'catalog-topic': '--topic',
+  'kafka-brokers': '--topic',
+  'from-offset': '--topic',
+  'from-time': '--topic',
+  'to-offset': '--topic',
+  'to-time': '--topic',
+};
 
 /**
  * Runs `nexttap replay` and returns the exit code: 0 on success, 2 for an invalid flag, 1 when an
@@ -158,9 +177,14 @@ async function replayCommand(values: Flags, io: CommandIo): Promise<void> {
   let redis: ReturnType<typeof connectRedis> | undefined;
   const progress = createProgressPrinter(io.stderr);
   try {
-    const input = await readInput(values);
+    const input = await readInput(values, io.environment);
     if (input.events.length === 0) {
       throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `the input has no valid event to replay${describeRejections(input.rejected)}; check the file or topic`);
+    }
+    // The full protocol ranks the generated candidates, and candidate generation drops every item
+    // without a catalog record, so without catalog records every metric would be 0.
+    if (options.protocol === 'full' && input.catalog.length === 0) {
+      throw invalidFlag(`the input has no catalog record${describeRejections(input.rejected)}, but --protocol full ranks generated candidates, which come from catalog records; ${describeCatalogFix(values)}`);
     }
     await prepareOutputDirectory(values.out);
     redis = values['redis-url'] === undefined ? undefined : connectRedis(values['redis-url']);
@@ -200,6 +224,18 @@ function describeNoPoints(report: ReplayReport): string {
   return `evaluation starts at ${window.evaluateFrom} (${window.cutoffSource}), with ${lastEvent}; ${fix}`;
 }
 
+/** Returns how to supply catalog records for the source in use, for an error message. */
+function describeCatalogFix(values: Flags): string {
+  const sampled = 'or rank the target among sampled items with --protocol sampled';
+  if (values.events !== undefined) {
+    return `pass --catalog FILE.jsonl with the items, ${sampled}`;
+  }
+  if (values.topic !== undefined) {
+    return `pass --catalog-topic NAME with the items, ${sampled}`;
+  }
+  return `check that --data-dir has the MovieLens movies file, ${sampled}`;
+}
+
 /** Describes rejected input records for a one-line message: their count, codes and the first one. */
 function describeRejections(rejected: ReplayInput['rejected']): string {
   if (rejected.count === 0) {
@@ -224,6 +260,7 @@ function parseReplayFlags(values: Flags): Omit<ReplayOptions, 'input'> {
   if (values.negatives !== undefined && protocol !== 'sampled') {
     throw invalidFlag('--negatives applies to --protocol sampled only; add --protocol sampled or leave --negatives out');
   }
+  checkSourceFlags(values);
   const ks = parseList('--k', values.k).map((text) => parseCount('--k', text, 1));
   if (ks.some((k, index) => index > 0 && k <= (ks[index - 1] as number))) {
     throw invalidFlag(`--k ${values.k} is invalid; pass distinct cut-offs in ascending order, such as 5,10,20`);
@@ -231,7 +268,7 @@ function parseReplayFlags(values: Flags): Omit<ReplayOptions, 'input'> {
   return {
     protocol,
     negatives: parseCount('--negatives', values.negatives ?? String(DEFAULT_NEGATIVES), 1),
-    seed: parseCount('--seed', values.seed, 0),
+    seed: parseCount('--seed', values.seed, 0, MAX_SEED),
     ks,
     poolRefreshEvents: parseCount('--pool-refresh-events', values['pool-refresh-events'], 1),
     bootstrapResamples: parseCount('--bootstrap', values.bootstrap, 1),
@@ -240,21 +277,31 @@ function parseReplayFlags(values: Flags): Omit<ReplayOptions, 'input'> {
   };
 }
 
-async function readInput(values: Flags): Promise<ReplayInput> {
-  const sources = [values.dataset !== undefined, values.events !== undefined, values.topic !== undefined].filter(Boolean).length;
-  if (sources !== 1) {
+/** Checks that exactly one source is given and that no flag of another source is. */
+function checkSourceFlags(values: Flags): void {
+  const sources = (['dataset', 'events', 'topic'] as const).filter((name) => values[name] !== undefined);
+  const [source] = sources;
+  if (source === undefined || sources.length > 1) {
     throw invalidFlag('pass exactly one source: --dataset movielens, --events FILE or --topic NAME');
   }
+  for (const [flag, owner] of Object.entries(SOURCE_FLAGS)) {
+    if (values[flag as keyof Flags] !== undefined && owner !== `--${source}`) {
+      throw invalidFlag(`--${flag} applies to ${owner} only; leave it out when replaying --${source}`);
+    }
+  }
+}
+
+async function readInput(values: Flags, environment: CommandIo['environment']): Promise<ReplayInput> {
   if (values.dataset !== undefined) {
     if (values.dataset !== 'movielens') {
       throw invalidFlag(`--dataset ${values.dataset} is not a known dataset; the bundled one is movielens`);
     }
-    return readMovieLensInput(values['data-dir'], values.limit === undefined ? undefined : parseCount('--limit', values.limit, 1));
+    return readMovieLensInput(values['data-dir'] ?? DEFAULT_DATA_DIR, values.limit === undefined ? undefined : parseCount('--limit', values.limit, 1));
   }
   if (values.events !== undefined) {
     return readJsonlInput(values.events, values.catalog ?? []);
   }
-  const brokers = parseList('--kafka-brokers', values['kafka-brokers'] ?? '');
+  const brokers = parseBrokers(values['kafka-brokers'], environment.KAFKA_BROKERS);
   return readKafkaInput({
     brokers,
     topic: values.topic ?? '',
@@ -333,13 +380,27 @@ async function compareCommand(values: Flags, positionals: readonly string[], io:
   const reportB = await readReport(fileB);
   const comparison = compareReports(reportA, reportB, {
     resamples: parseCount('--bootstrap', values.bootstrap, 1),
-    seed: parseCount('--seed', values.seed, 0),
+    seed: parseCount('--seed', values.seed, 0, MAX_SEED),
     level: reportA.settings.bootstrap.level,
   });
   if (comparison.sharedPoints === 0) {
     throw new ReplayError(REPLAY_ERROR_CODES.invalidReport, `${fileA} and ${fileB} share no evaluation points; compare reports of the same events`);
   }
   io.stdout.write(renderComparison(comparison, { a: fileA, b: fileB }));
+}
+
+/** Reads the Kafka bootstrap servers from `--kafka-brokers`, else from KAFKA_BROKERS. */
+function parseBrokers(flag: string | undefined, environment: string | undefined): string[] {
+  if (flag !== undefined) {
+    if (flag.trim() === '') {
+      throw invalidFlag('--kafka-brokers is empty; pass the bootstrap servers as HOST:PORT[,...]');
+    }
+    return parseList('--kafka-brokers', flag);
+  }
+  if (environment === undefined || environment.trim() === '') {
+    throw invalidFlag('--kafka-brokers is missing and KAFKA_BROKERS is not set; --topic reads from Kafka, so pass --kafka-brokers HOST:PORT[,...] or set KAFKA_BROKERS');
+  }
+  return parseList('KAFKA_BROKERS', environment);
 }
 
 function parseBaselines(text: string | undefined): BaselineName[] | undefined {
@@ -365,10 +426,11 @@ function parseList(flag: string, text: string): string[] {
   return items;
 }
 
-function parseCount(flag: string, text: string, minimum: number): number {
+/** Parses a whole number from `minimum` to `maximum`, by default the largest exact integer of a double. */
+function parseCount(flag: string, text: string, minimum: number, maximum = Number.MAX_SAFE_INTEGER): number {
   const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < minimum) {
-    throw invalidFlag(`${flag} ${text} is invalid; pass a whole number of at least ${minimum}`);
+  if (!/^\d+$/.test(text) || value < minimum || value > maximum) {
+    throw invalidFlag(`${flag} ${text} is invalid; pass a whole number from ${minimum} to ${maximum}`);
   }
   return value;
 }

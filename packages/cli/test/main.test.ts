@@ -18,6 +18,12 @@ describe('nexttap command line', () => {
     expect(result.stderr).toContain('nexttap: KAFKA_BROKERS is not set');
   });
 
+  it('states the maximum of an import count', () => {
+    const result = nexttap(['import', 'movielens', '--limit', '99999999999999999999']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--limit 99999999999999999999 is invalid; pass a whole number from 0 to 9007199254740991');
+  });
+
   it('prints the usage for serve --help', () => {
     const result = nexttap(['serve', '--help']);
     expect(result.code).toBe(0);

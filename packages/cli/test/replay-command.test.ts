@@ -61,6 +61,18 @@ describe('nexttap replay errors', () => {
     { name: 'a missing events file', args: ['--events', '/nonexistent/events.jsonl'], code: 1, mentions: '/nonexistent/events.jsonl' },
     { name: 'a missing MovieLens folder', args: ['--dataset', 'movielens', '--data-dir', '/nonexistent/movielens', '--no-model'], code: 1, mentions: '/nonexistent/movielens' },
     { name: 'an unknown model', args: ['--dataset', 'movielens', '--model', 'no-such-model'], code: 1, mentions: 'no-such-model' },
+    { name: 'a Kafka offset with a dataset', args: ['--dataset', 'movielens', '--from-offset', '5'], code: 2, mentions: '--from-offset applies to --topic only' },
+    { name: 'a Kafka time with an events log', args: ['--events', 'x.jsonl', '--to-time', '2024-01-01T00:00:00Z'], code: 2, mentions: '--to-time applies to --topic only' },
+    { name: 'brokers with an events log', args: ['--events', 'x.jsonl', '--kafka-brokers', '127.0.0.1:9092'], code: 2, mentions: '--kafka-brokers applies to --topic only' },
+    { name: 'a catalog topic with a dataset', args: ['--dataset', 'movielens', '--catalog-topic', 'items'], code: 2, mentions: '--catalog-topic applies to --topic only' },
+    { name: 'a catalog file with a topic', args: ['--topic', 't', '--catalog', 'c.jsonl'], code: 2, mentions: '--catalog applies to --events only' },
+    { name: 'a MovieLens limit with a topic', args: ['--topic', 't', '--limit', '5'], code: 2, mentions: '--limit applies to --dataset only' },
+    { name: 'a data folder with an events log', args: ['--events', 'x.jsonl', '--data-dir', 'data'], code: 2, mentions: '--data-dir applies to --dataset only' },
+    { name: 'a topic without brokers', args: ['--topic', 'interactions', '--no-model'], code: 2, mentions: '--kafka-brokers is missing and KAFKA_BROKERS is not set' },
+    { name: 'an empty broker list', args: ['--topic', 'interactions', '--kafka-brokers', '', '--no-model'], code: 2, mentions: '--kafka-brokers is empty' },
+    { name: 'a seed above 32 bits', args: ['--dataset', 'movielens', '--seed', '4294967296'], code: 2, mentions: '--seed 4294967296 is invalid; pass a whole number from 0 to 4294967295' },
+    { name: 'a seed beyond a double', args: ['--dataset', 'movielens', '--seed', '99999999999999999999'], code: 2, mentions: 'from 0 to 4294967295' },
+    { name: 'a count beyond a double', args: ['--dataset', 'movielens', '--bootstrap', '99999999999999999999'], code: 2, mentions: 'from 1 to 9007199254740991' },
     { name: 'a compare with one report', args: ['--compare', 'a.json'], code: 2, mentions: '--compare' },
     { name: 'a missing report to compare', args: ['--compare', '/nonexistent/a.json', '/nonexistent/b.json'], code: 1, mentions: '/nonexistent/a.json' },
   ];
@@ -105,6 +117,32 @@ describe('nexttap replay', () => {
     expect(result.stderr).toContain('pass an earlier --cutoff');
   });
 
+  it('reads the brokers from KAFKA_BROKERS', async () => {
+    // An invalid list shows that the variable is read, without connecting to a broker.
+    const { output, io } = captureIo();
+    const code = await runReplayCommand(['--topic', 'interactions', '--no-model'], { ...io, environment: { KAFKA_BROKERS: '127.0.0.1:1,' } });
+    expect(code).toBe(2);
+    expect(output.stderr).toContain('KAFKA_BROKERS 127.0.0.1:1, has an empty entry');
+  });
+
+  it('rejects a full replay without a catalog', async () => {
+    const result = await run(['--events', eventsFile, '--no-model', '--out', join(directory, 'no-catalog')]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('no catalog record');
+    expect(result.stderr).toContain('generated candidates, which come from catalog records');
+    expect(result.stderr).toContain('pass --catalog FILE.jsonl');
+    expect(result.stderr).toContain('--protocol sampled');
+    expect(result.stdout).toBe('');
+  });
+
+  it('replays a sampled protocol without a catalog', async () => {
+    const out = join(directory, 'sampled-no-catalog');
+    const result = await run(['--events', eventsFile, '--no-model', '--protocol', 'sampled', '--negatives', '1', '--pool-refresh-events', '1', '--out', out]);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.counts.evaluationPoints).toBe(1);
+  });
+
   it('replays a gzip JSON Lines log and writes the reports', async () => {
     const out = join(directory, 'out');
     const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--k', '1,2', '--pool-refresh-events', '1', '--out', out]);
@@ -116,6 +154,7 @@ describe('nexttap replay', () => {
     expect(report.rejected.first.location).toBe(`${eventsFile}:5`);
     expect(await readFile(join(out, 'metrics-by-k.svg'), 'utf8')).toContain('<svg');
     expect(result.stdout).toContain('| popular |');
+    expect(result.stdout).toContain('4 events, 3 catalog items.');
   });
 
   it('compares two reports with a paired bootstrap', async () => {

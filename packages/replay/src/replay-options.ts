@@ -67,6 +67,9 @@ export const TARGET_TYPES: ReadonlySet<string> = new Set(['tap', 'play', 'comple
  *
  * @throws ReplayError `REPLAY_ERR_INVALID_OPTION` naming the first invalid option
  */
+/** Largest seed: the seeded hashes and generators read the seed as an unsigned 32-bit integer. */
+export const MAX_SEED = 0xffff_ffff;
+
 export function resolveReplayOptions(options: ReplayOptions): ResolvedReplayOptions {
   const resolved: ResolvedReplayOptions = {
     ...options,
@@ -84,8 +87,8 @@ export function resolveReplayOptions(options: ReplayOptions): ResolvedReplayOpti
   for (const name of ['negatives', 'poolRefreshEvents', 'bootstrapResamples', 'progressEvents'] as const) {
     requirePositiveInteger(name, resolved[name]);
   }
-  if (!Number.isSafeInteger(resolved.seed) || resolved.seed < 0 || resolved.seed > 0xffffffff) {
-    throw invalid(`seed ${resolved.seed} is invalid; pass an integer from 0 to 4294967295`);
+  if (!Number.isSafeInteger(resolved.seed) || resolved.seed < 0 || resolved.seed > MAX_SEED) {
+    throw invalid(`seed ${resolved.seed} is invalid; pass an integer from 0 to ${MAX_SEED}`);
   }
   if (resolved.ks.length === 0 || resolved.ks.some((k, index) => !Number.isSafeInteger(k) || k < 1 || (index > 0 && k <= (resolved.ks[index - 1] as number)))) {
     throw invalid(`ks ${resolved.ks.join(',')} is invalid; pass positive integers in ascending order, such as 5,10,20`);

@@ -8,7 +8,7 @@ export function renderMarkdown(report: ReplayReport, timings: ReplayTimings, cha
   const k = middleK(report.settings.ks);
   lines.push(`## Beyond accuracy at K = ${k}`, '', ...beyondAccuracyTable(report, k), '');
   lines.push(
-    'Coverage is the share of catalogue items in at least one top-K list; novelty the mean self-information −log2 of an',
+    'Coverage is the share of catalog items in at least one top-K list; novelty the mean self-information −log2 of an',
     "item's share of the events so far, in bits; diversity the mean Jaccard distance between the category sets of two",
     'items of a list.',
     '',
@@ -39,7 +39,7 @@ function describeRun(report: ReplayReport): string[] {
       : `sampled: the target among ${settings.negatives ?? 0} seeded negatives`;
   const from = window.evaluateFrom === null ? 'every event' : `events from ${window.evaluateFrom} (${window.cutoffSource})`;
   return [
-    `${describeSource(report.source)}: ${counts.events.toLocaleString('en-US')} events, ${counts.catalogItems.toLocaleString('en-US')} catalogue items.`,
+    `${describeSource(report.source)}: ${counts.events.toLocaleString('en-US')} events, ${counts.catalogItems.toLocaleString('en-US')} catalog items.`,
     `Evaluated ${from}: ${counts.evaluationPoints.toLocaleString('en-US')} points.`,
     `Protocol: ${protocol}.`,
     `Seed ${settings.seed}; intervals are ${Math.round(settings.bootstrap.level * 100)}% percentile bootstrap intervals from ${settings.bootstrap.resamples.toLocaleString('en-US')} resamples of the points.`,
