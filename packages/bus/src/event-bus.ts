@@ -62,13 +62,40 @@ export interface SubscribeOptions {
   handleBatch(batch: RecordBatch): Promise<void>;
 }
 
+/** Options of `Subscription.stop`. */
+export interface StopOptions {
+  /**
+   * Whether the member first handles the records that are already in its
+   * partitions. `InProcessBus` then delivers every record produced to the
+   * member's partitions before `stop` was called, redelivering a failed
+   * batch with backoff, and commits them before the member leaves. `KafkaBus`
+   * ignores it, because uncommitted records stay in Kafka. Default false.
+   */
+  drain?: boolean;
+  /**
+   * Ends a drain early. On abort the member logs a warning with the number
+   * of records it leaves uncommitted and stops as without `drain`. Without a
+   * signal a drain lasts until every record was handled, which never happens
+   * while the handler keeps failing.
+   */
+  signal?: AbortSignal;
+}
+
 export interface Subscription {
   /**
    * Leaves the consumer group. Waits for the batch in flight, whose offsets
-   * are committed if its handler succeeds, and delivers no batch afterwards.
-   * Calling it again returns the same promise.
+   * are committed if its handler succeeds, and delivers no batch afterwards
+   * unless `options.drain` is set. Calling it again returns the same promise
+   * and ignores the new options.
+   *
+   * The records not handled by then survive differently on each bus. On
+   * `KafkaBus` they stay in Kafka, and the group's next member receives them
+   * from the committed offset, also in a later process. On `InProcessBus` the
+   * group's other members take them over, but the log lives in the process's
+   * memory, so they are lost when the process exits. A process that stops
+   * for good passes `drain` and bounds it with `signal`.
    */
-  stop(): Promise<void>;
+  stop(options?: StopOptions): Promise<void>;
 }
 
 /**
@@ -91,8 +118,9 @@ export interface EventBus {
    */
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   /**
-   * Stops every subscription, then releases the producer. Calling it again
-   * returns the same promise. `produce` and `subscribe` reject afterwards.
+   * Stops every subscription as `stop()` without options does, unless it is
+   * already stopping, then releases the producer. Calling it again returns
+   * the same promise. `produce` and `subscribe` reject afterwards.
    */
   close(): Promise<void>;
 }

@@ -41,7 +41,8 @@ interface TopicState {
  * semantics of `KafkaBus`: partitions chosen by the same key hash as Kafka's
  * default partitioner, consumer groups with committed offsets, batches
  * delivered on the next turn of the event loop after `produce`, and
- * redelivery with backoff. Nothing survives the process.
+ * redelivery with backoff. Nothing survives the process, so a process that
+ * exits stops its subscriptions with `drain` to handle what was produced.
  */
 export class InProcessBus implements EventBus {
   private readonly logger: Logger;
@@ -119,7 +120,7 @@ export class InProcessBus implements EventBus {
     }
     const group = this.groups.get(options.groupId) ?? new ConsumerGroup(options.groupId, this.groupContext);
     this.groups.set(options.groupId, group);
-    const member = new InProcessSubscription(options, (leaving) => group.leave(leaving));
+    const member = new InProcessSubscription(options, (leaving, stopOptions) => group.leave(leaving, stopOptions));
     group.join(member);
     return member;
   }

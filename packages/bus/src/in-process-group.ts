@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { DeliveredRecord, SubscribeOptions, Subscription } from './event-bus';
+import type { DeliveredRecord, StopOptions, SubscribeOptions, Subscription } from './event-bus';
 import type { PartitionLog } from './partition-log';
 import { redeliveryDelayMs, sleepUnlessAborted, type RedeliveryBackoff } from './redelivery-backoff';
 
@@ -35,21 +35,33 @@ export class InProcessSubscription implements Subscription {
   readonly stopController = new AbortController();
   /** The delivery in progress, if any. A member handles one batch at a time. */
   inFlight: Promise<void> | undefined;
+  /** Number of records of the delivery in progress. */
+  inFlightRecords = 0;
+  /** The drain in progress, if the member is stopping with `drain`. */
+  drain: Drain | undefined;
   /** Index into this member's partitions where the next dispatch starts looking, for fairness. */
   nextCursorIndex = 0;
   private stopping: Promise<void> | undefined;
 
   constructor(
     readonly options: SubscribeOptions,
-    private readonly leave: (member: InProcessSubscription) => Promise<void>,
+    private readonly leave: (member: InProcessSubscription, options: StopOptions) => Promise<void>,
   ) {
     this.topics = [...new Set(options.topics)];
   }
 
-  stop(): Promise<void> {
-    this.stopping ??= this.leave(this);
+  stop(options: StopOptions = {}): Promise<void> {
+    this.stopping ??= this.leave(this, options);
     return this.stopping;
   }
+}
+
+/** A member's delivery of the records that were in its partitions when it began to stop. */
+interface Drain {
+  /** End offset of each partition of the member's topics when the drain began. */
+  readonly endOffsets: Map<PartitionCursor, number>;
+  /** Ends the drain's wait, with whether every record before `endOffsets` is committed. */
+  readonly finish: (drained: boolean) => void;
 }
 
 /**
@@ -90,11 +102,15 @@ export class ConsumerGroup {
   }
 
   /**
-   * Removes a member and waits for its delivery in flight. Cursors of topics
-   * that no member reads any more are dropped, so a later member starts
-   * again from the committed offset or per `fromBeginning`, as in Kafka.
+   * Removes a member and waits for its delivery in flight, after draining its
+   * partitions when `options.drain` is set. Cursors of topics that no member
+   * reads any more are dropped, so a later member starts again from the
+   * committed offset or per `fromBeginning`, as in Kafka.
    */
-  async leave(member: InProcessSubscription): Promise<void> {
+  async leave(member: InProcessSubscription, options: StopOptions = {}): Promise<void> {
+    if (options.drain === true) {
+      await this.drain(member, options.signal);
+    }
     member.running = false;
     member.stopController.abort();
     const index = this.members.indexOf(member);
@@ -112,6 +128,62 @@ export class ConsumerGroup {
     }
   }
 
+  /**
+   * Keeps delivering to `member` until every record produced to its
+   * partitions before this call is committed, or until `signal` aborts.
+   * Records produced meanwhile are left for the partitions' next owner, so a
+   * handler that produces to its own topic cannot prolong the drain.
+   */
+  private async drain(member: InProcessSubscription, signal: AbortSignal | undefined): Promise<void> {
+    const endOffsets = new Map<PartitionCursor, number>();
+    for (const topic of member.topics) {
+      for (const cursor of this.cursorsByTopic.get(topic) ?? []) {
+        endOffsets.set(cursor, cursor.log.endOffset);
+      }
+    }
+    const recordsAtStart = this.undrainedRecords(member, endOffsets);
+    let finish: (drained: boolean) => void = () => {};
+    const finished = new Promise<boolean>((resolve) => {
+      finish = resolve;
+    });
+    // The warning is logged in the abort listener itself, so that it is written before a process
+    // that exits right after the abort.
+    const abort = () => {
+      const uncommittedRecords = this.undrainedRecords(member, endOffsets);
+      if (uncommittedRecords > 0) {
+        this.context.logger.warn(
+          { groupId: this.groupId, topics: member.topics, uncommittedRecords, inFlightRecords: member.inFlightRecords },
+          'drain aborted before every record was committed',
+        );
+      }
+      finish(uncommittedRecords === 0);
+    };
+    if (signal?.aborted === true) {
+      abort();
+    } else {
+      signal?.addEventListener('abort', abort, { once: true });
+      member.drain = { endOffsets, finish };
+      this.context.scheduleDispatch();
+    }
+    try {
+      if (await finished) {
+        this.context.logger.info({ groupId: this.groupId, topics: member.topics, drainedRecords: recordsAtStart }, 'consumer drained');
+      }
+    } finally {
+      signal?.removeEventListener('abort', abort);
+      member.drain = undefined;
+    }
+  }
+
+  /** Counts the records before `endOffsets` that are not committed yet in the partitions `member` owns. */
+  private undrainedRecords(member: InProcessSubscription, endOffsets: Map<PartitionCursor, number>): number {
+    let count = 0;
+    for (const cursor of this.cursorsOwnedBy(member)) {
+      count += Math.max(0, (endOffsets.get(cursor) ?? 0) - cursor.position);
+    }
+    return count;
+  }
+
   /** Stops every member and waits for their deliveries in flight. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.members].map((member) => member.stop()));
@@ -120,8 +192,13 @@ export class ConsumerGroup {
   /** Starts one batch for every idle member that owns a partition with records to deliver. */
   dispatch(): void {
     for (const member of this.members) {
-      if (member.running && member.inFlight === undefined) {
-        this.dispatchTo(member);
+      if (!member.running || member.inFlight !== undefined) {
+        continue;
+      }
+      this.dispatchTo(member);
+      const { drain } = member;
+      if (drain !== undefined && member.inFlight === undefined && this.undrainedRecords(member, drain.endOffsets) === 0) {
+        drain.finish(true);
       }
     }
   }
@@ -131,9 +208,10 @@ export class ConsumerGroup {
     for (let step = 0; step < owned.length; step++) {
       const index = (member.nextCursorIndex + step) % owned.length;
       const cursor = owned[index];
-      const records = cursor === undefined ? undefined : this.nextBatch(cursor);
+      const records = cursor === undefined ? undefined : this.nextBatch(cursor, member.drain?.endOffsets.get(cursor));
       if (cursor !== undefined && records !== undefined) {
         member.nextCursorIndex = index + 1;
+        member.inFlightRecords = records.length;
         member.inFlight = this.deliver(member, cursor, records);
         return;
       }
@@ -154,8 +232,11 @@ export class ConsumerGroup {
     return owned;
   }
 
-  /** Returns the records to deliver next from `cursor`, or undefined when it is busy or caught up. */
-  private nextBatch(cursor: PartitionCursor): DeliveredRecord[] | undefined {
+  /**
+   * Returns the records to deliver next from `cursor`, before `endOffset` when given, or undefined
+   * when it is busy or caught up.
+   */
+  private nextBatch(cursor: PartitionCursor, endOffset: number | undefined): DeliveredRecord[] | undefined {
     if (cursor.delivering) {
       return undefined;
     }
@@ -170,7 +251,11 @@ export class ConsumerGroup {
       );
       cursor.position = log.startOffset;
     }
-    const records = log.read(cursor.position, this.context.maxBatchSize);
+    const maxRecords = endOffset === undefined ? this.context.maxBatchSize : Math.min(this.context.maxBatchSize, endOffset - cursor.position);
+    if (maxRecords <= 0) {
+      return undefined;
+    }
+    const records = log.read(cursor.position, maxRecords);
     return records.length > 0 ? records : undefined;
   }
 
@@ -187,6 +272,7 @@ export class ConsumerGroup {
     } finally {
       cursor.delivering = false;
       member.inFlight = undefined;
+      member.inFlightRecords = 0;
       this.context.scheduleDispatch();
     }
   }

@@ -87,6 +87,7 @@ export class KafkaSubscription implements Subscription {
     });
   }
 
+  /** Leaves the group. Takes no `StopOptions`, because records not yet handled stay in Kafka uncommitted and need no drain. */
   stop(): Promise<void> {
     this.stopping ??= this.disconnect();
     return this.stopping;

@@ -319,6 +319,39 @@ export function describeEventBusContract<Bus extends EventBus>(name: string, opt
       options.timeoutMs,
     );
 
+    it(
+      'loses no record on a draining stop',
+      async () => {
+        const bus = openBus();
+        const topic = await createTopic(bus, 'drain', PARTITION_COUNT);
+        const groupId = uniqueName('drain-group');
+        const values = Array.from({ length: 300 }, (_, index) => `value-${index}`);
+        await bus.produce(topic, values.map((value) => ({ key: value, value })));
+
+        const handled: string[] = [];
+        const slow = await bus.subscribe({
+          groupId,
+          topics: [topic],
+          fromBeginning: true,
+          handleBatch: async (batch) => {
+            // Slow enough that records are still waiting when stop() is called.
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            handled.push(...batch.records.map((record) => record.value?.toString() ?? ''));
+          },
+        });
+        onTestFinished(() => slow.stop());
+        await expect.poll(() => handled.length, waitOptions).toBeGreaterThan(0);
+        await slow.stop({ drain: true });
+
+        // Whatever the stopped member left uncommitted must reach the group's next member.
+        const next = await collect(bus, topic, groupId);
+        await expect.poll(() => committedTotal(bus, groupId, topic), waitOptions).toBe(values.length);
+        const received = new Set([...handled, ...next.records.map((record) => record.value?.toString() ?? '')]);
+        expect([...received].sort()).toEqual([...values].sort());
+      },
+      options.timeoutMs,
+    );
+
     it('rejects calls after close', async () => {
       const bus = fixture.createBus();
       const topic = await createTopic(bus, 'closed', 1);

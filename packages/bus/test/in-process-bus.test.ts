@@ -231,6 +231,151 @@ describe('InProcessBus', () => {
     expect(failedCalls).toBe(1);
   });
 
+  it('hands every produced record to the handler on a draining stop', async () => {
+    const bus = openBus({ maxBatchSize: 50 });
+    bus.createTopic('drained', 3);
+    const groupId = uniqueName('drained-group');
+    const values = Array.from({ length: 2_000 }, (_, index) => `value-${index}`);
+    await bus.produce('drained', values.map((value) => ({ key: value, value })));
+    const handled: string[] = [];
+    const subscription = await bus.subscribe({
+      groupId,
+      topics: ['drained'],
+      fromBeginning: true,
+      handleBatch: async (batch) => {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        handled.push(...batch.records.map((record) => record.value?.toString() ?? ''));
+      },
+    });
+    await expect.poll(() => handled.length).toBeGreaterThan(0);
+
+    await subscription.stop({ drain: true });
+
+    expect(handled.length).toBe(values.length);
+    expect([...handled].sort()).toEqual([...values].sort());
+    const committed = [0, 1, 2].map((partition) => Number(bus.committedOffset(groupId, 'drained', partition) ?? 0));
+    expect(committed.reduce((sum, offset) => sum + offset, 0)).toBe(values.length);
+  });
+
+  it('redelivers a failed batch during a drain', async () => {
+    const bus = openBus();
+    bus.createTopic('drain-retry');
+    const groupId = uniqueName('drain-retry-group');
+    let releaseFirst: () => void = () => {};
+    const firstGate = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
+    let calls = 0;
+    const handled: string[] = [];
+    const subscription = await bus.subscribe({
+      groupId,
+      topics: ['drain-retry'],
+      fromBeginning: true,
+      handleBatch: async (batch) => {
+        calls += 1;
+        if (calls === 1) {
+          await firstGate;
+          throw new Error('simulated failure');
+        }
+        handled.push(...batch.records.map((record) => record.value?.toString() ?? ''));
+      },
+    });
+    onTestFinished(() => subscription.stop());
+    await bus.produce('drain-retry', [{ key: 'k', value: 'a' }]);
+    await expect.poll(() => calls).toBe(1);
+    await bus.produce('drain-retry', [{ key: 'k', value: 'b' }]);
+
+    const stopped = subscription.stop({ drain: true });
+    releaseFirst();
+    await stopped;
+
+    expect(handled).toEqual(['a', 'b']);
+    expect(bus.committedOffset(groupId, 'drain-retry', 0)).toBe('2');
+  });
+
+  it('leaves records produced during a drain to the next member', async () => {
+    const bus = openBus({ maxBatchSize: 10 });
+    bus.createTopic('drain-bound');
+    const groupId = uniqueName('drain-bound-group');
+    await bus.produce('drain-bound', Array.from({ length: 30 }, (_, index) => ({ key: 'k', value: `before-${index}` })));
+    const handled: string[] = [];
+    const subscription = await bus.subscribe({
+      groupId,
+      topics: ['drain-bound'],
+      fromBeginning: true,
+      handleBatch: async (batch) => {
+        handled.push(...batch.records.map((record) => record.value?.toString() ?? ''));
+        // A handler that produces to its own topic, which a drain must not follow for ever.
+        await bus.produce('drain-bound', [{ key: 'k', value: `during-${handled.length}` }]);
+      },
+    });
+
+    await subscription.stop({ drain: true });
+
+    expect(handled).toEqual(Array.from({ length: 30 }, (_, index) => `before-${index}`));
+    expect(bus.committedOffset(groupId, 'drain-bound', 0)).toBe('30');
+    const next = await collectBatches(bus, ['drain-bound'], groupId);
+    await expect.poll(() => countRecords(next)).toBe(3);
+  });
+
+  it('aborts a drain when the signal aborts', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const capturingLogger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const bus = openBus({ logger: capturingLogger, maxBatchSize: 10 });
+    bus.createTopic('drain-abort');
+    const groupId = uniqueName('drain-abort-group');
+    await bus.produce('drain-abort', Array.from({ length: 100 }, (_, index) => ({ key: 'k', value: `value-${index}` })));
+    let releaseHandler: () => void = () => {};
+    const handlerGate = new Promise<void>((resolve) => {
+      releaseHandler = resolve;
+    });
+    let calls = 0;
+    const subscription = await bus.subscribe({
+      groupId,
+      topics: ['drain-abort'],
+      fromBeginning: true,
+      handleBatch: async () => {
+        calls += 1;
+        if (calls === 2) {
+          await handlerGate;
+        }
+      },
+    });
+    await expect.poll(() => calls).toBe(2);
+    const deadline = new AbortController();
+    const stopped = subscription.stop({ drain: true, signal: deadline.signal });
+
+    deadline.abort();
+    // Logged in the abort itself, before any other turn of the event loop.
+    const warning = lines.find((line) => line.msg === 'drain aborted before every record was committed');
+    expect(warning?.groupId).toBe(groupId);
+    expect(warning?.uncommittedRecords).toBe(90);
+    expect(warning?.inFlightRecords).toBe(10);
+    releaseHandler();
+    await stopped;
+
+    expect(calls).toBe(2);
+    expect(bus.committedOffset(groupId, 'drain-abort', 0)).toBe('20');
+    const next = await collectBatches(bus, ['drain-abort'], groupId);
+    await expect.poll(() => countRecords(next)).toBe(80);
+  });
+
+  it('logs no warning for an aborted drain with nothing left', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const capturingLogger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const bus = openBus({ logger: capturingLogger });
+    bus.createTopic('drain-empty');
+    const groupId = uniqueName('drain-empty-group');
+    await bus.produce('drain-empty', [{ key: 'k', value: 'v' }]);
+    const subscription = await bus.subscribe({ groupId, topics: ['drain-empty'], fromBeginning: true, handleBatch: async () => {} });
+    await expect.poll(() => bus.committedOffset(groupId, 'drain-empty', 0)).toBe('1');
+
+    await subscription.stop({ drain: true, signal: AbortSignal.abort() });
+
+    expect(lines.filter((line) => line.level === 40)).toEqual([]);
+    expect(lines.find((line) => line.msg === 'consumer drained')?.drainedRecords).toBe(0);
+  });
+
   it('rejects invalid options', () => {
     expect(() => new InProcessBus({ logger, maxRecordsPerPartition: 0 })).toThrow('invalid maxRecordsPerPartition 0');
     expect(() => new InProcessBus({ logger, maxBatchSize: 1.5 })).toThrow('invalid maxBatchSize 1.5');

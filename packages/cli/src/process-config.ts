@@ -55,7 +55,7 @@ export const processConfigSchema = z.object({
   movielensDir: z.string().min(1).default('data/movielens')
     .describe('Folder of the MovieLens CSV files.'),
   shutdownTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(10_000)
-    .describe('Longest wait for in-flight work at shutdown, in ms; a shutdown that takes longer exits with code 1.'),
+    .describe('Longest wait for in-flight work at shutdown, in ms, including the in-process bus\'s drain of acknowledged events; a shutdown that takes longer exits with code 1.'),
   corsAllowedOrigins: z
     .string()
     .default('')

@@ -196,21 +196,35 @@ interface ShutdownParts {
 
 /**
  * Stops accepting requests and lets in-flight ones finish, stops consuming (committing what was
- * processed), then closes the bus and the stores. Gives up after `timeoutMs` and resolves
- * `timed-out`, leaving the unfinished steps running.
+ * processed, and on the in-process bus first handling every event the collector acknowledged),
+ * then closes the bus and the stores. Gives up after `timeoutMs` and resolves `timed-out`, leaving
+ * the unfinished steps running.
  */
 async function shutDown(parts: ShutdownParts): Promise<ShutdownOutcome> {
   parts.lifecycle.moveTo('draining');
   parts.logger.info({ timeoutMs: parts.timeoutMs }, 'server draining');
+  // The in-process bus loses its records with the process, so the consumer drains them once the
+  // collector produces no more. The drain ends at the shutdown timeout, where the bus logs how many
+  // records it left. Kafka keeps uncommitted records for the next consumer and ignores the drain.
+  const drainDeadline = new AbortController();
+  const stopConsuming = async () => {
+    await parts.subscription?.stop({ drain: true, signal: drainDeadline.signal });
+  };
   const steps = async () => {
     await parts.app.close();
-    await parts.subscription?.stop();
+    await stopConsuming();
     await parts.ranker?.stop();
     await parts.clients.close();
   };
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), parts.timeoutMs);
+    timer = setTimeout(() => {
+      // Aborts a drain in progress, or stops the consumer at once when the HTTP server is still
+      // closing, so that the bus logs the records it leaves before the process exits.
+      drainDeadline.abort();
+      stopConsuming().catch((error: unknown) => parts.logger.error({ err: error }, 'consumer stop failed after the shutdown timeout'));
+      resolve('timeout');
+    }, parts.timeoutMs);
     timer.unref();
   });
   const outcome = await Promise.race([steps().then(() => 'done' as const), timeout]);
