@@ -8,8 +8,15 @@ import type { IngestConfig } from './config';
 import { buildDeadLetter } from './dead-letter';
 import { TimedStore } from './timed-store';
 
-/** Freshness buckets from 1 ms to about 65 s, doubling. */
-const FRESHNESS_BUCKETS_SECONDS = Array.from({ length: 17 }, (_, index) => 0.001 * 2 ** index);
+/**
+ * Freshness buckets from 1 ms to about 65 s. They are 5 ms apart from 5 to 50 ms, so that the
+ * share of events readable within a target such as 20 ms is counted, not interpolated inside a
+ * bucket from 16 to 32 ms; above 64 ms they double.
+ */
+const FRESHNESS_BUCKETS_SECONDS = [
+  0.001, 0.002, 0.003, 0.004, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.035, 0.04, 0.045, 0.05,
+  ...Array.from({ length: 11 }, (_, index) => 0.064 * 2 ** index),
+];
 /** Stage buckets from 0.1 ms to about 6.5 s, doubling. */
 const STAGE_BUCKETS_SECONDS = Array.from({ length: 17 }, (_, index) => 0.0001 * 2 ** index);
 /** Batch size buckets from 1 to 4,096 records, doubling. */
