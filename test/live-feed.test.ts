@@ -81,21 +81,19 @@ async function expectLiveFeedFollowsTap(server: RunningServer): Promise<void> {
   }
 }
 
+/** Starts an embedded server (in-process bus, memory store) with `settings` and prepares its feeds. */
+async function startEmbedded(settings: Record<string, string>): Promise<RunningServer> {
+  const config = parseServerConfig({ PORT: '0', MODEL_DIR, LOG_LEVEL: 'silent', SEED_DATASET: 'none', POOL_REFRESH_INTERVAL_MS: '100', ...settings });
+  const server = await startServer('all', config, { logger });
+  await prepare(server);
+  return server;
+}
+
 describe('live feed, session that keeps changing', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    const config = parseServerConfig({
-      PORT: '0',
-      MODEL_DIR,
-      LOG_LEVEL: 'silent',
-      SEED_DATASET: 'none',
-      POOL_REFRESH_INTERVAL_MS: '100',
-      LIVE_DEBOUNCE_MS: '300',
-      LIVE_MAX_WAIT_MS: '400',
-    });
-    server = await startServer('all', config, { logger });
-    await prepare(server);
+    server = await startEmbedded({ LIVE_DEBOUNCE_MS: '300', LIVE_MAX_WAIT_MS: '400' });
   });
 
   afterAll(async () => {
@@ -125,17 +123,7 @@ describe('live feed, embedded', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    const config = parseServerConfig({
-      PORT: '0',
-      MODEL_DIR,
-      LOG_LEVEL: 'silent',
-      SEED_DATASET: 'none',
-      POOL_REFRESH_INTERVAL_MS: '100',
-      LIVE_DEBOUNCE_MS: '20',
-      LIVE_MAX_CONNECTIONS: '3',
-    });
-    server = await startServer('all', config, { logger });
-    await prepare(server);
+    server = await startEmbedded({ LIVE_DEBOUNCE_MS: '20', LIVE_MAX_CONNECTIONS: '3' });
   });
 
   afterAll(async () => {

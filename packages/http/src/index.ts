@@ -5,3 +5,4 @@ export * from './lifecycle';
 export * from './parse-body';
 export * from './fallback-handlers';
 export * from './response-metrics';
+export * from './openapi';

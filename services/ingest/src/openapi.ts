@@ -1,23 +1,13 @@
 import { catalogItemSchema, EPOCH_SECONDS_LIMIT, interactionSchema, MAX_ID_LENGTH, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, REJECTION_REASONS } from '@nexttap/events';
+import { openApiErrorResponses, toOpenApiSchema as toSchema } from '@nexttap/http';
 import type { FastifyInstance } from 'fastify';
-import type { z } from 'zod';
-import { zodToJsonSchema } from 'zod-to-json-schema';
 import { MAX_EVENTS_PER_REQUEST } from './config';
-import { INGEST_ERRORS, type IngestErrorCode } from './errors';
+import { INGEST_ERRORS } from './errors';
 
 /** The collector's part of an OpenAPI 3.0 document: its paths and the schemas they refer to. */
 export interface CollectorOpenApi {
   paths: Record<string, unknown>;
   schemas: Record<string, unknown>;
-}
-
-/**
- * Converts a zod schema to an OpenAPI 3 schema object. A transform (such as an ISO-8601 `ts`
- * turned into epoch ms) is described by its input, which is what a client sends.
- */
-function toSchema(schema: z.ZodTypeAny): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = zodToJsonSchema(schema, { target: 'openApi3', $refStrategy: 'none', effectStrategy: 'input' }) as Record<string, unknown>;
-  return rest;
 }
 
 /**
@@ -49,23 +39,6 @@ function withContractLimits(schema: Record<string, unknown>, timeField: { name: 
   return { ...schema, properties };
 }
 
-function errorResponses(codes: readonly IngestErrorCode[]): Record<string, unknown> {
-  const byStatus = new Map<number, IngestErrorCode[]>();
-  for (const code of codes) {
-    const status = INGEST_ERRORS[code].statusCode;
-    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
-  }
-  return Object.fromEntries(
-    [...byStatus].map(([status, statusCodes]) => [
-      String(status),
-      {
-        description: statusCodes.map((code) => `\`${code}\`: ${INGEST_ERRORS[code].description}`).join(' '),
-        content: { 'application/json': { schema: { $ref: '#/components/schemas/CollectorError' } } },
-      },
-    ]),
-  );
-}
-
 /** Describes one collector route: a list of entries in, the count accepted and each rejection out. */
 function collectorRoute(options: { summary: string; description: string; list: 'events' | 'items'; entrySchema: string }): Record<string, unknown> {
   return {
@@ -92,7 +65,7 @@ function collectorRoute(options: { summary: string; description: string; list: '
           description: `The valid ${options.list} were acknowledged by the event bus; \`rejected\` lists each other entry by its index, with the reason.`,
           content: { 'application/json': { schema: { $ref: '#/components/schemas/CollectorAccepted' } } },
         },
-        ...errorResponses([
+        ...openApiErrorResponses(INGEST_ERRORS, [
           'INGEST_ERR_INVALID_REQUEST',
           'INGEST_ERR_ALL_EVENTS_REJECTED',
           'INGEST_ERR_INVALID_JSON',
@@ -100,7 +73,7 @@ function collectorRoute(options: { summary: string; description: string; list: '
           'INGEST_ERR_UNSUPPORTED_MEDIA_TYPE',
           'INGEST_ERR_BUS_UNAVAILABLE',
           'INGEST_ERR_INTERNAL',
-        ]),
+        ], 'CollectorError'),
       },
     },
   };

@@ -1,35 +1,7 @@
+import { openApiErrorResponses, toOpenApiSchema as toSchema } from '@nexttap/http';
 import type { FastifyInstance } from 'fastify';
-import type { z } from 'zod';
-import { zodToJsonSchema } from 'zod-to-json-schema';
 import { RANKER_ERRORS, type RankerErrorCode } from './errors';
 import { errorResponseSchema, feedRequestSchema, feedResponseSchema, liveFeedQuerySchema } from './feed-request';
-
-/**
- * Converts a zod schema to an OpenAPI 3 schema object, inlined so that each one is complete on its own. A
- * transform is described by its input, which is what a client sends.
- */
-function toSchema(schema: z.ZodTypeAny): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = zodToJsonSchema(schema, { target: 'openApi3', $refStrategy: 'none', effectStrategy: 'input' }) as Record<string, unknown>;
-  return rest;
-}
-
-/** Lists the error codes a status can carry, for the response descriptions. */
-function errorResponses(codes: readonly RankerErrorCode[]): Record<string, unknown> {
-  const byStatus = new Map<number, RankerErrorCode[]>();
-  for (const code of codes) {
-    const status = RANKER_ERRORS[code].statusCode;
-    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
-  }
-  return Object.fromEntries(
-    [...byStatus].map(([status, statusCodes]) => [
-      String(status),
-      {
-        description: statusCodes.map((code) => `\`${code}\`: ${RANKER_ERRORS[code].description}`).join(' '),
-        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
-      },
-    ]),
-  );
-}
 
 /** Routes of another role served by the same process, added to the ranker's document: OpenAPI paths and the schemas they refer to. */
 export interface OpenApiAddition {
@@ -65,14 +37,14 @@ export function buildOpenApiDocument(additions: readonly OpenApiAddition[] = [])
           requestBody: { required: true, content: { 'application/json': { schema: toSchema(feedRequestSchema) } } },
           responses: {
             '200': { description: 'The ranked feed.', content: { 'application/json': { schema: toSchema(feedResponseSchema) } } },
-            ...errorResponses([
+            ...openApiErrorResponses(RANKER_ERRORS, [
               ...common,
               'RANKER_ERR_INVALID_JSON',
               'RANKER_ERR_BODY_TOO_LARGE',
               'RANKER_ERR_UNSUPPORTED_MEDIA_TYPE',
               'RANKER_ERR_INVALID_CURSOR',
               'RANKER_ERR_CURSOR_EXPIRED',
-            ]),
+            ], 'Error'),
           },
         },
       },
@@ -84,7 +56,7 @@ export function buildOpenApiDocument(additions: readonly OpenApiAddition[] = [])
           parameters: liveParameters,
           responses: {
             '200': { description: 'An event stream of `feed` events.', content: { 'text/event-stream': { schema: toSchema(feedResponseSchema) } } },
-            ...errorResponses([...common, 'RANKER_ERR_TOO_MANY_LIVE_FEEDS']),
+            ...openApiErrorResponses(RANKER_ERRORS, [...common, 'RANKER_ERR_TOO_MANY_LIVE_FEEDS'], 'Error'),
           },
         },
       },
