@@ -567,8 +567,8 @@ function listValue(result: ReadResult | undefined): string[] {
 }
 
 /**
- * Sets by the member array they were built from. The memory store returns one array per sorted
- * set for as long as the set is unchanged, so the evaluation points of a replay build a user's set
+ * Sets by the member array they were built from. The memory store returns the same array for a
+ * sorted set until the set changes. The evaluation points of a replay therefore build a user's set
  * of up to 2,000 items once per change instead of once per point. A Redis reply is a new array
  * each time and is only looked up. Results are read-only, so an array never changes after it was
  * read.

@@ -5,9 +5,10 @@ import { ApiError, type ErrorReplyBody, type HttpErrorCodes } from './api-error'
 /**
  * Installs the error handler of one route scope: ApiErrors keep their code and status, request
  * validation errors name the field, fastify's parser errors get the service's codes, and anything
- * else is a 500 with no internals in the body. 4xx replies log at info and 5xx at error, except
- * an ApiError with status 503: the service refused on purpose (too many live feeds, draining, a
- * dependency away) and the client retries after Retry-After, so it logs a warning with the cause.
+ * else is a 500 with no internals in the body. 4xx replies log at info and 5xx at error. The
+ * exception is an ApiError with status 503, which logs a warning with its cause, because the
+ * service refused on purpose (too many live feeds, draining, a dependency away) and the client
+ * retries after Retry-After.
  */
 export function installErrorHandler(instance: FastifyInstance, codes: HttpErrorCodes): void {
   instance.setErrorHandler((error: FastifyError | ApiError | ZodError | Error, request, reply) => {

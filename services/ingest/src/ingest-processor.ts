@@ -9,9 +9,9 @@ import { buildDeadLetter } from './dead-letter';
 import { TimedStore } from './timed-store';
 
 /**
- * Freshness buckets from 1 ms to about 65 s. They are 5 ms apart from 5 to 50 ms, so that the
- * share of events readable within a target such as 20 ms is counted, not interpolated inside a
- * bucket from 16 to 32 ms; above 64 ms they double.
+ * Freshness buckets from 1 ms to about 65 s. From 5 to 50 ms they are 5 ms apart, so the share
+ * of events readable within a target such as 20 ms is counted, not interpolated inside a bucket
+ * from 16 to 32 ms. Above 64 ms they double.
  */
 const FRESHNESS_BUCKETS_SECONDS = [
   0.001, 0.002, 0.003, 0.004, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.035, 0.04, 0.045, 0.05,

@@ -110,8 +110,8 @@ export function buildCollectorOpenApi(): CollectorOpenApi {
       }),
     },
     schemas: {
-      // An event time must be after 1973-03-03, because smaller numbers are taken for epoch seconds;
-      // a publish date may reach back to 1800, for films and books.
+      // An event time must be after 1973-03-03, because smaller numbers are taken for epoch seconds.
+      // A publish date may reach back to 1800, for films and books.
       Interaction: withContractLimits(toSchema(interactionSchema), { name: 'ts', minimumMs: EPOCH_SECONDS_LIMIT }),
       CatalogItem: withContractLimits(toSchema(catalogItemSchema), { name: 'publishedAt', minimumMs: MIN_TIMESTAMP_MS }),
       CollectorAccepted: {
