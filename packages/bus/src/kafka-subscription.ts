@@ -29,8 +29,9 @@ interface JoinWaiter {
  * commit and a new fetch, `eachBatch` only queues the batch per partition (`PartitionQueue`) and
  * moves kafkajs' fetch position past it. A drain loop per partition hands the queued records to the
  * handler, merged into calls of up to `maxBatchRecords`, and chains the commit of each call after
- * it without waiting for it. At most `partitionsConsumedConcurrently` calls run at once. With autoCommit off, kafkajs commits no offset of its own, so the
- * fetch position running ahead never reaches the group's committed offset.
+ * it without waiting for it. At most `partitionsConsumedConcurrently` calls run at once. With
+ * autoCommit off, kafkajs commits no offset of its own, so the fetch position running ahead never
+ * reaches the group's committed offset.
  */
 export class KafkaSubscription implements Subscription {
   private readonly logger: Logger;

@@ -59,17 +59,17 @@ export class PartitionQueue {
 
   /** Removes and returns up to `maxRecords` records from the front, and wakes the fetches waiting for room. */
   take(): DeliveredRecord[] {
-    let taken: DeliveredRecord[];
+    let batch: DeliveredRecord[];
     if (this.records.length <= this.maxRecords) {
-      taken = this.records;
+      batch = this.records;
       this.records = [];
     } else {
-      taken = this.records.splice(0, this.maxRecords);
+      batch = this.records.splice(0, this.maxRecords);
     }
     if (this.records.length < this.maxRecords) {
       this.wakeRoomWaiters();
     }
-    return taken;
+    return batch;
   }
 
   /** Resolves once fewer than `maxRecords` records wait, or once the queue is retired. */

@@ -14,8 +14,8 @@ function records(...offsets: number[]): DeliveredRecord[] {
   }));
 }
 
-function offsetsOf(taken: readonly DeliveredRecord[]): string[] {
-  return taken.map((record) => record.offset);
+function offsetsOf(records: readonly DeliveredRecord[]): string[] {
+  return records.map((record) => record.offset);
 }
 
 describe('PartitionQueue', () => {

@@ -115,8 +115,8 @@ const STAT = {
  * The snapshot of one item that `ItemSnapshotBuilder` builds. Every decayed value is computed when
  * read: the packed value times the decay factor of its half-life, at `offset` of a factor block
  * shared by a batch of items. The product is the one an eager copy would store. V8 keeps each
- * double field of an object in a heap number of its own: with eager fields and a separate stats
- * object, the snapshots of a 200-candidate feed took about 67 KB, and about 28 KB like this (V8
+ * double field of an object in a heap number of its own. With eager fields and a separate stats
+ * object the snapshots of a 200-candidate feed took about 67 KB, and about 28 KB like this (V8
  * sampling heap profiles of `bench/feed-cpu-profile.ts`). Packed snapshots are never changed after
  * a read. The object is its own `stats`.
  */

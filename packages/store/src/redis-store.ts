@@ -23,8 +23,8 @@ declare module 'ioredis' {
  * Feature store on a single Redis (or a replicated primary). A batch's writes are merged and run
  * in one Lua script call, so the dedup check and every feature update of the batch happen
  * atomically in one round trip. A batch of only hash sets, list pushes and expiries without dedup
- * keys (`isPlainBatch`) goes as plain pipelined commands instead. The caller owns the ioredis client and its timeouts. The script
- * writes keys of many hash slots, so Redis Cluster needs `RedisClusterFeatureStore` instead.
+ * keys (`isPlainBatch`) goes as plain pipelined commands instead. The caller owns the ioredis
+ * client and its timeouts. The script writes keys of many hash slots, so Redis Cluster needs `RedisClusterFeatureStore` instead.
  */
 export class RedisFeatureStore implements FeatureStore {
   private readonly prefix: string;

@@ -52,8 +52,8 @@ export interface MockKafka {
  * when the client disallows auto-creation (librdkafka 2.0.2 with kafkajs 2.2.4).
  * A fetch returns at most one record batch per partition, the records of one
  * produce request, where a Kafka broker returns as many as fit in the fetch
- * size. An empty fetch is answered only after the whole fetch wait, and any
- * later response on the same connection waits behind it.
+ * size. The mock replies to an empty fetch only after the whole fetch wait,
+ * and any later response on the same connection waits behind it.
  */
 export async function startMockKafka(options: MockKafkaOptions = {}): Promise<MockKafka> {
   const binary = await ensureHelperCompiled();
