@@ -10,7 +10,6 @@ import {
   generateCandidates,
   keepCataloged,
   mergeNeighbours,
-  readItems,
   requestCandidates,
   sortByScore,
   type Candidate,
@@ -18,6 +17,7 @@ import {
   type ScoredItem,
 } from '@nexttap/rank';
 import type { FeatureStore } from '@nexttap/store';
+import { storeItemReader, type ItemReader } from './item-reads';
 import { rankByScore } from './metrics';
 import type { RankerResult } from './point-log';
 import { createRandom, hashText } from './random';
@@ -68,17 +68,27 @@ export function isAlreadyEngaged(itemId: string, session: SessionSnapshot, user:
  * by score alone, as published sampled metrics are computed.
  */
 export class PointEvaluator {
+  private readonly readItems: ItemReader;
+
+  /** `readItems` reads the candidates' features; by default from `store` at every point. */
   constructor(
     private readonly store: FeatureStore,
     private readonly pools: PoolCache,
     private readonly rankers: readonly Ranker[],
-    private readonly settings: { protocol: Protocol; seed: number },
-  ) {}
+    private readonly settings: { protocol: Protocol; seed: number; readItems?: ItemReader },
+  ) {
+    this.readItems = settings.readItems ?? storeItemReader(store);
+  }
 
   async rank(request: PointRequest): Promise<PointRanking> {
     const startedMs = performance.now();
     const { candidates: proposed, covisitLists } = await this.candidates(request);
-    const proposedSnapshots = await readItems(this.store, proposed.map((candidate) => candidate.itemId), request.nowMs, undefined, request.session, covisitLists);
+    const proposedSnapshots = await this.readItems(
+      proposed.map((candidate) => candidate.itemId),
+      request.nowMs,
+      request.session,
+      covisitLists,
+    );
     // Generated candidates without a catalog record are dropped, as `rankFeed` drops them.
     const { candidates, snapshots: items } = this.settings.protocol === 'full' ? keepCataloged(proposed, proposedSnapshots) : { candidates: proposed, snapshots: proposedSnapshots };
     const candidateLatencyMs = performance.now() - startedMs;

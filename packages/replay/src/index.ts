@@ -4,6 +4,7 @@ export * from './catalog-schedule';
 export * from './compare';
 export * from './coverage';
 export * from './errors';
+export * from './item-reads';
 export * from './list-quality';
 export * from './evaluation-window';
 export * from './evaluator';

@@ -8,6 +8,7 @@ import { scheduleCatalog, type ScheduledItem } from './catalog-schedule';
 import { REPLAY_ERROR_CODES, ReplayError } from './errors';
 import { resolveEvaluationWindow, type EvaluationWindow } from './evaluation-window';
 import { isAlreadyEngaged, PointEvaluator, type PointRanking } from './evaluator';
+import { CachedItemReads } from './item-reads';
 import { ListQualityMeter } from './list-quality';
 import { collectLoggedFeeds, estimateOffPolicy, type LoggedFeed } from './off-policy';
 import { sortInteractions } from './ordering';
@@ -78,6 +79,8 @@ class ReplayRun {
   private readonly store: FeatureStore;
   /** Removes expired keys from the default memory store; a store from `createStore` expires keys itself. */
   private readonly sweepStore: (() => void) | undefined;
+  /** Copies of items' features kept across points, on the default memory store only. */
+  private readonly itemReads: CachedItemReads | undefined;
   private eventsSinceSweep = 0;
   private readonly pools: PoolCache;
   private readonly evaluator: PointEvaluator;
@@ -106,12 +109,17 @@ class ReplayRun {
     if (settings.createStore === undefined) {
       const memoryStore = new MemoryFeatureStore({ now, sweepIntervalMs: 0 });
       this.sweepStore = () => memoryStore.sweepExpired();
+      this.itemReads = new CachedItemReads(memoryStore, now);
       this.store = memoryStore;
     } else {
       this.store = settings.createStore(now);
     }
     this.pools = new PoolCache(this.store);
-    this.evaluator = new PointEvaluator(this.store, this.pools, rankers, { protocol: settings.protocol, seed: settings.seed });
+    this.evaluator = new PointEvaluator(this.store, this.pools, rankers, {
+      protocol: settings.protocol,
+      seed: settings.seed,
+      ...(this.itemReads === undefined ? {} : { readItems: this.itemReads.read }),
+    });
     this.points = new PointLog(
       rankers.map((ranker) => ranker.description),
       settings.ks,
@@ -182,6 +190,10 @@ class ReplayRun {
     this.pending = [];
     this.clockMs = (events[events.length - 1] as Interaction).ts;
     const applied = await applyInteractions(this.store, events);
+    // An interaction writes the packed snapshot of its own item and of no other item.
+    for (const event of events) {
+      this.itemReads?.invalidate(event.itemId);
+    }
     this.eventsSinceSweep += events.length;
     if (this.sweepStore !== undefined && this.eventsSinceSweep >= SWEEP_EVERY_EVENTS) {
       this.sweepStore();
@@ -218,6 +230,7 @@ class ReplayRun {
       items.push(item);
       this.quality.setCategories(item.itemId, item.categories);
       this.markKnown(item.itemId);
+      this.itemReads?.invalidate(item.itemId);
       this.nextScheduled += 1;
     }
     await applyCatalogItems(this.store, items);

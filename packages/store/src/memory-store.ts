@@ -83,6 +83,15 @@ export class MemoryFeatureStore implements FeatureStore {
   }
 
   /**
+   * Returns when a key expires, in epoch ms of the store's clock: infinite for a key without a TTL
+   * and undefined for a missing or expired key. A replay that keeps copies of values uses it to
+   * know how long a copy equals what a read would return.
+   */
+  expiresAtMs(key: string): number | undefined {
+    return this.get(key)?.expiresAtMs;
+  }
+
+  /**
    * Removes every key whose TTL has run out by the store's clock. The timer calls it; a caller that
    * runs the store on its own clock (replay) may call it to keep memory bounded.
    */
