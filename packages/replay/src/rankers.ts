@@ -78,14 +78,24 @@ function scoreEach(items: readonly ItemSnapshot[], score: (item: ItemSnapshot) =
  */
 function scoreByCovisitation(items: readonly ItemSnapshot[]): Float64Array {
   const order = new Int32Array(items.length);
+  // The keys are read once per item rather than once per comparison, because `positiveLong`
+  // decays the stored count on every read.
+  const covisitScores = new Float64Array(items.length);
+  const positiveLong = new Float64Array(items.length);
+  const itemIds = new Array<string>(items.length);
   for (let index = 0; index < items.length; index++) {
+    const item = items[index] as ItemSnapshot;
     order[index] = index;
+    covisitScores[index] = item.covisitScore;
+    positiveLong[index] = item.positiveLong;
+    itemIds[index] = item.itemId;
   }
-  order.sort((a, b) => {
-    const first = items[a] as ItemSnapshot;
-    const second = items[b] as ItemSnapshot;
-    return compareDescending(first.covisitScore, second.covisitScore) || compareDescending(first.positiveLong, second.positiveLong) || compareText(first.itemId, second.itemId);
-  });
+  order.sort(
+    (a, b) =>
+      compareDescending(covisitScores[a] as number, covisitScores[b] as number) ||
+      compareDescending(positiveLong[a] as number, positiveLong[b] as number) ||
+      compareText(itemIds[a] as string, itemIds[b] as string),
+  );
   const scores = new Float64Array(items.length);
   for (let position = 0; position < order.length; position++) {
     scores[order[position] as number] = items.length - position;
