@@ -10,9 +10,13 @@ import { selfInformation } from './metrics';
 export class ListQualityMeter {
   private readonly categoryBits = new Map<string, number>();
   /** Per item: its categories as bits (bit i of word i >> 5 is category i), and how many there are. */
-  private readonly itemCategories = new Map<string, { words: Uint32Array; count: number }>();
+  private readonly itemCategories = new Map<string, CategoryBits>();
   private readonly itemEvents = new Map<string, number>();
   private totalEvents = 0;
+  /** Buffers of `measure`, reused across calls because it runs per ranker at every point. */
+  private sums = new Float64Array(0);
+  private distances = new Float64Array(0);
+  private readonly sets: CategoryBits[] = [];
 
   /** Records an item's categories; a later call for the same item replaces them. */
   setCategories(itemId: string, categories: readonly string[]): void {
@@ -21,7 +25,7 @@ export class ListQualityMeter {
     for (const bit of bits) {
       words[bit >>> 5] = (words[bit >>> 5] as number) | (1 << (bit & 31));
     }
-    this.itemCategories.set(itemId, { words, count: bits.length });
+    this.itemCategories.set(itemId, { low: words[0] ?? 0, words, count: bits.length });
   }
 
   /** Counts one applied event of an item, for novelty. */
@@ -36,19 +40,29 @@ export class ListQualityMeter {
    * still adds its terms in its own order, so the values equal one computation per k.
    */
   measure(top: readonly string[], ks: readonly number[]): ListQuality {
-    const counts = ks.map((k) => Math.min(k, top.length));
-    const longest = Math.max(0, ...counts);
+    let longest = 0;
+    for (const k of ks) {
+      longest = Math.max(longest, Math.min(k, top.length));
+    }
     const noveltySums = this.noveltyPrefixSums(top, longest);
     const distances = this.pairDistances(top, longest);
-    return {
-      novelty: counts.map((count) => (count === 0 ? Number.NaN : (noveltySums[count] as number) / count)),
-      diversity: counts.map((count) => diversityOf(distances, longest, count)),
-    };
+    const novelty = new Array<number>(ks.length);
+    const diversity = new Array<number>(ks.length);
+    for (let kIndex = 0; kIndex < ks.length; kIndex++) {
+      const count = Math.min(ks[kIndex] as number, top.length);
+      novelty[kIndex] = count === 0 ? Number.NaN : (noveltySums[count] as number) / count;
+      diversity[kIndex] = diversityOf(distances, longest, count);
+    }
+    return { novelty, diversity };
   }
 
-  /** Returns the sums of the first i items' self-information, for i from 0 to `count`, each adding the items in list order. */
+  /**
+   * Returns the sums of the first i items' self-information, for i from 0 to `count`, each adding
+   * the items in list order. The array is reused by the next call.
+   */
   private noveltyPrefixSums(top: readonly string[], count: number): Float64Array {
-    const sums = new Float64Array(count + 1);
+    const sums = this.scratch(count);
+    sums[0] = 0;
     let sum = 0;
     for (let index = 0; index < count; index++) {
       sum += selfInformation(this.itemEvents.get(top[index] as string) ?? 0, this.totalEvents);
@@ -57,16 +71,35 @@ export class ListQualityMeter {
     return sums;
   }
 
-  /** Returns the Jaccard distance of the categories of items i and j (i < j) at `i * count + j`, for the first `count` items. */
+  /**
+   * Returns the Jaccard distance of the categories of items i and j (i < j) at `i * count + j`,
+   * for the first `count` items. The array is reused by the next call.
+   */
   private pairDistances(top: readonly string[], count: number): Float64Array {
-    const sets = top.slice(0, count).map((itemId) => this.itemCategories.get(itemId) ?? EMPTY_CATEGORIES);
-    const distances = new Float64Array(count * count);
+    const sets = this.sets;
+    sets.length = count;
+    for (let index = 0; index < count; index++) {
+      sets[index] = this.itemCategories.get(top[index] as string) ?? EMPTY_CATEGORIES;
+    }
+    if (this.distances.length < count * count) {
+      this.distances = new Float64Array(count * count);
+    }
+    const distances = this.distances;
     for (let first = 0; first < count; first++) {
+      const firstSet = sets[first] as CategoryBits;
       for (let second = first + 1; second < count; second++) {
-        distances[first * count + second] = jaccardDistance(sets[first] as CategoryBits, sets[second] as CategoryBits);
+        distances[first * count + second] = jaccardDistance(firstSet, sets[second] as CategoryBits);
       }
     }
     return distances;
+  }
+
+  /** Returns the prefix-sum buffer with room for `count` + 1 values. */
+  private scratch(count: number): Float64Array {
+    if (this.sums.length < count + 1) {
+      this.sums = new Float64Array(count + 1);
+    }
+    return this.sums;
   }
 
   private bitOf(category: string): number {
@@ -98,16 +131,18 @@ function diversityOf(distances: Float64Array, stride: number, count: number): nu
 }
 
 interface CategoryBits {
+  /** `words[0]`, or 0 without words: the only word while a log has at most 32 categories. */
+  low: number;
   words: Uint32Array;
   count: number;
 }
 
-const EMPTY_CATEGORIES: CategoryBits = { words: new Uint32Array(0), count: 0 };
+const EMPTY_CATEGORIES: CategoryBits = { low: 0, words: new Uint32Array(0), count: 0 };
 
 function jaccardDistance(a: CategoryBits, b: CategoryBits): number {
-  let shared = 0;
+  let shared = bitCount(a.low & b.low);
   const words = Math.min(a.words.length, b.words.length);
-  for (let word = 0; word < words; word++) {
+  for (let word = 1; word < words; word++) {
     shared += bitCount((a.words[word] as number) & (b.words[word] as number));
   }
   const union = a.count + b.count - shared;
