@@ -9,14 +9,17 @@ import { selfInformation } from './metrics';
  */
 export class ListQualityMeter {
   private readonly categoryBits = new Map<string, number>();
-  /** Per item: its categories as bits (bit i of word i >> 5 is category i), and how many there are. */
-  private readonly itemCategories = new Map<string, CategoryBits>();
-  private readonly itemEvents = new Map<string, number>();
+  /**
+   * Per item: its applied events and its categories, in one record, so that measuring a list
+   * looks each item up once. The lookups of a point miss the CPU caches, because every item
+   * of the log has a record.
+   */
+  private readonly items = new Map<string, ItemRecord>();
   private totalEvents = 0;
   /** Buffers of `measure`, reused across calls because it runs per ranker at every point. */
   private sums = new Float64Array(0);
   private distances = new Float64Array(0);
-  private readonly sets: CategoryBits[] = [];
+  private readonly records: ItemRecord[] = [];
 
   /** Records an item's categories; a later call for the same item replaces them. */
   setCategories(itemId: string, categories: readonly string[]): void {
@@ -25,12 +28,15 @@ export class ListQualityMeter {
     for (const bit of bits) {
       words[bit >>> 5] = (words[bit >>> 5] as number) | (1 << (bit & 31));
     }
-    this.itemCategories.set(itemId, { low: words[0] ?? 0, words, count: bits.length });
+    const record = this.recordOf(itemId);
+    record.low = words[0] ?? 0;
+    record.words = words;
+    record.count = bits.length;
   }
 
   /** Counts one applied event of an item, for novelty. */
   countEvent(itemId: string): void {
-    this.itemEvents.set(itemId, (this.itemEvents.get(itemId) ?? 0) + 1);
+    this.recordOf(itemId).events += 1;
     this.totalEvents += 1;
   }
 
@@ -44,8 +50,13 @@ export class ListQualityMeter {
     for (const k of ks) {
       longest = Math.max(longest, Math.min(k, top.length));
     }
-    const noveltySums = this.noveltyPrefixSums(top, longest);
-    const distances = this.pairDistances(top, longest);
+    const records = this.records;
+    records.length = longest;
+    for (let index = 0; index < longest; index++) {
+      records[index] = this.items.get(top[index] as string) ?? EMPTY_RECORD;
+    }
+    const noveltySums = this.noveltyPrefixSums(records, longest);
+    const distances = this.pairDistances(records, longest);
     const novelty = new Array<number>(ks.length);
     const diversity = new Array<number>(ks.length);
     for (let kIndex = 0; kIndex < ks.length; kIndex++) {
@@ -60,12 +71,12 @@ export class ListQualityMeter {
    * Returns the sums of the first i items' self-information, for i from 0 to `count`, each adding
    * the items in list order. The array is reused by the next call.
    */
-  private noveltyPrefixSums(top: readonly string[], count: number): Float64Array {
+  private noveltyPrefixSums(records: readonly ItemRecord[], count: number): Float64Array {
     const sums = this.scratch(count);
     sums[0] = 0;
     let sum = 0;
     for (let index = 0; index < count; index++) {
-      sum += selfInformation(this.itemEvents.get(top[index] as string) ?? 0, this.totalEvents);
+      sum += selfInformation((records[index] as ItemRecord).events, this.totalEvents);
       sums[index + 1] = sum;
     }
     return sums;
@@ -75,23 +86,27 @@ export class ListQualityMeter {
    * Returns the Jaccard distance of the categories of items i and j (i < j) at `i * count + j`,
    * for the first `count` items. The array is reused by the next call.
    */
-  private pairDistances(top: readonly string[], count: number): Float64Array {
-    const sets = this.sets;
-    sets.length = count;
-    for (let index = 0; index < count; index++) {
-      sets[index] = this.itemCategories.get(top[index] as string) ?? EMPTY_CATEGORIES;
-    }
+  private pairDistances(records: readonly CategoryBits[], count: number): Float64Array {
     if (this.distances.length < count * count) {
       this.distances = new Float64Array(count * count);
     }
     const distances = this.distances;
     for (let first = 0; first < count; first++) {
-      const firstSet = sets[first] as CategoryBits;
+      const firstSet = records[first] as CategoryBits;
       for (let second = first + 1; second < count; second++) {
-        distances[first * count + second] = jaccardDistance(firstSet, sets[second] as CategoryBits);
+        distances[first * count + second] = jaccardDistance(firstSet, records[second] as CategoryBits);
       }
     }
     return distances;
+  }
+
+  private recordOf(itemId: string): ItemRecord {
+    let record = this.items.get(itemId);
+    if (record === undefined) {
+      record = { events: 0, low: 0, words: EMPTY_WORDS, count: 0 };
+      this.items.set(itemId, record);
+    }
+    return record;
   }
 
   /** Returns the prefix-sum buffer with room for `count` + 1 values. */
@@ -137,7 +152,13 @@ interface CategoryBits {
   count: number;
 }
 
-const EMPTY_CATEGORIES: CategoryBits = { low: 0, words: new Uint32Array(0), count: 0 };
+/** An item's applied events and categories. */
+interface ItemRecord extends CategoryBits {
+  events: number;
+}
+
+const EMPTY_WORDS = new Uint32Array(0);
+const EMPTY_RECORD: ItemRecord = { events: 0, low: 0, words: EMPTY_WORDS, count: 0 };
 
 function jaccardDistance(a: CategoryBits, b: CategoryBits): number {
   let shared = bitCount(a.low & b.low);
