@@ -112,10 +112,13 @@ export class MemoryFeatureStore implements FeatureStore {
     }
     const { hashDecay, packedDecay, zsetDecay } = batch;
     let first = 0;
+    // Each key is looked up once for all of its entries: a batch of 100 events adds to the global
+    // counters 100 times, and every lookup in a store of 100,000 keys is likely a cache miss.
     hashDecay.keys.forEach((key, index) => {
+      const fields = this.hash(key).fields;
       const end = first + (hashDecay.counts[index] as number);
       for (let entry = first; entry < end; entry++) {
-        this.hashDecayAdd(key, hashDecay.names[entry] as string, hashDecay.sums[entry] as number, hashDecay.referencesMs[entry] as number, hashDecay.halfLivesMs[entry] as number);
+        hashDecayAdd(fields, hashDecay.names[entry] as string, hashDecay.sums[entry] as number, hashDecay.referencesMs[entry] as number, hashDecay.halfLivesMs[entry] as number);
       }
       first = end;
     });
@@ -128,10 +131,7 @@ export class MemoryFeatureStore implements FeatureStore {
     first = 0;
     zsetDecay.keys.forEach((key, index) => {
       const end = first + (zsetDecay.counts[index] as number);
-      for (let entry = first; entry < end; entry++) {
-        const member = zsetDecay.names[entry] as string;
-        this.zsetDecayAdd(key, member, zsetDecay.sums[entry] as number, zsetDecay.referencesMs[entry] as number, zsetDecay.halfLivesMs[entry] as number, zsetDecay.integerScales[index] as number);
-      }
+      this.applyZsetDecay(key, zsetDecay, first, end, zsetDecay.integerScales[index] as number);
       first = end;
     });
     for (const [key, member, score, mode] of batch.zsetAdd) {
@@ -185,27 +185,6 @@ export class MemoryFeatureStore implements FeatureStore {
     }
   }
 
-  private hashDecayAdd(key: string, field: string, sum: number, referenceMs: number, halfLifeMs: number): void {
-    const fields = this.hash(key).fields;
-    const stored = fields.get(LANDMARK_FIELD);
-    let landmarkMs = stored === undefined ? Number.NaN : numberOf(stored);
-    if (Number.isNaN(landmarkMs)) {
-      landmarkMs = referenceMs;
-      fields.set(LANDMARK_FIELD, landmarkMs);
-    } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs)) {
-      for (const [name, value] of fields) {
-        const fieldHalfLifeMs = halfLifeOfField(name);
-        if (fieldHalfLifeMs !== undefined) {
-          fields.set(name, numberOf(value) * renewalFactor(landmarkMs, referenceMs, fieldHalfLifeMs));
-        }
-      }
-      landmarkMs = referenceMs;
-      fields.set(LANDMARK_FIELD, landmarkMs);
-    }
-    const added = sum * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
-    fields.set(field, numberOf(fields.get(field) ?? 0) + added);
-  }
-
   /**
    * Adds to a packed decayed record as the Redis script does: the entries in order, with the
    * landmark and renewal rules of a decayed hash, into a new array, because readers may hold the
@@ -244,34 +223,41 @@ export class MemoryFeatureStore implements FeatureStore {
   }
 
   /**
-   * Adds to a decayed sorted set whose landmark lives in `<key>:landmark`, as in Redis. With an
-   * `integerScale` above 0 the additions and a renewal's rescaled scores are rounded to integers.
+   * Adds the entries from `first` to `end` to a decayed sorted set whose landmark lives in
+   * `<key>:landmark`, as in Redis. With an `integerScale` above 0 the additions and a renewal's
+   * rescaled scores are rounded to integers.
    */
-  private zsetDecayAdd(key: string, member: string, sum: number, referenceMs: number, halfLifeMs: number, integerScale: number): void {
+  private applyZsetDecay(key: string, entries: DecayEntries<string>, first: number, end: number, integerScale: number): void {
     const zset = this.zset(key);
     const landmarkKey = (zset.landmarkKey ??= key + ZSET_LANDMARK_SUFFIX);
     const stored = this.get(landmarkKey);
+    // Kept across the entries, as a read of the landmark key after each entry would return it.
     let landmarkMs = stored?.type === 'string' ? (stored.numeric ??= Number(stored.text)) : undefined;
-    if (landmarkMs === undefined) {
-      landmarkMs = referenceMs;
-      this.setLandmark(landmarkKey, landmarkMs);
-    } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs, integerScale > 0 ? INTEGER_RENEW_EXPONENT : RENEW_EXPONENT)) {
-      const factor = renewalFactor(landmarkMs, referenceMs, halfLifeMs);
-      zset.scores.forEach((entry) => {
-        entry.score = integerScale > 0 ? Math.floor(entry.score * factor + 0.5) : entry.score * factor;
-      });
-      landmarkMs = referenceMs;
-      this.setLandmark(landmarkKey, landmarkMs);
-    }
-    let added = sum * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
-    if (integerScale > 0) {
-      added = Math.floor(added * integerScale + 0.5);
-    }
-    const current = zset.scores.get(member);
-    if (current === undefined) {
-      zset.scores.set(member, { score: 0 + added });
-    } else {
-      current.score += added;
+    for (let entry = first; entry < end; entry++) {
+      const referenceMs = entries.referencesMs[entry] as number;
+      const halfLifeMs = entries.halfLivesMs[entry] as number;
+      if (landmarkMs === undefined) {
+        landmarkMs = referenceMs;
+        this.setLandmark(landmarkKey, landmarkMs);
+      } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs, integerScale > 0 ? INTEGER_RENEW_EXPONENT : RENEW_EXPONENT)) {
+        const factor = renewalFactor(landmarkMs, referenceMs, halfLifeMs);
+        zset.scores.forEach((cell) => {
+          cell.score = integerScale > 0 ? Math.floor(cell.score * factor + 0.5) : cell.score * factor;
+        });
+        landmarkMs = referenceMs;
+        this.setLandmark(landmarkKey, landmarkMs);
+      }
+      let added = (entries.sums[entry] as number) * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
+      if (integerScale > 0) {
+        added = Math.floor(added * integerScale + 0.5);
+      }
+      const member = entries.names[entry] as string;
+      const current = zset.scores.get(member);
+      if (current === undefined) {
+        zset.scores.set(member, { score: 0 + added });
+      } else {
+        current.score += added;
+      }
     }
   }
 
@@ -356,6 +342,7 @@ export class MemoryFeatureStore implements FeatureStore {
           value.topCache = { limit: request.limit, members: topMembers(value.scores, request.limit), shared: false };
         }
         value.topCache.memberIds ??= value.topCache.members.map((entry) => entry.member);
+        value.topCache.memberIdsShared = true;
         return { kind: 'zsetMembers', value: value.topCache.memberIds };
       }
     }
@@ -433,8 +420,13 @@ interface TopCache {
   members: Array<{ member: string; score: number }>;
   /** True once a read has returned `members`, which then belongs to the reader and stays unchanged. */
   shared: boolean;
-  /** The members' ids alone, built by the first members-only read after a change and never changed after. */
+  /**
+   * The members' ids alone, in the order of `members`: built by the first members-only read and
+   * then kept in step with `members` by `updateTopCache`.
+   */
   memberIds?: string[];
+  /** True once a read has returned `memberIds`, which then belongs to the reader and stays unchanged. */
+  memberIdsShared?: boolean;
 }
 
 /**
@@ -456,10 +448,15 @@ function updateTopCache(zset: ZsetValue, member: string, added: boolean, score: 
   // A reader may still hold a shared array, so it is copied. An unshared one is changed in place:
   // a user's set of up to 2,000 members gains one per event and is read only at evaluation points.
   const members = cache.shared ? cache.members.slice() : cache.members;
+  // The ids change with the members, so that a members-only read need not rebuild them: a user's
+  // interacted set of up to 2,000 members is read whole at every evaluation point of a replay.
+  // Copying the ids reads no entry, where rebuilding them reads every one.
+  const memberIds = cache.memberIds === undefined ? undefined : cache.memberIdsShared === true ? cache.memberIds.slice() : cache.memberIds;
   if (!added) {
     const index = members.findIndex((entry) => entry.member === member);
     if (index >= 0) {
       members.splice(index, 1);
+      memberIds?.splice(index, 1);
     }
   }
   let low = 0;
@@ -474,12 +471,38 @@ function updateTopCache(zset: ZsetValue, member: string, added: boolean, score: 
     }
   }
   members.splice(low, 0, { member, score });
+  memberIds?.splice(low, 0, member);
   if (members.length > cache.limit) {
     members.length = cache.limit;
+    if (memberIds !== undefined) {
+      memberIds.length = cache.limit;
+    }
   }
   cache.members = members;
   cache.shared = false;
-  cache.memberIds = undefined;
+  cache.memberIds = memberIds;
+  cache.memberIdsShared = false;
+}
+
+/** Adds to a field of a decayed hash as the Redis script does: the landmark and renewal rules of `LANDMARK_FIELD`. */
+function hashDecayAdd(fields: Map<string, string | number>, field: string, sum: number, referenceMs: number, halfLifeMs: number): void {
+  const stored = fields.get(LANDMARK_FIELD);
+  let landmarkMs = stored === undefined ? Number.NaN : numberOf(stored);
+  if (Number.isNaN(landmarkMs)) {
+    landmarkMs = referenceMs;
+    fields.set(LANDMARK_FIELD, landmarkMs);
+  } else if (needsRenewal(referenceMs, landmarkMs, halfLifeMs)) {
+    for (const [name, value] of fields) {
+      const fieldHalfLifeMs = halfLifeOfField(name);
+      if (fieldHalfLifeMs !== undefined) {
+        fields.set(name, numberOf(value) * renewalFactor(landmarkMs, referenceMs, fieldHalfLifeMs));
+      }
+    }
+    landmarkMs = referenceMs;
+    fields.set(LANDMARK_FIELD, landmarkMs);
+  }
+  const added = sum * 2 ** ((referenceMs - landmarkMs) / halfLifeMs);
+  fields.set(field, numberOf(fields.get(field) ?? 0) + added);
 }
 
 /** Reads a hash field as a number, as Redis reads a field's text as a double. */

@@ -178,6 +178,38 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
       expect(missing).toEqual({ kind: 'zsetMembers', value: [] });
     });
 
+    it('keeps zsetMembers current while members are added and raised', async () => {
+      const expected = new Map<string, number>();
+      const steps: Array<[member: string, score: number]> = [
+        ['b', 2],
+        ['a', 2],
+        ['c', 1],
+        ['b', 5],
+        ['d', 3],
+        ['a', 1],
+        ['e', 4],
+        ['c', 6],
+      ];
+      let previous: { ids: readonly string[]; copy: string[] } | undefined;
+      for (const [member, score] of steps) {
+        await store.apply([{ operations: [{ op: 'zsetAdd', key: 'members-raised', member, score, mode: 'max', maxMembers: 4 }] }]);
+        expected.set(member, Math.max(expected.get(member) ?? score, score));
+        const lowest = [...expected].sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : 1));
+        while (expected.size > 4) {
+          expected.delete((lowest.shift() as [string, number])[0]);
+        }
+        const [members] = await store.read([{ kind: 'zsetMembers', key: 'members-raised', limit: 10 }]);
+        const order = [...expected].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? 1 : -1)).map(([name]) => name);
+        expect(members, `after ${member} ${score}`).toEqual({ kind: 'zsetMembers', value: order });
+        // A write after a read leaves the array that the read returned as it was.
+        if (previous !== undefined) {
+          expect(previous.ids, `earlier read, after ${member} ${score}`).toEqual(previous.copy);
+        }
+        const ids = members?.kind === 'zsetMembers' ? members.value : [];
+        previous = { ids, copy: [...ids] };
+      }
+    });
+
     it('honours zsetAdd modes max and nx', async () => {
       const add = (score: number, mode: 'max' | 'nx') => ({ op: 'zsetAdd' as const, key: `modes-${mode}`, member: 'x', score, mode, maxMembers: 10 });
       await store.apply([{ operations: [add(5, 'max'), add(3, 'max'), add(7, 'max'), add(5, 'nx'), add(9, 'nx')] }]);
