@@ -3,8 +3,8 @@ import { applyCatalogItems, applyInteractions, ITEM_STAT_FIELDS, type ItemSnapsh
 import { covisitReadRequests, covisitSeeds, readItems, readSession } from '@nexttap/rank';
 import { MemoryFeatureStore } from '@nexttap/store';
 import { describe, expect, it } from 'vitest';
-import { CachedItemReads } from '../src/index';
-import { event, item, T0 } from './fixtures';
+import { CachedItemReads, runReplay } from '../src/index';
+import { event, item, movieLensSlice, T0 } from './fixtures';
 
 const DAY_MS = 86_400_000;
 const ITEM_IDS = ['a', 'b', 'c', 'd'];
@@ -96,5 +96,17 @@ describe('CachedItemReads', () => {
     const after = await readBothWays(store, reads, now());
     expect(after.cached).toEqual(after.fresh);
     expect(after.cached).not.toEqual(before.cached);
+  });
+});
+
+describe('replay with item copies', () => {
+  it('gives the same report as reading every item at every point', async () => {
+    const input = await movieLensSlice(1_500);
+    const options = { input, baselines: ['popular', 'trending', 'covisit'] as const, bootstrapResamples: 20 };
+    const withCopies = await runReplay(options);
+    // A store from `createStore` turns the copies off, so every point reads every candidate.
+    const withoutCopies = await runReplay({ ...options, createStore: (now: () => number) => new MemoryFeatureStore({ now, sweepIntervalMs: 0 }) });
+    expect(withCopies.report.counts.evaluationPoints).toBeGreaterThan(100);
+    expect(JSON.stringify(withCopies.report)).toBe(JSON.stringify(withoutCopies.report));
   });
 });
