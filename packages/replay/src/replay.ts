@@ -87,8 +87,11 @@ class ReplayRun {
   private readonly points: PointLog;
   private readonly feeds: Map<number, LoggedFeed>;
   private readonly candidateLatencyMs: number[] = [];
-  private readonly seenSessions = new Set<string>();
-  private readonly seenEvents = new Set<string>();
+  /**
+   * Ids of the events seen so far, by session: a session listed here has had an earlier event.
+   * Nested sets cost less than one set of joined ids, which built and hashed a new string per event.
+   */
+  private readonly eventsBySession = new Map<string, Set<string>>();
   /** Events not yet applied, in replay order. */
   private pending: Interaction[] = [];
   /** Novelty and diversity of the rankings, from the events applied so far and the catalog. */
@@ -157,9 +160,9 @@ class ReplayRun {
     const catalogDue = this.nextScheduled < this.schedule.length && (this.schedule[this.nextScheduled] as ScheduledItem).availableAtMs <= event.ts;
     const refreshDue = index % this.settings.poolRefreshEvents === 0 && this.poolsUsedFrom(index);
     const feed = inWindow ? this.feeds.get(index) : undefined;
-    const eventKey = `${event.sessionId}\t${event.eventId}`;
-    const isTarget = inWindow && TARGET_TYPES.has(event.type) && !this.seenEvents.has(eventKey);
-    if (catalogDue || refreshDue || feed !== undefined || (isTarget && this.seenSessions.has(event.sessionId))) {
+    const sessionEvents = this.eventsBySession.get(event.sessionId);
+    const isTarget = inWindow && TARGET_TYPES.has(event.type) && !(sessionEvents?.has(event.eventId) ?? false);
+    if (catalogDue || refreshDue || feed !== undefined || (isTarget && sessionEvents !== undefined)) {
       await this.applyPending();
       this.clockMs = event.ts;
       await this.applyKnownCatalog(event.ts);
@@ -171,10 +174,13 @@ class ReplayRun {
       }
     }
     if (isTarget) {
-      await this.evaluateTarget(event, eventKey);
+      await this.evaluateTarget(event, `${event.sessionId}\t${event.eventId}`);
     }
-    this.seenEvents.add(eventKey);
-    this.seenSessions.add(event.sessionId);
+    if (sessionEvents === undefined) {
+      this.eventsBySession.set(event.sessionId, new Set([event.eventId]));
+    } else {
+      sessionEvents.add(event.eventId);
+    }
     this.pending.push(event);
     if (this.pending.length >= MAX_BATCH_EVENTS) {
       await this.applyPending();
@@ -238,7 +244,7 @@ class ReplayRun {
 
   private async evaluateTarget(event: Interaction, key: string): Promise<void> {
     this.counts.targetEventsInWindow += 1;
-    if (!this.seenSessions.has(event.sessionId)) {
+    if (!this.eventsBySession.has(event.sessionId)) {
       this.counts.skippedFirstInSession += 1;
       return;
     }
