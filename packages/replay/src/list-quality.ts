@@ -11,8 +11,9 @@ export class ListQualityMeter {
   private readonly categoryBits = new Map<string, number>();
   /**
    * Per item: its applied events and its categories, in one record, so that measuring a list
-   * looks each item up once. The lookups of a point miss the CPU caches, because every item
-   * of the log has a record.
+   * looks each item up once. With two maps the second lookup took about half the time of
+   * `measure` in a MovieLens replay, because a map of every item of the log mostly misses the
+   * CPU caches.
    */
   private readonly items = new Map<string, ItemRecord>();
   private totalEvents = 0;

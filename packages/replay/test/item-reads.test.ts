@@ -9,7 +9,7 @@ import { event, item, movieLensSlice, T0 } from './fixtures';
 const DAY_MS = 86_400_000;
 const ITEM_IDS = ['a', 'b', 'c', 'd'];
 
-/** The values a ranker reads from an item snapshot, as plain data. */
+/** Copies the values a ranker reads from an item snapshot into plain data. */
 function valuesOf(snapshot: ItemSnapshot): unknown {
   return {
     itemId: snapshot.itemId,
@@ -23,7 +23,7 @@ function valuesOf(snapshot: ItemSnapshot): unknown {
   };
 }
 
-/** A memory store on a settable clock, with a catalog of four items and a session that engaged with two. */
+/** Builds a memory store on a settable clock, with a catalog of four items and a session that engaged with two. */
 async function storeWithSession(): Promise<{ store: MemoryFeatureStore; setClock: (tMs: number) => void; now: () => number }> {
   let clockMs = T0;
   const store = new MemoryFeatureStore({ now: () => clockMs, sweepIntervalMs: 0 });

@@ -451,7 +451,10 @@ function updateTopCache(zset: ZsetValue, member: string, added: boolean, score: 
   // The ids change with the members, so that a members-only read need not rebuild them: a user's
   // interacted set of up to 2,000 members is read whole at every evaluation point of a replay.
   // Copying the ids reads no entry, where rebuilding them reads every one.
-  const memberIds = cache.memberIds === undefined ? undefined : cache.memberIdsShared === true ? cache.memberIds.slice() : cache.memberIds;
+  let memberIds = cache.memberIds;
+  if (memberIds !== undefined && cache.memberIdsShared === true) {
+    memberIds = memberIds.slice();
+  }
   if (!added) {
     const index = members.findIndex((entry) => entry.member === member);
     if (index >= 0) {
