@@ -1,5 +1,6 @@
+import type { ItemColumns } from './item-columns';
 import { findFeature, type FeatureContext, type FeatureDefinition } from './registry';
-import type { ItemSnapshot, SessionSnapshot, UserSnapshot } from './snapshots';
+import { itemColumnsOf, type ItemSnapshot, type SessionSnapshot, type UserSnapshot } from './snapshots';
 
 /** A row-major float32 matrix of candidates × features, the input layout of a ranking model. */
 export interface FeatureMatrix {
@@ -38,6 +39,8 @@ export function buildFeatureMatrix(
   // share the session and user, so their affinity sums are computed once.
   const context: FeatureContext = { session, user, item: items[0] as ItemSnapshot, nowMs, affinityTotals: new Map() };
   const columnValues = new Float64Array(items.length);
+  // The kernels' inputs, read from the snapshots once for every column that has a kernel.
+  let itemColumns: ItemColumns | undefined;
   for (let column = 0; column < columns; column++) {
     const feature = features[column] as FeatureDefinition;
     const defaultValue = feature.defaultValue;
@@ -51,7 +54,8 @@ export function buildFeatureMatrix(
     }
     if (feature.computeColumn !== undefined) {
       // The values are checked as doubles, before the float32 store, as `compute` values are.
-      feature.computeColumn(items, context, columnValues);
+      itemColumns ??= itemColumnsOf(items);
+      feature.computeColumn(itemColumns, context, columnValues);
       for (let row = 0, cell = column; row < items.length; row++, cell += columns) {
         const value = columnValues[row] as number;
         data[cell] = Number.isFinite(value) ? value : defaultValue;
