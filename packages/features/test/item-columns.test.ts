@@ -1,11 +1,25 @@
 import type { CatalogItem } from '@nexttap/events';
 import { describe, expect, it } from 'vitest';
-import { catalogFactsOf, ITEM_FIELDS, ITEM_STAT_FIELDS, itemColumnsOf, itemStatIndex, itemTypeField, ItemSnapshotBuilder, type ItemSnapshot } from '../src/index';
+import {
+  buildFeatureMatrix,
+  catalogFactsOf,
+  FEATURE_REGISTRY,
+  ITEM_FIELDS,
+  ITEM_STAT_FIELDS,
+  itemColumnsOf,
+  itemRecordOf,
+  itemStatIndex,
+  itemTypeField,
+  ItemSnapshotBuilder,
+  rebasePackedSnapshot,
+  type ItemSnapshot,
+  type SessionSnapshot,
+} from '../src/index';
 
 const NOW_MS = Date.parse('2026-03-01T12:00:00Z');
 const PRIORS = { tapRate: 0.07, completionRate: 0.6 };
 
-/** A packed snapshot whose stat i is 1.5 + i · 0.37, at `landmarkMs`. */
+/** Builds a packed snapshot whose stat i is 1.5 + i · 0.37, at `landmarkMs`. */
 function packedAt(landmarkMs: number, stats = ITEM_STAT_FIELDS.length): Float64Array {
   const packed = new Float64Array(stats + 1);
   packed[0] = landmarkMs;
@@ -15,16 +29,29 @@ function packedAt(landmarkMs: number, stats = ITEM_STAT_FIELDS.length): Float64A
   return packed;
 }
 
+const CATALOGS: Array<CatalogItem | undefined> = [
+  { itemId: 'a', categories: ['Drama', 'Comedy'], creatorId: 'studio-1', publishedAt: NOW_MS - 3_600_000, live: true },
+  { itemId: 'b', categories: ['Comedy', 'Comedy', 'Horror', 'Sport', 'News'] },
+  { itemId: 'c', categories: [] },
+  undefined,
+];
+const PACKED = [packedAt(NOW_MS - 7_200_000), packedAt(NOW_MS - 60_000), null, packedAt(NOW_MS - 60_000, 5)];
+/** The landmark that cached records are moved to, a minute before the read. */
+const RECORD_LANDMARK_MS = NOW_MS - 60_000;
+
 function buildItems(): ItemSnapshot[] {
-  const catalogs: Array<CatalogItem | undefined> = [
-    { itemId: 'a', categories: ['Drama', 'Comedy'], creatorId: 'studio-1', publishedAt: NOW_MS - 3_600_000, live: true },
-    { itemId: 'b', categories: ['Comedy', 'Comedy', 'Horror', 'Sport', 'News'] },
-    { itemId: 'c', categories: [] },
-    undefined,
-  ];
-  const packed = [packedAt(NOW_MS - 7_200_000), packedAt(NOW_MS - 60_000), null, packedAt(NOW_MS - 60_000, 5)];
-  const builder = new ItemSnapshotBuilder(catalogs.length, NOW_MS, PRIORS);
-  return catalogs.map((catalog, index) => builder.build(`item-${index}`, packed[index] ?? null, catalog, index * 0.25, index % 2 === 0));
+  const builder = new ItemSnapshotBuilder(CATALOGS.length, NOW_MS, PRIORS);
+  return CATALOGS.map((catalog, index) => builder.build(`item-${index}`, PACKED[index] ?? null, catalog, index * 0.25, index % 2 === 0));
+}
+
+/** Builds the items of `buildItems` from item records, as the ranker's item cache does. */
+function buildRecordItems(): ItemSnapshot[] {
+  const builder = new ItemSnapshotBuilder(CATALOGS.length, NOW_MS, PRIORS);
+  return CATALOGS.map((catalog, index) => {
+    const facts = catalog === undefined ? undefined : catalogFactsOf(catalog);
+    const record = itemRecordOf(PACKED[index] ?? null, RECORD_LANDMARK_MS, facts);
+    return builder.buildFromRecord(`item-${index}`, record, catalog, facts, index * 0.25, index % 2 === 0);
+  });
 }
 
 /** Delegates every field to `item`, so `itemColumnsOf` reads it through the `ItemSnapshot` getters. */
@@ -78,7 +105,8 @@ function expectRowsMatch(items: readonly ItemSnapshot[]): void {
     expect(columns.categoryCount[row], label).toBe(facts?.categoryNumbers.length ?? Number.NaN);
     const categories = columns.categoryNumbers.subarray(columns.categoryStarts[row], columns.categoryStarts[row + 1]);
     expect([...categories], label).toEqual([...(facts?.categoryNumbers ?? [])]);
-    expect(columns.creatorIds[row], label).toBe(facts?.creatorId);
+    expect(columns.hasCreator[row], label).toBe(facts?.creatorId === undefined ? 0 : 1);
+    expect(columns.facts[row], label).toBe(item.facts);
   });
 }
 
@@ -109,5 +137,56 @@ describe('itemColumnsOf', () => {
 
     expect(columns.positiveWeek[3]).toBeGreaterThan(0);
     expect(columns.interactions[3]).toBe(0);
+  });
+
+  it('reads item records as their facts', () => {
+    expectRowsMatch(buildRecordItems());
+    expectRowsMatch([...buildRecordItems(), ...buildItems()].reverse());
+  });
+});
+
+describe('itemRecordOf', () => {
+  it('moves stats as rebasePackedSnapshot does', () => {
+    const packed = PACKED[0] as Float64Array;
+    const record = itemRecordOf(packed, RECORD_LANDMARK_MS, undefined);
+
+    expect([...record.subarray(0, packed.length)]).toEqual([...rebasePackedSnapshot(packed, RECORD_LANDMARK_MS)]);
+  });
+
+  it('gives every stat 0 without a snapshot', () => {
+    const item = buildRecordItems()[2] as ItemSnapshot;
+
+    ITEM_STAT_FIELDS.forEach((_, index) => {
+      expect(item.stats.at(index)).toBe(0);
+    });
+  });
+
+  it('drops stats past the known fields', () => {
+    const longer = packedAt(NOW_MS - 60_000, ITEM_STAT_FIELDS.length + 3);
+    const record = itemRecordOf(longer, RECORD_LANDMARK_MS, undefined);
+    const plain = itemRecordOf(packedAt(NOW_MS - 60_000), RECORD_LANDMARK_MS, undefined);
+
+    expect([...record]).toEqual([...plain]);
+  });
+
+  it('gives the matrix of the plain snapshots', () => {
+    const session: SessionSnapshot = {
+      sessionId: 's',
+      recent: [],
+      categoryAffinity: new Map([['Comedy', 2], ['Drama', -1]]),
+      creatorAffinity: new Map([['studio-1', 3]]),
+      interacted: new Set(),
+      events: 3,
+      lastTs: NOW_MS - 1_000,
+      lastPositiveTs: undefined,
+    };
+    const fromRecords = buildFeatureMatrix(FEATURE_REGISTRY, session, undefined, buildRecordItems(), NOW_MS);
+    const plain = buildFeatureMatrix(FEATURE_REGISTRY, session, undefined, buildItems(), NOW_MS);
+
+    fromRecords.data.forEach((value, cell) => {
+      const expected = plain.data[cell] as number;
+      const column = FEATURE_REGISTRY[cell % fromRecords.columns]?.name;
+      expect(Math.abs(value - expected), `${column} row ${Math.floor(cell / fromRecords.columns)}`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(expected)));
+    });
   });
 });
