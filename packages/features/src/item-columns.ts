@@ -4,7 +4,8 @@ import type { CatalogFacts } from './catalog-facts';
  * The per-item inputs of the feature kernels for the rows of one feature matrix, one typed array
  * per input, so that a kernel loops over arrays instead of reading a snapshot object per row.
  * Decayed values are those of the rows' `ItemSnapshot`s, bit for bit. A value is 0 or 1 for a
- * flag, and NaN where the item lacks the input.
+ * flag, and NaN where the item lacks the input. The arrays may be longer than `rows`, when the
+ * columns are reused, and entries past `rows` are left from an earlier use.
  */
 export interface ItemColumns {
   rows: number;
@@ -54,7 +55,7 @@ const NUMERIC_COLUMN_COUNT = 22;
 
 /**
  * Allocates the columns of `rows` items, with room for `categoryCapacity` category numbers. The
- * numeric columns are views of one buffer, so a matrix allocates one block for them.
+ * numeric columns are views of one buffer, so the columns allocate one block for them.
  */
 export function allocateItemColumns(rows: number, categoryCapacity: number): ItemColumns {
   const buffer = new ArrayBuffer(rows * NUMERIC_COLUMN_COUNT * Float64Array.BYTES_PER_ELEMENT);

@@ -22,6 +22,14 @@ export function resolveFeatures(featureNames: readonly string[]): FeatureDefinit
 }
 
 /**
+ * Kernel inputs and column values kept from one matrix build to the next. A build runs
+ * synchronously and keeps no reference to them, so one build never sees another's values, and a
+ * feed saves allocating about 40 KB of typed arrays (200 candidates).
+ */
+let reusedColumns: ItemColumns | undefined;
+let reusedColumnValues = new Float64Array(0);
+
+/**
  * Builds the feature matrix of candidates for one session at `nowMs`. A feature whose inputs are
  * missing, or that computes a non-finite value, gets its registry default.
  */
@@ -38,7 +46,10 @@ export function buildFeatureMatrix(
   // reference. Filling column by column keeps one feature's code hot across the rows. The rows
   // share the session and user, so their affinity sums are computed once.
   const context: FeatureContext = { session, user, item: items[0] as ItemSnapshot, nowMs, affinityTotals: new Map() };
-  const columnValues = new Float64Array(items.length);
+  if (reusedColumnValues.length < items.length) {
+    reusedColumnValues = new Float64Array(items.length);
+  }
+  const columnValues = reusedColumnValues;
   // The kernels' inputs, read from the snapshots once for every column that has a kernel.
   let itemColumns: ItemColumns | undefined;
   for (let column = 0; column < columns; column++) {
@@ -54,7 +65,7 @@ export function buildFeatureMatrix(
     }
     if (feature.computeColumn !== undefined) {
       // The values are checked as doubles, before the float32 store, as `compute` values are.
-      itemColumns ??= itemColumnsOf(items);
+      itemColumns ??= reusedColumns = itemColumnsOf(items, reusedColumns);
       feature.computeColumn(itemColumns, context, columnValues);
       for (let row = 0, cell = column; row < items.length; row++, cell += columns) {
         const value = columnValues[row] as number;

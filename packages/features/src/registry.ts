@@ -180,7 +180,10 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0,
     description: '1 when the catalog gives a publishedAt, else 0, so a missing date is not read as a new item',
     computeColumn: (items, _, out) => {
-      out.set(items.hasPublishedAt);
+      const values = items.hasPublishedAt;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = values[row] as number;
+      }
     },
   }),
   itemFeature({
@@ -188,7 +191,10 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0,
     description: '1 when the catalog marks the item live, else 0',
     computeColumn: (items, _, out) => {
-      out.set(items.live);
+      const values = items.live;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = values[row] as number;
+      }
     },
   }),
   itemFeature({
@@ -196,7 +202,10 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0,
     description: 'number of categories of the item in the catalog',
     computeColumn: (items, _, out) => {
-      out.set(items.categoryCount);
+      const values = items.categoryCount;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = values[row] as number;
+      }
     },
   }),
   itemFeature({
@@ -233,7 +242,10 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0,
     description: '1 when the session already had an impression of the item, else 0',
     computeColumn: (items, _, out) => {
-      out.set(items.seenInSession);
+      const values = items.seenInSession;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = values[row] as number;
+      }
     },
   }),
   {

@@ -334,11 +334,13 @@ const INITIAL_CATEGORIES_PER_ITEM = 4;
 /**
  * Returns the inputs of the feature kernels for `items`, one row per item in order. Each
  * snapshot is read once here, instead of once per feature, and a snapshot built from an item
- * record (`ItemSnapshotBuilder.buildFromRecord`) is read from that one typed array.
+ * record (`ItemSnapshotBuilder.buildFromRecord`) is read from that one typed array. The columns
+ * are written into `reuse` when it has room for every row, which overwrites what it contained.
  */
-export function itemColumnsOf(items: readonly ItemSnapshot[]): ItemColumns {
+export function itemColumnsOf(items: readonly ItemSnapshot[], reuse?: ItemColumns): ItemColumns {
   const rows = items.length;
-  const columns = allocateItemColumns(rows, rows * INITIAL_CATEGORIES_PER_ITEM);
+  const columns = reuse !== undefined && reuse.positiveHour.length >= rows ? reuse : allocateItemColumns(rows, rows * INITIAL_CATEGORIES_PER_ITEM);
+  columns.rows = rows;
   let nextCategory = 0;
   for (let row = 0; row < rows; row++) {
     const item = items[row] as ItemSnapshot;

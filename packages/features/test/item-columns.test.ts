@@ -139,6 +139,24 @@ describe('itemColumnsOf', () => {
     expect(columns.interactions[3]).toBe(0);
   });
 
+  it('writes into larger reused columns', () => {
+    const items = buildItems();
+    const reuse = itemColumnsOf([...items, ...items, ...items]);
+    const columns = itemColumnsOf(items.slice(1, 3), reuse);
+
+    expect(columns).toBe(reuse);
+    expect(columns.rows).toBe(2);
+    expect(columns.categoryStarts[2]).toBe(5);
+    expect(columns.positiveWeek[1]).toBe((items[2] as ItemSnapshot).positiveLong);
+  });
+
+  it('allocates when reused columns are too small', () => {
+    const items = buildItems();
+    const small = itemColumnsOf(items.slice(0, 1));
+
+    expect(itemColumnsOf(items, small)).not.toBe(small);
+  });
+
   it('reads item records as their facts', () => {
     expectRowsMatch(buildRecordItems());
     expectRowsMatch([...buildRecordItems(), ...buildItems()].reverse());
@@ -167,6 +185,30 @@ describe('itemRecordOf', () => {
     const plain = itemRecordOf(packedAt(NOW_MS - 60_000), RECORD_LANDMARK_MS, undefined);
 
     expect([...record]).toEqual([...plain]);
+  });
+
+  it('gives a small matrix after a large one', () => {
+    const session: SessionSnapshot = {
+      sessionId: 's',
+      recent: [],
+      categoryAffinity: new Map([['Comedy', 2]]),
+      creatorAffinity: new Map(),
+      interacted: new Set(),
+      events: 1,
+      lastTs: undefined,
+      lastPositiveTs: undefined,
+    };
+    const items = buildRecordItems();
+    buildFeatureMatrix(FEATURE_REGISTRY, session, undefined, [...items, ...items, ...items], NOW_MS);
+    const small = buildFeatureMatrix(FEATURE_REGISTRY, session, undefined, items.slice(2, 4), NOW_MS);
+
+    FEATURE_REGISTRY.forEach((feature, column) => {
+      items.slice(2, 4).forEach((item, row) => {
+        const value = feature.compute({ session, user: undefined, item, nowMs: NOW_MS });
+        const expected = Math.fround(value === undefined || !Number.isFinite(value) ? feature.defaultValue : value);
+        expect(small.data[row * small.columns + column], `${feature.name} row ${row}`).toBe(expected);
+      });
+    });
   });
 
   it('gives the matrix of the plain snapshots', () => {
