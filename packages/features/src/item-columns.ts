@@ -1,5 +1,3 @@
-import type { CatalogFacts } from './catalog-facts';
-
 /**
  * The per-item inputs of the feature kernels for the rows of one feature matrix, one typed array
  * per input, so that a kernel loops over arrays instead of reading a snapshot object per row.
@@ -29,7 +27,7 @@ export interface ItemColumns {
   seenInSession: Float64Array;
   tapRatePrior: Float64Array;
   completionRatePrior: Float64Array;
-  /** `publishedAt` in epoch ms, NaN without a catalog record or a date. */
+  /** `publishedAt` in epoch ms; NaN without a catalog record or a date. */
   publishedAtMs: Float64Array;
   hasPublishedAt: Float64Array;
   live: Float64Array;
@@ -41,17 +39,12 @@ export interface ItemColumns {
    */
   categoryStarts: Int32Array;
   categoryNumbers: Int32Array;
-  /** 1 when the row's catalog record names a creator; its id is in `facts[row].creatorId`. */
-  hasCreator: Float64Array;
-  /**
-   * Catalog facts of each row, undefined without a record. Kernels read them only for the
-   * creator's id, and only when an affinity map has creators.
-   */
-  facts: Array<CatalogFacts | undefined>;
+  /** Creator of each row's catalog record, undefined without one. */
+  creatorIds: Array<string | undefined>;
 }
 
-/** Numeric inputs of `ItemColumns`: every field but `rows`, the category arrays and `facts`. */
-const NUMERIC_COLUMN_COUNT = 22;
+/** Numeric inputs of `ItemColumns`: every field but `rows` and the category and creator arrays. */
+const NUMERIC_COLUMN_COUNT = 21;
 
 /**
  * Allocates the columns of `rows` items, with room for `categoryCapacity` category numbers. The
@@ -85,9 +78,8 @@ export function allocateItemColumns(rows: number, categoryCapacity: number): Ite
     hasPublishedAt: column(),
     live: column(),
     categoryCount: column(),
-    hasCreator: column(),
     categoryStarts: new Int32Array(rows + 1),
     categoryNumbers: new Int32Array(categoryCapacity),
-    facts: new Array<CatalogFacts | undefined>(rows),
+    creatorIds: new Array<string | undefined>(rows),
   };
 }

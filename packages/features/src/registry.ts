@@ -1,5 +1,5 @@
 import { isNegative } from './plan';
-import { affinityByCategoryNumber, denseAffinityByCategoryNumber, type CatalogFacts } from './catalog-facts';
+import { affinityByCategoryNumber, denseAffinityByCategoryNumber } from './catalog-facts';
 import type { ItemColumns } from './item-columns';
 import { itemColumnsOf, type ItemSnapshot, type SessionSnapshot, type UserSnapshot } from './snapshots';
 
@@ -374,19 +374,18 @@ function denseCategoryShares(items: ItemColumns, affinity: Float64Array, total: 
 }
 
 /**
- * Writes each item's creator's affinity share, or NaN for an item without a creator. A creator is
- * looked up by id in the affinity map only when the map has a nonzero affinity.
+ * Writes each item's creator's affinity share, or NaN for an item without a creator. Creators are
+ * looked up by id in the affinity map, and only when the map has a nonzero affinity.
  */
 function creatorShares(items: ItemColumns, context: FeatureContext, affinity: ReadonlyMap<string, number>, out: Float64Array): void {
   const total = absoluteSumOf(context, affinity);
-  const { hasCreator, facts } = items;
+  const creatorIds = items.creatorIds;
   for (let row = 0; row < items.rows; row++) {
-    if (hasCreator[row] !== 1) {
+    const creatorId = creatorIds[row];
+    if (creatorId === undefined) {
       out[row] = Number.NaN;
-    } else if (total === 0) {
-      out[row] = 0;
     } else {
-      out[row] = (affinity.get((facts[row] as CatalogFacts).creatorId as string) ?? 0) / total;
+      out[row] = total === 0 ? 0 : (affinity.get(creatorId) ?? 0) / total;
     }
   }
 }

@@ -112,7 +112,7 @@ const STAT = {
   hide: statIndex(itemTypeField('hide', 'day')),
 } as const;
 
-/** Positions in `DISTINCT_HALF_LIVES` of the half-lives of the stats that `writeColumns` reads. */
+/** Positions in `DISTINCT_HALF_LIVES` of the half-lives of the stats that `writeStats` reads. */
 const SLOT = {
   hour: HALF_LIFE_SLOT[STAT.positiveHour] as number,
   day: HALF_LIFE_SLOT[STAT.positiveDay] as number,
@@ -120,19 +120,6 @@ const SLOT = {
 } as const;
 const DWELL_COUNT_DAY = statIndex(ITEM_FIELDS.dwellCountDay);
 const DWELL_SECONDS_DAY = statIndex(ITEM_FIELDS.dwellSecondsDay);
-
-/**
- * Positions in an item record (`itemRecordOf`) of the catalog facts that follow its packed
- * snapshot. Flags are 1 or 0, and the category numbers run to the record's end.
- */
-const RECORD = {
-  publishedAtMs: STAT_COUNT + 1,
-  hasPublishedAt: STAT_COUNT + 2,
-  live: STAT_COUNT + 3,
-  categoryCount: STAT_COUNT + 4,
-  hasCreator: STAT_COUNT + 5,
-  categories: STAT_COUNT + 6,
-} as const;
 
 /**
  * The snapshot of one item that `ItemSnapshotBuilder` builds. Every decayed value is computed when
@@ -147,8 +134,6 @@ class DecayedItemSnapshot implements ItemSnapshot, StatReader {
   readonly #packed: Float64Array;
   readonly #factors: Float64Array;
   readonly #offset: number;
-  /** True when `#packed` is an item record, whose catalog facts follow the stats. */
-  readonly #isRecord: boolean;
 
   constructor(
     readonly itemId: string,
@@ -160,12 +145,10 @@ class DecayedItemSnapshot implements ItemSnapshot, StatReader {
     readonly covisitScore: number,
     readonly seenInSession: boolean,
     readonly priors: GlobalPriors,
-    isRecord: boolean,
   ) {
     this.#packed = packed;
     this.#factors = factors;
     this.#offset = offset;
-    this.#isRecord = isRecord;
   }
 
   get stats(): StatReader {
@@ -226,11 +209,9 @@ class DecayedItemSnapshot implements ItemSnapshot, StatReader {
 
   /**
    * Writes the decayed stats of row `row` of `columns`, with the products and sums the getters
-   * compute, in their order, so that the values are equal bit for bit. Writes the catalog facts
-   * too, from the record when the snapshot has one, and returns the next free position in
-   * `columns.categoryNumbers`.
+   * compute, in their order, so that the values are equal bit for bit.
    */
-  writeColumns(columns: ItemColumns, row: number, nextCategory: number): number {
+  writeStats(columns: ItemColumns, row: number): void {
     const packed = this.#packed;
     const factors = this.#factors;
     const hour = factors[this.#offset + SLOT.hour] as number;
@@ -245,7 +226,6 @@ class DecayedItemSnapshot implements ItemSnapshot, StatReader {
     const comments = (packed[STAT.comment + 1] ?? 0) * day;
     const skips = (packed[STAT.skip + 1] ?? 0) * day;
     const hides = (packed[STAT.hide + 1] ?? 0) * day;
-
     columns.positiveHour[row] = (packed[STAT.positiveHour + 1] ?? 0) * hour;
     columns.positiveDay[row] = (packed[STAT.positiveDay + 1] ?? 0) * day;
     columns.positiveWeek[row] = (packed[STAT.positiveWeek + 1] ?? 0) * week;
@@ -259,26 +239,11 @@ class DecayedItemSnapshot implements ItemSnapshot, StatReader {
     columns.interactions[row] = taps + plays + completes + likes + shares + comments + skips + hides;
     columns.dwellCount[row] = (packed[DWELL_COUNT_DAY + 1] ?? 0) * day;
     columns.dwellSeconds[row] = (packed[DWELL_SECONDS_DAY + 1] ?? 0) * day;
-
-    if (!this.#isRecord) {
-      return writeFacts(this.facts, columns, row, nextCategory);
-    }
-    columns.publishedAtMs[row] = packed[RECORD.publishedAtMs] as number;
-    columns.hasPublishedAt[row] = packed[RECORD.hasPublishedAt] as number;
-    columns.live[row] = packed[RECORD.live] as number;
-    columns.categoryCount[row] = packed[RECORD.categoryCount] as number;
-    columns.hasCreator[row] = packed[RECORD.hasCreator] as number;
-    const end = packed.length;
-    const categories = reserveCategories(columns, nextCategory, end - RECORD.categories);
-    for (let index = RECORD.categories; index < end; index++) {
-      categories[nextCategory++] = packed[index] as number;
-    }
-    return nextCategory;
   }
 }
 
-/** Writes what `DecayedItemSnapshot.writeColumns` writes, for a snapshot of another class, through its getters. */
-function writeColumnsOf(item: ItemSnapshot, columns: ItemColumns, row: number, nextCategory: number): number {
+/** Writes what `DecayedItemSnapshot.writeStats` writes, for a snapshot of another class, through its getters. */
+function writeStatsOf(item: ItemSnapshot, columns: ItemColumns, row: number): void {
   columns.positiveHour[row] = item.positiveShort;
   columns.positiveDay[row] = item.positiveDay;
   columns.positiveWeek[row] = item.positiveLong;
@@ -292,40 +257,6 @@ function writeColumnsOf(item: ItemSnapshot, columns: ItemColumns, row: number, n
   columns.interactions[row] = item.interactions;
   columns.dwellCount[row] = item.stats.at(DWELL_COUNT_DAY);
   columns.dwellSeconds[row] = item.stats.at(DWELL_SECONDS_DAY);
-  return writeFacts(item.facts, columns, row, nextCategory);
-}
-
-/** Writes the catalog facts of row `row`, and returns the next free position in `columns.categoryNumbers`. */
-function writeFacts(facts: CatalogFacts | undefined, columns: ItemColumns, row: number, nextCategory: number): number {
-  if (facts === undefined) {
-    columns.publishedAtMs[row] = Number.NaN;
-    columns.hasPublishedAt[row] = 0;
-    columns.live[row] = 0;
-    columns.categoryCount[row] = Number.NaN;
-    columns.hasCreator[row] = 0;
-    return nextCategory;
-  }
-  const categories = facts.categoryNumbers;
-  columns.publishedAtMs[row] = facts.hasPublishedAt ? facts.publishedAtMs : Number.NaN;
-  columns.hasPublishedAt[row] = facts.hasPublishedAt ? 1 : 0;
-  columns.live[row] = facts.live ? 1 : 0;
-  columns.categoryCount[row] = categories.length;
-  columns.hasCreator[row] = facts.creatorId === undefined ? 0 : 1;
-  const numbers = reserveCategories(columns, nextCategory, categories.length);
-  for (let index = 0; index < categories.length; index++) {
-    numbers[nextCategory++] = categories[index] as number;
-  }
-  return nextCategory;
-}
-
-/** Returns `columns.categoryNumbers`, grown first when `count` more numbers do not fit after `next`. */
-function reserveCategories(columns: ItemColumns, next: number, count: number): Int32Array {
-  if (next + count > columns.categoryNumbers.length) {
-    const grown = new Int32Array(Math.max(2 * columns.categoryNumbers.length, next + count));
-    grown.set(columns.categoryNumbers.subarray(0, next));
-    columns.categoryNumbers = grown;
-  }
-  return columns.categoryNumbers;
 }
 
 /** Category numbers that `itemColumnsOf` makes room for per item before it grows the array. */
@@ -333,9 +264,8 @@ const INITIAL_CATEGORIES_PER_ITEM = 4;
 
 /**
  * Returns the inputs of the feature kernels for `items`, one row per item in order. Each
- * snapshot is read once here, instead of once per feature, and a snapshot built from an item
- * record (`ItemSnapshotBuilder.buildFromRecord`) is read from that one typed array. The columns
- * are written into `reuse` when it has room for every row, which overwrites what it contained.
+ * snapshot and catalog record is read once here, instead of once per feature. The columns are
+ * written into `reuse` when it has room for every row, which overwrites what it contained.
  */
 export function itemColumnsOf(items: readonly ItemSnapshot[], reuse?: ItemColumns): ItemColumns {
   const rows = items.length;
@@ -344,13 +274,39 @@ export function itemColumnsOf(items: readonly ItemSnapshot[], reuse?: ItemColumn
   let nextCategory = 0;
   for (let row = 0; row < rows; row++) {
     const item = items[row] as ItemSnapshot;
-    columns.categoryStarts[row] = nextCategory;
-    nextCategory = item instanceof DecayedItemSnapshot ? item.writeColumns(columns, row, nextCategory) : writeColumnsOf(item, columns, row, nextCategory);
+    if (item instanceof DecayedItemSnapshot) {
+      item.writeStats(columns, row);
+    } else {
+      writeStatsOf(item, columns, row);
+    }
     columns.covisitScore[row] = item.covisitScore;
     columns.seenInSession[row] = item.seenInSession ? 1 : 0;
     columns.tapRatePrior[row] = item.priors.tapRate;
     columns.completionRatePrior[row] = item.priors.completionRate;
-    columns.facts[row] = item.facts;
+    columns.categoryStarts[row] = nextCategory;
+    const facts = item.facts;
+    if (facts === undefined) {
+      columns.publishedAtMs[row] = Number.NaN;
+      columns.hasPublishedAt[row] = 0;
+      columns.live[row] = 0;
+      columns.categoryCount[row] = Number.NaN;
+      columns.creatorIds[row] = undefined;
+      continue;
+    }
+    const categories = facts.categoryNumbers;
+    if (nextCategory + categories.length > columns.categoryNumbers.length) {
+      const grown = new Int32Array(Math.max(2 * columns.categoryNumbers.length, nextCategory + categories.length));
+      grown.set(columns.categoryNumbers.subarray(0, nextCategory));
+      columns.categoryNumbers = grown;
+    }
+    for (let index = 0; index < categories.length; index++) {
+      columns.categoryNumbers[nextCategory++] = categories[index] as number;
+    }
+    columns.publishedAtMs[row] = facts.hasPublishedAt ? facts.publishedAtMs : Number.NaN;
+    columns.hasPublishedAt[row] = facts.hasPublishedAt ? 1 : 0;
+    columns.live[row] = facts.live ? 1 : 0;
+    columns.categoryCount[row] = categories.length;
+    columns.creatorIds[row] = facts.creatorId;
   }
   columns.categoryStarts[rows] = nextCategory;
   return columns;
@@ -493,7 +449,8 @@ export function parseItemReads(itemIds: readonly string[], results: readonly Rea
  * the original snapshot up to rounding (a relative difference near 1e-16), not bit for bit.
  */
 export function rebasePackedSnapshot(packed: Float64Array, referenceMs: number): Float64Array {
-  const factors = rebaseFactors(packed[0] ?? 0, referenceMs);
+  const landmarkMs = packed[0] ?? 0;
+  const factors = DISTINCT_HALF_LIVES.map((halfLifeMs) => readDecayed(1, landmarkMs, referenceMs, halfLifeMs));
   const rebased = new Float64Array(packed.length);
   rebased[0] = referenceMs;
   for (let index = 1; index < packed.length; index++) {
@@ -502,51 +459,6 @@ export function rebasePackedSnapshot(packed: Float64Array, referenceMs: number):
     rebased[index] = slot === undefined ? (packed[index] as number) : (packed[index] as number) * (factors[slot] as number);
   }
   return rebased;
-}
-
-/** Returns the factor of each distinct half-life that moves a stat from `landmarkMs` to the landmark `referenceMs`. */
-function rebaseFactors(landmarkMs: number, referenceMs: number): number[] {
-  return DISTINCT_HALF_LIVES.map((halfLifeMs) => readDecayed(1, landmarkMs, referenceMs, halfLifeMs));
-}
-
-/** Scratch space of `itemRecordOf` for the factors of one record; the function does not yield while it is used. */
-const recordFactors = new Float64Array(DISTINCT_HALF_LIVES.length);
-
-/**
- * Returns an item record: the packed snapshot moved to the landmark `referenceMs` as
- * `rebasePackedSnapshot` moves it, followed by the catalog facts that the feature kernels read, so
- * that a feature matrix reads one typed array per item. A null snapshot gives every stat 0, and
- * fields past the known stats, from a newer writer, are dropped. The record is never changed
- * after it is returned, because snapshots built from it read it when their values are read.
- */
-export function itemRecordOf(packed: Float64Array | null, referenceMs: number, facts: CatalogFacts | undefined): Float64Array {
-  const categories = facts?.categoryNumbers;
-  const record = new Float64Array(RECORD.categories + (categories?.length ?? 0));
-  record[0] = referenceMs;
-  if (packed !== null) {
-    const landmarkMs = packed[0] ?? 0;
-    for (let slot = 0; slot < DISTINCT_HALF_LIVES.length; slot++) {
-      recordFactors[slot] = readDecayed(1, landmarkMs, referenceMs, DISTINCT_HALF_LIVES[slot] as number);
-    }
-    const stats = Math.min(STAT_COUNT, packed.length - 1);
-    for (let index = 1; index <= stats; index++) {
-      record[index] = (packed[index] as number) * (recordFactors[HALF_LIFE_SLOT[index - 1] as number] as number);
-    }
-  }
-  if (facts === undefined || categories === undefined) {
-    record[RECORD.publishedAtMs] = Number.NaN;
-    record[RECORD.categoryCount] = Number.NaN;
-    return record;
-  }
-  record[RECORD.publishedAtMs] = facts.hasPublishedAt ? facts.publishedAtMs : Number.NaN;
-  record[RECORD.hasPublishedAt] = facts.hasPublishedAt ? 1 : 0;
-  record[RECORD.live] = facts.live ? 1 : 0;
-  record[RECORD.categoryCount] = categories.length;
-  record[RECORD.hasCreator] = facts.creatorId === undefined ? 0 : 1;
-  for (let index = 0; index < categories.length; index++) {
-    record[RECORD.categories + index] = categories[index] as number;
-  }
-  return record;
 }
 
 /** Landmark groups that an `ItemSnapshotBuilder` makes room for before its factor block grows. */
@@ -593,27 +505,10 @@ export class ItemSnapshotBuilder {
     facts: CatalogFacts | undefined = catalog === undefined ? undefined : catalogFactsOf(catalog),
   ): ItemSnapshot {
     if (packed === null) {
-      return new DecayedItemSnapshot(itemId, catalog, facts, EMPTY_PACKED, UNIT_FACTORS, 0, covisitScore, seenInSession, this.priors, false);
+      return new DecayedItemSnapshot(itemId, catalog, facts, EMPTY_PACKED, UNIT_FACTORS, 0, covisitScore, seenInSession, this.priors);
     }
     const offset = this.factorOffset(packed);
-    return new DecayedItemSnapshot(itemId, catalog, facts, packed, this.factors, offset, covisitScore, seenInSession, this.priors, false);
-  }
-
-  /**
-   * Builds one item's snapshot as `build` does, from an item record (`itemRecordOf`) instead of a
-   * packed snapshot. `facts` must be the facts the record was made with, so that a feature matrix
-   * can read them from the record.
-   */
-  buildFromRecord(
-    itemId: string,
-    record: Float64Array,
-    catalog: CatalogItem | undefined,
-    facts: CatalogFacts | undefined,
-    covisitScore: number,
-    seenInSession: boolean,
-  ): ItemSnapshot {
-    const offset = this.factorOffset(record);
-    return new DecayedItemSnapshot(itemId, catalog, facts, record, this.factors, offset, covisitScore, seenInSession, this.priors, true);
+    return new DecayedItemSnapshot(itemId, catalog, facts, packed, this.factors, offset, covisitScore, seenInSession, this.priors);
   }
 
   /** Returns the offset in `factors` of the decay factors of `packed`'s landmark, computing them when the landmark changed. */

@@ -7,11 +7,9 @@ import {
   ITEM_FIELDS,
   ITEM_STAT_FIELDS,
   itemColumnsOf,
-  itemRecordOf,
   itemStatIndex,
   itemTypeField,
   ItemSnapshotBuilder,
-  rebasePackedSnapshot,
   type ItemSnapshot,
   type SessionSnapshot,
 } from '../src/index';
@@ -29,29 +27,16 @@ function packedAt(landmarkMs: number, stats = ITEM_STAT_FIELDS.length): Float64A
   return packed;
 }
 
-const CATALOGS: Array<CatalogItem | undefined> = [
-  { itemId: 'a', categories: ['Drama', 'Comedy'], creatorId: 'studio-1', publishedAt: NOW_MS - 3_600_000, live: true },
-  { itemId: 'b', categories: ['Comedy', 'Comedy', 'Horror', 'Sport', 'News'] },
-  { itemId: 'c', categories: [] },
-  undefined,
-];
-const PACKED = [packedAt(NOW_MS - 7_200_000), packedAt(NOW_MS - 60_000), null, packedAt(NOW_MS - 60_000, 5)];
-/** The landmark that cached records are moved to, a minute before the read. */
-const RECORD_LANDMARK_MS = NOW_MS - 60_000;
-
 function buildItems(): ItemSnapshot[] {
-  const builder = new ItemSnapshotBuilder(CATALOGS.length, NOW_MS, PRIORS);
-  return CATALOGS.map((catalog, index) => builder.build(`item-${index}`, PACKED[index] ?? null, catalog, index * 0.25, index % 2 === 0));
-}
-
-/** Builds the items of `buildItems` from item records, as the ranker's item cache does. */
-function buildRecordItems(): ItemSnapshot[] {
-  const builder = new ItemSnapshotBuilder(CATALOGS.length, NOW_MS, PRIORS);
-  return CATALOGS.map((catalog, index) => {
-    const facts = catalog === undefined ? undefined : catalogFactsOf(catalog);
-    const record = itemRecordOf(PACKED[index] ?? null, RECORD_LANDMARK_MS, facts);
-    return builder.buildFromRecord(`item-${index}`, record, catalog, facts, index * 0.25, index % 2 === 0);
-  });
+  const catalogs: Array<CatalogItem | undefined> = [
+    { itemId: 'a', categories: ['Drama', 'Comedy'], creatorId: 'studio-1', publishedAt: NOW_MS - 3_600_000, live: true },
+    { itemId: 'b', categories: ['Comedy', 'Comedy', 'Horror', 'Sport', 'News'] },
+    { itemId: 'c', categories: [] },
+    undefined,
+  ];
+  const packed = [packedAt(NOW_MS - 7_200_000), packedAt(NOW_MS - 60_000), null, packedAt(NOW_MS - 60_000, 5)];
+  const builder = new ItemSnapshotBuilder(catalogs.length, NOW_MS, PRIORS);
+  return catalogs.map((catalog, index) => builder.build(`item-${index}`, packed[index] ?? null, catalog, index * 0.25, index % 2 === 0));
 }
 
 /** Delegates every field to `item`, so `itemColumnsOf` reads it through the `ItemSnapshot` getters. */
@@ -105,8 +90,7 @@ function expectRowsMatch(items: readonly ItemSnapshot[]): void {
     expect(columns.categoryCount[row], label).toBe(facts?.categoryNumbers.length ?? Number.NaN);
     const categories = columns.categoryNumbers.subarray(columns.categoryStarts[row], columns.categoryStarts[row + 1]);
     expect([...categories], label).toEqual([...(facts?.categoryNumbers ?? [])]);
-    expect(columns.hasCreator[row], label).toBe(facts?.creatorId === undefined ? 0 : 1);
-    expect(columns.facts[row], label).toBe(item.facts);
+    expect(columns.creatorIds[row], label).toBe(facts?.creatorId);
   });
 }
 
@@ -138,7 +122,6 @@ describe('itemColumnsOf', () => {
     expect(columns.positiveWeek[3]).toBeGreaterThan(0);
     expect(columns.interactions[3]).toBe(0);
   });
-
   it('writes into larger reused columns', () => {
     const items = buildItems();
     const reuse = itemColumnsOf([...items, ...items, ...items]);
@@ -156,37 +139,9 @@ describe('itemColumnsOf', () => {
 
     expect(itemColumnsOf(items, small)).not.toBe(small);
   });
-
-  it('reads item records as their facts', () => {
-    expectRowsMatch(buildRecordItems());
-    expectRowsMatch([...buildRecordItems(), ...buildItems()].reverse());
-  });
 });
 
-describe('itemRecordOf', () => {
-  it('moves stats as rebasePackedSnapshot does', () => {
-    const packed = PACKED[0] as Float64Array;
-    const record = itemRecordOf(packed, RECORD_LANDMARK_MS, undefined);
-
-    expect([...record.subarray(0, packed.length)]).toEqual([...rebasePackedSnapshot(packed, RECORD_LANDMARK_MS)]);
-  });
-
-  it('gives every stat 0 without a snapshot', () => {
-    const item = buildRecordItems()[2] as ItemSnapshot;
-
-    ITEM_STAT_FIELDS.forEach((_, index) => {
-      expect(item.stats.at(index)).toBe(0);
-    });
-  });
-
-  it('drops stats past the known fields', () => {
-    const longer = packedAt(NOW_MS - 60_000, ITEM_STAT_FIELDS.length + 3);
-    const record = itemRecordOf(longer, RECORD_LANDMARK_MS, undefined);
-    const plain = itemRecordOf(packedAt(NOW_MS - 60_000), RECORD_LANDMARK_MS, undefined);
-
-    expect([...record]).toEqual([...plain]);
-  });
-
+describe('buildFeatureMatrix', () => {
   it('gives a small matrix after a large one', () => {
     const session: SessionSnapshot = {
       sessionId: 's',
@@ -198,7 +153,7 @@ describe('itemRecordOf', () => {
       lastTs: undefined,
       lastPositiveTs: undefined,
     };
-    const items = buildRecordItems();
+    const items = buildItems();
     buildFeatureMatrix(FEATURE_REGISTRY, session, undefined, [...items, ...items, ...items], NOW_MS);
     const small = buildFeatureMatrix(FEATURE_REGISTRY, session, undefined, items.slice(2, 4), NOW_MS);
 
@@ -208,27 +163,6 @@ describe('itemRecordOf', () => {
         const expected = Math.fround(value === undefined || !Number.isFinite(value) ? feature.defaultValue : value);
         expect(small.data[row * small.columns + column], `${feature.name} row ${row}`).toBe(expected);
       });
-    });
-  });
-
-  it('gives the matrix of the plain snapshots', () => {
-    const session: SessionSnapshot = {
-      sessionId: 's',
-      recent: [],
-      categoryAffinity: new Map([['Comedy', 2], ['Drama', -1]]),
-      creatorAffinity: new Map([['studio-1', 3]]),
-      interacted: new Set(),
-      events: 3,
-      lastTs: NOW_MS - 1_000,
-      lastPositiveTs: undefined,
-    };
-    const fromRecords = buildFeatureMatrix(FEATURE_REGISTRY, session, undefined, buildRecordItems(), NOW_MS);
-    const plain = buildFeatureMatrix(FEATURE_REGISTRY, session, undefined, buildItems(), NOW_MS);
-
-    fromRecords.data.forEach((value, cell) => {
-      const expected = plain.data[cell] as number;
-      const column = FEATURE_REGISTRY[cell % fromRecords.columns]?.name;
-      expect(Math.abs(value - expected), `${column} row ${Math.floor(cell / fromRecords.columns)}`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(expected)));
     });
   });
 });

@@ -71,7 +71,7 @@ export function planCachedItemRead(cache: ItemCache, itemIds: readonly string[],
     const snapshots = new Array<ItemSnapshot>(itemIds.length);
     for (let index = 0; index < itemIds.length; index++) {
       const entry = entries[index] as CachedItem;
-      snapshots[index] = builder.buildFromRecord(itemIds[index] as string, entry.record, entry.catalog, entry.facts, covisitScores[index] as number, seen[index] as boolean);
+      snapshots[index] = builder.build(itemIds[index] as string, entry.packed, entry.catalog, covisitScores[index] as number, seen[index] as boolean, entry.facts);
     }
     return snapshots;
   };

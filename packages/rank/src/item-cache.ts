@@ -1,13 +1,13 @@
 import type { CatalogItem } from '@nexttap/events';
-import { catalogFactsOf, itemRecordOf, parseCatalogText, type CatalogFacts, type ReadResult } from '@nexttap/features';
+import { catalogFactsOf, parseCatalogText, rebasePackedSnapshot, type CatalogFacts, type ReadResult } from '@nexttap/features';
 
 /** One item's stored features as last read: its packed snapshot and its catalog record. */
 export interface CachedItem {
   /**
-   * The item record (`itemRecordOf`): the packed snapshot undecayed and moved to the landmark
-   * `cacheLandmarkOf(readAtMs)`, every stat 0 when the item has none, then the catalog facts.
+   * The packed snapshot (landmark, then the stat fields) undecayed and moved to the landmark
+   * `cacheLandmarkOf(readAtMs)`, or null when the item has none.
    */
-  record: Float64Array;
+  packed: Float64Array | null;
   catalog: CatalogItem | undefined;
   /** `catalogFactsOf(catalog)`, kept with the record so that a feed does not look it up per item. */
   facts: CatalogFacts | undefined;
@@ -82,17 +82,15 @@ export class ItemCache {
   store(itemId: string, packed: Float64Array | null, catalogText: string | null | undefined, readAtMs: number): CachedItem {
     const previous = this.items.get(itemId);
     const text = catalogText || undefined;
-    const landmarkMs = cacheLandmarkOf(readAtMs);
+    const rebased = packed === null ? null : rebasePackedSnapshot(packed, cacheLandmarkOf(readAtMs));
     let entry: CachedItem;
     if (previous !== undefined && previous.catalogText === text) {
       // Comparing with the text of the entry costs less than hashing the text, a few hundred
       // bytes, to find its record in the parsed-record cache.
-      const record = itemRecordOf(packed, landmarkMs, previous.facts);
-      entry = { record, catalog: previous.catalog, facts: previous.facts, catalogText: previous.catalogText, readAtMs };
+      entry = { packed: rebased, catalog: previous.catalog, facts: previous.facts, catalogText: previous.catalogText, readAtMs };
     } else {
       const catalog = text === undefined ? undefined : parseCatalogText(text);
-      const facts = catalog === undefined ? undefined : catalogFactsOf(catalog);
-      entry = { record: itemRecordOf(packed, landmarkMs, facts), catalog, facts, catalogText: text, readAtMs };
+      entry = { packed: rebased, catalog, facts: catalog === undefined ? undefined : catalogFactsOf(catalog), catalogText: text, readAtMs };
     }
     if (previous !== undefined) {
       // Re-inserting moves the item to the end of the map's order, which is the eviction order.

@@ -1,5 +1,5 @@
 import { validateCatalogItem, validateInteraction, type CatalogItemInput, type InteractionInput } from '@nexttap/events';
-import { applyCatalogItems, applyInteractions, covisitListRequests, ITEM_STAT_FIELDS, readSessionSnapshot, rebasePackedSnapshot, type FeatureStore, type ItemSnapshot } from '@nexttap/features';
+import { applyCatalogItems, applyInteractions, covisitListRequests, ITEM_STAT_FIELDS, readSessionSnapshot, type FeatureStore, type ItemSnapshot } from '@nexttap/features';
 import { loadRankingModel } from '@nexttap/model';
 import { MemoryFeatureStore } from '@nexttap/store';
 import { describe, expect, it } from 'vitest';
@@ -212,21 +212,6 @@ describe('ItemCache', () => {
     expect(cache.size).toBeLessThanOrEqual(10);
     expect(cache.fresh('item-24', NOW_MS)).toBeDefined();
     expect(cache.fresh('item-0', NOW_MS)).toBeUndefined();
-  });
-
-  it('stores a record moved to the read minute', () => {
-    const cache = new ItemCache({ maxAgeMs: 1_000 });
-    const text = JSON.stringify({ itemId: 'item-1', categories: ['Drama'] });
-    const packed = new Float64Array(ITEM_STAT_FIELDS.length + 1).fill(2);
-    packed[0] = NOW_MS - 3_600_000;
-    const withStats = cache.store('item-1', packed, text, NOW_MS + 30_000);
-    const withoutStats = cache.store('item-2', null, text, NOW_MS + 30_000);
-
-    expect(withStats.record[0]).toBe(cacheLandmarkOf(NOW_MS + 30_000));
-    expect([...withStats.record.subarray(0, packed.length)]).toEqual([...rebasePackedSnapshot(packed, cacheLandmarkOf(NOW_MS + 30_000))]);
-    expect(withoutStats.record[0]).toBe(cacheLandmarkOf(NOW_MS + 30_000));
-    expect([...withoutStats.record.subarray(1, ITEM_STAT_FIELDS.length + 1)].every((value) => value === 0)).toBe(true);
-    expect(withoutStats.facts?.categoryNumbers.length).toBe(1);
   });
 
   it('keeps the parsed record when the catalog text is unchanged', () => {
