@@ -3,6 +3,7 @@ export * from './apply-events';
 export * from './catalog-facts';
 export * from './decay';
 export * from './feature-store';
+export * from './item-columns';
 export * from './keys';
 export * from './matrix';
 export * from './operations';

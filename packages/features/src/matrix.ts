@@ -1,5 +1,6 @@
+import type { ItemColumns } from './item-columns';
 import { findFeature, type FeatureContext, type FeatureDefinition } from './registry';
-import type { ItemSnapshot, SessionSnapshot, UserSnapshot } from './snapshots';
+import { itemColumnsOf, type ItemSnapshot, type SessionSnapshot, type UserSnapshot } from './snapshots';
 
 /** A row-major float32 matrix of candidates × features, the input layout of a ranking model. */
 export interface FeatureMatrix {
@@ -21,6 +22,14 @@ export function resolveFeatures(featureNames: readonly string[]): FeatureDefinit
 }
 
 /**
+ * Kernel inputs and column values kept from one matrix build to the next. A build runs
+ * synchronously and keeps no reference to them, so one build never sees another's values, and a
+ * feed saves allocating about 40 KB of typed arrays (200 candidates).
+ */
+let reusedColumns: ItemColumns | undefined;
+let reusedColumnValues = new Float64Array(0);
+
+/**
  * Builds the feature matrix of candidates for one session at `nowMs`. A feature whose inputs are
  * missing, or that computes a non-finite value, gets its registry default.
  */
@@ -37,7 +46,12 @@ export function buildFeatureMatrix(
   // reference. Filling column by column keeps one feature's code hot across the rows. The rows
   // share the session and user, so their affinity sums are computed once.
   const context: FeatureContext = { session, user, item: items[0] as ItemSnapshot, nowMs, affinityTotals: new Map() };
-  const columnValues = new Float64Array(items.length);
+  if (reusedColumnValues.length < items.length) {
+    reusedColumnValues = new Float64Array(items.length);
+  }
+  const columnValues = reusedColumnValues;
+  // The kernels' inputs, read from the snapshots once for every column that has a kernel.
+  let itemColumns: ItemColumns | undefined;
   for (let column = 0; column < columns; column++) {
     const feature = features[column] as FeatureDefinition;
     const defaultValue = feature.defaultValue;
@@ -51,7 +65,8 @@ export function buildFeatureMatrix(
     }
     if (feature.computeColumn !== undefined) {
       // The values are checked as doubles, before the float32 store, as `compute` values are.
-      feature.computeColumn(items, context, columnValues);
+      itemColumns ??= reusedColumns = itemColumnsOf(items, reusedColumns);
+      feature.computeColumn(itemColumns, context, columnValues);
       for (let row = 0, cell = column; row < items.length; row++, cell += columns) {
         const value = columnValues[row] as number;
         data[cell] = Number.isFinite(value) ? value : defaultValue;

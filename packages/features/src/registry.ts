@@ -1,7 +1,7 @@
-import { INTERACTION_TYPES, type InteractionType } from '@nexttap/events';
-import { isNegative, ITEM_FIELDS, itemTypeField } from './plan';
+import { isNegative } from './plan';
 import { affinityByCategoryNumber, denseAffinityByCategoryNumber } from './catalog-facts';
-import { itemStatIndex, type ItemSnapshot, type SessionSnapshot, type UserSnapshot } from './snapshots';
+import type { ItemColumns } from './item-columns';
+import { itemColumnsOf, type ItemSnapshot, type SessionSnapshot, type UserSnapshot } from './snapshots';
 
 const DAY_MS = 86_400_000;
 
@@ -33,15 +33,15 @@ export interface FeatureDefinition {
   /** Returns the value for `context.item`; undefined or NaN when the inputs are missing. */
   compute(context: FeatureContext): number | undefined;
   /**
-   * Writes the value for every item of `items` into `out` (one entry per item, NaN where the
-   * inputs are missing), equal to `compute` for each item. A matrix build calls it once per
-   * column instead of `compute` once per cell; `context.item` is not read.
+   * Writes the value for every row of `items` (`itemColumnsOf`) into `out` (one entry per row, NaN
+   * where the inputs are missing), equal to `compute` for each item. A matrix build calls it once
+   * per column instead of `compute` once per cell; `context.item` is not read.
    */
-  computeColumn?(items: readonly ItemSnapshot[], context: FeatureContext, out: Float64Array): void;
+  computeColumn?(items: ItemColumns, context: FeatureContext, out: Float64Array): void;
 }
 
 type ItemFeatureInput = Omit<FeatureDefinition, 'type' | 'compute' | 'perRequest' | 'computeColumn'> & {
-  computeColumn(items: readonly ItemSnapshot[], context: FeatureContext, out: Float64Array): void;
+  computeColumn(items: ItemColumns, context: FeatureContext, out: Float64Array): void;
 };
 
 /**
@@ -55,7 +55,7 @@ function itemFeature(input: ItemFeatureInput): FeatureDefinition {
     ...input,
     type: 'float32',
     compute: (context) => {
-      input.computeColumn([context.item], context, cell);
+      input.computeColumn(itemColumnsOf([context.item]), context, cell);
       return cell[0];
     },
   };
@@ -67,8 +67,9 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0,
     description: 'log(1 + engagements with the item), 7-day half-life',
     computeColumn: (items, _, out) => {
-      for (let row = 0; row < items.length; row++) {
-        out[row] = Math.log1p(Math.max(0, (items[row] as ItemSnapshot).positiveLong));
+      const positive = items.positiveWeek;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = Math.log1p(Math.max(0, positive[row] as number));
       }
     },
   }),
@@ -77,8 +78,9 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0,
     description: 'log(1 + engagements with the item), 1-day half-life',
     computeColumn: (items, _, out) => {
-      for (let row = 0; row < items.length; row++) {
-        out[row] = Math.log1p(Math.max(0, (items[row] as ItemSnapshot).positiveDay));
+      const positive = items.positiveDay;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = Math.log1p(Math.max(0, positive[row] as number));
       }
     },
   }),
@@ -87,8 +89,9 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0,
     description: 'log(1 + engagements with the item), 1-hour half-life',
     computeColumn: (items, _, out) => {
-      for (let row = 0; row < items.length; row++) {
-        out[row] = Math.log1p(Math.max(0, (items[row] as ItemSnapshot).positiveShort));
+      const positive = items.positiveHour;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = Math.log1p(Math.max(0, positive[row] as number));
       }
     },
   }),
@@ -97,9 +100,9 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0,
     description: "log of the item's engagement rate over the last hour against the last day ((24·hour + 1) / (day + 1)); 0 when steady",
     computeColumn: (items, _, out) => {
-      for (let row = 0; row < items.length; row++) {
-        const item = items[row] as ItemSnapshot;
-        out[row] = Math.log((24 * item.positiveShort + 1) / (item.positiveDay + 1));
+      const { positiveHour, positiveDay } = items;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = Math.log((24 * (positiveHour[row] as number) + 1) / ((positiveDay[row] as number) + 1));
       }
     },
   }),
@@ -108,9 +111,9 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0.1,
     description: 'taps per impression (1-day half-life), smoothed towards the rate over all items with the weight of 20 impressions',
     computeColumn: (items, _, out) => {
-      for (let row = 0; row < items.length; row++) {
-        const item = items[row] as ItemSnapshot;
-        out[row] = (item.taps + 20 * item.priors.tapRate) / (item.impressions + 20);
+      const { taps, tapRatePrior, impressions } = items;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = ((taps[row] as number) + 20 * (tapRatePrior[row] as number)) / ((impressions[row] as number) + 20);
       }
     },
   }),
@@ -119,9 +122,9 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0.5,
     description: 'completes per play (1-day half-life), smoothed towards the rate over all items with the weight of 20 plays',
     computeColumn: (items, _, out) => {
-      for (let row = 0; row < items.length; row++) {
-        const item = items[row] as ItemSnapshot;
-        out[row] = (count(item, 'complete') + 20 * item.priors.completionRate) / (count(item, 'play') + 20);
+      const { completes, completionRatePrior, plays } = items;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = ((completes[row] as number) + 20 * (completionRatePrior[row] as number)) / ((plays[row] as number) + 20);
       }
     },
   }),
@@ -130,9 +133,9 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0.5,
     description: 'likes per engagement other than impressions (1-day half-life), smoothed with a uniform Beta(1, 1) prior',
     computeColumn: (items, _, out) => {
-      for (let row = 0; row < items.length; row++) {
-        const item = items[row] as ItemSnapshot;
-        out[row] = (item.likes + 1) / (item.interactions + 2);
+      const { likes, interactions } = items;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = ((likes[row] as number) + 1) / ((interactions[row] as number) + 2);
       }
     },
   }),
@@ -141,9 +144,9 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0.5,
     description: 'skips and hides per engagement other than impressions (1-day half-life), smoothed with a Beta(1, 1) prior',
     computeColumn: (items, _, out) => {
-      for (let row = 0; row < items.length; row++) {
-        const item = items[row] as ItemSnapshot;
-        out[row] = (count(item, 'skip') + count(item, 'hide') + 1) / (item.interactions + 2);
+      const { skips, hides, interactions } = items;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = ((skips[row] as number) + (hides[row] as number) + 1) / ((interactions[row] as number) + 2);
       }
     },
   }),
@@ -152,8 +155,11 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0,
     description: 'log(1 + mean dwell in seconds on the item, 1-day half-life); the default before any dwell is known',
     computeColumn: (items, _, out) => {
-      for (let row = 0; row < items.length; row++) {
-        out[row] = meanDwell(items[row] as ItemSnapshot);
+      const { dwellCount, dwellSeconds } = items;
+      for (let row = 0; row < items.rows; row++) {
+        const count = dwellCount[row] as number;
+        // Below a tenth of one decayed event, the mean is noise from an old dwell.
+        out[row] = count < 0.1 ? Number.NaN : Math.log1p((dwellSeconds[row] as number) / count);
       }
     },
   }),
@@ -162,9 +168,10 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0,
     description: 'log(1 + days since the item was published); the default when the catalog has no publishedAt (see item_has_publish_date)',
     computeColumn: (items, { nowMs }, out) => {
-      for (let row = 0; row < items.length; row++) {
-        const facts = (items[row] as ItemSnapshot).facts;
-        out[row] = facts === undefined || !facts.hasPublishedAt ? Number.NaN : Math.log1p(Math.max(0, nowMs - facts.publishedAtMs) / DAY_MS);
+      // publishedAtMs is NaN without a date, and so is the value.
+      const publishedAtMs = items.publishedAtMs;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = Math.log1p(Math.max(0, nowMs - (publishedAtMs[row] as number)) / DAY_MS);
       }
     },
   }),
@@ -173,8 +180,9 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0,
     description: '1 when the catalog gives a publishedAt, else 0, so a missing date is not read as a new item',
     computeColumn: (items, _, out) => {
-      for (let row = 0; row < items.length; row++) {
-        out[row] = (items[row] as ItemSnapshot).facts?.hasPublishedAt === true ? 1 : 0;
+      const values = items.hasPublishedAt;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = values[row] as number;
       }
     },
   }),
@@ -183,8 +191,9 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0,
     description: '1 when the catalog marks the item live, else 0',
     computeColumn: (items, _, out) => {
-      for (let row = 0; row < items.length; row++) {
-        out[row] = (items[row] as ItemSnapshot).facts?.live === true ? 1 : 0;
+      const values = items.live;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = values[row] as number;
       }
     },
   }),
@@ -193,8 +202,9 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0,
     description: 'number of categories of the item in the catalog',
     computeColumn: (items, _, out) => {
-      for (let row = 0; row < items.length; row++) {
-        out[row] = (items[row] as ItemSnapshot).facts?.categoryNumbers.length ?? Number.NaN;
+      const values = items.categoryCount;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = values[row] as number;
       }
     },
   }),
@@ -221,8 +231,9 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0,
     description: "log(1 + co-visitation score from the session's last 5 engaged items to the item, 7-day half-life)",
     computeColumn: (items, _, out) => {
-      for (let row = 0; row < items.length; row++) {
-        out[row] = Math.log1p(Math.max(0, (items[row] as ItemSnapshot).covisitScore));
+      const covisitScore = items.covisitScore;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = Math.log1p(Math.max(0, covisitScore[row] as number));
       }
     },
   }),
@@ -231,8 +242,9 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0,
     description: '1 when the session already had an impression of the item, else 0',
     computeColumn: (items, _, out) => {
-      for (let row = 0; row < items.length; row++) {
-        out[row] = (items[row] as ItemSnapshot).seenInSession ? 1 : 0;
+      const values = items.seenInSession;
+      for (let row = 0; row < items.rows; row++) {
+        out[row] = values[row] as number;
       }
     },
   }),
@@ -281,14 +293,14 @@ export const FEATURE_REGISTRY: readonly FeatureDefinition[] = [
     defaultValue: 0,
     description: "sum over the item's categories of the user's long-term affinity share (30-day half-life)",
     computeColumn: (items, context, out) =>
-      context.user === undefined ? out.fill(Number.NaN, 0, items.length) : categoryShares(items, context, context.user.categoryAffinity, 'sum', out),
+      context.user === undefined ? out.fill(Number.NaN, 0, items.rows) : categoryShares(items, context, context.user.categoryAffinity, 'sum', out),
   }),
   itemFeature({
     name: 'user_creator_affinity',
     defaultValue: 0,
     description: "the user's long-term affinity share of the item's creator (30-day half-life)",
     computeColumn: (items, context, out) =>
-      context.user === undefined ? out.fill(Number.NaN, 0, items.length) : creatorShares(items, context, context.user.creatorAffinity, out),
+      context.user === undefined ? out.fill(Number.NaN, 0, items.rows) : creatorShares(items, context, context.user.creatorAffinity, out),
   }),
   {
     name: 'user_known',
@@ -312,7 +324,7 @@ export function findFeature(name: string): FeatureDefinition | undefined {
  * sum of absolute affinities, so sessions of any length give values in [-1, 1]. An item without
  * a catalog record or categories gets NaN.
  */
-function categoryShares(items: readonly ItemSnapshot[], context: FeatureContext, affinity: ReadonlyMap<string, number>, mode: 'sum' | 'max', out: Float64Array): void {
+function categoryShares(items: ItemColumns, context: FeatureContext, affinity: ReadonlyMap<string, number>, mode: 'sum' | 'max', out: Float64Array): void {
   const total = absoluteSumOf(context, affinity);
   const dense = total === 0 ? undefined : denseAffinityByCategoryNumber(affinity);
   if (dense !== undefined) {
@@ -320,9 +332,11 @@ function categoryShares(items: readonly ItemSnapshot[], context: FeatureContext,
     return;
   }
   const byNumber = total === 0 ? undefined : affinityByCategoryNumber(affinity);
-  for (let row = 0; row < items.length; row++) {
-    const categories = (items[row] as ItemSnapshot).facts?.categoryNumbers;
-    if (categories === undefined || categories.length === 0) {
+  const { categoryStarts, categoryNumbers } = items;
+  for (let row = 0; row < items.rows; row++) {
+    const start = categoryStarts[row] as number;
+    const end = categoryStarts[row + 1] as number;
+    if (start === end) {
       out[row] = Number.NaN;
       continue;
     }
@@ -331,8 +345,8 @@ function categoryShares(items: readonly ItemSnapshot[], context: FeatureContext,
       continue;
     }
     let result = mode === 'sum' ? 0 : Number.NEGATIVE_INFINITY;
-    for (let index = 0; index < categories.length; index++) {
-      const share = (byNumber.get(categories[index] as number) ?? 0) / total;
+    for (let index = start; index < end; index++) {
+      const share = (byNumber.get(categoryNumbers[index] as number) ?? 0) / total;
       result = mode === 'sum' ? result + share : Math.max(result, share);
     }
     out[row] = result;
@@ -340,28 +354,34 @@ function categoryShares(items: readonly ItemSnapshot[], context: FeatureContext,
 }
 
 /** Writes what `categoryShares` writes, with the affinities in an array indexed by category number. */
-function denseCategoryShares(items: readonly ItemSnapshot[], affinity: Float64Array, total: number, mode: 'sum' | 'max', out: Float64Array): void {
-  for (let row = 0; row < items.length; row++) {
-    const categories = (items[row] as ItemSnapshot).facts?.categoryNumbers;
-    if (categories === undefined || categories.length === 0) {
+function denseCategoryShares(items: ItemColumns, affinity: Float64Array, total: number, mode: 'sum' | 'max', out: Float64Array): void {
+  const { categoryStarts, categoryNumbers } = items;
+  for (let row = 0; row < items.rows; row++) {
+    const start = categoryStarts[row] as number;
+    const end = categoryStarts[row + 1] as number;
+    if (start === end) {
       out[row] = Number.NaN;
       continue;
     }
     let result = mode === 'sum' ? 0 : Number.NEGATIVE_INFINITY;
-    for (let index = 0; index < categories.length; index++) {
+    for (let index = start; index < end; index++) {
       // A number past the array's end, a category the map lacks, reads undefined and counts 0.
-      const share = (affinity[categories[index] as number] ?? 0) / total;
+      const share = (affinity[categoryNumbers[index] as number] ?? 0) / total;
       result = mode === 'sum' ? result + share : Math.max(result, share);
     }
     out[row] = result;
   }
 }
 
-/** Writes each item's creator's affinity share, or NaN for an item without a creator. */
-function creatorShares(items: readonly ItemSnapshot[], context: FeatureContext, affinity: ReadonlyMap<string, number>, out: Float64Array): void {
+/**
+ * Writes each item's creator's affinity share, or NaN for an item without a creator. Creators are
+ * looked up by id in the affinity map, and only when the map has a nonzero affinity.
+ */
+function creatorShares(items: ItemColumns, context: FeatureContext, affinity: ReadonlyMap<string, number>, out: Float64Array): void {
   const total = absoluteSumOf(context, affinity);
-  for (let row = 0; row < items.length; row++) {
-    const creatorId = (items[row] as ItemSnapshot).facts?.creatorId;
+  const creatorIds = items.creatorIds;
+  for (let row = 0; row < items.rows; row++) {
+    const creatorId = creatorIds[row];
     if (creatorId === undefined) {
       out[row] = Number.NaN;
     } else {
@@ -390,24 +410,6 @@ function absoluteSum(values: ReadonlyMap<string, number>): number {
     total += Math.abs(value);
   }
   return total;
-}
-
-/**
- * Stat position of each interaction type's day-half-life counter, looked up once rather than by
- * name on every row.
- */
-const DAY_COUNT_INDEX = Object.fromEntries(INTERACTION_TYPES.map((type) => [type, itemStatIndex(itemTypeField(type, 'day'))])) as Record<InteractionType, number>;
-const DWELL_COUNT_DAY_INDEX = itemStatIndex(ITEM_FIELDS.dwellCountDay);
-const DWELL_SECONDS_DAY_INDEX = itemStatIndex(ITEM_FIELDS.dwellSecondsDay);
-
-function count(item: ItemSnapshot, type: InteractionType): number {
-  return item.stats.at(DAY_COUNT_INDEX[type]);
-}
-
-function meanDwell(item: ItemSnapshot): number {
-  const dwellCount = item.stats.at(DWELL_COUNT_DAY_INDEX);
-  // Below a tenth of one decayed event, the mean is noise from an old dwell.
-  return dwellCount < 0.1 ? Number.NaN : Math.log1p(item.stats.at(DWELL_SECONDS_DAY_INDEX) / dwellCount);
 }
 
 function secondsSince(tMs: number | undefined, nowMs: number): number | undefined {

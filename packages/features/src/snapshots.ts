@@ -1,6 +1,7 @@
 import type { CatalogItem } from '@nexttap/events';
 import { catalogFactsOf, type CatalogFacts } from './catalog-facts';
 import { readDecayed } from './decay';
+import { allocateItemColumns, type ItemColumns } from './item-columns';
 import { keys } from './keys';
 import { halfLifeOfField, LANDMARK_FIELD, ZSET_LANDMARK_SUFFIX, type ReadRequest, type ReadResult } from './operations';
 import { GLOBAL_FIELDS, ITEM_FIELDS, ITEM_STAT_FIELDS, isPositive, itemTypeField } from './plan';
@@ -111,6 +112,15 @@ const STAT = {
   hide: statIndex(itemTypeField('hide', 'day')),
 } as const;
 
+/** Positions in `DISTINCT_HALF_LIVES` of the half-lives of the stats that `writeStats` reads. */
+const SLOT = {
+  hour: HALF_LIFE_SLOT[STAT.positiveHour] as number,
+  day: HALF_LIFE_SLOT[STAT.positiveDay] as number,
+  week: HALF_LIFE_SLOT[STAT.positiveWeek] as number,
+} as const;
+const DWELL_COUNT_DAY = statIndex(ITEM_FIELDS.dwellCountDay);
+const DWELL_SECONDS_DAY = statIndex(ITEM_FIELDS.dwellSecondsDay);
+
 /**
  * The snapshot of one item that `ItemSnapshotBuilder` builds. Every decayed value is computed when
  * read: the packed value times the decay factor of its half-life, at `offset` of a factor block
@@ -196,6 +206,110 @@ class DecayedItemSnapshot implements ItemSnapshot, StatReader {
       this.at(STAT.hide)
     );
   }
+
+  /**
+   * Writes the decayed stats of row `row` of `columns`, with the products and sums the getters
+   * compute, in their order, so that the values are equal bit for bit.
+   */
+  writeStats(columns: ItemColumns, row: number): void {
+    const packed = this.#packed;
+    const factors = this.#factors;
+    const hour = factors[this.#offset + SLOT.hour] as number;
+    const day = factors[this.#offset + SLOT.day] as number;
+    const week = factors[this.#offset + SLOT.week] as number;
+    // `?? 0` reads a stat missing from a shorter snapshot, of an older writer, as 0, as `at` does.
+    const taps = (packed[STAT.tap + 1] ?? 0) * day;
+    const plays = (packed[STAT.play + 1] ?? 0) * day;
+    const completes = (packed[STAT.complete + 1] ?? 0) * day;
+    const likes = (packed[STAT.like + 1] ?? 0) * day;
+    const shares = (packed[STAT.share + 1] ?? 0) * day;
+    const comments = (packed[STAT.comment + 1] ?? 0) * day;
+    const skips = (packed[STAT.skip + 1] ?? 0) * day;
+    const hides = (packed[STAT.hide + 1] ?? 0) * day;
+    columns.positiveHour[row] = (packed[STAT.positiveHour + 1] ?? 0) * hour;
+    columns.positiveDay[row] = (packed[STAT.positiveDay + 1] ?? 0) * day;
+    columns.positiveWeek[row] = (packed[STAT.positiveWeek + 1] ?? 0) * week;
+    columns.impressions[row] = (packed[STAT.impression + 1] ?? 0) * day;
+    columns.taps[row] = taps;
+    columns.plays[row] = plays;
+    columns.completes[row] = completes;
+    columns.likes[row] = likes;
+    columns.skips[row] = skips;
+    columns.hides[row] = hides;
+    columns.interactions[row] = taps + plays + completes + likes + shares + comments + skips + hides;
+    columns.dwellCount[row] = (packed[DWELL_COUNT_DAY + 1] ?? 0) * day;
+    columns.dwellSeconds[row] = (packed[DWELL_SECONDS_DAY + 1] ?? 0) * day;
+  }
+}
+
+/** Writes what `DecayedItemSnapshot.writeStats` writes, for a snapshot of another class, through its getters. */
+function writeStatsOf(item: ItemSnapshot, columns: ItemColumns, row: number): void {
+  columns.positiveHour[row] = item.positiveShort;
+  columns.positiveDay[row] = item.positiveDay;
+  columns.positiveWeek[row] = item.positiveLong;
+  columns.impressions[row] = item.impressions;
+  columns.taps[row] = item.taps;
+  columns.plays[row] = item.stats.at(STAT.play);
+  columns.completes[row] = item.stats.at(STAT.complete);
+  columns.likes[row] = item.likes;
+  columns.skips[row] = item.stats.at(STAT.skip);
+  columns.hides[row] = item.stats.at(STAT.hide);
+  columns.interactions[row] = item.interactions;
+  columns.dwellCount[row] = item.stats.at(DWELL_COUNT_DAY);
+  columns.dwellSeconds[row] = item.stats.at(DWELL_SECONDS_DAY);
+}
+
+/** Category numbers that `itemColumnsOf` makes room for per item before it grows the array. */
+const INITIAL_CATEGORIES_PER_ITEM = 4;
+
+/**
+ * Returns the inputs of the feature kernels for `items`, one row per item in order. Each
+ * snapshot and catalog record is read once here, instead of once per feature. The columns are
+ * written into `reuse` when it has room for every row, which overwrites what it contained.
+ */
+export function itemColumnsOf(items: readonly ItemSnapshot[], reuse?: ItemColumns): ItemColumns {
+  const rows = items.length;
+  const columns = reuse !== undefined && reuse.positiveHour.length >= rows ? reuse : allocateItemColumns(rows, rows * INITIAL_CATEGORIES_PER_ITEM);
+  columns.rows = rows;
+  let nextCategory = 0;
+  for (let row = 0; row < rows; row++) {
+    const item = items[row] as ItemSnapshot;
+    if (item instanceof DecayedItemSnapshot) {
+      item.writeStats(columns, row);
+    } else {
+      writeStatsOf(item, columns, row);
+    }
+    columns.covisitScore[row] = item.covisitScore;
+    columns.seenInSession[row] = item.seenInSession ? 1 : 0;
+    columns.tapRatePrior[row] = item.priors.tapRate;
+    columns.completionRatePrior[row] = item.priors.completionRate;
+    columns.categoryStarts[row] = nextCategory;
+    const facts = item.facts;
+    if (facts === undefined) {
+      columns.publishedAtMs[row] = Number.NaN;
+      columns.hasPublishedAt[row] = 0;
+      columns.live[row] = 0;
+      columns.categoryCount[row] = Number.NaN;
+      columns.creatorIds[row] = undefined;
+      continue;
+    }
+    const categories = facts.categoryNumbers;
+    if (nextCategory + categories.length > columns.categoryNumbers.length) {
+      const grown = new Int32Array(Math.max(2 * columns.categoryNumbers.length, nextCategory + categories.length));
+      grown.set(columns.categoryNumbers.subarray(0, nextCategory));
+      columns.categoryNumbers = grown;
+    }
+    for (let index = 0; index < categories.length; index++) {
+      columns.categoryNumbers[nextCategory++] = categories[index] as number;
+    }
+    columns.publishedAtMs[row] = facts.hasPublishedAt ? facts.publishedAtMs : Number.NaN;
+    columns.hasPublishedAt[row] = facts.hasPublishedAt ? 1 : 0;
+    columns.live[row] = facts.live ? 1 : 0;
+    columns.categoryCount[row] = categories.length;
+    columns.creatorIds[row] = facts.creatorId;
+  }
+  columns.categoryStarts[rows] = nextCategory;
+  return columns;
 }
 
 /**
