@@ -75,7 +75,14 @@ const PACED_TICK_MS = 10;
  * joined the group. Paced: events are produced at a fixed rate while ingest runs, which gives the
  * append-to-readable freshness from the ingest histogram.
  */
-export async function benchIngest(eventCount: number, pacedRatePerSecond: number, pacedSeconds: number, pacedTickMs = PACED_TICK_MS): Promise<IngestResult[]> {
+export async function benchIngest(
+  eventCount: number,
+  pacedRatePerSecond: number,
+  pacedSeconds: number,
+  pacedTickMs = PACED_TICK_MS,
+  /** Settings of the ingest server on top of the bench's own, by environment variable. */
+  environment: Record<string, string> = {},
+): Promise<IngestResult[]> {
   const [kafka, redis] = await Promise.all([
     startMockKafka({ topics: ['interactions', 'catalog', 'interactions.dlq'].map((name) => ({ name: `${TOPIC_PREFIX}.${name}`, partitions: 3 })) }),
     startRedisServer(),
@@ -110,6 +117,7 @@ export async function benchIngest(eventCount: number, pacedRatePerSecond: number
       KAFKA_FETCH_MAX_WAIT_MS: '5',
       MODEL_DIR,
       LOG_LEVEL: 'silent',
+      ...environment,
     });
     const startedMs = Date.now();
     const server = await startServer('ingest', config, { logger: createLogger({ level: 'silent', service: 'bench' }) });
