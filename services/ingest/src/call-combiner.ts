@@ -11,11 +11,12 @@ interface WaitingSubmission<Item, Result, CallInfo> {
 }
 
 /**
- * Runs at most `maxCalls` calls of `callAll` at once and merges the items of the submissions that
- * wait for a free call into one call, in submission order. A submission made while fewer than
- * `maxCalls` calls run starts its own call at once, so merging adds no wait: it only happens when
- * the submissions would queue anyway, and then one call replaces several, each with its own reads,
- * script run and round trips.
+ * Runs at most `maxCalls` calls of `callAll` at once and merges the items of waiting submissions
+ * into one call, in submission order. A call starts at the end of the event-loop turn of the
+ * submission that found a call free (`setImmediate`), so the submissions of one turn share it: the
+ * batches of every partition in one Kafka fetch response are handed over in one turn. Submissions
+ * made while `maxCalls` calls run wait for one of them to end and then share the next call. One
+ * call replaces several, each with its own reads, script run and round trips.
  *
  * Each submission resolves with its own slice of the results once the merged call resolved, and
  * every submission of a merged call rejects with its error when it fails.
@@ -23,6 +24,7 @@ interface WaitingSubmission<Item, Result, CallInfo> {
 export class CallCombiner<Item, Result, CallInfo> {
   private waiting: Array<WaitingSubmission<Item, Result, CallInfo>> = [];
   private running = 0;
+  private startScheduled = false;
 
   constructor(
     private readonly callAll: (items: Item[]) => Promise<CombinedResult<Result, CallInfo>>,
@@ -36,6 +38,17 @@ export class CallCombiner<Item, Result, CallInfo> {
   submit(items: readonly Item[]): Promise<CombinedResult<Result, CallInfo>> {
     return new Promise((resolve, reject) => {
       this.waiting.push({ items, resolve, reject });
+      this.scheduleStart();
+    });
+  }
+
+  private scheduleStart(): void {
+    if (this.startScheduled || this.running >= this.maxCalls) {
+      return;
+    }
+    this.startScheduled = true;
+    setImmediate(() => {
+      this.startScheduled = false;
       this.startCalls();
     });
   }
@@ -64,6 +77,7 @@ export class CallCombiner<Item, Result, CallInfo> {
       }
     } finally {
       this.running -= 1;
+      // The waiting submissions have waited for this call already, so the next call starts now.
       this.startCalls();
     }
   }

@@ -16,13 +16,35 @@ function controlledCalls() {
   return { calls, callAll };
 }
 
+/** Resolves after the current event-loop turn, when the combiner has started its calls. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 describe('CallCombiner', () => {
-  it('starts a call at once while one is free', () => {
+  it('merges submissions of one turn', async () => {
+    const { calls, callAll } = controlledCalls();
+    const combiner = new CallCombiner(callAll, 2);
+
+    const first = combiner.submit(['a']);
+    const second = combiner.submit(['b']);
+    expect(calls).toHaveLength(0);
+    await nextTurn();
+    expect(calls.map((call) => call.items)).toEqual([['a', 'b']]);
+
+    calls[0]?.resolve();
+    expect(await first).toEqual({ results: ['a!'], call: 1 });
+    expect(await second).toEqual({ results: ['b!'], call: 1 });
+  });
+
+  it('starts a second call while one runs', async () => {
     const { calls, callAll } = controlledCalls();
     const combiner = new CallCombiner(callAll, 2);
 
     void combiner.submit(['a']);
+    await nextTurn();
     void combiner.submit(['b']);
+    await nextTurn();
 
     expect(calls.map((call) => call.items)).toEqual([['a'], ['b']]);
   });
@@ -32,8 +54,10 @@ describe('CallCombiner', () => {
     const combiner = new CallCombiner(callAll, 1);
 
     const first = combiner.submit(['a']);
+    await nextTurn();
     const second = combiner.submit(['b', 'c']);
     const third = combiner.submit(['d']);
+    await nextTurn();
     expect(calls.map((call) => call.items)).toEqual([['a']]);
 
     calls[0]?.resolve();
@@ -50,6 +74,7 @@ describe('CallCombiner', () => {
     const { calls, callAll } = controlledCalls();
     const combiner = new CallCombiner(callAll, 1);
     const first = combiner.submit(['a']);
+    await nextTurn();
     const second = combiner.submit(['b']);
     const third = combiner.submit(['c']);
 
@@ -66,6 +91,7 @@ describe('CallCombiner', () => {
     const { calls, callAll } = controlledCalls();
     const combiner = new CallCombiner(callAll, 1);
     const failed = combiner.submit(['a']);
+    await nextTurn();
     const later = combiner.submit(['b']);
 
     calls[0]?.reject(new Error('store unavailable'));

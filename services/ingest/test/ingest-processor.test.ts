@@ -156,11 +156,13 @@ describe('IngestProcessor', () => {
       clock: () => NOW_MS,
     });
 
-    const handled = [0, 1, 2].map((partition) => processor.handleBatch(partitionBatch(partition)));
+    const first = processor.handleBatch(partitionBatch(0));
+    await settle();
+    const waiting = [1, 2].map((partition) => processor.handleBatch(partitionBatch(partition)));
     await settle();
     expect(store.applyCalls).toHaveLength(1);
     store.open();
-    await Promise.all(handled);
+    await Promise.all([first, ...waiting]);
 
     // The first batch took the free call, and the two that waited for it shared the next one.
     expect(store.applyCalls).toHaveLength(2);
@@ -184,6 +186,7 @@ describe('IngestProcessor', () => {
 
     store.failAfterCalls = 1;
     const first = processor.handleBatch(partitionBatch(0));
+    await settle();
     const merged = [1, 2].map((partition) => processor.handleBatch(partitionBatch(partition)));
     await settle();
     store.open();
@@ -197,5 +200,26 @@ describe('IngestProcessor', () => {
     await Promise.all([0, 1, 2].map((partition) => processor.handleBatch(partitionBatch(partition))));
     expect(await metricValue(metrics, 'nexttap_ingest_records_total', { outcome: 'applied' })).toBe(3);
     expect(await metricValue(metrics, 'nexttap_ingest_records_total', { outcome: 'duplicate' })).toBe(1);
+  });
+
+  it('merges batches handed over in one turn', async () => {
+    const metrics = createMetricsRegistry();
+    const store = new GatedStore();
+    store.open();
+    const processor = new IngestProcessor({
+      config: ingestConfigSchema.parse({}),
+      store,
+      bus: failingBus(0),
+      logger: createLogger({ level: 'silent', service: 'ingest-test' }),
+      metrics,
+      clock: () => NOW_MS,
+    });
+
+    await Promise.all([0, 1, 2].map((partition) => processor.handleBatch(partitionBatch(partition))));
+
+    expect(store.applyCalls).toHaveLength(1);
+    expect(await metricValue(metrics, 'nexttap_ingest_apply_events', { le: '2' })).toBe(0);
+    expect(await metricValue(metrics, 'nexttap_ingest_apply_events', { le: '4' })).toBe(1);
+    expect(await metricValue(metrics, 'nexttap_ingest_records_total', { outcome: 'applied' })).toBe(3);
   });
 });
