@@ -15,6 +15,8 @@ export const ingestConfigSchema = z.object({
     .max(3_200_000_000_000)
     .default(86_400_000)
     .describe('How far behind the ingest clock an event time may be, in ms; older events are dead-lettered as EVENT_TOO_LATE. Exactly-once holds only up to the 1-day eventId de-duplication window, so raise it only to load history once.'),
+  maxApplyCalls: z.coerce.number().int().min(1).max(64).default(2)
+    .describe('Max feature store apply calls of ingest running at once. The interaction batches handed over in one event-loop turn share a call, and those that arrive while this many run share the next one.'),
   collectorBodyLimitBytes: z.coerce.number().int().min(1_024).max(52_428_800).default(4_194_304)
     .describe('Largest accepted request body of the collector, in bytes.'),
 });
@@ -27,6 +29,7 @@ export const INGEST_ENVIRONMENT: Record<keyof IngestConfig, string> = {
   topicPrefix: 'TOPIC_PREFIX',
   maxFutureSkewMs: 'MAX_FUTURE_SKEW_MS',
   maxEventLatenessMs: 'MAX_EVENT_LATENESS_MS',
+  maxApplyCalls: 'INGEST_MAX_APPLY_CALLS',
   collectorBodyLimitBytes: 'COLLECTOR_BODY_LIMIT_BYTES',
 };
 

@@ -4,6 +4,7 @@ import { applyCatalogItems, applyInteractions } from '@nexttap/features';
 import { Counter, Histogram, type Logger, type Registry } from '@nexttap/observability';
 import type { FeatureStore } from '@nexttap/store';
 import { attributeToExperiments } from './attribution';
+import { CallCombiner } from './call-combiner';
 import type { IngestConfig } from './config';
 import { buildDeadLetter } from './dead-letter';
 import { TimedStore } from './timed-store';
@@ -21,6 +22,15 @@ const FRESHNESS_BUCKETS_SECONDS = [
 const STAGE_BUCKETS_SECONDS = Array.from({ length: 17 }, (_, index) => 0.0001 * 2 ** index);
 /** Batch size buckets from 1 to 4,096 records, doubling. */
 const BATCH_RECORDS_BUCKETS = Array.from({ length: 13 }, (_, index) => 2 ** index);
+
+/** Times of one store apply call, in ms. `startedMs` and `endedMs` are on the `performance.now()` clock. */
+interface ApplyCallTimes {
+  startedMs: number;
+  endedMs: number;
+  readMs: number;
+  planMs: number;
+  writeMs: number;
+}
 
 export interface IngestProcessorDependencies {
   config: IngestConfig;
@@ -46,9 +56,12 @@ export class IngestProcessor {
   private readonly sinceAppendSeconds: Histogram;
   private readonly stageSeconds: Histogram<'stage'>;
   private readonly batchRecords: Histogram;
+  private readonly applyEvents: Histogram;
   private readonly interactionsTopic: string;
   private readonly catalogTopic: string;
   private readonly deadLetterTopic: string;
+  /** Applies the decoded interactions of concurrent batches, merged while the store is busy. */
+  private readonly applyCalls: CallCombiner<Interaction, boolean, ApplyCallTimes>;
 
   constructor(private readonly dependencies: IngestProcessorDependencies) {
     this.clock = dependencies.clock ?? Date.now;
@@ -78,7 +91,9 @@ export class IngestProcessor {
       name: 'nexttap_ingest_stage_duration_seconds',
       help:
         'Time of one stage of an interactions batch, in seconds: wait (append of its first record to the handler call), ' +
-        'decode, read (catalog records and recent events), plan, write (merge, encode and the script call), finish (attribution and dead letters)',
+        'decode, queue (for a free store apply call), then of the apply call that took the batch, possibly merged with batches of other partitions: ' +
+        'read (catalog records and recent events), plan, write (merge, encode and the script call), ' +
+        'and settle (the end of that call to the batch resuming), finish (attribution and dead letters)',
       labelNames: ['stage'],
       buckets: STAGE_BUCKETS_SECONDS,
       registers: [dependencies.metrics],
@@ -89,6 +104,13 @@ export class IngestProcessor {
       buckets: BATCH_RECORDS_BUCKETS,
       registers: [dependencies.metrics],
     });
+    this.applyEvents = new Histogram({
+      name: 'nexttap_ingest_apply_events',
+      help: 'Interactions in one feature store apply call, which merges the batches of several partitions while the store is busy',
+      buckets: BATCH_RECORDS_BUCKETS,
+      registers: [dependencies.metrics],
+    });
+    this.applyCalls = new CallCombiner((events) => this.applyMerged(events), dependencies.config.maxApplyCalls);
   }
 
   /** The topics this processor consumes. */
@@ -137,8 +159,7 @@ export class IngestProcessor {
       }
     }
     const decodedMs = performance.now();
-    const store = new TimedStore(this.dependencies.store);
-    const applied = await applyInteractions(store, valid);
+    const { results: applied, call } = valid.length === 0 ? noApplyCall(decodedMs) : await this.applyCalls.submit(valid);
     const appliedMs = performance.now();
     // The features are readable now. When a later step fails, the redelivered batch finds these
     // events applied and counts them as duplicates, so they are recorded here or never.
@@ -151,10 +172,23 @@ export class IngestProcessor {
     this.batchRecords.observe(batch.records.length);
     this.stageSeconds.observe({ stage: 'wait' }, Math.max(0, nowMs - firstAppendedAtMs) / 1000);
     this.stageSeconds.observe({ stage: 'decode' }, (decodedMs - startedMs) / 1000);
-    this.stageSeconds.observe({ stage: 'read' }, store.readMs / 1000);
-    this.stageSeconds.observe({ stage: 'plan' }, Math.max(0, appliedMs - decodedMs - store.readMs - store.writeMs) / 1000);
-    this.stageSeconds.observe({ stage: 'write' }, store.writeMs / 1000);
+    this.stageSeconds.observe({ stage: 'queue' }, Math.max(0, call.startedMs - decodedMs) / 1000);
+    this.stageSeconds.observe({ stage: 'read' }, call.readMs / 1000);
+    this.stageSeconds.observe({ stage: 'plan' }, call.planMs / 1000);
+    this.stageSeconds.observe({ stage: 'write' }, call.writeMs / 1000);
+    this.stageSeconds.observe({ stage: 'settle' }, Math.max(0, appliedMs - call.endedMs) / 1000);
     this.stageSeconds.observe({ stage: 'finish' }, (performance.now() - appliedMs) / 1000);
+  }
+
+  /** Applies the events of one or more batches in one `applyInteractions` call and times its stages. */
+  private async applyMerged(events: Interaction[]): Promise<{ results: boolean[]; call: ApplyCallTimes }> {
+    const startedMs = performance.now();
+    this.applyEvents.observe(events.length);
+    const store = new TimedStore(this.dependencies.store);
+    const results = await applyInteractions(store, events);
+    const endedMs = performance.now();
+    const planMs = Math.max(0, endedMs - startedMs - store.readMs - store.writeMs);
+    return { results, call: { startedMs, endedMs, readMs: store.readMs, planMs, writeMs: store.writeMs } };
   }
 
   /** Records the freshness and the outcome of each event, and sends the change notices of the applied ones. */
@@ -207,4 +241,9 @@ export class IngestProcessor {
       await this.dependencies.bus.produce(this.deadLetterTopic, records);
     }
   }
+}
+
+/** Returns the outcome of a batch whose records were all dead-lettered, which needs no store call. */
+function noApplyCall(nowMs: number): { results: boolean[]; call: ApplyCallTimes } {
+  return { results: [], call: { startedMs: nowMs, endedMs: nowMs, readMs: 0, planMs: 0, writeMs: 0 } };
 }

@@ -1,6 +1,7 @@
 import type { BusRecord, EventBus, RecordBatch } from '@nexttap/bus';
 import { IngestProcessor, ingestConfigSchema } from '@nexttap/ingest';
 import { createLogger, createMetricsRegistry, type Registry } from '@nexttap/observability';
+import type { FeatureStore, PlannedWrite, ReadRequest, ReadResult } from '@nexttap/features';
 import { MemoryFeatureStore } from '@nexttap/store';
 import { describe, expect, it } from 'vitest';
 
@@ -36,6 +37,53 @@ function interactionsBatch(): RecordBatch {
     timestampMs: NOW_MS - 500,
   });
   return { topic: 'interactions', partition: 0, records: [record(0, JSON.stringify(event)), record(1, 'not json')] };
+}
+
+/** Returns a batch of one tap event of its own session on `partition`. */
+function partitionBatch(partition: number): RecordBatch {
+  const event = { eventId: `event-p${partition}`, type: 'tap', ts: NOW_MS - 1_000, sessionId: `session-p${partition}`, itemId: 'item-1' };
+  const record = { topic: 'interactions', partition, offset: '0', key: event.sessionId, value: Buffer.from(JSON.stringify(event)), headers: {}, timestampMs: NOW_MS - 500 };
+  return { topic: 'interactions', partition, records: [record] };
+}
+
+/**
+ * A memory store whose applies wait until the test opens the gate. An apply call numbered above
+ * `failAfterCalls`, counting from 1, fails. It records the writes of each apply call.
+ */
+class GatedStore implements FeatureStore {
+  readonly store = new MemoryFeatureStore();
+  readonly applyCalls: PlannedWrite[][] = [];
+  failAfterCalls = Number.POSITIVE_INFINITY;
+  private openGate: () => void = () => {};
+  private gate: Promise<void> = new Promise((resolve) => (this.openGate = resolve));
+
+  open(): void {
+    this.openGate();
+    this.gate = Promise.resolve();
+  }
+
+  read(requests: readonly ReadRequest[]): Promise<ReadResult[]> {
+    return this.store.read(requests);
+  }
+
+  async apply(writes: readonly PlannedWrite[]): Promise<boolean[]> {
+    this.applyCalls.push([...writes]);
+    const callNumber = this.applyCalls.length;
+    await this.gate;
+    if (callNumber > this.failAfterCalls) {
+      throw new Error('simulated Redis outage');
+    }
+    return this.store.apply(writes);
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
+
+/** Resolves after pending promise callbacks and timers of zero delay ran. */
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /** Returns the value of the series of `name` whose labels include `labels`, compared as text, or 0. */
@@ -86,7 +134,7 @@ describe('IngestProcessor', () => {
 
     await processor.handleBatch(interactionsBatch());
 
-    for (const stage of ['wait', 'decode', 'read', 'plan', 'write', 'finish']) {
+    for (const stage of ['wait', 'decode', 'queue', 'read', 'plan', 'write', 'settle', 'finish']) {
       expect(await metricValue(metrics, 'nexttap_ingest_stage_duration_seconds', { stage, le: '+Inf' }), stage).toBe(1);
     }
     // The first record was appended 500 ms before the clock's time.
@@ -94,5 +142,84 @@ describe('IngestProcessor', () => {
     expect(await metricValue(metrics, 'nexttap_ingest_stage_duration_seconds', { stage: 'wait', le: '0.8192' })).toBe(1);
     expect(await metricValue(metrics, 'nexttap_ingest_batch_records', { le: '2' })).toBe(1);
     expect(await metricValue(metrics, 'nexttap_ingest_batch_records', { le: '1' })).toBe(0);
+  });
+
+  it('merges batches waiting for the store', async () => {
+    const metrics = createMetricsRegistry();
+    const store = new GatedStore();
+    const processor = new IngestProcessor({
+      config: ingestConfigSchema.parse({ maxApplyCalls: 1 }),
+      store,
+      bus: failingBus(0),
+      logger: createLogger({ level: 'silent', service: 'ingest-test' }),
+      metrics,
+      clock: () => NOW_MS,
+    });
+
+    const first = processor.handleBatch(partitionBatch(0));
+    await settle();
+    const waiting = [1, 2].map((partition) => processor.handleBatch(partitionBatch(partition)));
+    await settle();
+    expect(store.applyCalls).toHaveLength(1);
+    store.open();
+    await Promise.all([first, ...waiting]);
+
+    // The first batch took the free call, and the two that waited for it shared the next one.
+    expect(store.applyCalls).toHaveLength(2);
+    expect(await metricValue(metrics, 'nexttap_ingest_apply_events', { le: '1' })).toBe(1);
+    expect(await metricValue(metrics, 'nexttap_ingest_apply_events', { le: '2' })).toBe(2);
+    expect(await metricValue(metrics, 'nexttap_ingest_records_total', { outcome: 'applied' })).toBe(3);
+    expect(await metricValue(metrics, 'nexttap_feature_freshness_since_append_seconds', { le: '+Inf' })).toBe(3);
+  });
+
+  it('fails every merged batch and applies them once on redelivery', async () => {
+    const metrics = createMetricsRegistry();
+    const store = new GatedStore();
+    const processor = new IngestProcessor({
+      config: ingestConfigSchema.parse({ maxApplyCalls: 1 }),
+      store,
+      bus: failingBus(0),
+      logger: createLogger({ level: 'silent', service: 'ingest-test' }),
+      metrics,
+      clock: () => NOW_MS,
+    });
+
+    store.failAfterCalls = 1;
+    const first = processor.handleBatch(partitionBatch(0));
+    await settle();
+    const merged = [1, 2].map((partition) => processor.handleBatch(partitionBatch(partition)));
+    await settle();
+    store.open();
+    await first;
+    const outcomes = await Promise.allSettled(merged);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
+    expect(await metricValue(metrics, 'nexttap_ingest_records_total', { outcome: 'applied' })).toBe(1);
+
+    expect(store.applyCalls).toHaveLength(2);
+    store.failAfterCalls = Number.POSITIVE_INFINITY;
+    await Promise.all([0, 1, 2].map((partition) => processor.handleBatch(partitionBatch(partition))));
+    expect(await metricValue(metrics, 'nexttap_ingest_records_total', { outcome: 'applied' })).toBe(3);
+    expect(await metricValue(metrics, 'nexttap_ingest_records_total', { outcome: 'duplicate' })).toBe(1);
+  });
+
+  it('merges batches handed over in one turn', async () => {
+    const metrics = createMetricsRegistry();
+    const store = new GatedStore();
+    store.open();
+    const processor = new IngestProcessor({
+      config: ingestConfigSchema.parse({}),
+      store,
+      bus: failingBus(0),
+      logger: createLogger({ level: 'silent', service: 'ingest-test' }),
+      metrics,
+      clock: () => NOW_MS,
+    });
+
+    await Promise.all([0, 1, 2].map((partition) => processor.handleBatch(partitionBatch(partition))));
+
+    expect(store.applyCalls).toHaveLength(1);
+    expect(await metricValue(metrics, 'nexttap_ingest_apply_events', { le: '2' })).toBe(0);
+    expect(await metricValue(metrics, 'nexttap_ingest_apply_events', { le: '4' })).toBe(1);
+    expect(await metricValue(metrics, 'nexttap_ingest_records_total', { outcome: 'applied' })).toBe(3);
   });
 });
