@@ -49,6 +49,8 @@ export class PoolCache {
   private readonly catalogRereadPerRefresh: number;
   /** Index in the cached records at which the next refresh continues the rolling re-read. */
   private rereadOffset = 0;
+  /** The text each cached record was parsed from, so that a re-read of the same text is not parsed again. */
+  private readonly catalogTexts = new WeakMap<CatalogItem, string>();
 
   constructor(
     private readonly store: FeatureStore,
@@ -117,12 +119,19 @@ export class PoolCache {
    */
   private async deriveCategoryPools(categories: readonly string[], popularPool: readonly string[], catalog: ReadonlyMap<string, CatalogItem>): Promise<Map<string, string[]>> {
     const byCategory = new Map<string, string[]>(categories.map((category) => [category, []]));
+    let openCategories = categories.length;
     for (const itemId of popularPool) {
+      if (openCategories === 0) {
+        break;
+      }
       for (const category of catalog.get(itemId)?.categories ?? []) {
         const list = byCategory.get(category);
         // A record that lists a category twice adds the item once.
         if (list !== undefined && list.length < this.poolDepth && list[list.length - 1] !== itemId) {
           list.push(itemId);
+          if (list.length === this.poolDepth) {
+            openCategories -= 1;
+          }
         }
       }
     }
@@ -152,28 +161,56 @@ export class PoolCache {
     return byCategory;
   }
 
+  /**
+   * Returns the catalog records of the pooled items: the cached ones, plus those of newly pooled
+   * items and a rolling share of the cached ones, read in one round trip. A popular pool of
+   * 10,000 items makes this a pass over 10,000 ids every refresh, so it walks the lists once
+   * and parses a re-read record only when its text changed.
+   */
   private async refreshCatalog(lists: readonly PoolList[]): Promise<Map<string, CatalogItem>> {
     const previous = this.snapshot.catalog;
-    const pooled = [...new Set(lists.flat())];
-    const missing = pooled.filter((itemId) => !previous.has(itemId));
-    const cached = pooled.filter((itemId) => previous.has(itemId));
+    const catalog = new Map<string, CatalogItem>();
+    const cached: string[] = [];
+    const missing: string[] = [];
+    const missingSet = new Set<string>();
+    lists.forEach((list, listIndex) => {
+      for (const itemId of list) {
+        // The first list is one sorted set's members, which are distinct, so only the later lists
+        // can repeat an id.
+        if (listIndex > 0 && (catalog.has(itemId) || missingSet.has(itemId))) {
+          continue;
+        }
+        const record = previous.get(itemId);
+        if (record === undefined) {
+          missingSet.add(itemId);
+          missing.push(itemId);
+        } else {
+          catalog.set(itemId, record);
+          cached.push(itemId);
+        }
+      }
+    });
     const reread: string[] = [];
     for (let index = 0; index < Math.min(this.catalogRereadPerRefresh, cached.length); index++) {
       reread.push(cached[(this.rereadOffset + index) % cached.length] as string);
     }
     this.rereadOffset = cached.length === 0 ? 0 : (this.rereadOffset + reread.length) % cached.length;
-    const toRead = [...missing, ...reread];
+    const toRead = missing.length === 0 ? reread : [...missing, ...reread];
     const [result] = toRead.length === 0 ? [] : await this.store.read([{ kind: 'strings', keys: toRead.map((itemId) => keys.itemCatalog(itemId)) }]);
     const texts = result?.kind === 'strings' ? result.value : [];
-    const catalog = new Map<string, CatalogItem>();
-    for (const itemId of cached) {
-      catalog.set(itemId, previous.get(itemId) as CatalogItem);
-    }
     toRead.forEach((itemId, index) => {
       const text = texts[index];
-      if (text) {
-        catalog.set(itemId, JSON.parse(text) as CatalogItem);
+      // An empty re-read keeps the cached record.
+      if (!text) {
+        return;
       }
+      const cachedRecord = catalog.get(itemId);
+      if (cachedRecord !== undefined && this.catalogTexts.get(cachedRecord) === text) {
+        return;
+      }
+      const record = JSON.parse(text) as CatalogItem;
+      this.catalogTexts.set(record, text);
+      catalog.set(itemId, record);
     });
     return catalog;
   }

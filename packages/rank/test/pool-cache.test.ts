@@ -73,6 +73,24 @@ describe('PoolCache', () => {
     expect(pools.byCategory.get('Drama')).toEqual(['y', 'x', 'c']);
     await store.close();
   });
+  it('parses a re-read catalog record only when it changed', async () => {
+    const store = new MemoryFeatureStore({ now: () => NOW_MS, sweepIntervalMs: 0 });
+    await applyCatalogItems(store, [catalogItem('a'), catalogItem('b')]);
+    await applyInteractions(store, [like('e1', 'a'), like('e2', 'b')]);
+    const pools = new PoolCache(store, { catalogRereadPerRefresh: 10 });
+
+    const first = await pools.refresh(NOW_MS);
+    const second = await pools.refresh(NOW_MS);
+    expect(second.catalog.get('a')).toBe(first.catalog.get('a'));
+    expect(second.catalog.get('b')).toBe(first.catalog.get('b'));
+
+    await applyCatalogItems(store, [catalogItem('a', ['Comedy'])]);
+    const third = await pools.refresh(NOW_MS);
+    expect(third.catalog.get('a')?.categories).toEqual(['Comedy']);
+    expect(third.catalog.get('b')).toBe(first.catalog.get('b'));
+    expect(third.byCategory.get('Comedy')).toEqual(['a']);
+    await store.close();
+  });
 });
 
 describe('rankFeed', () => {
