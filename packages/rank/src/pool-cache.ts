@@ -120,10 +120,14 @@ export class PoolCache {
   private async deriveCategoryPools(categories: readonly string[], popularPool: readonly string[], catalog: ReadonlyMap<string, CatalogItem>): Promise<Map<string, string[]>> {
     const byCategory = new Map<string, string[]>(categories.map((category) => [category, []]));
     let openCategories = categories.length;
-    for (const itemId of popularPool) {
+    for (let index = 0; index < popularPool.length; index++) {
       if (openCategories === 0) {
         break;
       }
+      if (index > 0 && index % YIELD_EVERY_IDS === 0) {
+        await yieldToEventLoop();
+      }
+      const itemId = popularPool[index] as string;
       for (const category of catalog.get(itemId)?.categories ?? []) {
         const list = byCategory.get(category);
         // A record that lists a category twice adds the item once.
@@ -173,8 +177,13 @@ export class PoolCache {
     const cached: string[] = [];
     const missing: string[] = [];
     const missingSet = new Set<string>();
-    lists.forEach((list, listIndex) => {
-      for (const itemId of list) {
+    let walked = 0;
+    for (let listIndex = 0; listIndex < lists.length; listIndex++) {
+      for (const itemId of lists[listIndex] as PoolList) {
+        walked += 1;
+        if (walked % YIELD_EVERY_IDS === 0) {
+          await yieldToEventLoop();
+        }
         // The first list is one sorted set's members, which are distinct, so only the later lists
         // can repeat an id.
         if (listIndex > 0 && (catalog.has(itemId) || missingSet.has(itemId))) {
@@ -189,7 +198,7 @@ export class PoolCache {
           cached.push(itemId);
         }
       }
-    });
+    }
     const reread: string[] = [];
     for (let index = 0; index < Math.min(this.catalogRereadPerRefresh, cached.length); index++) {
       reread.push(cached[(this.rereadOffset + index) % cached.length] as string);
@@ -214,6 +223,18 @@ export class PoolCache {
     });
     return catalog;
   }
+}
+
+/**
+ * Ids a refresh walks between two turns of the event loop. A walk of the 10,000 ids of a full
+ * popular pool took 3 to 10 ms of CPU on a loaded 2-core virtual machine, and on the memory store
+ * it ran as one block that delayed every feed request due meanwhile. Steps of 2,000 ids keep each
+ * block near a millisecond.
+ */
+const YIELD_EVERY_IDS = 2_000;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function members(result: ReadResult | undefined): string[] {
