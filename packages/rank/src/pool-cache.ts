@@ -119,25 +119,12 @@ export class PoolCache {
    */
   private async deriveCategoryPools(categories: readonly string[], popularPool: readonly string[], catalog: ReadonlyMap<string, CatalogItem>): Promise<Map<string, string[]>> {
     const byCategory = new Map<string, string[]>(categories.map((category) => [category, []]));
-    let openCategories = categories.length;
-    for (let index = 0; index < popularPool.length; index++) {
-      if (openCategories === 0) {
-        break;
-      }
-      if (index > 0 && index % YIELD_EVERY_IDS === 0) {
+    const filling = { openCategories: categories.length };
+    for (let start = 0; start < popularPool.length && filling.openCategories > 0; start += YIELD_EVERY_IDS) {
+      if (start > 0) {
         await yieldToEventLoop();
       }
-      const itemId = popularPool[index] as string;
-      for (const category of catalog.get(itemId)?.categories ?? []) {
-        const list = byCategory.get(category);
-        // A record that lists a category twice adds the item once.
-        if (list !== undefined && list.length < this.poolDepth && list[list.length - 1] !== itemId) {
-          list.push(itemId);
-          if (list.length === this.poolDepth) {
-            openCategories -= 1;
-          }
-        }
-      }
+      fillCategoryLists(popularPool, start, Math.min(popularPool.length, start + YIELD_EVERY_IDS), catalog, byCategory, this.poolDepth, filling);
     }
     const unfilled = categories.filter((category) => (byCategory.get(category) as string[]).length < this.poolDepth);
     if (unfilled.length === 0) {
@@ -177,26 +164,20 @@ export class PoolCache {
     const cached: string[] = [];
     const missing: string[] = [];
     const missingSet = new Set<string>();
-    let walked = 0;
+    const pooled: PooledItems = { catalog, cached, missing, missingSet };
+    let sinceYield = 0;
     for (let listIndex = 0; listIndex < lists.length; listIndex++) {
-      for (const itemId of lists[listIndex] as PoolList) {
-        walked += 1;
-        if (walked % YIELD_EVERY_IDS === 0) {
+      const list = lists[listIndex] as PoolList;
+      for (let start = 0; start < list.length; start += YIELD_EVERY_IDS) {
+        if (sinceYield >= YIELD_EVERY_IDS) {
           await yieldToEventLoop();
+          sinceYield = 0;
         }
+        const end = Math.min(list.length, start + YIELD_EVERY_IDS);
         // The first list is one sorted set's members, which are distinct, so only the later lists
         // can repeat an id.
-        if (listIndex > 0 && (catalog.has(itemId) || missingSet.has(itemId))) {
-          continue;
-        }
-        const record = previous.get(itemId);
-        if (record === undefined) {
-          missingSet.add(itemId);
-          missing.push(itemId);
-        } else {
-          catalog.set(itemId, record);
-          cached.push(itemId);
-        }
+        collectPooled(list, start, end, listIndex > 0, previous, pooled);
+        sinceYield += end - start;
       }
     }
     const reread: string[] = [];
@@ -232,6 +213,63 @@ export class PoolCache {
  * block near a millisecond.
  */
 const YIELD_EVERY_IDS = 2_000;
+
+/** The catalog records of the pooled items being collected by one refresh. */
+interface PooledItems {
+  catalog: Map<string, CatalogItem>;
+  /** Pooled items with a record in the previous snapshot, in pool order. */
+  cached: string[];
+  /** Pooled items without one, in pool order. */
+  missing: string[];
+  missingSet: Set<string>;
+}
+
+/** Adds `list[start]` to `list[end - 1]` to `pooled`. With `mayRepeat` it skips ids collected before. */
+function collectPooled(list: PoolList, start: number, end: number, mayRepeat: boolean, previous: ReadonlyMap<string, CatalogItem>, pooled: PooledItems): void {
+  const { catalog, cached, missing, missingSet } = pooled;
+  for (let index = start; index < end; index++) {
+    const itemId = list[index] as string;
+    if (mayRepeat && (catalog.has(itemId) || missingSet.has(itemId))) {
+      continue;
+    }
+    const record = previous.get(itemId);
+    if (record === undefined) {
+      missingSet.add(itemId);
+      missing.push(itemId);
+    } else {
+      catalog.set(itemId, record);
+      cached.push(itemId);
+    }
+  }
+}
+
+/**
+ * Appends the items `popularPool[start]` to `popularPool[end - 1]` to the lists of their
+ * categories, up to `poolDepth` items per list, and counts the lists that fill up.
+ */
+function fillCategoryLists(
+  popularPool: readonly string[],
+  start: number,
+  end: number,
+  catalog: ReadonlyMap<string, CatalogItem>,
+  byCategory: ReadonlyMap<string, string[]>,
+  poolDepth: number,
+  filling: { openCategories: number },
+): void {
+  for (let index = start; index < end && filling.openCategories > 0; index++) {
+    const itemId = popularPool[index] as string;
+    for (const category of catalog.get(itemId)?.categories ?? []) {
+      const list = byCategory.get(category);
+      // A record that lists a category twice adds the item once.
+      if (list !== undefined && list.length < poolDepth && list[list.length - 1] !== itemId) {
+        list.push(itemId);
+        if (list.length === poolDepth) {
+          filling.openCategories -= 1;
+        }
+      }
+    }
+  }
+}
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
