@@ -15,6 +15,12 @@ export interface PacedLoadResult {
   maxMs: number;
   /** From the moment a connection took the request to the end of its response: without the wait for the due time or a free connection. */
   p99FromSendMs: number;
+  /**
+   * CPU time of the load generator's thread per completed request, in ms, from Linux's
+   * `/proc/thread-self/stat`; undefined where that file cannot be read. The generator shares the
+   * machine's cores with the server it loads, so this is CPU the server could not use.
+   */
+  generatorCpuMsPerRequest: number | undefined;
 }
 
 export interface PacedLoadOptions {
@@ -36,7 +42,22 @@ export interface PacedLoadOptions {
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
+const { readFileSync } = require('node:fs');
 const http = require('node:http');
+
+// Returns this thread's user plus system CPU time in clock ticks (fields 14 and 15 of
+// /proc/thread-self/stat, after the command name in parentheses), or undefined off Linux.
+function threadCpuTicks() {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+const startTicks = threadCpuTicks();
 const { url, path, bodies, rate, durationSeconds, maxSockets } = workerData;
 const target = new URL(url);
 const agent = new http.Agent({ keepAlive: true, maxSockets });
@@ -54,7 +75,9 @@ function finish() {
   finished += 1;
   if (finished === scheduled) {
     agent.destroy();
-    parentPort.postMessage({ scheduled, errors, fromDue, fromSend, elapsedMs: lastEnd - start });
+    const endTicks = threadCpuTicks();
+    const cpuTicks = startTicks === undefined || endTicks === undefined ? undefined : endTicks - startTicks;
+    parentPort.postMessage({ scheduled, errors, fromDue, fromSend, elapsedMs: lastEnd - start, cpuTicks });
   }
 }
 
@@ -115,7 +138,7 @@ export async function runPacedLoad(options: PacedLoadOptions): Promise<PacedLoad
     eval: true,
     workerData: { ...options, bodies: [...options.bodies], maxSockets: options.maxSockets ?? 64 },
   });
-  const message = await new Promise<{ scheduled: number; errors: number; fromDue: number[]; fromSend: number[]; elapsedMs: number }>((resolve, reject) => {
+  const message = await new Promise<{ scheduled: number; errors: number; fromDue: number[]; fromSend: number[]; elapsedMs: number; cpuTicks: number | undefined }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`paced load worker exited with code ${code} before it reported`)));
@@ -132,8 +155,16 @@ export async function runPacedLoad(options: PacedLoadOptions): Promise<PacedLoad
     p99Ms: round(percentile(fromDue, 0.99)),
     maxMs: round(fromDue.length === 0 ? Number.NaN : (fromDue[fromDue.length - 1] as number)),
     p99FromSendMs: round(percentile(fromSend, 0.99)),
+    generatorCpuMsPerRequest:
+      message.cpuTicks === undefined || fromDue.length === 0 ? undefined : Math.round(((message.cpuTicks * MS_PER_CLOCK_TICK) / fromDue.length) * 1000) / 1000,
   };
 }
+
+/**
+ * Length of a clock tick of /proc/thread-self/stat, in ms. Linux reports CPU time in units of
+ * USER_HZ, 100 per second on x86-64 (`getconf CLK_TCK` prints it).
+ */
+const MS_PER_CLOCK_TICK = 10;
 
 /** Returns the nearest-rank percentile of sorted values, or NaN when there are none. */
 function percentile(sorted: Float64Array, fraction: number): number {

@@ -40,6 +40,17 @@ describe('runPacedLoad', () => {
     expect(result.errors).toBe(0);
   });
 
+  it('reports the CPU time of the load generator', async () => {
+    const url = await startServer();
+    const result = await runPacedLoad({ url, path: '/', bodies: ['ok'], rate: 200, durationSeconds: 1 });
+    // Linux reports a thread's CPU time in /proc; elsewhere the figure is left out.
+    if (process.platform === 'linux') {
+      expect(result.generatorCpuMsPerRequest).toBeGreaterThanOrEqual(0);
+    } else {
+      expect(result.generatorCpuMsPerRequest).toBeUndefined();
+    }
+  });
+
   it('counts latency that includes the reply delay', async () => {
     const url = await startServer();
     const result = await runPacedLoad({ url, path: '/', bodies: ['ok'], rate: 100, durationSeconds: 1 });

@@ -73,6 +73,52 @@ describe('PoolCache', () => {
     expect(pools.byCategory.get('Drama')).toEqual(['y', 'x', 'c']);
     await store.close();
   });
+  it('lets other work run during a long refresh', async () => {
+    const store = new MemoryFeatureStore({ now: () => NOW_MS, sweepIntervalMs: 0 });
+    const itemIds = Array.from({ length: 2_500 }, (_, index) => `item-${index}`);
+    await applyCatalogItems(store, itemIds.map((itemId) => catalogItem(itemId)));
+    await applyInteractions(store, itemIds.map((itemId, index) => like(`e${index}`, itemId)));
+    const pools = new PoolCache(store);
+    await pools.refresh(NOW_MS);
+
+    // The memory store answers within the same turn of the event loop, so an immediate callback
+    // runs before the refresh ends only if the refresh yields.
+    let turns = 0;
+    let refreshing = true;
+    const countTurn = () => {
+      turns += 1;
+      if (refreshing) {
+        setImmediate(countTurn);
+      }
+    };
+    setImmediate(countTurn);
+    const snapshot = await pools.refresh(NOW_MS);
+    refreshing = false;
+
+    expect(turns).toBeGreaterThan(0);
+    expect(snapshot.catalog.size).toBe(2_500);
+    expect(snapshot.byCategory.get('Drama')).toHaveLength(200);
+    await store.close();
+  });
+
+  it('parses a re-read catalog record only when it changed', async () => {
+    const store = new MemoryFeatureStore({ now: () => NOW_MS, sweepIntervalMs: 0 });
+    await applyCatalogItems(store, [catalogItem('a'), catalogItem('b')]);
+    await applyInteractions(store, [like('e1', 'a'), like('e2', 'b')]);
+    const pools = new PoolCache(store, { catalogRereadPerRefresh: 10 });
+
+    const first = await pools.refresh(NOW_MS);
+    const second = await pools.refresh(NOW_MS);
+    expect(second.catalog.get('a')).toBe(first.catalog.get('a'));
+    expect(second.catalog.get('b')).toBe(first.catalog.get('b'));
+
+    await applyCatalogItems(store, [catalogItem('a', ['Comedy'])]);
+    const third = await pools.refresh(NOW_MS);
+    expect(third.catalog.get('a')?.categories).toEqual(['Comedy']);
+    expect(third.catalog.get('b')).toBe(first.catalog.get('b'));
+    expect(third.byCategory.get('Comedy')).toEqual(['a']);
+    await store.close();
+  });
 });
 
 describe('rankFeed', () => {

@@ -1,6 +1,9 @@
 import { Counter, Histogram, LATENCY_BUCKETS_SECONDS, type Registry } from '@nexttap/observability';
 import { Gauge } from 'prom-client';
 import type { DegradedReason, FeedStage } from '@nexttap/rank';
+import { LabelledHistogram } from './labelled-histogram';
+
+const FEED_STAGES: readonly FeedStage[] = ['session', 'candidates', 'features', 'inference', 'rules', 'explain'];
 
 /** Kinds of feed responses, as the `kind` label of the feed metrics. */
 export type FeedKind = 'first-page' | 'next-page' | 'live';
@@ -8,7 +11,8 @@ export type FeedKind = 'first-page' | 'next-page' | 'live';
 /** Prometheus metrics of the feed routes, registered once per ranker. */
 export class FeedMetrics {
   readonly duration: Histogram<'model' | 'kind'>;
-  readonly stageDuration: Histogram<'stage'>;
+  /** Observed five times per first page, so it takes the cheaper `LabelledHistogram`. */
+  readonly stageDuration: LabelledHistogram<FeedStage>;
   readonly degraded: Counter<'reason'>;
   readonly recordFailures: Counter;
   readonly liveFeedsOpen: Gauge;
@@ -23,13 +27,14 @@ export class FeedMetrics {
       buckets: LATENCY_BUCKETS_SECONDS,
       registers,
     });
-    this.stageDuration = new Histogram({
-      name: 'nexttap_feed_stage_duration_seconds',
-      help: 'Time of one stage of ranking a first page, in seconds: session, candidates, features, inference, rules, explain',
-      labelNames: ['stage'],
-      buckets: LATENCY_BUCKETS_SECONDS,
+    this.stageDuration = new LabelledHistogram(
+      'nexttap_feed_stage_duration_seconds',
+      'Time of one stage of ranking a first page, in seconds: session, candidates, features, inference, rules, explain',
+      'stage',
+      FEED_STAGES,
+      LATENCY_BUCKETS_SECONDS,
       registers,
-    });
+    );
     this.degraded = new Counter({
       name: 'nexttap_feed_degraded_total',
       help: 'Feeds served in a reduced form instead of failing, by reason: store-timeout, store-unavailable, model-failed, model-non-finite',
@@ -51,7 +56,7 @@ export class FeedMetrics {
   }
 
   observeStage(stage: FeedStage, seconds: number): void {
-    this.stageDuration.observe({ stage }, seconds);
+    this.stageDuration.observe(stage, seconds);
   }
 
   countDegraded(reason: DegradedReason): void {

@@ -1,5 +1,6 @@
 import { isPlainId } from '@nexttap/events';
 import { parseBody } from '@nexttap/http';
+import { isScannedFeedBody } from './feed-body-parser';
 import { DEFAULT_FEED_LIMIT, feedRequestSchema, MAX_CURSOR_LENGTH, MAX_FEED_LIMIT, MAX_REQUEST_CANDIDATES, type FeedRequest } from './feed-request';
 
 /** Fields that carry up to `MAX_REQUEST_CANDIDATES` ids each. */
@@ -16,9 +17,13 @@ const FEED_REQUEST_FIELDS = new Set(['sessionId', 'userId', 'limit', 'candidates
  * 2,000 ids costs more than the rest of a feed request. So id lists whose ids are all plain ASCII
  * (`isPlainId`) are checked here and taken as they are, and zod checks the rest of the body. A body
  * whose every field passes the checks of `parseCommonBody` skips zod entirely. Anything else goes
- * through zod, so every rejection keeps the schema's message.
+ * through zod, so every rejection keeps the schema's message. A body of `scanFeedBody` passed
+ * those checks while it was parsed.
  */
 export function parseFeedRequest(body: unknown): FeedRequest {
+  if (isScannedFeedBody(body)) {
+    return commonRequestOf(body);
+  }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return parseBody(feedRequestSchema, body, 'RANKER_ERR_INVALID_REQUEST');
   }
@@ -80,6 +85,21 @@ function parseCommonBody(body: Record<string, unknown>): FeedRequest | undefined
   if ((explain !== undefined && typeof explain !== 'boolean') || (includeCatalog !== undefined && typeof includeCatalog !== 'boolean')) {
     return undefined;
   }
+  return commonRequestOf(body);
+}
+
+/** Returns the request of a body whose fields passed the checks of `parseCommonBody`, with the schema's defaults. */
+function commonRequestOf(body: Record<string, unknown>): FeedRequest {
+  const { sessionId, userId, limit, candidates, exclude, cursor, explain, includeCatalog } = body as {
+    sessionId: string;
+    userId?: string;
+    limit?: number;
+    candidates?: string[];
+    exclude?: string[];
+    cursor?: string;
+    explain?: boolean;
+    includeCatalog?: boolean;
+  };
   return {
     sessionId,
     ...(userId === undefined ? {} : { userId }),

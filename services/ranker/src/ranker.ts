@@ -94,8 +94,10 @@ export class Ranker {
   async register(instance: FastifyInstance, openApiAdditions: readonly OpenApiAddition[] = []): Promise<void> {
     await instance.register(async (scope) => {
       installErrorHandler(scope, RANKER_HTTP_CODES);
-      scope.addHook('onSend', async (request, reply) => {
+      // A callback hook rather than an async one, which costs a promise per reply.
+      scope.addHook('onSend', (request, reply, payload, done) => {
         reply.header('x-request-id', request.id);
+        done(null, payload);
       });
       registerFeedRoute(scope, this.service);
       this.live.register(scope);
