@@ -43,7 +43,9 @@ export interface RankerApp {
  * `environment` contains ranker settings by config key, as strings, as environment variables are.
  */
 export async function startRanker(store: FeatureStore, modelDir: string, nowMs: () => number, environment: Record<string, string> = {}): Promise<RankerApp> {
-  const config = rankerConfigSchema.parse({ modelDir, ...environment });
+  // Tests that are not about the store budget get one no loaded CI machine runs out of: with the
+  // default of 25 ms, a slow read served a degraded feed from the pool copy and broke rule checks.
+  const config = rankerConfigSchema.parse({ modelDir, feedStoreBudgetMs: '2000', ...environment });
   const metrics = createMetricsRegistry();
   const ranker = new Ranker({ config, store, logger, metrics, clock: nowMs, random: seededRandom(7) });
   const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
