@@ -61,10 +61,31 @@ describe('body size limits', () => {
   it('applies the ranker limit in the ranker role', async () => {
     const ranker = await startServer('ranker', embeddedConfig(), { logger });
     try {
-      const exclude = Array.from({ length: 1_000 }, (_, index) => `${'x'.repeat(300)}-${index}`);
+      const exclude = Array.from({ length: 1_000 }, (_, index) => `${'x'.repeat(600)}-${index}`);
       const response = await postJson(ranker, '/v1/feed', JSON.stringify({ sessionId: 'session-1', exclude }));
       expect(response.statusCode).toBe(413);
       expect(response.json().error.code).toBe('RANKER_ERR_BODY_TOO_LARGE');
+    } finally {
+      await ranker.close();
+    }
+  });
+
+  it('accepts a feed body at every documented maximum in the ranker role', async () => {
+    const ranker = await startServer('ranker', embeddedConfig(), { logger });
+    try {
+      const longId = (prefix: string, index: number) => `${prefix}-${index}-`.padEnd(128, 'x');
+      const body = {
+        sessionId: longId('session', 0),
+        userId: longId('user', 0),
+        limit: 100,
+        candidates: Array.from({ length: 1_000 }, (_, index) => longId('candidate', index)),
+        exclude: Array.from({ length: 1_000 }, (_, index) => longId('excluded', index)),
+        explain: true,
+      };
+      const payload = JSON.stringify(body, undefined, 2);
+      expect(payload.length).toBeGreaterThan(262_144);
+      const response = await postJson(ranker, '/v1/feed', payload);
+      expect(response.statusCode, response.body).toBe(200);
     } finally {
       await ranker.close();
     }

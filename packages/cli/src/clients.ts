@@ -39,7 +39,8 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
           },
         })
       : new InProcessBus({
-          logger: logger.child({ component: 'bus' }),
+          // The bus adds its own `component` field; a child with another one would log the key twice.
+          logger,
           topics: Object.values(TOPICS).map((name) => ({ name: topicName(config.ingest.topicPrefix, name), partitions: IN_PROCESS_PARTITIONS })),
         });
   if (settings.redisUrl === '' && settings.redisClusterNodes.length === 0) {

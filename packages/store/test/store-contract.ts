@@ -17,6 +17,18 @@ import type { FeatureStore } from '../src/index';
 
 const HOUR_MS = 3_600_000;
 
+/** Members added to a capped sorted set one at a time, some raised and some lowered later. */
+const RAISE_STEPS: ReadonlyArray<[member: string, score: number]> = [
+  ['b', 2],
+  ['a', 2],
+  ['c', 1],
+  ['b', 5],
+  ['d', 3],
+  ['a', 1],
+  ['e', 4],
+  ['c', 6],
+];
+
 /**
  * Behaviour every feature store must share. `open` returns a store with a fresh key space.
  */
@@ -125,17 +137,7 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
 
     it('keeps the top current while members are added and raised', async () => {
       const expected = new Map<string, number>();
-      const steps: Array<[member: string, score: number]> = [
-        ['b', 2],
-        ['a', 2],
-        ['c', 1],
-        ['b', 5],
-        ['d', 3],
-        ['a', 1],
-        ['e', 4],
-        ['c', 6],
-      ];
-      for (const [member, score] of steps) {
+      for (const [member, score] of RAISE_STEPS) {
         await store.apply([{ operations: [{ op: 'zsetAdd', key: 'raised', member, score, mode: 'max', maxMembers: 4 }] }]);
         expected.set(member, Math.max(expected.get(member) ?? score, score));
         const lowest = [...expected].sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : 1));
@@ -180,18 +182,8 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
 
     it('keeps zsetMembers current while members are added and raised', async () => {
       const expected = new Map<string, number>();
-      const steps: Array<[member: string, score: number]> = [
-        ['b', 2],
-        ['a', 2],
-        ['c', 1],
-        ['b', 5],
-        ['d', 3],
-        ['a', 1],
-        ['e', 4],
-        ['c', 6],
-      ];
       let previous: { ids: readonly string[]; copy: string[] } | undefined;
-      for (const [member, score] of steps) {
+      for (const [member, score] of RAISE_STEPS) {
         await store.apply([{ operations: [{ op: 'zsetAdd', key: 'members-raised', member, score, mode: 'max', maxMembers: 4 }] }]);
         expected.set(member, Math.max(expected.get(member) ?? score, score));
         const lowest = [...expected].sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : 1));

@@ -46,6 +46,19 @@ function partitionBatch(partition: number): RecordBatch {
   return { topic: 'interactions', partition, records: [record] };
 }
 
+/** Creates a processor over `store` whose bus never fails, with the given ingest settings. */
+function gatedProcessor(store: FeatureStore, metrics: Registry, settings: Record<string, unknown>): IngestProcessor {
+  return new IngestProcessor({
+    config: ingestConfigSchema.parse(settings),
+    store,
+    bus: failingBus(0),
+    logger: createLogger({ level: 'silent', service: 'ingest-test' }),
+    metrics,
+    clock: () => NOW_MS,
+  });
+}
+
+
 /**
  * A memory store whose applies wait until the test opens the gate. An apply call numbered above
  * `failAfterCalls`, counting from 1, fails. It records the writes of each apply call.
@@ -81,9 +94,16 @@ class GatedStore implements FeatureStore {
   }
 }
 
-/** Resolves after pending promise callbacks and timers of zero delay ran. */
-function settle(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+/**
+ * Resolves after five turns of the event loop, each through its timers and its check phase. The
+ * stores of these tests do no I/O, so within them a batch reaches its store call or the queue in
+ * front of it. A store call starts from a `setImmediate`, which one zero-delay timer may precede.
+ */
+async function settle(): Promise<void> {
+  for (let turn = 0; turn < 5; turn++) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 /** Returns the value of the series of `name` whose labels include `labels`, compared as text, or 0. */
@@ -147,14 +167,7 @@ describe('IngestProcessor', () => {
   it('merges batches waiting for the store', async () => {
     const metrics = createMetricsRegistry();
     const store = new GatedStore();
-    const processor = new IngestProcessor({
-      config: ingestConfigSchema.parse({ maxApplyCalls: 1 }),
-      store,
-      bus: failingBus(0),
-      logger: createLogger({ level: 'silent', service: 'ingest-test' }),
-      metrics,
-      clock: () => NOW_MS,
-    });
+    const processor = gatedProcessor(store, metrics, { maxApplyCalls: 1 });
 
     const first = processor.handleBatch(partitionBatch(0));
     await settle();
@@ -175,14 +188,7 @@ describe('IngestProcessor', () => {
   it('fails every merged batch and applies them once on redelivery', async () => {
     const metrics = createMetricsRegistry();
     const store = new GatedStore();
-    const processor = new IngestProcessor({
-      config: ingestConfigSchema.parse({ maxApplyCalls: 1 }),
-      store,
-      bus: failingBus(0),
-      logger: createLogger({ level: 'silent', service: 'ingest-test' }),
-      metrics,
-      clock: () => NOW_MS,
-    });
+    const processor = gatedProcessor(store, metrics, { maxApplyCalls: 1 });
 
     store.failAfterCalls = 1;
     const first = processor.handleBatch(partitionBatch(0));
@@ -206,14 +212,7 @@ describe('IngestProcessor', () => {
     const metrics = createMetricsRegistry();
     const store = new GatedStore();
     store.open();
-    const processor = new IngestProcessor({
-      config: ingestConfigSchema.parse({}),
-      store,
-      bus: failingBus(0),
-      logger: createLogger({ level: 'silent', service: 'ingest-test' }),
-      metrics,
-      clock: () => NOW_MS,
-    });
+    const processor = gatedProcessor(store, metrics, {});
 
     await Promise.all([0, 1, 2].map((partition) => processor.handleBatch(partitionBatch(partition))));
 

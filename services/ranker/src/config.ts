@@ -28,7 +28,10 @@ export const rankerConfigSchema = z.object({
     .describe('Members read from each candidate pool.'),
   maxCandidates: z.coerce.number().int().min(1).max(5_000).default(400)
     .describe('Cap on merged candidates per feed request.'),
-  bodyLimitBytes: z.coerce.number().int().min(1_024).max(10_485_760).default(262_144)
+  // 512 KiB: a feed body at every documented maximum (two 128-character ids, 1,000 candidates and
+  // 1,000 excluded ids of 128 characters, a 256-character cursor) takes about 263,000 bytes as
+  // compact JSON, and more when indented.
+  bodyLimitBytes: z.coerce.number().int().min(1_024).max(10_485_760).default(524_288)
     .describe('Largest accepted request body, in bytes.'),
   feedStoreBudgetMs: z.coerce.number().int().min(1).max(10_000).default(25)
     .describe('Time one feed request may wait for the feature store, in ms, summed over its reads; past it the feed comes from the in-process pool copy, marked degraded.'),

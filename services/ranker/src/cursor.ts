@@ -18,7 +18,10 @@ export function encodeCursor(cursor: FeedCursor): string {
 export function decodeCursor(text: string): FeedCursor {
   const [version, feedId, offsetText, ...rest] = Buffer.from(text, 'base64url').toString('utf8').split('.');
   const offset = Number(offsetText);
-  if (version !== CURSOR_VERSION || feedId === undefined || !UUID.test(feedId) || !Number.isInteger(offset) || offset < 0 || rest.length > 0) {
+  const valid = version === CURSOR_VERSION && feedId !== undefined && UUID.test(feedId) && Number.isInteger(offset) && offset > 0 && rest.length === 0;
+  // Only the text `encodeCursor` writes is accepted, so offsets such as "", "03" or "1e1", which
+  // Number() reads as integers, are rejected, and so is a next page that starts at offset 0.
+  if (!valid || encodeCursor({ feedId, offset }) !== text) {
     throw rankerError('RANKER_ERR_INVALID_CURSOR', `cursor ${JSON.stringify(text.slice(0, 40))} is not a cursor this ranker issued; send the nextCursor of the previous page unchanged`, {
       field: 'cursor',
     });

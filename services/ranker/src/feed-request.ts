@@ -30,7 +30,7 @@ export const feedRequestSchema = z
       .describe('Items to re-rank, up to 1,000; without it the ranker generates candidates.'),
     exclude: z
       .array(idSchema('exclude[]'), { invalid_type_error: 'exclude must be an array of item ids' })
-      .max(MAX_REQUEST_CANDIDATES, `exclude has more than ${MAX_REQUEST_CANDIDATES} items`)
+      .max(MAX_REQUEST_CANDIDATES, `exclude has more than ${MAX_REQUEST_CANDIDATES} items; send at most ${MAX_REQUEST_CANDIDATES}`)
       .optional()
       .describe('Items never to return.'),
     cursor: z
