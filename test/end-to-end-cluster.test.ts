@@ -103,20 +103,27 @@ describe('Kafka and Redis Cluster end to end', () => {
 
   it('applies a redelivered event once', async () => {
     const sessionId = uniqueName('dup');
-    const event = { eventId: `${sessionId}-1`, type: 'like', ts: Date.now() - 1_000, sessionId, itemId: '1' };
+    // An item no history event names: the history's three partitions may still be applying events
+    // of popular items, which would change their counters between the two reads below.
+    const itemId = (catalog.find((item) => !history.some((past) => past.itemId === item.itemId)) as CatalogItem).itemId;
+    const event = { eventId: `${sessionId}-1`, type: 'like', ts: Date.now() - 1_000, sessionId, itemId };
     const marker = { eventId: `${sessionId}-2`, type: 'impression', ts: Date.now() - 500, sessionId, itemId: '2' };
     await postJson(server.url, '/v1/events', { events: [event] });
+    // The dedup key, the item's snapshot and the pool live in different hash slots, so on different
+    // masters, each written by its own call: wait until all three are there.
     await expect.poll(() => client.exists(KEY_PREFIX + keys.dedup(sessionId, event.eventId))).toBe(1);
-    const statsBefore = await client.getBuffer(KEY_PREFIX + keys.itemSnapshot('1'));
-    const popularBefore = await client.zscore(KEY_PREFIX + keys.poolPopular(), '1');
+    await expect.poll(() => client.exists(KEY_PREFIX + keys.itemSnapshot(itemId))).toBe(1);
+    await expect.poll(() => client.zscore(KEY_PREFIX + keys.poolPopular(), itemId)).not.toBeNull();
+    const statsBefore = await client.getBuffer(KEY_PREFIX + keys.itemSnapshot(itemId));
+    const popularBefore = await client.zscore(KEY_PREFIX + keys.poolPopular(), itemId);
 
     // The same event again, then a marker on the same session key, so the same partition: once the
     // marker is applied, the duplicate before it has been consumed.
     await postJson(server.url, '/v1/events', { events: [event, marker] });
     await expect.poll(() => client.exists(KEY_PREFIX + keys.dedup(sessionId, marker.eventId))).toBe(1);
 
-    expect(await client.getBuffer(KEY_PREFIX + keys.itemSnapshot('1'))).toEqual(statsBefore);
-    expect(await client.zscore(KEY_PREFIX + keys.poolPopular(), '1')).toBe(popularBefore);
+    expect(await client.getBuffer(KEY_PREFIX + keys.itemSnapshot(itemId))).toEqual(statsBefore);
+    expect(await client.zscore(KEY_PREFIX + keys.poolPopular(), itemId)).toBe(popularBefore);
     expect(await client.hget(KEY_PREFIX + keys.sessionMeta(sessionId), 'events')).toBe('2');
   });
 });
