@@ -66,14 +66,7 @@ export function planCachedItemRead(cache: ItemCache, itemIds: readonly string[],
       cache.storeGlobal(global, nowMs);
     }
     const seen = seenFlagsAmong(results[0], itemIds);
-    const covisitScores = covisitScoresOf(itemIds, covisitLists, nowMs);
-    const builder = new ItemSnapshotBuilder(itemIds.length, nowMs, priorsOf(global, nowMs));
-    const snapshots = new Array<ItemSnapshot>(itemIds.length);
-    for (let index = 0; index < itemIds.length; index++) {
-      const entry = entries[index] as CachedItem;
-      snapshots[index] = builder.build(itemIds[index] as string, entry.packed, entry.catalog, covisitScores[index] as number, seen[index] as boolean, entry.facts);
-    }
-    return snapshots;
+    return buildItemSnapshots(itemIds, entries as CachedItem[], nowMs, global, covisitScoresOf(itemIds, covisitLists, nowMs), seen);
   };
   return { requests, complete };
 }
@@ -119,4 +112,25 @@ function storeMissing(
       read += 1;
     }
   }
+}
+
+/**
+ * Builds the snapshots of `itemIds` at `nowMs` from their stored values, given in the same order,
+ * with the session's co-visitation scores and seen flags and the priors from `global`.
+ */
+export function buildItemSnapshots(
+  itemIds: readonly string[],
+  stored: ReadonlyArray<Pick<CachedItem, 'packed' | 'catalog' | 'facts'>>,
+  nowMs: number,
+  global: ReadResult | undefined,
+  covisitScores: Float64Array,
+  seen: readonly boolean[],
+): ItemSnapshot[] {
+  const builder = new ItemSnapshotBuilder(itemIds.length, nowMs, priorsOf(global, nowMs));
+  const snapshots = new Array<ItemSnapshot>(itemIds.length);
+  for (let index = 0; index < itemIds.length; index++) {
+    const entry = stored[index] as Pick<CachedItem, 'packed' | 'catalog' | 'facts'>;
+    snapshots[index] = builder.build(itemIds[index] as string, entry.packed, entry.catalog, covisitScores[index] as number, seen[index] as boolean, entry.facts);
+  }
+  return snapshots;
 }

@@ -3,10 +3,8 @@ import {
   catalogFactsOf,
   covisitScoresOf,
   globalStatsRequest,
-  ItemSnapshotBuilder,
   keys,
   parseCatalogText,
-  priorsOf,
   seenFlagsOf,
   sessionSeenRequest,
   type CatalogFacts,
@@ -15,7 +13,7 @@ import {
   type ReadResult,
   type SessionSnapshot,
 } from '@nexttap/features';
-import { readItems } from '@nexttap/rank';
+import { buildItemSnapshots, readItems } from '@nexttap/rank';
 import type { FeatureStore, MemoryFeatureStore } from '@nexttap/store';
 
 /**
@@ -43,9 +41,9 @@ interface StoredItem {
 /**
  * Reads items' features from a memory store through copies of their packed snapshots and catalog
  * records kept across points. Between two points a replay applies a few events, so only a few
- * items change. A copy is used while it equals what a read returns: the replay calls `invalidate`
- * for every item whose snapshot or catalog record a write may change, and a copy whose key has
- * expired by the store's clock is read again. Decay is applied at each point's instant from the
+ * items change. A copy is used only while it equals what a read returns. The replay calls
+ * `invalidate` for every item whose snapshot or catalog record a write may change. A copy whose
+ * key has expired by the store's clock is read again. Decay is applied at each point's instant from the
  * stored landmark, as a fresh read does, so the snapshots are bit for bit those of `readItems`.
  * What depends on the session (co-visitation scores, whether the session saw the item) and the
  * global counters are read at every point.
@@ -104,14 +102,7 @@ export class CachedItemReads {
     }
 
     const seenFlags = seenFlagsOf(seen, itemIds.length);
-    const covisitScores = covisitScoresOf(itemIds, covisitLists, nowMs);
-    const builder = new ItemSnapshotBuilder(itemIds.length, nowMs, priorsOf(global, nowMs));
-    const built = new Array<ItemSnapshot>(itemIds.length);
-    for (let index = 0; index < itemIds.length; index++) {
-      const entry = entries[index] as StoredItem;
-      built[index] = builder.build(itemIds[index] as string, entry.packed, entry.catalog, covisitScores[index] as number, seenFlags[index] as boolean, entry.facts);
-    }
-    return built;
+    return buildItemSnapshots(itemIds, entries as StoredItem[], nowMs, global, covisitScoresOf(itemIds, covisitLists, nowMs), seenFlags);
   };
 
   /** Keeps the items read for the unset slots of `entries`, and fills those slots. */
