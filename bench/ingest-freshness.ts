@@ -71,7 +71,7 @@ const PACED_TICK_MS = 10;
 
 /**
  * Runs one ingest process on the librdkafka mock cluster and a private Redis. Backlog: the topic
- * already holds the events when ingest starts, which gives its sustained throughput once it has
+ * already contains the events when ingest starts, which gives its sustained throughput once it has
  * joined the group. Paced: events are produced at a fixed rate while ingest runs, which gives the
  * append-to-readable freshness from the ingest histogram.
  */

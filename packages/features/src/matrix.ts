@@ -23,7 +23,7 @@ export function resolveFeatures(featureNames: readonly string[]): FeatureDefinit
 
 /**
  * Kernel inputs and column values kept from one matrix build to the next. A build runs
- * synchronously and keeps no reference to them, so one build never sees another's values, and a
+ * synchronously and keeps no reference to them, so one build never reads another's values, and a
  * feed saves allocating about 40 KB of typed arrays (200 candidates).
  */
 let reusedColumns: ItemColumns | undefined;

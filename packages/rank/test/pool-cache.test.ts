@@ -81,7 +81,7 @@ describe('PoolCache', () => {
     const pools = new PoolCache(store);
     await pools.refresh(NOW_MS);
 
-    // The memory store answers within the same turn of the event loop, so an immediate callback
+    // The memory store replies within the same turn of the event loop, so an immediate callback
     // runs before the refresh ends only if the refresh yields.
     let turns = 0;
     let refreshing = true;
