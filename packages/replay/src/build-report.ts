@@ -1,4 +1,4 @@
-import { bootstrapMeans, type BootstrapSettings, type Interval } from './bootstrap';
+import type { Interval } from './bootstrap';
 import { catalogueCoverage } from './coverage';
 import { hitAtK, ndcgAtK, reciprocalRank } from './metrics';
 import type { PointLog } from './point-log';
@@ -21,19 +21,25 @@ export interface ReportInput {
 /** Buckets of the metrics-over-time series; each holds an equal share of the points. */
 const TIME_BUCKETS = 10;
 
-/** Builds the report from a finished replay; every interval uses the same seeded resamples. */
-export function buildReport(input: ReportInput): ReplayReport {
+/**
+ * The columns whose means the report bootstraps: whether the candidates held the target, then
+ * each ranker's columns in `rankerColumns` order. `buildReport` takes their intervals in this order.
+ */
+export function reportColumns(points: PointLog): Float64Array[] {
+  return [Float64Array.from(points.targetRetrieved), ...points.rankers.flatMap((_, rankerIndex) => rankerColumns(points, rankerIndex))];
+}
+
+/**
+ * Builds the report from a finished replay. `intervals` are the bootstrap intervals of
+ * `reportColumns(input.points)`, in that order, all from the same seeded resamples.
+ */
+export function buildReport(input: ReportInput, intervals: readonly Interval[]): ReplayReport {
   const { points, settings } = input;
-  const bootstrap: BootstrapSettings = { resamples: settings.bootstrap.resamples, level: settings.bootstrap.level, seed: settings.seed };
-  // One bootstrap pass over every ranker's columns: the resamples are shared, and drawing them
-  // dominates the cost.
-  const columnsByRanker = points.rankers.map((_, rankerIndex) => rankerColumns(points, rankerIndex));
-  const retrievedColumn = Float64Array.from(points.targetRetrieved);
-  const intervals = bootstrapMeans([retrievedColumn, ...columnsByRanker.flat()], bootstrap);
+  const columnsPerRanker = rankerColumnCount(points.ks);
   const targetRetrievedRate = intervals[0] as Interval;
   let offset = 1;
   const rankers = points.rankers.map((ranker, rankerIndex): RankerReport => {
-    const rankerIntervals = intervals.slice(offset, offset + (columnsByRanker[rankerIndex]?.length ?? 0));
+    const rankerIntervals = intervals.slice(offset, offset + columnsPerRanker);
     offset += rankerIntervals.length;
     return {
       name: ranker.name,
@@ -66,6 +72,11 @@ export function buildReport(input: ReportInput): ReplayReport {
 }
 
 /** Per-point columns of one ranker: HitRate@K and NDCG@K for each K, MRR, then novelty@K and diversity@K for each K. */
+/** Columns per ranker in `rankerColumns`: hit rate, NDCG, novelty and diversity per K, and MRR. */
+function rankerColumnCount(ks: readonly number[]): number {
+  return 4 * ks.length + 1;
+}
+
 function rankerColumns(points: PointLog, rankerIndex: number): Float64Array[] {
   const ks = points.ks;
   const ranks = points.ranksOf(rankerIndex);

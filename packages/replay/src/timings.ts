@@ -1,4 +1,4 @@
-import { bootstrapMeans, type BootstrapSettings, type Interval } from './bootstrap';
+import type { Interval } from './bootstrap';
 import { normaliseNumbers } from './build-report';
 import type { PointLog } from './point-log';
 
@@ -26,18 +26,17 @@ export interface LatencySummary {
   p99Ms: number | null;
 }
 
-/** Summarises the latencies the replay measured. */
-export function buildTimings(
-  points: PointLog,
-  candidateLatencyMs: readonly number[],
-  run: { replayMs: number; events: number },
-  bootstrap: BootstrapSettings,
-): ReplayTimings {
-  const columns = [candidateLatencyMs, ...points.rankers.map((_, rankerIndex) => points.latencyOf(rankerIndex))];
-  const means = bootstrapMeans(
-    columns.map((column) => Float64Array.from(column)),
-    bootstrap,
-  );
+/** The latency columns whose means `buildTimings` bootstraps: the candidates', then each ranker's. */
+export function timingColumns(points: PointLog, candidateLatencyMs: readonly number[]): Float64Array[] {
+  return [Float64Array.from(candidateLatencyMs), ...points.rankers.map((_, rankerIndex) => Float64Array.from(points.latencyOf(rankerIndex)))];
+}
+
+/**
+ * Summarises the latencies the replay measured. `means` are the bootstrap intervals of
+ * `timingColumns(points, candidateLatencyMs)`, in that order.
+ */
+export function buildTimings(points: PointLog, candidateLatencyMs: readonly number[], run: { replayMs: number; events: number }, means: readonly Interval[]): ReplayTimings {
+  const columns = timingColumns(points, candidateLatencyMs);
   const summaries = columns.map((column, index) => summarise(column, means[index] as Interval));
   return normaliseNumbers({
     schema: TIMINGS_SCHEMA,
@@ -50,8 +49,8 @@ export function buildTimings(
   });
 }
 
-function summarise(latencyMs: readonly number[], meanMs: Interval): LatencySummary {
-  const sorted = Float64Array.from(latencyMs).sort();
+function summarise(latencyMs: Float64Array, meanMs: Interval): LatencySummary {
+  const sorted = latencyMs.slice().sort();
   return { meanMs, p50Ms: quantile(sorted, 0.5), p95Ms: quantile(sorted, 0.95), p99Ms: quantile(sorted, 0.99) };
 }
 

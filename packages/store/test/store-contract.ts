@@ -202,6 +202,33 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
       }
     });
 
+    it('keeps zsetMembers current when reads take the whole bound of a trimmed set', async () => {
+      // The read limit equals the bound, so the set is trimmed after almost every step while its
+      // top members are cached in full.
+      const expected = new Map<string, number>();
+      let previous: { ids: readonly string[]; copy: string[] } | undefined;
+      for (const [member, score] of RAISE_STEPS) {
+        await store.apply([{ operations: [{ op: 'zsetAdd', key: 'members-bound', member, score, mode: 'max', maxMembers: 3 }] }]);
+        expected.set(member, Math.max(expected.get(member) ?? score, score));
+        const lowest = [...expected].sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : 1));
+        while (expected.size > 3) {
+          expected.delete((lowest.shift() as [string, number])[0]);
+        }
+        const [members, top] = await store.read([
+          { kind: 'zsetMembers', key: 'members-bound', limit: 3 },
+          { kind: 'zsetTop', key: 'members-bound', limit: 3 },
+        ]);
+        const order = [...expected].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? 1 : -1));
+        expect(members, `after ${member} ${score}`).toEqual({ kind: 'zsetMembers', value: order.map(([name]) => name) });
+        expect(top, `after ${member} ${score}`).toEqual({ kind: 'zsetTop', value: order.map(([name, value]) => ({ member: name, score: value })), landmarkMs: 0 });
+        if (previous !== undefined) {
+          expect(previous.ids, `earlier read, after ${member} ${score}`).toEqual(previous.copy);
+        }
+        const ids = members?.kind === 'zsetMembers' ? members.value : [];
+        previous = { ids, copy: [...ids] };
+      }
+    });
+
     it('honours zsetAdd modes max and nx', async () => {
       const add = (score: number, mode: 'max' | 'nx') => ({ op: 'zsetAdd' as const, key: `modes-${mode}`, member: 'x', score, mode, maxMembers: 10 });
       await store.apply([{ operations: [add(5, 'max'), add(3, 'max'), add(7, 'max'), add(5, 'nx'), add(9, 'nx')] }]);
