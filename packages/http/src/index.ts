@@ -6,3 +6,5 @@ export * from './parse-body';
 export * from './fallback-handlers';
 export * from './response-metrics';
 export * from './openapi';
+export * from './number-setting';
+export * from './plain-decimal';

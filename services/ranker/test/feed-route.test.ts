@@ -131,6 +131,22 @@ describe('POST /v1/feed', () => {
     expect(response.json().error.code).toBe('RANKER_ERR_INVALID_JSON');
   });
 
+  it.each(['0x2', '+3', '1e1', ' 5', '', '05', '2.0'])('rejects the live feed query limit %j', async (limit) => {
+    const response = await app.inject({ method: 'GET', url: `/v1/feed/live?sessionId=s&limit=${encodeURIComponent(limit)}` });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({
+      code: 'RANKER_ERR_INVALID_REQUEST',
+      field: 'limit',
+      message: `limit must be a whole number in plain digits, from 1 to 100, such as 20 (received ${JSON.stringify(limit)})`,
+    });
+  });
+
+  it('keeps the range check of the live feed query limit', async () => {
+    const response = await app.inject({ method: 'GET', url: '/v1/feed/live?sessionId=s&limit=0' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toMatchObject({ code: 'RANKER_ERR_INVALID_REQUEST', field: 'limit', message: 'limit must be at least 1 (received "0")' });
+  });
+
   it('names an unknown field', async () => {
     const response = await feed({ sessionId: 's', colour: 'red' });
     expect(response.statusCode).toBe(400);
