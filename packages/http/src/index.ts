@@ -1,6 +1,7 @@
 export * from './api-error';
 export * from './error-handler';
 export * from './health-routes';
+export * from './json-body-parser';
 export * from './lifecycle';
 export * from './parse-body';
 export * from './fallback-handlers';
