@@ -1,13 +1,14 @@
 import { ingestConfigSchema, INGEST_ENVIRONMENT } from '@nexttap/ingest';
 import { REDACTION_CENSOR, redactSecretsInText } from '@nexttap/observability';
 import { rankerConfigSchema, RANKER_ENVIRONMENT } from '@nexttap/ranker';
+import { numberSettingSchema } from '@nexttap/http';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Settings shared by every role of the process. */
 export const processConfigSchema = z.object({
-  port: z.coerce.number().int().min(0).max(65_535).default(8080).describe('TCP port of the HTTP server; 0 picks a free port.'),
+  port: numberSettingSchema({ min: 0, max: 65_535, default: 8080 }).describe('TCP port of the HTTP server; 0 picks a free port.'),
   host: z.string().min(1).default('127.0.0.1').describe('Address the HTTP server listens on; 0.0.0.0 for every interface.'),
   logLevel: z.enum(LOG_LEVELS).default('info').describe('Lowest pino level written: fatal, error, warn, info, debug, trace or silent.'),
   kafkaBrokers: z
@@ -18,15 +19,15 @@ export const processConfigSchema = z.object({
   kafkaClientId: z.string().min(1).default('nexttap').describe('Client id the Kafka brokers show for this process.'),
   // The defaults are kafkajs 2.2.4's own. Apache Kafka brokers reject a session timeout outside
   // group.min.session.timeout.ms and group.max.session.timeout.ms (6 s and 30 min by default).
-  kafkaSessionTimeoutMs: z.coerce.number().int().min(1_000).max(1_800_000).default(30_000)
+  kafkaSessionTimeoutMs: numberSettingSchema({ min: 1_000, max: 1_800_000, default: 30_000, unit: 'milliseconds' })
     .describe('Consumer group session timeout, in ms: a member without a heartbeat for this long is evicted and its partitions move. Ingest heartbeats between batches, so one batch must take less. The broker must allow the value (6 s to 30 min by default on Apache Kafka).'),
-  kafkaHeartbeatIntervalMs: z.coerce.number().int().min(100).max(600_000).default(3_000)
+  kafkaHeartbeatIntervalMs: numberSettingSchema({ min: 100, max: 600_000, default: 3_000, unit: 'milliseconds' })
     .describe('Interval between consumer group heartbeats, in ms; at most a third of KAFKA_SESSION_TIMEOUT_MS.'),
-  kafkaRebalanceTimeoutMs: z.coerce.number().int().min(1_000).max(1_800_000).default(60_000)
+  kafkaRebalanceTimeoutMs: numberSettingSchema({ min: 1_000, max: 1_800_000, default: 60_000, unit: 'milliseconds' })
     .describe('Longest wait of the group coordinator for members to rejoin during a rebalance, in ms; at least KAFKA_SESSION_TIMEOUT_MS. Ingest gives up starting when its first group join takes longer than this plus the session timeout.'),
-  kafkaFetchMaxWaitMs: z.coerce.number().int().min(1).max(10_000).default(100)
+  kafkaFetchMaxWaitMs: numberSettingSchema({ min: 1, max: 10_000, default: 100, unit: 'milliseconds' })
     .describe('Longest wait of a consumer fetch on a broker with no new records, in ms. A Kafka broker answers as soon as records arrive; the librdkafka mock cluster of the tests answers an empty fetch only after this wait.'),
-  kafkaMaxBatchRecords: z.coerce.number().int().min(1).max(100_000).default(100)
+  kafkaMaxBatchRecords: numberSettingSchema({ min: 1, max: 100_000, default: 100 })
     .describe('Max records of one partition that ingest applies in one batch. Records that arrive while a batch of their partition is applied go into the next batch, up to this count. Fetching a partition pauses while this many of its records wait.'),
   redisUrl: z.string().default('')
     .refine((text) => text === '' || isRedisUrl(text), {
@@ -48,13 +49,13 @@ export const processConfigSchema = z.object({
     }),
   redisKeyPrefix: z.string().default('nt:')
     .describe('Prefix of every Redis key, for several deployments on one Redis; without { or } on Redis Cluster.'),
-  redisCommandTimeoutMs: z.coerce.number().int().min(1).max(60_000).default(50)
+  redisCommandTimeoutMs: numberSettingSchema({ min: 1, max: 60_000, default: 50, unit: 'milliseconds' })
     .describe('Redis command timeout of the ranker\'s client, in ms; the ingest client waits longer and retries.'),
   seedDataset: z.enum(['auto', 'movielens', 'none']).default('auto')
     .describe('Data loaded at start: `movielens` (catalog and history), `none`, or `auto` (MovieLens with the in-memory store only).'),
   movielensDir: z.string().min(1).default('data/movielens')
     .describe('Folder of the MovieLens CSV files.'),
-  shutdownTimeoutMs: z.coerce.number().int().min(100).max(120_000).default(10_000)
+  shutdownTimeoutMs: numberSettingSchema({ min: 100, max: 120_000, default: 10_000, unit: 'milliseconds' })
     .describe('Longest wait for in-flight work at shutdown, in ms, including the in-process bus\'s drain of acknowledged events; a shutdown that takes longer exits with code 1.'),
   corsAllowedOrigins: z
     .string()

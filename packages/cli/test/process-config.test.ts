@@ -1,5 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseServerConfig } from '../src/index';
+import { z } from 'zod';
+import { ConfigError, ENVIRONMENT_TABLES, parseServerConfig } from '../src/index';
+
+/** Returns the message of the ConfigError that `environment` raises, or '' when it parses. */
+function configErrorOf(environment: Record<string, string>): string {
+  try {
+    parseServerConfig(environment);
+    return '';
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+}
+
+/** Every variable whose default is a number, with that default. */
+const NUMERIC_VARIABLES = ENVIRONMENT_TABLES.flatMap(({ schema, environment }) =>
+  Object.entries(schema.shape as Record<string, z.ZodTypeAny>).flatMap(([key, field]) => {
+    const parsed = field.safeParse(undefined);
+    const name = (environment as Record<string, string>)[key] ?? key;
+    return parsed.success && typeof parsed.data === 'number' ? [[name, parsed.data] as const] : [];
+  }),
+);
 
 describe('parseServerConfig', () => {
   it('applies the embedded defaults', () => {
@@ -33,13 +54,73 @@ describe('parseServerConfig', () => {
   });
 
   it.each([
-    ['PORT', 'eighty', 'PORT="eighty": is not a number; write digits only, such as 100'],
+    ['PORT', 'eighty', 'PORT="eighty": is not a whole number in plain digits; write it like 8080'],
     ['LIVE_DEBOUNCE_MS', '1.5', 'LIVE_DEBOUNCE_MS="1.5": is not a whole number'],
     ['LOG_LEVEL', 'loud', 'LOG_LEVEL="loud": is not an accepted value; use one of fatal, error, warn, info'],
     ['POOL_REFRESH_INTERVAL_MS', '5', 'POOL_REFRESH_INTERVAL_MS="5": is below the minimum; use at least 50'],
     ['MAX_CANDIDATES', '99999', 'MAX_CANDIDATES="99999": is above the maximum; use at most 5000'],
   ])('words an invalid %s with its fix', (name, value, message) => {
     expect(() => parseServerConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('finds the numeric variables', () => {
+    expect(NUMERIC_VARIABLES.map(([name]) => name)).toEqual(expect.arrayContaining(['PORT', 'REDIS_COMMAND_TIMEOUT_MS', 'MAX_EVENT_LATENESS_MS', 'LIVE_MAX_CONNECTIONS']));
+  });
+
+  it.each(['0x2', '+3', '1e3', ' 5 ', '5 ', '007', '-0', '1_000', 'Infinity'])('rejects %j in every numeric variable', (value) => {
+    for (const [name] of NUMERIC_VARIABLES) {
+      expect(configErrorOf({ [name]: value }), name).toContain(`${name}=${JSON.stringify(value)}: is not a`);
+    }
+  });
+
+  it('words a blank variable with its fix', () => {
+    expect(configErrorOf({ REDIS_COMMAND_TIMEOUT_MS: '  ' })).toBe(
+      'invalid configuration:\n  REDIS_COMMAND_TIMEOUT_MS="  ": is blank; set a whole number of milliseconds such as 50, or unset it to use the default 50',
+    );
+    expect(configErrorOf({ POOL_DEPTH: '\t' })).toContain('POOL_DEPTH="\\t": is blank; set a whole number such as 200, or unset it to use the default 200');
+  });
+
+  it('rejects a blank value in every numeric variable', () => {
+    for (const [name, defaultValue] of NUMERIC_VARIABLES) {
+      const message = configErrorOf({ [name]: ' ' });
+      expect(message, name).toContain(`${name}=" ": is blank; set a `);
+      expect(message, name).toContain(`, or unset it to use the default ${defaultValue}`);
+    }
+  });
+
+  it('words a malformed number with its unit', () => {
+    expect(configErrorOf({ RANKER_BODY_LIMIT_BYTES: '0x10000' })).toContain(
+      'RANKER_BODY_LIMIT_BYTES="0x10000": is not a whole number of bytes in plain digits; write it like 524288, without a sign, spaces, leading zeros, an exponent or a 0x prefix',
+    );
+  });
+
+  it('reads plain digits in every numeric variable', () => {
+    for (const [name, defaultValue] of NUMERIC_VARIABLES) {
+      const message = configErrorOf({ [name]: String(defaultValue) });
+      expect(message, name).toBe('');
+    }
+    expect(parseServerConfig({ REDIS_COMMAND_TIMEOUT_MS: '75' }).process.redisCommandTimeoutMs).toBe(75);
+    expect(parseServerConfig({ MAX_EVENT_LATENESS_MS: '3000000000000' }).ingest.maxEventLatenessMs).toBe(3_000_000_000_000);
+  });
+
+  it('accepts a minus where the range does', () => {
+    expect(parseServerConfig({ EXPLORATION_POSITION: '-1' }).ranker.explorationPosition).toBe(-1);
+    expect(configErrorOf({ EXPLORATION_POSITION: '-2' })).toContain('EXPLORATION_POSITION="-2": is below the minimum; use at least -1');
+    expect(configErrorOf({ EXPLORATION_POSITION: '+1' })).toContain('EXPLORATION_POSITION="+1": is not a whole number in plain digits; write it like 3 or -1, without a plus sign');
+    expect(configErrorOf({ LIVE_DEBOUNCE_MS: '-5' })).toContain('LIVE_DEBOUNCE_MS="-5": is below the minimum; use at least 0');
+  });
+
+  it('reads a fraction of impressions', () => {
+    expect(parseServerConfig({ EXPLORATION_MAX_IMPRESSIONS: '2.5' }).ranker.explorationMaxImpressions).toBe(2.5);
+    expect(parseServerConfig({ EXPLORATION_MAX_IMPRESSIONS: '0' }).ranker.explorationMaxImpressions).toBe(0);
+    expect(configErrorOf({ EXPLORATION_MAX_IMPRESSIONS: '.5' })).toContain('EXPLORATION_MAX_IMPRESSIONS=".5": is not a number in plain decimal notation; write it like 50 or 0.5');
+    expect(configErrorOf({ EXPLORATION_MAX_IMPRESSIONS: '5.' })).toContain('is not a number in plain decimal notation');
+  });
+
+  it('keeps the ranges', () => {
+    expect(configErrorOf({ PORT: '65536' })).toContain('PORT="65536": is above the maximum; use at most 65535');
+    expect(configErrorOf({ MAX_EVENT_LATENESS_MS: '99999999999999999999' })).toContain('is above the maximum; use at most 3200000000000');
+    expect(parseServerConfig({ PORT: '0' }).process.port).toBe(0);
   });
 
   it('freezes the result', () => {

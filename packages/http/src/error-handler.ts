@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
 import { ApiError, type ErrorReplyBody, type HttpErrorCodes } from './api-error';
+import { ForbiddenJsonKeyError } from './json-body-parser';
 
 /**
  * Installs the error handler of one route scope: ApiErrors keep their code and status, request
@@ -37,6 +38,9 @@ function describeError(
       body: { ...error.details.extra, error: { code: error.code, message: error.message, ...(field === undefined ? {} : { field }) } },
       headers: error.details.headers ?? {},
     };
+  }
+  if (error instanceof ForbiddenJsonKeyError) {
+    return reply400(codes.invalidJson, error.message);
   }
   const fastifyCode = 'code' in error && typeof error.code === 'string' ? error.code : '';
   switch (fastifyCode) {

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { installErrorHandler } from './error-handler';
+import { installJsonBodyParser } from './json-body-parser';
 import type { Lifecycle } from './lifecycle';
 
 /**
@@ -18,10 +19,12 @@ export const HTTP_ERRORS = {
 /**
  * Installs the root handlers: a 404 in the documented error shape for unknown routes, and the
  * root error handler with the `HTTP_ERR_*` codes. JSON is the only accepted body type, so the
- * default text/plain parser is removed and such bodies get 415.
+ * default text/plain parser is removed and such bodies get 415. The JSON parser of
+ * `installJsonBodyParser` serves the root and every scope registered after this call.
  */
 export function registerFallbackHandlers(app: FastifyInstance): void {
   app.removeContentTypeParser('text/plain');
+  installJsonBodyParser(app);
   installErrorHandler(app, {
     invalidJson: 'HTTP_ERR_INVALID_REQUEST',
     bodyTooLarge: 'HTTP_ERR_BODY_TOO_LARGE',

@@ -1,3 +1,4 @@
+import { numberSettingSchema } from '@nexttap/http';
 import { z } from 'zod';
 
 /** Settings of the ingest role, parsed once from the environment. Defaults live here and nowhere else. */
@@ -6,18 +7,13 @@ export const ingestConfigSchema = z.object({
     .describe('Consumer group of the ingest instances; all instances of one deployment share it.'),
   topicPrefix: z.string().default('')
     .describe('Prefix of the topic names, for several deployments on one cluster.'),
-  maxFutureSkewMs: z.coerce.number().int().min(0).max(86_400_000).default(300_000)
+  maxFutureSkewMs: numberSettingSchema({ min: 0, max: 86_400_000, default: 300_000, unit: 'milliseconds' })
     .describe('How far ahead of the ingest clock an event time may be, in ms, to allow for client clock skew.'),
-  maxEventLatenessMs: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(3_200_000_000_000)
-    .default(86_400_000)
+  maxEventLatenessMs: numberSettingSchema({ min: 0, max: 3_200_000_000_000, default: 86_400_000, unit: 'milliseconds' })
     .describe('How far behind the ingest clock an event time may be, in ms; older events are dead-lettered as EVENT_TOO_LATE. Exactly-once holds only up to the 1-day eventId de-duplication window, so raise it only to load history once.'),
-  maxApplyCalls: z.coerce.number().int().min(1).max(64).default(2)
+  maxApplyCalls: numberSettingSchema({ min: 1, max: 64, default: 2 })
     .describe('Max feature store apply calls of ingest running at once. The interaction batches handed over in one event-loop turn share a call, and those that arrive while this many run share the next one.'),
-  collectorBodyLimitBytes: z.coerce.number().int().min(1_024).max(52_428_800).default(4_194_304)
+  collectorBodyLimitBytes: numberSettingSchema({ min: 1_024, max: 52_428_800, default: 4_194_304, unit: 'bytes' })
     .describe('Largest accepted request body of the collector, in bytes.'),
 });
 

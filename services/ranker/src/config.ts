@@ -1,3 +1,4 @@
+import { numberSettingSchema } from '@nexttap/http';
 import { z } from 'zod';
 
 /** A boolean environment variable: `true` or `false`, because z.coerce.boolean() reads "false" as true. */
@@ -16,58 +17,58 @@ export const rankerConfigSchema = z.object({
   adminToken: z.string().default('')
     .refine((value) => value === '' || value.length >= 16, { message: 'must be empty (admin API off) or at least 16 characters' })
     .describe('Bearer token of the admin API (`/v1/admin/...`, `/v1/experiments/...`); empty leaves those routes unregistered, so they reply 404.'),
-  shadowMaxPending: z.coerce.number().int().min(0).max(100_000).default(100)
+  shadowMaxPending: numberSettingSchema({ min: 0, max: 100_000, default: 100 })
     .describe('Shadow scoring jobs waiting at most; a feed served while this many wait is not shadow-scored, and `nexttap_shadow_dropped_total` counts it.'),
-  shadowTopK: z.coerce.number().int().min(1).max(1_000).default(10)
+  shadowTopK: numberSettingSchema({ min: 1, max: 1_000, default: 10 })
     .describe('K of the top-K overlap between the shadow and the serving model.'),
-  modelIntraOpThreads: z.coerce.number().int().min(1).max(64).default(1)
+  modelIntraOpThreads: numberSettingSchema({ min: 1, max: 64, default: 1 })
     .describe('Threads onnxruntime uses inside one model run.'),
-  poolRefreshIntervalMs: z.coerce.number().int().min(50).max(600_000).default(1_000)
+  poolRefreshIntervalMs: numberSettingSchema({ min: 50, max: 600_000, default: 1_000, unit: 'milliseconds' })
     .describe('How often the in-process copy of the candidate pools is refreshed, in ms.'),
-  poolDepth: z.coerce.number().int().min(10).max(5_000).default(200)
+  poolDepth: numberSettingSchema({ min: 10, max: 5_000, default: 200 })
     .describe('Members read from each candidate pool.'),
-  maxCandidates: z.coerce.number().int().min(1).max(5_000).default(400)
+  maxCandidates: numberSettingSchema({ min: 1, max: 5_000, default: 400 })
     .describe('Cap on merged candidates per feed request.'),
   // 512 KiB: a feed body at every documented maximum (two 128-character ids, 1,000 candidates and
   // 1,000 excluded ids of 128 characters, a 256-character cursor) takes about 263,000 bytes as
   // compact JSON, and more when indented.
-  bodyLimitBytes: z.coerce.number().int().min(1_024).max(10_485_760).default(524_288)
+  bodyLimitBytes: numberSettingSchema({ min: 1_024, max: 10_485_760, default: 524_288, unit: 'bytes' })
     .describe('Largest accepted request body, in bytes.'),
-  feedStoreBudgetMs: z.coerce.number().int().min(1).max(10_000).default(25)
+  feedStoreBudgetMs: numberSettingSchema({ min: 1, max: 10_000, default: 25, unit: 'milliseconds' })
     .describe('Time one feed request may wait for the feature store, in ms, summed over its reads; past it the feed comes from the in-process pool copy, marked degraded.'),
-  itemCacheMaxAgeMs: z.coerce.number().int().min(0).max(60_000).default(1_000)
+  itemCacheMaxAgeMs: numberSettingSchema({ min: 0, max: 60_000, default: 1_000, unit: 'milliseconds' })
     .describe('Oldest in-process copy of an item\'s counters and catalog record that a feed uses, in ms; an older copy is read again with the request. Session features, the items a session saw and co-visitation are read on every request. 0 reads every candidate on every request.'),
-  itemCacheMaxItems: z.coerce.number().int().min(1).max(10_000_000).default(100_000)
+  itemCacheMaxItems: numberSettingSchema({ min: 1, max: 10_000_000, default: 100_000 })
     .describe('Items whose counters and catalog record the ranker keeps in process at most; past it the copies read longest ago are dropped.'),
-  rankingDepth: z.coerce.number().int().min(1).max(5_000).default(200)
+  rankingDepth: numberSettingSchema({ min: 1, max: 5_000, default: 200 })
     .describe('Items of a ranking that the feed rules order and that later pages (`cursor`) can reach.'),
-  servedFeedTtlMs: z.coerce.number().int().min(1_000).max(604_800_000).default(86_400_000)
+  servedFeedTtlMs: numberSettingSchema({ min: 1_000, max: 604_800_000, default: 86_400_000, unit: 'milliseconds' })
     .describe('How long a served feed (ranking, pages, model) stays stored for paging and attribution, in ms.'),
   dropInteracted: booleanFlag(true)
     .describe('Drop items the session or its user already engaged with (any event but an impression): `true` or `false`.'),
-  dropServedFeeds: z.coerce.number().int().min(0).max(50).default(3)
+  dropServedFeeds: numberSettingSchema({ min: 0, max: 50, default: 3 })
     .describe('Generated candidates served in this many of the session\'s latest responses are left out; 0 turns the rule off.'),
-  diversityWindow: z.coerce.number().int().min(0).max(100).default(6)
+  diversityWindow: numberSettingSchema({ min: 0, max: 100, default: 6 })
     .describe('Window of consecutive positions in which the diversity limits hold; 0 or 1 turns diversity off.'),
-  diversityMaxPerCategory: z.coerce.number().int().min(1).max(100).default(4)
+  diversityMaxPerCategory: numberSettingSchema({ min: 1, max: 100, default: 4 })
     .describe('Items of one category allowed in any diversity window.'),
-  diversityMaxPerCreator: z.coerce.number().int().min(1).max(100).default(2)
+  diversityMaxPerCreator: numberSettingSchema({ min: 1, max: 100, default: 2 })
     .describe('Items of one creator allowed in any diversity window.'),
-  explorationPosition: z.coerce.number().int().min(-1).max(99).default(3)
+  explorationPosition: numberSettingSchema({ min: -1, max: 99, default: 3 })
     .describe('Position (0-based) of the exploration slot, filled by Thompson sampling among fresh or little-shown items; -1 turns it off.'),
-  explorationMaxImpressions: z.coerce.number().min(0).max(1_000_000).default(50)
+  explorationMaxImpressions: numberSettingSchema({ min: 0, max: 1_000_000, default: 50, fraction: true })
     .describe('Items with fewer decayed impressions (7-day half-life) than this may take the exploration slot.'),
-  explorationFreshMs: z.coerce.number().int().min(0).max(31_536_000_000).default(172_800_000)
+  explorationFreshMs: numberSettingSchema({ min: 0, max: 31_536_000_000, default: 172_800_000, unit: 'milliseconds' })
     .describe('Items published less than this many ms ago may take the exploration slot.'),
-  liveBoostPositions: z.coerce.number().int().min(0).max(100).default(3)
+  liveBoostPositions: numberSettingSchema({ min: 0, max: 100, default: 3 })
     .describe('Positions a live item (catalog `live: true`) moves up after scoring; 0 turns the boost off.'),
-  liveDebounceMs: z.coerce.number().int().min(0).max(60_000).default(100)
+  liveDebounceMs: numberSettingSchema({ min: 0, max: 60_000, default: 100, unit: 'milliseconds' })
     .describe('Quiet time after a session\'s change notice before its live feed is re-ranked and pushed, in ms.'),
-  liveMaxWaitMs: z.coerce.number().int().min(0).max(60_000).default(500)
+  liveMaxWaitMs: numberSettingSchema({ min: 0, max: 60_000, default: 500, unit: 'milliseconds' })
     .describe('Longest a change notice waits for its push while the session keeps changing, in ms; a session that sends events more often than the debounce time still gets a feed this often.'),
-  liveHeartbeatIntervalMs: z.coerce.number().int().min(1_000).max(300_000).default(15_000)
+  liveHeartbeatIntervalMs: numberSettingSchema({ min: 1_000, max: 300_000, default: 15_000, unit: 'milliseconds' })
     .describe('Interval of SSE comment lines that keep an idle live feed connection open through proxies, in ms.'),
-  liveMaxConnections: z.coerce.number().int().min(1).max(1_000_000).default(10_000)
+  liveMaxConnections: numberSettingSchema({ min: 1, max: 1_000_000, default: 10_000 })
     .describe('Open live feeds one ranker process accepts; more get RANKER_ERR_TOO_MANY_LIVE_FEEDS.'),
 });
 

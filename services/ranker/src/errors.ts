@@ -6,7 +6,7 @@ import { ApiError, type HttpErrorCodes } from '@nexttap/http';
  */
 export const RANKER_ERRORS = {
   RANKER_ERR_INVALID_REQUEST: { statusCode: 400, description: 'A field of the request is missing or invalid; the message names it.' },
-  RANKER_ERR_INVALID_JSON: { statusCode: 400, description: 'The body is not valid JSON.' },
+  RANKER_ERR_INVALID_JSON: { statusCode: 400, description: 'The body is not valid JSON, or it contains a `__proto__` or `constructor.prototype` key, which the server rejects against prototype poisoning.' },
   RANKER_ERR_BODY_TOO_LARGE: { statusCode: 413, description: 'The body is larger than the configured limit.' },
   RANKER_ERR_UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, description: 'The body is not application/json.' },
   RANKER_ERR_INVALID_CURSOR: { statusCode: 400, description: 'The cursor is not one this ranker issued; send the nextCursor of the previous page unchanged.' },

@@ -1,4 +1,5 @@
 import { MAX_ID_LENGTH } from '@nexttap/events';
+import { createJsonBodyParser } from '@nexttap/http';
 import type { FastifyInstance } from 'fastify';
 import { MAX_CURSOR_LENGTH, MAX_FEED_LIMIT, MAX_REQUEST_CANDIDATES } from './feed-request';
 
@@ -214,13 +215,14 @@ function isPlainScannedId(id: string): boolean {
 }
 
 /**
- * Makes `scope` parse JSON bodies with `scanFeedBody` first, and with fastify's own JSON parser,
- * under the instance's prototype-poisoning settings, when the scan returns undefined. The scan's
- * object is the one JSON.parse returns for the same text, so any route of the scope may use it.
+ * Makes `scope` parse JSON bodies with `scanFeedBody` first, and with the shared JSON parser
+ * (`createJsonBodyParser`: fastify's, under the instance's prototype-poisoning settings) when the
+ * scan returns undefined. The scan's object is the one JSON.parse returns for the same text, so any
+ * route of the scope may use it. The scan takes no `__proto__` or `constructor` field, so such a
+ * body always reaches the shared parser and gets the same error as on every other route.
  */
 export function installFeedBodyParser(scope: FastifyInstance): void {
-  const { onProtoPoisoning, onConstructorPoisoning } = scope.initialConfig;
-  const parseJson = scope.getDefaultJsonParser(onProtoPoisoning ?? 'error', onConstructorPoisoning ?? 'error');
+  const parseJson = createJsonBodyParser(scope);
   scope.removeContentTypeParser('application/json');
   scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {
     const body = scanFeedBody(text as string);

@@ -1,4 +1,5 @@
 import { idSchema, ITEM_KINDS } from '@nexttap/events';
+import { parsePlainInteger } from '@nexttap/http';
 import { CANDIDATE_SOURCES } from '@nexttap/rank';
 import { z } from 'zod';
 
@@ -48,12 +49,32 @@ export const feedRequestSchema = z
 
 export type FeedRequest = z.infer<typeof feedRequestSchema>;
 
+/**
+ * `limit` of a query string, written in plain digits. z.coerce.number() reads `0x2`, `1e1` and
+ * ` 5` as numbers and an empty value as 0, which would fail as "at least 1".
+ */
+const queryLimitSchema = z.preprocess((value, context) => {
+  if (typeof value !== 'string') {
+    return value;
+  }
+  const limit = parsePlainInteger(value);
+  if (limit === undefined) {
+    context.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: `limit must be a whole number in plain digits, from 1 to ${MAX_FEED_LIMIT}, such as ${DEFAULT_FEED_LIMIT}`,
+      fatal: true,
+    });
+    return z.NEVER;
+  }
+  return limit;
+}, limitSchema);
+
 /** Query of `GET /v1/feed/live`; query strings carry text, so numbers and flags are parsed from it. */
 export const liveFeedQuerySchema = z
   .object({
     sessionId: idSchema('sessionId'),
     userId: idSchema('userId').optional(),
-    limit: z.coerce.number({ invalid_type_error: 'limit must be a number' }).pipe(limitSchema).default(20),
+    limit: queryLimitSchema.default(DEFAULT_FEED_LIMIT).describe('Items to return, 1 to 100.'),
     includeCatalog: z.enum(['true', 'false'], { errorMap: () => ({ message: 'includeCatalog must be true or false' }) }).default('false'),
   })
   .strict();

@@ -128,6 +128,7 @@ describe('installFeedBodyParser', () => {
     expect(scanned.json()).toEqual({ scanned: true, body: { sessionId: 's', limit: 5 } });
     expect(spaced.json()).toEqual({ scanned: false, body: { sessionId: 's', limit: 5 } });
     expect(poisoned.statusCode).toBe(400);
+    expect(poisoned.json().message).toMatch(/^the request body may not contain a __proto__ or constructor.prototype key/);
     expect(invalid.statusCode).toBe(400);
     expect(invalid.json().code).toBe('FST_ERR_CTP_INVALID_JSON_BODY');
     await app.close();

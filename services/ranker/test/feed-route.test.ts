@@ -131,6 +131,37 @@ describe('POST /v1/feed', () => {
     expect(response.json().error.code).toBe('RANKER_ERR_INVALID_JSON');
   });
 
+  it.each(['0x2', '+3', '1e1', ' 5', '', '05', '2.0'])('rejects the live feed query limit %j', async (limit) => {
+    const response = await app.inject({ method: 'GET', url: `/v1/feed/live?sessionId=s&limit=${encodeURIComponent(limit)}` });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({
+      code: 'RANKER_ERR_INVALID_REQUEST',
+      field: 'limit',
+      message: `limit must be a whole number in plain digits, from 1 to 100, such as 20 (received ${JSON.stringify(limit)})`,
+    });
+  });
+
+  it('keeps the range check of the live feed query limit', async () => {
+    const response = await app.inject({ method: 'GET', url: '/v1/feed/live?sessionId=s&limit=0' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toMatchObject({ code: 'RANKER_ERR_INVALID_REQUEST', field: 'limit', message: 'limit must be at least 1 (received "0")' });
+  });
+
+  it.each([
+    ['compact', '{"sessionId":"s1","__proto__":{"x":1}}'],
+    ['spaced', '{ "sessionId": "s1", "__proto__": { "x": 1 } }'],
+    ['escaped', '{"sessionId":"s1","\\u005f_proto__":{"x":1}}'],
+    ['nested', '{"sessionId":"s1","candidates":["a"],"exclude":[],"x":{"__proto__":{}}}'],
+    ['constructor', '{"sessionId":"s1","constructor":{"prototype":{"x":1}}}'],
+  ])('rejects a %s prototype key with its own message', async (_form, payload) => {
+    const response = await app.inject({ method: 'POST', url: '/v1/feed', payload, headers: { 'content-type': 'application/json' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({
+      code: 'RANKER_ERR_INVALID_JSON',
+      message: 'the request body may not contain a __proto__ or constructor.prototype key, at any depth; remove the key and send the request again',
+    });
+  });
+
   it('names an unknown field', async () => {
     const response = await feed({ sessionId: 's', colour: 'red' });
     expect(response.statusCode).toBe(400);

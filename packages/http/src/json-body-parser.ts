@@ -1,0 +1,65 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+/**
+ * A JSON body that parses but has a `__proto__` key or a `constructor` object with a `prototype`
+ * key, at any depth. fastify's JSON parser rejects such bodies to guard against prototype
+ * poisoning, and the error handler replies 400 with the service's invalid-JSON code and this message.
+ */
+export class ForbiddenJsonKeyError extends Error {
+  override readonly name = 'ForbiddenJsonKeyError';
+  readonly statusCode = 400;
+
+  constructor() {
+    super('the request body may not contain a __proto__ or constructor.prototype key, at any depth; remove the key and send the request again');
+  }
+}
+
+/** A JSON body parser that takes the body as a string. */
+export type JsonBodyParser = (request: FastifyRequest, text: string, done: (error: Error | null, body?: unknown) => void) => void;
+
+/**
+ * Returns fastify's JSON body parser under the instance's prototype-poisoning settings, except that
+ * a body rejected only for a `__proto__` or `constructor.prototype` key fails with
+ * ForbiddenJsonKeyError. fastify raises its plain invalid-JSON error there and drops the cause, so
+ * the reply would call valid JSON invalid.
+ */
+export function createJsonBodyParser(instance: FastifyInstance): JsonBodyParser {
+  const { onProtoPoisoning, onConstructorPoisoning } = instance.initialConfig;
+  const parseJson = instance.getDefaultJsonParser(onProtoPoisoning ?? 'error', onConstructorPoisoning ?? 'error');
+  return (request, text, done) => {
+    parseJson(request, text, (error, body) => {
+      if (error !== null && isInvalidJsonError(error) && isJson(text)) {
+        done(new ForbiddenJsonKeyError());
+        return;
+      }
+      done(error, body);
+    });
+  };
+}
+
+/** Makes `instance` and the scopes registered in it afterwards parse JSON bodies with `createJsonBodyParser`. */
+export function installJsonBodyParser(instance: FastifyInstance): void {
+  const parse = createJsonBodyParser(instance);
+  instance.removeContentTypeParser('application/json');
+  instance.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {
+    parse(request, text as string, done);
+  });
+}
+
+function isInvalidJsonError(error: Error): boolean {
+  return 'code' in error && error.code === 'FST_ERR_CTP_INVALID_JSON_BODY';
+}
+
+/**
+ * Tells whether plain JSON.parse accepts `text`, which keeps `__proto__` as an own key. The check
+ * runs only on bodies fastify already rejected, so it adds nothing to accepted requests. A leading
+ * byte order mark is skipped, as fastify's parser (secure-json-parse 4) skips it.
+ */
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,86 @@
+import Fastify, { type FastifyInstance, type ProtoAction } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { installErrorHandler, installJsonBodyParser, registerFallbackHandlers } from '../src/index';
+
+const CODES = { invalidJson: 'T_INVALID_JSON', bodyTooLarge: 'T_TOO_LARGE', unsupportedMediaType: 'T_MEDIA_TYPE', internal: 'T_INTERNAL' };
+const FORBIDDEN_KEY_MESSAGE = 'the request body may not contain a __proto__ or constructor.prototype key, at any depth; remove the key and send the request again';
+
+let app: FastifyInstance | undefined;
+
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+/** Starts an app whose POST /echo returns its body, with the shared JSON parser and `CODES`, and posts `payload` to it. */
+async function post(payload: string, onProtoPoisoning: ProtoAction = 'error') {
+  const instance = Fastify({ onProtoPoisoning });
+  app = instance;
+  installJsonBodyParser(instance);
+  installErrorHandler(instance, CODES);
+  instance.post('/echo', async (request) => ({ body: request.body }));
+  return instance.inject({ method: 'POST', url: '/echo', headers: { 'content-type': 'application/json' }, payload });
+}
+
+describe('installJsonBodyParser', () => {
+  it.each([
+    ['a top-level __proto__', '{"sessionId":"s1","__proto__":{"x":1}}'],
+    ['a nested __proto__', '{"events":[{"context":{"__proto__":{"admin":true}}}]}'],
+    ['an escaped __proto__', '{"\\u005f\\u005fproto__":{}}'],
+    ['a constructor.prototype', '{"constructor":{"prototype":{"x":1}}}'],
+    ['a key after a byte order mark', '\ufeff{"__proto__":{}}'],
+  ])('rejects %s with its own message', async (_case, payload) => {
+    const response = await post(payload);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ error: { code: 'T_INVALID_JSON', message: FORBIDDEN_KEY_MESSAGE } });
+  });
+
+  it.each([
+    ['broken JSON', '{"__proto__":'],
+    ['a trailing comma', '{"__proto__":{},}'],
+  ])('keeps the invalid-JSON message for %s', async (_case, payload) => {
+    const response = await post(payload);
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('T_INVALID_JSON');
+    expect(response.json().error.message).toMatch(/^the request body is not valid JSON \(/);
+  });
+
+  it('keeps the empty-body message', async () => {
+    const response = await post('');
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.message).toMatch(/^the request body is not valid JSON \(Body cannot be empty/);
+  });
+
+  it('accepts a plain body and a constructor key without a prototype', async () => {
+    expect((await post('{"a":[1,2],"b":"__proto__"}')).json()).toEqual({ body: { a: [1, 2], b: '__proto__' } });
+    expect((await post('{"constructor":{"name":"x"}}')).json()).toEqual({ body: { constructor: { name: 'x' } } });
+  });
+
+  it('follows the instance setting that removes the key', async () => {
+    const response = await post('{"a":1,"__proto__":{"x":1}}', 'remove');
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ body: { a: 1 } });
+  });
+});
+
+describe('registerFallbackHandlers', () => {
+  it('gives scopes registered later the shared JSON parser', async () => {
+    const instance = Fastify();
+    app = instance;
+    registerFallbackHandlers(instance);
+    await instance.register(async (scope) => {
+      installErrorHandler(scope, CODES);
+      scope.post('/scoped', async (request) => ({ body: request.body }));
+    });
+    instance.post('/root', async (request) => ({ body: request.body }));
+    const payload = '{"__proto__":{"x":1}}';
+    const headers = { 'content-type': 'application/json' };
+
+    const scoped = await instance.inject({ method: 'POST', url: '/scoped', headers, payload });
+    const root = await instance.inject({ method: 'POST', url: '/root', headers, payload });
+
+    expect(scoped.json()).toEqual({ error: { code: 'T_INVALID_JSON', message: FORBIDDEN_KEY_MESSAGE } });
+    expect(root.statusCode).toBe(400);
+    expect(root.json()).toEqual({ error: { code: 'HTTP_ERR_INVALID_REQUEST', message: FORBIDDEN_KEY_MESSAGE } });
+  });
+});
