@@ -30,6 +30,32 @@ const RAISE_STEPS: ReadonlyArray<[member: string, score: number]> = [
 ];
 
 /**
+ * Applies `RAISE_STEPS` to `key` one write at a time, bounded at `maxMembers`, and after each
+ * step calls `check` with the members the set must hold in ZREVRANGE order (score descending,
+ * then member descending) and a label of the step.
+ */
+async function forEachRaiseStep(
+  store: FeatureStore,
+  key: string,
+  maxMembers: number,
+  check: (order: Array<[member: string, score: number]>, step: string) => Promise<void>,
+): Promise<void> {
+  const expected = new Map<string, number>();
+  for (const [member, score] of RAISE_STEPS) {
+    await store.apply([{ operations: [{ op: 'zsetAdd', key, member, score, mode: 'max', maxMembers }] }]);
+    expected.set(member, Math.max(expected.get(member) ?? score, score));
+    const lowest = [...expected].sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : 1));
+    while (expected.size > maxMembers) {
+      expected.delete((lowest.shift() as [string, number])[0]);
+    }
+    await check(
+      [...expected].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? 1 : -1)),
+      `after ${member} ${score}`,
+    );
+  }
+}
+
+/**
  * Behaviour every feature store must share. `open` returns a store with a fresh key space.
  */
 export function describeFeatureStoreContract(name: string, open: () => Promise<FeatureStore>, closeAll: () => Promise<void>): void {
@@ -136,14 +162,7 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
     });
 
     it('keeps the top current while members are added and raised', async () => {
-      const expected = new Map<string, number>();
-      for (const [member, score] of RAISE_STEPS) {
-        await store.apply([{ operations: [{ op: 'zsetAdd', key: 'raised', member, score, mode: 'max', maxMembers: 4 }] }]);
-        expected.set(member, Math.max(expected.get(member) ?? score, score));
-        const lowest = [...expected].sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : 1));
-        while (expected.size > 4) {
-          expected.delete((lowest.shift() as [string, number])[0]);
-        }
+      await forEachRaiseStep(store, 'raised', 4, async (order, step) => {
         // The whole set is read first and last, so the memory store's next write updates a
         // complete cache of the top members and the next read returns it.
         const [whole, top] = await store.read([
@@ -151,10 +170,10 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
           { kind: 'zsetTop', key: 'raised', limit: 2 },
           { kind: 'zsetTop', key: 'raised', limit: 10 },
         ]);
-        const order = [...expected].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? 1 : -1)).map(([name, value]) => ({ member: name, score: value }));
-        expect(whole, `after ${member} ${score}`).toEqual({ kind: 'zsetTop', value: order, landmarkMs: 0 });
-        expect(top, `after ${member} ${score}`).toEqual({ kind: 'zsetTop', value: order.slice(0, 2), landmarkMs: 0 });
-      }
+        const entries = order.map(([member, score]) => ({ member, score }));
+        expect(whole, step).toEqual({ kind: 'zsetTop', value: entries, landmarkMs: 0 });
+        expect(top, step).toEqual({ kind: 'zsetTop', value: entries.slice(0, 2), landmarkMs: 0 });
+      });
     });
 
     it('returns the members of zsetTop without scores', async () => {
@@ -181,52 +200,36 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
     });
 
     it('keeps zsetMembers current while members are added and raised', async () => {
-      const expected = new Map<string, number>();
       let previous: { ids: readonly string[]; copy: string[] } | undefined;
-      for (const [member, score] of RAISE_STEPS) {
-        await store.apply([{ operations: [{ op: 'zsetAdd', key: 'members-raised', member, score, mode: 'max', maxMembers: 4 }] }]);
-        expected.set(member, Math.max(expected.get(member) ?? score, score));
-        const lowest = [...expected].sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : 1));
-        while (expected.size > 4) {
-          expected.delete((lowest.shift() as [string, number])[0]);
-        }
+      await forEachRaiseStep(store, 'members-raised', 4, async (order, step) => {
         const [members] = await store.read([{ kind: 'zsetMembers', key: 'members-raised', limit: 10 }]);
-        const order = [...expected].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? 1 : -1)).map(([name]) => name);
-        expect(members, `after ${member} ${score}`).toEqual({ kind: 'zsetMembers', value: order });
+        expect(members, step).toEqual({ kind: 'zsetMembers', value: order.map(([member]) => member) });
         // A write after a read leaves the array that the read returned as it was.
         if (previous !== undefined) {
-          expect(previous.ids, `earlier read, after ${member} ${score}`).toEqual(previous.copy);
+          expect(previous.ids, `earlier read, ${step}`).toEqual(previous.copy);
         }
         const ids = members?.kind === 'zsetMembers' ? members.value : [];
         previous = { ids, copy: [...ids] };
-      }
+      });
     });
 
-    it('keeps zsetMembers current when reads take the whole bound of a trimmed set', async () => {
+    it('keeps zsetMembers and zsetTop current when reads take the whole bound of a trimmed set', async () => {
       // The read limit equals the bound, so the set is trimmed after almost every step while its
       // top members are cached in full.
-      const expected = new Map<string, number>();
       let previous: { ids: readonly string[]; copy: string[] } | undefined;
-      for (const [member, score] of RAISE_STEPS) {
-        await store.apply([{ operations: [{ op: 'zsetAdd', key: 'members-bound', member, score, mode: 'max', maxMembers: 3 }] }]);
-        expected.set(member, Math.max(expected.get(member) ?? score, score));
-        const lowest = [...expected].sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : 1));
-        while (expected.size > 3) {
-          expected.delete((lowest.shift() as [string, number])[0]);
-        }
+      await forEachRaiseStep(store, 'members-bound', 3, async (order, step) => {
         const [members, top] = await store.read([
           { kind: 'zsetMembers', key: 'members-bound', limit: 3 },
           { kind: 'zsetTop', key: 'members-bound', limit: 3 },
         ]);
-        const order = [...expected].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? 1 : -1));
-        expect(members, `after ${member} ${score}`).toEqual({ kind: 'zsetMembers', value: order.map(([name]) => name) });
-        expect(top, `after ${member} ${score}`).toEqual({ kind: 'zsetTop', value: order.map(([name, value]) => ({ member: name, score: value })), landmarkMs: 0 });
+        expect(members, step).toEqual({ kind: 'zsetMembers', value: order.map(([member]) => member) });
+        expect(top, step).toEqual({ kind: 'zsetTop', value: order.map(([member, score]) => ({ member, score })), landmarkMs: 0 });
         if (previous !== undefined) {
-          expect(previous.ids, `earlier read, after ${member} ${score}`).toEqual(previous.copy);
+          expect(previous.ids, `earlier read, ${step}`).toEqual(previous.copy);
         }
         const ids = members?.kind === 'zsetMembers' ? members.value : [];
         previous = { ids, copy: [...ids] };
-      }
+      });
     });
 
     it('honours zsetAdd modes max and nx', async () => {
