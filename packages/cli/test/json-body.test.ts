@@ -37,3 +37,75 @@ describe('collector JSON bodies', () => {
     expect(response.json().error.message).toMatch(/^the request body is not valid JSON \(/);
   });
 });
+
+describe('collector request checks', () => {
+  const tap = (eventId: string, fields: Record<string, unknown> = {}) => ({ eventId, type: 'tap', ts: Date.now() - 1_000, sessionId: 's1', itemId: 'i1', ...fields });
+
+  it('rejects a body of null with an example', async () => {
+    const response = await post('/v1/events', 'null');
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('INGEST_ERR_INVALID_REQUEST');
+    expect(response.json().error.message).toMatch(/^the body must be a JSON object such as \{"events":\[\{"eventId":"e1",.*\}\]\}; received null$/);
+  });
+
+  it('rejects a request without a body with an example', async () => {
+    const response = await server.app.inject({ method: 'POST', url: '/v1/catalog' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.message).toBe(
+      'the request has no body; send a JSON object such as {"items":[{"itemId":"i1","categories":["drama"]}]} with content-type: application/json',
+    );
+  });
+
+  it('rejects events that repeat an eventId, naming both', async () => {
+    const events = [tap('e1'), tap('e2'), tap('e3'), tap('e1', { type: 'like' })];
+    const response = await post('/v1/events', JSON.stringify({ events }));
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({
+      error: {
+        code: 'INGEST_ERR_INVALID_REQUEST',
+        field: 'events.3.eventId',
+        message: 'events[3].eventId "e1" repeats events[0].eventId; give every event its own eventId',
+      },
+    });
+  });
+
+  it('compares eventIds in their NFC form', async () => {
+    const response = await post('/v1/events', JSON.stringify({ events: [tap('caf\u00e9'), tap('cafe\u0301')] }));
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.field).toBe('events.1.eventId');
+  });
+
+  it('leaves an invalid event out of the repeat check', async () => {
+    const response = await post('/v1/events', JSON.stringify({ events: [tap('e1', { ts: 'yesterday' }), tap('e1')] }));
+    expect(response.statusCode).toBe(202);
+    expect(response.json().accepted).toBe(1);
+  });
+
+  it('rejects catalog records that repeat an itemId, naming both', async () => {
+    const items = [{ itemId: 'm1', categories: ['Drama'] }, { itemId: 'm2', categories: [] }, { itemId: 'm1', categories: ['Comedy'] }];
+    const response = await post('/v1/catalog', JSON.stringify({ items }));
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({
+      code: 'INGEST_ERR_INVALID_REQUEST',
+      field: 'items.2.itemId',
+      message: 'items[2].itemId "m1" repeats items[0].itemId; send one record per item, the one that should stay',
+    });
+  });
+
+  it.each([
+    [-1, 'ts -1 is outside the accepted range'],
+    [1_700_000_000_000_000, 'ts 1700000000000000 is outside the accepted range'],
+    ['1960-01-01T00:00:00Z', 'ts "1960-01-01T00:00:00Z" is outside the accepted range'],
+  ])('states one range for the event time %j', async (ts, start) => {
+    const response = await post('/v1/events', JSON.stringify({ events: [tap('e1', { ts })] }));
+    expect(response.statusCode).toBe(400);
+    const message: string = response.json().rejected[0].message;
+    expect(message.startsWith(`${start}; send `), message).toBe(true);
+    expect(message).toContain('from 1973-03-03T09:46:40Z (100000000000) to 2100-01-01T00:00:00Z (4102444800000)');
+  });
+
+  it('names microseconds sent as the event time', async () => {
+    const response = await post('/v1/events', JSON.stringify({ events: [tap('e1', { ts: 1_700_000_000_000_000 })] }));
+    expect(response.json().rejected[0].message).toContain('1700000000000000 looks like epoch microseconds, which is 1700000000000 in milliseconds');
+  });
+});

@@ -21,23 +21,14 @@ export type TimestampResult =
   | { ok: true; ms: number }
   | { ok: false; epochSeconds: boolean; message: string };
 
-/** Parses a timestamp given as epoch milliseconds or an ISO-8601 string with a zone into epoch ms. */
-export function parseTimestamp(value: unknown): TimestampResult {
+/**
+ * Parses a timestamp given as epoch milliseconds or an ISO-8601 string with a zone into epoch ms.
+ * Times before `minMs` (default `MIN_TIMESTAMP_MS`, 1800) or after `MAX_TIMESTAMP_MS` (2100) are
+ * rejected, and every such message states that one range.
+ */
+export function parseTimestamp(value: unknown, minMs: number = MIN_TIMESTAMP_MS): TimestampResult {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || !Number.isInteger(value)) {
-      return { ok: false, epochSeconds: false, message: `${String(value)} is not an integer; send epoch milliseconds or an ISO-8601 string` };
-    }
-    if (value > 0 && value < EPOCH_SECONDS_LIMIT) {
-      return {
-        ok: false,
-        epochSeconds: true,
-        message: `${value} looks like epoch seconds; send epoch milliseconds (${value * 1000}) or an ISO-8601 string`,
-      };
-    }
-    if (value === 0 || value < MIN_TIMESTAMP_MS || value > MAX_TIMESTAMP_MS) {
-      return { ok: false, epochSeconds: false, message: `${value} is out of range; send epoch milliseconds between the years 1800 and 2100` };
-    }
-    return { ok: true, ms: value };
+    return parseEpochMs(value, minMs);
   }
   if (typeof value === 'string') {
     const match = ISO_8601.exec(value);
@@ -52,12 +43,56 @@ export function parseTimestamp(value: unknown): TimestampResult {
     if (!isCalendarDate(Number(match[1]), Number(match[2]), Number(match[3]))) {
       return { ok: false, epochSeconds: false, message: `"${value}" names a day that does not exist; check the month and day` };
     }
-    if (!Number.isFinite(ms) || ms < MIN_TIMESTAMP_MS || ms > MAX_TIMESTAMP_MS) {
-      return { ok: false, epochSeconds: false, message: `"${value}" is not a valid date between the years 1800 and 2100` };
+    if (!Number.isFinite(ms) || ms < minMs || ms > MAX_TIMESTAMP_MS) {
+      return { ok: false, epochSeconds: false, message: `"${value}" is outside the accepted range; send a date-time ${rangeText(minMs)}` };
     }
     return { ok: true, ms };
   }
   return { ok: false, epochSeconds: false, message: 'must be epoch milliseconds (a number) or an ISO-8601 string' };
+}
+
+function parseEpochMs(value: number, minMs: number): TimestampResult {
+  if (!Number.isFinite(value) || !Number.isInteger(value)) {
+    return { ok: false, epochSeconds: false, message: `${String(value)} is not an integer; send epoch milliseconds or an ISO-8601 string` };
+  }
+  if (value > 0 && value < EPOCH_SECONDS_LIMIT) {
+    return {
+      ok: false,
+      epochSeconds: true,
+      message: `${value} looks like epoch seconds; send epoch milliseconds (${value * 1000}) or an ISO-8601 string`,
+    };
+  }
+  if (value === 0) {
+    // 0 is 1970-01-01T00:00Z, but it is also the default of an unset number field, so it is rejected.
+    return { ok: false, epochSeconds: false, message: `0 is rejected as the value of an unset time; send epoch milliseconds ${rangeText(minMs)}` };
+  }
+  if (value < minMs || value > MAX_TIMESTAMP_MS) {
+    return { ok: false, epochSeconds: false, message: `${value} is outside the accepted range; send epoch milliseconds ${rangeText(minMs)}${smallerUnitHint(value, minMs)}` };
+  }
+  return { ok: true, ms: value };
+}
+
+/** States the accepted range, as ISO-8601 and as epoch milliseconds. */
+function rangeText(minMs: number): string {
+  return `from ${isoText(minMs)} (${minMs}) to ${isoText(MAX_TIMESTAMP_MS)} (${MAX_TIMESTAMP_MS})`;
+}
+
+function isoText(ms: number): string {
+  return new Date(ms).toISOString().replace('.000Z', 'Z');
+}
+
+/** Names the unit of a number too large for milliseconds that reads as a time in range in micro- or nanoseconds. */
+function smallerUnitHint(value: number, minMs: number): string {
+  if (value <= MAX_TIMESTAMP_MS) {
+    return '';
+  }
+  for (const [unit, perMs] of [['microseconds', 1e3], ['nanoseconds', 1e6]] as const) {
+    const ms = Math.round(value / perMs);
+    if (ms >= minMs && ms <= MAX_TIMESTAMP_MS) {
+      return `; ${value} looks like epoch ${unit}, which is ${ms} in milliseconds`;
+    }
+  }
+  return '';
 }
 
 function isCalendarDate(year: number, month: number, day: number): boolean {
@@ -78,17 +113,10 @@ export function timestampSchema(field: string, options: TimestampSchemaOptions =
       context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} is missing; send epoch milliseconds or an ISO-8601 string`, params: { reason: 'missing' } });
       return z.NEVER;
     }
-    const parsed = parseTimestamp(value);
+    const parsed = parseTimestamp(value, minMs);
     if (!parsed.ok) {
       const params = parsed.epochSeconds ? { reason: 'epoch-seconds' } : {};
       context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} ${parsed.message}`, params });
-      return z.NEVER;
-    }
-    if (parsed.ms < minMs) {
-      context.addIssue({
-        code: z.ZodIssueCode.custom,
-        message: `${field} ${parsed.ms} is before ${new Date(minMs).toISOString()}; send the event time in epoch milliseconds`,
-      });
       return z.NEVER;
     }
     return parsed.ms;

@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
 import { ApiError, type ErrorReplyBody, type HttpErrorCodes } from './api-error';
-import { ForbiddenJsonKeyError } from './json-body-parser';
+import { ForbiddenJsonKeyError, UnsupportedContentEncodingError } from './json-body-parser';
+import { quoteText } from './json-preview';
 
 /**
  * Installs the error handler of one route scope: ApiErrors keep their code and status, request
@@ -13,7 +14,7 @@ import { ForbiddenJsonKeyError } from './json-body-parser';
  */
 export function installErrorHandler(instance: FastifyInstance, codes: HttpErrorCodes): void {
   instance.setErrorHandler((error: FastifyError | ApiError | ZodError | Error, request, reply) => {
-    const { statusCode, body, headers } = describeError(error, codes, request.routeOptions.bodyLimit);
+    const { statusCode, body, headers } = describeError(error, codes, request.routeOptions.bodyLimit, request.headers['content-type']);
     if (statusCode === 503 && error instanceof ApiError) {
       const cause = error.details.cause;
       request.log.warn({ code: body.error.code, ...(cause === undefined ? {} : { err: cause }) }, 'request refused');
@@ -30,6 +31,7 @@ function describeError(
   error: FastifyError | ApiError | ZodError | Error,
   codes: HttpErrorCodes,
   bodyLimitBytes: number | undefined,
+  contentType: string | undefined,
 ): { statusCode: number; body: ErrorReplyBody; headers: Record<string, string> } {
   if (error instanceof ApiError) {
     const field = error.details.field;
@@ -41,6 +43,9 @@ function describeError(
   }
   if (error instanceof ForbiddenJsonKeyError) {
     return reply400(codes.invalidJson, error.message);
+  }
+  if (error instanceof UnsupportedContentEncodingError) {
+    return { statusCode: 415, body: { error: { code: codes.unsupportedMediaType, message: error.message } }, headers: { 'accept-encoding': 'identity' } };
   }
   const fastifyCode = 'code' in error && typeof error.code === 'string' ? error.code : '';
   switch (fastifyCode) {
@@ -63,7 +68,7 @@ function describeError(
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return {
         statusCode: 415,
-        body: { error: { code: codes.unsupportedMediaType, message: 'the request body must be application/json' } },
+        body: { error: { code: codes.unsupportedMediaType, message: unsupportedMediaTypeMessage(contentType) } },
         headers: {},
       };
   }
@@ -72,6 +77,16 @@ function describeError(
     return reply400(codes.invalidJson, error.message, statusCode);
   }
   return { statusCode: 500, body: { error: { code: codes.internal, message: 'internal error; the request was not processed' } }, headers: {} };
+}
+
+/** Characters of a rejected content-type shown in the message. */
+const SHOWN_CONTENT_TYPE_LENGTH = 80;
+
+function unsupportedMediaTypeMessage(contentType: string | undefined): string {
+  const received = contentType === undefined || contentType.trim() === ''
+    ? 'the request has a body but no content-type'
+    : `received content-type ${quoteText(contentType, SHOWN_CONTENT_TYPE_LENGTH)}`;
+  return `the request body must be JSON with content-type: application/json; ${received}`;
 }
 
 function reply400(code: string, message: string, statusCode = 400) {

@@ -11,7 +11,7 @@ export const HTTP_ERRORS = {
   HTTP_ERR_NOT_FOUND: { statusCode: 404, description: 'No route has this method and path; the message names both.' },
   HTTP_ERR_INVALID_REQUEST: { statusCode: 400, description: 'The request is malformed before any route could read it.' },
   HTTP_ERR_BODY_TOO_LARGE: { statusCode: 413, description: 'The body is larger than the server limit.' },
-  HTTP_ERR_UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, description: 'The body is not application/json.' },
+  HTTP_ERR_UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, description: 'The body is not application/json, or it has a content-encoding such as gzip, which the server does not decode; send uncompressed JSON.' },
   HTTP_ERR_INTERNAL: { statusCode: 500, description: 'An unexpected failure outside the services; the log has the details.' },
   HTTP_ERR_SHUTTING_DOWN: { statusCode: 503, description: 'The process is shutting down; retry after the Retry-After seconds, on a new connection.' },
 } as const;

@@ -9,3 +9,5 @@ export * from './response-metrics';
 export * from './openapi';
 export * from './number-setting';
 export * from './plain-decimal';
+export * from './issue-message';
+export * from './json-preview';

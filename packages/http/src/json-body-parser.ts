@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { quoteText } from './json-preview';
 
 /**
  * A JSON body that parses but has a `__proto__` key or a `constructor` object with a `prototype`
@@ -14,6 +15,37 @@ export class ForbiddenJsonKeyError extends Error {
   }
 }
 
+/**
+ * A body sent with a `content-encoding` other than `identity`, such as gzip. The server does not
+ * decode request bodies, so it would read compressed bytes as JSON. The error handler replies 415
+ * with the service's unsupported-media-type code and `Accept-Encoding: identity`, as RFC 7231
+ * (section 6.5.13) and RFC 7694 describe for a content coding the server does not support.
+ */
+export class UnsupportedContentEncodingError extends Error {
+  override readonly name = 'UnsupportedContentEncodingError';
+  readonly statusCode = 415;
+
+  constructor(readonly contentEncoding: string) {
+    super(
+      `the request body has content-encoding ${quoteText(contentEncoding, 40)}, which this server does not decode; ` +
+        'send the body uncompressed and without a content-encoding header',
+    );
+  }
+}
+
+/**
+ * Returns an UnsupportedContentEncodingError when the request declares a content coding of its
+ * body, or undefined. `identity`, the coding that changes nothing, is accepted.
+ */
+export function contentEncodingError(request: FastifyRequest): UnsupportedContentEncodingError | undefined {
+  const header = request.headers['content-encoding'];
+  if (header === undefined) {
+    return undefined;
+  }
+  const codings = header.split(',').map((coding) => coding.trim().toLowerCase()).filter((coding) => coding !== '');
+  return codings.every((coding) => coding === 'identity') ? undefined : new UnsupportedContentEncodingError(header);
+}
+
 /** A JSON body parser that takes the body as a string. */
 export type JsonBodyParser = (request: FastifyRequest, text: string, done: (error: Error | null, body?: unknown) => void) => void;
 
@@ -21,12 +53,18 @@ export type JsonBodyParser = (request: FastifyRequest, text: string, done: (erro
  * Returns fastify's JSON body parser under the instance's prototype-poisoning settings, except that
  * a body rejected only for a `__proto__` or `constructor.prototype` key fails with
  * ForbiddenJsonKeyError. fastify raises its plain invalid-JSON error there and drops the cause, so
- * the reply would call valid JSON invalid.
+ * the reply would call valid JSON invalid. A body with a content coding fails with
+ * UnsupportedContentEncodingError, because fastify 5 reads it undecoded.
  */
 export function createJsonBodyParser(instance: FastifyInstance): JsonBodyParser {
   const { onProtoPoisoning, onConstructorPoisoning } = instance.initialConfig;
   const parseJson = instance.getDefaultJsonParser(onProtoPoisoning ?? 'error', onConstructorPoisoning ?? 'error');
   return (request, text, done) => {
+    const encodingError = contentEncodingError(request);
+    if (encodingError !== undefined) {
+      done(encodingError);
+      return;
+    }
     parseJson(request, text, (error, body) => {
       if (error !== null && isInvalidJsonError(error) && isJson(text)) {
         done(new ForbiddenJsonKeyError());

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type ProtoAction } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { installErrorHandler, installJsonBodyParser, registerFallbackHandlers } from '../src/index';
@@ -82,5 +83,53 @@ describe('registerFallbackHandlers', () => {
     expect(scoped.json()).toEqual({ error: { code: 'T_INVALID_JSON', message: FORBIDDEN_KEY_MESSAGE } });
     expect(root.statusCode).toBe(400);
     expect(root.json()).toEqual({ error: { code: 'HTTP_ERR_INVALID_REQUEST', message: FORBIDDEN_KEY_MESSAGE } });
+  });
+});
+
+describe('body media type and encoding', () => {
+  /** Starts an app with the root handlers and POST /echo, and posts `payload` with `headers`. */
+  async function postWith(headers: Record<string, string>, payload: string | Buffer) {
+    const instance = Fastify();
+    app = instance;
+    registerFallbackHandlers(instance);
+    instance.post('/echo', async (request) => ({ body: request.body }));
+    return instance.inject({ method: 'POST', url: '/echo', headers, payload });
+  }
+
+  it('names the content type it does not accept', async () => {
+    const response = await postWith({ 'content-type': 'text/csv' }, 'a,b');
+    expect(response.statusCode).toBe(415);
+    expect(response.json()).toEqual({
+      error: { code: 'HTTP_ERR_UNSUPPORTED_MEDIA_TYPE', message: 'the request body must be JSON with content-type: application/json; received content-type "text/csv"' },
+    });
+  });
+
+  it('says when a body has no content type', async () => {
+    const response = await postWith({}, '{"a":1}');
+    expect(response.statusCode).toBe(415);
+    expect(response.json().error.message).toBe('the request body must be JSON with content-type: application/json; the request has a body but no content-type');
+  });
+
+  it('cuts a long content type with an ellipsis', async () => {
+    const response = await postWith({ 'content-type': `text/${'x'.repeat(200)}` }, 'a');
+    expect(response.json().error.message).toBe(`the request body must be JSON with content-type: application/json; received content-type "text/${'x'.repeat(75)}..."`);
+  });
+
+  it.each(['gzip', 'br', 'GZIP', 'identity, gzip'])('rejects content-encoding %s with 415', async (encoding) => {
+    const response = await postWith({ 'content-type': 'application/json', 'content-encoding': encoding }, gzipSync('{"a":1}'));
+    expect(response.statusCode).toBe(415);
+    expect(response.headers['accept-encoding']).toBe('identity');
+    expect(response.json()).toEqual({
+      error: {
+        code: 'HTTP_ERR_UNSUPPORTED_MEDIA_TYPE',
+        message: `the request body has content-encoding ${JSON.stringify(encoding)}, which this server does not decode; send the body uncompressed and without a content-encoding header`,
+      },
+    });
+  });
+
+  it('reads a body with content-encoding identity', async () => {
+    const response = await postWith({ 'content-type': 'application/json', 'content-encoding': 'Identity' }, '{"a":1}');
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ body: { a: 1 } });
   });
 });

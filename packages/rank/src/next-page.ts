@@ -18,6 +18,36 @@ export class ServedFeedNotFoundError extends Error {
   }
 }
 
+/**
+ * A next page was requested for another user than its first page: with a userId when the first
+ * page had none, without one when it had one, or with a different one. The page would skip the
+ * wrong user's engaged items and the request would be assigned a model variant for another user.
+ */
+export class CursorUserMismatchError extends Error {
+  override readonly name = 'CursorUserMismatchError';
+
+  constructor(
+    readonly feedId: string,
+    /** The userId of the next page's request, or undefined when it has none. */
+    readonly requestUserId: string | undefined,
+    /** Whether the first page was requested with a userId. */
+    readonly firstPageHadUserId: boolean,
+  ) {
+    super(describeUserMismatch(requestUserId, firstPageHadUserId));
+  }
+}
+
+/** Explains a userId that differs from the first page's, without repeating the stored userId. */
+function describeUserMismatch(requestUserId: string | undefined, firstPageHadUserId: boolean): string {
+  if (requestUserId === undefined) {
+    return 'userId is missing, but the first page of this feed was ranked for a userId; send the same userId with the cursor';
+  }
+  if (!firstPageHadUserId) {
+    return `userId ${JSON.stringify(requestUserId)} was not sent with the first page of this feed; leave userId out with this cursor, or leave cursor out to rank a first page for this user`;
+  }
+  return `userId ${JSON.stringify(requestUserId)} is not the userId of the first page of this feed; send the first page's userId with the cursor, or leave cursor out to rank a first page for this user`;
+}
+
 export interface PageQuery extends FeedQuery {
   feedId: string;
   offset: number;
@@ -32,7 +62,8 @@ export interface NextPage extends RankedFeed {
  * Serves the next page of a stored ranking: the session and the feed's record in one round trip,
  * then the page items' features in a second one. Items the session engaged with since, and
  * excluded items, are skipped, so no item is served twice. Rejects with ServedFeedNotFoundError when
- * the record has expired; a store failure degrades to the pool copy as `rankFeed` does.
+ * the record has expired, and with CursorUserMismatchError when the query's userId is not the first
+ * page's. A store failure degrades to the pool copy as `rankFeed` does.
  */
 export async function rankNextPage(query: PageQuery, context: RankContext): Promise<NextPage> {
   try {
@@ -53,6 +84,10 @@ async function pageFromStore(query: PageQuery, context: RankContext): Promise<Ne
   const record = parseServedFeed(query.feedId, state.extra[0]);
   if (record === undefined) {
     throw new ServedFeedNotFoundError(query.sessionId, query.feedId);
+  }
+  // Records written before the userId was stored have none to compare, and are served as before.
+  if (record.userId !== undefined && record.userId !== (query.userId ?? null)) {
+    throw new CursorUserMismatchError(query.feedId, query.userId, record.userId !== null);
   }
   const exclude = new Set(query.exclude ?? []);
   const skip = (itemId: string) =>

@@ -30,6 +30,11 @@ export interface ServedFeedRecord {
   model: string;
   variant: string;
   createdAtMs: number;
+  /**
+   * The userId the first page was ranked for: null when it had none, undefined for records written
+   * before the field was stored.
+   */
+  userId: string | null | undefined;
   ranking: RankingEntry[];
   /** Item ids served at each page offset. */
   pages: Map<number, string[]>;
@@ -41,8 +46,8 @@ export interface RecordServedInput {
   /** Offset of the served page in the ranking; 0 for a first page. */
   offset: number;
   servedItemIds: readonly string[];
-  /** The whole ranking and its model, written with the first page only. */
-  first?: { model: string; variant: string; createdAtMs: number; ranking: readonly RankingEntry[] };
+  /** The whole ranking, its model and the request's userId, written with the first page only. */
+  first?: { model: string; variant: string; createdAtMs: number; userId?: string | undefined; ranking: readonly RankingEntry[] };
   /** Whether the served items join the session's served history (false for live feed pushes). */
   countAsServed: boolean;
   ttlMs: number;
@@ -56,6 +61,8 @@ const PAGE_FIELD_PREFIX = 'page:';
  * newer record and reports the feed as expired.
  */
 const RANKING_COLUMNS_FIELD = 'rankingColumns';
+/** Field of the first page's userId; an empty value stands for a request without one, because ids are never empty. */
+const USER_ID_FIELD = 'userId';
 
 /** Plans the writes that record one served page, all in the session's slot. */
 export function planServedFeed(input: RecordServedInput): PlannedWrite {
@@ -66,6 +73,7 @@ export function planServedFeed(input: RecordServedInput): PlannedWrite {
       { op: 'hashSet', key: feedKey, field: 'model', value: input.first.model },
       { op: 'hashSet', key: feedKey, field: 'variant', value: input.first.variant },
       { op: 'hashSet', key: feedKey, field: 'createdAtMs', value: String(input.first.createdAtMs) },
+      { op: 'hashSet', key: feedKey, field: USER_ID_FIELD, value: input.first.userId ?? '' },
       { op: 'hashSet', key: feedKey, field: RANKING_COLUMNS_FIELD, value: encodeRankingColumns(input.first.ranking) },
       { op: 'expire', key: feedKey, ttlMs: input.ttlMs },
     );
@@ -129,9 +137,17 @@ export function parseServedFeed(feedId: string, result: ReadResult | undefined):
     model: fields.model ?? '',
     variant: fields.variant ?? '',
     createdAtMs: Number(fields.createdAtMs ?? 0),
+    userId: storedUserId(fields[USER_ID_FIELD]),
     ranking,
     pages,
   };
+}
+
+function storedUserId(value: string | undefined): string | null | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  return value === '' ? null : value;
 }
 
 /** Reads the ranking from either stored format, or returns undefined when the record has none. */

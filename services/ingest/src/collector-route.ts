@@ -1,6 +1,6 @@
 import { TOPICS, topicName, type EventBus } from '@nexttap/bus';
 import { toWireCatalogItem, validateCatalogItem, validateInteraction, type Rejection } from '@nexttap/events';
-import { parseBody } from '@nexttap/http';
+import { parseBody, quoteText } from '@nexttap/http';
 import { Counter, type Registry } from '@nexttap/observability';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -37,11 +37,19 @@ const catalogBodySchema = z
   })
   .strict();
 
+/** A valid body of `POST /v1/events`, shown when a body is missing or not a JSON object. */
+const EVENTS_EXAMPLE = '{"events":[{"eventId":"e1","type":"tap","ts":1767268800000,"sessionId":"s1","itemId":"i1"}]}';
+/** A valid body of `POST /v1/catalog`, shown when a body is missing or not a JSON object. */
+const CATALOG_EXAMPLE = '{"items":[{"itemId":"i1","categories":["drama"]}]}';
+/** Characters of a repeated id shown in a message; ids have at most 128. */
+const SHOWN_ID_LENGTH = 64;
+
 /**
  * Registers the collector: `POST /v1/events` and `POST /v1/catalog`. Valid entries go to the bus
  * and the reply lists why each other entry was rejected. The reply is sent only after the bus
  * acknowledged the valid entries; if it did not, nothing is accepted and the client retries the
- * whole request, which the eventId de-duplication makes safe.
+ * whole request, which the eventId de-duplication makes safe. A request in which two valid
+ * entries share an eventId (an itemId on the catalog) is rejected whole, see `rejectRepeatedIds`.
  */
 export function registerCollectorRoutes(instance: FastifyInstance, dependencies: CollectorDependencies): void {
   const clock = dependencies.clock ?? Date.now;
@@ -54,19 +62,22 @@ export function registerCollectorRoutes(instance: FastifyInstance, dependencies:
   });
 
   instance.post('/v1/events', { bodyLimit: config.collectorBodyLimitBytes }, async (request, reply) => {
-    const body = parseBody(eventsBodySchema, request.body, 'INGEST_ERR_INVALID_REQUEST');
+    const body = parseBody(eventsBodySchema, request.body, 'INGEST_ERR_INVALID_REQUEST', { example: EVENTS_EXAMPLE });
     const nowMs = clock();
     const rejected: RejectedEntry[] = [];
     const records = [];
+    const ids: IndexedId[] = [];
     for (const [index, raw] of body.events.entries()) {
       const result = validateInteraction(raw, { nowMs, maxFutureSkewMs: config.maxFutureSkewMs, maxLatenessMs: config.maxEventLatenessMs });
       if (result.ok) {
         records.push({ key: result.value.sessionId, value: JSON.stringify(result.value) });
+        ids.push({ index, id: result.value.eventId });
       } else {
         rejected.push({ index, ...result.rejection });
         received.inc({ topic: TOPICS.interactions, outcome: result.rejection.code });
       }
     }
+    rejectRepeatedIds(ids, { list: 'events', idField: 'eventId', fix: 'give every event its own eventId' });
     if (records.length === 0) {
       throw ingestError('INGEST_ERR_ALL_EVENTS_REJECTED', `all ${rejected.length} events were rejected; see rejected[] for each reason`, {
         ...firstField(rejected, 'events'),
@@ -79,18 +90,21 @@ export function registerCollectorRoutes(instance: FastifyInstance, dependencies:
   });
 
   instance.post('/v1/catalog', { bodyLimit: config.collectorBodyLimitBytes }, async (request, reply) => {
-    const body = parseBody(catalogBodySchema, request.body, 'INGEST_ERR_INVALID_REQUEST');
+    const body = parseBody(catalogBodySchema, request.body, 'INGEST_ERR_INVALID_REQUEST', { example: CATALOG_EXAMPLE });
     const rejected: RejectedEntry[] = [];
     const records = [];
+    const ids: IndexedId[] = [];
     for (const [index, raw] of body.items.entries()) {
       const result = validateCatalogItem(raw);
       if (result.ok) {
         records.push({ key: result.value.itemId, value: JSON.stringify(toWireCatalogItem(result.value)) });
+        ids.push({ index, id: result.value.itemId });
       } else {
         rejected.push({ index, ...result.rejection });
         received.inc({ topic: TOPICS.catalog, outcome: result.rejection.code });
       }
     }
+    rejectRepeatedIds(ids, { list: 'items', idField: 'itemId', fix: 'send one record per item, the one that should stay' });
     if (records.length === 0) {
       throw ingestError('INGEST_ERR_ALL_EVENTS_REJECTED', `all ${rejected.length} items were rejected; see rejected[] for each reason`, {
         ...firstField(rejected, 'items'),
@@ -101,6 +115,35 @@ export function registerCollectorRoutes(instance: FastifyInstance, dependencies:
     received.inc({ topic: TOPICS.catalog, outcome: 'accepted' }, records.length);
     return reply.status(202).send({ accepted: records.length, rejected });
   });
+}
+
+/** The id of a valid entry, by the entry's index in the request. */
+interface IndexedId {
+  index: number;
+  id: string;
+}
+
+/**
+ * Rejects the whole request with INGEST_ERR_INVALID_REQUEST when two valid entries share an id,
+ * naming both. Ingest applies an eventId once, so it would drop the later event as a repeat after
+ * the reply counted it as accepted. A later catalog record of an item replaces the earlier one, so
+ * only the later of two would take effect; the request is rejected rather than one picked for the client.
+ * Ids are compared after NFC normalisation, as ingest compares them.
+ */
+function rejectRepeatedIds(ids: readonly IndexedId[], names: { list: 'events' | 'items'; idField: 'eventId' | 'itemId'; fix: string }): void {
+  const firstIndexById = new Map<string, number>();
+  for (const { index, id } of ids) {
+    const firstIndex = firstIndexById.get(id);
+    if (firstIndex !== undefined) {
+      const { list, idField, fix } = names;
+      throw ingestError(
+        'INGEST_ERR_INVALID_REQUEST',
+        `${list}[${index}].${idField} ${quoteText(id, SHOWN_ID_LENGTH)} repeats ${list}[${firstIndex}].${idField}; ${fix}`,
+        { field: `${list}.${index}.${idField}` },
+      );
+    }
+    firstIndexById.set(id, index);
+  }
 }
 
 async function produceOrThrow(bus: EventBus, topic: string, records: Array<{ key: string; value: string }>): Promise<void> {

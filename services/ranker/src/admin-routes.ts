@@ -5,7 +5,7 @@ import type { FeatureStore } from '@nexttap/store';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { rankerError } from './errors';
-import { experimentSchema } from './experiment';
+import { EXPERIMENT_EXAMPLE, experimentSchema } from './experiment';
 import { readExperimentReport } from './experiment-report';
 import type { ModelManager } from './model-manager';
 
@@ -17,6 +17,8 @@ export interface AdminRouteOptions {
 }
 
 const modelBodySchema = z.object({ model: z.string().min(1) }).strict();
+/** A valid body of the model routes, shown when a body is missing or not a JSON object. */
+const MODEL_BODY_EXAMPLE = '{"model":"linear@1"}';
 
 /**
  * Registers the admin routes of models and experiments, each behind the bearer token. The caller
@@ -45,7 +47,7 @@ function registerModelRoutes(scope: FastifyInstance, { models }: AdminRouteOptio
   }));
 
   scope.post('/v1/admin/models/activate', async (request) => {
-    const body = parseBody(modelBodySchema, request.body, 'RANKER_ERR_INVALID_REQUEST');
+    const body = parseBody(modelBodySchema, request.body, 'RANKER_ERR_INVALID_REQUEST', { example: MODEL_BODY_EXAMPLE });
     const result = await withModelErrors(() => models.activate(body.model));
     request.log.info({ model: result.active, previous: result.previous }, 'model activated by admin request');
     return result;
@@ -61,7 +63,7 @@ function registerModelRoutes(scope: FastifyInstance, { models }: AdminRouteOptio
   });
 
   scope.post('/v1/admin/models/shadow', async (request) => {
-    const body = parseBody(modelBodySchema, request.body, 'RANKER_ERR_INVALID_REQUEST');
+    const body = parseBody(modelBodySchema, request.body, 'RANKER_ERR_INVALID_REQUEST', { example: MODEL_BODY_EXAMPLE });
     return { shadow: await withModelErrors(() => models.setShadow(body.model)) };
   });
 
@@ -70,7 +72,7 @@ function registerModelRoutes(scope: FastifyInstance, { models }: AdminRouteOptio
 
 function registerExperimentRoutes(scope: FastifyInstance, { models, store }: AdminRouteOptions): void {
   scope.post('/v1/admin/experiments', async (request) => {
-    const experiment = parseBody(experimentSchema, request.body, 'RANKER_ERR_INVALID_REQUEST');
+    const experiment = parseBody(experimentSchema, request.body, 'RANKER_ERR_INVALID_REQUEST', { example: EXPERIMENT_EXAMPLE });
     await withModelErrors(() => models.startExperiment(experiment));
     return { experiment };
   });

@@ -1,3 +1,4 @@
+import { quoteText } from '@nexttap/http';
 import { rankerError } from './errors';
 
 /** Start of a next page: the served feed and the offset in its ranking. */
@@ -7,6 +8,8 @@ export interface FeedCursor {
 }
 
 const CURSOR_VERSION = 'v1';
+/** Characters of a rejected cursor shown in the message; the ranker's own cursors are about 60. */
+const SHOWN_CURSOR_LENGTH = 40;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Encodes a cursor as base64url text, opaque to clients. */
@@ -22,7 +25,7 @@ export function decodeCursor(text: string): FeedCursor {
   // Only the text `encodeCursor` writes is accepted, so offsets such as "", "03" or "1e1", which
   // Number() reads as integers, are rejected, and so is a next page that starts at offset 0.
   if (!valid || encodeCursor({ feedId, offset }) !== text) {
-    throw rankerError('RANKER_ERR_INVALID_CURSOR', `cursor ${JSON.stringify(text.slice(0, 40))} is not a cursor this ranker issued; send the nextCursor of the previous page unchanged`, {
+    throw rankerError('RANKER_ERR_INVALID_CURSOR', `cursor ${quoteText(text, SHOWN_CURSOR_LENGTH)} is not a cursor this ranker issued; send the nextCursor of the previous page unchanged`, {
       field: 'cursor',
     });
   }

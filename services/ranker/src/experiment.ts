@@ -33,7 +33,20 @@ export const experimentSchema = z
     if (repeated.length > 0) {
       context.addIssue({ code: z.ZodIssueCode.custom, path: ['variants'], message: `variant names must be unique; ${repeated.join(', ')} repeats` });
     }
+    // Each share is weight / sum, so a sum that overflows to Infinity makes every share 0 and
+    // sends all traffic to the last variant.
+    const total = experiment.variants.reduce((sum, variant) => sum + variant.weight, 0);
+    if (!Number.isFinite(total)) {
+      context.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['variants'],
+        message: `variants[].weight values add up to more than ${Number.MAX_VALUE}, the largest finite number; send small relative weights such as 1 and 1`,
+      });
+    }
   });
+
+/** A valid experiment body, shown when a body is missing or not a JSON object. */
+export const EXPERIMENT_EXAMPLE = '{"id":"exp-1","variants":[{"name":"a","model":"linear@1","weight":1},{"name":"b","model":"linear@2","weight":1}]}';
 
 export type ExperimentConfig = z.infer<typeof experimentSchema>;
 

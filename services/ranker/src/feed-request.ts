@@ -12,6 +12,17 @@ export const MAX_REQUEST_CANDIDATES = 1_000;
 /** Maximum cursor length accepted. The ranker's own cursors are about 60 characters. */
 export const MAX_CURSOR_LENGTH = 256;
 
+/**
+ * Message of a request that sends `candidates` with `cursor`. A next page is cut from the ranking
+ * stored with the first page, so candidates sent with it would have no effect. `limit`, `exclude`,
+ * `explain` and `includeCatalog` apply to each page. The next page checks `userId` against the
+ * first page's.
+ */
+export const CURSOR_WITH_CANDIDATES_MESSAGE =
+  'candidates must be left out when cursor is sent, because the cursor pages an earlier ranking whose candidates are fixed. ' +
+  "With a cursor send sessionId and the first page's userId, and optionally limit, exclude, explain and includeCatalog; " +
+  'to rank these candidates, leave cursor out';
+
 const limitSchema = z
   .number({ invalid_type_error: 'limit must be a number' })
   .int('limit must be a whole number')
@@ -39,13 +50,21 @@ export const feedRequestSchema = z
       .min(1, 'cursor must not be empty; leave it out for a first page')
       .max(MAX_CURSOR_LENGTH, `cursor has more than ${MAX_CURSOR_LENGTH} characters; send the nextCursor of the previous page unchanged`)
       .optional()
-      .describe('nextCursor of the previous page: returns the next page of the same ranking, without repeats.'),
+      .describe("nextCursor of the previous page: returns the next page of the same ranking, without repeats. Send it with the first page's sessionId and userId, and without candidates."),
     explain: z.boolean({ invalid_type_error: 'explain must be true or false' }).default(false)
       .describe('Adds to each item its candidate sources, the rules that moved it and its top feature contributions.'),
     includeCatalog: z.boolean({ invalid_type_error: 'includeCatalog must be true or false' }).default(false)
       .describe("Adds each item's title, categories, creator, kind and live flag from the catalog."),
   })
-  .strict();
+  .strict()
+  .superRefine((request, context) => {
+    if (request.cursor !== undefined && request.candidates !== undefined) {
+      context.addIssue({ code: z.ZodIssueCode.custom, path: ['candidates'], message: CURSOR_WITH_CANDIDATES_MESSAGE });
+    }
+  });
+
+/** A valid feed request body, shown when a body is missing or not a JSON object. */
+export const FEED_REQUEST_EXAMPLE = '{"sessionId":"s1","limit":20}';
 
 export type FeedRequest = z.infer<typeof feedRequestSchema>;
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { planFeedServed, type RankingModel, type SharedModel } from '@nexttap/model';
 import {
+  CursorUserMismatchError,
   planServedFeed,
   servedFeedKeys,
   rankFeed,
@@ -101,7 +102,7 @@ export class FeedService {
     const { feed, feedId, offset } = await this.rank(query, context, options.cursor);
     this.noteDegradation(feed, query.sessionId, options.log);
     if (feed.degraded?.reason !== 'store-timeout' && feed.degraded?.reason !== 'store-unavailable') {
-      this.recordServed(query.sessionId, feedId, offset, feed, modelName, lease, options);
+      this.recordServed(query, feedId, offset, feed, modelName, lease, options);
     }
     const response = this.buildResponse(feedId, offset, feed, lease, query.explain === true, options.includeCatalog);
     stopTimer();
@@ -136,6 +137,9 @@ export class FeedService {
       if (error instanceof ServedFeedNotFoundError) {
         throw rankerError('RANKER_ERR_CURSOR_EXPIRED', `${error.message}; request a first page without a cursor`, { field: 'cursor', cause: error });
       }
+      if (error instanceof CursorUserMismatchError) {
+        throw rankerError('RANKER_ERR_INVALID_REQUEST', error.message, { field: 'userId', cause: error });
+      }
       throw error;
     }
   }
@@ -163,15 +167,16 @@ export class FeedService {
    * order, so a later page request reads after this write. A failed write costs paging and
    * attribution, not the response.
    */
-  private recordServed(sessionId: string, feedId: string, offset: number, feed: RankedFeed, modelName: string, lease: ModelLease, options: ServeOptions): void {
+  private recordServed(query: FeedQuery, feedId: string, offset: number, feed: RankedFeed, modelName: string, lease: ModelLease, options: ServeOptions): void {
     const { config, metrics } = this.dependencies;
+    const sessionId = query.sessionId;
     const write = planServedFeed({
       sessionId,
       feedId,
       offset,
       servedItemIds: feed.items.map((item) => item.itemId),
       ...(options.cursor === undefined
-        ? { first: { model: modelName, variant: lease.variant, createdAtMs: this.dependencies.clock(), ranking: feed.ranking } }
+        ? { first: { model: modelName, variant: lease.variant, createdAtMs: this.dependencies.clock(), userId: query.userId, ranking: feed.ranking } }
         : {}),
       countAsServed: options.kind !== 'live',
       ttlMs: config.servedFeedTtlMs,

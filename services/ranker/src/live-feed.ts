@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { ApiError, parseBody } from '@nexttap/http';
+import { ApiError, parseQuery } from '@nexttap/http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { RankerConfig } from './config';
 import { rankerError } from './errors';
@@ -44,7 +44,7 @@ export class LiveFeedHub {
   /** Registers `GET /v1/feed/live`. */
   register(instance: FastifyInstance): void {
     instance.get('/v1/feed/live', async (request, reply) => {
-      const query = parseBody(liveFeedQuerySchema, request.query, 'RANKER_ERR_INVALID_REQUEST');
+      const query = parseQuery(liveFeedQuerySchema, request.query, 'RANKER_ERR_INVALID_REQUEST');
       if (this.count >= this.config.liveMaxConnections) {
         throw rankerError('RANKER_ERR_TOO_MANY_LIVE_FEEDS', `this ranker already has ${this.count} open live feeds, its limit; retry later or use POST /v1/feed`, {
           headers: { 'retry-after': '5' },

@@ -1,7 +1,15 @@
 import { isPlainId } from '@nexttap/events';
 import { parseBody } from '@nexttap/http';
 import { isScannedFeedBody } from './feed-body-parser';
-import { DEFAULT_FEED_LIMIT, feedRequestSchema, MAX_CURSOR_LENGTH, MAX_FEED_LIMIT, MAX_REQUEST_CANDIDATES, type FeedRequest } from './feed-request';
+import {
+  DEFAULT_FEED_LIMIT,
+  FEED_REQUEST_EXAMPLE,
+  feedRequestSchema,
+  MAX_CURSOR_LENGTH,
+  MAX_FEED_LIMIT,
+  MAX_REQUEST_CANDIDATES,
+  type FeedRequest,
+} from './feed-request';
 
 /** Fields that carry up to `MAX_REQUEST_CANDIDATES` ids each. */
 const ID_LIST_FIELDS = ['candidates', 'exclude'] as const;
@@ -21,11 +29,27 @@ const FEED_REQUEST_FIELDS = new Set(['sessionId', 'userId', 'limit', 'candidates
  * those checks while it was parsed.
  */
 export function parseFeedRequest(body: unknown): FeedRequest {
+  const request = parseFields(body);
+  // Each field passed, but candidates and cursor conflict. The schema writes that rejection, so
+  // parsing the body with it again gives every path the same message.
+  if (request.cursor !== undefined && request.candidates !== undefined) {
+    return parseWithSchema(body);
+  }
+  return request;
+}
+
+/** Parses a feed body with `feedRequestSchema` alone, the reference that the faster paths agree with. */
+export function parseWithSchema(body: unknown): FeedRequest {
+  return parseBody(feedRequestSchema, body, 'RANKER_ERR_INVALID_REQUEST', { example: FEED_REQUEST_EXAMPLE });
+}
+
+/** Parses the fields of a feed body one by one, without the schema's check across fields. */
+function parseFields(body: unknown): FeedRequest {
   if (isScannedFeedBody(body)) {
     return commonRequestOf(body);
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return parseBody(feedRequestSchema, body, 'RANKER_ERR_INVALID_REQUEST');
+    return parseWithSchema(body);
   }
   const common = parseCommonBody(body as Record<string, unknown>);
   if (common !== undefined) {
@@ -40,7 +64,7 @@ export function parseFeedRequest(body: unknown): FeedRequest {
       delete rest[field];
     }
   }
-  return { ...parseBody(feedRequestSchema, rest, 'RANKER_ERR_INVALID_REQUEST'), ...lists };
+  return { ...parseWithSchema(rest), ...lists };
 }
 
 /** Tells whether a value is a non-empty array of at most `MAX_REQUEST_CANDIDATES` plain ids. */

@@ -152,6 +152,23 @@ describe('model activation', () => {
     expect(await servedVersion()).toBe('1');
   });
 
+  it.each([
+    ['no body', undefined, 'the request has no body; send a JSON object such as {"model":"linear@1"} with content-type: application/json'],
+    ['null', 'null', 'the body must be a JSON object such as {"model":"linear@1"}; received null'],
+    ['no model', '{}', 'model is missing; send it as a string'],
+    ['a number', '{"model":2}', 'model must be a string; received 2'],
+  ])('names the fix for a body with %s', async (_case, payload, message) => {
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/v1/admin/models/activate',
+      headers: { authorization: `Bearer ${TOKEN}`, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(payload === undefined ? {} : { payload }),
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('RANKER_ERR_INVALID_REQUEST');
+    expect(response.json().error.message).toBe(message);
+  });
+
   it('replies 400 to a malformed reference', async () => {
     const response = await admin('POST', '/v1/admin/models/activate', { model: '../../etc@passwd' });
     expect(response.statusCode).toBe(400);

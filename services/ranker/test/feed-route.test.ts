@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { validateCatalogItem, validateInteraction, type CatalogItemInput, type InteractionInput } from '@nexttap/events';
 import { planCatalogItem, planInteraction } from '@nexttap/features';
 import { loadRankingModel, writeLinearModel, type RankingModel } from '@nexttap/model';
@@ -166,6 +167,62 @@ describe('POST /v1/feed', () => {
     const response = await feed({ sessionId: 's', colour: 'red' });
     expect(response.statusCode).toBe(400);
     expect(response.json().error.field).toBe('colour');
+  });
+
+  it.each([
+    ['null', 'null', 'null'],
+    ['an array', '[]', '[]'],
+    ['a string', '"s1"', '"s1"'],
+  ])('rejects a body that is %s with an example', async (_case, payload, shown) => {
+    const response = await app.inject({ method: 'POST', url: '/v1/feed', payload, headers: { 'content-type': 'application/json' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({
+      code: 'RANKER_ERR_INVALID_REQUEST',
+      message: `the body must be a JSON object such as {"sessionId":"s1","limit":20}; received ${shown}`,
+    });
+  });
+
+  it('rejects a request without a body', async () => {
+    const response = await app.inject({ method: 'POST', url: '/v1/feed' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({
+      code: 'RANKER_ERR_INVALID_REQUEST',
+      message: 'the request has no body; send a JSON object such as {"sessionId":"s1","limit":20} with content-type: application/json',
+    });
+  });
+
+  it('rejects candidates with a cursor on both body parsers', async () => {
+    const first = (await feed({ sessionId: 'cursor-candidates', limit: 1 })).json();
+    const body = { sessionId: 'cursor-candidates', cursor: first.nextCursor, candidates: ['drama-1'] };
+    const compact = await feed(body);
+    // Spaces keep the body from the one-pass scanner, so it goes through fastify's parser and zod.
+    const spaced = await app.inject({ method: 'POST', url: '/v1/feed', payload: JSON.stringify(body, null, 1), headers: { 'content-type': 'application/json' } });
+
+    for (const response of [compact, spaced]) {
+      expect(response.statusCode).toBe(400);
+      expect(response.json().error.code).toBe('RANKER_ERR_INVALID_REQUEST');
+      expect(response.json().error.field).toBe('candidates');
+      expect(response.json().error.message).toMatch(/^candidates must be left out when cursor is sent, because the cursor pages an earlier ranking/);
+      expect(response.json().error.message).toContain('optionally limit, exclude, explain and includeCatalog');
+    }
+    expect(spaced.json()).toEqual(compact.json());
+  });
+
+  it('marks a cut cursor in its message', async () => {
+    const cursor = 'A'.repeat(100);
+    const response = await feed({ sessionId: 's', cursor });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.message).toBe(`cursor "${'A'.repeat(40)}..." is not a cursor this ranker issued; send the nextCursor of the previous page unchanged`);
+  });
+
+  it('names a query parameter given twice', async () => {
+    const response = await app.inject({ method: 'GET', url: '/v1/feed/live?sessionId=a&sessionId=b' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({
+      code: 'RANKER_ERR_INVALID_REQUEST',
+      field: 'sessionId',
+      message: 'the query parameter sessionId was given more than once (received ["a","b"]); send it once',
+    });
   });
 });
 
@@ -338,6 +395,37 @@ describe('feed rules', () => {
     expect(response.json().error).toMatchObject({ code: 'RANKER_ERR_INVALID_CURSOR', field: 'cursor' });
   });
 
+  it('pages with the userId of the first page', async () => {
+    const instance = await rankerWith({ dropServedFeeds: '0' });
+    const first = (await post(instance, { sessionId: 'signed-in', userId: 'u-1', limit: 2 })).json();
+    const response = await post(instance, { sessionId: 'signed-in', userId: 'u-1', limit: 2, cursor: first.nextCursor });
+    expect(response.statusCode).toBe(200);
+    expect(response.json().feedId).toBe(first.feedId);
+  });
+
+  it.each([
+    [
+      'another userId',
+      { userId: 'u-2' },
+      'u-1',
+      'userId "u-2" is not the userId of the first page of this feed; send the first page\'s userId with the cursor, or leave cursor out to rank a first page for this user',
+    ],
+    ['no userId', {}, 'u-1', 'userId is missing, but the first page of this feed was ranked for a userId; send the same userId with the cursor'],
+    [
+      'a userId the first page lacked',
+      { userId: 'u-2' },
+      undefined,
+      'userId "u-2" was not sent with the first page of this feed; leave userId out with this cursor, or leave cursor out to rank a first page for this user',
+    ],
+  ])('rejects a next page with %s', async (_case, next, firstUserId, message) => {
+    const instance = await rankerWith({ dropServedFeeds: '0' });
+    const sessionId = `user-check-${firstUserId ?? 'anonymous'}-${Object.keys(next).length}`;
+    const first = (await post(instance, { sessionId, ...(firstUserId === undefined ? {} : { userId: firstUserId }), limit: 2 })).json();
+    const response = await post(instance, { sessionId, ...next, limit: 2, cursor: first.nextCursor });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({ code: 'RANKER_ERR_INVALID_REQUEST', field: 'userId', message });
+  });
+
   it('rejects a cursor of another session as expired', async () => {
     const instance = await rankerWith({});
     const first = (await post(instance, { sessionId: 'owner', limit: 2 })).json();
@@ -354,6 +442,7 @@ describe('feed rules', () => {
     await expect.poll(async () => (await readRecord())?.model).toBe('linear/1');
     const record = await readRecord();
     expect(record?.variant).toBe('default');
+    expect(record?.userId).toBeNull();
     expect(record?.pages.get(0)).toEqual(idsOf(body));
   });
 
@@ -459,6 +548,22 @@ describe('ranker API surface', () => {
     const xml = await app.inject({ method: 'POST', url: '/v1/feed', payload: '<feed/>', headers: { 'content-type': 'application/xml' } });
     expect(xml.statusCode).toBe(415);
     expect(xml.json().error.code).toBe('RANKER_ERR_UNSUPPORTED_MEDIA_TYPE');
+    expect(xml.json().error.message).toBe('the request body must be JSON with content-type: application/json; received content-type "application/xml"');
+  });
+
+  it('answers 415 to a compressed body', async () => {
+    const payload = gzipSync(JSON.stringify({ sessionId: 's' }));
+    const response = await app.inject({ method: 'POST', url: '/v1/feed', payload, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+    expect(response.statusCode).toBe(415);
+    expect(response.json().error).toEqual({
+      code: 'RANKER_ERR_UNSUPPORTED_MEDIA_TYPE',
+      message: 'the request body has content-encoding "gzip", which this server does not decode; send the body uncompressed and without a content-encoding header',
+    });
+  });
+
+  it('reads a compact body sent with content-encoding identity', async () => {
+    const response = await app.inject({ method: 'POST', url: '/v1/feed', payload: '{"sessionId":"s"}', headers: { 'content-type': 'application/json', 'content-encoding': 'identity' } });
+    expect(response.statusCode).toBe(200);
   });
 
   it('echoes the request id', async () => {

@@ -1,9 +1,8 @@
-import { ApiError, parseBody } from '@nexttap/http';
+import { ApiError } from '@nexttap/http';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { feedBody } from '../../../test/fuzz-arbitraries';
-import { feedRequestSchema } from '../src/feed-request';
-import { parseFeedRequest } from '../src/parse-feed-request';
+import { parseFeedRequest, parseWithSchema } from '../src/parse-feed-request';
 
 type Outcome = { ok: true; value: unknown } | { ok: false; status: number; code: string; message: string; field: string | undefined };
 
@@ -20,7 +19,7 @@ describe('parseFeedRequest', () => {
   it('agrees with the schema on generated bodies', () => {
     fc.assert(
       fc.property(feedBody, (body) => {
-        const expected = outcomeOf(() => parseBody(feedRequestSchema, body, 'RANKER_ERR_INVALID_REQUEST'));
+        const expected = outcomeOf(() => parseWithSchema(body));
         expect(outcomeOf(() => parseFeedRequest(body))).toEqual(expected);
       }),
       { numRuns: 2_000 },

@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import { previewValue } from './json-preview';
+
+export interface IssueMessageOptions {
+  /** A valid body, shown when the body is missing or not a JSON object, such as `{"sessionId":"s1"}`. */
+  example?: string | undefined;
+}
+
+/** One zod issue as a client reads it: the field path (`variants.0.weight`, empty for the body) and the message. */
+export interface IssueDescription {
+  field: string;
+  message: string;
+}
+
+/**
+ * Describes the zod issue of a request value: the field, the value received and the fix. A
+ * message that a schema wrote itself is kept, with the value added. zod's own messages
+ * ("Required", "Expected object, received null", "Array must contain at least 1 element(s)") are
+ * rewritten to name the field as `variants[0].weight`.
+ */
+export function describeIssue(issue: z.ZodIssue, value: unknown, options: IssueMessageOptions = {}): IssueDescription {
+  const field = issue.path.map(String).join('.');
+  const path = formatPath(issue.path);
+  if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+    const key = issue.keys[0] ?? '';
+    const unknownField = field === '' ? key : `${field}.${key}`;
+    return { field: unknownField, message: `${formatPath([...issue.path, key])} is not a known field; remove it (unknown: ${issue.keys.join(', ')})` };
+  }
+  const received = valueAt(value, issue.path);
+  if (path === '') {
+    return { field, message: describeBodyIssue(issue, received, options) };
+  }
+  if (!isZodDefaultMessage(issue)) {
+    // A message written for a field starts with its name; zod's custom refinements may not.
+    const message = issue.message.startsWith(String(issue.path[0])) ? issue.message : `${path}: ${issue.message}`;
+    return { field, message: received === undefined ? message : `${message} (received ${previewValue(received)})` };
+  }
+  return { field, message: describeDefaultIssue(issue, path, received) };
+}
+
+/** Describes an issue of the body as a whole: it is missing, not a JSON object, or fails a check across fields. */
+function describeBodyIssue(issue: z.ZodIssue, received: unknown, options: IssueMessageOptions): string {
+  const example = options.example === undefined ? 'a JSON object' : `a JSON object such as ${options.example}`;
+  if (received === undefined) {
+    return `the request has no body; send ${example} with content-type: application/json`;
+  }
+  if (issue.code === z.ZodIssueCode.invalid_type) {
+    return `the body must be ${example}; received ${previewValue(received)}`;
+  }
+  return isZodDefaultMessage(issue) ? `the body is invalid: ${issue.message}` : issue.message;
+}
+
+/** Rewrites an issue that carries zod's default message. */
+function describeDefaultIssue(issue: z.ZodIssue, path: string, received: unknown): string {
+  const receivedText = previewValue(received);
+  switch (issue.code) {
+    case z.ZodIssueCode.invalid_type:
+      if (received === undefined) {
+        return `${path} is missing; send it as ${typePhrase(issue.expected)}`;
+      }
+      return `${path} must be ${typePhrase(issue.expected)}; received ${receivedText}`;
+    case z.ZodIssueCode.too_small: {
+      const relation = issue.exact === true ? 'exactly' : issue.inclusive ? 'at least' : 'above';
+      return `${path} must ${boundPhrase(issue.type, issue.minimum, relation)}; received ${receivedText}`;
+    }
+    case z.ZodIssueCode.too_big: {
+      const relation = issue.exact === true ? 'exactly' : issue.inclusive ? 'at most' : 'below';
+      return `${path} must ${boundPhrase(issue.type, issue.maximum, relation)}; received ${receivedText}`;
+    }
+    case z.ZodIssueCode.not_finite:
+      return `${path} must be a finite number; received ${receivedText}`;
+    case z.ZodIssueCode.invalid_enum_value:
+      return `${path} must be one of ${issue.options.map((option) => JSON.stringify(option)).join(', ')}; received ${receivedText}`;
+    case z.ZodIssueCode.invalid_literal:
+      return `${path} must be ${JSON.stringify(issue.expected)}; received ${receivedText}`;
+    default:
+      return `${path}: ${issue.message} (received ${receivedText})`;
+  }
+}
+
+/**
+ * Phrases a size or range bound, such as "have at least 1 entry" for an array or "be greater than
+ * 0" for a number. `above` and `below` are the exclusive bounds.
+ */
+function boundPhrase(type: string, bound: number | bigint, relation: 'exactly' | 'at least' | 'above' | 'at most' | 'below'): string {
+  const count = Number(bound);
+  if (type === 'string' && count === 1 && relation === 'at least') {
+    return 'not be empty';
+  }
+  if (type === 'array' || type === 'set' || type === 'string') {
+    const words = { exactly: 'exactly', 'at least': 'at least', above: 'more than', 'at most': 'at most', below: 'fewer than' } as const;
+    const [singular, plural] = type === 'string' ? ['character', 'characters'] : ['entry', 'entries'];
+    return `have ${words[relation]} ${count} ${count === 1 ? singular : plural}`;
+  }
+  const words = { exactly: 'exactly', 'at least': 'at least', above: 'greater than', 'at most': 'at most', below: 'less than' } as const;
+  const shown = type === 'date' ? new Date(count).toISOString() : String(bound);
+  return `be ${words[relation]} ${shown}`;
+}
+
+/** Names the JSON type zod expected, with its article. */
+function typePhrase(expected: z.ZodParsedType): string {
+  switch (expected) {
+    case 'object':
+      return 'a JSON object';
+    case 'array':
+      return 'an array';
+    case 'integer':
+      return 'a whole number';
+    case 'boolean':
+      return 'true or false';
+    case 'string':
+    case 'number':
+      return `a ${expected}`;
+    default:
+      return `of type ${expected}`;
+  }
+}
+
+/** Tells whether an issue carries the message zod writes when the schema sets none. */
+function isZodDefaultMessage(issue: z.ZodIssue): boolean {
+  return issue.message === z.defaultErrorMap(issue, { data: undefined, defaultError: issue.message }).message;
+}
+
+/** Writes a zod path as `variants[0].weight`; a key that is not an identifier is quoted, as in `context["a b"]`. */
+export function formatPath(path: ReadonlyArray<string | number>): string {
+  let text = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') {
+      text += `[${segment}]`;
+    } else if (/^[A-Za-z_$][\w$]*$/.test(segment)) {
+      text += text === '' ? segment : `.${segment}`;
+    } else {
+      text += `[${JSON.stringify(segment)}]`;
+    }
+  }
+  return text;
+}
+
+function valueAt(value: unknown, path: ReadonlyArray<string | number>): unknown {
+  let current: unknown = value;
+  for (const segment of path) {
+    if (current === null || typeof current !== 'object') {
+      return undefined;
+    }
+    current = (current as Record<string | number, unknown>)[segment];
+  }
+  return current;
+}
