@@ -1,5 +1,6 @@
 import type { RetryOptions } from 'kafkajs';
 import type { Logger } from 'pino';
+import { brokerAddressProblem } from './broker-address';
 import { BusError } from './errors';
 import { resolveRedeliveryBackoff, type RedeliveryBackoff, type RedeliveryBackoffOptions } from './redelivery-backoff';
 
@@ -49,7 +50,7 @@ export interface KafkaConsumerOptions {
 }
 
 export interface KafkaBusOptions {
-  /** Bootstrap brokers as `host:port`. */
+  /** Bootstrap brokers as `host:port`, with a host name or an IPv4 address. */
   brokers: string[];
   /** Client id that the brokers show in their logs and metrics. */
   clientId: string;
@@ -87,8 +88,9 @@ export function resolveKafkaBusOptions(options: KafkaBusOptions): KafkaBusSettin
     throw invalidOption('brokers is empty; pass at least one "host:port" bootstrap address');
   }
   for (const broker of options.brokers) {
-    if (!/^(\[[0-9a-fA-F:]+\]|[^\s:[\]]+):\d{1,5}$/.test(broker)) {
-      throw invalidOption(`broker "${broker}" is not a "host:port" address`);
+    const problem = brokerAddressProblem(broker);
+    if (problem !== undefined) {
+      throw invalidOption(`broker ${JSON.stringify(broker)} ${problem}`);
     }
   }
   if (options.clientId.length === 0) {

