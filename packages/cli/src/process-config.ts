@@ -11,6 +11,10 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export const processConfigSchema = z.object({
   port: numberSettingSchema({ min: 0, max: 65_535, default: 8080 }).describe('TCP port of the HTTP server; 0 picks a free port.'),
   host: z.string().min(1).default('127.0.0.1').describe('Address the HTTP server listens on; 0.0.0.0 for every interface.'),
+  // Node's own default is 300 s. The maximum allows a 50 MiB collector body (the largest
+  // COLLECTOR_BODY_LIMIT_BYTES) over a link of about 1 Mbit/s.
+  httpRequestTimeoutMs: numberSettingSchema({ min: 1_000, max: 600_000, default: 30_000, unit: 'milliseconds' })
+    .describe('Longest time a client may take to send a whole request, headers and body, in ms; a slower client gets 408 and its connection is closed. The server checks once a second, so a slow client is cut off up to about 1 s after the timeout. Responses, such as an open live feed, have no time limit.'),
   logLevel: z.enum(LOG_LEVELS).default('info').describe('Lowest pino level written: fatal, error, warn, info, debug, trace or silent.'),
   kafkaBrokers: z
     .string()
@@ -85,6 +89,7 @@ export const processConfigSchema = z.object({
 export const PROCESS_ENVIRONMENT: Record<keyof z.infer<typeof processConfigSchema>, string> = {
   port: 'PORT',
   host: 'HOST',
+  httpRequestTimeoutMs: 'HTTP_REQUEST_TIMEOUT_MS',
   logLevel: 'LOG_LEVEL',
   kafkaBrokers: 'KAFKA_BROKERS',
   kafkaClientId: 'KAFKA_CLIENT_ID',
