@@ -54,7 +54,10 @@ export interface KafkaBusOptions {
   brokers: string[];
   /** Client id that the brokers show in their logs and metrics. */
   clientId: string;
-  /** Receives the bus's own logs and the kafkajs logs. */
+  /**
+   * Receives the bus's own logs and the kafkajs logs. The bus binds its own `component` field, so
+   * pass a logger without one: pino writes a repeated binding twice in a line.
+   */
   logger: Logger;
   /**
    * kafkajs retry policy of connections, produce requests and consumer
