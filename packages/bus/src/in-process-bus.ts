@@ -5,6 +5,7 @@ import { ConsumerGroup, InProcessSubscription, type GroupContext } from './in-pr
 import { partitionForKey } from './partitioner';
 import { PartitionLog } from './partition-log';
 import { resolveRedeliveryBackoff, type RedeliveryBackoffOptions } from './redelivery-backoff';
+import { TOPIC_NAME_PATTERN } from './topics';
 
 export interface InProcessTopic {
   name: string;
@@ -27,8 +28,6 @@ export interface InProcessBusOptions {
 
 const DEFAULT_MAX_RECORDS_PER_PARTITION = 1_000_000;
 const DEFAULT_MAX_BATCH_SIZE = 500;
-/** Kafka's rule for topic names, applied here so that names valid in the embedded mode are valid in Kafka too. */
-const TOPIC_NAME_PATTERN = /^[a-zA-Z0-9._-]{1,249}$/;
 
 interface TopicState {
   partitions: PartitionLog[];
@@ -71,6 +70,7 @@ export class InProcessBus implements EventBus {
 
   /** Creates a topic. Does nothing when it exists with the same partition count, and throws when the count differs. */
   createTopic(name: string, partitions = 1): void {
+    // Kafka's rule, so that names valid in the embedded mode are valid in Kafka too.
     if (!TOPIC_NAME_PATTERN.test(name)) {
       throw new BusError(
         'BUS_ERR_INVALID_ARGUMENT',

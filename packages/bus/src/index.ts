@@ -6,3 +6,4 @@ export * from './kafka-options';
 export * from './redelivery-backoff';
 export * from './topics';
 export { partitionForKey } from './partitioner';
+export { brokerAddressProblem } from './broker-address';

@@ -1,5 +1,6 @@
 import type { RetryOptions } from 'kafkajs';
 import type { Logger } from 'pino';
+import { brokerAddressProblem } from './broker-address';
 import { BusError } from './errors';
 import { resolveRedeliveryBackoff, type RedeliveryBackoff, type RedeliveryBackoffOptions } from './redelivery-backoff';
 
@@ -49,11 +50,14 @@ export interface KafkaConsumerOptions {
 }
 
 export interface KafkaBusOptions {
-  /** Bootstrap brokers as `host:port`. */
+  /** Bootstrap brokers as `host:port`, with a host name or an IPv4 address. */
   brokers: string[];
   /** Client id that the brokers show in their logs and metrics. */
   clientId: string;
-  /** Receives the bus's own logs and the kafkajs logs. */
+  /**
+   * Receives the bus's own logs and the kafkajs logs. The bus binds its own `component` field, so
+   * pass a logger without one: pino writes a repeated binding twice in a line.
+   */
   logger: Logger;
   /**
    * kafkajs retry policy of connections, produce requests and consumer
@@ -87,8 +91,9 @@ export function resolveKafkaBusOptions(options: KafkaBusOptions): KafkaBusSettin
     throw invalidOption('brokers is empty; pass at least one "host:port" bootstrap address');
   }
   for (const broker of options.brokers) {
-    if (!/^(\[[0-9a-fA-F:]+\]|[^\s:[\]]+):\d{1,5}$/.test(broker)) {
-      throw invalidOption(`broker "${broker}" is not a "host:port" address`);
+    const problem = brokerAddressProblem(broker);
+    if (problem !== undefined) {
+      throw invalidOption(`broker ${JSON.stringify(broker)} ${problem}`);
     }
   }
   if (options.clientId.length === 0) {

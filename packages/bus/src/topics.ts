@@ -10,6 +10,12 @@ export const TOPICS = {
 
 export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
 
+/** Max length of an Apache Kafka topic name, in characters. */
+export const MAX_TOPIC_NAME_LENGTH = 249;
+
+/** Apache Kafka's rule for topic names: 1 to 249 characters from a-z, A-Z, 0-9, `.`, `_` and `-`. */
+export const TOPIC_NAME_PATTERN = /^[a-zA-Z0-9._-]{1,249}$/;
+
 /**
  * Returns `name` prefixed with `prefix` and a dot, or `name` itself when the
  * prefix is empty. Tests pass a unique prefix so that runs sharing a cluster
@@ -17,4 +23,25 @@ export type TopicName = (typeof TOPICS)[keyof typeof TOPICS];
  */
 export function topicName(prefix: string, name: string): string {
   return prefix.length === 0 ? name : `${prefix}.${name}`;
+}
+
+/** Longest name in TOPICS: `interactions.dlq`. */
+const LONGEST_TOPIC = Object.values(TOPICS).reduce((longest, name) => (name.length > longest.length ? name : longest));
+
+/** Max length of a topic prefix, in characters: the prefix, a dot and the longest name in TOPICS fit in a Kafka topic name. */
+export const MAX_TOPIC_PREFIX_LENGTH = MAX_TOPIC_NAME_LENGTH - 1 - LONGEST_TOPIC.length;
+
+/**
+ * Returns what is wrong with a topic prefix, or undefined when every name in TOPICS, prefixed with
+ * it, is a valid Kafka topic name. The result completes a sentence that starts with the prefix.
+ */
+export function topicPrefixProblem(prefix: string): string | undefined {
+  const invalidCharacters = [...new Set(prefix.replace(/[a-zA-Z0-9._-]/g, ''))];
+  if (invalidCharacters.length > 0) {
+    return `contains ${invalidCharacters.map((character) => JSON.stringify(character)).join(', ')}, which Kafka does not allow in a topic name; use only a-z, A-Z, 0-9, ".", "_" and "-"`;
+  }
+  if (prefix.length > MAX_TOPIC_PREFIX_LENGTH) {
+    return `is ${prefix.length} characters long, so the topic ${JSON.stringify(topicName('<prefix>', LONGEST_TOPIC))} would exceed Kafka's limit of ${MAX_TOPIC_NAME_LENGTH} characters; use at most ${MAX_TOPIC_PREFIX_LENGTH}`;
+  }
+  return undefined;
 }

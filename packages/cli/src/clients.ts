@@ -29,7 +29,9 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
       ? new KafkaBus({
           brokers: settings.kafkaBrokers,
           clientId: settings.kafkaClientId,
-          logger: logger.child({ component: 'kafka' }),
+          // The bus binds its own `component` field (`kafka-bus`, and `kafkajs` on kafkajs lines).
+          // A child logger with another one would write the key twice on every line.
+          logger,
           consumer: {
             sessionTimeoutMs: settings.kafkaSessionTimeoutMs,
             heartbeatIntervalMs: settings.kafkaHeartbeatIntervalMs,

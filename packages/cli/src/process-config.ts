@@ -1,6 +1,7 @@
 import { ingestConfigSchema, INGEST_ENVIRONMENT } from '@nexttap/ingest';
 import { REDACTION_CENSOR, redactSecretsInText } from '@nexttap/observability';
 import { rankerConfigSchema, RANKER_ENVIRONMENT } from '@nexttap/ranker';
+import { brokerAddressProblem } from '@nexttap/bus';
 import { numberSettingSchema } from '@nexttap/http';
 import { z } from 'zod';
 
@@ -10,12 +11,25 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export const processConfigSchema = z.object({
   port: numberSettingSchema({ min: 0, max: 65_535, default: 8080 }).describe('TCP port of the HTTP server; 0 picks a free port.'),
   host: z.string().min(1).default('127.0.0.1').describe('Address the HTTP server listens on; 0.0.0.0 for every interface.'),
+  // Node's own default is 300 s. The maximum allows a 50 MiB collector body (the largest
+  // COLLECTOR_BODY_LIMIT_BYTES) over a link of about 1 Mbit/s.
+  httpRequestTimeoutMs: numberSettingSchema({ min: 1_000, max: 600_000, default: 30_000, unit: 'milliseconds' })
+    .describe('Longest time a client may take to send a whole request, headers and body, in ms; a slower client gets 408 and its connection is closed. The server checks once a second, so a slow client is cut off up to about 1 s after the timeout. Responses, such as an open live feed, have no time limit.'),
   logLevel: z.enum(LOG_LEVELS).default('info').describe('Lowest pino level written: fatal, error, warn, info, debug, trace or silent.'),
   kafkaBrokers: z
     .string()
     .default('')
-    .describe('Comma-separated Kafka bootstrap servers; empty runs the in-process bus.')
-    .transform((value) => value.split(',').map((broker) => broker.trim()).filter((broker) => broker.length > 0)),
+    .describe('Comma-separated Kafka bootstrap servers as host:port, with a host name or an IPv4 address; empty runs the in-process bus.')
+    .transform((value, context) => {
+      const brokers = splitList(value, context, 'list host:port addresses such as 10.0.0.5:9092, or leave KAFKA_BROKERS empty for the in-process bus');
+      for (const broker of brokers) {
+        const problem = brokerAddressProblem(broker);
+        if (problem !== undefined) {
+          context.addIssue({ code: z.ZodIssueCode.custom, message: `broker ${JSON.stringify(broker)} ${problem}` });
+        }
+      }
+      return brokers;
+    }),
   kafkaClientId: z.string().min(1).default('nexttap').describe('Client id the Kafka brokers show for this process.'),
   // The defaults are kafkajs 2.2.4's own. Apache Kafka brokers reject a session timeout outside
   // group.min.session.timeout.ms and group.max.session.timeout.ms (6 s and 30 min by default).
@@ -39,7 +53,7 @@ export const processConfigSchema = z.object({
     .default('')
     .describe('Comma-separated host:port of Redis Cluster nodes (some or all masters); set it instead of REDIS_URL to run the store on Redis Cluster.')
     .transform((value, context) => {
-      const nodes = value.split(',').map((node) => node.trim()).filter((node) => node.length > 0);
+      const nodes = splitList(value, context, 'list host:port addresses such as 10.0.0.5:6379, or unset REDIS_CLUSTER_NODES');
       for (const node of nodes) {
         if (!isHostAndPort(node)) {
           context.addIssue({ code: z.ZodIssueCode.custom, message: `${JSON.stringify(node)} is not a node address; write it as host:port, e.g. 10.0.0.5:6379` });
@@ -75,6 +89,7 @@ export const processConfigSchema = z.object({
 export const PROCESS_ENVIRONMENT: Record<keyof z.infer<typeof processConfigSchema>, string> = {
   port: 'PORT',
   host: 'HOST',
+  httpRequestTimeoutMs: 'HTTP_REQUEST_TIMEOUT_MS',
   logLevel: 'LOG_LEVEL',
   kafkaBrokers: 'KAFKA_BROKERS',
   kafkaClientId: 'KAFKA_CLIENT_ID',
@@ -204,6 +219,25 @@ function checkConsumerTimings(settings: z.infer<typeof processConfigSchema>): st
     );
   }
   return problems;
+}
+
+/**
+ * Splits a comma-separated setting into trimmed entries. A blank value or an empty entry (`a,,b` or
+ * a comma at either end) is an issue, not skipped, because skipping it would turn
+ * `KAFKA_BROKERS=","` into the embedded mode without a word. `fix` is the advice that the message
+ * for a blank value ends with.
+ */
+function splitList(value: string, context: z.RefinementCtx, fix: string): string[] {
+  if (value === '') {
+    return [];
+  }
+  const entries = value.split(',').map((entry) => entry.trim());
+  if (value.trim() === '') {
+    context.addIssue({ code: z.ZodIssueCode.custom, message: `is blank; ${fix}` });
+  } else if (entries.includes('')) {
+    context.addIssue({ code: z.ZodIssueCode.custom, message: 'has an empty entry; remove the extra comma' });
+  }
+  return entries.filter((entry) => entry !== '');
 }
 
 /** Tells whether `text` is `host:port` with a port from 1 to 65535; an IPv6 host goes in brackets. */

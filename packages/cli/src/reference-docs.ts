@@ -2,29 +2,56 @@ import { FEATURE_REGISTRY, FEATURE_SCHEMA_VERSION } from '@nexttap/features';
 import { z } from 'zod';
 import { ENVIRONMENT_TABLES } from './process-config';
 
-/** Reads the description and the default of one config field, through zod's wrappers. */
-function describeField(schema: z.ZodTypeAny): { description: string; defaultValue: unknown } {
+/** Description, default and numeric range of one config field, as the configuration reference shows them. */
+interface FieldReference {
+  description: string;
+  defaultValue: unknown;
+  /** Smallest accepted value of a numeric field. */
+  minimum: number | undefined;
+  /** Largest accepted value of a numeric field. */
+  maximum: number | undefined;
+}
+
+/** Reads the description, the default and the numeric range of one config field, through zod's wrappers. */
+function describeField(schema: z.ZodTypeAny): FieldReference {
   let current: z.ZodTypeAny | undefined = schema;
-  let description = schema.description ?? '';
-  let defaultValue: unknown;
+  const field: FieldReference = { description: schema.description ?? '', defaultValue: undefined, minimum: undefined, maximum: undefined };
   while (current !== undefined) {
-    description ||= current.description ?? '';
+    field.description ||= current.description ?? '';
     if (current instanceof z.ZodDefault) {
-      defaultValue = current._def.defaultValue();
+      field.defaultValue = current._def.defaultValue();
+    }
+    if (current instanceof z.ZodNumber) {
+      field.minimum = current.minValue ?? undefined;
+      field.maximum = current.maxValue ?? undefined;
     }
     const definition = current._def as { innerType?: z.ZodTypeAny; schema?: z.ZodTypeAny };
     current = definition.innerType ?? definition.schema;
   }
-  return { description, defaultValue };
+  return field;
 }
 
-/** Renders the configuration reference: every environment variable with its default and meaning. */
+/** Returns a field's range as the table shows it, such as `100` to `120000`, or an empty cell. */
+function formatRange({ minimum, maximum }: FieldReference): string {
+  if (minimum === undefined && maximum === undefined) {
+    return '';
+  }
+  if (maximum === undefined) {
+    return `at least \`${minimum}\``;
+  }
+  if (minimum === undefined) {
+    return `at most \`${maximum}\``;
+  }
+  return `\`${minimum}\` to \`${maximum}\``;
+}
+
+/** Renders the configuration reference: every environment variable with its default, range and meaning. */
 export function renderConfigurationDoc(): string {
   const rows = ENVIRONMENT_TABLES.flatMap(({ schema, environment }) =>
-    Object.entries(schema.shape as Record<string, z.ZodTypeAny>).map(([key, field]) => {
-      const { description, defaultValue } = describeField(field);
-      const shown = defaultValue === '' ? '(empty)' : `\`${String(defaultValue)}\``;
-      return `| \`${(environment as Record<string, string>)[key]}\` | ${shown} | ${description} |`;
+    Object.entries(schema.shape as Record<string, z.ZodTypeAny>).map(([key, schemaField]) => {
+      const field = describeField(schemaField);
+      const defaultCell = field.defaultValue === '' ? '(empty)' : `\`${String(field.defaultValue)}\``;
+      return `| \`${(environment as Record<string, string>)[key]}\` | ${defaultCell} | ${formatRange(field)} | ${field.description} |`;
     }),
   );
   return [
@@ -37,10 +64,14 @@ export function renderConfigurationDoc(): string {
     'Numbers are plain decimal digits, such as `50`, with a leading minus only where the range',
     'allows one and a decimal point only in `EXPLORATION_MAX_IMPRESSIONS`. A plus sign, spaces,',
     'leading zeros, an exponent (`1e3`) and a `0x` prefix are rejected. An empty variable counts as',
-    'unset and takes the default; a variable of only spaces is rejected as blank.',
+    'unset and takes the default; a variable of only spaces is rejected as blank. The range column',
+    'gives the smallest and the largest accepted value, both included.',
     '',
-    '| variable | default | meaning |',
-    '| --- | --- | --- |',
+    'In the comma-separated lists `KAFKA_BROKERS` and `REDIS_CLUSTER_NODES`, spaces around an entry',
+    'are ignored and an empty entry, such as the one a trailing comma leaves, is rejected.',
+    '',
+    '| variable | default | range | meaning |',
+    '| --- | --- | --- | --- |',
     ...rows,
     '',
   ].join('\n');

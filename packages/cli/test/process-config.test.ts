@@ -33,8 +33,16 @@ describe('parseServerConfig', () => {
   });
 
   it('splits the broker list', () => {
-    const config = parseServerConfig({ KAFKA_BROKERS: 'a:9092, b:9092,' });
+    const config = parseServerConfig({ KAFKA_BROKERS: 'a:9092, b:9092' });
     expect(config.process.kafkaBrokers).toEqual(['a:9092', 'b:9092']);
+  });
+
+  it('reads the HTTP request timeout', () => {
+    expect(parseServerConfig({}).process.httpRequestTimeoutMs).toBe(30_000);
+    expect(parseServerConfig({ HTTP_REQUEST_TIMEOUT_MS: '5000' }).process.httpRequestTimeoutMs).toBe(5_000);
+    expect(configErrorOf({ HTTP_REQUEST_TIMEOUT_MS: '999' })).toContain('HTTP_REQUEST_TIMEOUT_MS="999": is below the minimum; use at least 1000');
+    expect(configErrorOf({ HTTP_REQUEST_TIMEOUT_MS: '0' })).toContain('HTTP_REQUEST_TIMEOUT_MS="0": is below the minimum');
+    expect(configErrorOf({ HTTP_REQUEST_TIMEOUT_MS: '600001' })).toContain('HTTP_REQUEST_TIMEOUT_MS="600001": is above the maximum; use at most 600000');
   });
 
   it('reports every invalid variable at once', () => {

@@ -14,8 +14,16 @@ function configErrorOf(environment: Record<string, string>): string {
 
 describe('REDIS_CLUSTER_NODES', () => {
   it('splits the node list', () => {
-    const config = parseServerConfig({ REDIS_CLUSTER_NODES: '10.0.0.5:6379, redis-1:7000,[::1]:7001,' });
+    const config = parseServerConfig({ REDIS_CLUSTER_NODES: '10.0.0.5:6379, redis-1:7000,[::1]:7001' });
     expect(config.process.redisClusterNodes).toEqual(['10.0.0.5:6379', 'redis-1:7000', '[::1]:7001']);
+  });
+
+  it.each([',', ' , ', 'redis-1:7000,'])('rejects the empty entry in %j', (value) => {
+    expect(configErrorOf({ REDIS_CLUSTER_NODES: value })).toContain(`REDIS_CLUSTER_NODES=${JSON.stringify(value)}: has an empty entry; remove the extra comma`);
+  });
+
+  it('rejects a blank value', () => {
+    expect(configErrorOf({ REDIS_CLUSTER_NODES: ' ' })).toContain('REDIS_CLUSTER_NODES=" ": is blank; list host:port addresses such as 10.0.0.5:6379');
   });
 
   it('defaults to no cluster', () => {

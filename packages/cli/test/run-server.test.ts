@@ -94,6 +94,19 @@ describe('nexttap serve shutdown', () => {
   });
 });
 
+describe('nexttap serve configuration', () => {
+  it('exits with code 2 naming each invalid Kafka setting', async () => {
+    const serve = startServe({ KAFKA_BROKERS: 'nohostport,127.0.0.1:99999', TOPIC_PREFIX: 'bad topic!' });
+    expect(await serve.exited).toBe(2);
+    const output = serve.output();
+    expect(output).toContain('nexttap: invalid configuration:');
+    expect(output).toContain('KAFKA_BROKERS="nohostport,127.0.0.1:99999": broker "nohostport" is not a host:port address');
+    expect(output).toContain('KAFKA_BROKERS="nohostport,127.0.0.1:99999": broker "127.0.0.1:99999" has port 99999');
+    expect(output).toContain('TOPIC_PREFIX="bad topic!": contains " ", "!"');
+    expect(output).not.toContain('server start failed');
+  });
+});
+
 describe('startFailureHint', () => {
   it('names PORT when the port is taken', () => {
     const hint = startFailureHint(Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' }), '127.0.0.1', 8080);

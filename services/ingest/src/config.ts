@@ -1,3 +1,4 @@
+import { MAX_TOPIC_PREFIX_LENGTH, topicPrefixProblem } from '@nexttap/bus';
 import { numberSettingSchema } from '@nexttap/http';
 import { z } from 'zod';
 
@@ -6,7 +7,16 @@ export const ingestConfigSchema = z.object({
   consumerGroupId: z.string().min(1).default('nexttap-ingest')
     .describe('Consumer group of the ingest instances; all instances of one deployment share it.'),
   topicPrefix: z.string().default('')
-    .describe('Prefix of the topic names, for several deployments on one cluster.'),
+    .superRefine((prefix, context) => {
+      const problem = topicPrefixProblem(prefix);
+      if (problem !== undefined) {
+        context.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+      }
+    })
+    .describe(
+      'Prefix of the topic names, for several deployments on one cluster: `<prefix>.interactions` and so on. ' +
+        `At most ${MAX_TOPIC_PREFIX_LENGTH} characters from a-z, A-Z, 0-9, \`.\`, \`_\` and \`-\`, the characters Kafka allows in topic names.`,
+    ),
   maxFutureSkewMs: numberSettingSchema({ min: 0, max: 86_400_000, default: 300_000, unit: 'milliseconds' })
     .describe('How far ahead of the ingest clock an event time may be, in ms, to allow for client clock skew.'),
   maxEventLatenessMs: numberSettingSchema({ min: 0, max: 3_200_000_000_000, default: 86_400_000, unit: 'milliseconds' })

@@ -13,7 +13,7 @@ export const rankerConfigSchema = z.object({
   modelDir: z.string().min(1).default('models/movielens-mlp/1')
     .describe('Folder of the model served at start: `models/<name>/<version>`.'),
   modelsDir: z.string().min(1).default('models')
-    .describe('Folder of the model registry, laid out as `<name>/<version>/`; the admin API activates models from it.'),
+    .describe('Folder of the model registry, laid out as `<name>/<version>/`; the admin API activates models from it. With ADMIN_TOKEN set, a missing folder gets a warning at start, and the admin API finds it once it is created.'),
   adminToken: z.string().default('')
     .refine((value) => value === '' || value.length >= 16, { message: 'must be empty (admin API off) or at least 16 characters' })
     .describe('Bearer token of the admin API (`/v1/admin/...`, `/v1/experiments/...`); empty leaves those routes unregistered, so they reply 404.'),

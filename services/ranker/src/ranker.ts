@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { installErrorHandler } from '@nexttap/http';
 import { ModelRegistry, type RankingModel } from '@nexttap/model';
 import type { Logger, Registry } from '@nexttap/observability';
@@ -120,6 +122,7 @@ export class Ranker {
     const { config, logger } = this.dependencies;
     const model = await this.models.start(config.modelDir);
     logger.info({ model: model.manifest.name, version: model.manifest.version, features: model.features.length }, 'model loaded');
+    await warnIfModelsDirMissing(config, logger);
     await this.refresher.start();
     this.unsubscribe = await this.dependencies.sessionChanges?.subscribe((sessionIds) => this.live.notify(sessionIds));
   }
@@ -143,5 +146,29 @@ export class Ranker {
     await this.refresher.stop();
     await this.models.stop();
     await this.store.drain();
+  }
+}
+
+/**
+ * Logs a warning when the admin API is on but MODELS_DIR is not a folder, because the admin API
+ * then lists no registry version and activates none. The ranker starts anyway: the model it serves
+ * comes from MODEL_DIR, and the admin API reads the registry on each call, so a folder created
+ * later is found. Without ADMIN_TOKEN the ranker never reads MODELS_DIR, so nothing is logged.
+ */
+async function warnIfModelsDirMissing(config: RankerConfig, logger: Logger): Promise<void> {
+  if (config.adminToken === '') {
+    return;
+  }
+  const path = resolve(config.modelsDir);
+  let isFolder = false;
+  let statError: unknown;
+  try {
+    isFolder = (await stat(path)).isDirectory();
+  } catch (error) {
+    statError = error;
+  }
+  if (!isFolder) {
+    const fields = { modelsDir: config.modelsDir, path, ...(statError === undefined ? {} : { err: statError }) };
+    logger.warn(fields, 'MODELS_DIR is not a folder; the admin API finds no model version to list or activate');
   }
 }
