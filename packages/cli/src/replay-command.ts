@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { parseTimestamp } from '@nexttap/events';
 import { rankerConfigSchema } from '@nexttap/ranker';
 import {
@@ -25,44 +24,12 @@ import {
   type RankingModel,
   type ReplayInput,
   type ReplayOptions,
-  type ReplayReport,
   type TopicPosition,
 } from '@nexttap/replay';
 import { RedisFeatureStore } from '@nexttap/store';
 import { Redis } from 'ioredis';
-
-export const REPLAY_USAGE = `usage: nexttap replay SOURCE [options]
-       nexttap replay --compare A.json B.json [--seed N] [--bootstrap N]
-
-source (one of):
-  --dataset movielens          the MovieLens files in --data-dir (default data/movielens)
-  --events FILE                nexttap interactions as JSON Lines, gzip or not (repeatable),
-                               with --catalog FILE for catalog items (repeatable)
-  --topic NAME                 a Kafka topic, with --kafka-brokers HOST:PORT[,...] (default
-                               KAFKA_BROKERS), optional
-                               --catalog-topic NAME, --from-offset N or --from-time TIME
-                               (inclusive), --to-offset N or --to-time TIME (exclusive);
-                               times are Kafka record timestamps
-                               --protocol full needs catalog records: --catalog or --catalog-topic
-options:
-  --model NAME[@VERSION]       model under --models-dir (default models), repeatable; default the
-                               ranker's model (MODEL_DIR, else models/movielens-mlp/1)
-  --no-model                   evaluate the baselines only
-  --baselines LIST             comma-separated from ${BASELINE_NAMES.join(', ')};
-                               default popular,trending,covisit,random; none for no baseline
-  --k LIST                     cut-offs of the top-K metrics (default 5,10,20)
-  --protocol full|sampled      rank the generated candidates, or the target among --negatives N
-                               sampled items (default full, N 100)
-  --seed N                     seed of every random choice (default 1)
-  --cutoff TIME                evaluate events from TIME (epoch ms or ISO-8601); default the
-                               latest training cut-off of the models
-  --limit N                    MovieLens only: the earliest N ratings
-  --pool-refresh-events N      events between candidate pool refreshes (default 1000)
-  --bootstrap N                bootstrap resamples of each interval (default 1000)
-  --redis-url URL              replay into a private key namespace of this Redis instead of memory
-  --out DIR                    folder of report.json, timings.json, report.md and charts
-                               (default reports/replay)
-`;
+import { invalidFlag, parseReplayArgs, REPLAY_USAGE, type ReplayFlags } from './replay-flags';
+import { describeNoPoints, describeShortNegatives } from './replay-warnings';
 
 /** Streams and environment of one command run, so tests can pass their own. */
 export interface CommandIo {
@@ -70,38 +37,6 @@ export interface CommandIo {
   stderr: { write(text: string): unknown; isTTY?: boolean };
   environment: Readonly<Record<string, string | undefined>>;
 }
-
-const FLAGS = {
-  dataset: { type: 'string' },
-  'data-dir': { type: 'string' },
-  limit: { type: 'string' },
-  events: { type: 'string', multiple: true },
-  catalog: { type: 'string', multiple: true },
-  topic: { type: 'string' },
-  'catalog-topic': { type: 'string' },
-  'kafka-brokers': { type: 'string' },
-  'from-offset': { type: 'string' },
-  'from-time': { type: 'string' },
-  'to-offset': { type: 'string' },
-  'to-time': { type: 'string' },
-  model: { type: 'string', multiple: true },
-  'models-dir': { type: 'string', default: 'models' },
-  'no-model': { type: 'boolean', default: false },
-  baselines: { type: 'string' },
-  k: { type: 'string', default: '5,10,20' },
-  protocol: { type: 'string', default: 'full' },
-  negatives: { type: 'string' },
-  seed: { type: 'string', default: '1' },
-  cutoff: { type: 'string' },
-  'pool-refresh-events': { type: 'string', default: '1000' },
-  bootstrap: { type: 'string', default: '1000' },
-  'redis-url': { type: 'string' },
-  out: { type: 'string', default: 'reports/replay' },
-  compare: { type: 'boolean', default: false },
-  help: { type: 'boolean', default: false },
-} as const;
-
-type Flags = ReturnType<typeof parseFlags>['values'];
 
 /** MovieLens folder of `--dataset movielens` when `--data-dir` is not given. */
 const DEFAULT_DATA_DIR = 'data/movielens';
@@ -125,7 +60,7 @@ const SOURCE_FLAGS: Readonly<Record<string, '--dataset' | '--events' | '--topic'
  */
 export async function runReplayCommand(args: readonly string[], io: CommandIo): Promise<number> {
   try {
-    const { values, positionals } = parseFlags(args);
+    const { values, positionals } = parseReplayArgs(args);
     if (values.help) {
       io.stdout.write(REPLAY_USAGE);
       return 0;
@@ -145,33 +80,7 @@ export async function runReplayCommand(args: readonly string[], io: CommandIo): 
   }
 }
 
-function parseFlags(args: readonly string[]) {
-  try {
-    return parseArgs({ args: [...args], options: FLAGS, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw invalidFlag(describeParseError(error, args));
-  }
-}
-
-/** Rewrites node:util parseArgs errors into one sentence that names the flag. */
-function describeParseError(error: unknown, args: readonly string[]): string {
-  const code = (error as { code?: string }).code;
-  const flag = /'(-[^' ]+)/.exec(describeError(error))?.[1] ?? '';
-  // parseArgs reads a value that starts with a dash, such as -5, as a flag of its own.
-  const next = args[args.indexOf(flag) + 1];
-  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && next !== undefined && /^-\d/.test(next)) {
-    return `${flag} ${next} is invalid; pass a number that is not negative`;
-  }
-  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    return `${flag} is not a flag of nexttap replay; run nexttap replay --help for the flags`;
-  }
-  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-    return `${flag} needs a value, or takes none; run nexttap replay --help for the flags`;
-  }
-  return describeError(error);
-}
-
-async function replayCommand(values: Flags, io: CommandIo): Promise<void> {
+async function replayCommand(values: ReplayFlags, io: CommandIo): Promise<void> {
   const options = parseReplayFlags(values);
   const models = await loadNamedModels(values, io.environment);
   let redis: ReturnType<typeof connectRedis> | undefined;
@@ -206,6 +115,10 @@ async function replayCommand(values: Flags, io: CommandIo): Promise<void> {
     if (report.counts.evaluationPoints === 0) {
       io.stderr.write(`nexttap replay: no point was evaluated: ${describeNoPoints(report)}\n`);
     }
+    const shortNegatives = describeShortNegatives(report);
+    if (shortNegatives !== undefined) {
+      io.stderr.write(`nexttap replay: ${shortNegatives}\n`);
+    }
   } finally {
     progress.finish();
     await Promise.all(models.map((model) => model.release()));
@@ -213,19 +126,8 @@ async function replayCommand(values: Flags, io: CommandIo): Promise<void> {
   }
 }
 
-/** Describes why a run evaluated no point, and what to change, for a one-line message. */
-function describeNoPoints(report: ReplayReport): string {
-  const { counts, window } = report;
-  if (window.evaluateFrom === null) {
-    return `${counts.targetEventsInWindow} target events, none after an earlier event of its session; replay a log with longer sessions`;
-  }
-  const lastEvent = window.lastEventMs === null ? 'no event' : `the last event at ${new Date(window.lastEventMs).toISOString()}`;
-  const fix = window.cutoffSource === 'the cutoff option' ? 'pass an earlier --cutoff' : 'replay events after it, or evaluate the baselines alone with --no-model --cutoff TIME';
-  return `evaluation starts at ${window.evaluateFrom} (${window.cutoffSource}), with ${lastEvent}; ${fix}`;
-}
-
 /** Returns how to supply catalog records for the source in use, for an error message. */
-function describeCatalogFix(values: Flags): string {
+function describeCatalogFix(values: ReplayFlags): string {
   const sampled = 'or rank the target among sampled items with --protocol sampled';
   if (values.events !== undefined) {
     return `pass --catalog FILE.jsonl with the items, ${sampled}`;
@@ -252,7 +154,7 @@ function describeRejections(rejected: ReplayInput['rejected']): string {
 const DEFAULT_NEGATIVES = 100;
 
 /** Checks the flags that need no input; throws on the first invalid one. */
-function parseReplayFlags(values: Flags): Omit<ReplayOptions, 'input'> {
+function parseReplayFlags(values: ReplayFlags): Omit<ReplayOptions, 'input'> {
   const protocol = values.protocol;
   if (protocol !== 'full' && protocol !== 'sampled') {
     throw invalidFlag(`--protocol ${protocol} is invalid; pass full or sampled`);
@@ -278,20 +180,20 @@ function parseReplayFlags(values: Flags): Omit<ReplayOptions, 'input'> {
 }
 
 /** Checks that exactly one source is given and that no flag of another source is. */
-function checkSourceFlags(values: Flags): void {
+function checkSourceFlags(values: ReplayFlags): void {
   const sources = (['dataset', 'events', 'topic'] as const).filter((name) => values[name] !== undefined);
   const [source] = sources;
   if (source === undefined || sources.length > 1) {
     throw invalidFlag('pass exactly one source: --dataset movielens, --events FILE or --topic NAME');
   }
   for (const [flag, owner] of Object.entries(SOURCE_FLAGS)) {
-    if (values[flag as keyof Flags] !== undefined && owner !== `--${source}`) {
+    if (values[flag as keyof ReplayFlags] !== undefined && owner !== `--${source}`) {
       throw invalidFlag(`--${flag} applies to ${owner} only; leave it out when replaying --${source}`);
     }
   }
 }
 
-async function readInput(values: Flags, environment: CommandIo['environment']): Promise<ReplayInput> {
+async function readInput(values: ReplayFlags, environment: CommandIo['environment']): Promise<ReplayInput> {
   if (values.dataset !== undefined) {
     if (values.dataset !== 'movielens') {
       throw invalidFlag(`--dataset ${values.dataset} is not a known dataset; the bundled one is movielens`);
@@ -311,7 +213,7 @@ async function readInput(values: Flags, environment: CommandIo['environment']): 
   });
 }
 
-function positionFlag(values: Flags, end: 'from' | 'to'): { from?: TopicPosition; to?: TopicPosition } {
+function positionFlag(values: ReplayFlags, end: 'from' | 'to'): { from?: TopicPosition; to?: TopicPosition } {
   const offset = values[`${end}-offset`];
   const time = values[`${end}-time`];
   if (offset !== undefined && time !== undefined) {
@@ -324,7 +226,7 @@ function positionFlag(values: Flags, end: 'from' | 'to'): { from?: TopicPosition
 }
 
 /** Loads the models of `--model`, or the ranker's model when none is named. */
-async function loadNamedModels(values: Flags, environment: CommandIo['environment']): Promise<RankingModel[]> {
+async function loadNamedModels(values: ReplayFlags, environment: CommandIo['environment']): Promise<RankingModel[]> {
   if (values['no-model']) {
     if (values.model !== undefined) {
       throw invalidFlag('--no-model and --model exclude each other; pass one');
@@ -371,7 +273,7 @@ function connectRedis(url: string): { client: Redis; prefix: string; close: () =
   };
 }
 
-async function compareCommand(values: Flags, positionals: readonly string[], io: CommandIo): Promise<void> {
+async function compareCommand(values: ReplayFlags, positionals: readonly string[], io: CommandIo): Promise<void> {
   const [fileA, fileB, ...rest] = positionals;
   if (fileA === undefined || fileB === undefined || rest.length > 0) {
     throw invalidFlag('--compare takes two report files: nexttap replay --compare A.json B.json');
@@ -441,8 +343,4 @@ function parseTime(flag: string, text: string): number {
     throw invalidFlag(`${flag} ${parsed.message}`);
   }
   return parsed.ms;
-}
-
-function invalidFlag(message: string): ReplayError {
-  return new ReplayError(REPLAY_ERROR_CODES.invalidOption, message);
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runReplayCommand } from '../src/replay-command';
+import { REPLAY_FLAGS } from '../src/replay-flags';
 
 /** Captures what one command run writes. */
 function captureIo() {
@@ -48,6 +49,12 @@ describe('nexttap replay errors', () => {
   const cases: Array<{ name: string; args: string[]; code: number; mentions: string }> = [
     { name: 'an unknown flag', args: ['--dataset', 'movielens', '--bogus'], code: 2, mentions: '--bogus' },
     { name: 'a flag without its value', args: ['--dataset'], code: 2, mentions: '--dataset' },
+    { name: 'a count without its value', args: ['--dataset', 'movielens', '--limit'], code: 2, mentions: '--limit needs a number of events, such as --limit 20000' },
+    { name: 'a count followed by a flag', args: ['--dataset', 'movielens', '--limit', '--no-model'], code: 2, mentions: '--limit needs a number of events' },
+    { name: 'a switch with a value', args: ['--dataset', 'movielens', '--no-model=yes'], code: 2, mentions: '--no-model takes no value' },
+    { name: 'a repeated one-value flag', args: ['--dataset', 'movielens', '--seed', '1', '--seed', '2'], code: 2, mentions: '--seed is repeated (1, then 2); it takes one value, so pass it once' },
+    { name: 'a repeated source', args: ['--dataset', 'movielens', '--dataset', 'movielens'], code: 2, mentions: '--dataset is repeated' },
+    { name: 'an unknown model among repeated --model', args: ['--dataset', 'movielens', '--model', 'no-such-model', '--model', 'other-model'], code: 1, mentions: 'no-such-model' },
     { name: 'a bad K list', args: ['--dataset', 'movielens', '--k', '5,x'], code: 2, mentions: '--k x' },
     { name: 'a negative count', args: ['--dataset', 'movielens', '--bootstrap', '-1'], code: 2, mentions: '--bootstrap -1 is invalid' },
     { name: 'a bad protocol', args: ['--dataset', 'movielens', '--protocol', 'half'], code: 2, mentions: '--protocol half' },
@@ -98,23 +105,154 @@ describe('nexttap replay errors', () => {
   }
 });
 
-describe('nexttap replay', () => {
-  it('rejects an unwritable --out before replaying', async () => {
+/** Writes interactions as a JSON Lines file in the test folder and returns its path. */
+async function writeEvents(name: string, lines: readonly object[]): Promise<string> {
+  const file = join(directory, name);
+  await writeFile(file, lines.map((line) => JSON.stringify(line)).join('\n'));
+  return file;
+}
+
+/** Returns the lines written to stderr other than progress lines. */
+function messageLines(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => line !== '' && !line.startsWith('replay '));
+}
+
+describe('nexttap replay --out', () => {
+  it('names an --out that is a file', async () => {
     const file = join(directory, 'a-file');
     await writeFile(file, '');
     const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--out', file]);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`--out ${file} could not be written`);
+    expect(result.stderr).toBe(`nexttap replay: --out ${file} is a file, not a folder; pass a folder for the reports, such as reports/replay\n`);
+  });
+
+  it('names the file on the path of --out', async () => {
+    const file = join(directory, 'a-file-on-the-path');
+    await writeFile(file, '');
+    const out = join(file, 'reports');
+    const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--out', out]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`--out ${out} is inside ${file}, which is a file, not a folder`);
     // No progress line: the run did not start.
     expect(result.stderr).not.toContain('events (100%)');
   });
+});
 
-  it('warns when no point is evaluated', async () => {
+describe('nexttap replay without a point', () => {
+  it('names a cutoff after the last event', async () => {
     const out = join(directory, 'late-cutoff');
     const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--cutoff', '2030-01-01T00:00:00Z', '--out', out]);
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain('no point was evaluated: evaluation starts at 2030-01-01T00:00:00.000Z (the cutoff option)');
-    expect(result.stderr).toContain('pass an earlier --cutoff');
+    const lines = messageLines(result.stderr);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain('no point was evaluated: evaluation starts at 2030-01-01T00:00:00.000Z (the cutoff option), after the last event at 2024-01-01T00:00:03.000Z');
+    expect(lines[1]).toContain('pass an earlier --cutoff, within the log\'s span from 2024-01-01T00:00:00.000Z to 2024-01-01T00:00:03.000Z');
+  });
+
+  it('names a lone event as the first of its session', async () => {
+    const events = await writeEvents('lone-event.jsonl', [{ eventId: 'e1', type: 'like', ts: '2024-05-01T10:40:00Z', sessionId: 's1', itemId: 'A' }]);
+    const result = await run(['--events', events, '--catalog', catalogFile, '--no-model', '--cutoff', '2024-05-01T00:00:00Z', '--out', join(directory, 'lone-event')]);
+    expect(result.code).toBe(0);
+    const lines = messageLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('no point was evaluated: 1 target event from 2024-05-01T00:00:00.000Z (the cutoff option), but it is the first event of its session');
+    expect(lines[0]).toContain('replay a log whose sessions have more than one event');
+    expect(lines[0]).not.toContain('--cutoff');
+  });
+
+  it('names the absence of target events after the cutoff', async () => {
+    const events = await writeEvents('skips-after-cutoff.jsonl', [
+      { eventId: 'e1', type: 'like', ts: '2024-05-01T10:00:00Z', sessionId: 's1', itemId: 'A' },
+      { eventId: 'e2', type: 'skip', ts: '2024-05-01T11:00:00Z', sessionId: 's1', itemId: 'B' },
+    ]);
+    const result = await run(['--events', events, '--catalog', catalogFile, '--no-model', '--cutoff', '2024-05-01T10:30:00Z', '--out', join(directory, 'skips-after-cutoff')]);
+    expect(result.code).toBe(0);
+    const lines = messageLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('no point was evaluated: no target event (tap, play, complete, like) from 2024-05-01T10:30:00.000Z (the cutoff option)');
+    expect(lines[0]).toContain('pass an earlier --cutoff');
+  });
+
+  it('names first events and engaged items', async () => {
+    const events = await writeEvents('repeat-like.jsonl', [
+      { eventId: 'e1', type: 'like', ts: '2024-05-01T10:00:00Z', sessionId: 's1', itemId: 'A' },
+      { eventId: 'e2', type: 'like', ts: '2024-05-01T10:01:00Z', sessionId: 's1', itemId: 'A' },
+    ]);
+    const result = await run(['--events', events, '--catalog', catalogFile, '--no-model', '--out', join(directory, 'repeat-like')]);
+    expect(result.code).toBe(0);
+    const lines = messageLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('2 target events in the log, but 1 is the first event of its session and 1 is on an item that the session or user had engaged with before');
+    expect(lines[0]).toContain('a point needs a target item that is new to its session and user');
+  });
+});
+
+describe('nexttap replay --protocol sampled', () => {
+  it('reports a mean below --negatives', async () => {
+    const out = join(directory, 'sampled-short');
+    const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--protocol', 'sampled', '--pool-refresh-events', '1', '--out', out]);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    // The one point, session c's like of A, has B, the only other item known then that c has not engaged with.
+    expect(report.candidates.meanNegatives).toBe(1);
+    const protocol = 'Protocol: sampled: the target among a mean of 1.0 seeded negatives per point (100 requested; fewer items were available).';
+    expect(result.stdout).toContain(protocol);
+    expect(result.stdout).not.toContain('among 100');
+    expect(await readFile(join(out, 'report.md'), 'utf8')).toContain(protocol);
+    const lines = messageLines(result.stderr);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe(
+      'nexttap replay: the sampled protocol drew a mean of 1.0 negatives per point, fewer than the 100 of --negatives, because fewer items were known that the session and user had not engaged with; metrics over fewer negatives read higher, so compare only runs with the same mean, pass a smaller --negatives, or replay a log with more items',
+    );
+  });
+
+  it('states --negatives when every point had them', async () => {
+    const out = join(directory, 'sampled-full');
+    const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--protocol', 'sampled', '--negatives', '1', '--pool-refresh-events', '1', '--out', out]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Protocol: sampled: the target among 1 seeded negative per point.');
+    expect(result.stderr).not.toContain('fewer than');
+  });
+});
+
+describe('nexttap replay summary', () => {
+  it('counts events as report.json does', async () => {
+    const events = await writeEvents('duplicate.jsonl', [
+      { eventId: 'e1', type: 'like', ts: '2024-05-01T10:00:00Z', sessionId: 's1', itemId: 'A' },
+      { eventId: 'e2', type: 'like', ts: '2024-05-01T10:01:00Z', sessionId: 's1', itemId: 'B' },
+      { eventId: 'e2', type: 'like', ts: '2024-05-01T10:01:00Z', sessionId: 's1', itemId: 'B' },
+    ]);
+    const catalog = join(directory, 'one-item.jsonl');
+    await writeFile(catalog, JSON.stringify({ itemId: 'A', categories: [] }));
+    const out = join(directory, 'duplicate');
+    const result = await run(['--events', events, '--catalog', catalog, '--no-model', '--protocol', 'sampled', '--out', out]);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.counts.events).toBe(3);
+    expect(report.counts.duplicateEvents).toBe(1);
+    expect(report.counts.evaluationPoints).toBe(1);
+    expect(result.stdout).toContain(`JSON Lines (${events}): 3 events (1 duplicate of an earlier event's sessionId and eventId, not applied), 1 catalog item.`);
+    expect(result.stdout).toContain(': 1 point.');
+    expect(result.stderr).toContain('1 point evaluated');
+  });
+});
+
+describe('nexttap replay', () => {
+  it('lists every flag in its help', async () => {
+    const result = await run(['--help']);
+    expect(result.code).toBe(0);
+    // --compare starts the second usage line; every other flag has a line of its own.
+    for (const flag of Object.keys(REPLAY_FLAGS).filter((name) => name !== 'compare')) {
+      expect(result.stdout, `--${flag}`).toMatch(new RegExp(`^  --${flag}\\b`, 'm'));
+    }
+    expect(result.stdout).toContain('  --data-dir DIR               with --dataset: the folder of the MovieLens CSV files');
+  });
+
+  it('accepts --catalog twice', async () => {
+    const out = join(directory, 'two-catalogs');
+    const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--catalog', catalogFile, '--no-model', '--out', out]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('4 events, 3 catalog items.');
   });
 
   it('reads the brokers from KAFKA_BROKERS', async () => {

@@ -58,6 +58,7 @@ export function buildReport(input: ReportInput, intervals: readonly Interval[]):
     candidates: {
       meanCount: points.size === 0 ? null : average(points.candidateCounts),
       targetRetrievedRate,
+      ...(settings.protocol === 'sampled' ? { meanNegatives: meanNegatives(points) } : {}),
     },
     rankers,
     overTime: overTime(points, middleK(settings.ks)),
@@ -69,6 +70,19 @@ export function buildReport(input: ReportInput, intervals: readonly Interval[]):
     },
   };
   return normaliseNumbers(report);
+}
+
+/**
+ * Returns the mean number of negatives per point under the sampled protocol, or null without
+ * points. A point's candidates are its sampled negatives and the target, when the feed rules kept
+ * the target.
+ */
+function meanNegatives(points: PointLog): number | null {
+  if (points.size === 0) {
+    return null;
+  }
+  const negatives = points.candidateCounts.map((count, index) => count - (points.targetRetrieved[index] ?? 0));
+  return average(negatives);
 }
 
 /** Per-point columns of one ranker: HitRate@K and NDCG@K for each K, MRR, then novelty@K and diversity@K for each K. */

@@ -8,6 +8,7 @@ export * from './item-reads';
 export * from './list-quality';
 export * from './evaluation-window';
 export * from './evaluator';
+export * from './format-count';
 export * from './metrics';
 export * from './model-directory';
 export * from './off-policy';

@@ -1,3 +1,4 @@
+import { formatCount } from './format-count';
 import type { ReplayProgress } from './replay-options';
 
 /** The destination of progress lines: a writable stream, and whether it is a terminal. */
@@ -21,7 +22,7 @@ export function createProgressPrinter(output: ProgressOutput): { onProgress: (pr
       const percent = progress.totalEvents === 0 ? 100 : (100 * progress.events) / progress.totalEvents;
       const text =
         `replay ${progress.events.toLocaleString('en-US')}/${progress.totalEvents.toLocaleString('en-US')} events (${percent.toFixed(0)}%), ` +
-        `${Math.round(rate).toLocaleString('en-US')} events/s, ${progress.points.toLocaleString('en-US')} points evaluated`;
+        `${Math.round(rate).toLocaleString('en-US')} events/s, ${formatCount(progress.points, 'point')} evaluated`;
       if (output.isTTY === true) {
         output.write(`\r\u001b[2K${text}, ETA ${Math.ceil(remaining)} s`);
         drawn = true;

@@ -1,4 +1,5 @@
 import { middleK } from './build-report';
+import { formatCount } from './format-count';
 import type { IntervalValue, ReplayReport } from './report-schema';
 import type { ReplayTimings } from './timings';
 
@@ -36,14 +37,46 @@ function describeRun(report: ReplayReport): string[] {
   const protocol =
     settings.protocol === 'full'
       ? `full ranking over the generated candidates (mean ${formatNumber(candidates.meanCount, 1)} per point; the target was among them at ${formatPercent(candidates.targetRetrievedRate.value)} of points)`
-      : `sampled: the target among ${settings.negatives ?? 0} seeded negatives`;
+      : `sampled: the target among ${describeNegatives(settings.negatives ?? 0, candidates.meanNegatives)}`;
   const from = window.evaluateFrom === null ? 'every event' : `events from ${window.evaluateFrom} (${window.cutoffSource})`;
   return [
-    `${describeSource(report.source)}: ${counts.events.toLocaleString('en-US')} events, ${counts.catalogItems.toLocaleString('en-US')} catalog items.`,
-    `Evaluated ${from}: ${counts.evaluationPoints.toLocaleString('en-US')} points.`,
+    `${describeSource(report.source)}: ${describeEvents(counts)}, ${formatCount(counts.catalogItems, 'catalog item')}.`,
+    `Evaluated ${from}: ${formatCount(counts.evaluationPoints, 'point')}.`,
     `Protocol: ${protocol}.`,
     `Seed ${settings.seed}; intervals are ${Math.round(settings.bootstrap.level * 100)}% percentile bootstrap intervals from ${settings.bootstrap.resamples.toLocaleString('en-US')} resamples of the points.`,
   ];
+}
+
+/**
+ * Describes the events read, as `counts.events` counts them, and the duplicates among them, which
+ * the feature store did not apply because an earlier event had the same sessionId and eventId.
+ */
+function describeEvents(counts: ReplayReport['counts']): string {
+  const events = formatCount(counts.events, 'event');
+  if (counts.duplicateEvents === 0) {
+    return events;
+  }
+  return `${events} (${formatCount(counts.duplicateEvents, 'duplicate')} of an earlier event's sessionId and eventId, not applied)`;
+}
+
+/**
+ * Describes the negatives of the sampled protocol: the requested count when every point had it,
+ * else the mean actually drawn. Reports of earlier versions lack the mean, so only the maximum is known.
+ */
+function describeNegatives(requested: number, mean: number | null | undefined): string {
+  if (mean === undefined) {
+    return `up to ${formatCount(requested, 'seeded negative')} per point`;
+  }
+  if (mean === null || mean >= requested) {
+    return `${formatCount(requested, 'seeded negative')} per point`;
+  }
+  return `a mean of ${formatMeanBelow(mean, requested)} seeded negatives per point (${requested} requested; fewer items were available)`;
+}
+
+/** Formats a mean that is below `limit` with one decimal, or more where one decimal would round it up to `limit`. */
+export function formatMeanBelow(mean: number, limit: number): string {
+  const short = mean.toFixed(1);
+  return Number(short) < limit ? short : String(mean);
 }
 
 function describeSource(source: Record<string, unknown>): string {
@@ -108,7 +141,7 @@ function offPolicySection(report: ReplayReport): string[] {
     String(estimate.matchedImpressions),
   ]);
   return [
-    `${offPolicy.loggedFeeds} logged feeds, ${offPolicy.impressions} impressions; logged tap-through rate ${formatNumber(offPolicy.loggedTapThroughRate, 4)}.`,
+    `${formatCount(offPolicy.loggedFeeds, 'logged feed')}, ${formatCount(offPolicy.impressions, 'impression')}; logged tap-through rate ${formatNumber(offPolicy.loggedTapThroughRate, 4)}.`,
     '',
     ...table(['ranker', 'IPS tap-through rate', 'SNIPS tap-through rate', 'effective sample size', 'matched impressions'], rows),
   ];

@@ -105,6 +105,12 @@ export const replayReportSchema = z
     candidates: z
       .object({
         meanCount: z.number().nullable(),
+        /**
+         * Sampled protocol only: the mean number of negatives ranked with the target. It is below
+         * `settings.negatives` when fewer items were known, at a target's time, that its session and
+         * user had not engaged with. Absent under the full protocol and in reports of earlier versions.
+         */
+        meanNegatives: z.number().nullable().optional(),
         /** Share of points whose target was among the ranked items; no ranker can do better than this HitRate. */
         targetRetrievedRate: intervalSchema,
       })

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
-import { access, mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, mkdir, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { describeError, REPLAY_ERROR_CODES, ReplayError } from './errors';
 import { renderMarkdown } from './report-markdown';
 import type { ReplayReport } from './report-schema';
@@ -30,8 +30,8 @@ export async function writeReports(directory: string, report: ReplayReport, timi
     [REPORT_FILES.byK, renderMetricsByK(report)],
     [REPORT_FILES.overTime, renderMetricsOverTime(report)],
   ];
+  await prepareOutputDirectory(directory);
   try {
-    await prepareOutputDirectory(directory);
     for (const [name, text] of files) {
       await writeFile(join(directory, name), text);
     }
@@ -52,6 +52,29 @@ export async function prepareOutputDirectory(directory: string): Promise<void> {
     await mkdir(directory, { recursive: true });
     await access(directory, constants.W_OK);
   } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const file = code === 'EEXIST' || code === 'ENOTDIR' ? await findFileOnPath(directory) : undefined;
+    if (file === directory) {
+      throw new ReplayError(REPLAY_ERROR_CODES.invalidOption, `--out ${directory} is a file, not a folder; pass a folder for the reports, such as reports/replay`, { cause: error });
+    }
+    if (file !== undefined) {
+      throw new ReplayError(REPLAY_ERROR_CODES.invalidOption, `--out ${directory} is inside ${file}, which is a file, not a folder; pass a folder for the reports, such as reports/replay`, {
+        cause: error,
+      });
+    }
     throw new ReplayError(REPLAY_ERROR_CODES.invalidOption, `--out ${directory} could not be written: ${describeError(error)}`, { cause: error });
+  }
+}
+
+/** Returns `directory`, or the nearest of its parents, that exists and is not a folder; undefined when the nearest existing one is a folder. */
+async function findFileOnPath(directory: string): Promise<string | undefined> {
+  for (let path = directory; ; path = dirname(path)) {
+    const found = await stat(path).catch(() => undefined);
+    if (found !== undefined) {
+      return found.isDirectory() ? undefined : path;
+    }
+    if (dirname(path) === path) {
+      return undefined;
+    }
   }
 }

@@ -77,4 +77,31 @@ describe('replay of a hand-built log', () => {
     expect(window.evaluateFromMs).toBe(T0 + 100_000);
     expect(window.cutoffSource).toBe('the cutoff option');
   });
+
+  it('leaves the negatives out of a full report', async () => {
+    const { candidates } = await replayHandBuiltLog();
+    expect(candidates).not.toHaveProperty('meanNegatives');
+  });
+});
+
+describe('sampled replay of a hand-built log', () => {
+  // One log for every run, because `event` numbers the event ids afresh on each call.
+  const { input, cutoffMs } = handBuiltLog();
+
+  async function replaySampled(): Promise<string> {
+    const { report } = await runReplay({ input, baselines: ['popular'], protocol: 'sampled', negatives: 100, cutoffMs, poolRefreshEvents: 1, bootstrapResamples: 200 });
+    return JSON.stringify(report, null, 2);
+  }
+
+  it('reports the mean of the negatives drawn', async () => {
+    const report = JSON.parse(await replaySampled()) as ReplayReport;
+    // Each of the three points has the five items less the target and E, which its session skipped.
+    expect(report.candidates.meanNegatives).toBe(3);
+    expect(report.candidates.meanCount).toBe(4);
+    expect(report.settings.negatives).toBe(100);
+  });
+
+  it('writes byte-identical sampled reports for the same seed', async () => {
+    expect(await replaySampled()).toBe(await replaySampled());
+  });
 });
