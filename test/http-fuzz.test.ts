@@ -12,7 +12,7 @@ import { MODEL_DIR } from './feed-scenario';
 
 /**
  * Requests generated per route. The seed is fixed, so every run of the suite sends the same
- * requests; set FUZZ_RUNS (and FUZZ_SEED) to explore more inputs than the suite's regression set.
+ * requests. FUZZ_RUNS and FUZZ_SEED explore further.
  */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2_000);
 /** A fixed seed keeps a failure reproducible; set FUZZ_SEED to explore other inputs. */

@@ -26,7 +26,7 @@ export interface LatencySummary {
   p99Ms: number | null;
 }
 
-/** The latency columns whose means `buildTimings` bootstraps: the candidates', then each ranker's. */
+/** Returns the latency columns whose means `buildTimings` takes: the candidates', then each ranker's. */
 export function timingColumns(points: PointLog, candidateLatencyMs: readonly number[]): Float64Array[] {
   return [Float64Array.from(candidateLatencyMs), ...points.rankers.map((_, rankerIndex) => Float64Array.from(points.latencyOf(rankerIndex)))];
 }

@@ -213,7 +213,7 @@ export function describeFeatureStoreContract(name: string, open: () => Promise<F
       });
     });
 
-    it('keeps zsetMembers and zsetTop current when reads take the whole bound of a trimmed set', async () => {
+    it('keeps reads of a set trimmed to the read limit current', async () => {
       // The read limit equals the bound, so the set is trimmed after almost every step while its
       // top members are cached in full.
       let previous: { ids: readonly string[]; copy: string[] } | undefined;
