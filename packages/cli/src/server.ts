@@ -168,9 +168,14 @@ function requestTimeoutOptions(requestTimeoutMs: number): ServerOptions {
   };
 }
 
-/** Returns the URL a client uses to reach `host` and `port`, with an IPv6 address in brackets. */
+/**
+ * Returns the URL a client uses to reach `host` and `port`, with an IPv6 address in brackets. A
+ * wildcard address (`0.0.0.0`, `::`) accepts connections on every interface but is no address to
+ * connect to, so its URL names the loopback address of the same family.
+ */
 export function serverUrl(host: string, port: number): string {
-  return isIPv6(host) ? `http://[${host}]:${port}` : `http://${host}:${port}`;
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return isIPv6(reachable) ? `http://[${reachable}]:${port}` : `http://${reachable}:${port}`;
 }
 
 /** Returns the body limit of the server: the larger of the limits of the roles it runs. */

@@ -84,8 +84,12 @@ describe('HTTP request timeout', () => {
 describe('server URL', () => {
   it('puts an IPv6 address in brackets', () => {
     expect(serverUrl('::1', 8080)).toBe('http://[::1]:8080');
-    expect(serverUrl('::', 8080)).toBe('http://[::]:8080');
     expect(serverUrl('fe80::1%eth0', 8080)).toBe('http://[fe80::1%eth0]:8080');
+  });
+
+  it('names loopback for a wildcard address', () => {
+    expect(serverUrl('0.0.0.0', 8080)).toBe('http://127.0.0.1:8080');
+    expect(serverUrl('::', 8080)).toBe('http://[::1]:8080');
   });
 
   it('keeps IPv4 addresses and host names as they are', () => {
