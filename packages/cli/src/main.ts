@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { FlagError, parseFlags } from './command-flags';
 import { importMovieLens } from './import-command';
 import { runModelsCommand, runTrainCommand } from './models-command';
 import { runReplayCommand } from './replay-command';
@@ -38,14 +38,25 @@ Produces the MovieLens catalog and ratings to the Kafka topics of KAFKA_BROKERS.
 
 const ROLES: readonly Role[] = ['ingest', 'ranker', 'all'];
 
+const SERVE_VALUE_EXAMPLES = { role: 'a role, such as --role ranker' };
+
+const IMPORT_VALUE_EXAMPLES = {
+  dir: 'a folder, such as --dir data/movielens',
+  limit: 'a number of ratings, such as --limit 20000',
+  'end-ago-ms': 'a number of milliseconds, such as --end-ago-ms 60000',
+};
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve': {
-      const { values } = parseArgs({ args: rest, options: { role: { type: 'string', default: 'all' }, help: { type: 'boolean', short: 'h' } } });
+      const { values, positionals } = parseFlags('serve', rest, { role: { type: 'string', default: 'all' }, help: { type: 'boolean', short: 'h' } }, SERVE_VALUE_EXAMPLES);
       if (values.help === true) {
         process.stdout.write(SERVE_USAGE);
         return;
+      }
+      if (positionals.length > 0) {
+        fail(`unexpected argument ${positionals[0] ?? ''}; serve takes only --role, and settings come from the environment`);
       }
       const role = values.role as Role;
       if (!ROLES.includes(role)) {
@@ -55,16 +66,17 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'import': {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        allowPositionals: true,
-        options: {
+      const { values, positionals } = parseFlags(
+        'import',
+        rest,
+        {
           dir: { type: 'string', default: 'data/movielens' },
           limit: { type: 'string' },
           'end-ago-ms': { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
-      });
+        IMPORT_VALUE_EXAMPLES,
+      );
       if (values.help === true) {
         process.stdout.write(IMPORT_USAGE);
         return;
@@ -133,11 +145,11 @@ function fail(message: string): never {
 try {
   await main(process.argv.slice(2));
 } catch (error) {
-  // Unknown or malformed options come from parseArgs with an ERR_PARSE_ARGS_* code.
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-    fail((error as Error).message);
+  // An unknown, repeated or malformed flag.
+  if (error instanceof FlagError) {
+    fail(error.message);
   }
+  const code = (error as { code?: unknown }).code;
   // An invalid setting or a missing file is the user's to fix, so one line names it, without a stack trace.
   if (error instanceof ConfigError) {
     process.stderr.write(`nexttap: ${error.message}\n`);

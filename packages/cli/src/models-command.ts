@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import {
   loadRankingModel,
   ModelNotFoundError,
@@ -12,6 +11,7 @@ import {
   parseModelReference,
   type RankingModel,
 } from '@nexttap/model';
+import { FlagError, parseFlags } from './command-flags';
 
 export interface CommandIo {
   stdout: NodeJS.WritableStream;
@@ -35,13 +35,23 @@ subcommands:
 --url defaults to http://127.0.0.1:$PORT (PORT defaults to 8080).
 `;
 
+const MODELS_VALUE_EXAMPLES = {
+  'models-dir': 'a folder, such as --models-dir models',
+  url: 'the URL of a running ranker, such as --url http://127.0.0.1:8080',
+};
+
 /** Runs `nexttap models …`; returns the exit code: 0 done, 1 failed, 2 usage error. */
 export async function runModelsCommand(argv: readonly string[], io: CommandIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    options: { 'models-dir': { type: 'string' }, url: { type: 'string' }, help: { type: 'boolean', default: false } },
-  });
+  let parsed;
+  try {
+    parsed = parseFlags('models', argv, { 'models-dir': { type: 'string' }, url: { type: 'string' }, help: { type: 'boolean', default: false } }, MODELS_VALUE_EXAMPLES);
+  } catch (error) {
+    if (error instanceof FlagError) {
+      return usage(io, error.message);
+    }
+    throw error;
+  }
+  const { values, positionals } = parsed;
   const [subcommand, target] = positionals;
   if (values.help || subcommand === undefined) {
     io.stdout.write(MODELS_USAGE);

@@ -1,5 +1,5 @@
-import { parseArgs } from 'node:util';
-import { BASELINE_NAMES, describeError, REPLAY_ERROR_CODES, ReplayError } from '@nexttap/replay';
+import { BASELINE_NAMES, REPLAY_ERROR_CODES, ReplayError } from '@nexttap/replay';
+import { FlagError, parseFlags } from './command-flags';
 
 export const REPLAY_USAGE = `usage: nexttap replay SOURCE [options]
        nexttap replay --compare A.json B.json [--seed N] [--bootstrap N]
@@ -123,59 +123,11 @@ export type ReplayFlags = ReturnType<typeof parseReplayArgs>['values'];
  * or is repeated though it takes one value
  */
 export function parseReplayArgs(args: readonly string[]) {
-  let parsed;
   try {
-    parsed = parseArgs({ args: [...args], options: REPLAY_FLAGS, allowPositionals: true, strict: true, tokens: true });
+    return parseFlags('replay', args, REPLAY_FLAGS, VALUE_EXAMPLES);
   } catch (error) {
-    throw invalidFlag(describeParseError(error, args));
+    throw error instanceof FlagError ? invalidFlag(error.message) : error;
   }
-  checkRepeatedFlags(parsed.tokens);
-  return { values: parsed.values, positionals: parsed.positionals };
-}
-
-/**
- * Rejects a repeated flag that takes one value, because parseArgs would silently keep the last
- * value. Flags declared `multiple` (the documented repeatable ones) may repeat.
- */
-function checkRepeatedFlags(tokens: ReadonlyArray<{ kind: string; name?: string; value?: string | undefined }>): void {
-  const values = new Map<string, string[]>();
-  for (const token of tokens) {
-    if (token.kind !== 'option' || token.name === undefined || token.value === undefined) {
-      continue;
-    }
-    const flag = REPLAY_FLAGS[token.name as FlagName];
-    if ('multiple' in flag) {
-      continue;
-    }
-    const flagValues = [...(values.get(token.name) ?? []), token.value];
-    if (flagValues.length > 1) {
-      throw invalidFlag(`--${token.name} is repeated (${flagValues.join(', then ')}); it takes one value, so pass it once`);
-    }
-    values.set(token.name, flagValues);
-  }
-}
-
-/** Rewrites node:util parseArgs errors into one sentence that names the flag. */
-function describeParseError(error: unknown, args: readonly string[]): string {
-  const code = (error as { code?: string }).code;
-  const flag = /'(-[^' ]+)/.exec(describeError(error))?.[1] ?? '';
-  // parseArgs reads a value that starts with a dash, such as -5, as a flag of its own.
-  const next = args[args.indexOf(flag) + 1];
-  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && next !== undefined && /^-\d/.test(next)) {
-    return `${flag} ${next} is invalid; pass a number that is not negative`;
-  }
-  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    return `${flag} is not a flag of nexttap replay; run nexttap replay --help for the flags`;
-  }
-  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-    const name = flag.replace(/^--/, '');
-    if (!Object.hasOwn(REPLAY_FLAGS, name)) {
-      return `${flag} needs a value; run nexttap replay --help for the flags`;
-    }
-    const example = VALUE_EXAMPLES[name as ValueFlagName] as string | undefined;
-    return example === undefined ? `${flag} takes no value; pass ${flag} alone` : `${flag} needs ${example}`;
-  }
-  return describeError(error);
 }
 
 export function invalidFlag(message: string): ReplayError {

@@ -43,6 +43,42 @@ describe('nexttap command line', () => {
     expect(result.stderr).toContain('nexttap: import needs a dataset; use: nexttap import movielens');
   });
 
+  it('names a flag of import that lacks its value', () => {
+    const result = nexttap(['import', 'movielens', '--limit']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('nexttap: --limit needs a number of ratings, such as --limit 20000');
+  });
+
+  it('rejects a repeated flag of import', () => {
+    const result = nexttap(['import', 'movielens', '--limit', '10', '--limit', '20']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('nexttap: --limit is repeated (10, then 20); it takes one value, so pass it once');
+  });
+
+  it('names an unknown flag of serve', () => {
+    const result = nexttap(['serve', '--port', '8080']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('nexttap: --port is not a flag of nexttap serve; run nexttap serve --help for the flags');
+  });
+
+  it('rejects an argument of serve', () => {
+    const result = nexttap(['serve', 'ranker']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('nexttap: unexpected argument ranker; serve takes only --role');
+  });
+
+  it('rejects a repeated role', () => {
+    const result = nexttap(['serve', '--role', 'ranker', '--role', 'ingest']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('nexttap: --role is repeated (ranker, then ingest)');
+  });
+
+  it('names a flag of models that lacks its value', () => {
+    const result = nexttap(['models', 'list', '--models-dir']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('nexttap: --models-dir needs a folder, such as --models-dir models');
+  });
+
   it('prints its version', () => {
     const result = nexttap(['--version']);
     expect(result.code).toBe(0);
