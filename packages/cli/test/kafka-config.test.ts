@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseServerConfig } from '../src/index';
-
-/** Returns the message of the ConfigError that parsing `environment` throws. */
-function configErrorOf(environment: Record<string, string>): string {
-  try {
-    parseServerConfig(environment);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error(`parseServerConfig accepted ${JSON.stringify(environment)}`);
-}
+import { parseServerConfig } from '../src/index';
+import { configErrorOf } from './config-errors';
 
 describe('KAFKA_BROKERS', () => {
   it('splits the broker list', () => {

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigError, ENVIRONMENT_TABLES, parseServerConfig } from '../src/index';
-
-/** Returns the message of the ConfigError that `environment` raises, or '' when it parses. */
-function configErrorOf(environment: Record<string, string>): string {
-  try {
-    parseServerConfig(environment);
-    return '';
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-}
+import { configErrorOf } from './config-errors';
 
 /** Every variable whose default is a number, with that default. */
 const NUMERIC_VARIABLES = ENVIRONMENT_TABLES.flatMap(({ schema, environment }) =>
@@ -104,8 +94,7 @@ describe('parseServerConfig', () => {
 
   it('reads plain digits in every numeric variable', () => {
     for (const [name, defaultValue] of NUMERIC_VARIABLES) {
-      const message = configErrorOf({ [name]: String(defaultValue) });
-      expect(message, name).toBe('');
+      expect(() => parseServerConfig({ [name]: String(defaultValue) }), name).not.toThrow();
     }
     expect(parseServerConfig({ REDIS_COMMAND_TIMEOUT_MS: '75' }).process.redisCommandTimeoutMs).toBe(75);
     expect(parseServerConfig({ MAX_EVENT_LATENESS_MS: '3000000000000' }).ingest.maxEventLatenessMs).toBe(3_000_000_000_000);
