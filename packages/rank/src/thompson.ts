@@ -34,7 +34,11 @@ export function sampleGamma(shape: number, random: () => number): number {
   const c = 1 / Math.sqrt(9 * d);
   for (;;) {
     const z = sampleNormal(random);
-    const v = (1 + c * z) ** 3;
+    // Two multiplications rather than `** 3`, which V8 runs as a call to pow that took about half
+    // the time of a draw. The cube may differ from pow's in the last bit. That changes which item
+    // wins only when two draws are within about 1e-16; the MovieLens replay report stayed the same.
+    const t = 1 + c * z;
+    const v = t * t * t;
     if (v <= 0) {
       continue;
     }
