@@ -167,6 +167,7 @@ describe('id and string bounds', () => {
     const response = await postJson(server, '/v1/events', JSON.stringify({ events }));
     expect(response.statusCode).toBe(400);
     expect(response.json().error).toMatchObject({ code: 'INGEST_ERR_INVALID_REQUEST', field: 'events' });
+    expect(response.json().error.message).toMatch(/^events has more than 500 entries; split it into requests of at most 500 events \(received /);
   });
 });
 

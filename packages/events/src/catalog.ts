@@ -10,19 +10,22 @@ export const MAX_CATEGORIES = 16;
 export const MAX_TAGS = 64;
 export const MAX_TITLE_LENGTH = 512;
 
+/** Message of every invalid `durationMs`, whether of the wrong type, a fraction or negative. 5400000 ms is 90 minutes. */
+const DURATION_MESSAGE = 'durationMs must be a whole number of milliseconds, 0 or more, such as 5400000';
+
 export const catalogItemSchema = z
   .object({
     itemId: idSchema('itemId'),
     categories: z
       .array(idSchema('categories[]'), {
-        required_error: 'categories is missing; send an array of category ids, [] for none',
-        invalid_type_error: 'categories must be an array of category ids, such as ["drama"], or [] for none',
+        required_error: `categories is missing; send an array of up to ${MAX_CATEGORIES} category ids, such as ["drama"], or [] for none`,
+        invalid_type_error: `categories must be an array of up to ${MAX_CATEGORIES} category ids, such as ["drama"], or [] for none`,
       })
       .max(MAX_CATEGORIES, `categories has more than ${MAX_CATEGORIES} entries; keep the ${MAX_CATEGORIES} that describe the item best`)
       .transform((categories) => [...new Set(categories)]),
     creatorId: idSchema('creatorId').optional(),
     tags: z
-      .array(idSchema('tags[]'), { invalid_type_error: 'tags must be an array of tag ids, such as ["award-winner"]' })
+      .array(idSchema('tags[]'), { invalid_type_error: `tags must be an array of up to ${MAX_TAGS} tag ids, such as ["award-winner"]` })
       .max(MAX_TAGS, `tags has more than ${MAX_TAGS} entries; keep the ${MAX_TAGS} that describe the item best`)
       .optional(),
     kind: z
@@ -33,15 +36,15 @@ export const catalogItemSchema = z
       })
       .optional(),
     title: z
-      .string({ invalid_type_error: 'title must be a string' })
-      .max(MAX_TITLE_LENGTH, `title has more than ${MAX_TITLE_LENGTH} characters; shorten it`)
+      .string({ invalid_type_error: `title must be a string of at most ${MAX_TITLE_LENGTH} characters, such as "Casablanca"` })
+      .max(MAX_TITLE_LENGTH, `title has more than ${MAX_TITLE_LENGTH} characters; shorten it to at most ${MAX_TITLE_LENGTH}`)
       .optional(),
-    live: z.boolean({ invalid_type_error: 'live must be true or false' }).optional(),
+    live: z.boolean({ invalid_type_error: 'live must be true or false, such as "live": true' }).optional(),
     publishedAt: timestampSchema('publishedAt').optional(),
     durationMs: z
-      .number({ invalid_type_error: 'durationMs must be a number of milliseconds' })
-      .int('durationMs must be a whole number of milliseconds')
-      .min(0, 'durationMs must not be negative')
+      .number({ invalid_type_error: DURATION_MESSAGE })
+      .int(DURATION_MESSAGE)
+      .min(0, DURATION_MESSAGE)
       .optional(),
   })
   .strict();

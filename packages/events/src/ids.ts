@@ -16,19 +16,20 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  * id typed on two keyboards maps to one Redis key, with no control characters.
  */
 export function idSchema(field: string) {
+  const idDescription = `a string id of 1 to ${MAX_ID_LENGTH} characters, such as "a1b2c3"`;
   return z
     .string({
-      required_error: `${field} is missing; send a non-empty string id`,
-      invalid_type_error: `${field} must be a string id`,
+      required_error: `${field} is missing; send ${idDescription}`,
+      invalid_type_error: `${field} must be ${idDescription}`,
     })
     .transform((value) => value.normalize('NFC'))
     .superRefine((value, context) => {
       if (value.trim().length === 0) {
-        context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} is empty or only whitespace; send a non-empty string id` });
+        context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} is empty or only whitespace; send ${idDescription}` });
       } else if (value.length > MAX_ID_LENGTH) {
         context.addIssue({
           code: z.ZodIssueCode.custom,
-          message: `${field} has ${value.length} characters; the maximum is ${MAX_ID_LENGTH}`,
+          message: `${field} has ${value.length} characters; the maximum is ${MAX_ID_LENGTH}, so send a shorter id`,
         });
       } else if (CONTROL_CHARACTERS.test(value)) {
         context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} contains a control character; remove it` });

@@ -20,16 +20,24 @@ export type InteractionType = (typeof INTERACTION_TYPES)[number];
 /** Maximum dwell accepted on one event: 24 hours in milliseconds. */
 export const MAX_DWELL_MS = 86_400_000;
 
+/** Maximum feed position accepted on one event, counted from 0. */
+export const MAX_POSITION = 10_000;
+
 /** Maximum number of keys in `context`, and maximum length of one context key and one string value. */
 export const MAX_CONTEXT_KEYS = 32;
 export const MAX_CONTEXT_KEY_LENGTH = 64;
 export const MAX_CONTEXT_VALUE_LENGTH = 256;
 
 const contextValue = z.union([
-  z.string().max(MAX_CONTEXT_VALUE_LENGTH, `context values have at most ${MAX_CONTEXT_VALUE_LENGTH} characters`),
+  z.string().max(MAX_CONTEXT_VALUE_LENGTH, `context string values must have at most ${MAX_CONTEXT_VALUE_LENGTH} characters; shorten this one`),
   z.number().finite(),
   z.boolean(),
 ]);
+
+// Each message covers every way its field can be invalid, whether of the wrong type, a fraction or out of range.
+const DWELL_MESSAGE = `dwellMs must be a whole number of milliseconds from 0 to ${MAX_DWELL_MS} (24 hours), such as 4500`;
+const POSITION_MESSAGE = `position must be a whole number from 0 to ${MAX_POSITION}, the item's 0-based position in the feed, such as 3`;
+const VALUE_MESSAGE = 'value must be a finite number, such as 4.5';
 
 /** Returns the message of an invalid `type`: missing, or not one of `INTERACTION_TYPES`. */
 function typeMessage(issue: z.ZodIssueOptionalMessage, context: { data: unknown; defaultError: string }): string {
@@ -54,26 +62,26 @@ export const interactionSchema = z
     itemId: idSchema('itemId'),
     userId: idSchema('userId').optional(),
     dwellMs: z
-      .number({ invalid_type_error: 'dwellMs must be a number of milliseconds' })
-      .int('dwellMs must be a whole number of milliseconds')
-      .min(0, 'dwellMs must not be negative')
-      .max(MAX_DWELL_MS, `dwellMs must be at most ${MAX_DWELL_MS} (24 hours)`)
+      .number({ invalid_type_error: DWELL_MESSAGE })
+      .int(DWELL_MESSAGE)
+      .min(0, DWELL_MESSAGE)
+      .max(MAX_DWELL_MS, DWELL_MESSAGE)
       .optional(),
     position: z
-      .number({ invalid_type_error: 'position must be a number' })
-      .int('position must be a whole number')
-      .min(0, 'position counts from 0 and must not be negative')
-      .max(10_000, 'position must be at most 10000')
+      .number({ invalid_type_error: POSITION_MESSAGE })
+      .int(POSITION_MESSAGE)
+      .min(0, POSITION_MESSAGE)
+      .max(MAX_POSITION, POSITION_MESSAGE)
       .optional(),
     feedId: idSchema('feedId').optional(),
-    value: z.number({ invalid_type_error: 'value must be a number' }).finite('value must be finite').optional(),
+    value: z.number({ invalid_type_error: VALUE_MESSAGE }).finite(VALUE_MESSAGE).optional(),
     context: z
       .record(contextValue)
       .refine((record) => Object.keys(record).length <= MAX_CONTEXT_KEYS, {
-        message: `context has more than ${MAX_CONTEXT_KEYS} keys`,
+        message: `context has more than ${MAX_CONTEXT_KEYS} keys; send at most ${MAX_CONTEXT_KEYS}`,
       })
       .refine((record) => Object.keys(record).every((key) => key.length <= MAX_CONTEXT_KEY_LENGTH), {
-        message: `context keys have at most ${MAX_CONTEXT_KEY_LENGTH} characters`,
+        message: `context keys must have at most ${MAX_CONTEXT_KEY_LENGTH} characters; shorten the longer keys`,
       })
       .optional(),
   })

@@ -1,4 +1,4 @@
-import { INTERACTION_TYPES, MAX_DWELL_MS, type Interaction } from './interaction';
+import { INTERACTION_TYPES, MAX_DWELL_MS, MAX_POSITION, type Interaction } from './interaction';
 import { isPlainId } from './ids';
 import { EPOCH_SECONDS_LIMIT, MAX_TIMESTAMP_MS } from './timestamp';
 
@@ -45,7 +45,7 @@ export function parsePlainInteraction(raw: Record<string, unknown>): Interaction
     interaction.dwellMs = dwellMs;
   }
   if (position !== undefined) {
-    if (!isIntegerWithin(position, 0, 10_000)) {
+    if (!isIntegerWithin(position, 0, MAX_POSITION)) {
       return undefined;
     }
     interaction.position = position;

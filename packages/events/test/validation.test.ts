@@ -70,8 +70,10 @@ describe('validateInteraction', () => {
 
   it('quotes the received value of a wrong type', () => {
     const cases: Array<[Record<string, unknown>, string, string]> = [
-      [{ itemId: 5 }, 'itemId', 'itemId must be a string id (received 5)'],
-      [{ position: 'x' }, 'position', 'position must be a number (received "x")'],
+      [{ itemId: 5 }, 'itemId', 'itemId must be a string id of 1 to 128 characters, such as "a1b2c3" (received 5)'],
+      [{ position: 'x' }, 'position', 'position must be a whole number from 0 to 10000, the item\'s 0-based position in the feed, such as 3 (received "x")'],
+      [{ dwellMs: 'x' }, 'dwellMs', 'dwellMs must be a whole number of milliseconds from 0 to 86400000 (24 hours), such as 4500 (received "x")'],
+      [{ value: '4' }, 'value', 'value must be a finite number, such as 4.5 (received "4")'],
       [{ context: [1, 2] }, 'context', 'context must be of type object (received [1,2])'],
       [{ context: { a: { b: 1 } } }, 'context.a', 'context.a must be a string of at most 256 characters, a finite number or a boolean (received {"b":1})'],
     ];
@@ -193,11 +195,14 @@ describe('validateCatalogItem', () => {
   });
 
   it.each([
-    ['categories as a string', { categories: 'Drama' }, 'categories', 'categories must be an array of category ids, such as ["drama"], or [] for none'],
+    ['categories as a string', { categories: 'Drama' }, 'categories', 'categories must be an array of up to 16 category ids, such as ["drama"], or [] for none'],
+    ['no categories', {}, 'categories', 'categories is missing; send an array of up to 16 category ids, such as ["drama"], or [] for none'],
     ['17 categories', { categories: Array.from({ length: 17 }, (_, index) => `c${index}`) }, 'categories', 'keep the 16 that describe the item best'],
-    ['tags as a string', { categories: [], tags: 'classic' }, 'tags', 'tags must be an array of tag ids'],
-    ['a numeric title', { categories: [], title: 7 }, 'title', 'title must be a string'],
-    ['a long title', { categories: [], title: 'x'.repeat(513) }, 'title', 'title has more than 512 characters; shorten it'],
+    ['tags as a string', { categories: [], tags: 'classic' }, 'tags', 'tags must be an array of up to 64 tag ids, such as ["award-winner"]'],
+    ['a numeric title', { categories: [], title: 7 }, 'title', 'title must be a string of at most 512 characters, such as "Casablanca"'],
+    ['a long title', { categories: [], title: 'x'.repeat(513) }, 'title', 'title has more than 512 characters; shorten it to at most 512'],
+    ['live as a string', { categories: [], live: 'yes' }, 'live', 'live must be true or false, such as "live": true'],
+    ['a negative duration', { categories: [], durationMs: -1 }, 'durationMs', 'durationMs must be a whole number of milliseconds, 0 or more, such as 5400000'],
   ])('names the fix for %s', (_case, fields, field, message) => {
     const result = validateCatalogItem({ itemId: 'm-1', ...fields });
     expect(result.ok || result.rejection.field).toBe(field);

@@ -19,28 +19,34 @@ export interface RejectedEntry extends Rejection {
   index: number;
 }
 
+/** A valid body of `POST /v1/events`, shown when a body is missing, not a JSON object or has no valid `events`. */
+const EVENTS_EXAMPLE = '{"events":[{"eventId":"e1","type":"tap","ts":1767268800000,"sessionId":"s1","itemId":"i1"}]}';
+/** A valid body of `POST /v1/catalog`, shown when a body is missing, not a JSON object or has no valid `items`. */
+const CATALOG_EXAMPLE = '{"items":[{"itemId":"i1","categories":["drama"]}]}';
+
 const eventsBodySchema = z
   .object({
     events: z
-      .array(z.unknown(), { required_error: 'events is missing; send {"events": [...]}', invalid_type_error: 'events must be an array' })
-      .min(1, 'events is empty; send at least one event')
-      .max(MAX_EVENTS_PER_REQUEST, `events has more than ${MAX_EVENTS_PER_REQUEST} entries; split the request`),
+      .array(z.unknown(), {
+        required_error: `events is missing; send an array of 1 to ${MAX_EVENTS_PER_REQUEST} events, as in ${EVENTS_EXAMPLE}`,
+        invalid_type_error: `events must be an array of 1 to ${MAX_EVENTS_PER_REQUEST} events, as in ${EVENTS_EXAMPLE}`,
+      })
+      .min(1, `events is empty; send 1 to ${MAX_EVENTS_PER_REQUEST} events, as in ${EVENTS_EXAMPLE}`)
+      .max(MAX_EVENTS_PER_REQUEST, `events has more than ${MAX_EVENTS_PER_REQUEST} entries; split it into requests of at most ${MAX_EVENTS_PER_REQUEST} events`),
   })
   .strict();
 
 const catalogBodySchema = z
   .object({
     items: z
-      .array(z.unknown(), { required_error: 'items is missing; send {"items": [...]}', invalid_type_error: 'items must be an array' })
-      .min(1, 'items is empty; send at least one catalog item')
-      .max(MAX_EVENTS_PER_REQUEST, `items has more than ${MAX_EVENTS_PER_REQUEST} entries; split the request`),
+      .array(z.unknown(), {
+        required_error: `items is missing; send an array of 1 to ${MAX_EVENTS_PER_REQUEST} catalog items, as in ${CATALOG_EXAMPLE}`,
+        invalid_type_error: `items must be an array of 1 to ${MAX_EVENTS_PER_REQUEST} catalog items, as in ${CATALOG_EXAMPLE}`,
+      })
+      .min(1, `items is empty; send 1 to ${MAX_EVENTS_PER_REQUEST} catalog items, as in ${CATALOG_EXAMPLE}`)
+      .max(MAX_EVENTS_PER_REQUEST, `items has more than ${MAX_EVENTS_PER_REQUEST} entries; split it into requests of at most ${MAX_EVENTS_PER_REQUEST} items`),
   })
   .strict();
-
-/** A valid body of `POST /v1/events`, shown when a body is missing or not a JSON object. */
-const EVENTS_EXAMPLE = '{"events":[{"eventId":"e1","type":"tap","ts":1767268800000,"sessionId":"s1","itemId":"i1"}]}';
-/** A valid body of `POST /v1/catalog`, shown when a body is missing or not a JSON object. */
-const CATALOG_EXAMPLE = '{"items":[{"itemId":"i1","categories":["drama"]}]}';
 /** Characters of a repeated id shown in a message; ids have at most 128. */
 const SHOWN_ID_LENGTH = 64;
 

@@ -23,11 +23,14 @@ export const CURSOR_WITH_CANDIDATES_MESSAGE =
   "With a cursor send sessionId and the first page's userId, and optionally limit, exclude, explain and includeCatalog; " +
   'to rank these candidates, leave cursor out';
 
+/** Message of every invalid `limit` in a body or a query, whether of the wrong type, a fraction or out of range. */
+const LIMIT_MESSAGE = `limit must be a whole number from 1 to ${MAX_FEED_LIMIT}, such as ${DEFAULT_FEED_LIMIT}`;
+
 const limitSchema = z
-  .number({ invalid_type_error: 'limit must be a number' })
-  .int('limit must be a whole number')
-  .min(1, 'limit must be at least 1')
-  .max(MAX_FEED_LIMIT, `limit must be at most ${MAX_FEED_LIMIT}`);
+  .number({ invalid_type_error: LIMIT_MESSAGE })
+  .int(LIMIT_MESSAGE)
+  .min(1, LIMIT_MESSAGE)
+  .max(MAX_FEED_LIMIT, LIMIT_MESSAGE);
 
 export const feedRequestSchema = z
   .object({
@@ -35,25 +38,27 @@ export const feedRequestSchema = z
     userId: idSchema('userId').optional(),
     limit: limitSchema.default(DEFAULT_FEED_LIMIT).describe('Items to return, 1 to 100.'),
     candidates: z
-      .array(idSchema('candidates[]'), { invalid_type_error: 'candidates must be an array of item ids' })
-      .min(1, 'candidates must not be empty; leave it out to rank from the candidate pools')
-      .max(MAX_REQUEST_CANDIDATES, `candidates has more than ${MAX_REQUEST_CANDIDATES} items; send at most ${MAX_REQUEST_CANDIDATES}`)
+      .array(idSchema('candidates[]'), {
+        invalid_type_error: `candidates must be an array of 1 to ${MAX_REQUEST_CANDIDATES} item ids, such as ["i1","i2"]`,
+      })
+      .min(1, `candidates must not be empty; send 1 to ${MAX_REQUEST_CANDIDATES} item ids, such as ["i1","i2"], or leave it out to rank from the candidate pools`)
+      .max(MAX_REQUEST_CANDIDATES, `candidates has more than ${MAX_REQUEST_CANDIDATES} items; send 1 to ${MAX_REQUEST_CANDIDATES} item ids`)
       .optional()
       .describe('Items to re-rank, up to 1,000; without it the ranker generates candidates.'),
     exclude: z
-      .array(idSchema('exclude[]'), { invalid_type_error: 'exclude must be an array of item ids' })
-      .max(MAX_REQUEST_CANDIDATES, `exclude has more than ${MAX_REQUEST_CANDIDATES} items; send at most ${MAX_REQUEST_CANDIDATES}`)
+      .array(idSchema('exclude[]'), { invalid_type_error: `exclude must be an array of at most ${MAX_REQUEST_CANDIDATES} item ids, such as ["i7"]` })
+      .max(MAX_REQUEST_CANDIDATES, `exclude has more than ${MAX_REQUEST_CANDIDATES} items; send at most ${MAX_REQUEST_CANDIDATES} item ids`)
       .optional()
       .describe('Items never to return.'),
     cursor: z
-      .string({ invalid_type_error: 'cursor must be a string' })
-      .min(1, 'cursor must not be empty; leave it out for a first page')
+      .string({ invalid_type_error: `cursor must be a string of 1 to ${MAX_CURSOR_LENGTH} characters, the nextCursor of the previous page sent unchanged` })
+      .min(1, 'cursor must not be empty; leave it out for a first page, or send the nextCursor of the previous page unchanged')
       .max(MAX_CURSOR_LENGTH, `cursor has more than ${MAX_CURSOR_LENGTH} characters; send the nextCursor of the previous page unchanged`)
       .optional()
       .describe("nextCursor of the previous page: returns the next page of the same ranking, without repeats. Send it with the first page's sessionId and userId, and without candidates."),
-    explain: z.boolean({ invalid_type_error: 'explain must be true or false' }).default(false)
+    explain: z.boolean({ invalid_type_error: 'explain must be true or false, such as "explain": true' }).default(false)
       .describe('Adds to each item its candidate sources, the rules that moved it and its top feature contributions.'),
-    includeCatalog: z.boolean({ invalid_type_error: 'includeCatalog must be true or false' }).default(false)
+    includeCatalog: z.boolean({ invalid_type_error: 'includeCatalog must be true or false, such as "includeCatalog": true' }).default(false)
       .describe("Adds each item's title, categories, creator, kind and live flag from the catalog."),
   })
   .strict()
@@ -70,7 +75,7 @@ export type FeedRequest = z.infer<typeof feedRequestSchema>;
 
 /**
  * `limit` of a query string, written in plain digits. z.coerce.number() reads `0x2`, `1e1` and
- * ` 5` as numbers and an empty value as 0, which would fail as "at least 1".
+ * ` 5` as numbers and an empty value as 0, so an empty limit would be rejected as out of range.
  */
 const queryLimitSchema = z.preprocess((value, context) => {
   if (typeof value !== 'string') {
@@ -94,7 +99,7 @@ export const liveFeedQuerySchema = z
     sessionId: idSchema('sessionId'),
     userId: idSchema('userId').optional(),
     limit: queryLimitSchema.default(DEFAULT_FEED_LIMIT).describe('Items to return, 1 to 100.'),
-    includeCatalog: z.enum(['true', 'false'], { errorMap: () => ({ message: 'includeCatalog must be true or false' }) }).default('false'),
+    includeCatalog: z.enum(['true', 'false'], { errorMap: () => ({ message: 'includeCatalog must be true or false, such as includeCatalog=true' }) }).default('false'),
   })
   .strict();
 

@@ -145,7 +145,27 @@ describe('POST /v1/feed', () => {
   it('keeps the range check of the live feed query limit', async () => {
     const response = await app.inject({ method: 'GET', url: '/v1/feed/live?sessionId=s&limit=0' });
     expect(response.statusCode).toBe(400);
-    expect(response.json().error).toMatchObject({ code: 'RANKER_ERR_INVALID_REQUEST', field: 'limit', message: 'limit must be at least 1 (received "0")' });
+    expect(response.json().error).toMatchObject({ code: 'RANKER_ERR_INVALID_REQUEST', field: 'limit', message: 'limit must be a whole number from 1 to 100, such as 20 (received "0")' });
+  });
+
+  it.each([
+    ['limit', '"x"', 'limit must be a whole number from 1 to 100, such as 20 (received "x")'],
+    ['limit', '101', 'limit must be a whole number from 1 to 100, such as 20 (received 101)'],
+    ['limit', '2.5', 'limit must be a whole number from 1 to 100, such as 20 (received 2.5)'],
+    ['explain', '"yes"', 'explain must be true or false, such as "explain": true (received "yes")'],
+    ['includeCatalog', '1', 'includeCatalog must be true or false, such as "includeCatalog": true (received 1)'],
+    ['candidates', '"i1"', 'candidates must be an array of 1 to 1000 item ids, such as ["i1","i2"] (received "i1")'],
+    ['exclude', '"i1"', 'exclude must be an array of at most 1000 item ids, such as ["i7"] (received "i1")'],
+    ['cursor', '5', 'cursor must be a string of 1 to 256 characters, the nextCursor of the previous page sent unchanged (received 5)'],
+  ])('names range and example for %s %s', async (field, value, message) => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/feed',
+      payload: `{"sessionId":"s","${field}":${value}}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({ code: 'RANKER_ERR_INVALID_REQUEST', field, message });
   });
 
   it.each([

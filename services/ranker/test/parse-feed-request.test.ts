@@ -38,9 +38,9 @@ describe('parseFeedRequest', () => {
 
   it('rejects lists the fast path leaves to the schema', () => {
     const cases: Array<[unknown, string]> = [
-      [{ sessionId: 's', candidates: [] }, 'candidates must not be empty'],
-      [{ sessionId: 's', candidates: Array.from({ length: 1_001 }, (_, index) => `i${index}`) }, 'candidates has more than 1000 items; send at most 1000'],
-      [{ sessionId: 's', exclude: Array.from({ length: 1_001 }, (_, index) => `i${index}`) }, 'exclude has more than 1000 items; send at most 1000'],
+      [{ sessionId: 's', candidates: [] }, 'candidates must not be empty; send 1 to 1000 item ids'],
+      [{ sessionId: 's', candidates: Array.from({ length: 1_001 }, (_, index) => `i${index}`) }, 'candidates has more than 1000 items; send 1 to 1000 item ids'],
+      [{ sessionId: 's', exclude: Array.from({ length: 1_001 }, (_, index) => `i${index}`) }, 'exclude has more than 1000 items; send at most 1000 item ids'],
       [{ sessionId: 's', candidates: ['ok', '   '] }, 'candidates[] is empty or only whitespace'],
       [{ sessionId: 's', candidates: ['ok', 'x'.repeat(129)] }, 'candidates[] has 129 characters'],
       [{ sessionId: 's', exclude: ['a\u0000b'] }, 'exclude[] contains a control character'],
