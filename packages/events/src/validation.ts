@@ -163,7 +163,11 @@ function describeIssue(issue: z.ZodIssue | undefined, raw: Record<string, unknow
       message: `${field} must be a string of at most ${MAX_CONTEXT_VALUE_LENGTH} characters, a finite number or a boolean (received ${received})`,
     };
   }
-  return { code: REJECTION_REASONS.invalidField, field, message: prefixField(field, issue.message) };
+  // A value out of range or of the wrong form: the message states the accepted range or form, and
+  // the value follows, as it does for a wrong type.
+  const rangeOrForm: readonly string[] = [z.ZodIssueCode.too_small, z.ZodIssueCode.too_big, z.ZodIssueCode.not_finite, z.ZodIssueCode.invalid_string];
+  const message = prefixField(field, issue.message);
+  return { code: REJECTION_REASONS.invalidField, field, message: rangeOrForm.includes(issue.code) ? `${message} (received ${received})` : message };
 }
 
 /** Returns the value at `path` in `raw`, or undefined where the path ends early. */

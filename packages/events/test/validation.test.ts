@@ -149,6 +149,13 @@ describe('validateInteraction', () => {
     expect(result.ok || result.rejection.field).toBe('dwellMs');
   });
 
+  it('names an out-of-range value in the message', () => {
+    const dwell = validateInteraction(tap({ dwellMs: -5 }), options);
+    expect(dwell.ok || dwell.rejection.message).toBe('dwellMs must be a whole number of milliseconds from 0 to 86400000 (24 hours), such as 4500 (received -5)');
+    const position = validateInteraction(tap({ position: 10_001 }), options);
+    expect(position.ok || position.rejection.message).toMatch(/\(received 10001\)$/);
+  });
+
   it('rejects a non-object', () => {
     expect(validateInteraction([1, 2], options).ok).toBe(false);
     expect(validateInteraction('tap', options).ok).toBe(false);
