@@ -203,8 +203,9 @@ class WindowCounts {
   private readonly categoryNumbers: number[] = [];
   /** Creator number of each item, or -1 without a creator. */
   private readonly creatorNumbers: Int32Array;
-  /** Numbers of this ranking by process-wide category number (`categoryNumber`). */
-  private readonly categoryNumberOf = new Map<number, number>();
+  /** The stamp of this ranking in `categoryStamps` (`nextRankingStamp`). */
+  private readonly stamp = nextRankingStamp();
+  private localCategoryCount = 0;
   private readonly creatorNumberOf = new Map<string, number>();
   /** Items in the window per category number and per creator number; they grow as numbers are given. */
   private readonly categoryCounts: number[] = [];
@@ -226,10 +227,16 @@ class WindowCounts {
       const facts = factsOf(this.items[this.prepared] as ScoredItem);
       const start = this.categoryNumbers.length;
       for (const category of facts?.categoryNumbers ?? NO_CATEGORIES) {
-        let number = this.categoryNumberOf.get(category);
-        if (number === undefined) {
-          number = this.categoryNumberOf.size;
-          this.categoryNumberOf.set(category, number);
+        if (category >= localCategoryNumbers.length) {
+          growCategoryTables(category);
+        }
+        let number: number;
+        if (categoryStamps[category] === this.stamp) {
+          number = localCategoryNumbers[category] as number;
+        } else {
+          number = this.localCategoryCount++;
+          categoryStamps[category] = this.stamp;
+          localCategoryNumbers[category] = number;
           this.categoryCounts.push(0);
         }
         // An item counts once per category, even when its record lists the category twice.
@@ -334,6 +341,37 @@ export function mayExplore(item: ScoredItem, settings: FeedRuleSettings, nowMs: 
 }
 
 const NO_CATEGORIES = new Int32Array(0);
+
+/**
+ * A ranking's own number of each process-wide category number, valid where `categoryStamps`
+ * contains that ranking's stamp. One pair of arrays serves every ranking, because a ranking
+ * numbers its categories synchronously, and a new stamp makes the entries of earlier rankings
+ * stale without clearing them. A map per ranking cost a lookup per category of every scanned item.
+ */
+let localCategoryNumbers = new Int32Array(64);
+let categoryStamps = new Int32Array(64);
+let lastRankingStamp = 0;
+
+function nextRankingStamp(): number {
+  // Stamps wrap before the 32-bit limit; the stale marks are cleared then.
+  if (lastRankingStamp === 0x7fffffff) {
+    lastRankingStamp = 0;
+    categoryStamps.fill(0);
+  }
+  lastRankingStamp += 1;
+  return lastRankingStamp;
+}
+
+/** Grows the category tables to hold `category`, a process-wide category number. */
+function growCategoryTables(category: number): void {
+  const length = Math.max(category + 1, 2 * localCategoryNumbers.length);
+  const numbers = new Int32Array(length);
+  numbers.set(localCategoryNumbers);
+  const stamps = new Int32Array(length);
+  stamps.set(categoryStamps);
+  localCategoryNumbers = numbers;
+  categoryStamps = stamps;
+}
 
 /**
  * Adds a rule effect to an item. An item's first effect replaces its empty list with a list of
