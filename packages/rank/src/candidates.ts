@@ -81,30 +81,90 @@ export function generateCandidates(
     { source: 'fresh', itemIds: pools.fresh, limit: limits.fresh },
     { source: 'popular', itemIds: pools.popular, limit: limits.popular },
   );
-  return mergeRoundRobin(lists, limits.total);
+  return mergeRoundRobin(pools, lists, limits.total);
+}
+
+/**
+ * Per pool snapshot, a slot for every pooled item, and per slot the stamp of the merge that last
+ * proposed the item and the item's place in that merge's list. A merge then finds an item proposed
+ * before in two typed arrays instead of a map it fills anew for each request. Places rather than
+ * candidates, so that the index keeps no request's objects alive.
+ */
+interface MergeIndex {
+  slots: Map<string, number>;
+  stamps: Int32Array;
+  places: Int32Array;
+  stamp: number;
+}
+
+const mergeIndexes = new WeakMap<PoolSnapshot, MergeIndex>();
+
+function mergeIndexOf(pools: PoolSnapshot): MergeIndex {
+  let index = mergeIndexes.get(pools);
+  if (index === undefined) {
+    const slots = new Map<string, number>();
+    const addAll = (itemIds: readonly string[]) => {
+      for (const itemId of itemIds) {
+        if (!slots.has(itemId)) {
+          slots.set(itemId, slots.size);
+        }
+      }
+    };
+    addAll(pools.popular);
+    addAll(pools.trending);
+    addAll(pools.fresh);
+    addAll(pools.live);
+    pools.byCategory.forEach(addAll);
+    index = { slots, stamps: new Int32Array(slots.size), places: new Int32Array(slots.size), stamp: 0 };
+    mergeIndexes.set(pools, index);
+  }
+  return index;
 }
 
 /** Merges source lists round-robin without repeats, stopping at `total` distinct items. */
-function mergeRoundRobin(lists: readonly SourceList[], total: number): Candidate[] {
-  const merged = new Map<string, Candidate>();
-  const longest = Math.max(0, ...lists.map((list) => Math.min(list.itemIds.length, list.limit)));
+function mergeRoundRobin(pools: PoolSnapshot, lists: readonly SourceList[], total: number): Candidate[] {
+  const index = mergeIndexOf(pools);
+  // Stamps wrap before the 32-bit limit; the stale marks are cleared then.
+  if (index.stamp === 0x7fffffff) {
+    index.stamp = 0;
+    index.stamps.fill(0);
+  }
+  const stamp = ++index.stamp;
+  const { slots, stamps, places } = index;
+  // Items outside every pool: co-visitation neighbours, at most `limits.covisit` of them.
+  let unpooled: Map<string, number> | undefined;
+  const merged: Candidate[] = [];
+  let longest = 0;
+  for (let listIndex = 0; listIndex < lists.length; listIndex++) {
+    const list = lists[listIndex] as SourceList;
+    longest = Math.max(longest, Math.min(list.itemIds.length, list.limit));
+  }
   for (let rank = 0; rank < longest; rank++) {
-    for (const { source, itemIds, limit } of lists) {
-      const itemId = rank < limit ? itemIds[rank] : undefined;
-      if (itemId === undefined) {
+    for (let listIndex = 0; listIndex < lists.length; listIndex++) {
+      const list = lists[listIndex] as SourceList;
+      if (rank >= list.limit || rank >= list.itemIds.length) {
         continue;
       }
-      const existing = merged.get(itemId);
+      const itemId = list.itemIds[rank] as string;
+      const slot = slots.get(itemId);
+      const place = slot === undefined ? unpooled?.get(itemId) : stamps[slot] === stamp ? places[slot] : undefined;
+      const existing = place === undefined ? undefined : merged[place];
       if (existing !== undefined) {
-        if (!existing.sources.includes(source)) {
-          existing.sources.push(source);
+        if (!existing.sources.includes(list.source)) {
+          existing.sources.push(list.source);
         }
-      } else if (merged.size < total) {
-        merged.set(itemId, { itemId, sources: [source] });
+      } else if (merged.length < total) {
+        if (slot === undefined) {
+          (unpooled ??= new Map()).set(itemId, merged.length);
+        } else {
+          stamps[slot] = stamp;
+          places[slot] = merged.length;
+        }
+        merged.push({ itemId, sources: [list.source] });
       }
     }
   }
-  return [...merged.values()];
+  return merged;
 }
 
 /**
