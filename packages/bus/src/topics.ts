@@ -25,10 +25,10 @@ export function topicName(prefix: string, name: string): string {
   return prefix.length === 0 ? name : `${prefix}.${name}`;
 }
 
-/** Longest name in TOPICS: `interactions.dlq`. */
+/** The longest name in TOPICS, `interactions.dlq`. */
 const LONGEST_TOPIC = Object.values(TOPICS).reduce((longest, name) => (name.length > longest.length ? name : longest));
 
-/** Max length of a topic prefix, in characters: the prefix, a dot and the longest name in TOPICS fit in a Kafka topic name. */
+/** Maximum length of a topic prefix, in characters, so that the prefix, a dot and the longest name in TOPICS fit in a Kafka topic name. */
 export const MAX_TOPIC_PREFIX_LENGTH = MAX_TOPIC_NAME_LENGTH - 1 - LONGEST_TOPIC.length;
 
 /**

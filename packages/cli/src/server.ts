@@ -174,7 +174,12 @@ function requestTimeoutOptions(requestTimeoutMs: number): ServerOptions {
  * connect to, so its URL names the loopback address of the same family.
  */
 export function serverUrl(host: string, port: number): string {
-  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  let reachable = host;
+  if (host === '0.0.0.0') {
+    reachable = '127.0.0.1';
+  } else if (host === '::') {
+    reachable = '::1';
+  }
   return isIPv6(reachable) ? `http://[${reachable}]:${port}` : `http://${reachable}:${port}`;
 }
 

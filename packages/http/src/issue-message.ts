@@ -60,11 +60,11 @@ function describeDefaultIssue(issue: z.ZodIssue, path: string, received: unknown
       }
       return `${path} must be ${typePhrase(issue.expected)}; received ${receivedText}`;
     case z.ZodIssueCode.too_small: {
-      const relation = issue.exact === true ? 'exactly' : issue.inclusive ? 'at least' : 'above';
+      const relation = boundRelation(issue.exact === true, issue.inclusive, 'at least', 'above');
       return `${path} must ${boundPhrase(issue.type, issue.minimum, relation)}; received ${receivedText}`;
     }
     case z.ZodIssueCode.too_big: {
-      const relation = issue.exact === true ? 'exactly' : issue.inclusive ? 'at most' : 'below';
+      const relation = boundRelation(issue.exact === true, issue.inclusive, 'at most', 'below');
       return `${path} must ${boundPhrase(issue.type, issue.maximum, relation)}; received ${receivedText}`;
     }
     case z.ZodIssueCode.not_finite:
@@ -82,7 +82,7 @@ function describeDefaultIssue(issue: z.ZodIssue, path: string, received: unknown
  * Phrases a size or range bound, such as "have at least 1 entry" for an array or "be greater than
  * 0" for a number. `above` and `below` are the exclusive bounds.
  */
-function boundPhrase(type: string, bound: number | bigint, relation: 'exactly' | 'at least' | 'above' | 'at most' | 'below'): string {
+function boundPhrase(type: string, bound: number | bigint, relation: BoundRelation): string {
   const count = Number(bound);
   if (type === 'string' && count === 1 && relation === 'at least') {
     return 'not be empty';
@@ -93,8 +93,8 @@ function boundPhrase(type: string, bound: number | bigint, relation: 'exactly' |
     return `have ${words[relation]} ${count} ${count === 1 ? singular : plural}`;
   }
   const words = { exactly: 'exactly', 'at least': 'at least', above: 'greater than', 'at most': 'at most', below: 'less than' } as const;
-  const shown = type === 'date' ? new Date(count).toISOString() : String(bound);
-  return `be ${words[relation]} ${shown}`;
+  const boundText = type === 'date' ? new Date(count).toISOString() : String(bound);
+  return `be ${words[relation]} ${boundText}`;
 }
 
 /** Names the JSON type zod expected, with its article. */
@@ -145,4 +145,15 @@ function valueAt(value: unknown, path: ReadonlyArray<string | number>): unknown 
     current = (current as Record<string | number, unknown>)[segment];
   }
   return current;
+}
+
+/** How a value must relate to a bound. */
+type BoundRelation = 'exactly' | 'at least' | 'above' | 'at most' | 'below';
+
+/** Returns how a value must relate to a bound: `exactly`, or the inclusive or exclusive phrase. */
+function boundRelation(exact: boolean, inclusive: boolean, inclusivePhrase: BoundRelation, exclusivePhrase: BoundRelation): BoundRelation {
+  if (exact) {
+    return 'exactly';
+  }
+  return inclusive ? inclusivePhrase : exclusivePhrase;
 }

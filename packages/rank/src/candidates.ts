@@ -147,7 +147,12 @@ function mergeRoundRobin(pools: PoolSnapshot, lists: readonly SourceList[], tota
       }
       const itemId = list.itemIds[rank] as string;
       const slot = slots.get(itemId);
-      const place = slot === undefined ? unpooled?.get(itemId) : stamps[slot] === stamp ? places[slot] : undefined;
+      let place: number | undefined;
+      if (slot === undefined) {
+        place = unpooled?.get(itemId);
+      } else if (stamps[slot] === stamp) {
+        place = places[slot];
+      }
       const existing = place === undefined ? undefined : merged[place];
       if (existing !== undefined) {
         if (!existing.sources.includes(list.source)) {

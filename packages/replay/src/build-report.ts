@@ -22,8 +22,9 @@ export interface ReportInput {
 const TIME_BUCKETS = 10;
 
 /**
- * The columns whose means the report bootstraps: whether the candidates held the target, then
- * each ranker's columns in `rankerColumns` order. `buildReport` takes their intervals in this order.
+ * Returns the columns whose means the report bootstraps: whether the candidates contained the
+ * target, then each ranker's columns in `rankerColumns` order. `buildReport` takes their intervals
+ * in this order.
  */
 export function reportColumns(points: PointLog): Float64Array[] {
   return [Float64Array.from(points.targetRetrieved), ...points.rankers.flatMap((_, rankerIndex) => rankerColumns(points, rankerIndex))];

@@ -133,7 +133,7 @@ interface IndexedId {
  * Rejects the whole request with INGEST_ERR_INVALID_REQUEST when two valid entries share an id,
  * naming both. Ingest applies an eventId once, so it would drop the later event as a repeat after
  * the reply counted it as accepted. A later catalog record of an item replaces the earlier one, so
- * only the later of two would take effect; the request is rejected rather than one picked for the client.
+ * only the later of two would take effect. The request is rejected rather than one picked for the client.
  * Ids are compared after NFC normalisation, as ingest compares them.
  */
 function rejectRepeatedIds(ids: readonly IndexedId[], names: { list: 'events' | 'items'; idField: 'eventId' | 'itemId'; fix: string }): void {
