@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parsePlainInteger } from '@nexttap/http';
 import { FlagError, parseFlags } from './command-flags';
 import { importMovieLens } from './import-command';
 import { runModelsCommand, runTrainCommand } from './models-command';
@@ -130,8 +131,9 @@ function packageVersion(): string {
 }
 
 function parseCount(option: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 0) {
+  // Plain digits only, as the settings read them: Number() would also take `0x10`, `1e3` and ` 5`.
+  const value = parsePlainInteger(text);
+  if (value === undefined || !Number.isSafeInteger(value) || value < 0) {
     fail(`${option} ${text} is invalid; pass a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`);
   }
   return value;

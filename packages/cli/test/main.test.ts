@@ -43,6 +43,12 @@ describe('nexttap command line', () => {
     expect(result.stderr).toContain('nexttap: import needs a dataset; use: nexttap import movielens');
   });
 
+  it('rejects an import count in hexadecimal', () => {
+    const result = nexttap(['import', 'movielens', '--limit', '0x10']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--limit 0x10 is invalid; pass a whole number from 0 to 9007199254740991');
+  });
+
   it('names a flag of import that lacks its value', () => {
     const result = nexttap(['import', 'movielens', '--limit']);
     expect(result.code).toBe(2);
