@@ -69,6 +69,12 @@ describe('collector request checks', () => {
     });
   });
 
+  it('accepts one eventId in two sessions', async () => {
+    const response = await post('/v1/events', JSON.stringify({ events: [tap('e1'), tap('e1', { sessionId: 's2' })] }));
+    expect(response.statusCode).toBe(202);
+    expect(response.json().accepted).toBe(2);
+  });
+
   it('compares eventIds in their NFC form', async () => {
     const response = await post('/v1/events', JSON.stringify({ events: [tap('caf\u00e9'), tap('cafe\u0301')] }));
     expect(response.statusCode).toBe(400);

@@ -77,7 +77,7 @@ export function registerCollectorRoutes(instance: FastifyInstance, dependencies:
       const result = validateInteraction(raw, { nowMs, maxFutureSkewMs: config.maxFutureSkewMs, maxLatenessMs: config.maxEventLatenessMs });
       if (result.ok) {
         records.push({ key: result.value.sessionId, value: JSON.stringify(result.value) });
-        ids.push({ index, id: result.value.eventId });
+        ids.push({ index, id: result.value.eventId, scope: result.value.sessionId });
       } else {
         rejected.push({ index, ...result.rejection });
         received.inc({ topic: TOPICS.interactions, outcome: result.rejection.code });
@@ -127,19 +127,23 @@ export function registerCollectorRoutes(instance: FastifyInstance, dependencies:
 interface IndexedId {
   index: number;
   id: string;
+  /** The session of an event: ingest recognises a repeat by session and eventId together. */
+  scope?: string;
 }
 
 /**
  * Rejects the whole request with INGEST_ERR_INVALID_REQUEST when two valid entries share an id,
- * naming both. Ingest applies an eventId once, so it would drop the later event as a repeat after
- * the reply counted it as accepted. A later catalog record of an item replaces the earlier one, so
+ * naming both. Ingest applies an event once per session and eventId, so it would drop the later
+ * event of one session as a repeat after the reply counted it as accepted. A later catalog record of an item replaces the earlier one, so
  * only the later of two would take effect. The request is rejected rather than one picked for the client.
  * Ids are compared after NFC normalisation, as ingest compares them.
  */
 function rejectRepeatedIds(ids: readonly IndexedId[], names: { list: 'events' | 'items'; idField: 'eventId' | 'itemId'; fix: string }): void {
   const firstIndexById = new Map<string, number>();
-  for (const { index, id } of ids) {
-    const firstIndex = firstIndexById.get(id);
+  for (const { index, id, scope } of ids) {
+    // A NUL byte never occurs in an id, so it separates the session from the eventId.
+    const key = scope === undefined ? id : `${scope}\u0000${id}`;
+    const firstIndex = firstIndexById.get(key);
     if (firstIndex !== undefined) {
       const { list, idField, fix } = names;
       throw ingestError(
@@ -148,7 +152,7 @@ function rejectRepeatedIds(ids: readonly IndexedId[], names: { list: 'events' | 
         { field: `${list}.${index}.${idField}` },
       );
     }
-    firstIndexById.set(id, index);
+    firstIndexById.set(key, index);
   }
 }
 
