@@ -97,8 +97,8 @@ export function generateCandidates(
 interface MergeIndex {
   slots: Map<string, number>;
   /**
-   * Per pool list, its items' slots in list order: a merge reads a pooled item's slot from an
-   * array instead of looking its id up, which saved most of the 600 or so id lookups of a merge.
+   * Per pool list, its items' slots in list order. A merge reads a pooled item's slot from this
+   * array, so of its 600 or so proposals only the co-visitation ids are looked up by id.
    */
   listSlots: Map<readonly string[], Int32Array>;
   stamps: Int32Array;
@@ -114,16 +114,16 @@ function mergeIndexOf(pools: PoolSnapshot): MergeIndex {
     const slots = new Map<string, number>();
     const listSlots = new Map<readonly string[], Int32Array>();
     const addAll = (itemIds: readonly string[]) => {
-      const ofList = new Int32Array(itemIds.length);
+      const slotsOfList = new Int32Array(itemIds.length);
       itemIds.forEach((itemId, position) => {
         let slot = slots.get(itemId);
         if (slot === undefined) {
           slot = slots.size;
           slots.set(itemId, slot);
         }
-        ofList[position] = slot;
+        slotsOfList[position] = slot;
       });
-      listSlots.set(itemIds, ofList);
+      listSlots.set(itemIds, slotsOfList);
     };
     addAll(pools.popular);
     addAll(pools.trending);
