@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { catalogItemSchema, type CatalogItem } from './catalog';
 import { interactionSchema, MAX_CONTEXT_VALUE_LENGTH, type Interaction } from './interaction';
+import { parsePlainCatalogItem } from './plain-catalog-item';
 import { parsePlainInteraction } from './plain-interaction';
 
 /**
@@ -83,6 +84,10 @@ export function validateInteraction(raw: unknown, options: ValidationOptions): V
 
 /** Validates one catalog record and normalises it. */
 export function validateCatalogItem(raw: unknown): Validated<CatalogItem> {
+  const plain = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? parsePlainCatalogItem(raw as Record<string, unknown>) : undefined;
+  if (plain !== undefined) {
+    return { ok: true, value: plain };
+  }
   return validateWith(catalogItemSchema, raw, `remove it; a catalog item takes only ${Object.keys(catalogItemSchema.shape).join(', ')}`);
 }
 
