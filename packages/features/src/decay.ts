@@ -26,7 +26,12 @@ export function forwardWeight(weight: number, tMs: number, landmarkMs: number, h
 
 /** Returns the decayed value at `nowMs` of a sum stored against `landmarkMs`. */
 export function readDecayed(scaled: number, landmarkMs: number, nowMs: number, halfLifeMs: number): number {
-  return scaled / 2 ** ((nowMs - landmarkMs) / halfLifeMs);
+  return scaled / decayDivisor(landmarkMs, nowMs, halfLifeMs);
+}
+
+/** Returns what `readDecayed` divides a sum by: a caller that reads many sums of one landmark and half-life computes it once. */
+export function decayDivisor(landmarkMs: number, nowMs: number, halfLifeMs: number): number {
+  return 2 ** ((nowMs - landmarkMs) / halfLifeMs);
 }
 
 /** Tells whether writing an event at `tMs` must first move the landmark forward. */

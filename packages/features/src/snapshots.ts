@@ -1,6 +1,6 @@
 import type { CatalogItem } from '@nexttap/events';
 import { catalogFactsOf, type CatalogFacts } from './catalog-facts';
-import { readDecayed } from './decay';
+import { decayDivisor, readDecayed } from './decay';
 import { allocateItemColumns, type ItemColumns } from './item-columns';
 import { keys } from './keys';
 import { halfLifeOfField, LANDMARK_FIELD, ZSET_LANDMARK_SUFFIX, type ReadRequest, type ReadResult } from './operations';
@@ -554,8 +554,10 @@ export function covisitScoresOf(itemIds: readonly string[], lists: readonly Read
     if (list.kind !== 'zsetTop') {
       continue;
     }
+    // One divisor per list, as `readDecayed` would compute it for each member.
+    const divisor = decayDivisor(list.landmarkMs, nowMs, FEATURE_SETTINGS.covisitHalfLifeMs);
     for (const { member, score } of list.value) {
-      sums.set(member, (sums.get(member) ?? 0) + readDecayed(score / COVISIT_SCORE_SCALE, list.landmarkMs, nowMs, FEATURE_SETTINGS.covisitHalfLifeMs));
+      sums.set(member, (sums.get(member) ?? 0) + score / COVISIT_SCORE_SCALE / divisor);
     }
   }
   // Items are visited from the end and each sum is used once, so that a repeated item id gets
@@ -644,10 +646,18 @@ function decayHash(fields: Record<string, string>, nowMs: number): Map<string, n
   if (!Number.isFinite(landmarkMs)) {
     return result;
   }
+  // The fields of one hash share a few half-lives (one for affinities, four for the global
+  // counters), so the divisor is computed again only when the half-life changes.
+  let divisorHalfLifeMs = Number.NaN;
+  let divisor = 1;
   for (const [field, text] of Object.entries(fields)) {
     const halfLifeMs = halfLifeOfField(field);
     if (halfLifeMs !== undefined) {
-      result.set(field, readDecayed(Number(text), landmarkMs, nowMs, halfLifeMs));
+      if (halfLifeMs !== divisorHalfLifeMs) {
+        divisorHalfLifeMs = halfLifeMs;
+        divisor = decayDivisor(landmarkMs, nowMs, halfLifeMs);
+      }
+      result.set(field, Number(text) / divisor);
     }
   }
   return result;
