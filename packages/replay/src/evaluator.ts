@@ -99,11 +99,11 @@ export class PointEvaluator {
     for (const ranker of this.rankers) {
       const rankerStartedMs = performance.now();
       const random = createRandom(hashText(`${ranker.description.name}\t${request.key}`, this.settings.seed));
-      const scores = await ranker.score({ session: request.session, user: request.user, items, nowMs: request.nowMs, random });
+      const { scores, tieBreak } = await ranker.score({ session: request.session, user: request.user, items, nowMs: request.nowMs, random });
       const ranked =
         this.settings.protocol === 'full' && ranker.description.kind === 'model'
           ? this.orderWithRules(candidates, items, scores, createRandom(hashText(request.key, this.settings.seed)), request)
-          : orderByScore(itemIds, scores, targetIndex, request.depth);
+          : orderByScore(itemIds, scores, tieBreak, targetIndex, request.depth);
       results.push({ ...ranked, latencyMs: performance.now() - rankerStartedMs });
     }
     return { candidateCount: candidates.length, targetRetrieved: targetIndex >= 0, results, candidateLatencyMs };
@@ -161,11 +161,18 @@ export class PointEvaluator {
 }
 
 /**
- * Orders by score alone, in `sortByScore`'s order (score descending, then item id), without
- * sorting every candidate: it counts the items ahead of the target and selects the first `depth`.
- * A target past `DEFAULT_RANKING_DEPTH` is not in the kept ranking, so its rank is 0.
+ * Orders by score alone, in `sortByScore`'s order (score descending, then item id), or with a
+ * tie-break between score and id, without sorting every candidate: it counts the items ahead of the
+ * target and selects the first `depth`. A target past `DEFAULT_RANKING_DEPTH` is not in the kept
+ * ranking, so its rank is 0.
  */
-function orderByScore(itemIds: readonly string[], scores: ArrayLike<number>, targetIndex: number, depth: number): Omit<RankerResult, 'latencyMs'> {
-  const { rank, top } = rankByScore(scores, itemIds, targetIndex, Math.min(depth, DEFAULT_RANKING_DEPTH));
+function orderByScore(
+  itemIds: readonly string[],
+  scores: ArrayLike<number>,
+  tieBreak: ArrayLike<number> | undefined,
+  targetIndex: number,
+  depth: number,
+): Omit<RankerResult, 'latencyMs'> {
+  const { rank, top } = rankByScore(scores, itemIds, targetIndex, Math.min(depth, DEFAULT_RANKING_DEPTH), tieBreak);
   return { rank: rank > DEFAULT_RANKING_DEPTH ? 0 : rank, top: top.map((index) => itemIds[index] as string) };
 }

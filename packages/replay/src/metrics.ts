@@ -61,19 +61,28 @@ function jaccardDistance(a: ReadonlySet<string>, b: ReadonlySet<string>): number
 
 /**
  * Ranks items by score, highest first, ties by item id in UTF-16 order: the order `rankFeed`
- * serves. Returns the 1-based rank of `targetIndex` and the indexes of the first `depth` items.
+ * serves. With `tieBreak`, items of equal score are ordered by it, highest first, before their
+ * ids. Returns the 1-based rank of `targetIndex` and the indexes of the first `depth` items.
  */
 export function rankByScore(
   scores: ArrayLike<number>,
   itemIds: readonly string[],
   targetIndex: number,
   depth: number,
+  tieBreak?: ArrayLike<number>,
 ): { rank: number; top: number[] } {
   const before = (a: number, b: number) => {
     const scoreA = scores[a] as number;
     const scoreB = scores[b] as number;
     if (scoreA !== scoreB) {
       return scoreA > scoreB;
+    }
+    if (tieBreak !== undefined) {
+      const tieA = tieBreak[a] as number;
+      const tieB = tieBreak[b] as number;
+      if (tieA !== tieB) {
+        return tieA > tieB;
+      }
     }
     return (itemIds[a] as string) < (itemIds[b] as string);
   };

@@ -1,7 +1,6 @@
 import type { ItemSnapshot, SessionSnapshot, UserSnapshot } from '@nexttap/features';
 import type { RankingModel } from '@nexttap/model';
-import { compareDescending, heuristicScore, scoreItems } from '@nexttap/rank';
-import { compareText } from './ordering';
+import { heuristicScore, scoreItems } from '@nexttap/rank';
 import type { RankerDescription } from './point-log';
 
 /** What a ranker sees at one evaluation point: the state the ranker service would read then. */
@@ -14,10 +13,19 @@ export interface ScoringInput {
   random: () => number;
 }
 
-/** Scores candidates; a higher score ranks first. */
+/**
+ * A ranker's scores of the candidates, in candidate order; a higher score ranks first. Items of
+ * equal score are ordered by `tieBreak`, higher first, when it is set, and then by item id.
+ */
+export interface RankerScores {
+  scores: ArrayLike<number>;
+  tieBreak?: ArrayLike<number>;
+}
+
+/** Scores candidates. */
 export interface Ranker {
   description: RankerDescription;
-  score(input: ScoringInput): Promise<ArrayLike<number>>;
+  score(input: ScoringInput): Promise<RankerScores>;
 }
 
 /** Names of the baselines, in the order a report lists them. */
@@ -33,7 +41,7 @@ export function modelRanker(model: RankingModel): Ranker {
   return {
     description: { name: `${name}@${version}`, kind: 'model', model: { name, version, trainingCutoffMs: training.cutoffMs ?? null } },
     async score({ session, user, items, nowMs }) {
-      return (await scoreItems(model, session, user, items, nowMs)).scores;
+      return { scores: (await scoreItems(model, session, user, items, nowMs)).scores };
     },
   };
 }
@@ -51,15 +59,15 @@ export function baselineRanker(name: BaselineName): Ranker {
   const description: RankerDescription = { name, kind: 'baseline' };
   switch (name) {
     case 'popular':
-      return { description, score: async ({ items }) => scoreEach(items, (item) => item.positiveLong) };
+      return { description, score: async ({ items }) => ({ scores: scoreEach(items, (item) => item.positiveLong) }) };
     case 'trending':
-      return { description, score: async ({ items }) => scoreEach(items, (item) => item.positiveShort) };
+      return { description, score: async ({ items }) => ({ scores: scoreEach(items, (item) => item.positiveShort) }) };
     case 'covisit':
       return { description, score: async ({ items }) => scoreByCovisitation(items) };
     case 'random':
-      return { description, score: async ({ items, random }) => scoreEach(items, () => random()) };
+      return { description, score: async ({ items, random }) => ({ scores: scoreEach(items, () => random()) }) };
     case 'heuristic':
-      return { description, score: async ({ items, session }) => Float64Array.from(items, (item) => heuristicScore(item, session)) };
+      return { description, score: async ({ items, session }) => ({ scores: Float64Array.from(items, (item) => heuristicScore(item, session)) }) };
   }
 }
 
@@ -73,32 +81,18 @@ function scoreEach(items: readonly ItemSnapshot[], score: (item: ItemSnapshot) =
 }
 
 /**
- * Scores by co-visitation first and popularity second: the score is the count of items ranked
- * below, so that items without co-visitation still come in popularity order.
+ * Scores by co-visitation first and popularity second: the co-visitation score, with
+ * `positiveLong` as the tie-break, so that items without co-visitation still come in popularity
+ * order. The values are read once per item, because `positiveLong` decays the stored count on
+ * every read.
  */
-function scoreByCovisitation(items: readonly ItemSnapshot[]): Float64Array {
-  const order = new Int32Array(items.length);
-  // The keys are read once per item rather than once per comparison, because `positiveLong`
-  // decays the stored count on every read.
-  const covisitScores = new Float64Array(items.length);
-  const positiveLong = new Float64Array(items.length);
-  const itemIds = new Array<string>(items.length);
+function scoreByCovisitation(items: readonly ItemSnapshot[]): RankerScores {
+  const scores = new Float64Array(items.length);
+  const tieBreak = new Float64Array(items.length);
   for (let index = 0; index < items.length; index++) {
     const item = items[index] as ItemSnapshot;
-    order[index] = index;
-    covisitScores[index] = item.covisitScore;
-    positiveLong[index] = item.positiveLong;
-    itemIds[index] = item.itemId;
+    scores[index] = item.covisitScore;
+    tieBreak[index] = item.positiveLong;
   }
-  order.sort(
-    (a, b) =>
-      compareDescending(covisitScores[a] as number, covisitScores[b] as number) ||
-      compareDescending(positiveLong[a] as number, positiveLong[b] as number) ||
-      compareText(itemIds[a] as string, itemIds[b] as string),
-  );
-  const scores = new Float64Array(items.length);
-  for (let position = 0; position < order.length; position++) {
-    scores[order[position] as number] = items.length - position;
-  }
-  return scores;
+  return { scores, tieBreak };
 }
