@@ -14,7 +14,7 @@ export interface ScoringInput {
 }
 
 /**
- * A ranker's scores of the candidates, in candidate order; a higher score ranks first. Items of
+ * A ranker's scores of the candidates, in candidate order. A higher score ranks first. Items of
  * equal score are ordered by `tieBreak`, higher first, when it is set, and then by item id.
  */
 export interface RankerScores {

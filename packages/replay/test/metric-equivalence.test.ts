@@ -25,6 +25,30 @@ describe('rankByScore', () => {
       ),
     );
   });
+
+  it('orders equal scores by the tie-break, then by id', () => {
+    fc.assert(
+      fc.property(
+        fc.shuffledSubarray(ITEM_IDS, { minLength: 1 }),
+        fc.array(fc.tuple(fc.constantFrom(0, 1, 2), fc.constantFrom(0, 0.5, 3)), { minLength: ITEM_IDS.length, maxLength: ITEM_IDS.length }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 12 }),
+        (itemIds, values, targetSeed, depth) => {
+          const scores = itemIds.map((_, index) => (values[index] as [number, number])[0]);
+          const tieBreak = itemIds.map((_, index) => (values[index] as [number, number])[1]);
+          // The full order written out: score, then tie-break, both descending, then id ascending.
+          const sorted = itemIds
+            .map((itemId, index) => ({ itemId, score: scores[index] as number, tie: tieBreak[index] as number }))
+            .sort((a, b) => b.score - a.score || b.tie - a.tie || (a.itemId < b.itemId ? -1 : 1))
+            .map((item) => item.itemId);
+          const targetIndex = targetSeed % itemIds.length;
+          const { rank, top } = rankByScore(scores, itemIds, targetIndex, depth, tieBreak);
+          expect(top.map((index) => itemIds[index])).toEqual(sorted.slice(0, depth));
+          expect(rank).toBe(sorted.indexOf(itemIds[targetIndex] as string) + 1);
+        },
+      ),
+    );
+  });
 });
 
 describe('ListQualityMeter', () => {
