@@ -84,6 +84,10 @@ export const timestampValue = fc.oneof(
       1.5e12 + 0.5,
       1e308,
       '2024-02-30T00:00:00Z',
+      '2016-12-31T23:59:60Z',
+      '2024-05-01T24:00:00Z',
+      '2024-05-01T25:00:00Z',
+      '2024-05-01T12:00:00+25:00',
       '2024-05-01T12:00:00',
       '2024-05-01',
       'now',
@@ -136,7 +140,7 @@ export const catalogItemValue = fc
     title: field(fc.string({ maxLength: 40 }), fc.constantFrom('t'.repeat(512), 't'.repeat(513)), { required: false }),
     live: field(fc.boolean(), fc.constantFrom('true', 1), { required: false }),
     publishedAt: field(timestampValue, fc.constantFrom(-5_364_662_400_001, '1799-12-31T23:59:59Z'), { required: false }),
-    durationMs: field(fc.integer({ min: 0, max: 10_800_000 }), fc.constantFrom(-1, 0.5, 1e300), { required: false }),
+    durationMs: field(fc.integer({ min: 0, max: 10_800_000 }), fc.constantFrom(-1, 0.5, 31_622_400_000, 31_622_400_001, 1e300), { required: false }),
     extra: fc.oneof({ weight: 20, arbitrary: fc.constant(MISSING) }, { weight: 1, arbitrary: fc.string() }),
   })
   .map(present);

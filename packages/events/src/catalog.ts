@@ -10,8 +10,15 @@ export const MAX_CATEGORIES = 16;
 export const MAX_TAGS = 64;
 export const MAX_TITLE_LENGTH = 512;
 
-/** Message of every invalid `durationMs`, whether of the wrong type, a fraction or negative. 5400000 ms is 90 minutes. */
-const DURATION_MESSAGE = 'durationMs must be a whole number of milliseconds, 0 or more, such as 5400000';
+/**
+ * Maximum `durationMs`: 366 days in milliseconds. A larger value is a typo or another unit, and the
+ * bound keeps the value far below 2^53, where a JSON number stops being an exact integer
+ * (JSON.parse rounds 9007199254740993 to 9007199254740992).
+ */
+export const MAX_DURATION_MS = 31_622_400_000;
+
+/** Message of every invalid `durationMs`, whether of the wrong type, a fraction or out of range. 5400000 ms is 90 minutes. */
+const DURATION_MESSAGE = `durationMs must be a whole number of milliseconds from 0 to ${MAX_DURATION_MS} (366 days), such as 5400000 for 90 minutes`;
 
 export const catalogItemSchema = z
   .object({
@@ -30,9 +37,8 @@ export const catalogItemSchema = z
       .optional(),
     kind: z
       .enum(ITEM_KINDS, {
-        errorMap: (_issue, context) => ({
-          message: `kind ${JSON.stringify(context.data)} is not an item kind; send one of ${ITEM_KINDS.join(', ')}`,
-        }),
+        // The rejection message adds the value received.
+        errorMap: () => ({ message: `kind must be one of ${ITEM_KINDS.join(', ')}, such as "movie"` }),
       })
       .optional(),
     title: z
@@ -45,6 +51,7 @@ export const catalogItemSchema = z
       .number({ invalid_type_error: DURATION_MESSAGE })
       .int(DURATION_MESSAGE)
       .min(0, DURATION_MESSAGE)
+      .max(MAX_DURATION_MS, DURATION_MESSAGE)
       .optional(),
   })
   .strict();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeValue } from './describe-value';
 import { idSchema } from './ids';
 import { EPOCH_SECONDS_LIMIT, timestampSchema } from './timestamp';
 
@@ -46,7 +47,7 @@ function typeMessage(issue: z.ZodIssueOptionalMessage, context: { data: unknown;
     return `type is missing; send one of ${accepted}`;
   }
   if (issue.code === z.ZodIssueCode.invalid_enum_value || issue.code === z.ZodIssueCode.invalid_type) {
-    return `type ${JSON.stringify(context.data)} is not an interaction type; send one of ${accepted}`;
+    return `type ${describeValue(context.data)} is not an interaction type; send one of ${accepted}`;
   }
   return context.defaultError;
 }

@@ -1,4 +1,4 @@
-import { ITEM_KINDS, MAX_CATEGORIES, MAX_TAGS, MAX_TITLE_LENGTH, type CatalogItem } from './catalog';
+import { ITEM_KINDS, MAX_CATEGORIES, MAX_DURATION_MS, MAX_TAGS, MAX_TITLE_LENGTH, type CatalogItem } from './catalog';
 import { isPlainId } from './ids';
 import { parseTimestamp } from './timestamp';
 
@@ -65,7 +65,7 @@ export function parsePlainCatalogItem(raw: Record<string, unknown>): CatalogItem
     item.publishedAt = parsed.ms;
   }
   if (durationMs !== undefined) {
-    if (typeof durationMs !== 'number' || !Number.isInteger(durationMs) || durationMs < 0) {
+    if (typeof durationMs !== 'number' || !Number.isInteger(durationMs) || durationMs < 0 || durationMs > MAX_DURATION_MS) {
       return undefined;
     }
     item.durationMs = durationMs;

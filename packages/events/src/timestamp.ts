@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeValue } from './describe-value';
 
 /**
  * Numbers below this are read as epoch seconds sent by mistake: 1e11 ms is 1973-03-03, while 1e11 s
@@ -15,7 +16,12 @@ export const MAX_TIMESTAMP_MS = 4_102_444_800_000;
  */
 export const MIN_TIMESTAMP_MS = -5_364_662_400_000;
 
-const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})[Tt]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})$/;
+/** Groups: year, month, day, hour, minute, second, fraction digits, zone, and the zone offset's hours and minutes (unset for `Z`). */
+const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?([Zz]|[+-](\d{2}):?(\d{2}))$/;
+
+/** An ISO-8601 date-time and an epoch millisecond value of one instant, for the examples in messages. */
+const EXAMPLE_ISO = '2024-05-01T12:00:00Z';
+const EXAMPLE_MS = 1_714_564_800_000;
 
 export type TimestampResult =
   | { ok: true; ms: number }
@@ -31,24 +37,84 @@ export function parseTimestamp(value: unknown, minMs: number = MIN_TIMESTAMP_MS)
     return parseEpochMs(value, minMs);
   }
   if (typeof value === 'string') {
-    const match = ISO_8601.exec(value);
-    if (match === null) {
-      return {
-        ok: false,
-        epochSeconds: false,
-        message: `"${value.slice(0, 40)}" is not an ISO-8601 date-time with a zone; send e.g. 2024-05-01T12:00:00Z or epoch milliseconds`,
-      };
-    }
-    const ms = Date.parse(value.toUpperCase());
-    if (!isCalendarDate(Number(match[1]), Number(match[2]), Number(match[3]))) {
-      return { ok: false, epochSeconds: false, message: `"${value}" names a day that does not exist; check the month and day` };
-    }
-    if (!Number.isFinite(ms) || ms < minMs || ms > MAX_TIMESTAMP_MS) {
-      return { ok: false, epochSeconds: false, message: `"${value}" is outside the accepted range; send a date-time ${rangeText(minMs)}` };
-    }
-    return { ok: true, ms };
+    return parseIsoDateTime(value, minMs);
   }
-  return { ok: false, epochSeconds: false, message: 'must be epoch milliseconds (a number) or an ISO-8601 string' };
+  return {
+    ok: false,
+    epochSeconds: false,
+    message: `must be epoch milliseconds (a number) or an ISO-8601 date-time string with a zone, such as ${EXAMPLE_MS} or "${EXAMPLE_ISO}" (received ${describeValue(value)})`,
+  };
+}
+
+/**
+ * Parses an ISO-8601 date-time with a zone. The day, the time of day and the zone offset are
+ * checked here, so that each gets its own message. A string that passes them is one that
+ * `Date.parse` (V8, Node 20) reads, and a test checks that the two agree. `Date.parse` also rejects
+ * a leap second (23:59:60), hour 25, minute 60 and offset +24:00. It reads 24:00 only with zero
+ * minutes, seconds and fraction, as 00:00 of the next day.
+ */
+function parseIsoDateTime(value: string, minMs: number): TimestampResult {
+  const match = ISO_8601.exec(value);
+  if (match === null) {
+    return {
+      ok: false,
+      epochSeconds: false,
+      message: `"${value.slice(0, 40)}" is not an ISO-8601 date-time with a zone; send e.g. ${EXAMPLE_ISO} or epoch milliseconds`,
+    };
+  }
+  const [, year, month, day, hour, minute, second = '00', fraction = '0', zone, offsetHours = '00', offsetMinutes = '00'] = match as unknown as string[];
+  if (!isCalendarDate(Number(year), Number(month), Number(day))) {
+    return { ok: false, epochSeconds: false, message: `"${value}" names a day that does not exist; check the month and day` };
+  }
+  const timeProblem = timeOfDayProblem(Number(hour), Number(minute), Number(second), Number(fraction));
+  if (timeProblem !== undefined) {
+    return {
+      ok: false,
+      epochSeconds: false,
+      message:
+        `"${value}" has an invalid time of day, because ${timeProblem}; send the hour from 00 to 23 and the minute and second ` +
+        `from 00 to 59, such as ${EXAMPLE_ISO} (24:00:00 is also accepted, as the end of the day)`,
+    };
+  }
+  if (Number(offsetHours) > 23 || Number(offsetMinutes) > 59) {
+    return {
+      ok: false,
+      epochSeconds: false,
+      message: `"${value}" has an invalid zone offset ${zone}; send Z or an offset from -23:59 to +23:59, such as 2024-05-01T14:00:00+02:00`,
+    };
+  }
+  const ms = Date.parse(value.toUpperCase());
+  if (!Number.isFinite(ms)) {
+    // The checks above leave no string that Date.parse cannot read. This branch stays in case they drift apart.
+    return { ok: false, epochSeconds: false, message: `"${value.slice(0, 40)}" could not be parsed as a date-time; send e.g. ${EXAMPLE_ISO} or epoch milliseconds` };
+  }
+  if (ms < minMs || ms > MAX_TIMESTAMP_MS) {
+    return { ok: false, epochSeconds: false, message: `"${value}" is outside the accepted range; send a date-time ${rangeText(minMs)}` };
+  }
+  return { ok: true, ms };
+}
+
+/**
+ * Names what is wrong with a time of day, or returns undefined for 00:00:00 to 23:59:59.999999999
+ * and for 24:00:00 exactly, the end of the day.
+ */
+function timeOfDayProblem(hour: number, minute: number, second: number, fraction: number): string | undefined {
+  if (hour > 24) {
+    return `hour ${hour} does not exist`;
+  }
+  if (minute > 59) {
+    return `minute ${minute} does not exist`;
+  }
+  if (second === 60) {
+    return 'second 60, a leap second, is not accepted';
+  }
+  if (second > 59) {
+    return `second ${second} does not exist`;
+  }
+  if (hour === 24 && (minute > 0 || second > 0 || fraction > 0)) {
+    return 'hour 24 is accepted only as 24:00:00, the end of the day';
+  }
+  return undefined;
 }
 
 function parseEpochMs(value: number, minMs: number): TimestampResult {
@@ -96,7 +162,9 @@ function smallerUnitHint(value: number, minMs: number): string {
 }
 
 function isCalendarDate(year: number, month: number, day: number): boolean {
-  const date = new Date(Date.UTC(year, month - 1, day));
+  // Date.UTC reads years 0 to 99 as 1900 to 1999, so the year is set on its own.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
   return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { catalogItemSchema, type CatalogItem } from './catalog';
+import { describeValue } from './describe-value';
 import { interactionSchema, MAX_CONTEXT_VALUE_LENGTH, type Interaction } from './interaction';
 import { parsePlainCatalogItem } from './plain-catalog-item';
 import { parsePlainInteraction } from './plain-interaction';
@@ -50,10 +51,32 @@ export const MAX_EVENT_BYTES = 16_384;
 
 const DEFAULT_MAX_FUTURE_SKEW_MS = 300_000;
 
+/** Wording of the rejection messages of one kind of entry. */
+interface EntryWording {
+  /** The entry with its article, such as "an event". */
+  name: string;
+  /** A valid entry as one line of JSON, shown when an entry is not a JSON object. */
+  example: string;
+  /** The fix that the message of an unknown field gives. */
+  unknownFieldFix: string;
+}
+
+const INTERACTION_WORDING: EntryWording = {
+  name: 'an event',
+  example: '{"eventId":"e1","type":"tap","ts":1767268800000,"sessionId":"s1","itemId":"i1"}',
+  unknownFieldFix: 'remove it or put app data under context',
+};
+
+const CATALOG_ITEM_WORDING: EntryWording = {
+  name: 'a catalog item',
+  example: '{"itemId":"i1","categories":["drama"]}',
+  unknownFieldFix: `remove it; a catalog item takes only ${Object.keys(catalogItemSchema.shape).join(', ')}`,
+};
+
 /** Validates one interaction from a client or a topic and normalises it. */
 export function validateInteraction(raw: unknown, options: ValidationOptions): Validated<Interaction> {
   const plain = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? parsePlainInteraction(raw as Record<string, unknown>) : undefined;
-  const result: Validated<Interaction> = plain === undefined ? validateWith(interactionSchema, raw, 'remove it or put app data under context') : { ok: true, value: plain };
+  const result: Validated<Interaction> = plain === undefined ? validateWith(interactionSchema, raw, INTERACTION_WORDING) : { ok: true, value: plain };
   if (!result.ok) {
     return result;
   }
@@ -88,7 +111,7 @@ export function validateCatalogItem(raw: unknown): Validated<CatalogItem> {
   if (plain !== undefined) {
     return { ok: true, value: plain };
   }
-  return validateWith(catalogItemSchema, raw, `remove it; a catalog item takes only ${Object.keys(catalogItemSchema.shape).join(', ')}`);
+  return validateWith(catalogItemSchema, raw, CATALOG_ITEM_WORDING);
 }
 
 /** Decodes a serialised record (a Kafka message value) and validates it as an interaction. */
@@ -119,16 +142,16 @@ function decodeJson(bytes: Buffer | string | null): Validated<unknown> {
   }
 }
 
-/** Validates `raw` with `schema`. `unknownFieldFix` is the fix that the message of an unknown field gives. */
-function validateWith<S extends z.ZodTypeAny>(schema: S, raw: unknown, unknownFieldFix: string): Validated<z.output<S>> {
+/** Validates `raw` with `schema`; `wording` names the kind of entry in the rejection messages. */
+function validateWith<S extends z.ZodTypeAny>(schema: S, raw: unknown, wording: EntryWording): Validated<z.output<S>> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    return reject(REJECTION_REASONS.notAnObject, '', 'an event must be a JSON object');
+    return reject(REJECTION_REASONS.notAnObject, '', `${wording.name} must be a JSON object, such as ${wording.example} (received ${describeValue(raw)})`);
   }
   const parsed = schema.safeParse(raw);
   if (parsed.success) {
     return { ok: true, value: parsed.data as z.output<S> };
   }
-  return { ok: false, rejection: describeIssue(parsed.error.issues[0], raw as Record<string, unknown>, unknownFieldFix) };
+  return { ok: false, rejection: describeIssue(parsed.error.issues[0], raw as Record<string, unknown>, wording.unknownFieldFix) };
 }
 
 function describeIssue(issue: z.ZodIssue | undefined, raw: Record<string, unknown>, unknownFieldFix: string): Rejection {
@@ -161,16 +184,25 @@ function describeIssue(issue: z.ZodIssue | undefined, raw: Record<string, unknow
     const message = issue.message.startsWith('Expected ') ? `${field} must be of type ${issue.expected}` : prefixField(field, issue.message);
     return { code: REJECTION_REASONS.invalidField, field, message: `${message} (received ${received})` };
   }
-  if (issue.code === z.ZodIssueCode.invalid_union && issue.path[0] === 'context') {
+  // A context value of no accepted type fails the union. A non-finite number fails only the number
+  // option, so zod reports that option's issue in place of the union's.
+  const contextValueIssue = issue.code === z.ZodIssueCode.invalid_union || issue.code === z.ZodIssueCode.not_finite;
+  if (contextValueIssue && issue.path[0] === 'context') {
     return {
       code: REJECTION_REASONS.invalidField,
       field,
       message: `${field} must be a string of at most ${MAX_CONTEXT_VALUE_LENGTH} characters, a finite number or a boolean (received ${received})`,
     };
   }
-  // A value out of range or of the wrong form: the message states the accepted range or form, and
-  // the value follows, as it does for a wrong type.
-  const rangeOrForm: readonly string[] = [z.ZodIssueCode.too_small, z.ZodIssueCode.too_big, z.ZodIssueCode.not_finite, z.ZodIssueCode.invalid_string];
+  // A value out of range, of the wrong form or not among the accepted values: the message states
+  // what is accepted, and the value follows, as it does for a wrong type.
+  const rangeOrForm: readonly string[] = [
+    z.ZodIssueCode.too_small,
+    z.ZodIssueCode.too_big,
+    z.ZodIssueCode.not_finite,
+    z.ZodIssueCode.invalid_string,
+    z.ZodIssueCode.invalid_enum_value,
+  ];
   const message = prefixField(field, issue.message);
   return { code: REJECTION_REASONS.invalidField, field, message: rangeOrForm.includes(issue.code) ? `${message} (received ${received})` : message };
 }
@@ -185,12 +217,6 @@ function valueAt(raw: unknown, path: ReadonlyArray<string | number>): unknown {
     value = (value as Record<string | number, unknown>)[key];
   }
   return value;
-}
-
-/** Describes a received value for a message: its JSON, cut to 60 characters. */
-function describeValue(value: unknown): string {
-  const text = value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 function prefixField(field: string, message: string): string {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { catalogItemValue } from '../../../test/fuzz-arbitraries';
-import { catalogItemSchema, ITEM_KINDS, validateCatalogItem } from '../src/index';
+import { catalogItemSchema, ITEM_KINDS, MAX_DURATION_MS, validateCatalogItem } from '../src/index';
 import { parsePlainCatalogItem } from '../src/plain-catalog-item';
 
 /** Ids of printable ASCII, including the edges: spaces around, quotes, backslashes, 128 and 129 characters. */
@@ -24,7 +24,10 @@ const plainCandidate = fc.record(
       fc.integer({ min: -5_364_662_400_001, max: 4_102_444_800_001 }),
       fc.constantFrom(0, 1e11 - 1, 1.5e12 + 0.5, '1995-01-01T00:00:00.000Z', '1995-02-30T00:00:00Z', '1995'),
     ),
-    durationMs: fc.oneof(fc.integer({ min: -1, max: 10_800_000 }), fc.constantFrom(-0, 0.5, 1e300, Number.NaN)),
+    durationMs: fc.oneof(
+      fc.integer({ min: -1, max: 10_800_000 }),
+      fc.constantFrom(-0, 0.5, 31_622_400_000, 31_622_400_001, Number('9007199254740993'), 1e300, Number.NaN, Infinity),
+    ),
   },
   { requiredKeys: ['itemId', 'categories'] },
 );
@@ -69,6 +72,15 @@ describe('parsePlainCatalogItem', () => {
     expect(parsePlainCatalogItem({ ...movie, categories: ['Comédie'] })).toBeUndefined();
     expect(parsePlainCatalogItem({ ...movie, live: undefined })).toBeUndefined();
     expect(parsePlainCatalogItem({ ...movie, extra: 1 })).toBeUndefined();
+  });
+
+  it('bounds durationMs at 366 days, as the schema does', () => {
+    const item = { itemId: '1', categories: ['a'] };
+    expect(parsePlainCatalogItem({ ...item, durationMs: MAX_DURATION_MS })).toStrictEqual({ ...item, durationMs: 31_622_400_000 });
+    expect(parsePlainCatalogItem({ ...item, durationMs: MAX_DURATION_MS + 1 })).toBeUndefined();
+    // JSON.parse rounds 9007199254740993 to 2^53, 9007199254740992.
+    expect(parsePlainCatalogItem({ ...item, durationMs: Number('9007199254740993') })).toBeUndefined();
+    expect(parsePlainCatalogItem({ ...item, durationMs: 1e300 })).toBeUndefined();
   });
 
   it('keeps the schema rejection messages', () => {

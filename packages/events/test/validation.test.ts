@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeInteraction,
   INTERACTION_TYPES,
+  MAX_DURATION_MS,
   MAX_EVENT_BYTES,
   MAX_ID_LENGTH,
   parseTimestamp,
@@ -160,6 +161,50 @@ describe('validateInteraction', () => {
     expect(validateInteraction([1, 2], options).ok).toBe(false);
     expect(validateInteraction('tap', options).ok).toBe(false);
   });
+
+  it('names a non-object event and shows an example', () => {
+    const example = '{"eventId":"e1","type":"tap","ts":1767268800000,"sessionId":"s1","itemId":"i1"}';
+    for (const [raw, shown] of [[null, 'null'], [1, '1'], ['tap', '"tap"'], [[], '[]']] as const) {
+      const result = validateInteraction(raw, options);
+      expect(result.ok || result.rejection.code).toBe(REJECTION_REASONS.notAnObject);
+      expect(result.ok || result.rejection.message).toBe(`an event must be a JSON object, such as ${example} (received ${shown})`);
+    }
+  });
+
+  it('shows a non-finite number as sent', () => {
+    const cases: Array<[Record<string, unknown>, string, string]> = [
+      [{ dwellMs: Infinity }, 'dwellMs', '(received Infinity)'],
+      [{ position: -Infinity }, 'position', '(received -Infinity)'],
+      [{ value: Infinity }, 'value', 'value must be a finite number, such as 4.5 (received Infinity)'],
+      [{ value: Number.NaN }, 'value', '(received NaN)'],
+      [{ itemId: Infinity }, 'itemId', '(received Infinity)'],
+      [{ context: { a: Infinity } }, 'context.a', 'context.a must be a string of at most 256 characters, a finite number or a boolean (received Infinity)'],
+      [{ context: { a: [1, -Infinity] } }, 'context.a', '(received [1,-Infinity])'],
+      [{ type: Infinity }, 'type', 'type Infinity is not an interaction type'],
+      [{ ts: Infinity }, 'ts', 'ts Infinity is not an integer'],
+    ];
+    for (const [overrides, field, shown] of cases) {
+      const result = validateInteraction(tap(overrides), options);
+      expect(result.ok).toBe(false);
+      if (result.ok) continue;
+      expect(result.rejection.field).toBe(field);
+      expect(result.rejection.message).toContain(shown);
+      expect(result.rejection.message).not.toContain('null');
+    }
+  });
+
+  it('names an invalid time of day in ts', () => {
+    const result = validateInteraction(tap({ ts: '2026-06-01T25:00:00Z' }), options);
+    expect(result.ok || result.rejection.field).toBe('ts');
+    expect(result.ok || result.rejection.message).toMatch(/^ts "2026-06-01T25:00:00Z" has an invalid time of day, because hour 25 does not exist; /);
+  });
+
+  it('names a null ts with an example', () => {
+    const result = validateInteraction(tap({ ts: null }), options);
+    expect(result.ok || result.rejection.message).toBe(
+      'ts must be epoch milliseconds (a number) or an ISO-8601 date-time string with a zone, such as 1714564800000 or "2024-05-01T12:00:00Z" (received null)',
+    );
+  });
 });
 
 describe('decodeInteraction', () => {
@@ -189,6 +234,64 @@ describe('validateCatalogItem', () => {
     expect(result.ok || result.rejection.message).toContain('video, live, music, movie, poll, event');
   });
 
+  it('names a wrong kind once', () => {
+    for (const [kind, shown] of [['podcast', '"podcast"'], [null, 'null'], [7, '7'], [Infinity, 'Infinity']] as const) {
+      const result = validateCatalogItem({ itemId: 'm-1', categories: [], kind });
+      expect(result.ok || result.rejection.field).toBe('kind');
+      expect(result.ok || result.rejection.message).toBe(`kind must be one of video, live, music, movie, poll, event, such as "movie" (received ${shown})`);
+    }
+  });
+
+  it('bounds durationMs at 366 days', () => {
+    const longest = validateCatalogItem({ itemId: 'm-1', categories: [], durationMs: MAX_DURATION_MS });
+    expect(longest.ok && longest.value.durationMs).toBe(31_622_400_000);
+    for (const [durationMs, shown] of [[MAX_DURATION_MS + 1, '31622400001'], [Number('9007199254740993'), '9007199254740992'], [1e300, '1e+300']] as const) {
+      const result = validateCatalogItem({ itemId: 'm-1', categories: [], durationMs });
+      expect(result.ok || result.rejection.code).toBe(REJECTION_REASONS.invalidField);
+      expect(result.ok || result.rejection.message).toBe(
+        `durationMs must be a whole number of milliseconds from 0 to 31622400000 (366 days), such as 5400000 for 90 minutes (received ${shown})`,
+      );
+    }
+  });
+
+  it('shows a non-finite number as sent', () => {
+    const cases: Array<[Record<string, unknown>, string, string]> = [
+      [{ durationMs: Infinity }, 'durationMs', '(received Infinity)'],
+      [{ durationMs: -Infinity }, 'durationMs', '(received -Infinity)'],
+      [{ durationMs: Number.NaN }, 'durationMs', '(received NaN)'],
+      [{ title: Infinity }, 'title', '(received Infinity)'],
+      [{ live: -Infinity }, 'live', '(received -Infinity)'],
+      [{ categories: [Infinity] }, 'categories.0', '(received Infinity)'],
+      [{ categories: Infinity }, 'categories', '(received Infinity)'],
+      [{ publishedAt: Infinity }, 'publishedAt', 'publishedAt Infinity is not an integer'],
+    ];
+    for (const [fields, field, shown] of cases) {
+      const result = validateCatalogItem({ itemId: 'm-1', categories: [], ...fields });
+      expect(result.ok).toBe(false);
+      if (result.ok) continue;
+      expect(result.rejection.field).toBe(field);
+      expect(result.rejection.message).toContain(shown);
+      expect(result.rejection.message).not.toContain('null');
+    }
+  });
+
+  it('names a non-object item and shows an example', () => {
+    for (const [raw, shown] of [[null, 'null'], [1, '1'], ['x', '"x"'], [[], '[]']] as const) {
+      const result = validateCatalogItem(raw);
+      expect(result.ok || result.rejection.code).toBe(REJECTION_REASONS.notAnObject);
+      expect(result.ok || result.rejection.field).toBe('');
+      expect(result.ok || result.rejection.message).toBe(`a catalog item must be a JSON object, such as {"itemId":"i1","categories":["drama"]} (received ${shown})`);
+    }
+  });
+
+  it('names a null publishedAt with an example', () => {
+    const result = validateCatalogItem({ itemId: 'm-1', categories: [], publishedAt: null });
+    expect(result.ok || result.rejection.field).toBe('publishedAt');
+    expect(result.ok || result.rejection.message).toBe(
+      'publishedAt must be epoch milliseconds (a number) or an ISO-8601 date-time string with a zone, such as 1714564800000 or "2024-05-01T12:00:00Z" (received null)',
+    );
+  });
+
   it('requires categories', () => {
     const result = validateCatalogItem({ itemId: 'm-1' });
     expect(result.ok || result.rejection.field).toBe('categories');
@@ -209,7 +312,7 @@ describe('validateCatalogItem', () => {
     ['a numeric title', { categories: [], title: 7 }, 'title', 'title must be a string of at most 512 characters, such as "Casablanca"'],
     ['a long title', { categories: [], title: 'x'.repeat(513) }, 'title', 'title has more than 512 characters; shorten it to at most 512'],
     ['live as a string', { categories: [], live: 'yes' }, 'live', 'live must be true or false, such as "live": true'],
-    ['a negative duration', { categories: [], durationMs: -1 }, 'durationMs', 'durationMs must be a whole number of milliseconds, 0 or more, such as 5400000'],
+    ['a negative duration', { categories: [], durationMs: -1 }, 'durationMs', 'durationMs must be a whole number of milliseconds from 0 to 31622400000 (366 days), such as 5400000 for 90 minutes (received -1)'],
   ])('names the fix for %s', (_case, fields, field, message) => {
     const result = validateCatalogItem({ itemId: 'm-1', ...fields });
     expect(result.ok || result.rejection.field).toBe(field);
@@ -254,6 +357,62 @@ describe('parseTimestamp', () => {
   it('rejects a day that does not exist', () => {
     const parsed = parseTimestamp('2026-02-30T00:00:00Z');
     expect(parsed.ok).toBe(false);
+  });
+
+  it.each([
+    ['2016-12-31T23:59:60Z', 'second 60, a leap second, is not accepted'],
+    ['2024-05-01T25:00:00Z', 'hour 25 does not exist'],
+    ['2024-05-01T12:60:00Z', 'minute 60 does not exist'],
+    ['2024-05-01T12:00:61Z', 'second 61 does not exist'],
+    ['2024-05-01T24:00:01Z', 'hour 24 is accepted only as 24:00:00, the end of the day'],
+    ['2024-05-01T24:30Z', 'hour 24 is accepted only as 24:00:00, the end of the day'],
+    ['2024-05-01T24:00:00.001Z', 'hour 24 is accepted only as 24:00:00, the end of the day'],
+  ])('names an invalid time of day in %s', (value, problem) => {
+    const parsed = parseTimestamp(value);
+    expect(parsed.ok || parsed.message).toBe(
+      `"${value}" has an invalid time of day, because ${problem}; send the hour from 00 to 23 and the minute and second from 00 to 59, ` +
+        'such as 2024-05-01T12:00:00Z (24:00:00 is also accepted, as the end of the day)',
+    );
+  });
+
+  it('accepts 24:00 as the end of the day', () => {
+    expect(parseTimestamp('2024-05-01T24:00:00Z')).toEqual({ ok: true, ms: Date.UTC(2024, 4, 2) });
+    expect(parseTimestamp('2024-05-01T24:00Z')).toEqual({ ok: true, ms: Date.UTC(2024, 4, 2) });
+    expect(parseTimestamp('2024-05-01T24:00:00.000Z')).toEqual({ ok: true, ms: Date.UTC(2024, 4, 2) });
+  });
+
+  it.each(['+25:00', '+24:00', '-24:00', '+12:60', '+0560', '-9999'])('names an invalid zone offset %s', (offset) => {
+    const value = `2024-05-01T12:00:00${offset}`;
+    const parsed = parseTimestamp(value);
+    expect(parsed.ok || parsed.message).toBe(
+      `"${value}" has an invalid zone offset ${offset}; send Z or an offset from -23:59 to +23:59, such as 2024-05-01T14:00:00+02:00`,
+    );
+  });
+
+  it('agrees with Date.parse on times', () => {
+    const twoDigits = fc.integer({ min: 0, max: 99 }).map((value) => String(value).padStart(2, '0'));
+    const dateTime = fc
+      .record({
+        day: fc.integer({ min: 1, max: 28 }).map((value) => String(value).padStart(2, '0')),
+        hour: twoDigits,
+        minute: twoDigits,
+        second: fc.oneof(fc.constant(''), twoDigits.map((value) => `:${value}`)),
+        fraction: fc.constantFrom('', '.0', '.000', '.5', '.000000001'),
+        zone: fc.oneof(fc.constantFrom('Z', 'z'), fc.tuple(fc.constantFrom('+', '-'), twoDigits, fc.constantFrom(':', ''), twoDigits).map((parts) => parts.join(''))),
+      })
+      .map(({ day, hour, minute, second, fraction, zone }) => `2024-05-${day}T${hour}:${minute}${second}${second === '' ? '' : fraction}${zone}`);
+    fc.assert(
+      fc.property(dateTime, (value) => {
+        const parsed = parseTimestamp(value);
+        expect(parsed.ok).toBe(Number.isFinite(Date.parse(value.toUpperCase())));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('rejects year 0050 as out of range', () => {
+    const parsed = parseTimestamp('0050-01-01T00:00:00Z');
+    expect(parsed.ok || parsed.message).toContain('is outside the accepted range');
   });
 
   it('accepts a lowercase zone designator', () => {

@@ -13,14 +13,41 @@ export interface CollectorOpenApi {
 /**
  * Describes a time as the event contract accepts it, from `minimumMs` on. Its zod schema checks
  * the value in a refinement, which the conversion cannot describe, so the document states it here.
+ * Epoch milliseconds from 0 to just below `EPOCH_SECONDS_LIMIT` are rejected, so when `minimumMs`
+ * is negative the integers form two ranges: before 1970, and from 1973-03-03 on.
  */
 function timeSchema(minimumMs: number): Record<string, unknown> {
+  const secondsRule = `Epoch milliseconds from 0 to ${EPOCH_SECONDS_LIMIT - 1} are rejected, 0 as an unset time and the others as epoch seconds (EVENT_EPOCH_SECONDS).`;
+  const integerForms: Array<Record<string, unknown>> = [];
+  if (minimumMs < 0) {
+    integerForms.push({
+      type: 'integer',
+      minimum: minimumMs,
+      maximum: -1,
+      description: `Epoch milliseconds before 1970, from ${isoText(minimumMs)}. ${secondsRule}`,
+    });
+  }
+  const positiveMinimumMs = Math.max(minimumMs, EPOCH_SECONDS_LIMIT);
+  integerForms.push({
+    type: 'integer',
+    minimum: positiveMinimumMs,
+    maximum: MAX_TIMESTAMP_MS,
+    description: `Epoch milliseconds from ${isoText(positiveMinimumMs)} to ${isoText(MAX_TIMESTAMP_MS)}. ${secondsRule}`,
+  });
   return {
     oneOf: [
-      { type: 'integer', minimum: minimumMs, maximum: MAX_TIMESTAMP_MS, description: 'Epoch milliseconds; epoch seconds are rejected with EVENT_EPOCH_SECONDS.' },
-      { type: 'string', format: 'date-time', description: 'ISO-8601 date-time with a zone, such as 2024-05-01T12:00:00Z.' },
+      ...integerForms,
+      {
+        type: 'string',
+        format: 'date-time',
+        description: `ISO-8601 date-time with a zone, such as 2024-05-01T12:00:00Z, from ${isoText(minimumMs)} to ${isoText(MAX_TIMESTAMP_MS)}.`,
+      },
     ],
   };
+}
+
+function isoText(ms: number): string {
+  return new Date(ms).toISOString().replace('.000Z', 'Z');
 }
 
 /**
