@@ -34,14 +34,8 @@ interface StoredItem {
   packed: Float64Array | null;
   catalog: CatalogItem | undefined;
   facts: CatalogFacts | undefined;
-  /** The first instant of the store's clock at which the snapshot key has expired, in epoch ms. */
-  snapshotExpiresAtMs: number;
-  /** The same for the catalog key. */
-  catalogExpiresAtMs: number;
-  /** The earlier of the two: the copy is read again from then on. */
+  /** The first instant of the store's clock at which the snapshot or catalog key has expired, in epoch ms. */
   expiresAtMs: number;
-  /** Set when a write changed the snapshot: the next read reads the snapshot again and keeps the catalog copy. */
-  snapshotStale: boolean;
 }
 
 /**
@@ -73,18 +67,6 @@ export class CachedItemReads {
     this.items.delete(itemId);
   }
 
-  /**
-   * Marks the snapshot of an item as changed, for a write that leaves its catalog record as it is
-   * (an interaction), so that the next point reads the snapshot again but does not parse the
-   * catalog record again.
-   */
-  invalidateSnapshot(itemId: string): void {
-    const entry = this.items.get(itemId);
-    if (entry !== undefined) {
-      entry.snapshotStale = true;
-    }
-  }
-
   /** Reads the items' snapshots, in order, as `readItems` does; an `ItemReader`. */
   readonly read: ItemReader = async (itemIds, nowMs, session, covisitLists) => {
     if (itemIds.length === 0) {
@@ -96,98 +78,60 @@ export class CachedItemReads {
       return readItems(this.store, itemIds, nowMs, undefined, session);
     }
     const entries = new Array<StoredItem | undefined>(itemIds.length);
-    // Items read whole (snapshot and catalog), and items whose snapshot alone is read again.
-    const missing: number[] = [];
-    const stale: number[] = [];
+    const snapshotKeys: string[] = [];
+    const catalogKeys: string[] = [];
     const clockMs = this.now();
     for (let index = 0; index < itemIds.length; index++) {
-      const entry = this.items.get(itemIds[index] as string);
-      if (entry === undefined || entry.expiresAtMs <= clockMs) {
-        missing.push(index);
-      } else if (entry.snapshotStale) {
-        stale.push(index);
-      } else {
+      const itemId = itemIds[index] as string;
+      const entry = this.items.get(itemId);
+      if (entry !== undefined && entry.expiresAtMs > clockMs) {
         entries[index] = entry;
+      } else {
+        const itemKeys = keys.item(itemId);
+        snapshotKeys.push(itemKeys.snapshot);
+        catalogKeys.push(itemKeys.catalog);
       }
     }
     const requests: ReadRequest[] = [globalStatsRequest(), sessionSeenRequest(session.sessionId, itemIds)];
-    if (missing.length > 0) {
-      requests.push(
-        { kind: 'snapshots', keys: missing.map((index) => keys.itemSnapshot(itemIds[index] as string)) },
-        { kind: 'strings', keys: missing.map((index) => keys.itemCatalog(itemIds[index] as string)) },
-      );
+    if (snapshotKeys.length > 0) {
+      requests.push({ kind: 'snapshots', keys: snapshotKeys }, { kind: 'strings', keys: catalogKeys });
     }
-    if (stale.length > 0) {
-      requests.push({ kind: 'snapshots', keys: stale.map((index) => keys.itemSnapshot(itemIds[index] as string)) });
-    }
-    const results = await this.store.read(requests);
-    const [global, seen] = results;
-    let next = 2;
-    if (missing.length > 0) {
-      this.storeRead(itemIds, entries, missing, results[next], results[next + 1]);
-      next += 2;
-    }
-    if (stale.length > 0) {
-      this.storeSnapshots(itemIds, entries, stale, results[next]);
+    const [global, seen, snapshots, catalogs] = await this.store.read(requests);
+    if (snapshotKeys.length > 0) {
+      this.storeRead(itemIds, entries, snapshotKeys, catalogKeys, snapshots, catalogs);
     }
 
     const seenFlags = seenFlagsOf(seen, itemIds.length);
     return buildItemSnapshots(itemIds, entries as StoredItem[], nowMs, global, covisitScoresOf(itemIds, covisitLists, nowMs), seenFlags);
   };
 
-  /** Keeps the items read whole, at the `missing` indexes of `entries`, and fills those slots. */
+  /** Keeps the items read for the unset slots of `entries`, and fills those slots. */
   private storeRead(
     itemIds: readonly string[],
     entries: Array<StoredItem | undefined>,
-    missing: readonly number[],
+    snapshotKeys: readonly string[],
+    catalogKeys: readonly string[],
     snapshots: ReadResult | undefined,
     catalogs: ReadResult | undefined,
   ): void {
     const packedValues = snapshots?.kind === 'snapshots' ? snapshots.value : [];
     const catalogTexts = catalogs?.kind === 'strings' ? catalogs.value : [];
-    for (let read = 0; read < missing.length; read++) {
-      const index = missing[read] as number;
-      const itemId = itemIds[index] as string;
+    let read = 0;
+    for (let index = 0; index < itemIds.length; index++) {
+      if (entries[index] !== undefined) {
+        continue;
+      }
       const catalogText = catalogTexts[read];
       const catalog = catalogText ? parseCatalogText(catalogText) : undefined;
       // A missing key stays missing until a write, and a write invalidates the copy.
-      const snapshotExpiresAtMs = this.store.expiresAtMs(keys.itemSnapshot(itemId)) ?? Number.POSITIVE_INFINITY;
-      const catalogExpiresAtMs = this.store.expiresAtMs(keys.itemCatalog(itemId)) ?? Number.POSITIVE_INFINITY;
-      const entry: StoredItem = {
-        packed: packedValues[read] ?? null,
-        catalog,
-        facts: catalog === undefined ? undefined : catalogFactsOf(catalog),
-        snapshotExpiresAtMs,
-        catalogExpiresAtMs,
-        expiresAtMs: Math.min(snapshotExpiresAtMs, catalogExpiresAtMs),
-        snapshotStale: false,
-      };
-      this.items.set(itemId, entry);
+      const expiresAtMs = Math.min(
+        this.store.expiresAtMs(snapshotKeys[read] as string) ?? Number.POSITIVE_INFINITY,
+        this.store.expiresAtMs(catalogKeys[read] as string) ?? Number.POSITIVE_INFINITY,
+      );
+      const entry: StoredItem = { packed: packedValues[read] ?? null, catalog, facts: catalog === undefined ? undefined : catalogFactsOf(catalog), expiresAtMs };
+      this.items.set(itemIds[index] as string, entry);
       entries[index] = entry;
-    }
-  }
-
-  /**
-   * Replaces the copies of the items at the `stale` indexes with their new snapshots and the
-   * catalog copies they had, and fills those slots. A new copy rather than a change to the old one,
-   * because the snapshots built from the old copy may still be in use.
-   */
-  private storeSnapshots(itemIds: readonly string[], entries: Array<StoredItem | undefined>, stale: readonly number[], snapshots: ReadResult | undefined): void {
-    const packedValues = snapshots?.kind === 'snapshots' ? snapshots.value : [];
-    for (let read = 0; read < stale.length; read++) {
-      const index = stale[read] as number;
-      const itemId = itemIds[index] as string;
-      const previous = this.items.get(itemId) as StoredItem;
-      const snapshotExpiresAtMs = this.store.expiresAtMs(keys.itemSnapshot(itemId)) ?? Number.POSITIVE_INFINITY;
-      const entry: StoredItem = {
-        ...previous,
-        packed: packedValues[read] ?? null,
-        snapshotExpiresAtMs,
-        expiresAtMs: Math.min(snapshotExpiresAtMs, previous.catalogExpiresAtMs),
-        snapshotStale: false,
-      };
-      this.items.set(itemId, entry);
-      entries[index] = entry;
+      read += 1;
     }
   }
 }

@@ -203,10 +203,9 @@ class ReplayRun {
     this.pending = [];
     this.clockMs = (events[events.length - 1] as Interaction).ts;
     const applied = await applyInteractions(this.store, events);
-    // An interaction writes the packed snapshot of its own item and of no other item, and never
-    // its catalog record.
+    // An interaction writes the packed snapshot of its own item and of no other item.
     for (const event of events) {
-      this.itemReads?.invalidateSnapshot(event.itemId);
+      this.itemReads?.invalidate(event.itemId);
     }
     this.eventsSinceSweep += events.length;
     if (this.sweepStore !== undefined && this.eventsSinceSweep >= SWEEP_EVERY_EVENTS) {

@@ -75,33 +75,6 @@ describe('CachedItemReads', () => {
     expect(cached).toEqual(fresh);
   });
 
-  it('reads a changed snapshot again', async () => {
-    const { store, now, setClock } = await storeWithSession();
-    const reads = new CachedItemReads(store, now);
-    const before = await readBothWays(store, reads, now());
-    setClock(now() + 60_000);
-    await applyInteractions(store, [event('like', 's3', 'd', 100), event('like', 's3', 'c', 110)]);
-    reads.invalidateSnapshot('d');
-    reads.invalidateSnapshot('c');
-    const after = await readBothWays(store, reads, now());
-    expect(after.cached).toEqual(after.fresh);
-    expect(after.cached).not.toEqual(before.cached);
-    expect(reads.size).toBe(ITEM_IDS.length);
-  });
-
-  it('reads a changed catalog record only when invalidated', async () => {
-    const { store, now } = await storeWithSession();
-    const reads = new CachedItemReads(store, now);
-    await readBothWays(store, reads, now());
-    await applyCatalogItems(store, [item('d', ['comedy'])]);
-    reads.invalidateSnapshot('d');
-    const kept = await readBothWays(store, reads, now());
-    expect(kept.cached).not.toEqual(kept.fresh);
-    reads.invalidate('d');
-    const read = await readBothWays(store, reads, now());
-    expect(read.cached).toEqual(read.fresh);
-  });
-
   it('keeps a stale copy until invalidated', async () => {
     // The copies follow the invalidations alone: this is why the replay invalidates the item of
     // every event it applies.
