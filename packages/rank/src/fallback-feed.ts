@@ -1,5 +1,5 @@
 import type { CandidateSource } from './candidates';
-import { diversify, type FeedRuleSettings, type ScoredItem } from './feed-rules';
+import { diversify, NO_RULE_EFFECTS, type FeedRuleSettings, type ScoredItem } from './feed-rules';
 import type { PoolSnapshot } from './pool-cache';
 import type { Degradation, FeedQuery, RankedFeed } from './rank-feed';
 
@@ -23,7 +23,7 @@ export function fallbackFeed(query: FeedQuery, pools: PoolSnapshot, rules: FeedR
       catalog: pools.catalog.get(itemId),
       impressions: 0,
       taps: 0,
-      rules: [],
+      rules: NO_RULE_EFFECTS,
     }),
   );
   const page = diversify(scored, rules, query.limit).slice(0, query.limit);

@@ -59,6 +59,13 @@ export interface ScoredItem {
   rules: RuleEffect[];
 }
 
+/**
+ * The rule effects of an item that no rule moved: one frozen empty list shared by every item, so
+ * that scoring 400 candidates allocates no list per item. `recordEffect` replaces it with a new
+ * list, and the freeze makes any other change to it fail.
+ */
+export const NO_RULE_EFFECTS = Object.freeze([]) as unknown as RuleEffect[];
+
 export interface FilterInput {
   session: SessionSnapshot;
   user: UserSnapshot | undefined;

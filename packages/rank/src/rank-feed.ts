@@ -9,7 +9,7 @@ import { covisitReadRequests, covisitSeeds, mergeNeighbours } from './covisitati
 import { explainScores, type FeatureContribution } from './explain';
 import { fallbackFeed } from './fallback-feed';
 import type { ItemCache } from './item-cache';
-import { applyOrderingRules, DEFAULT_FEED_RULES, filterCandidates, sortByScore, type FeedRuleSettings, type RuleEffect, type ScoredItem } from './feed-rules';
+import { applyOrderingRules, DEFAULT_FEED_RULES, filterCandidates, NO_RULE_EFFECTS, sortByScore, type FeedRuleSettings, type RuleEffect, type ScoredItem } from './feed-rules';
 import type { PoolSnapshot } from './pool-cache';
 import { scoreItems } from './scoring';
 import { parseServedHistory, servedHistoryRequest, type RankingEntry } from './served-feeds';
@@ -176,7 +176,7 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
       facts: snapshot.facts,
       impressions: snapshot.impressions,
       taps: snapshot.taps,
-      rules: [],
+      rules: NO_RULE_EFFECTS,
     };
   });
   const depth = context.rankingDepth ?? DEFAULT_RANKING_DEPTH;

@@ -10,6 +10,7 @@ import {
   generateCandidates,
   keepCataloged,
   mergeNeighbours,
+  NO_RULE_EFFECTS,
   requestCandidates,
   sortByScore,
   type Candidate,
@@ -150,7 +151,7 @@ export class PointEvaluator {
         facts: items[index]?.facts,
         impressions: items[index]?.impressions ?? 0,
         taps: items[index]?.taps ?? 0,
-        rules: [],
+        rules: NO_RULE_EFFECTS,
       }),
     );
     const ordered = applyOrderingRules(sortByScore(scored), DEFAULT_FEED_RULES, { nowMs: request.nowMs, depth: DEFAULT_RANKING_DEPTH, random });

@@ -97,11 +97,13 @@ export class MemoryFeatureStore implements FeatureStore {
    */
   sweepExpired(): void {
     const now = this.now();
-    for (const [key, value] of this.values) {
+    // `forEach` rather than `for...of`, which allocates a pair per key: a replay sweeps about
+    // 176,000 keys at a time. Deleting the visited key during `forEach` is allowed.
+    this.values.forEach((value, key) => {
       if (value.expiresAtMs <= now) {
         this.values.delete(key);
       }
-    }
+    });
   }
 
   /** Applies a merged batch in the same order as the Redis script. */
