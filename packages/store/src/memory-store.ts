@@ -97,8 +97,8 @@ export class MemoryFeatureStore implements FeatureStore {
    */
   sweepExpired(): void {
     const now = this.now();
-    // `forEach` rather than `for...of`, which allocates a pair per key: a replay sweeps about
-    // 176,000 keys at a time. Deleting the visited key during `forEach` is allowed.
+    // `forEach` rather than `for...of`, which allocates a pair per key, and a sweep visits every
+    // key of the store. Deleting the visited key during `forEach` is allowed.
     this.values.forEach((value, key) => {
       if (value.expiresAtMs <= now) {
         this.values.delete(key);
