@@ -139,9 +139,9 @@ function mergeIndexOf(pools: PoolSnapshot): MergeIndex {
 /**
  * One sources array per source, shared by every candidate that one source proposed: most
  * candidates have a single source, and a merge of 400 candidates allocated an array for each.
- * Nothing changes a candidate's sources after generation.
+ * Nothing changes a candidate's sources after generation, and the freeze makes a change fail.
  */
-const SINGLE_SOURCES = Object.fromEntries(CANDIDATE_SOURCES.map((source) => [source, [source]])) as Record<CandidateSource, CandidateSource[]>;
+const SINGLE_SOURCES = Object.fromEntries(CANDIDATE_SOURCES.map((source) => [source, Object.freeze([source])])) as unknown as Record<CandidateSource, CandidateSource[]>;
 
 /**
  * Returns a new array of `sources` and `source`, because the first source's array is shared
