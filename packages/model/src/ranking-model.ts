@@ -4,6 +4,13 @@ import { FEATURE_SCHEMA_VERSION, findFeature, type FeatureDefinition, type Featu
 import * as ort from 'onnxruntime-node';
 import { manifestSchema, type ModelManifest } from './manifest';
 
+// The onnxruntime library bundled with onnxruntime-node 1.31 starts Microsoft's usage telemetry
+// when it creates its environment, at the first session: it writes a device id and a queue of
+// events under ~/.cache/Microsoft/DeveloperTools/.onnxruntime, for a collector at
+// mobile.events.data.microsoft.com. The library reads ORT_DISABLE_TELEMETRY at that moment, so
+// setting it here, before any session, turns the telemetry off. An operator's own value is kept.
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 /** A model that failed validation; the message names the model, the field and the fix. */
 export class ModelValidationError extends Error {
   override readonly name = 'ModelValidationError';
