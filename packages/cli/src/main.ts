@@ -20,6 +20,7 @@ commands:
                                    check a model, list the registry, or switch a running ranker's model; models --help
   train [options]                  train the MovieLens MLP, or export its feature rows as CSV; train --help lists the options
   --version                        print the version of nexttap
+  --help                           print this help
 `;
 
 const SERVE_USAGE = `usage: nexttap serve [--role ingest|ranker|all]
@@ -88,6 +89,9 @@ async function main(argv: string[]): Promise<void> {
       if (positionals[0] !== 'movielens') {
         fail(`import ${positionals[0]} is not a known dataset; use: nexttap import movielens`);
       }
+      if (positionals.length > 1) {
+        fail(`unexpected argument ${positionals[1] ?? ''}; import takes one dataset, movielens, and flags such as --dir DIR`);
+      }
       const result = await importMovieLens({
         directory: values.dir,
         ...(values.limit === undefined ? {} : { limit: parseCount('--limit', values.limit) }),
@@ -114,13 +118,17 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`nexttap ${packageVersion()}\n`);
       return;
     case undefined:
+      // A missing command is a usage error, so the usage goes to stderr with exit code 2.
+      process.stderr.write(USAGE);
+      process.exitCode = 2;
+      return;
     case '--help':
     case '-h':
     case 'help':
       process.stdout.write(USAGE);
       return;
     default:
-      fail(`${command} is not a command`);
+      fail(`${command} is not a command; run nexttap --help for the commands`);
   }
 }
 
@@ -139,8 +147,9 @@ function parseCount(option: string, text: string): number {
   return value;
 }
 
+/** Prints a usage error as one line and exits with code 2. The message names the fix or the help to run. */
 function fail(message: string): never {
-  process.stderr.write(`nexttap: ${message}\n\n${USAGE}`);
+  process.stderr.write(`nexttap: ${message}\n`);
   process.exit(2);
 }
 

@@ -3,10 +3,15 @@ import { describe, expect, it } from 'vitest';
 
 const BIN = new URL('../bin/nexttap.js', import.meta.url).pathname;
 
+/** Returns this process's environment without Kafka or Redis settings, with `extra` added. */
+function commandEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith('KAFKA_') && !name.startsWith('REDIS_'));
+  return { ...Object.fromEntries(inherited), ...extra };
+}
+
 /** Runs the nexttap command with no Kafka or Redis settings and returns its exit code and output. */
-function nexttap(args: string[]) {
-  const environment = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('KAFKA_') && !name.startsWith('REDIS_')));
-  const result = spawnSync(process.execPath, [BIN, ...args], { env: environment, encoding: 'utf8', timeout: 30_000 });
+function nexttap(args: string[], options: { cwd?: string } = {}) {
+  const result = spawnSync(process.execPath, [BIN, ...args], { env: commandEnvironment(), encoding: 'utf8', timeout: 30_000, ...options });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -85,9 +90,47 @@ describe('nexttap command line', () => {
     expect(result.stderr).toContain('nexttap: --models-dir needs a folder, such as --models-dir models');
   });
 
+  it('rejects an extra argument of import', () => {
+    const result = nexttap(['import', 'movielens', 'extra']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('nexttap: unexpected argument extra; import takes one dataset, movielens, and flags such as --dir DIR\n');
+  });
+
   it('prints its version', () => {
     const result = nexttap(['--version']);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^nexttap \d+\.\d+\.\d+\n$/);
   });
 });
+
+describe('nexttap usage errors', () => {
+  const cases: Array<{ args: string[]; message: string }> = [
+    { args: ['serve', '--role', 'foo'], message: 'nexttap: --role foo is not a role; use one of ingest, ranker, all' },
+    { args: ['import', 'movielens', '--limit', 'abc'], message: 'nexttap: --limit abc is invalid; pass a whole number from 0 to 9007199254740991' },
+    { args: ['serve', '--port', '8080'], message: 'nexttap: --port is not a flag of nexttap serve; run nexttap serve --help for the flags' },
+    { args: ['foo'], message: 'nexttap: foo is not a command; run nexttap --help for the commands' },
+  ];
+  for (const { args, message } of cases) {
+    it(`prints one line for ${args.join(' ')}`, () => {
+      const result = nexttap(args);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(`${message}\n`);
+      expect(result.stdout).toBe('');
+    });
+  }
+
+  it('prints the usage to stderr without a command', () => {
+    const result = nexttap([]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('usage: nexttap <command> [options]');
+  });
+
+  it('prints the usage to stdout for --help', () => {
+    const result = nexttap(['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain('usage: nexttap <command> [options]');
+  });
+});
+
