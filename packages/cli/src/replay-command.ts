@@ -28,6 +28,7 @@ import {
 } from '@nexttap/replay';
 import { RedisFeatureStore } from '@nexttap/store';
 import { Redis } from 'ioredis';
+import { findMovieLensFolderProblem } from './movielens-folder';
 import { invalidFlag, parseReplayArgs, REPLAY_USAGE, type ReplayFlags } from './replay-flags';
 import { describeNoPoints, describeShortNegatives } from './replay-warnings';
 
@@ -198,7 +199,13 @@ async function readInput(values: ReplayFlags, environment: CommandIo['environmen
     if (values.dataset !== 'movielens') {
       throw invalidFlag(`--dataset ${values.dataset} is not a known dataset; the bundled one is movielens`);
     }
-    return readMovieLensInput(values['data-dir'] ?? DEFAULT_DATA_DIR, values.limit === undefined ? undefined : parseCount('--limit', values.limit, 1));
+    const limit = values.limit === undefined ? undefined : parseCount('--limit', values.limit, 1);
+    const directory = values['data-dir'] ?? DEFAULT_DATA_DIR;
+    const problem = await findMovieLensFolderProblem({ flag: '--data-dir', directory, isDefault: values['data-dir'] === undefined });
+    if (problem !== undefined) {
+      throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, problem);
+    }
+    return readMovieLensInput(directory, limit);
   }
   if (values.events !== undefined) {
     return readJsonlInput(values.events, values.catalog ?? []);

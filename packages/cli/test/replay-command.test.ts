@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -116,6 +116,27 @@ async function writeEvents(name: string, lines: readonly object[]): Promise<stri
 function messageLines(stderr: string): string[] {
   return stderr.split('\n').filter((line) => line !== '' && !line.startsWith('replay '));
 }
+
+describe('nexttap replay --data-dir', () => {
+  const fix = 'pass --data-dir with the folder that contains movies.csv and ratings.csv';
+
+  it('names a --data-dir that is a file', async () => {
+    const file = join(directory, 'data-dir-file');
+    await writeFile(file, '');
+    const result = await run(['--dataset', 'movielens', '--no-model', '--data-dir', file, '--out', join(directory, 'data-dir-file-out')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`nexttap replay: --data-dir ${file} is a file, not a folder; ${fix}\n`);
+  });
+
+  it('names a movies.csv that is a folder', async () => {
+    const folder = join(directory, 'movies-folder');
+    await mkdir(join(folder, 'movies.csv'), { recursive: true });
+    await writeFile(join(folder, 'ratings.csv'), '');
+    const result = await run(['--dataset', 'movielens', '--no-model', '--data-dir', folder, '--out', join(directory, 'movies-folder-out')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`nexttap replay: ${join(folder, 'movies.csv')} of --data-dir ${folder} is a folder, not a file; replace it with the MovieLens movies.csv, or ${fix}\n`);
+  });
+});
 
 describe('nexttap replay --out', () => {
   it('names an --out that is a file', async () => {
