@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -87,6 +87,19 @@ describe('nexttap models', () => {
   it('lists the registry', async () => {
     const result = await nexttapModels(['list']);
     expect(result.stdout.trim().split('\n')).toEqual(['broken@1', 'linear@1', 'linear@2']);
+  });
+
+  it('names a manifest that is a folder', async () => {
+    const version = join(root, 'folder-manifest', '1');
+    await mkdir(join(version, 'manifest.json'), { recursive: true });
+    const expected = `nexttap: invalid model: model ${version}: ${join(version, 'manifest.json')} is a folder, not a file; replace it with the model's manifest.json\n`;
+    const byFolder = await nexttapModels(['validate', version]);
+    expect(byFolder.code).toBe(1);
+    expect(byFolder.stderr).toBe(expected);
+    const byReference = await nexttapModels(['validate', 'folder-manifest@1']);
+    expect(byReference.code).toBe(1);
+    expect(byReference.stderr).toBe(expected);
+    await rm(join(root, 'folder-manifest'), { recursive: true });
   });
 
   it('rejects a missing models folder', async () => {
