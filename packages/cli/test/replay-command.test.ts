@@ -353,6 +353,8 @@ describe('nexttap replay', () => {
     expect(result.stdout).toContain('paired bootstrap');
     expect(result.stdout).toMatch(/\| popular \| popular \| HitRate@5 \| .* \| 0\.0000 \| .* \| 1\.000 \| no \|/);
     expect(result.stdout).not.toContain('Not compared');
+    // One report has the four default baselines, and each pair is compared on 3 HitRate, 3 NDCG and MRR.
+    expect(result.stdout).toContain('\n28 differences tested. At p < 0.05 about 1 in 20 differences without a real effect comes out significant by chance');
   });
 
   it('names the rankers a comparison leaves out', async () => {
