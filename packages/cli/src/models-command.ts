@@ -269,7 +269,9 @@ function describeFetchError(error: unknown): string {
  */
 export function runTrainCommand(argv: readonly string[]): Promise<number> {
   const script = fileURLToPath(new URL('../../../models/train/main.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...argv], { stdio: 'inherit' });
+  // Resolved here, because `--import tsx` would look for tsx from the current folder, which may be outside the repository.
+  const tsxLoader = import.meta.resolve('tsx');
+  const child = spawn(process.execPath, ['--import', tsxLoader, script, ...argv], { stdio: 'inherit' });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));

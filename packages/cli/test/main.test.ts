@@ -134,6 +134,13 @@ describe('nexttap command line', () => {
     expect(result.stderr).toBe('nexttap: unexpected argument extra; import takes one dataset, movielens, and flags such as --dir DIR\n');
   });
 
+  it('runs train from another folder', () => {
+    const result = nexttap(['train', '--help'], { cwd: directory });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Usage: npx nexttap train [options]');
+  });
+
   it('prints its version', () => {
     const result = nexttap(['--version']);
     expect(result.code).toBe(0);
