@@ -10,7 +10,8 @@ import { Ranker, rankerConfigSchema } from '@nexttap/ranker';
 import { MemoryFeatureStore } from '@nexttap/store';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolveRankerUrl, runModelsCommand } from '../packages/cli/src/models-command';
+import { runModelsCommand } from '../packages/cli/src/models-command';
+import { resolveRankerUrl } from '../packages/cli/src/ranker-admin';
 
 const TOKEN = 'cli-test-token-4d2a9b7c';
 const logger = createLogger({ level: 'silent', service: 'models-cli-test' });
