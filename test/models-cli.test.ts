@@ -1,4 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -9,6 +11,7 @@ import { MemoryFeatureStore } from '@nexttap/store';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runModelsCommand } from '../packages/cli/src/models-command';
+import { resolveRankerUrl } from '../packages/cli/src/ranker-admin';
 
 const TOKEN = 'cli-test-token-4d2a9b7c';
 const logger = createLogger({ level: 'silent', service: 'models-cli-test' });
@@ -87,6 +90,19 @@ describe('nexttap models', () => {
     expect(result.stdout.trim().split('\n')).toEqual(['broken@1', 'linear@1', 'linear@2']);
   });
 
+  it('names a manifest that is a folder', async () => {
+    const version = join(root, 'folder-manifest', '1');
+    await mkdir(join(version, 'manifest.json'), { recursive: true });
+    const expected = `nexttap: invalid model: model ${version}: ${join(version, 'manifest.json')} is a folder, not a file; replace it with the model's manifest.json\n`;
+    const byFolder = await nexttapModels(['validate', version]);
+    expect(byFolder.code).toBe(1);
+    expect(byFolder.stderr).toBe(expected);
+    const byReference = await nexttapModels(['validate', 'folder-manifest@1']);
+    expect(byReference.code).toBe(1);
+    expect(byReference.stderr).toBe(expected);
+    await rm(join(root, 'folder-manifest'), { recursive: true });
+  });
+
   it('rejects a missing models folder', async () => {
     const result = await nexttapModels(['list', '--models-dir', join(root, 'absent')]);
     expect(result.code).toBe(1);
@@ -124,5 +140,178 @@ describe('nexttap models', () => {
     const result = await nexttapModels(['activate', 'linear@2', '--url', url]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('ADMIN_TOKEN is not set');
+  });
+});
+
+describe('nexttap models usage errors', () => {
+  const cases: Array<{ args: string[]; message: string }> = [
+    { args: ['list', 'extra'], message: 'unexpected argument extra; models list takes no argument' },
+    { args: ['validate', 'a', 'b'], message: 'unexpected argument b; models validate takes one model folder or NAME@VERSION' },
+    { args: ['rollback', 'extra'], message: 'unexpected argument extra; models rollback takes no argument' },
+    { args: ['activate', 'linear@2', 'linear@1'], message: 'unexpected argument linear@1; models activate takes one NAME@VERSION' },
+    { args: ['list', '--url', 'http://127.0.0.1:8080'], message: '--url does not apply to models list; models list reads the models folder and takes only --models-dir DIR, so leave --url out' },
+    {
+      args: ['activate', 'linear@2', '--models-dir', 'models'],
+      message: '--models-dir does not apply to models activate; models activate calls a running ranker, which uses its own MODELS_DIR, and takes only --url URL, so leave --models-dir out',
+    },
+    { args: ['remove'], message: 'models remove is not a subcommand; run nexttap models --help for the subcommands' },
+    { args: ['toString'], message: 'models toString is not a subcommand; run nexttap models --help for the subcommands' },
+    { args: ['validate'], message: 'models validate needs a model folder or NAME@VERSION, such as nexttap models validate movielens-mlp@1' },
+  ];
+  for (const { args, message } of cases) {
+    it(`rejects models ${args.join(' ')} in one line`, async () => {
+      const result = await nexttapModels(args);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(`nexttap: ${message}\n`);
+      expect(result.stdout).toBe('');
+    });
+  }
+
+  it('prints the usage to stderr without a subcommand', async () => {
+    const result = await nexttapModels([]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('usage: nexttap models <subcommand> [options]');
+  });
+
+  it('names a --models-dir that is a file', async () => {
+    const file = join(root, 'a-file');
+    await writeFile(file, '');
+    const result = await nexttapModels(['list', '--models-dir', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`nexttap: the models folder ${file} is a file, not a folder; pass --models-dir DIR or set MODELS_DIR\n`);
+  });
+});
+
+describe('nexttap models ranker URL', () => {
+  // The URLs name the ranker of this file or cannot be requested, so no request reaches another server.
+  const cases: Array<{ name: string; args: () => string[]; environment: Record<string, string>; message: () => string }> = [
+    {
+      name: 'a URL with a path',
+      args: () => ['rollback', '--url', `${url}/v1`],
+      environment: { ADMIN_TOKEN: TOKEN },
+      message: () => `--url ${url}/v1 has a path or query; pass only the ranker's origin, ${url}, because the command adds /v1/admin/models/... itself`,
+    },
+    {
+      name: 'a URL with a query',
+      args: () => ['rollback', '--url', `${url}?x=1`],
+      environment: { ADMIN_TOKEN: TOKEN },
+      message: () => `--url ${url}?x=1 has a path or query; pass only the ranker's origin, ${url}, because the command adds /v1/admin/models/... itself`,
+    },
+    {
+      name: 'text that is no URL',
+      args: () => ['rollback', '--url', '127.0.0.1:18310'],
+      environment: { ADMIN_TOKEN: TOKEN },
+      message: () => "--url 127.0.0.1:18310 is not a URL; pass the ranker's origin, such as --url http://127.0.0.1:8080",
+    },
+    {
+      name: 'a URL of another scheme',
+      args: () => ['rollback', '--url', 'ftp://127.0.0.1:18310'],
+      environment: { ADMIN_TOKEN: TOKEN },
+      message: () => "--url ftp://127.0.0.1:18310 is not an http or https URL; pass the ranker's origin, such as --url http://127.0.0.1:8080",
+    },
+    {
+      name: 'a PORT that is no number',
+      args: () => ['rollback'],
+      environment: { ADMIN_TOKEN: TOKEN, PORT: 'abc' },
+      message: () => 'PORT "abc" is not a port number; the ranker URL defaults to http://127.0.0.1:$PORT, so set PORT to the ranker\'s port (1 to 65535) or pass --url URL',
+    },
+  ];
+  for (const { name, args, environment, message } of cases) {
+    it(`rejects ${name}`, async () => {
+      const result = await nexttapModels(args(), environment);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(`nexttap: ${message()}\n`);
+    });
+  }
+
+  // A blank PORT or PORT=0 would make a URL of port 80 or 0, so these cases call the resolver alone.
+  for (const port of ['', '0', '65536', '8080x']) {
+    it(`rejects PORT ${JSON.stringify(port)}`, () => {
+      expect(resolveRankerUrl(undefined, { PORT: port })).toBe(
+        `PORT ${JSON.stringify(port)} is not a port number; the ranker URL defaults to http://127.0.0.1:$PORT, so set PORT to the ranker's port (1 to 65535) or pass --url URL`,
+      );
+    });
+  }
+
+  it('defaults to port 8080', () => {
+    expect(resolveRankerUrl(undefined, {})).toEqual(new URL('http://127.0.0.1:8080'));
+  });
+
+  it('reads the port of the default URL from PORT', async () => {
+    const result = await nexttapModels(['activate', 'linear@9'], { ADMIN_TOKEN: TOKEN, PORT: new URL(url).port });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('RANKER_ERR_MODEL_NOT_FOUND');
+  });
+
+  it('accepts an origin with a trailing slash', async () => {
+    const result = await nexttapModels(['activate', 'linear@9', '--url', `${url}/`], { ADMIN_TOKEN: TOKEN });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('RANKER_ERR_MODEL_NOT_FOUND');
+  });
+});
+
+describe('nexttap models ranker errors', () => {
+  let fake: Server;
+  let fakeUrl: string;
+  let reply: { status: number; body: string } = { status: 500, body: '' };
+
+  beforeAll(async () => {
+    // A server of this test in place of a ranker, for replies that a running ranker does not give on request.
+    fake = createServer((request, response) => {
+      request.resume();
+      response.writeHead(reply.status, { 'content-type': 'application/json' });
+      response.end(reply.body);
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    fakeUrl = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    await new Promise((resolve) => fake.close(resolve));
+  });
+
+  it('prints the code and message of a rejection', async () => {
+    const result = await nexttapModels(['activate', 'linear@9', '--url', url], { ADMIN_TOKEN: TOKEN });
+    expect(result.code).toBe(1);
+    const lines = result.stderr.split('\n').filter((line) => line !== '');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^nexttap: RANKER_ERR_MODEL_NOT_FOUND: /);
+    expect(lines[0]).toContain('linear@9');
+    expect(result.stderr).not.toContain('{');
+    expect(result.stdout).toBe('');
+  });
+
+  it('prints a wrong token in one line', async () => {
+    const result = await nexttapModels(['rollback', '--url', url], { ADMIN_TOKEN: 'not-the-token-at-all' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('nexttap: RANKER_ERR_UNAUTHORIZED: this route needs the admin bearer token; send Authorization: Bearer <ADMIN_TOKEN>\n');
+  });
+
+  it('names a ranker without admin routes', async () => {
+    reply = { status: 404, body: JSON.stringify({ error: { code: 'HTTP_ERR_NOT_FOUND', message: 'no route for POST /v1/admin/models/rollback' } }) };
+    const result = await nexttapModels(['rollback', '--url', fakeUrl], { ADMIN_TOKEN: TOKEN });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`nexttap: the ranker at ${fakeUrl} has no admin routes (HTTP_ERR_NOT_FOUND: no route for POST /v1/admin/models/rollback); start it with ADMIN_TOKEN set\n`);
+  });
+
+  it('prints a reply that is no error object', async () => {
+    reply = { status: 502, body: '<html>\n<body>Bad Gateway</body>\n</html>' };
+    const result = await nexttapModels(['rollback', '--url', fakeUrl], { ADMIN_TOKEN: TOKEN });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `nexttap: ${fakeUrl}/v1/admin/models/rollback replied HTTP 502: <html> <body>Bad Gateway</body> </html>; check --url and that it is a nexttap ranker\n`,
+    );
+  });
+
+  it('names the URL of a failed connection', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const closedUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((resolve) => closed.close(resolve));
+    const result = await nexttapModels(['rollback', '--url', closedUrl], { ADMIN_TOKEN: TOKEN });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`nexttap: request to ${closedUrl}/v1/admin/models/rollback failed (fetch failed: connect ECONNREFUSED`);
+    expect(result.stderr).toContain('check --url and that the ranker runs');
   });
 });

@@ -13,7 +13,8 @@ export class FlagError extends Error {
  * one sentence that names the flag and the fix. `valueExamples` gives, for each flag that takes a
  * value, what it expects with an example, for the message when the value is missing. A repeated
  * flag that takes one value is an error, because parseArgs would silently keep the last value;
- * flags declared `multiple` may repeat.
+ * flags declared `multiple` may repeat. `passedFlags` contains the names of the flags on the
+ * command line, so a command can tell a flag that was passed from one that only has its default.
  *
  * @throws FlagError naming the flag that is unknown, lacks its value, takes none, or is repeated
  */
@@ -30,7 +31,8 @@ export function parseFlags<const Options extends FlagOptions>(
     throw new FlagError(describeParseError(command, options, valueExamples, error, args));
   }
   checkRepeatedFlags(options, parsed.tokens);
-  return { values: parsed.values, positionals: parsed.positionals };
+  const passedFlags = new Set(parsed.tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : [])));
+  return { values: parsed.values, positionals: parsed.positionals, passedFlags };
 }
 
 function checkRepeatedFlags(options: FlagOptions, tokens: ReadonlyArray<{ kind: string; name?: string; value?: string | undefined }>): void {

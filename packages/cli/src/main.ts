@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parsePlainInteger } from '@nexttap/http';
+import { CsvError } from '@nexttap/movielens';
 import { FlagError, parseFlags } from './command-flags';
-import { importMovieLens } from './import-command';
+import { importMovieLens, ImportInputError } from './import-command';
 import { runModelsCommand, runTrainCommand } from './models-command';
 import { runReplayCommand } from './replay-command';
 import { ConfigError } from './process-config';
@@ -20,6 +21,7 @@ commands:
                                    check a model, list the registry, or switch a running ranker's model; models --help
   train [options]                  train the MovieLens MLP, or export its feature rows as CSV; train --help lists the options
   --version                        print the version of nexttap
+  --help                           print this help
 `;
 
 const SERVE_USAGE = `usage: nexttap serve [--role ingest|ranker|all]
@@ -29,10 +31,14 @@ from the environment: PORT, HOST, KAFKA_BROKERS, REDIS_URL and the others in doc
 Without KAFKA_BROKERS and REDIS_URL the process uses its in-process bus and in-memory store.
 `;
 
+/** The MovieLens folder of `import` when `--dir` is not given, relative to the current folder. */
+const DEFAULT_IMPORT_DIR = 'data/movielens';
+
 const IMPORT_USAGE = `usage: nexttap import movielens [--dir DIR] [--limit N] [--end-ago-ms MS]
 
-Produces the MovieLens catalog and ratings to the Kafka topics of KAFKA_BROKERS.
-  --dir DIR          folder of the MovieLens CSV files (default data/movielens)
+Produces the MovieLens catalog and ratings to the Kafka topics of KAFKA_BROKERS. It checks and
+reads movies.csv and ratings.csv before it connects to Kafka.
+  --dir DIR          folder of the MovieLens CSV files (default ${DEFAULT_IMPORT_DIR})
   --limit N          only the earliest N ratings
   --end-ago-ms MS    shift the ratings in time so the last one is MS milliseconds ago
 `;
@@ -71,7 +77,7 @@ async function main(argv: string[]): Promise<void> {
         'import',
         rest,
         {
-          dir: { type: 'string', default: 'data/movielens' },
+          dir: { type: 'string' },
           limit: { type: 'string' },
           'end-ago-ms': { type: 'string' },
           help: { type: 'boolean', short: 'h' },
@@ -88,8 +94,12 @@ async function main(argv: string[]): Promise<void> {
       if (positionals[0] !== 'movielens') {
         fail(`import ${positionals[0]} is not a known dataset; use: nexttap import movielens`);
       }
+      if (positionals.length > 1) {
+        fail(`unexpected argument ${positionals[1] ?? ''}; import takes one dataset, movielens, and flags such as --dir DIR`);
+      }
       const result = await importMovieLens({
-        directory: values.dir,
+        directory: values.dir ?? DEFAULT_IMPORT_DIR,
+        directoryIsDefault: values.dir === undefined,
         ...(values.limit === undefined ? {} : { limit: parseCount('--limit', values.limit) }),
         ...(values['end-ago-ms'] === undefined ? {} : { endAgoMs: parseCount('--end-ago-ms', values['end-ago-ms']) }),
       });
@@ -114,13 +124,17 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`nexttap ${packageVersion()}\n`);
       return;
     case undefined:
+      // A missing command is a usage error, so the usage goes to stderr with exit code 2.
+      process.stderr.write(USAGE);
+      process.exitCode = 2;
+      return;
     case '--help':
     case '-h':
     case 'help':
       process.stdout.write(USAGE);
       return;
     default:
-      fail(`${command} is not a command`);
+      fail(`${command} is not a command; run nexttap --help for the commands`);
   }
 }
 
@@ -139,8 +153,9 @@ function parseCount(option: string, text: string): number {
   return value;
 }
 
+/** Prints a usage error as one line and exits with code 2. The message names the fix or the help to run. */
 function fail(message: string): never {
-  process.stderr.write(`nexttap: ${message}\n\n${USAGE}`);
+  process.stderr.write(`nexttap: ${message}\n`);
   process.exit(2);
 }
 
@@ -156,6 +171,10 @@ try {
   if (error instanceof ConfigError) {
     process.stderr.write(`nexttap: ${error.message}\n`);
     process.exit(2);
+  }
+  if (error instanceof ImportInputError || error instanceof CsvError) {
+    process.stderr.write(`nexttap: ${error.message}\n`);
+    process.exit(1);
   }
   if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
     process.stderr.write(`nexttap: ${(error as Error).message}\n`);

@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   loadRankingModel,
@@ -12,6 +11,7 @@ import {
   type RankingModel,
 } from '@nexttap/model';
 import { FlagError, parseFlags } from './command-flags';
+import { callAdmin } from './ranker-admin';
 
 export interface CommandIo {
   stdout: NodeJS.WritableStream;
@@ -28,16 +28,27 @@ subcommands:
   list [--models-dir DIR]
       list the versions in the registry (default: models, or MODELS_DIR)
   activate NAME@VERSION [--url URL]
-      ask a running ranker to serve a registry version; the token comes from ADMIN_TOKEN
+      ask a running ranker to serve a version of its own registry (the ranker's MODELS_DIR); the
+      token comes from ADMIN_TOKEN
   rollback [--url URL]
       ask a running ranker to serve the model that was live before the latest activation
 
---url defaults to http://127.0.0.1:$PORT (PORT defaults to 8080).
+--url is the ranker's origin, scheme, host and port without a path, such as http://10.0.0.5:8080;
+the command adds the admin path /v1/admin/models/... itself. It defaults to http://127.0.0.1:$PORT
+(PORT defaults to 8080).
 `;
 
 const MODELS_VALUE_EXAMPLES = {
   'models-dir': 'a folder, such as --models-dir models',
-  url: 'the URL of a running ranker, such as --url http://127.0.0.1:8080',
+  url: 'the origin of a running ranker, such as --url http://127.0.0.1:8080',
+};
+
+/** The arguments and flags that each subcommand reads, for rejecting the others. */
+const SUBCOMMANDS: Readonly<Record<string, { targets: number; target: string; flags: readonly string[] }>> = {
+  validate: { targets: 1, target: 'one model folder or NAME@VERSION', flags: ['models-dir'] },
+  list: { targets: 0, target: 'no argument', flags: ['models-dir'] },
+  activate: { targets: 1, target: 'one NAME@VERSION', flags: ['url'] },
+  rollback: { targets: 0, target: 'no argument', flags: ['url'] },
 };
 
 /** Runs `nexttap models …`; returns the exit code: 0 done, 1 failed, 2 usage error. */
@@ -51,37 +62,69 @@ export async function runModelsCommand(argv: readonly string[], io: CommandIo): 
     }
     throw error;
   }
-  const { values, positionals } = parsed;
-  const [subcommand, target] = positionals;
-  if (values.help || subcommand === undefined) {
+  const { values, positionals, passedFlags } = parsed;
+  const [subcommand, target, ...extra] = positionals;
+  if (values.help) {
     io.stdout.write(MODELS_USAGE);
-    return values.help ? 0 : 2;
+    return 0;
+  }
+  if (subcommand === undefined) {
+    // A missing subcommand is a usage error, so the usage goes to stderr with exit code 2.
+    io.stderr.write(MODELS_USAGE);
+    return 2;
+  }
+  const definition = Object.hasOwn(SUBCOMMANDS, subcommand) ? SUBCOMMANDS[subcommand] : undefined;
+  if (definition === undefined) {
+    return usage(io, `models ${subcommand} is not a subcommand; run nexttap models --help for the subcommands`);
+  }
+  const unexpected = definition.targets === 0 ? [target, ...extra] : extra;
+  if (unexpected[0] !== undefined) {
+    return usage(io, `unexpected argument ${unexpected.join(' ')}; models ${subcommand} takes ${definition.target}`);
+  }
+  const unusedFlags = [...passedFlags].filter((name) => name !== 'help' && !definition.flags.includes(name));
+  if (unusedFlags.length > 0) {
+    return usage(io, `--${unusedFlags.join(', --')} ${unusedFlags.length === 1 ? 'does' : 'do'} not apply to models ${subcommand}; ${describeSubcommandFlags(subcommand)}`);
   }
   const modelsDir = values['models-dir'] ?? io.environment.MODELS_DIR ?? 'models';
   const registry = new ModelRegistry(modelsDir);
-  const url = values.url ?? `http://127.0.0.1:${io.environment.PORT ?? '8080'}`;
   switch (subcommand) {
     case 'validate':
-      return target === undefined ? usage(io, 'models validate needs a model folder or NAME@VERSION') : validateModel(target, registry, io);
-    case 'list': {
-      if (!(await isDirectory(modelsDir))) {
-        io.stderr.write(`nexttap: the models folder ${modelsDir} does not exist; pass --models-dir DIR or set MODELS_DIR\n`);
-        return 1;
-      }
-      const references = await registry.list();
-      if (references.length === 0) {
-        io.stderr.write(`nexttap: no model in ${modelsDir}; a model is a folder NAME/VERSION with a manifest.json\n`);
-      }
-      io.stdout.write(references.map((reference) => `${reference.name}@${reference.version}\n`).join(''));
-      return 0;
-    }
+      return target === undefined ? usage(io, 'models validate needs a model folder or NAME@VERSION, such as nexttap models validate movielens-mlp@1') : validateModel(target, registry, io);
+    case 'list':
+      return listModels(modelsDir, registry, io);
     case 'activate':
-      return target === undefined ? usage(io, 'models activate needs NAME@VERSION') : callAdmin(url, '/v1/admin/models/activate', { model: target }, io);
-    case 'rollback':
-      return callAdmin(url, '/v1/admin/models/rollback', undefined, io);
+      if (target === undefined) {
+        return usage(io, 'models activate needs NAME@VERSION, such as nexttap models activate movielens-mlp@1');
+      }
+      return callAdmin(values.url, '/v1/admin/models/activate', { model: target }, io);
     default:
-      return usage(io, `models ${subcommand} is not a subcommand`);
+      return callAdmin(values.url, '/v1/admin/models/rollback', undefined, io);
   }
+}
+
+/** Returns which flags a subcommand takes and why the other one does not apply, for a usage error. */
+function describeSubcommandFlags(subcommand: string): string {
+  if (subcommand === 'validate' || subcommand === 'list') {
+    return `models ${subcommand} reads the models folder and takes only --models-dir DIR, so leave --url out`;
+  }
+  return `models ${subcommand} calls a running ranker, which uses its own MODELS_DIR, and takes only --url URL, so leave --models-dir out`;
+}
+
+/** Prints the versions in the registry, one NAME@VERSION a line. */
+async function listModels(modelsDir: string, registry: ModelRegistry, io: CommandIo): Promise<number> {
+  const kind = await pathKind(modelsDir);
+  if (kind !== 'folder') {
+    const problems = { missing: 'does not exist', file: 'is a file, not a folder', unreadable: 'could not be read' };
+    const problem = problems[kind];
+    io.stderr.write(`nexttap: the models folder ${modelsDir} ${problem}; pass --models-dir DIR or set MODELS_DIR\n`);
+    return 1;
+  }
+  const references = await registry.list();
+  if (references.length === 0) {
+    io.stderr.write(`nexttap: no model in ${modelsDir}; a model is a folder NAME/VERSION with a manifest.json\n`);
+  }
+  io.stdout.write(references.map((reference) => `${reference.name}@${reference.version}\n`).join(''));
+  return 0;
 }
 
 /**
@@ -103,7 +146,7 @@ async function loadTarget(target: string, isFolder: boolean, registry: ModelRegi
 async function validateModel(target: string, registry: ModelRegistry, io: CommandIo): Promise<number> {
   let model: RankingModel;
   try {
-    model = await loadTarget(target, await isDirectory(target), registry);
+    model = await loadTarget(target, (await pathKind(target)) === 'folder', registry);
   } catch (error) {
     if (error instanceof ModelValidationError || error instanceof ModelNotFoundError || error instanceof ModelReferenceError) {
       const prefix = error instanceof ModelValidationError ? 'invalid model: ' : '';
@@ -120,53 +163,34 @@ async function validateModel(target: string, registry: ModelRegistry, io: Comman
   return 0;
 }
 
-/** Sends one admin request with the bearer token of ADMIN_TOKEN and prints the reply body. */
-async function callAdmin(baseUrl: string, path: string, body: object | undefined, io: CommandIo): Promise<number> {
-  const token = io.environment.ADMIN_TOKEN ?? '';
-  if (token === '') {
-    return usage(io, 'ADMIN_TOKEN is not set; export the token the ranker was started with');
-  }
-  let response: Response;
-  try {
-    response = await fetch(new URL(path, baseUrl), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-  } catch (error) {
-    io.stderr.write(`nexttap: request to ${baseUrl} failed (${error instanceof Error ? error.message : String(error)}); check --url and that the ranker runs\n`);
-    return 1;
-  }
-  const text = await response.text();
-  (response.ok ? io.stdout : io.stderr).write(`${text}\n`);
-  if (response.status === 404 && !text.includes('RANKER_ERR_')) {
-    io.stderr.write('nexttap: the ranker has no admin routes; start it with ADMIN_TOKEN set\n');
-  }
-  return response.ok ? 0 : 1;
-}
-
 /**
  * Runs the TypeScript training script (models/train/main.ts) in a child process with the same
  * options, and returns its exit code. `npx nexttap train --help` lists them.
  */
 export function runTrainCommand(argv: readonly string[]): Promise<number> {
   const script = fileURLToPath(new URL('../../../models/train/main.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...argv], { stdio: 'inherit' });
+  // Resolved here, because `--import tsx` would look for tsx from the current folder, which may be outside the repository.
+  const tsxLoader = import.meta.resolve('tsx');
+  const child = spawn(process.execPath, ['--import', tsxLoader, script, ...argv], { stdio: 'inherit' });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
   });
 }
 
+/** Prints a usage error as one line and returns exit code 2. The message names the fix or the help to run. */
 function usage(io: CommandIo, message: string): number {
-  io.stderr.write(`nexttap: ${message}\n\n${MODELS_USAGE}`);
+  io.stderr.write(`nexttap: ${message}\n`);
   return 2;
 }
 
-async function isDirectory(path: string): Promise<boolean> {
+/** Returns whether `path` is a folder, another kind of file, missing, or not readable. */
+async function pathKind(path: string): Promise<'folder' | 'file' | 'missing' | 'unreadable'> {
   try {
-    return (await stat(join(path))).isDirectory();
-  } catch {
-    return false;
+    return (await stat(path)).isDirectory() ? 'folder' : 'file';
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    // ENOTDIR: a folder on the path is a file.
+    return code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : 'unreadable';
   }
 }

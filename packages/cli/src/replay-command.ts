@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import { parseTimestamp } from '@nexttap/events';
 import { rankerConfigSchema } from '@nexttap/ranker';
 import {
@@ -28,6 +29,7 @@ import {
 } from '@nexttap/replay';
 import { RedisFeatureStore } from '@nexttap/store';
 import { Redis } from 'ioredis';
+import { findMovieLensFolderProblem } from './movielens-folder';
 import { invalidFlag, parseReplayArgs, REPLAY_USAGE, type ReplayFlags } from './replay-flags';
 import { describeNoPoints, describeShortNegatives } from './replay-warnings';
 
@@ -54,25 +56,29 @@ const SOURCE_FLAGS: Readonly<Record<string, '--dataset' | '--events' | '--topic'
   'to-time': '--topic',
 };
 
+/** The flags that `--compare` reads. It reads two reports, so no other flag has an effect on it. */
+const COMPARE_FLAGS: ReadonlySet<string> = new Set(['compare', 'seed', 'bootstrap', 'help']);
+
 /**
  * Runs `nexttap replay` and returns the exit code: 0 on success, 2 for an invalid flag, 1 when an
  * input, model or output fails. Every failure is one line on stderr that names the flag or file.
  */
 export async function runReplayCommand(args: readonly string[], io: CommandIo): Promise<number> {
   try {
-    const { values, positionals } = parseReplayArgs(args);
+    const { values, positionals, passedFlags } = parseReplayArgs(args);
     if (values.help) {
       io.stdout.write(REPLAY_USAGE);
       return 0;
     }
     if (values.compare) {
+      checkCompareFlags(passedFlags);
       await compareCommand(values, positionals, io);
       return 0;
     }
     if (positionals.length > 0) {
       throw invalidFlag(`unexpected argument ${positionals[0] ?? ''}; flags take their value after them, such as --k 5,10`);
     }
-    await replayCommand(values, io);
+    await replayCommand(values, passedFlags, io);
     return 0;
   } catch (error) {
     io.stderr.write(`nexttap replay: ${describeError(error).split('\n')[0] ?? ''}\n`);
@@ -80,8 +86,9 @@ export async function runReplayCommand(args: readonly string[], io: CommandIo): 
   }
 }
 
-async function replayCommand(values: ReplayFlags, io: CommandIo): Promise<void> {
+async function replayCommand(values: ReplayFlags, passedFlags: ReadonlySet<string>, io: CommandIo): Promise<void> {
   const options = parseReplayFlags(values);
+  await checkModelsDirectory(values, passedFlags);
   const models = await loadNamedModels(values, io.environment);
   let redis: ReturnType<typeof connectRedis> | undefined;
   const progress = createProgressPrinter(io.stderr);
@@ -198,7 +205,13 @@ async function readInput(values: ReplayFlags, environment: CommandIo['environmen
     if (values.dataset !== 'movielens') {
       throw invalidFlag(`--dataset ${values.dataset} is not a known dataset; the bundled one is movielens`);
     }
-    return readMovieLensInput(values['data-dir'] ?? DEFAULT_DATA_DIR, values.limit === undefined ? undefined : parseCount('--limit', values.limit, 1));
+    const limit = values.limit === undefined ? undefined : parseCount('--limit', values.limit, 1);
+    const directory = values['data-dir'] ?? DEFAULT_DATA_DIR;
+    const problem = await findMovieLensFolderProblem({ flag: '--data-dir', directory, isDefault: values['data-dir'] === undefined });
+    if (problem !== undefined) {
+      throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, problem);
+    }
+    return readMovieLensInput(directory, limit);
   }
   if (values.events !== undefined) {
     return readJsonlInput(values.events, values.catalog ?? []);
@@ -223,6 +236,33 @@ function positionFlag(values: ReplayFlags, end: 'from' | 'to'): { from?: TopicPo
     return { [end]: { offset: parseCount(`--${end}-offset`, offset, 0) } };
   }
   return time === undefined ? {} : { [end]: { timeMs: parseTime(`--${end}-time`, time) } };
+}
+
+/**
+ * Checks `--models-dir` when the command line passes it: only `--model` reads it, and its value
+ * must be an existing folder.
+ */
+async function checkModelsDirectory(values: ReplayFlags, passedFlags: ReadonlySet<string>): Promise<void> {
+  if (!passedFlags.has('models-dir')) {
+    return;
+  }
+  const directory = values['models-dir'];
+  if (values.model === undefined) {
+    throw invalidFlag(
+      `--models-dir ${directory} applies to --model only; add --model NAME[@VERSION] to evaluate a model from that folder, or leave --models-dir out (without --model, replay evaluates the ranker's model in MODEL_DIR)`,
+    );
+  }
+  let isFolder: boolean;
+  try {
+    isFolder = (await stat(directory)).isDirectory();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const problem = code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : `could not be read (${describeError(error)})`;
+    throw new ReplayError(REPLAY_ERROR_CODES.invalidModel, `--models-dir ${directory} ${problem}; pass the folder that contains the model folders NAME/VERSION, such as --models-dir models`, { cause: error });
+  }
+  if (!isFolder) {
+    throw new ReplayError(REPLAY_ERROR_CODES.invalidModel, `--models-dir ${directory} is a file, not a folder; pass the folder that contains the model folders NAME/VERSION, such as --models-dir models`);
+  }
 }
 
 /** Loads the models of `--model`, or the ranker's model when none is named. */
@@ -271,6 +311,15 @@ function connectRedis(url: string): { client: Redis; prefix: string; close: () =
       }
     },
   };
+}
+
+/** Rejects the flags on the command line that `--compare` does not read, naming them. */
+function checkCompareFlags(passedFlags: ReadonlySet<string>): void {
+  const unused = [...passedFlags].filter((name) => !COMPARE_FLAGS.has(name)).map((name) => `--${name}`);
+  if (unused.length > 0) {
+    const verb = unused.length === 1 ? 'does' : 'do';
+    throw invalidFlag(`${unused.join(', ')} ${verb} not apply to --compare, which reads two reports and takes only --seed and --bootstrap; leave ${unused.length === 1 ? 'it' : 'them'} out`);
+  }
 }
 
 async function compareCommand(values: ReplayFlags, positionals: readonly string[], io: CommandIo): Promise<void> {

@@ -32,7 +32,7 @@ and --topic needs --catalog-topic.
 options:
   --model NAME[@VERSION]       model under --models-dir, repeatable; default the ranker's model
                                (MODEL_DIR, else models/movielens-mlp/1)
-  --models-dir DIR             the folder of the models that --model names (default models)
+  --models-dir DIR             with --model: the folder of the models it names (default models)
   --no-model                   evaluate the baselines only
   --baselines LIST             comma-separated from ${BASELINE_NAMES.join(', ')};
                                default popular,trending,covisit,random; none for no baseline

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -82,6 +82,13 @@ describe('nexttap replay errors', () => {
     { name: 'a count beyond a double', args: ['--dataset', 'movielens', '--bootstrap', '99999999999999999999'], code: 2, mentions: 'from 1 to 9007199254740991' },
     { name: 'a compare with one report', args: ['--compare', 'a.json'], code: 2, mentions: '--compare' },
     { name: 'a missing report to compare', args: ['--compare', '/nonexistent/a.json', '/nonexistent/b.json'], code: 1, mentions: '/nonexistent/a.json' },
+    { name: 'a dataset with --compare', args: ['--compare', 'a.json', 'b.json', '--dataset', 'movielens'], code: 2, mentions: '--dataset does not apply to --compare, which reads two reports and takes only --seed and --bootstrap; leave it out' },
+    { name: 'an output folder with --compare', args: ['--compare', 'a.json', 'b.json', '--out', 'reports'], code: 2, mentions: '--out does not apply to --compare' },
+    { name: 'a default-valued flag with --compare', args: ['--compare', 'a.json', 'b.json', '--k', '5,10,20'], code: 2, mentions: '--k does not apply to --compare' },
+    { name: 'two unused flags with --compare', args: ['--compare', 'a.json', 'b.json', '--dataset', 'movielens', '--no-model'], code: 2, mentions: '--dataset, --no-model do not apply to --compare' },
+    { name: 'a models folder without --model', args: ['--dataset', 'movielens', '--models-dir', '/nonexistent'], code: 2, mentions: '--models-dir /nonexistent applies to --model only' },
+    { name: 'a models folder with --no-model', args: ['--dataset', 'movielens', '--no-model', '--models-dir', 'models'], code: 2, mentions: '--models-dir models applies to --model only' },
+    { name: 'a missing models folder', args: ['--dataset', 'movielens', '--model', 'movielens-mlp', '--models-dir', '/nonexistent/models'], code: 1, mentions: '--models-dir /nonexistent/models does not exist; pass the folder that contains the model folders NAME/VERSION' },
   ];
   it('rejects a log without a valid event with one line', async () => {
     const invalidFile = join(directory, 'invalid.jsonl');
@@ -116,6 +123,48 @@ async function writeEvents(name: string, lines: readonly object[]): Promise<stri
 function messageLines(stderr: string): string[] {
   return stderr.split('\n').filter((line) => line !== '' && !line.startsWith('replay '));
 }
+
+describe('nexttap replay --models-dir', () => {
+  it('names a --models-dir that is a file', async () => {
+    const file = join(directory, 'models-file');
+    await writeFile(file, '');
+    const result = await run(['--dataset', 'movielens', '--model', 'movielens-mlp', '--models-dir', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`nexttap replay: --models-dir ${file} is a file, not a folder; pass the folder that contains the model folders NAME/VERSION, such as --models-dir models\n`);
+  });
+});
+
+describe('nexttap replay --compare flags', () => {
+  it('accepts --seed and --bootstrap', async () => {
+    const out = join(directory, 'compare-flags');
+    await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--pool-refresh-events', '1', '--out', out]);
+    const report = join(out, 'report.json');
+    const result = await run(['--compare', report, report, '--seed', '3', '--bootstrap', '50']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('50 resamples');
+  });
+});
+
+describe('nexttap replay --data-dir', () => {
+  const fix = 'pass --data-dir with the folder that contains movies.csv and ratings.csv';
+
+  it('names a --data-dir that is a file', async () => {
+    const file = join(directory, 'data-dir-file');
+    await writeFile(file, '');
+    const result = await run(['--dataset', 'movielens', '--no-model', '--data-dir', file, '--out', join(directory, 'data-dir-file-out')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`nexttap replay: --data-dir ${file} is a file, not a folder; ${fix}\n`);
+  });
+
+  it('names a movies.csv that is a folder', async () => {
+    const folder = join(directory, 'movies-folder');
+    await mkdir(join(folder, 'movies.csv'), { recursive: true });
+    await writeFile(join(folder, 'ratings.csv'), '');
+    const result = await run(['--dataset', 'movielens', '--no-model', '--data-dir', folder, '--out', join(directory, 'movies-folder-out')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`nexttap replay: ${join(folder, 'movies.csv')} of --data-dir ${folder} is a folder, not a file; replace it with the MovieLens movies.csv, or ${fix}\n`);
+  });
+});
 
 describe('nexttap replay --out', () => {
   it('names an --out that is a file', async () => {
@@ -304,6 +353,8 @@ describe('nexttap replay', () => {
     expect(result.stdout).toContain('paired bootstrap');
     expect(result.stdout).toMatch(/\| popular \| popular \| HitRate@5 \| .* \| 0\.0000 \| .* \| 1\.000 \| no \|/);
     expect(result.stdout).not.toContain('Not compared');
+    // One report has the four default baselines, and each pair is compared on 3 HitRate, 3 NDCG and MRR.
+    expect(result.stdout).toContain('\n28 differences tested. At p < 0.05 about 1 in 20 differences without a real effect comes out significant by chance');
   });
 
   it('names the rankers a comparison leaves out', async () => {

@@ -73,11 +73,22 @@ export class ModelRegistry {
     return found.sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version, undefined, { numeric: true }));
   }
 
-  /** Loads and validates one version; rejects with ModelNotFoundError or ModelValidationError. */
+  /**
+   * Loads and validates one version. Rejects with ModelNotFoundError when its folder has no
+   * manifest.json, and with ModelValidationError when the manifest is not a file or the model is
+   * invalid.
+   */
   async load(reference: ModelReference, options: LoadModelOptions = {}): Promise<RankingModel> {
     const directory = this.directoryOf(reference);
-    if (!(await isFile(join(directory, 'manifest.json')))) {
+    const manifestPath = join(directory, 'manifest.json');
+    const manifestStats = await stat(manifestPath).catch(() => undefined);
+    if (manifestStats === undefined) {
       throw new ModelNotFoundError(reference, directory);
+    }
+    // A manifest.json that is a folder makes a broken version, not a missing one.
+    if (!manifestStats.isFile()) {
+      const kind = manifestStats.isDirectory() ? 'a folder, not a file' : 'not a regular file';
+      throw new ModelValidationError(directory, `${manifestPath} is ${kind}; replace it with the model's manifest.json`);
     }
     const model = await loadRankingModel(directory, options);
     const { name, version } = model.manifest;

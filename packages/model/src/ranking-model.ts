@@ -49,8 +49,8 @@ export async function loadRankingModel(directory: string, options: LoadModelOpti
   const manifest = await readManifest(directory);
   const features = resolveManifestFeatures(directory, manifest);
   let session: ort.InferenceSession;
+  const bytes = await readModelFile(directory, 'model.onnx', 'export a valid ONNX file');
   try {
-    const bytes = await readFile(join(directory, 'model.onnx'));
     session = await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: options.intraOpThreads ?? 1,
       interOpNumThreads: 1,
@@ -71,13 +71,27 @@ export async function loadRankingModel(directory: string, options: LoadModelOpti
   }
 }
 
-async function readManifest(directory: string): Promise<ModelManifest> {
-  let text: string;
+/**
+ * Reads one file of a model folder. A path that is a folder gets its own message, because the
+ * EISDIR error of readFile names neither the path nor the problem.
+ *
+ * @throws ModelValidationError naming the file when it is missing, a folder or unreadable; `fix`
+ *   ends the message of a file that could not be read
+ */
+async function readModelFile(directory: string, name: string, fix: string): Promise<Buffer> {
+  const path = join(directory, name);
   try {
-    text = await readFile(join(directory, 'manifest.json'), 'utf8');
+    return await readFile(path);
   } catch (error) {
-    throw new ModelValidationError(directory, `manifest.json could not be read (${describe(error)}); put it next to model.onnx`, { cause: error });
+    if ((error as { code?: unknown }).code === 'EISDIR') {
+      throw new ModelValidationError(directory, `${path} is a folder, not a file; replace it with the model's ${name}`, { cause: error });
+    }
+    throw new ModelValidationError(directory, `${name} could not be read (${describe(error)}); ${fix}`, { cause: error });
   }
+}
+
+async function readManifest(directory: string): Promise<ModelManifest> {
+  const text = (await readModelFile(directory, 'manifest.json', 'put it next to model.onnx')).toString('utf8');
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -53,6 +53,14 @@ describe('ModelRegistry', () => {
     expect((error as Error).message).toContain('linear@3');
   });
 
+  it('names a manifest that is a folder', async () => {
+    await mkdir(join(root, 'linear', '4', 'manifest.json'), { recursive: true });
+    const error = await new ModelRegistry(root).load({ name: 'linear', version: '4' }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ModelValidationError);
+    const manifestPath = join(root, 'linear', '4', 'manifest.json');
+    expect((error as Error).message).toBe(`model ${join(root, 'linear', '4')}: ${manifestPath} is a folder, not a file; replace it with the model's manifest.json`);
+  });
+
   it('rejects a manifest naming another folder', async () => {
     await writeLinearModel(join(root, 'linear', '2'), { item_popularity_week: 1 });
     const error = await new ModelRegistry(root).load({ name: 'linear', version: '2' }).catch((caught: unknown) => caught);

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -65,6 +65,22 @@ describe('loadRankingModel', () => {
     const error = (await loadRankingModel(directory).catch((caught: unknown) => caught)) as Error;
     expect(error.message).toContain('name: name must be');
     expect(error.message).toContain('features: features must list at least one feature');
+  });
+
+  it('names a manifest that is a folder', async () => {
+    await mkdir(join(directory, 'manifest.json'));
+    const error = (await loadRankingModel(directory).catch((caught: unknown) => caught)) as Error;
+    expect(error).toBeInstanceOf(ModelValidationError);
+    expect(error.message).toBe(`model ${directory}: ${join(directory, 'manifest.json')} is a folder, not a file; replace it with the model's manifest.json`);
+  });
+
+  it('names a model.onnx that is a folder', async () => {
+    await writeLinearModel(directory, { item_popularity_week: 1 });
+    await rm(join(directory, 'model.onnx'));
+    await mkdir(join(directory, 'model.onnx'));
+    const error = (await loadRankingModel(directory).catch((caught: unknown) => caught)) as Error;
+    expect(error).toBeInstanceOf(ModelValidationError);
+    expect(error.message).toBe(`model ${directory}: ${join(directory, 'model.onnx')} is a folder, not a file; replace it with the model's model.onnx`);
   });
 
   it('rejects a missing model file', async () => {

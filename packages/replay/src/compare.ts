@@ -14,6 +14,11 @@ export interface MetricDifference {
   difference: Interval;
   /** Two-sided p-value of the paired bootstrap: twice the smaller share of resampled differences on either side of 0. */
   pValue: number;
+  /**
+   * Resamples with a defined mean difference, over which `pValue` is computed. The smallest
+   * non-zero p-value is 2 / resamples, so a `pValue` of 0 means below that.
+   */
+  resamples: number;
   significant: boolean;
 }
 
@@ -143,16 +148,21 @@ function pairedDifference(
     valueB: mean(valuesB),
     difference: { value: mean(differences), ...percentileInterval(distribution as Float64Array, settings.level) },
     pValue,
+    resamples: resampled.length,
     significant: resampled.length > 0 && pValue < 1 - settings.level,
   };
 }
 
-/** Renders a comparison as Markdown, one row per ranker pair and metric. */
+/**
+ * Renders a comparison as Markdown, one row per ranker pair and metric, and after the table the
+ * number of differences tested with the count expected to be significant by chance alone.
+ */
 export function renderComparison(comparison: Comparison, files: { a: string; b: string }): string {
+  const threshold = (1 - comparison.level).toFixed(2);
   const lines = [
     `Comparing ${files.b} (B) with ${files.a} (A) on ${comparison.sharedPoints.toLocaleString('en-US')} shared evaluation points` +
       ` (${comparison.pointsOnlyInA} only in A, ${comparison.pointsOnlyInB} only in B).`,
-    `Significance: paired bootstrap over the shared points, ${comparison.resamples.toLocaleString('en-US')} resamples; a difference is significant when p < ${(1 - comparison.level).toFixed(2)}.`,
+    `Significance: paired bootstrap over the shared points, ${comparison.resamples.toLocaleString('en-US')} resamples; a difference is significant when p < ${threshold}.`,
     '',
     '| ranker A | ranker B | metric | A | B | B − A | interval | p | significant |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -160,7 +170,19 @@ export function renderComparison(comparison: Comparison, files: { a: string; b: 
   for (const row of comparison.differences) {
     const interval = `[${format(row.difference.low)}, ${format(row.difference.high)}]`;
     lines.push(
-      `| ${row.rankerA} | ${row.rankerB} | ${row.metric} | ${format(row.valueA)} | ${format(row.valueB)} | ${format(row.difference.value)} | ${interval} | ${row.pValue.toFixed(3)} | ${row.significant ? 'yes' : 'no'} |`,
+      `| ${row.rankerA} | ${row.rankerB} | ${row.metric} | ${format(row.valueA)} | ${format(row.valueB)} | ${format(row.difference.value)} | ${interval} | ${formatPValue(row)} | ${row.significant ? 'yes' : 'no'} |`,
+    );
+  }
+  const tested = comparison.differences.length;
+  if (tested > 0) {
+    // By linearity of expectation the count expected by chance is the share times the tests, even though the metrics of a pair are correlated.
+    const share = 1 - comparison.level;
+    const chance = `At p < ${threshold} about 1 in ${Math.round(1 / share)} differences without a real effect comes out significant by chance`;
+    lines.push(
+      '',
+      tested === 1
+        ? `1 difference tested. ${chance}.`
+        : `${tested} differences tested. ${chance}, so about ${(tested * share).toFixed(1)} of these ${tested} would be significant even if no pair of rankers differed.`,
     );
   }
   const unpaired = [...comparison.unpaired.a.map((name) => `${name} (only in A)`), ...comparison.unpaired.b.map((name) => `${name} (only in B)`)];
@@ -168,6 +190,24 @@ export function renderComparison(comparison: Comparison, files: { a: string; b: 
     lines.push('', `Not compared, for want of a counterpart in the other report: ${unpaired.join(', ')}.`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Formats a p-value with the decimals its resamples resolve, at least 3. A p-value of 0 is
+ * printed as below the smallest non-zero one, 2 / resamples, rounded up: `< 0.002` for 1,000.
+ */
+export function formatPValue(row: Pick<MetricDifference, 'pValue' | 'resamples'>): string {
+  if (row.resamples === 0) {
+    return 'n/a';
+  }
+  const decimals = Math.max(3, Math.ceil(Math.log10(row.resamples / 2)));
+  if (row.pValue === 0) {
+    const scale = 10 ** decimals;
+    // 2 * scale and resamples are integers, so the division is exact when 2 / resamples has `decimals` digits.
+    const bound = Math.min(1, Math.ceil((2 * scale) / row.resamples) / scale);
+    return `< ${bound.toFixed(decimals)}`;
+  }
+  return row.pValue.toFixed(decimals);
 }
 
 function format(value: number): string {

@@ -1,0 +1,110 @@
+// The admin requests of `nexttap models activate` and `rollback` to a running ranker.
+
+import { parsePlainInteger } from '@nexttap/http';
+import type { CommandIo } from './models-command';
+
+/**
+ * Returns the ranker URL of an admin call: `--url`, else http://127.0.0.1:$PORT. Returns a usage
+ * error message instead when `--url` is no http(s) origin or PORT is no port number.
+ */
+export function resolveRankerUrl(flag: string | undefined, environment: CommandIo['environment']): URL | string {
+  if (flag === undefined) {
+    const port = environment.PORT ?? '8080';
+    const number = parsePlainInteger(port);
+    if (number === undefined || number < 1 || number > 65_535) {
+      return `PORT ${JSON.stringify(port)} is not a port number; the ranker URL defaults to http://127.0.0.1:$PORT, so set PORT to the ranker's port (1 to 65535) or pass --url URL`;
+    }
+    return new URL(`http://127.0.0.1:${number}`);
+  }
+  const example = 'such as --url http://127.0.0.1:8080';
+  let url: URL;
+  try {
+    url = new URL(flag);
+  } catch {
+    return `--url ${flag} is not a URL; pass the ranker's origin, ${example}`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return `--url ${flag} is not an http or https URL; pass the ranker's origin, ${example}`;
+  }
+  // The admin paths are absolute, so new URL(path, base) would drop a path of --url without a word.
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
+    return `--url ${flag} has a path or query; pass only the ranker's origin, ${url.origin}, because the command adds /v1/admin/models/... itself`;
+  }
+  return url;
+}
+
+/**
+ * Sends one admin request with the bearer token of ADMIN_TOKEN. Prints the reply body on stdout
+ * when the ranker accepts it, else one line with the ranker's error code and message on stderr.
+ */
+export async function callAdmin(urlFlag: string | undefined, path: string, body: object | undefined, io: CommandIo): Promise<number> {
+  const baseUrl = resolveRankerUrl(urlFlag, io.environment);
+  if (typeof baseUrl === 'string') {
+    return usage(io, baseUrl);
+  }
+  const token = io.environment.ADMIN_TOKEN ?? '';
+  if (token === '') {
+    return usage(io, 'ADMIN_TOKEN is not set; export the token the ranker was started with');
+  }
+  const url = new URL(path, baseUrl);
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch (error) {
+    io.stderr.write(`nexttap: request to ${url.href} failed (${describeFetchError(error)}); check --url and that the ranker runs\n`);
+    return 1;
+  }
+  const text = await response.text();
+  if (response.ok) {
+    io.stdout.write(`${text}\n`);
+    return 0;
+  }
+  io.stderr.write(`nexttap: ${describeAdminError(url, response.status, text)}\n`);
+  return 1;
+}
+
+/** Describes a rejected admin request in one line: the ranker's error code and message, or the status and body. */
+function describeAdminError(url: URL, status: number, text: string): string {
+  const error = parseErrorBody(text);
+  if (error === undefined) {
+    const excerpt = text.replace(/\s+/g, ' ').trim().slice(0, 200);
+    return `${url.href} replied HTTP ${status}${excerpt === '' ? '' : `: ${excerpt}`}; check --url and that it is a nexttap ranker`;
+  }
+  const message = error.message.replace(/\s+/g, ' ').trim();
+  // A ranker without ADMIN_TOKEN registers no admin route, so the HTTP layer's not-found reply comes back.
+  if (status === 404 && !error.code.startsWith('RANKER_ERR_')) {
+    return `the ranker at ${url.origin} has no admin routes (${error.code}: ${message}); start it with ADMIN_TOKEN set`;
+  }
+  return `${error.code}: ${message}`;
+}
+
+/** Returns the `error` object of a nexttap error reply, or undefined when the body is not one. */
+function parseErrorBody(text: string): { code: string; message: string } | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+  return typeof error?.code === 'string' && typeof error.message === 'string' ? { code: error.code, message: error.message } : undefined;
+}
+
+/** Returns the message of a failed fetch with its cause, such as `fetch failed: connect ECONNREFUSED 127.0.0.1:9`. */
+function describeFetchError(error: unknown): string {
+  if (!(error instanceof Error)) {
+    return String(error);
+  }
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${error.message}${cause}`;
+}
+
+/** Prints a usage error as one line and returns exit code 2, as the models command does. */
+function usage(io: CommandIo, message: string): number {
+  io.stderr.write(`nexttap: ${message}\n`);
+  return 2;
+}
