@@ -105,7 +105,7 @@ describe('parseBody messages', () => {
   it('names a query parameter given more than once', async () => {
     const app = Fastify();
     installErrorHandler(app, CODES);
-    app.get('/query', async (request) => parseQuery(z.object({ name: z.string() }).strict(), request.query, 'T_INVALID'));
+    app.get('/query', async (request) => parseQuery(z.object({ name: z.string() }).strict(), request, 'T_INVALID'));
     const response = await app.inject({ method: 'GET', url: '/query?name=a&name=b' });
     await app.close();
     expect(response.statusCode).toBe(400);
@@ -114,5 +114,19 @@ describe('parseBody messages', () => {
       field: 'name',
       message: 'the query parameter name was given more than once (received ["a","b"]); send it once',
     });
+  });
+
+  it.each([
+    ['name=a&other=b&other=c', 'other', 'the query parameter other is not known; remove it (unknown: other; known: name)'],
+    ['name=%FF&name=b', 'name', 'the query parameter name is not valid percent-encoded UTF-8 (received "%FF"); percent-encode the UTF-8 bytes of the text, such as %C3%A9 for é'],
+    ['name[]=a', 'name[]', 'the query parameter name[] is not known; send name=value once, without []'],
+  ])('checks the query %s in order', async (query, field, message) => {
+    const app = Fastify();
+    installErrorHandler(app, CODES);
+    app.get('/query', async (request) => parseQuery(z.object({ name: z.string() }).strict(), request, 'T_INVALID'));
+    const response = await app.inject({ method: 'GET', url: `/query?${query}` });
+    await app.close();
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({ code: 'T_INVALID', field, message });
   });
 });
