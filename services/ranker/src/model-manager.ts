@@ -116,10 +116,21 @@ export class ModelManager {
     return shadow;
   }
 
-  /** Loads, validates and switches to a registry version; the previous live model becomes the rollback target. */
+  /**
+   * Loads, validates and switches to a registry version; the previous live model becomes the
+   * rollback target. Activating the version that is already live changes nothing: the model is
+   * not loaded again, the history stays as it is, and `previous` is the current rollback target.
+   * Pushing the live version onto the history would make the next rollback switch to itself.
+   */
   activate(referenceText: string): Promise<{ active: string; previous: string | undefined }> {
     return this.serialise(async () => {
       const reference = parseModelReference(referenceText);
+      const live = this.live?.reference;
+      if (live !== undefined && live.name === reference.name && live.version === reference.version) {
+        const rollbackTo = this.history.at(-1);
+        this.logger.info({ model: formatModelReference(reference) }, 'model already live; activation changed nothing');
+        return { active: formatModelReference(reference), previous: rollbackTo === undefined ? undefined : formatModelReference(rollbackTo) };
+      }
       const loaded = await this.load(reference);
       const previous = this.swapLive(loaded);
       if (previous !== undefined) {

@@ -138,6 +138,21 @@ describe('model activation', () => {
     expect(response.json().error.code).toBe('RANKER_ERR_NO_PREVIOUS_MODEL');
   });
 
+  it('keeps the history when the live version is activated', async () => {
+    expect((await admin('POST', '/v1/admin/models/activate', { model: 'linear@2' })).json()).toEqual({ active: 'linear@2', previous: 'linear@1' });
+
+    const again = await admin('POST', '/v1/admin/models/activate', { model: 'linear@2' });
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual({ active: 'linear@2', previous: 'linear@1' });
+    expect((await admin('GET', '/v1/admin/models')).json()).toMatchObject({ live: 'linear@2', rollbackTo: 'linear@1', history: ['linear@1'] });
+    expect(await servedVersion()).toBe('2');
+
+    const rolledBack = await admin('POST', '/v1/admin/models/rollback');
+    expect(rolledBack.json()).toEqual({ active: 'linear@1', previous: 'linear@2' });
+    expect(await servedVersion()).toBe('1');
+    expect((await admin('GET', '/v1/admin/models')).json().history).toEqual([]);
+  });
+
   it('replies 404 to an unknown version', async () => {
     const response = await admin('POST', '/v1/admin/models/activate', { model: 'linear@9' });
     expect(response.statusCode).toBe(404);
