@@ -40,7 +40,7 @@ export const experimentSchema = z
       context.addIssue({
         code: z.ZodIssueCode.custom,
         path: ['variants'],
-        message: `variants[].weight values add up to more than ${Number.MAX_VALUE}, the largest finite number; send small relative weights such as 1 and 1`,
+        message: `variants have weights that add up to more than ${Number.MAX_VALUE}, the largest finite number; send small relative weights such as 1 and 1`,
       });
     }
   });

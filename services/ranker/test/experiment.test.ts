@@ -110,7 +110,7 @@ describe('experiment over HTTP', () => {
     expect(response.statusCode).toBe(400);
     expect(response.json().error.code).toBe('RANKER_ERR_INVALID_REQUEST');
     expect(response.json().error.field).toBe('variants');
-    expect(response.json().error.message).toMatch(/^variants\[\]\.weight values add up to more than 1\.7976931348623157e\+308, the largest finite number; send small relative weights such as 1 and 1 \(received /);
+    expect(response.json().error.message).toMatch(/^variants have weights that add up to more than 1\.7976931348623157e\+308, the largest finite number; send small relative weights such as 1 and 1 \(received /);
     expect((await admin('GET', '/v1/admin/models')).json().experiment).toBeUndefined();
   });
 
@@ -121,17 +121,17 @@ describe('experiment over HTTP', () => {
     expect(response.json().error).toEqual({
       code: 'RANKER_ERR_INVALID_REQUEST',
       field: 'variants.0.weight',
-      message: 'variants[0].weight must be a finite number; received Infinity',
+      message: 'variants.0.weight must be a finite number; received Infinity',
     });
   });
 
   it.each([
     [{ id: 'e' }, 'variants', 'variants is missing; send it as an array'],
     [{ id: 'e', variants: [] }, 'variants', 'variants must have at least 1 entry; received []'],
-    [{ id: 'e', variants: [{ name: 'a', model: 'linear@1', weight: 0 }] }, 'variants.0.weight', 'variants[0].weight must be greater than 0; received 0'],
-    [{ id: 'e', variants: [{ name: 'a', model: '', weight: 1 }] }, 'variants.0.model', 'variants[0].model must not be empty; received ""'],
-    [{ id: 'e', variants: [{ name: 'a', weight: 1 }] }, 'variants.0.model', 'variants[0].model is missing; send it as a string'],
-    [{ id: 'e', variants: [{ name: 'a', model: 'linear@1', weight: '1' }] }, 'variants.0.weight', 'variants[0].weight must be a number; received "1"'],
+    [{ id: 'e', variants: [{ name: 'a', model: 'linear@1', weight: 0 }] }, 'variants.0.weight', 'variants.0.weight must be greater than 0; received 0'],
+    [{ id: 'e', variants: [{ name: 'a', model: '', weight: 1 }] }, 'variants.0.model', 'variants.0.model must not be empty; received ""'],
+    [{ id: 'e', variants: [{ name: 'a', weight: 1 }] }, 'variants.0.model', 'variants.0.model is missing; send it as a string'],
+    [{ id: 'e', variants: [{ name: 'a', model: 'linear@1', weight: '1' }] }, 'variants.0.weight', 'variants.0.weight must be a number; received "1"'],
   ])('names the field and the fix for %j', async (body, field, message) => {
     const response = await admin('POST', '/v1/admin/experiments', body);
     expect(response.statusCode).toBe(400);

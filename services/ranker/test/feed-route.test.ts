@@ -123,7 +123,7 @@ describe('POST /v1/feed', () => {
     expect(response.statusCode).toBe(400);
     expect(response.json().error.code).toBe('RANKER_ERR_INVALID_REQUEST');
     expect(response.json().error.field).toBe(field);
-    expect(response.json().error.message).toContain(field.split('.')[0]);
+    expect(response.json().error.message.startsWith(`${field} `), response.json().error.message).toBe(true);
   });
 
   it('rejects malformed JSON with its own code', async () => {
