@@ -1,4 +1,4 @@
-import { experimentKeys, meanInterval, parseExperimentStats, wilsonInterval, type Estimate, type VariantCounts } from '@nexttap/model';
+import { experimentKeys, meanInterval, parseExperimentStats, parseExperimentVariants, wilsonInterval, type Estimate, type StoredVariant, type VariantCounts } from '@nexttap/model';
 import type { FeatureStore } from '@nexttap/store';
 import type { ExperimentConfig } from './experiment';
 
@@ -32,17 +32,22 @@ const INTERVALS_NOTE =
   'Counts come from events with a feedId that ingest attributed to a served first page.';
 
 /**
- * Reads an experiment's counters and computes each variant's metrics. Returns undefined when the
- * experiment is not running and has no counters (never existed, or its counters expired).
+ * Reads an experiment's counters and computes each variant's metrics. The variants' models and
+ * weights come from the running experiment, or for a stopped one from those stored with its
+ * counters. Returns undefined when the experiment is not running and has no stored record (never
+ * existed, or its record expired).
  */
 export async function readExperimentReport(store: FeatureStore, experimentId: string, running: ExperimentConfig | undefined): Promise<ExperimentReport | undefined> {
   const [result] = await store.read([{ kind: 'hash', key: experimentKeys.stats(experimentId) }]);
-  const stats = parseExperimentStats(result?.kind === 'hash' ? result.value : {});
+  const fields = result?.kind === 'hash' ? result.value : {};
+  const stats = parseExperimentStats(fields);
   const isRunning = running?.id === experimentId;
-  if (!isRunning && stats.size === 0) {
+  // A variant that counted events in an earlier run with this id, but is not among the stored
+  // variants, is listed after them with a null model and weight.
+  const configured: readonly StoredVariant[] = isRunning ? running.variants : parseExperimentVariants(fields);
+  if (!isRunning && stats.size === 0 && configured.length === 0) {
     return undefined;
   }
-  const configured = isRunning ? running.variants : [];
   const names = [...configured.map((variant) => variant.name), ...[...stats.keys()].filter((name) => !configured.some((variant) => variant.name === name)).sort()];
   const variants = names.map((name): VariantReport => {
     const config = configured.find((variant) => variant.name === name);

@@ -138,6 +138,21 @@ describe('experiment over HTTP', () => {
     expect(response.json().error).toEqual({ code: 'RANKER_ERR_INVALID_REQUEST', field, message });
   });
 
+  it.each([
+    ['an unknown model', 'nope@1', 404, 'RANKER_ERR_MODEL_NOT_FOUND', /^variants\.1\.model: model nope@1 not found: /],
+    ['a malformed reference', '../x@1', 400, 'RANKER_ERR_INVALID_REQUEST', /^variants\.1\.model: /],
+  ])('names the variant index of %s', async (_case, model, status, code, message) => {
+    const response = await admin('POST', '/v1/admin/experiments', {
+      id: 'unknown-model',
+      variants: [{ name: 'a', model: 'linear@1', weight: 1 }, { name: 'b', model, weight: 1 }],
+    });
+    expect(response.statusCode).toBe(status);
+    expect(response.json().error.code).toBe(code);
+    expect(response.json().error.field).toBe('variants.1.model');
+    expect(response.json().error.message).toMatch(message);
+    expect((await admin('GET', '/v1/admin/models')).json().experiment).toBeUndefined();
+  });
+
   it('serves each user the variant of its hash and counts attributed events', async () => {
     const started = await admin('POST', '/v1/admin/experiments', {
       id: 'ab-1',
@@ -215,6 +230,25 @@ describe('experiment over HTTP', () => {
     const report = (await admin('GET', '/v1/experiments/ab-1')).json();
     expect(report.running).toBe(false);
     expect(report.variants.map((variant: { name: string }) => variant.name)).toEqual(['control', 'double']);
+    expect(report.variants.map((variant: { model: string | null }) => variant.model)).toEqual(['linear@1', 'linear@2']);
+    expect(report.variants.map((variant: { weight: number | null }) => variant.weight)).toEqual([1, 1]);
+    expect(report.variants[0].counts.feeds).toBeGreaterThan(0);
+  });
+
+  it('reports the variants of a stopped experiment without traffic', async () => {
+    const variants = [{ name: 'b', model: 'linear@2', weight: 0.25 }, { name: 'a', model: 'linear@1', weight: 3 }];
+    expect((await admin('POST', '/v1/admin/experiments', { id: 'quiet', variants })).statusCode).toBe(200);
+    expect((await admin('DELETE', '/v1/admin/experiments/quiet')).statusCode).toBe(200);
+
+    const response = await admin('GET', '/v1/experiments/quiet');
+    expect(response.statusCode).toBe(200);
+    const report = response.json();
+    expect(report.running).toBe(false);
+    expect(report.variants.map((variant: { name: string; model: string | null; weight: number | null }) => [variant.name, variant.model, variant.weight])).toEqual([
+      ['b', 'linear@2', 0.25],
+      ['a', 'linear@1', 3],
+    ]);
+    expect(report.variants[0].counts.feeds).toBe(0);
   });
 
   it('replies 404 to an unknown experiment', async () => {
