@@ -3,7 +3,7 @@ import { parseBody } from '@nexttap/http';
 import { ModelNotFoundError, ModelReferenceError, ModelValidationError, planExperimentVariants } from '@nexttap/model';
 import type { FeatureStore } from '@nexttap/store';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import { MODEL_BODY_EXAMPLE, modelBodySchema } from './admin-schemas';
 import { rankerError } from './errors';
 import { EXPERIMENT_EXAMPLE, experimentSchema, type ExperimentConfig } from './experiment';
 import { readExperimentReport } from './experiment-report';
@@ -16,9 +16,6 @@ export interface AdminRouteOptions {
   store: FeatureStore;
 }
 
-const modelBodySchema = z.object({ model: z.string().min(1) }).strict();
-/** A valid body of the model routes, shown when a body is missing or not a JSON object. */
-const MODEL_BODY_EXAMPLE = '{"model":"linear@1"}';
 
 /**
  * Registers the admin routes of models and experiments, each behind the bearer token. The caller

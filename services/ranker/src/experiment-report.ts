@@ -1,31 +1,13 @@
-import { experimentKeys, meanInterval, parseExperimentStats, parseExperimentVariants, wilsonInterval, type Estimate, type StoredVariant, type VariantCounts } from '@nexttap/model';
+import { experimentKeys, meanInterval, parseExperimentStats, parseExperimentVariants, wilsonInterval, type StoredVariant, type VariantCounts } from '@nexttap/model';
 import type { FeatureStore } from '@nexttap/store';
+import type { z } from 'zod';
+import type { experimentReportSchema, variantReportSchema } from './admin-schemas';
 import type { ExperimentConfig } from './experiment';
 
 /** Online metrics of one variant, as `GET /v1/experiments/:id` returns them. */
-export interface VariantReport {
-  name: string;
-  model: string | null;
-  weight: number | null;
-  counts: VariantCounts;
-  /** Served first pages with at least one attributed tap, over served first pages; Wilson 95% interval. */
-  tapThroughRate: Estimate;
-  /** Taps over impressions, when the app sends impressions; Wilson 95% interval, capped at 1. */
-  tapsPerImpression: Estimate;
-  /** Skips over impressions; Wilson 95% interval. */
-  skipRate: Estimate;
-  /** Mean dwell in seconds over attributed events that carry dwellMs; normal 95% interval. */
-  meanDwellSeconds: Estimate;
-  /** Mean 0-based position of each feed's first tap; normal 95% interval. */
-  meanFirstTapPosition: Estimate;
-}
+export type VariantReport = z.infer<typeof variantReportSchema>;
 
-export interface ExperimentReport {
-  id: string;
-  running: boolean;
-  variants: VariantReport[];
-  intervals: string;
-}
+export type ExperimentReport = z.infer<typeof experimentReportSchema>;
 
 const INTERVALS_NOTE =
   'rates: Wilson score interval, 95%; means: mean ± 1.96 standard errors (normal approximation). ' +

@@ -6,7 +6,8 @@ import { attributeToExperiments } from '@nexttap/ingest';
 import { wilsonInterval, writeLinearModel } from '@nexttap/model';
 import { MemoryFeatureStore } from '@nexttap/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assignmentPoint, pickVariant } from '../src/index';
+import type { z } from 'zod';
+import { assignmentPoint, experimentReportSchema, experimentStartedSchema, experimentStoppedSchema, pickVariant, servingStateSchema } from '../src/index';
 import { startRanker, writeCatalog, type RankerApp } from './ranker-fixture';
 
 const NOW_MS = Date.parse('2026-03-01T12:00:00Z');
@@ -249,6 +250,20 @@ describe('experiment over HTTP', () => {
       ['a', 'linear@1', 3],
     ]);
     expect(report.variants[0].counts.feeds).toBe(0);
+  });
+
+  it('replies as the OpenAPI schemas document', async () => {
+    const expectDocumented = (schema: z.ZodTypeAny, body: unknown) => expect(schema.parse(body)).toEqual(body);
+    const variants = [{ name: 'a', model: 'linear@1', weight: 1 }, { name: 'b', model: 'linear@2', weight: 2 }];
+
+    expectDocumented(experimentStartedSchema, (await admin('POST', '/v1/admin/experiments', { id: 'documented', salt: 's', variants })).json());
+    await feedFor('user-documented');
+    const state = (await admin('GET', '/v1/admin/models')).json();
+    expect(state.experiment).toMatchObject({ id: 'documented', variants });
+    expectDocumented(servingStateSchema, state);
+    expectDocumented(experimentReportSchema, (await admin('GET', '/v1/experiments/documented')).json());
+    expectDocumented(experimentStoppedSchema, (await admin('DELETE', '/v1/admin/experiments/documented')).json());
+    expectDocumented(experimentReportSchema, (await admin('GET', '/v1/experiments/documented')).json());
   });
 
   it('replies 404 to an unknown experiment', async () => {
