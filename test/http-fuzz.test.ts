@@ -191,7 +191,7 @@ describe('HTTP API under fuzzing', () => {
     for (const query of ['sessionId=%ED%A0%80', 'sessionId=%FF%FE', 'sessionId=%', 'sessionId=%zz', 'sessionId=a&sessionId=b', 'sessionId=%00', '%00=1&sessionId=s']) {
       const response = await server.app.inject({ method: 'GET', url: `/v1/feed/live?${query}&limit=0` });
       expect(response.statusCode, query).toBe(400);
-      expectDocumentedError(response, RANKER_CODES, ['sessionId', 'userId', 'limit', 'includeCatalog'], {});
+      expectDocumentedError(response, RANKER_CODES, ['sessionId', 'userId', 'limit', 'includeCatalog'], Object.fromEntries(new URLSearchParams(query)));
     }
   });
 

@@ -219,7 +219,16 @@ function valueAt(raw: unknown, path: ReadonlyArray<string | number>): unknown {
   return value;
 }
 
+/**
+ * Makes a message name its field by the path in `field`. The schema of a list element cannot know
+ * its index, so its message starts with `categories[]`, which becomes `categories.3`. A message
+ * that does not start with the field's name gets the path in front.
+ */
 function prefixField(field: string, message: string): string {
+  const element = /^(.+)\.\d+$/.exec(field);
+  if (element !== null && message.startsWith(`${element[1]}[]`)) {
+    return `${field}${message.slice(`${element[1]}[]`.length)}`;
+  }
   return field === '' || message.startsWith(field.split('.')[0] ?? field) ? message : `${field}: ${message}`;
 }
 

@@ -234,6 +234,15 @@ describe('validateCatalogItem', () => {
     expect(result.ok || result.rejection.message).toContain('video, live, music, movie, poll, event');
   });
 
+  it.each([
+    [{ categories: ['Drama', ''] }, 'categories.1', 'categories.1 is empty or only whitespace; send a string id of 1 to 128 characters, such as "a1b2c3"'],
+    [{ categories: [], tags: [7] }, 'tags.0', 'tags.0 must be a string id of 1 to 128 characters, such as "a1b2c3" (received 7)'],
+  ])('names the list element in %j', (fields, field, message) => {
+    const result = validateCatalogItem({ itemId: 'm-1', ...fields });
+    expect(result.ok || result.rejection.field).toBe(field);
+    expect(result.ok || result.rejection.message).toBe(message);
+  });
+
   it('names a wrong kind once', () => {
     for (const [kind, shown] of [['podcast', '"podcast"'], [null, 'null'], [7, '7'], [Infinity, 'Infinity']] as const) {
       const result = validateCatalogItem({ itemId: 'm-1', categories: [], kind });

@@ -1,30 +1,36 @@
 import type { FastifyInstance } from 'fastify';
+import { installClientErrorHandler } from './client-error';
 import { installErrorHandler } from './error-handler';
 import { installJsonBodyParser } from './json-body-parser';
 import type { Lifecycle } from './lifecycle';
 
 /**
- * Error codes for requests outside any service's routes: unknown routes, and body errors that
- * fastify raises before a route is chosen. docs/errors.md lists them.
+ * Error codes for requests outside any service's routes: unknown routes, requests that Node's HTTP
+ * parser rejects, and body errors that fastify raises before a route is chosen. docs/errors.md
+ * lists them.
  */
 export const HTTP_ERRORS = {
   HTTP_ERR_NOT_FOUND: { statusCode: 404, description: 'No route has this method and path; the message names both.' },
   HTTP_ERR_INVALID_REQUEST: { statusCode: 400, description: 'The request is malformed before any route could read it.' },
+  HTTP_ERR_REQUEST_TIMEOUT: { statusCode: 408, description: 'The request was not received completely within HTTP_REQUEST_TIMEOUT_MS; the connection is closed.' },
   HTTP_ERR_BODY_TOO_LARGE: { statusCode: 413, description: 'The body is larger than the server limit.' },
   HTTP_ERR_UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, description: 'The body is not application/json, or it has a content-encoding such as gzip, which the server does not decode; send uncompressed JSON.' },
+  HTTP_ERR_HEADERS_TOO_LARGE: { statusCode: 431, description: 'The request line and headers together are larger than Node.js accepts (16 KiB by default), for instance because of a long query string; the connection is closed.' },
   HTTP_ERR_INTERNAL: { statusCode: 500, description: 'An unexpected failure outside the services; the log has the details.' },
   HTTP_ERR_SHUTTING_DOWN: { statusCode: 503, description: 'The process is shutting down; retry after the Retry-After seconds, on a new connection.' },
 } as const;
 
 /**
- * Installs the root handlers: a 404 in the documented error shape for unknown routes, and the
- * root error handler with the `HTTP_ERR_*` codes. JSON is the only accepted body type, so the
+ * Installs the root handlers: a 404 in the documented error shape for unknown routes, the root
+ * error handler with the `HTTP_ERR_*` codes, and the same shape for requests that Node's HTTP
+ * parser rejects (`installClientErrorHandler`). JSON is the only accepted body type, so the
  * default text/plain parser is removed and such bodies get 415. The JSON parser of
  * `installJsonBodyParser` serves the root and every scope registered after this call.
  */
 export function registerFallbackHandlers(app: FastifyInstance): void {
   app.removeContentTypeParser('text/plain');
   installJsonBodyParser(app);
+  installClientErrorHandler(app);
   installErrorHandler(app, {
     invalidJson: 'HTTP_ERR_INVALID_REQUEST',
     bodyTooLarge: 'HTTP_ERR_BODY_TOO_LARGE',

@@ -1,4 +1,5 @@
 export * from './api-error';
+export * from './client-error';
 export * from './error-handler';
 export * from './health-routes';
 export * from './json-body-parser';

@@ -13,29 +13,44 @@ export interface IssueDescription {
 }
 
 /**
- * Describes the zod issue of a request value: the field, the value received and the fix. A
- * message that a schema wrote itself is kept, with the value added. zod's own messages
- * ("Required", "Expected object, received null", "Array must contain at least 1 element(s)") are
- * rewritten to name the field as `variants[0].weight`.
+ * Describes the zod issue of a request value: the field, the value received and the fix. The
+ * message names the field as `field` does, a dot path such as `variants.0.weight`. A message that
+ * a schema wrote itself is kept, with the value added. zod's own messages ("Required", "Expected
+ * object, received null", "Array must contain at least 1 element(s)") are rewritten.
  */
 export function describeIssue(issue: z.ZodIssue, value: unknown, options: IssueMessageOptions = {}): IssueDescription {
-  const field = issue.path.map(String).join('.');
-  const path = formatPath(issue.path);
+  const field = fieldPath(issue.path);
   if (issue.code === z.ZodIssueCode.unrecognized_keys) {
     const key = issue.keys[0] ?? '';
-    const unknownField = field === '' ? key : `${field}.${key}`;
-    return { field: unknownField, message: `${formatPath([...issue.path, key])} is not a known field; remove it (unknown: ${issue.keys.join(', ')})` };
+    const unknownField = fieldPath([...issue.path, key]);
+    return { field: unknownField, message: `${unknownField} is not a known field; remove it (unknown: ${issue.keys.join(', ')})` };
   }
   const received = valueAt(value, issue.path);
-  if (path === '') {
+  if (field === '') {
     return { field, message: describeBodyIssue(issue, received, options) };
   }
   if (!isZodDefaultMessage(issue)) {
-    // A message written for a field starts with its name; zod's custom refinements may not.
-    const message = issue.message.startsWith(String(issue.path[0])) ? issue.message : `${path}: ${issue.message}`;
+    const message = withFieldPath(issue.message, issue.path);
     return { field, message: received === undefined ? message : `${message} (received ${previewValue(received)})` };
   }
-  return { field, message: describeDefaultIssue(issue, path, received) };
+  return { field, message: describeDefaultIssue(issue, field, received) };
+}
+
+/**
+ * Makes a message that a schema wrote name the field by its path. A schema of array elements
+ * cannot know the index, so its message starts with `candidates[]`, which becomes `candidates.3`.
+ * A message that does not start with the field's name, such as that of a refinement, gets the
+ * path in front.
+ */
+function withFieldPath(message: string, path: ReadonlyArray<string | number>): string {
+  const last = path.at(-1);
+  if (typeof last === 'number') {
+    const elementName = `${fieldPath(path.slice(0, -1))}[]`;
+    if (message.startsWith(elementName)) {
+      return `${fieldPath(path)}${message.slice(elementName.length)}`;
+    }
+  }
+  return message.startsWith(String(path[0])) ? message : `${fieldPath(path)}: ${message}`;
 }
 
 /** Describes an issue of the body as a whole: it is missing, not a JSON object, or fails a check across fields. */
@@ -121,19 +136,9 @@ function isZodDefaultMessage(issue: z.ZodIssue): boolean {
   return issue.message === z.defaultErrorMap(issue, { data: undefined, defaultError: issue.message }).message;
 }
 
-/** Writes a zod path as `variants[0].weight`; a key that is not an identifier is quoted, as in `context["a b"]`. */
-export function formatPath(path: ReadonlyArray<string | number>): string {
-  let text = '';
-  for (const segment of path) {
-    if (typeof segment === 'number') {
-      text += `[${segment}]`;
-    } else if (/^[A-Za-z_$][\w$]*$/.test(segment)) {
-      text += text === '' ? segment : `.${segment}`;
-    } else {
-      text += `[${JSON.stringify(segment)}]`;
-    }
-  }
-  return text;
+/** Writes a zod path as the `field` of an error reply: its keys and indexes joined by dots, as in `variants.0.weight`. */
+export function fieldPath(path: ReadonlyArray<string | number>): string {
+  return path.map(String).join('.');
 }
 
 function valueAt(value: unknown, path: ReadonlyArray<string | number>): unknown {

@@ -64,6 +64,7 @@ describe('parseBody messages', () => {
       variants: z.array(z.object({ weight: z.number().positive().finite(), labels: z.array(z.string()).max(2).optional() }).strict()).min(1).optional(),
       kind: z.enum(['a', 'b']).optional(),
       note: z.string({ invalid_type_error: 'note must be text' }).optional(),
+      items: z.array(z.string().min(1, 'items[] must not be empty')).optional(),
     })
     .strict();
 
@@ -90,10 +91,12 @@ describe('parseBody messages', () => {
     ['a number under the minimum', '{"name":"n","count":0}', 'count', 'count must be at least 1; received 0'],
     ['a number over the maximum', '{"name":"n","count":11}', 'count', 'count must be at most 10; received 11'],
     ['an empty array', '{"name":"n","variants":[]}', 'variants', 'variants must have at least 1 entry; received []'],
-    ['a nested bound', '{"name":"n","variants":[{"weight":0}]}', 'variants.0.weight', 'variants[0].weight must be greater than 0; received 0'],
-    ['a non-finite number', '{"name":"n","variants":[{"weight":1e999}]}', 'variants.0.weight', 'variants[0].weight must be a finite number; received Infinity'],
-    ['a long nested array', '{"name":"n","variants":[{"weight":1,"labels":["a","b","c"]}]}', 'variants.0.labels', 'variants[0].labels must have at most 2 entries; received ["a","b","c"]'],
-    ['a nested unknown field', '{"name":"n","variants":[{"weight":1,"colour":"red"}]}', 'variants.0.colour', 'variants[0].colour is not a known field; remove it (unknown: colour)'],
+    ['a nested bound', '{"name":"n","variants":[{"weight":0}]}', 'variants.0.weight', 'variants.0.weight must be greater than 0; received 0'],
+    ['a non-finite number', '{"name":"n","variants":[{"weight":1e999}]}', 'variants.0.weight', 'variants.0.weight must be a finite number; received Infinity'],
+    ['a long nested array', '{"name":"n","variants":[{"weight":1,"labels":["a","b","c"]}]}', 'variants.0.labels', 'variants.0.labels must have at most 2 entries; received ["a","b","c"]'],
+    ['a nested unknown field', '{"name":"n","variants":[{"weight":1,"colour":"red"}]}', 'variants.0.colour', 'variants.0.colour is not a known field; remove it (unknown: colour)'],
+    ['an unknown field', '{"name":"n","a b":1}', 'a b', 'a b is not a known field; remove it (unknown: a b)'],
+    ['an invalid element', '{"name":"n","items":["ok",""]}', 'items.1', 'items.1 must not be empty (received "")'],
     ['an enum value', '{"name":"n","kind":"c"}', 'kind', 'kind must be one of "a", "b"; received "c"'],
     ['a message of the schema', '{"name":"n","note":3}', 'note', 'note must be text (received 3)'],
   ])('describes %s', async (_case, payload, field, message) => {
@@ -105,7 +108,7 @@ describe('parseBody messages', () => {
   it('names a query parameter given more than once', async () => {
     const app = Fastify();
     installErrorHandler(app, CODES);
-    app.get('/query', async (request) => parseQuery(z.object({ name: z.string() }).strict(), request.query, 'T_INVALID'));
+    app.get('/query', async (request) => parseQuery(z.object({ name: z.string() }).strict(), request, 'T_INVALID'));
     const response = await app.inject({ method: 'GET', url: '/query?name=a&name=b' });
     await app.close();
     expect(response.statusCode).toBe(400);
@@ -114,5 +117,19 @@ describe('parseBody messages', () => {
       field: 'name',
       message: 'the query parameter name was given more than once (received ["a","b"]); send it once',
     });
+  });
+
+  it.each([
+    ['name=a&other=b&other=c', 'other', 'the query parameter other is not known; remove it (unknown: other; known: name)'],
+    ['name=%FF&name=b', 'name', 'the query parameter name is not valid percent-encoded UTF-8 (received "%FF"); percent-encode the UTF-8 bytes of the text, such as %C3%A9 for é'],
+    ['name[]=a', 'name[]', 'the query parameter name[] is not known; send name=value once, without []'],
+  ])('checks the query %s in order', async (query, field, message) => {
+    const app = Fastify();
+    installErrorHandler(app, CODES);
+    app.get('/query', async (request) => parseQuery(z.object({ name: z.string() }).strict(), request, 'T_INVALID'));
+    const response = await app.inject({ method: 'GET', url: `/query?${query}` });
+    await app.close();
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({ code: 'T_INVALID', field, message });
   });
 });

@@ -49,6 +49,63 @@ export function planFeedServed(experimentId: string, variant: string): PlannedWr
   };
 }
 
+/**
+ * Field of the stats hash that stores the experiment's variants as JSON, so that the report of a
+ * stopped experiment still names each variant's model and weight. The name has no `:`, so
+ * `parseExperimentStats` skips it.
+ */
+const VARIANTS_FIELD = 'variants';
+
+/** One variant of an experiment as its stats hash stores it. */
+export interface StoredVariant {
+  name: string;
+  /** Model version, `name@version`. */
+  model: string;
+  weight: number;
+}
+
+/**
+ * Plans the write of an experiment's variants beside its counters, with the counters' TTL. It
+ * replaces the variants stored by an earlier run with the same id.
+ */
+export function planExperimentVariants(experimentId: string, variants: readonly StoredVariant[]): PlannedWrite {
+  const key = experimentKeys.stats(experimentId);
+  const value = JSON.stringify(variants.map(({ name, model, weight }) => ({ name, model, weight })));
+  return {
+    operations: [
+      { op: 'hashSet', key, field: VARIANTS_FIELD, value },
+      { op: 'expire', key, ttlMs: EXPERIMENT_STATS_TTL_MS },
+    ],
+  };
+}
+
+/**
+ * Reads the variants that `planExperimentVariants` stored in a stats hash, in their configured
+ * order. Returns an empty list when the hash has none, as counters written before the variants
+ * were stored do, or when the field is not such a list.
+ */
+export function parseExperimentVariants(fields: Readonly<Record<string, string>>): StoredVariant[] {
+  const text = fields[VARIANTS_FIELD];
+  if (text === undefined) {
+    return [];
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  return Array.isArray(parsed) && parsed.every(isStoredVariant) ? parsed : [];
+}
+
+function isStoredVariant(value: unknown): value is StoredVariant {
+  if (typeof value !== 'object' || value === null) {
+    return false;
+  }
+  const { name, model, weight } = value as Record<string, unknown>;
+  return typeof name === 'string' && typeof model === 'string' && typeof weight === 'number' && Number.isFinite(weight);
+}
+
 /** An event attributed to a feed served by an experiment's variant. */
 export interface AttributedEvent {
   experimentId: string;

@@ -1,5 +1,5 @@
 import { catalogItemSchema, EPOCH_SECONDS_LIMIT, interactionSchema, MAX_ID_LENGTH, MAX_TIMESTAMP_MS, MIN_TIMESTAMP_MS, REJECTION_REASONS } from '@nexttap/events';
-import { openApiErrorResponses, toOpenApiSchema as toSchema } from '@nexttap/http';
+import { DOCS_OPENAPI_PATHS, HEALTH_OPENAPI_PATHS, openApiErrorResponses, registerOpenApiDocumentRoutes, toOpenApiSchema as toSchema } from '@nexttap/http';
 import type { FastifyInstance } from 'fastify';
 import { MAX_EVENTS_PER_REQUEST } from './config';
 import { INGEST_ERRORS } from './errors';
@@ -163,7 +163,7 @@ export function buildCollectorOpenApi(): CollectorOpenApi {
   };
 }
 
-/** Builds the OpenAPI document of a process that runs the collector alone. */
+/** Builds the OpenAPI document of a process that runs the collector alone, with `/docs` and the health routes. */
 export function buildCollectorOpenApiDocument(): Record<string, unknown> {
   const { paths, schemas } = buildCollectorOpenApi();
   return {
@@ -173,15 +173,15 @@ export function buildCollectorOpenApiDocument(): Record<string, unknown> {
       version: '1',
       description: 'Events and catalog items in. Every error reply is {"error": {code, message, field}}; codes are stable.',
     },
-    paths,
+    paths: { ...paths, ...DOCS_OPENAPI_PATHS, ...HEALTH_OPENAPI_PATHS },
     components: { schemas },
   };
 }
 
-/** Registers `GET /docs` and `GET /docs/openapi.json` with the collector's OpenAPI document. */
+/**
+ * Registers `GET /docs` and `GET /docs/openapi.json` with the collector's OpenAPI document, which
+ * lists the routes among its paths that the process serves.
+ */
 export function registerCollectorOpenApiRoutes(instance: FastifyInstance): void {
-  const document = buildCollectorOpenApiDocument();
-  const handler = async () => document;
-  instance.get('/docs', handler);
-  instance.get('/docs/openapi.json', handler);
+  registerOpenApiDocumentRoutes(instance, buildCollectorOpenApiDocument);
 }

@@ -46,7 +46,7 @@ describe('collector rejection messages', () => {
     const messages = response.body.rejected.map((entry: { message: string }) => entry.message);
     expect(messages[0]).toMatch(/^durationMs must be a whole number of milliseconds from 0 to 31622400000 \(366 days\), .* \(received Infinity\)$/);
     expect(messages[1]).toMatch(/\(received -Infinity\)$/);
-    expect(messages[2]).toMatch(/^categories\[\] must be .* \(received Infinity\)$/);
+    expect(messages[2]).toMatch(/^categories\.0 must be .* \(received Infinity\)$/);
   });
 
   it('show 1e400 as Infinity on events', async () => {

@@ -1,13 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseBody } from '@nexttap/http';
-import { ModelNotFoundError, ModelReferenceError, ModelValidationError } from '@nexttap/model';
+import { ModelNotFoundError, ModelReferenceError, ModelValidationError, planExperimentVariants } from '@nexttap/model';
 import type { FeatureStore } from '@nexttap/store';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import { MODEL_BODY_EXAMPLE, modelBodySchema } from './admin-schemas';
 import { rankerError } from './errors';
-import { EXPERIMENT_EXAMPLE, experimentSchema } from './experiment';
+import { EXPERIMENT_EXAMPLE, experimentSchema, type ExperimentConfig } from './experiment';
 import { readExperimentReport } from './experiment-report';
-import type { ModelManager } from './model-manager';
+import { VariantModelError, type ModelManager } from './model-manager';
 
 export interface AdminRouteOptions {
   /** The bearer token every admin request must send; never logged. */
@@ -16,9 +16,6 @@ export interface AdminRouteOptions {
   store: FeatureStore;
 }
 
-const modelBodySchema = z.object({ model: z.string().min(1) }).strict();
-/** A valid body of the model routes, shown when a body is missing or not a JSON object. */
-const MODEL_BODY_EXAMPLE = '{"model":"linear@1"}';
 
 /**
  * Registers the admin routes of models and experiments, each behind the bearer token. The caller
@@ -74,12 +71,18 @@ function registerExperimentRoutes(scope: FastifyInstance, { models, store }: Adm
   scope.post('/v1/admin/experiments', async (request) => {
     const experiment = parseBody(experimentSchema, request.body, 'RANKER_ERR_INVALID_REQUEST', { example: EXPERIMENT_EXAMPLE });
     await withModelErrors(() => models.startExperiment(experiment));
+    await storeVariants(store, experiment, request.log);
     return { experiment };
   });
 
   scope.delete<{ Params: { id: string } }>('/v1/admin/experiments/:id', async (request) => {
+    const running = models.runningExperiment;
     if (!(await models.stopExperiment(request.params.id))) {
       throw rankerError('RANKER_ERR_EXPERIMENT_NOT_FOUND', `experiment ${request.params.id} is not running; GET /v1/admin/models names the running one`);
+    }
+    // Written again, in case the write at the start failed; it also restarts the record's TTL.
+    if (running?.id === request.params.id) {
+      await storeVariants(store, running, request.log);
     }
     return { stopped: request.params.id };
   });
@@ -93,19 +96,40 @@ function registerExperimentRoutes(scope: FastifyInstance, { models, store }: Adm
   });
 }
 
-/** Maps the model registry's errors to the catalogue; other errors propagate as 500. */
+/**
+ * Stores the experiment's variants beside its counters, so that its report keeps each variant's
+ * model and weight after it stops. A failed write is logged and does not fail the request, because
+ * the experiment runs either way and only the report of the stopped experiment loses the models.
+ */
+async function storeVariants(store: FeatureStore, experiment: ExperimentConfig, log: FastifyBaseLogger): Promise<void> {
+  try {
+    await store.apply([planExperimentVariants(experiment.id, experiment.variants)]);
+  } catch (error) {
+    log.warn({ err: error, experimentId: experiment.id }, 'storing the experiment variants failed; its report after it stops will not name their models');
+  }
+}
+
+/**
+ * Maps the model registry's errors to the catalogue, with the field `model`, or the variant's
+ * `variants.<index>.model` for an experiment. Other errors propagate as 500.
+ */
 async function withModelErrors<T>(change: () => Promise<T>): Promise<T> {
   try {
     return await change();
   } catch (error) {
-    if (error instanceof ModelReferenceError) {
-      throw rankerError('RANKER_ERR_INVALID_REQUEST', error.message, { field: 'model', cause: error });
+    const variantIndex = error instanceof VariantModelError ? error.variantIndex : undefined;
+    const field = variantIndex === undefined ? 'model' : `variants.${variantIndex}.model`;
+    const registryError = error instanceof VariantModelError ? error.cause : error;
+    // The registry's messages start with `model`; a variant's message names its field first.
+    const prefix = variantIndex === undefined ? '' : `${field}: `;
+    if (registryError instanceof ModelReferenceError) {
+      throw rankerError('RANKER_ERR_INVALID_REQUEST', `${prefix}${registryError.message}`, { field, cause: registryError });
     }
-    if (error instanceof ModelNotFoundError) {
-      throw rankerError('RANKER_ERR_MODEL_NOT_FOUND', error.message, { field: 'model', cause: error });
+    if (registryError instanceof ModelNotFoundError) {
+      throw rankerError('RANKER_ERR_MODEL_NOT_FOUND', `${prefix}${registryError.message}`, { field, cause: registryError });
     }
-    if (error instanceof ModelValidationError) {
-      throw rankerError('RANKER_ERR_MODEL_INVALID', `${error.message}; the serving models are unchanged`, { field: 'model', cause: error });
+    if (registryError instanceof ModelValidationError) {
+      throw rankerError('RANKER_ERR_MODEL_INVALID', `${prefix}${registryError.message}; the serving models are unchanged`, { field, cause: registryError });
     }
     throw error;
   }

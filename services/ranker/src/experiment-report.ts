@@ -1,48 +1,35 @@
-import { experimentKeys, meanInterval, parseExperimentStats, wilsonInterval, type Estimate, type VariantCounts } from '@nexttap/model';
+import { experimentKeys, meanInterval, parseExperimentStats, parseExperimentVariants, wilsonInterval, type StoredVariant, type VariantCounts } from '@nexttap/model';
 import type { FeatureStore } from '@nexttap/store';
+import type { z } from 'zod';
+import type { experimentReportSchema, variantReportSchema } from './admin-schemas';
 import type { ExperimentConfig } from './experiment';
 
 /** Online metrics of one variant, as `GET /v1/experiments/:id` returns them. */
-export interface VariantReport {
-  name: string;
-  model: string | null;
-  weight: number | null;
-  counts: VariantCounts;
-  /** Served first pages with at least one attributed tap, over served first pages; Wilson 95% interval. */
-  tapThroughRate: Estimate;
-  /** Taps over impressions, when the app sends impressions; Wilson 95% interval, capped at 1. */
-  tapsPerImpression: Estimate;
-  /** Skips over impressions; Wilson 95% interval. */
-  skipRate: Estimate;
-  /** Mean dwell in seconds over attributed events that carry dwellMs; normal 95% interval. */
-  meanDwellSeconds: Estimate;
-  /** Mean 0-based position of each feed's first tap; normal 95% interval. */
-  meanFirstTapPosition: Estimate;
-}
+export type VariantReport = z.infer<typeof variantReportSchema>;
 
-export interface ExperimentReport {
-  id: string;
-  running: boolean;
-  variants: VariantReport[];
-  intervals: string;
-}
+export type ExperimentReport = z.infer<typeof experimentReportSchema>;
 
 const INTERVALS_NOTE =
   'rates: Wilson score interval, 95%; means: mean ± 1.96 standard errors (normal approximation). ' +
   'Counts come from events with a feedId that ingest attributed to a served first page.';
 
 /**
- * Reads an experiment's counters and computes each variant's metrics. Returns undefined when the
- * experiment is not running and has no counters (never existed, or its counters expired).
+ * Reads an experiment's counters and computes each variant's metrics. The variants' models and
+ * weights come from the running experiment, or for a stopped one from those stored with its
+ * counters. Returns undefined when the experiment is not running and has no stored record (never
+ * existed, or its record expired).
  */
 export async function readExperimentReport(store: FeatureStore, experimentId: string, running: ExperimentConfig | undefined): Promise<ExperimentReport | undefined> {
   const [result] = await store.read([{ kind: 'hash', key: experimentKeys.stats(experimentId) }]);
-  const stats = parseExperimentStats(result?.kind === 'hash' ? result.value : {});
+  const fields = result?.kind === 'hash' ? result.value : {};
+  const stats = parseExperimentStats(fields);
   const isRunning = running?.id === experimentId;
-  if (!isRunning && stats.size === 0) {
+  // A variant that counted events in an earlier run with this id, but is not among the stored
+  // variants, is listed after them with a null model and weight.
+  const configured: readonly StoredVariant[] = isRunning ? running.variants : parseExperimentVariants(fields);
+  if (!isRunning && stats.size === 0 && configured.length === 0) {
     return undefined;
   }
-  const configured = isRunning ? running.variants : [];
   const names = [...configured.map((variant) => variant.name), ...[...stats.keys()].filter((name) => !configured.some((variant) => variant.name === name)).sort()];
   const variants = names.map((name): VariantReport => {
     const config = configured.find((variant) => variant.name === name);

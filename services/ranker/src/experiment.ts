@@ -5,28 +5,31 @@ import { z } from 'zod';
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ID_MESSAGE = 'must be 1-64 letters, digits, dots, dashes or underscores, starting with a letter or digit';
 
-/** An experiment as the admin API accepts it: variants that each serve one model version to a share of traffic. */
-export const experimentSchema = z
+/**
+ * The fields of an experiment, without the checks across variants: variants that each serve one
+ * model version to a share of traffic. The admin API replies with an experiment in this form.
+ */
+export const experimentFieldsSchema = z
   .object({
     id: z.string().regex(ID, ID_MESSAGE),
-    /** Mixed into the hash, so two experiments split the same users independently. Default: the id. */
-    salt: z.string().min(1).max(200).optional(),
+    salt: z.string().min(1).max(200).optional().describe('Mixed into the hash, so two experiments split the same users independently. Default: the id.'),
     variants: z
       .array(
         z
           .object({
             name: z.string().regex(ID, ID_MESSAGE),
-            /** Model version in the registry, `name@version`. */
-            model: z.string().min(1),
-            /** Relative share of traffic; weights need not sum to 1. */
-            weight: z.number().positive().finite(),
+            model: z.string().min(1).describe('Model version in the registry, name@version.'),
+            weight: z.number().positive().finite().describe('Relative share of traffic; the weights need not add up to 1.'),
           })
           .strict(),
       )
       .min(1)
       .max(20),
   })
-  .strict()
+  .strict();
+
+/** An experiment as the admin API accepts it: `experimentFieldsSchema` with unique variant names and a finite sum of weights. */
+export const experimentSchema = experimentFieldsSchema
   .superRefine((experiment, context) => {
     const names = experiment.variants.map((variant) => variant.name);
     const repeated = names.filter((name, index) => names.indexOf(name) !== index);
@@ -40,7 +43,7 @@ export const experimentSchema = z
       context.addIssue({
         code: z.ZodIssueCode.custom,
         path: ['variants'],
-        message: `variants[].weight values add up to more than ${Number.MAX_VALUE}, the largest finite number; send small relative weights such as 1 and 1`,
+        message: `variants have weights that add up to more than ${Number.MAX_VALUE}, the largest finite number; send small relative weights such as 1 and 1`,
       });
     }
   });

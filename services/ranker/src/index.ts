@@ -9,6 +9,7 @@ export * from './openapi';
 export * from './ranker';
 export * from './session-changes';
 export * from './admin-routes';
+export * from './admin-schemas';
 export * from './experiment';
 export * from './experiment-report';
 export * from './model-manager';

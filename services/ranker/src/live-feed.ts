@@ -44,7 +44,7 @@ export class LiveFeedHub {
   /** Registers `GET /v1/feed/live`. */
   register(instance: FastifyInstance): void {
     instance.get('/v1/feed/live', async (request, reply) => {
-      const query = parseQuery(liveFeedQuerySchema, request.query, 'RANKER_ERR_INVALID_REQUEST');
+      const query = parseQuery(liveFeedQuerySchema, request, 'RANKER_ERR_INVALID_REQUEST');
       if (this.count >= this.config.liveMaxConnections) {
         throw rankerError('RANKER_ERR_TOO_MANY_LIVE_FEEDS', `this ranker already has ${this.count} open live feeds, its limit; retry later or use POST /v1/feed`, {
           headers: { 'retry-after': '5' },

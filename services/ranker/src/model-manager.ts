@@ -11,6 +11,19 @@ import {
 import type { Logger } from '@nexttap/observability';
 import { assignmentPoint, pickVariant, type ExperimentConfig } from './experiment';
 
+/** A failure to load the model of one experiment variant; `cause` is the registry's error. */
+export class VariantModelError extends Error {
+  override readonly name = 'VariantModelError';
+
+  constructor(
+    /** Index of the variant in the experiment's `variants`. */
+    readonly variantIndex: number,
+    override readonly cause: unknown,
+  ) {
+    super(`variants.${variantIndex}.model: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
 /** Variant reported while no experiment runs. */
 export const DEFAULT_VARIANT = 'default';
 
@@ -116,10 +129,21 @@ export class ModelManager {
     return shadow;
   }
 
-  /** Loads, validates and switches to a registry version; the previous live model becomes the rollback target. */
+  /**
+   * Loads, validates and switches to a registry version; the previous live model becomes the
+   * rollback target. Activating the version that is already live changes nothing: the model is
+   * not loaded again, the history stays as it is, and `previous` is the current rollback target.
+   * Pushing the live version onto the history would make the next rollback switch to itself.
+   */
   activate(referenceText: string): Promise<{ active: string; previous: string | undefined }> {
     return this.serialise(async () => {
       const reference = parseModelReference(referenceText);
+      const live = this.live?.reference;
+      if (live !== undefined && live.name === reference.name && live.version === reference.version) {
+        const rollbackTo = this.history.at(-1);
+        this.logger.info({ model: formatModelReference(reference) }, 'model already live; activation changed nothing');
+        return { active: formatModelReference(reference), previous: rollbackTo === undefined ? undefined : formatModelReference(rollbackTo) };
+      }
       const loaded = await this.load(reference);
       const previous = this.swapLive(loaded);
       if (previous !== undefined) {
@@ -147,13 +171,16 @@ export class ModelManager {
     });
   }
 
-  /** Loads every variant's model, then replaces the running experiment, if any, in one switch. */
+  /**
+   * Loads every variant's model, then replaces the running experiment, if any, in one switch.
+   * Rejects with a VariantModelError that names the first variant whose model fails to load.
+   */
   startExperiment(config: ExperimentConfig): Promise<void> {
     return this.serialise(async () => {
       const variants: RunningExperiment['variants'] = [];
       try {
-        for (const variant of config.variants) {
-          variants.push({ name: variant.name, loaded: await this.load(parseModelReference(variant.model)) });
+        for (const [index, variant] of config.variants.entries()) {
+          variants.push({ name: variant.name, loaded: await this.loadVariant(index, variant.model) });
         }
       } catch (error) {
         await Promise.all(variants.map((variant) => variant.loaded.shared.retire()));
@@ -236,6 +263,14 @@ export class ModelManager {
   private async load(reference: ModelReference): Promise<LoadedModel> {
     const model = await this.registry.load(reference, this.loadOptions);
     return { reference, shared: this.share(model) };
+  }
+
+  private async loadVariant(index: number, referenceText: string): Promise<LoadedModel> {
+    try {
+      return await this.load(parseModelReference(referenceText));
+    } catch (error) {
+      throw new VariantModelError(index, error);
+    }
   }
 
   /** Models loaded by this manager whose onnxruntime session is not released yet. */

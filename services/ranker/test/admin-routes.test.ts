@@ -8,7 +8,8 @@ import { seededRandom } from '@nexttap/rank';
 import { MemoryFeatureStore } from '@nexttap/store';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Ranker, rankerConfigSchema } from '../src/index';
+import type { z } from 'zod';
+import { modelChangeSchema, Ranker, rankerConfigSchema, servingStateSchema, shadowRemovedSchema, shadowSetSchema } from '../src/index';
 import { writeCatalog } from './ranker-fixture';
 
 const NOW_MS = Date.parse('2026-03-01T12:00:00Z');
@@ -138,6 +139,21 @@ describe('model activation', () => {
     expect(response.json().error.code).toBe('RANKER_ERR_NO_PREVIOUS_MODEL');
   });
 
+  it('keeps the history when the live version is activated', async () => {
+    expect((await admin('POST', '/v1/admin/models/activate', { model: 'linear@2' })).json()).toEqual({ active: 'linear@2', previous: 'linear@1' });
+
+    const again = await admin('POST', '/v1/admin/models/activate', { model: 'linear@2' });
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual({ active: 'linear@2', previous: 'linear@1' });
+    expect((await admin('GET', '/v1/admin/models')).json()).toMatchObject({ live: 'linear@2', rollbackTo: 'linear@1', history: ['linear@1'] });
+    expect(await servedVersion()).toBe('2');
+
+    const rolledBack = await admin('POST', '/v1/admin/models/rollback');
+    expect(rolledBack.json()).toEqual({ active: 'linear@1', previous: 'linear@2' });
+    expect(await servedVersion()).toBe('1');
+    expect((await admin('GET', '/v1/admin/models')).json().history).toEqual([]);
+  });
+
   it('replies 404 to an unknown version', async () => {
     const response = await admin('POST', '/v1/admin/models/activate', { model: 'linear@9' });
     expect(response.statusCode).toBe(404);
@@ -210,3 +226,26 @@ describe('model activation', () => {
     await expect.poll(() => released).toBe(true);
   });
 });
+
+describe('admin replies', () => {
+  /** Checks that `body` has the shape the OpenAPI document gives, with no field the schema lacks. */
+  function expectDocumented(schema: z.ZodTypeAny, body: unknown): void {
+    expect(schema.parse(body)).toEqual(body);
+  }
+
+  it('match the documented schemas', async () => {
+    expectDocumented(servingStateSchema, (await admin('GET', '/v1/admin/models')).json());
+    expectDocumented(modelChangeSchema, (await admin('POST', '/v1/admin/models/activate', { model: 'linear@1' })).json());
+    expectDocumented(modelChangeSchema, (await admin('POST', '/v1/admin/models/activate', { model: 'linear@2' })).json());
+    expectDocumented(shadowSetSchema, (await admin('POST', '/v1/admin/models/shadow', { model: 'linear@1' })).json());
+
+    const state = (await admin('GET', '/v1/admin/models')).json();
+    expect(state).toMatchObject({ live: 'linear@2', rollbackTo: 'linear@1', shadow: 'linear@1' });
+    expectDocumented(servingStateSchema, state);
+
+    expectDocumented(modelChangeSchema, (await admin('POST', '/v1/admin/models/rollback')).json());
+    expectDocumented(shadowRemovedSchema, (await server.app.inject({ method: 'DELETE', url: '/v1/admin/models/shadow', headers: { authorization: `Bearer ${TOKEN}` } })).json());
+    expect(await servedVersion()).toBe('1');
+  });
+});
+

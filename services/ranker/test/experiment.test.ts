@@ -6,7 +6,8 @@ import { attributeToExperiments } from '@nexttap/ingest';
 import { wilsonInterval, writeLinearModel } from '@nexttap/model';
 import { MemoryFeatureStore } from '@nexttap/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assignmentPoint, pickVariant } from '../src/index';
+import type { z } from 'zod';
+import { assignmentPoint, experimentReportSchema, experimentStartedSchema, experimentStoppedSchema, pickVariant, servingStateSchema } from '../src/index';
 import { startRanker, writeCatalog, type RankerApp } from './ranker-fixture';
 
 const NOW_MS = Date.parse('2026-03-01T12:00:00Z');
@@ -110,7 +111,7 @@ describe('experiment over HTTP', () => {
     expect(response.statusCode).toBe(400);
     expect(response.json().error.code).toBe('RANKER_ERR_INVALID_REQUEST');
     expect(response.json().error.field).toBe('variants');
-    expect(response.json().error.message).toMatch(/^variants\[\]\.weight values add up to more than 1\.7976931348623157e\+308, the largest finite number; send small relative weights such as 1 and 1 \(received /);
+    expect(response.json().error.message).toMatch(/^variants have weights that add up to more than 1\.7976931348623157e\+308, the largest finite number; send small relative weights such as 1 and 1 \(received /);
     expect((await admin('GET', '/v1/admin/models')).json().experiment).toBeUndefined();
   });
 
@@ -121,21 +122,36 @@ describe('experiment over HTTP', () => {
     expect(response.json().error).toEqual({
       code: 'RANKER_ERR_INVALID_REQUEST',
       field: 'variants.0.weight',
-      message: 'variants[0].weight must be a finite number; received Infinity',
+      message: 'variants.0.weight must be a finite number; received Infinity',
     });
   });
 
   it.each([
     [{ id: 'e' }, 'variants', 'variants is missing; send it as an array'],
     [{ id: 'e', variants: [] }, 'variants', 'variants must have at least 1 entry; received []'],
-    [{ id: 'e', variants: [{ name: 'a', model: 'linear@1', weight: 0 }] }, 'variants.0.weight', 'variants[0].weight must be greater than 0; received 0'],
-    [{ id: 'e', variants: [{ name: 'a', model: '', weight: 1 }] }, 'variants.0.model', 'variants[0].model must not be empty; received ""'],
-    [{ id: 'e', variants: [{ name: 'a', weight: 1 }] }, 'variants.0.model', 'variants[0].model is missing; send it as a string'],
-    [{ id: 'e', variants: [{ name: 'a', model: 'linear@1', weight: '1' }] }, 'variants.0.weight', 'variants[0].weight must be a number; received "1"'],
+    [{ id: 'e', variants: [{ name: 'a', model: 'linear@1', weight: 0 }] }, 'variants.0.weight', 'variants.0.weight must be greater than 0; received 0'],
+    [{ id: 'e', variants: [{ name: 'a', model: '', weight: 1 }] }, 'variants.0.model', 'variants.0.model must not be empty; received ""'],
+    [{ id: 'e', variants: [{ name: 'a', weight: 1 }] }, 'variants.0.model', 'variants.0.model is missing; send it as a string'],
+    [{ id: 'e', variants: [{ name: 'a', model: 'linear@1', weight: '1' }] }, 'variants.0.weight', 'variants.0.weight must be a number; received "1"'],
   ])('names the field and the fix for %j', async (body, field, message) => {
     const response = await admin('POST', '/v1/admin/experiments', body);
     expect(response.statusCode).toBe(400);
     expect(response.json().error).toEqual({ code: 'RANKER_ERR_INVALID_REQUEST', field, message });
+  });
+
+  it.each([
+    ['an unknown model', 'nope@1', 404, 'RANKER_ERR_MODEL_NOT_FOUND', /^variants\.1\.model: model nope@1 not found: /],
+    ['a malformed reference', '../x@1', 400, 'RANKER_ERR_INVALID_REQUEST', /^variants\.1\.model: /],
+  ])('names the variant index of %s', async (_case, model, status, code, message) => {
+    const response = await admin('POST', '/v1/admin/experiments', {
+      id: 'unknown-model',
+      variants: [{ name: 'a', model: 'linear@1', weight: 1 }, { name: 'b', model, weight: 1 }],
+    });
+    expect(response.statusCode).toBe(status);
+    expect(response.json().error.code).toBe(code);
+    expect(response.json().error.field).toBe('variants.1.model');
+    expect(response.json().error.message).toMatch(message);
+    expect((await admin('GET', '/v1/admin/models')).json().experiment).toBeUndefined();
   });
 
   it('serves each user the variant of its hash and counts attributed events', async () => {
@@ -215,6 +231,39 @@ describe('experiment over HTTP', () => {
     const report = (await admin('GET', '/v1/experiments/ab-1')).json();
     expect(report.running).toBe(false);
     expect(report.variants.map((variant: { name: string }) => variant.name)).toEqual(['control', 'double']);
+    expect(report.variants.map((variant: { model: string | null }) => variant.model)).toEqual(['linear@1', 'linear@2']);
+    expect(report.variants.map((variant: { weight: number | null }) => variant.weight)).toEqual([1, 1]);
+    expect(report.variants[0].counts.feeds).toBeGreaterThan(0);
+  });
+
+  it('reports the variants of a stopped experiment without traffic', async () => {
+    const variants = [{ name: 'b', model: 'linear@2', weight: 0.25 }, { name: 'a', model: 'linear@1', weight: 3 }];
+    expect((await admin('POST', '/v1/admin/experiments', { id: 'quiet', variants })).statusCode).toBe(200);
+    expect((await admin('DELETE', '/v1/admin/experiments/quiet')).statusCode).toBe(200);
+
+    const response = await admin('GET', '/v1/experiments/quiet');
+    expect(response.statusCode).toBe(200);
+    const report = response.json();
+    expect(report.running).toBe(false);
+    expect(report.variants.map((variant: { name: string; model: string | null; weight: number | null }) => [variant.name, variant.model, variant.weight])).toEqual([
+      ['b', 'linear@2', 0.25],
+      ['a', 'linear@1', 3],
+    ]);
+    expect(report.variants[0].counts.feeds).toBe(0);
+  });
+
+  it('replies as the OpenAPI schemas document', async () => {
+    const expectDocumented = (schema: z.ZodTypeAny, body: unknown) => expect(schema.parse(body)).toEqual(body);
+    const variants = [{ name: 'a', model: 'linear@1', weight: 1 }, { name: 'b', model: 'linear@2', weight: 2 }];
+
+    expectDocumented(experimentStartedSchema, (await admin('POST', '/v1/admin/experiments', { id: 'documented', salt: 's', variants })).json());
+    await feedFor('user-documented');
+    const state = (await admin('GET', '/v1/admin/models')).json();
+    expect(state.experiment).toMatchObject({ id: 'documented', variants });
+    expectDocumented(servingStateSchema, state);
+    expectDocumented(experimentReportSchema, (await admin('GET', '/v1/experiments/documented')).json());
+    expectDocumented(experimentStoppedSchema, (await admin('DELETE', '/v1/admin/experiments/documented')).json());
+    expectDocumented(experimentReportSchema, (await admin('GET', '/v1/experiments/documented')).json());
   });
 
   it('replies 404 to an unknown experiment', async () => {

@@ -123,7 +123,7 @@ describe('POST /v1/feed', () => {
     expect(response.statusCode).toBe(400);
     expect(response.json().error.code).toBe('RANKER_ERR_INVALID_REQUEST');
     expect(response.json().error.field).toBe(field);
-    expect(response.json().error.message).toContain(field.split('.')[0]);
+    expect(response.json().error.message.startsWith(`${field} `), response.json().error.message).toBe(true);
   });
 
   it('rejects malformed JSON with its own code', async () => {
@@ -243,6 +243,31 @@ describe('POST /v1/feed', () => {
       field: 'sessionId',
       message: 'the query parameter sessionId was given more than once (received ["a","b"]); send it once',
     });
+  });
+
+  it.each([
+    ['sessionId=%FF%FE', 'sessionId', 'the query parameter sessionId is not valid percent-encoded UTF-8 (received "%FF%FE"); percent-encode the UTF-8 bytes of the text, such as %C3%A9 for é'],
+    ['sessionId=%ED%A0%80', 'sessionId', 'the query parameter sessionId is not valid percent-encoded UTF-8 (received "%ED%A0%80"); percent-encode the UTF-8 bytes of the text, such as %C3%A9 for é'],
+    ['sessionId=50%', 'sessionId', 'the query parameter sessionId is not valid percent-encoded UTF-8 (received "50%"); percent-encode the UTF-8 bytes of the text, such as %C3%A9 for é'],
+    ['sessionId=s&userId=%zz', 'userId', 'the query parameter userId is not valid percent-encoded UTF-8 (received "%zz"); percent-encode the UTF-8 bytes of the text, such as %C3%A9 for é'],
+  ])('rejects the invalid encoding in %s', async (query, field, message) => {
+    // limit=0 keeps a query whose encoding passes from opening a stream that inject would wait on.
+    const response = await app.inject({ method: 'GET', url: `/v1/feed/live?${query}&limit=0` });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({ code: 'RANKER_ERR_INVALID_REQUEST', field, message });
+  });
+
+  it.each([
+    ['sessionId[]=a', 'sessionId[]', 'the query parameter sessionId[] is not known; send sessionId=value once, without []'],
+    ['foo=bar', 'foo', 'the query parameter foo is not known; remove it (unknown: foo; known: sessionId, userId, limit, includeCatalog)'],
+    ['sessionId=s&foo=bar', 'foo', 'the query parameter foo is not known; remove it (unknown: foo; known: sessionId, userId, limit, includeCatalog)'],
+    ['foo=1&foo=2&sessionId=%FF&bar=3', 'foo', 'the query parameter foo is not known; remove it (unknown: foo, bar; known: sessionId, userId, limit, includeCatalog)'],
+    ['%FF=1&sessionId=s', '%FF', 'the query parameter %FF is not known; remove it (unknown: %FF; known: sessionId, userId, limit, includeCatalog)'],
+    ['%00=1&sessionId=s', '\u0000', 'the query parameter "\\u0000" is not known; remove it (unknown: "\\u0000"; known: sessionId, userId, limit, includeCatalog)'],
+  ])('names the unknown parameter in %s first', async (query, field, message) => {
+    const response = await app.inject({ method: 'GET', url: `/v1/feed/live?${query}` });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({ code: 'RANKER_ERR_INVALID_REQUEST', field, message });
   });
 });
 

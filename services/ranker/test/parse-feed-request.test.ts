@@ -41,9 +41,9 @@ describe('parseFeedRequest', () => {
       [{ sessionId: 's', candidates: [] }, 'candidates must not be empty; send 1 to 1000 item ids'],
       [{ sessionId: 's', candidates: Array.from({ length: 1_001 }, (_, index) => `i${index}`) }, 'candidates has more than 1000 items; send 1 to 1000 item ids'],
       [{ sessionId: 's', exclude: Array.from({ length: 1_001 }, (_, index) => `i${index}`) }, 'exclude has more than 1000 items; send at most 1000 item ids'],
-      [{ sessionId: 's', candidates: ['ok', '   '] }, 'candidates[] is empty or only whitespace'],
-      [{ sessionId: 's', candidates: ['ok', 'x'.repeat(129)] }, 'candidates[] has 129 characters'],
-      [{ sessionId: 's', exclude: ['a\u0000b'] }, 'exclude[] contains a control character'],
+      [{ sessionId: 's', candidates: ['ok', '   '] }, 'candidates.1 is empty or only whitespace'],
+      [{ sessionId: 's', candidates: ['ok', 'x'.repeat(129)] }, 'candidates.1 has 129 characters'],
+      [{ sessionId: 's', exclude: ['a\u0000b'] }, 'exclude.0 contains a control character'],
       [{ sessionId: 's', candidates: ['ok'], unknownField: 1 }, 'unknownField is not a known field'],
     ];
     for (const [body, message] of cases) {
