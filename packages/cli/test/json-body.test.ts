@@ -64,7 +64,7 @@ describe('collector request checks', () => {
       error: {
         code: 'INGEST_ERR_INVALID_REQUEST',
         field: 'events.3.eventId',
-        message: 'events[3].eventId "e1" repeats events[0].eventId; give every event its own eventId',
+        message: 'events.3.eventId "e1" repeats events.0.eventId; give every event its own eventId',
       },
     });
   });
@@ -94,7 +94,7 @@ describe('collector request checks', () => {
     expect(response.json().error).toEqual({
       code: 'INGEST_ERR_INVALID_REQUEST',
       field: 'items.2.itemId',
-      message: 'items[2].itemId "m1" repeats items[0].itemId; send one record per item, the one that should stay',
+      message: 'items.2.itemId "m1" repeats items.0.itemId; send one record per item, the one that should stay',
     });
   });
 

@@ -148,7 +148,7 @@ function rejectRepeatedIds(ids: readonly IndexedId[], names: { list: 'events' | 
       const { list, idField, fix } = names;
       throw ingestError(
         'INGEST_ERR_INVALID_REQUEST',
-        `${list}[${index}].${idField} ${quoteText(id, SHOWN_ID_LENGTH)} repeats ${list}[${firstIndex}].${idField}; ${fix}`,
+        `${list}.${index}.${idField} ${quoteText(id, SHOWN_ID_LENGTH)} repeats ${list}.${firstIndex}.${idField}; ${fix}`,
         { field: `${list}.${index}.${idField}` },
       );
     }
