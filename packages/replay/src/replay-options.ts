@@ -39,6 +39,8 @@ export interface ReplayOptions {
   confidenceLevel?: number;
   /** Creates the feature store from the replay's clock. Default: a `MemoryFeatureStore` on that clock. The replay closes it. */
   createStore?: (now: () => number) => FeatureStore;
+  /** Store recorded as `settings.store` in the report. Default `memory` without `createStore`, else none. */
+  storeKind?: StoreKind;
   onProgress?: (progress: ReplayProgress) => void;
   /** Called after each evaluation point with every ranker's result, for inspection and tests. */
   onPoint?: (point: EvaluatedPoint) => void;
@@ -55,7 +57,10 @@ export interface EvaluatedPoint {
   results: readonly RankerResult[];
 }
 
-type CallbackOption = 'cutoffMs' | 'createStore' | 'onProgress' | 'onPoint';
+/** Feature stores a report can name in `settings.store`. */
+export type StoreKind = 'memory' | 'redis';
+
+type CallbackOption = 'cutoffMs' | 'createStore' | 'storeKind' | 'onProgress' | 'onPoint';
 
 export type ResolvedReplayOptions = Required<Omit<ReplayOptions, CallbackOption>> & Pick<ReplayOptions, CallbackOption>;
 

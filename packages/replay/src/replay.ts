@@ -15,7 +15,7 @@ import { sortInteractions } from './ordering';
 import { PointLog, type ListQuality } from './point-log';
 import { createRandom, deriveSeed, hashText, sampleExcluding } from './random';
 import { baselineRanker, modelRanker, type Ranker } from './rankers';
-import { resolveReplayOptions, TARGET_TYPES, type ReplayOptions, type ResolvedReplayOptions } from './replay-options';
+import { resolveReplayOptions, TARGET_TYPES, type ReplayOptions, type ResolvedReplayOptions, type StoreKind } from './replay-options';
 import type { ReplayReport } from './report-schema';
 import { buildTimings, timingColumns, type ReplayTimings } from './timings';
 
@@ -320,6 +320,11 @@ class ReplayRun {
     this.settings.onProgress?.({ events, totalEvents: this.events.length, points: this.points.size, elapsedMs: performance.now() - startedMs });
   }
 
+  private storeSetting(): { store?: StoreKind } {
+    const store = this.settings.storeKind ?? (this.settings.createStore === undefined ? 'memory' : undefined);
+    return store === undefined ? {} : { store };
+  }
+
   private buildReport(bootstrap: BootstrapSettings, intervals: readonly Interval[]): ReplayReport {
     const { input } = this.settings;
     const catalogue = new Set([...input.catalog.map((item) => item.itemId), ...this.events.map((event) => event.itemId)]);
@@ -334,6 +339,7 @@ class ReplayRun {
         targetTypes: [...TARGET_TYPES],
         poolRefreshEvents: this.settings.poolRefreshEvents,
         bootstrap: { resamples: bootstrap.resamples, level: bootstrap.level },
+        ...this.storeSetting(),
       },
       source: input.source,
       window: {

@@ -74,6 +74,12 @@ export const replayReportSchema = z
         targetTypes: z.array(z.string()),
         poolRefreshEvents: z.number().int(),
         bootstrap: z.object({ resamples: z.number().int(), level: z.number() }).strict(),
+        /**
+         * Feature store the replay ran on. The memory store expires keys on the replay's event clock,
+         * Redis on its own wall clock, so the two give different results for one log. Absent in
+         * reports of earlier versions and when a caller passes its own store without naming it.
+         */
+        store: z.enum(['memory', 'redis']).optional(),
       })
       .strict(),
     source: z.record(z.unknown()),

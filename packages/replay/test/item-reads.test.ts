@@ -105,7 +105,7 @@ describe('replay with item copies', () => {
     const options = { input, baselines: ['popular', 'trending', 'covisit'] as const, bootstrapResamples: 20 };
     const withCopies = await runReplay(options);
     // A store from `createStore` turns the copies off, so every point reads every candidate.
-    const withoutCopies = await runReplay({ ...options, createStore: (now: () => number) => new MemoryFeatureStore({ now, sweepIntervalMs: 0 }) });
+    const withoutCopies = await runReplay({ ...options, createStore: (now: () => number) => new MemoryFeatureStore({ now, sweepIntervalMs: 0 }), storeKind: 'memory' });
     expect(withCopies.report.counts.evaluationPoints).toBeGreaterThan(100);
     expect(JSON.stringify(withCopies.report)).toBe(JSON.stringify(withoutCopies.report));
   });

@@ -34,12 +34,21 @@ function shortLog() {
 }
 
 describe('replay on Redis', () => {
+  it('names no store for a caller-built one', async () => {
+    const options = { input: shortLog(), baselines: ['popular'] as const, bootstrapResamples: 50, cutoffMs: T0 + 50_000 };
+    const redis = await runReplay({ ...options, createStore: () => new RedisFeatureStore(client, { keyPrefix: `${uniqueName('replay')}:` }) });
+    expect(redis.report.settings.store).toBeUndefined();
+  });
+
   it('gives the same report as on memory', async () => {
     const input = shortLog();
     const options = { input, baselines: ['popular', 'covisit', 'random'] as const, poolRefreshEvents: 1, bootstrapResamples: 50, cutoffMs: T0 + 50_000 };
     const memory = await runReplay(options);
-    const redis = await runReplay({ ...options, createStore: () => new RedisFeatureStore(client, { keyPrefix: `${uniqueName('replay')}:` }) });
+    const redis = await runReplay({ ...options, createStore: () => new RedisFeatureStore(client, { keyPrefix: `${uniqueName('replay')}:` }), storeKind: 'redis' });
     expect(memory.report.counts.evaluationPoints).toBe(4);
-    expect(JSON.stringify(redis.report)).toBe(JSON.stringify(memory.report));
+    expect(memory.report.settings.store).toBe('memory');
+    expect(redis.report.settings.store).toBe('redis');
+    const withMemoryStore = { ...redis.report, settings: { ...redis.report.settings, store: 'memory' } };
+    expect(JSON.stringify(withMemoryStore)).toBe(JSON.stringify(memory.report));
   });
 });
