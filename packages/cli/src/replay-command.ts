@@ -4,6 +4,7 @@ import { parseTimestamp } from '@nexttap/events';
 import { rankerConfigSchema } from '@nexttap/ranker';
 import {
   BASELINE_NAMES,
+  checkComparable,
   compareReports,
   createProgressPrinter,
   describeError,
@@ -90,7 +91,7 @@ async function replayCommand(values: ReplayFlags, passedFlags: ReadonlySet<strin
   const options = parseReplayFlags(values);
   await checkModelsDirectory(values, passedFlags);
   const models = await loadNamedModels(values, io.environment);
-  let redis: ReturnType<typeof connectRedis> | undefined;
+  let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
   const progress = createProgressPrinter(io.stderr);
   try {
     const input = await readInput(values, io.environment);
@@ -103,7 +104,10 @@ async function replayCommand(values: ReplayFlags, passedFlags: ReadonlySet<strin
       throw invalidFlag(`the input has no catalog record${describeRejections(input.rejected)}, but --protocol full ranks generated candidates, which come from catalog records; ${describeCatalogFix(values)}`);
     }
     await prepareOutputDirectory(values.out);
-    redis = values['redis-url'] === undefined ? undefined : connectRedis(values['redis-url']);
+    if (values['redis-url'] !== undefined) {
+      redis = await connectRedis(values['redis-url']);
+      io.stderr.write(`nexttap replay: ${REDIS_CLOCK_WARNING}\n`);
+    }
     const store = redis;
     const { report, timings } = await runReplay({
       ...options,
@@ -111,7 +115,7 @@ async function replayCommand(values: ReplayFlags, passedFlags: ReadonlySet<strin
       models,
       onProgress: progress.onProgress,
       progressEvents: 10_000,
-      ...(store === undefined ? {} : { createStore: () => new RedisFeatureStore(store.client, { keyPrefix: store.prefix }) }),
+      ...(store === undefined ? {} : { createStore: () => new RedisFeatureStore(store.client, { keyPrefix: store.prefix }), storeKind: 'redis' as const }),
     });
     progress.finish();
     const written = await writeReports(values.out, report, timings);
@@ -287,11 +291,28 @@ async function loadNamedModels(values: ReplayFlags, environment: CommandIo['envi
  * a replay. Reports then match the in-memory store only for logs shorter than the shortest feature
  * TTL (one day for sessions), as the test on a short log shows.
  */
-function connectRedis(url: string): { client: Redis; prefix: string; close: () => Promise<void> } {
+async function connectRedis(url: string): Promise<{ client: Redis; prefix: string; close: () => Promise<void> }> {
   if (!/^rediss?:\/\//.test(url)) {
     throw invalidFlag(`--redis-url ${url} is invalid; pass a URL such as redis://127.0.0.1:6379/0`);
   }
-  const client = new Redis(url, { maxRetriesPerRequest: 2 });
+  // The first connection gets no retry, so an unreachable server fails with one message instead
+  // of ioredis retrying and logging every failure. Once connected, the client reconnects as usual.
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: () => null });
+  let lastError: unknown;
+  client.on('error', (error: unknown) => {
+    lastError = error;
+  });
+  try {
+    await client.connect();
+  } catch (error) {
+    client.disconnect();
+    const cause = lastError ?? error;
+    const code = (cause as { code?: unknown }).code;
+    const reason = typeof code === 'string' ? code : describeError(cause);
+    throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `--redis-url ${url}: connecting failed (${reason}); start Redis there or fix the URL`, { cause });
+  }
+  // The default retry strategy of ioredis 5: wait 50 ms more per attempt, at most 2 s.
+  client.options.retryStrategy = (attempts: number) => Math.min(attempts * 50, 2_000);
   const prefix = `nexttap-replay:${randomBytes(6).toString('hex')}:`;
   return {
     client,
@@ -313,6 +334,10 @@ function connectRedis(url: string): { client: Redis; prefix: string; close: () =
   };
 }
 
+/** Warning printed for every `--redis-url` replay. */
+const REDIS_CLOCK_WARNING =
+  "--redis-url: keys expire on Redis's clock, not the replay's event clock, so sessions and co-visitation lists outlive their TTLs and results differ from an in-memory replay of the same log";
+
 /** Rejects the flags on the command line that `--compare` does not read, naming them. */
 function checkCompareFlags(passedFlags: ReadonlySet<string>): void {
   const unused = [...passedFlags].filter((name) => !COMPARE_FLAGS.has(name)).map((name) => `--${name}`);
@@ -329,6 +354,9 @@ async function compareCommand(values: ReplayFlags, positionals: readonly string[
   }
   const reportA = await readReport(fileA);
   const reportB = await readReport(fileB);
+  for (const warning of checkComparable(reportA, reportB, { a: fileA, b: fileB })) {
+    io.stderr.write(`nexttap replay: ${warning}\n`);
+  }
   const comparison = compareReports(reportA, reportB, {
     resamples: parseCount('--bootstrap', values.bootstrap, 1),
     seed: parseCount('--seed', values.seed, 0, MAX_SEED),

@@ -134,6 +134,43 @@ describe('nexttap replay --models-dir', () => {
   });
 });
 
+describe('nexttap replay --compare settings', () => {
+  /** Replays the test log with `flags` into a folder named `name` and returns its report.json. */
+  async function replayInto(name: string, flags: string[]): Promise<string> {
+    const out = join(directory, name);
+    const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--pool-refresh-events', '1', ...flags, '--out', out]);
+    expect(result.code).toBe(0);
+    return join(out, 'report.json');
+  }
+
+  it('rejects different protocols', async () => {
+    const full = await replayInto('settings-full', []);
+    const sampled = await replayInto('settings-sampled', ['--protocol', 'sampled']);
+    const result = await run(['--compare', full, sampled]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`nexttap replay: ${full} and ${sampled} used different protocols (A full, B sampled); compare reports of the same --protocol\n`);
+    expect(result.stdout).toBe('');
+  });
+
+  it('rejects different negatives', async () => {
+    const few = await replayInto('settings-negatives-1', ['--protocol', 'sampled', '--negatives', '1']);
+    const more = await replayInto('settings-negatives-2', ['--protocol', 'sampled', '--negatives', '2']);
+    const result = await run(['--compare', few, more]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`nexttap replay: ${few} and ${more} used different negatives (A 1, B 2); compare reports of the same --negatives\n`);
+    expect(result.stdout).toBe('');
+  });
+
+  it('warns about different seeds', async () => {
+    const seed1 = await replayInto('settings-seed-1', ['--seed', '1']);
+    const seed2 = await replayInto('settings-seed-2', ['--seed', '2']);
+    const result = await run(['--compare', seed1, seed2]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('nexttap replay: the reports used different seeds (A 1, B 2), so random choices such as the random baseline differ between them\n');
+    expect(result.stdout).toContain('paired bootstrap');
+  });
+});
+
 describe('nexttap replay --compare flags', () => {
   it('accepts --seed and --bootstrap', async () => {
     const out = join(directory, 'compare-flags');

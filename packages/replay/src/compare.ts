@@ -67,6 +67,39 @@ export async function readReport(file: string): Promise<ReplayReport> {
 }
 
 /**
+ * Checks that two reports measured the same thing and returns one warning line per setting that
+ * differs without making the comparison meaningless: the seed and the feature store.
+ *
+ * @throws ReplayError `REPLAY_ERR_INVALID_REPORT` when the protocols or the sampled negatives differ,
+ * because the ranks of the two reports then come from different candidate sets
+ */
+export function checkComparable(a: ReplayReport, b: ReplayReport, files: { a: string; b: string }): string[] {
+  const both = `${files.a} and ${files.b}`;
+  if (a.settings.protocol !== b.settings.protocol) {
+    throw new ReplayError(
+      REPLAY_ERROR_CODES.invalidReport,
+      `${both} used different protocols (A ${a.settings.protocol}, B ${b.settings.protocol}); compare reports of the same --protocol`,
+    );
+  }
+  if (a.settings.negatives !== b.settings.negatives) {
+    throw new ReplayError(
+      REPLAY_ERROR_CODES.invalidReport,
+      `${both} used different negatives (A ${a.settings.negatives}, B ${b.settings.negatives}); compare reports of the same --negatives`,
+    );
+  }
+  const warnings: string[] = [];
+  if (a.settings.seed !== b.settings.seed) {
+    warnings.push(`the reports used different seeds (A ${a.settings.seed}, B ${b.settings.seed}), so random choices such as the random baseline differ between them`);
+  }
+  if (a.settings.store !== b.settings.store) {
+    const storeA = a.settings.store ?? 'not recorded';
+    const storeB = b.settings.store ?? 'not recorded';
+    warnings.push(`the reports ran on different stores (A ${storeA}, B ${storeB}); Redis expires keys on its own clock, not the replay's, so the stores give different results for one log`);
+  }
+  return warnings;
+}
+
+/**
  * Compares two reports with a paired bootstrap over the evaluation points both contain, matched by
  * session and event id. Rankers pair by name; models with different names pair in the order the
  * reports list them, so that two versions of one model compare. Accuracy metrics only: coverage,
