@@ -164,6 +164,12 @@ function describeRejections(rejected: ReplayInput['rejected']): string {
 /** Negatives drawn per target under `--protocol sampled` when `--negatives` is not given. */
 const DEFAULT_NEGATIVES = 100;
 
+/**
+ * Fewest resamples `--bootstrap` takes. With N resamples the smallest non-zero p-value is 2/N, so
+ * 100 is the fewest whose p-values can fall below 0.05, and intervals from fewer are too coarse.
+ */
+const MIN_BOOTSTRAP_RESAMPLES = 100;
+
 /** Checks the flags that need no input; throws on the first invalid one. */
 function parseReplayFlags(values: ReplayFlags): Omit<ReplayOptions, 'input'> {
   const protocol = values.protocol;
@@ -184,7 +190,7 @@ function parseReplayFlags(values: ReplayFlags): Omit<ReplayOptions, 'input'> {
     seed: parseCount('--seed', values.seed, 0, MAX_SEED),
     ks,
     poolRefreshEvents: parseCount('--pool-refresh-events', values['pool-refresh-events'], 1),
-    bootstrapResamples: parseCount('--bootstrap', values.bootstrap, 1),
+    bootstrapResamples: parseCount('--bootstrap', values.bootstrap, MIN_BOOTSTRAP_RESAMPLES),
     baselines: parseBaselines(values.baselines),
     ...(values.cutoff === undefined ? {} : { cutoffMs: parseTime('--cutoff', values.cutoff) }),
   };
@@ -352,16 +358,14 @@ async function compareCommand(values: ReplayFlags, positionals: readonly string[
   if (fileA === undefined || fileB === undefined || rest.length > 0) {
     throw invalidFlag('--compare takes two report files: nexttap replay --compare A.json B.json');
   }
+  const resamples = parseCount('--bootstrap', values.bootstrap, MIN_BOOTSTRAP_RESAMPLES);
+  const seed = parseCount('--seed', values.seed, 0, MAX_SEED);
   const reportA = await readReport(fileA);
   const reportB = await readReport(fileB);
   for (const warning of checkComparable(reportA, reportB, { a: fileA, b: fileB })) {
     io.stderr.write(`nexttap replay: ${warning}\n`);
   }
-  const comparison = compareReports(reportA, reportB, {
-    resamples: parseCount('--bootstrap', values.bootstrap, 1),
-    seed: parseCount('--seed', values.seed, 0, MAX_SEED),
-    level: reportA.settings.bootstrap.level,
-  });
+  const comparison = compareReports(reportA, reportB, { resamples, seed, level: reportA.settings.bootstrap.level });
   if (comparison.sharedPoints === 0) {
     throw new ReplayError(REPLAY_ERROR_CODES.invalidReport, `${fileA} and ${fileB} share no evaluation points; compare reports of the same events`);
   }

@@ -79,7 +79,9 @@ describe('nexttap replay errors', () => {
     { name: 'an empty broker list', args: ['--topic', 'interactions', '--kafka-brokers', '', '--no-model'], code: 2, mentions: '--kafka-brokers is empty' },
     { name: 'a seed above 32 bits', args: ['--dataset', 'movielens', '--seed', '4294967296'], code: 2, mentions: '--seed 4294967296 is invalid; pass a whole number from 0 to 4294967295' },
     { name: 'a seed beyond a double', args: ['--dataset', 'movielens', '--seed', '99999999999999999999'], code: 2, mentions: 'from 0 to 4294967295' },
-    { name: 'a count beyond a double', args: ['--dataset', 'movielens', '--bootstrap', '99999999999999999999'], code: 2, mentions: 'from 1 to 9007199254740991' },
+    { name: 'too few bootstrap resamples', args: ['--dataset', 'movielens', '--bootstrap', '10'], code: 2, mentions: '--bootstrap 10 is invalid; pass a whole number from 100 to' },
+    { name: 'too few resamples to compare', args: ['--compare', 'a.json', 'b.json', '--bootstrap', '1'], code: 2, mentions: '--bootstrap 1 is invalid; pass a whole number from 100 to' },
+    { name: 'a count beyond a double', args: ['--dataset', 'movielens', '--bootstrap', '99999999999999999999'], code: 2, mentions: 'from 100 to 9007199254740991' },
     { name: 'a compare with one report', args: ['--compare', 'a.json'], code: 2, mentions: '--compare' },
     { name: 'a missing report to compare', args: ['--compare', '/nonexistent/a.json', '/nonexistent/b.json'], code: 1, mentions: '/nonexistent/a.json' },
     { name: 'a dataset with --compare', args: ['--compare', 'a.json', 'b.json', '--dataset', 'movielens'], code: 2, mentions: '--dataset does not apply to --compare, which reads two reports and takes only --seed and --bootstrap; leave it out' },
@@ -176,9 +178,9 @@ describe('nexttap replay --compare flags', () => {
     const out = join(directory, 'compare-flags');
     await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--pool-refresh-events', '1', '--out', out]);
     const report = join(out, 'report.json');
-    const result = await run(['--compare', report, report, '--seed', '3', '--bootstrap', '50']);
+    const result = await run(['--compare', report, report, '--seed', '3', '--bootstrap', '200']);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('50 resamples');
+    expect(result.stdout).toContain('200 resamples');
   });
 });
 

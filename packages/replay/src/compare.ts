@@ -173,6 +173,7 @@ function pairedDifference(
   const atOrBelow = resampled.filter((value) => value <= 0).length / Math.max(1, resampled.length);
   const atOrAbove = resampled.filter((value) => value >= 0).length / Math.max(1, resampled.length);
   const pValue = Math.min(1, 2 * Math.min(atOrBelow, atOrAbove));
+  const alpha = 1 - settings.level;
   return {
     metric,
     rankerA,
@@ -182,7 +183,9 @@ function pairedDifference(
     difference: { value: mean(differences), ...percentileInterval(distribution as Float64Array, settings.level) },
     pValue,
     resamples: resampled.length,
-    significant: resampled.length > 0 && pValue < 1 - settings.level,
+    // With N resamples a p-value of 0 only means p < 2/N, so a difference is significant only
+    // when 2/N is also below the threshold.
+    significant: resampled.length > 0 && pValue < alpha && 2 / resampled.length < alpha,
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatPValue, renderComparison, type Comparison, type MetricDifference } from '../src/index';
+import { compareReports, formatPValue, renderComparison, type Comparison, type MetricDifference, type ReplayReport } from '../src/index';
 
 /** Returns one row of a comparison with the given p-value and resamples. */
 function difference(metric: string, pValue: number, resamples = 1000): MetricDifference {
@@ -19,6 +19,38 @@ function difference(metric: string, pValue: number, resamples = 1000): MetricDif
 function comparison(differences: MetricDifference[]): Comparison {
   return { sharedPoints: 500, pointsOnlyInA: 0, pointsOnlyInB: 0, level: 0.95, resamples: 1000, differences, unpaired: { a: [], b: [] } };
 }
+
+/** Builds the parts of a report that `compareReports` reads: one baseline and its rank at each point. */
+function reportWithRanks(ranks: number[]): ReplayReport {
+  const partial = {
+    settings: { ks: [10] },
+    rankers: [{ name: 'popular', kind: 'baseline' }],
+    evaluations: { keys: ranks.map((_, index) => `s${index}\te${index}`), ranks: { popular: ranks } },
+  };
+  return partial as unknown as ReplayReport;
+}
+
+describe('compareReports significance', () => {
+  // Every point is a miss in A and a hit at rank 1 in B, so no resample falls at or below 0 and p is 0.
+  const misses = reportWithRanks(Array.from({ length: 20 }, () => 0));
+  const hits = reportWithRanks(Array.from({ length: 20 }, () => 1));
+
+  it('marks nothing with too few resamples', () => {
+    const comparison = compareReports(misses, hits, { resamples: 10, seed: 1, level: 0.95 });
+    expect(comparison.differences.length).toBeGreaterThan(0);
+    for (const row of comparison.differences) {
+      expect(row.pValue).toBe(0);
+      expect(row.significant).toBe(false);
+    }
+  });
+
+  it('marks a difference with enough resamples', () => {
+    const comparison = compareReports(misses, hits, { resamples: 100, seed: 1, level: 0.95 });
+    for (const row of comparison.differences) {
+      expect(row.significant).toBe(true);
+    }
+  });
+});
 
 describe('formatPValue', () => {
   const cases: Array<{ pValue: number; resamples: number; text: string }> = [
