@@ -9,6 +9,7 @@ import {
   createProgressPrinter,
   describeError,
   loadModels,
+  MAX_K,
   MAX_SEED,
   prepareOutputDirectory,
   readJsonlInput,
@@ -180,7 +181,7 @@ function parseReplayFlags(values: ReplayFlags): Omit<ReplayOptions, 'input'> {
     throw invalidFlag('--negatives applies to --protocol sampled only; add --protocol sampled or leave --negatives out');
   }
   checkSourceFlags(values);
-  const ks = parseList('--k', values.k).map((text) => parseCount('--k', text, 1));
+  const ks = parseList('--k', values.k).map(parseK);
   if (ks.some((k, index) => index > 0 && k <= (ks[index - 1] as number))) {
     throw invalidFlag(`--k ${values.k} is invalid; pass distinct cut-offs in ascending order, such as 5,10,20`);
   }
@@ -194,6 +195,15 @@ function parseReplayFlags(values: ReplayFlags): Omit<ReplayOptions, 'input'> {
     baselines: parseBaselines(values.baselines),
     ...(values.cutoff === undefined ? {} : { cutoffMs: parseTime('--cutoff', values.cutoff) }),
   };
+}
+
+/** Parses one cut-off of `--k`: the replay ranks `MAX_K` items, so a larger K is rejected before the replay runs. */
+function parseK(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1 || value > MAX_K) {
+    throw invalidFlag(`--k ${text} is invalid; pass a whole number from 1 to ${MAX_K}, the depth of the ranking, or a comma-separated list of them`);
+  }
+  return value;
 }
 
 /** Checks that exactly one source is given and that no flag of another source is. */
@@ -402,6 +412,9 @@ function parseBaselines(text: string | undefined): BaselineName[] | undefined {
 }
 
 function parseList(flag: string, text: string): string[] {
+  if (text.trim() === '') {
+    throw invalidFlag(`${flag} is empty; pass comma-separated values`);
+  }
   const items = text.split(',').map((item) => item.trim());
   if (items.some((item) => item === '')) {
     throw invalidFlag(`${flag} ${text} has an empty entry; pass comma-separated values`);

@@ -1,4 +1,4 @@
-import { BASELINE_NAMES, REPLAY_ERROR_CODES, ReplayError } from '@nexttap/replay';
+import { BASELINE_NAMES, MAX_K, REPLAY_ERROR_CODES, ReplayError } from '@nexttap/replay';
 import { FlagError, parseFlags } from './command-flags';
 
 export const REPLAY_USAGE = `usage: nexttap replay SOURCE [options]
@@ -36,7 +36,7 @@ options:
   --no-model                   evaluate the baselines only
   --baselines LIST             comma-separated from ${BASELINE_NAMES.join(', ')};
                                default popular,trending,covisit,random; none for no baseline
-  --k LIST                     cut-offs of the top-K metrics (default 5,10,20)
+  --k LIST                     cut-offs of the top-K metrics, each from 1 to ${MAX_K} (default 5,10,20)
   --protocol full|sampled      rank the generated candidates, or the target among sampled
                                items (default full)
   --negatives N                with --protocol sampled: negatives drawn per target (default 100)
@@ -123,6 +123,12 @@ export type ReplayFlags = ReturnType<typeof parseReplayArgs>['values'];
  * or is repeated though it takes one value
  */
 export function parseReplayArgs(args: readonly string[]) {
+  // parseArgs reads `--k -1` as two flags, and the generic message for that names no range.
+  const kIndex = args.indexOf('--k');
+  const kValue = kIndex === -1 ? undefined : args[kIndex + 1];
+  if (kValue !== undefined && /^-\d/.test(kValue)) {
+    throw invalidFlag(`--k ${kValue} is invalid; pass a whole number from 1 to ${MAX_K}, the depth of the ranking, or a comma-separated list of them`);
+  }
   try {
     return parseFlags('replay', args, REPLAY_FLAGS, VALUE_EXAMPLES);
   } catch (error) {

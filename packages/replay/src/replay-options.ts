@@ -1,4 +1,5 @@
 import type { RankingModel } from '@nexttap/model';
+import { DEFAULT_RANKING_DEPTH } from '@nexttap/rank';
 import type { FeatureStore } from '@nexttap/store';
 import { REPLAY_ERROR_CODES, ReplayError } from './errors';
 import type { Protocol } from './evaluator';
@@ -72,6 +73,9 @@ export const TARGET_TYPES: ReadonlySet<string> = new Set(['tap', 'play', 'comple
  *
  * @throws ReplayError `REPLAY_ERR_INVALID_OPTION` naming the first invalid option
  */
+/** Largest cut-off K: the replay ranks the first `DEFAULT_RANKING_DEPTH` items, so a larger K measures nothing more. */
+export const MAX_K = DEFAULT_RANKING_DEPTH;
+
 /** Largest seed: the seeded hashes and generators read the seed as an unsigned 32-bit integer. */
 export const MAX_SEED = 0xffff_ffff;
 
@@ -95,8 +99,11 @@ export function resolveReplayOptions(options: ReplayOptions): ResolvedReplayOpti
   if (!Number.isSafeInteger(resolved.seed) || resolved.seed < 0 || resolved.seed > MAX_SEED) {
     throw invalid(`seed ${resolved.seed} is invalid; pass an integer from 0 to ${MAX_SEED}`);
   }
-  if (resolved.ks.length === 0 || resolved.ks.some((k, index) => !Number.isSafeInteger(k) || k < 1 || (index > 0 && k <= (resolved.ks[index - 1] as number)))) {
-    throw invalid(`ks ${resolved.ks.join(',')} is invalid; pass positive integers in ascending order, such as 5,10,20`);
+  if (
+    resolved.ks.length === 0 ||
+    resolved.ks.some((k, index) => !Number.isSafeInteger(k) || k < 1 || k > MAX_K || (index > 0 && k <= (resolved.ks[index - 1] as number)))
+  ) {
+    throw invalid(`ks ${resolved.ks.join(',')} is invalid; pass integers from 1 to ${MAX_K} in ascending order, such as 5,10,20`);
   }
   if (!(resolved.confidenceLevel > 0 && resolved.confidenceLevel < 1)) {
     throw invalid(`confidenceLevel ${resolved.confidenceLevel} is invalid; pass a number between 0 and 1, such as 0.95`);
