@@ -306,6 +306,8 @@ async function loadNamedModels(values: ReplayFlags, environment: CommandIo['envi
  * NOTE: Redis expires keys on its own clock, not the replay's event clock, so no key expires during
  * a replay. Reports then match the in-memory store only for logs shorter than the shortest feature
  * TTL (one day for sessions), as the test on a short log shows.
+ *
+ * @throws ReplayError `REPLAY_ERR_UNREADABLE_INPUT` with the error code when the first connection fails
  */
 async function connectRedis(url: string): Promise<{ client: Redis; prefix: string; close: () => Promise<void> }> {
   if (!/^rediss?:\/\//.test(url)) {
