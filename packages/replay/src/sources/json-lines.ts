@@ -8,6 +8,9 @@ import { describeError, REPLAY_ERROR_CODES, ReplayError } from '../errors';
 /** The two bytes every gzip member starts with (RFC 1952, section 2.3.1). */
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
 
+/** U+FEFF, which some editors write at the start of a UTF-8 file. */
+const BYTE_ORDER_MARK = 0xfeff;
+
 /** One non-blank line of a JSON Lines file, with its 1-based line number. */
 export interface JsonLine {
   line: number;
@@ -15,8 +18,8 @@ export interface JsonLine {
 }
 
 /**
- * Yields the non-blank lines of a JSON Lines file. A file that starts with the gzip magic bytes is
- * decompressed on the fly, whatever its name. `label` names the file's role (such as `--events`)
+ * Yields the non-blank lines of a JSON Lines file, without a byte order mark at the start. A file
+ * that starts with the gzip magic bytes is decompressed on the fly, whatever its name. `label` names the file's role (such as `--events`)
  * in error messages.
  *
  * @throws ReplayError `REPLAY_ERR_UNREADABLE_INPUT` when the file cannot be opened or decompressed
@@ -36,8 +39,10 @@ export async function* readJsonLines(file: string, label: string): AsyncGenerato
   stream.on('error', remember);
   let line = 0;
   try {
-    for await (const text of lines) {
+    for await (const read of lines) {
       line += 1;
+      // Editors on Windows often save UTF-8 with a byte order mark, which JSON.parse rejects.
+      const text = line === 1 && read.charCodeAt(0) === BYTE_ORDER_MARK ? read.slice(1) : read;
       if (text.trim() !== '') {
         yield { line, text };
       }

@@ -1,0 +1,48 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readJsonLines, type JsonLine } from '../src/sources/json-lines';
+
+let directory: string;
+
+beforeAll(async () => {
+  directory = await mkdtemp(join(tmpdir(), 'nexttap-json-lines-'));
+});
+
+afterAll(async () => {
+  await rm(directory, { recursive: true, force: true });
+});
+
+async function readAll(file: string): Promise<JsonLine[]> {
+  const lines: JsonLine[] = [];
+  for await (const line of readJsonLines(file, '--events')) {
+    lines.push(line);
+  }
+  return lines;
+}
+
+describe('readJsonLines', () => {
+  it('drops a leading byte order mark', async () => {
+    const file = join(directory, 'bom.jsonl');
+    await writeFile(file, '\ufeff{"a":1}\r\n{"b":2}\n');
+    expect(await readAll(file)).toEqual([
+      { line: 1, text: '{"a":1}' },
+      { line: 2, text: '{"b":2}' },
+    ]);
+  });
+
+  it('drops a byte order mark inside gzip', async () => {
+    const file = join(directory, 'bom.jsonl.gz');
+    await writeFile(file, gzipSync('\ufeff{"a":1}\n'));
+    expect(await readAll(file)).toEqual([{ line: 1, text: '{"a":1}' }]);
+  });
+
+  it('keeps U+FEFF after the first line', async () => {
+    const file = join(directory, 'later.jsonl');
+    await writeFile(file, '{"a":1}\n\ufeff{"b":2}\n');
+    const lines = await readAll(file);
+    expect(lines[1]?.text).toBe('\ufeff{"b":2}');
+  });
+});
