@@ -122,11 +122,7 @@ function parseEpochMs(value: number, minMs: number): TimestampResult {
     return { ok: false, epochSeconds: false, message: `${String(value)} is not an integer; send epoch milliseconds or an ISO-8601 string` };
   }
   if (value > 0 && value < EPOCH_SECONDS_LIMIT) {
-    return {
-      ok: false,
-      epochSeconds: true,
-      message: `${value} looks like epoch seconds; send epoch milliseconds (${value * 1000}) or an ISO-8601 string`,
-    };
+    return { ok: false, epochSeconds: true, message: `${value} looks like epoch seconds; ${epochSecondsFix(value, minMs)}` };
   }
   if (value === 0) {
     // 0 is 1970-01-01T00:00Z, but it is also the default of an unset number field, so it is rejected.
@@ -136,6 +132,22 @@ function parseEpochMs(value: number, minMs: number): TimestampResult {
     return { ok: false, epochSeconds: false, message: `${value} is outside the accepted range; send epoch milliseconds ${rangeText(minMs)}${smallerUnitHint(value, minMs)}` };
   }
   return { ok: true, ms: value };
+}
+
+/**
+ * Says what to send instead of epoch seconds. The value in milliseconds is proposed only when it
+ * would be accepted: below 1e8 s it is still under the epoch-seconds limit, and above the latest
+ * time it is out of range.
+ */
+function epochSecondsFix(seconds: number, minMs: number): string {
+  const asMs = seconds * 1000;
+  if (asMs < EPOCH_SECONDS_LIMIT) {
+    return `a time before ${isoText(EPOCH_SECONDS_LIMIT)} (${EPOCH_SECONDS_LIMIT} ms) cannot be told from epoch seconds, so send it as an ISO-8601 string`;
+  }
+  if (asMs > MAX_TIMESTAMP_MS) {
+    return `as epoch seconds it is after the latest accepted time; send epoch milliseconds ${rangeText(minMs)}`;
+  }
+  return `send epoch milliseconds (${asMs}) or an ISO-8601 string`;
 }
 
 /** States the accepted range, as ISO-8601 and as epoch milliseconds. */
@@ -154,7 +166,8 @@ function smallerUnitHint(value: number, minMs: number): string {
   }
   for (const [unit, perMs] of [['microseconds', 1e3], ['nanoseconds', 1e6]] as const) {
     const ms = Math.round(value / perMs);
-    if (ms >= minMs && ms <= MAX_TIMESTAMP_MS) {
+    // Only a value that would be accepted is suggested: not one that reads as epoch seconds.
+    if (ms >= minMs && ms <= MAX_TIMESTAMP_MS && !(ms >= 0 && ms < EPOCH_SECONDS_LIMIT)) {
       return `; ${value} looks like epoch ${unit}, which is ${ms} in milliseconds`;
     }
   }

@@ -348,6 +348,28 @@ describe('parseTimestamp', () => {
     );
   });
 
+  it('suggests only values that are accepted', () => {
+    // A rejection that proposes a number in milliseconds must propose one that parses.
+    const suggestion = /(?:send epoch milliseconds \((-?\d+)\)|which is (-?\d+) in milliseconds)/;
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.integer({ min: 1, max: 99_999_999_999 }), fc.double({ min: 4e12, max: 1e22, noNaN: true }).map(Math.round)),
+        (value) => {
+          const parsed = parseTimestamp(value);
+          const match = parsed.ok ? null : suggestion.exec(parsed.message);
+          if (match !== null) {
+            expect(parseTimestamp(Number(match[1] ?? match[2])).ok).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 5000 },
+    );
+    const small = parseTimestamp(123);
+    expect(small.ok ? '' : small.message).toContain('send it as an ISO-8601 string');
+    const micro = parseTimestamp(99_999_999_999_000);
+    expect(micro.ok ? '' : micro.message).not.toContain('in milliseconds');
+  });
+
   it('round-trips ISO-8601 strings of valid dates', () => {
     fc.assert(
       fc.property(fc.date({ min: new Date('1980-01-01'), max: new Date('2099-12-31'), noInvalidDate: true }), (date) => {
