@@ -166,8 +166,9 @@ function describeRejections(rejected: ReplayInput['rejected']): string {
 const DEFAULT_NEGATIVES = 100;
 
 /**
- * Fewest resamples `--bootstrap` takes. With N resamples the smallest non-zero p-value is 2/N, so
- * 100 is the fewest whose p-values can fall below 0.05, and intervals from fewer are too coarse.
+ * Minimum resamples that `--bootstrap` takes. With N resamples the smallest non-zero p-value is
+ * 2/N, which is below 0.05 from N = 41. The minimum is 100 so that the 95% interval's bounds are
+ * the 3rd lowest and 3rd highest resample, not the lowest and highest.
  */
 const MIN_BOOTSTRAP_RESAMPLES = 100;
 

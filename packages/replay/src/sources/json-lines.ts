@@ -41,7 +41,7 @@ export async function* readJsonLines(file: string, label: string): AsyncGenerato
   try {
     for await (const read of lines) {
       line += 1;
-      // Editors on Windows often save UTF-8 with a byte order mark, which JSON.parse rejects.
+      // Some editors save UTF-8 with a byte order mark, which JSON.parse rejects.
       const text = line === 1 && read.charCodeAt(0) === BYTE_ORDER_MARK ? read.slice(1) : read;
       if (text.trim() !== '') {
         yield { line, text };
