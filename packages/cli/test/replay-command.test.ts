@@ -330,6 +330,32 @@ describe('nexttap replay summary', () => {
   });
 });
 
+describe('nexttap replay without catalog records', () => {
+  const line =
+    '2 events name items without a catalog record. They update the features, but the full protocol drops such items from the candidates, so a point on one of them is a miss for every ranker (1 point in this run).';
+
+  it('counts events on uncataloged items', async () => {
+    // Z has no record in the catalog file, which lists A, B and C.
+    const events = await writeEvents('uncataloged.jsonl', [
+      { eventId: 'e1', type: 'like', ts: '2024-05-01T10:00:00Z', sessionId: 's1', itemId: 'A' },
+      { eventId: 'e2', type: 'like', ts: '2024-05-01T10:01:00Z', sessionId: 's1', itemId: 'Z' },
+      { eventId: 'e3', type: 'skip', ts: '2024-05-01T10:02:00Z', sessionId: 's2', itemId: 'Z' },
+      { eventId: 'e4', type: 'like', ts: '2024-05-01T10:03:00Z', sessionId: 's2', itemId: 'B' },
+    ]);
+    const out = join(directory, 'uncataloged');
+    const result = await run(['--events', events, '--catalog', catalogFile, '--no-model', '--baselines', 'popular', '--pool-refresh-events', '1', '--out', out]);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.counts.eventsWithoutCatalogRecord).toBe(2);
+    expect(report.counts.pointsWithoutCatalogRecord).toBe(1);
+    expect(report.counts.evaluationPoints).toBe(2);
+    // The point on Z has rank 0 for popular, because candidate generation drops Z.
+    expect(report.evaluations.ranks.popular[0]).toBe(0);
+    expect(result.stdout).toContain(line);
+    expect(await readFile(join(out, 'report.md'), 'utf8')).toContain(line);
+  });
+});
+
 describe('nexttap replay', () => {
   it('lists every flag in its help', async () => {
     const result = await run(['--help']);

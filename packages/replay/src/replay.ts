@@ -99,7 +99,9 @@ class ReplayRun {
   /** Items known so far, in the order they became known: the pool of sampled negatives. */
   private readonly knownItems: string[] = [];
   private readonly known = new Set<string>();
-  private readonly counts = { duplicateEvents: 0, targetEventsInWindow: 0, skippedFirstInSession: 0, skippedAlreadyEngaged: 0 };
+  private readonly counts = { duplicateEvents: 0, targetEventsInWindow: 0, skippedFirstInSession: 0, skippedAlreadyEngaged: 0, pointsWithoutCatalogRecord: 0 };
+  /** Ids of the items with a catalog record in the input. */
+  private readonly catalogIds: ReadonlySet<string>;
 
   constructor(
     private readonly settings: ResolvedReplayOptions,
@@ -108,6 +110,7 @@ class ReplayRun {
   ) {
     this.events = sortInteractions(settings.input.events);
     this.schedule = scheduleCatalog(settings.input.catalog, this.events);
+    this.catalogIds = new Set(settings.input.catalog.map((item) => item.itemId));
     const now = () => this.clockMs;
     if (settings.createStore === undefined) {
       const memoryStore = new MemoryFeatureStore({ now, sweepIntervalMs: 0 });
@@ -271,6 +274,9 @@ class ReplayRun {
       ...(negatives === undefined ? {} : { negatives }),
     });
     this.candidateLatencyMs.push(ranking.candidateLatencyMs);
+    if (!this.catalogIds.has(event.itemId)) {
+      this.counts.pointsWithoutCatalogRecord += 1;
+    }
     this.settings.onPoint?.({ key, tMs: event.ts, targetItemId: event.itemId, results: ranking.results });
     this.points.add(
       { key, tMs: event.ts, candidateCount: ranking.candidateCount, targetRetrieved: ranking.targetRetrieved },
@@ -359,6 +365,8 @@ class ReplayRun {
         evaluationPoints: this.points.size,
         skippedFirstInSession: this.counts.skippedFirstInSession,
         skippedAlreadyEngaged: this.counts.skippedAlreadyEngaged,
+        eventsWithoutCatalogRecord: this.events.filter((event) => !this.catalogIds.has(event.itemId)).length,
+        pointsWithoutCatalogRecord: this.counts.pointsWithoutCatalogRecord,
       },
       catalogSize: catalogue.size,
       offPolicy: estimateOffPolicy(loggedFeeds, this.points.rankers, bootstrap),

@@ -41,6 +41,7 @@ function describeRun(report: ReplayReport): string[] {
   const from = window.evaluateFrom === null ? 'every event' : `events from ${window.evaluateFrom} (${window.cutoffSource})`;
   return [
     `${describeSource(report.source)}: ${describeEvents(counts)}, ${formatCount(counts.catalogItems, 'catalog item')}.`,
+    ...describeUncataloged(counts, settings.protocol),
     `Evaluated ${from}: ${formatCount(counts.evaluationPoints, 'point')}.`,
     `Protocol: ${protocol}.`,
     `Seed ${settings.seed}; intervals are ${Math.round(settings.bootstrap.level * 100)}% percentile bootstrap intervals from ${settings.bootstrap.resamples.toLocaleString('en-US')} resamples of the points.`,
@@ -57,6 +58,24 @@ function describeEvents(counts: ReplayReport['counts']): string {
     return events;
   }
   return `${events} (${formatCount(counts.duplicateEvents, 'duplicate')} of an earlier event's sessionId and eventId, not applied)`;
+}
+
+/**
+ * Describes the events whose item has no catalog record, as one line, or no line when there are
+ * none or the report predates the count.
+ */
+function describeUncataloged(counts: ReplayReport['counts'], protocol: ReplayReport['settings']['protocol']): string[] {
+  const events = counts.eventsWithoutCatalogRecord ?? 0;
+  if (events === 0) {
+    return [];
+  }
+  const points = formatCount(counts.pointsWithoutCatalogRecord ?? 0, 'point');
+  const subject = `${formatCount(events, 'event')} ${events === 1 ? 'names an item' : 'name items'} without a catalog record.`;
+  const pronoun = events === 1 ? 'It updates' : 'They update';
+  if (protocol === 'full') {
+    return [`${subject} ${pronoun} the features, but the full protocol drops such items from the candidates, so a point on one of them is a miss for every ranker (${points} in this run).`];
+  }
+  return [`${subject} ${pronoun} the features and ${events === 1 ? 'is' : 'are'} evaluated like the others (${points} in this run).`];
 }
 
 /**

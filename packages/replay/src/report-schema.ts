@@ -106,6 +106,14 @@ export const replayReportSchema = z
         /** Target events left out: the first event of a session, and items the session or user already engaged with. */
         skippedFirstInSession: z.number().int(),
         skippedAlreadyEngaged: z.number().int(),
+        /**
+         * Events, duplicates included, whose item has no catalog record, and the evaluation points
+         * among them. Such events update the features like any other, but the full protocol drops
+         * items without a catalog record from the candidates, as the ranker service does, so each
+         * of those points is a miss for every ranker. Absent in reports of earlier versions.
+         */
+        eventsWithoutCatalogRecord: z.number().int().optional(),
+        pointsWithoutCatalogRecord: z.number().int().optional(),
       })
       .strict(),
     candidates: z
