@@ -330,6 +330,26 @@ describe('nexttap replay summary', () => {
   });
 });
 
+describe('nexttap replay report.md', () => {
+  it('states the rejected input records', async () => {
+    const out = join(directory, 'markdown-rejected');
+    const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--out', out]);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.counts.rejectedRecords).toBe(1);
+    const markdown = await readFile(join(out, 'report.md'), 'utf8');
+    expect(markdown).toContain(`\n1 input record was rejected as invalid and left out (EVENT_INVALID_FIELD 1). The first is at ${eventsFile}:5: EVENT_INVALID_FIELD `);
+  });
+
+  it('states that no input record was rejected', async () => {
+    const events = await writeEvents('all-valid.jsonl', [{ eventId: 'e1', type: 'like', ts: '2024-05-01T10:00:00Z', sessionId: 's1', itemId: 'A' }]);
+    const out = join(directory, 'markdown-valid');
+    const result = await run(['--events', events, '--catalog', catalogFile, '--no-model', '--out', out]);
+    expect(result.code).toBe(0);
+    expect(await readFile(join(out, 'report.md'), 'utf8')).toContain('\nNo input record was rejected as invalid.\n');
+  });
+});
+
 describe('nexttap replay without catalog records', () => {
   const line =
     '2 events name items without a catalog record. They update the features, but the full protocol drops such items from the candidates, so a point on one of them is a miss for every ranker (1 point in this run).';

@@ -5,7 +5,7 @@ import type { ReplayTimings } from './timings';
 
 /** Renders the report and timings as Markdown: settings, accuracy, beyond-accuracy metrics, latency, off-policy and charts. */
 export function renderMarkdown(report: ReplayReport, timings: ReplayTimings, charts: { byK: string; overTime: string }): string {
-  const lines = ['# Replay report', '', ...describeRun(report), '', '## Accuracy', '', ...accuracyTable(report), ''];
+  const lines = ['# Replay report', '', ...describeRun(report), describeRejected(report.rejected), '', '## Accuracy', '', ...accuracyTable(report), ''];
   const k = middleK(report.settings.ks);
   lines.push(`## Beyond accuracy at K = ${k}`, '', ...beyondAccuracyTable(report, k), '');
   lines.push(
@@ -58,6 +58,19 @@ function describeEvents(counts: ReplayReport['counts']): string {
     return events;
   }
   return `${events} (${formatCount(counts.duplicateEvents, 'duplicate')} of an earlier event's sessionId and eventId, not applied)`;
+}
+
+/** Describes the input records that failed validation, as `rejected` in report.json lists them. */
+function describeRejected(rejected: ReplayReport['rejected']): string {
+  if (rejected.count === 0) {
+    return 'No input record was rejected as invalid.';
+  }
+  const codes = Object.entries(rejected.byCode)
+    .map(([code, count]) => `${code} ${count.toLocaleString('en-US')}`)
+    .join(', ');
+  const verb = rejected.count === 1 ? 'was' : 'were';
+  const first = rejected.first === undefined ? '' : ` The first is at ${rejected.first.location}: ${rejected.first.code} ${rejected.first.message.replace(/\.?$/, '.')}`;
+  return `${formatCount(rejected.count, 'input record')} ${verb} rejected as invalid and left out (${codes}).${first}`;
 }
 
 /**
