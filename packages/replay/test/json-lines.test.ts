@@ -39,6 +39,25 @@ describe('readJsonLines', () => {
     expect(await readAll(file)).toEqual([{ line: 1, text: '{"a":1}' }]);
   });
 
+  it('rejects data after gzip zero padding', async () => {
+    const file = join(directory, 'padded-then-data.jsonl.gz');
+    await writeFile(file, Buffer.concat([gzipSync('{"a":1}\n'), Buffer.alloc(512), Buffer.from('{"b":2}\n')]));
+    await expect(readAll(file)).rejects.toThrow(`--events file ${file} has trailing data at byte `);
+  });
+
+  it('rejects a member after gzip zero padding', async () => {
+    const file = join(directory, 'padded-then-member.jsonl.gz');
+    await writeFile(file, Buffer.concat([gzipSync('{"a":1}\n'), Buffer.alloc(512), gzipSync('{"b":2}\n')]));
+    await expect(readAll(file)).rejects.toThrow('after the zero padding that follows its last gzip member');
+  });
+
+  it('explains trailing garbage after a gzip member', async () => {
+    const file = join(directory, 'garbage.jsonl.gz');
+    await writeFile(file, Buffer.concat([gzipSync('{"a":1}\n'), Buffer.from('garbage')]));
+    await expect(readAll(file)).rejects.toThrow(`--events file ${file} could not be decompressed`);
+    await expect(readAll(file)).rejects.toThrow('a gzip file must hold whole gzip members, followed by nothing or by zero bytes');
+  });
+
   it('keeps U+FEFF after the first line', async () => {
     const file = join(directory, 'later.jsonl');
     await writeFile(file, '{"a":1}\n\ufeff{"b":2}\n');

@@ -2,11 +2,14 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { describeError, REPLAY_ERROR_CODES, ReplayError } from '../errors';
 
 /** The two bytes every gzip member starts with (RFC 1952, section 2.3.1). */
 const GZIP_MAGIC = [0x1f, 0x8b] as const;
+
+/** Bytes read at a time when checking what follows the last gzip member. */
+const TAIL_CHUNK_BYTES = 64 * 1024;
 
 /** U+FEFF, which some editors write at the start of a UTF-8 file. */
 const BYTE_ORDER_MARK = 0xfeff;
@@ -20,14 +23,18 @@ export interface JsonLine {
 /**
  * Yields the non-blank lines of a JSON Lines file, without a byte order mark at the start. A file
  * that starts with the gzip magic bytes is decompressed on the fly, whatever its name. `label` names the file's role (such as `--events`)
- * in error messages.
+ * in error messages. A gzip file may hold several members, which are read as one stream. It may
+ * also end in zero bytes after the last member, because tape tools and some uploaders pad files.
+ * gzip 1.12 accepts both.
  *
- * @throws ReplayError `REPLAY_ERR_UNREADABLE_INPUT` when the file cannot be opened or decompressed
+ * @throws ReplayError `REPLAY_ERR_UNREADABLE_INPUT` when the file cannot be opened or decompressed,
+ * or has bytes other than zeros after its last gzip member
  */
 export async function* readJsonLines(file: string, label: string): AsyncGenerator<JsonLine> {
   const gzipped = await startsWithGzipMagic(file, label);
   const raw = createReadStream(file);
-  const stream: Readable = gzipped ? raw.pipe(createGunzip()) : raw;
+  const gunzip = gzipped ? createGunzip() : undefined;
+  const stream: Readable = gunzip === undefined ? raw : raw.pipe(gunzip);
   const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
   let failure: unknown;
   // A read or gunzip error ends the lines early; it is kept here and reported after the loop.
@@ -54,9 +61,57 @@ export async function* readJsonLines(file: string, label: string): AsyncGenerato
   }
   if (failure !== undefined) {
     const what = gzipped ? 'could not be decompressed' : 'could not be read';
-    throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `${label} file ${file} ${what} after line ${line}: ${describeError(failure)}`, {
+    const fix = gzipped ? '; a gzip file must hold whole gzip members, followed by nothing or by zero bytes, so compress it again' : '';
+    throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `${label} file ${file} ${what} after line ${line}: ${describeError(failure)}${fix}`, {
       cause: failure,
     });
+  }
+  if (gunzip !== undefined) {
+    await checkZeroPadding(file, label, gunzip);
+  }
+}
+
+/**
+ * Checks that only zero bytes follow the last gzip member. Node's gunzip (checked on Node 20.20)
+ * decompresses members until the input ends or a member is followed by a zero byte. It ignores
+ * the rest of the file without an error, so bytes after zero padding would be lost silently. Its
+ * `bytesWritten` counts the input bytes that the members took up.
+ */
+async function checkZeroPadding(file: string, label: string, gunzip: Gunzip): Promise<void> {
+  const offset = await findNonZeroByte(file, label, gunzip.bytesWritten);
+  if (offset !== undefined) {
+    throw new ReplayError(
+      REPLAY_ERROR_CODES.unreadableInput,
+      `${label} file ${file} has trailing data at byte ${offset}, after the zero padding that follows its last gzip member; remove those bytes or compress the file again`,
+    );
+  }
+}
+
+/** Returns the offset of the first byte from `start` on that is not zero, or undefined when there is none. */
+async function findNonZeroByte(file: string, label: string, start: number): Promise<number | undefined> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch (error) {
+    throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `${label} file ${file} could not be opened: ${describeError(error)}`, { cause: error });
+  }
+  try {
+    const chunk = Buffer.alloc(TAIL_CHUNK_BYTES);
+    for (let position = start; ; ) {
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, position);
+      if (bytesRead === 0) {
+        return undefined;
+      }
+      const index = chunk.subarray(0, bytesRead).findIndex((byte) => byte !== 0);
+      if (index !== -1) {
+        return position + index;
+      }
+      position += bytesRead;
+    }
+  } catch (error) {
+    throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `${label} file ${file} could not be read: ${describeError(error)}`, { cause: error });
+  } finally {
+    await handle.close();
   }
 }
 
