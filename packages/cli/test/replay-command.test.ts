@@ -168,6 +168,17 @@ describe('nexttap replay --compare settings', () => {
     expect(result.stdout).toBe('');
   });
 
+  it('compares every K of either report', async () => {
+    const k1 = await replayInto('settings-k-1', ['--k', '1', '--baselines', 'popular']);
+    const k2 = await replayInto('settings-k-2', ['--k', '2', '--baselines', 'popular']);
+    const result = await run(['--compare', k1, k2]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain('| popular | popular | HitRate@1 |');
+    expect(result.stdout).toContain('| popular | popular | HitRate@2 |');
+    expect(result.stdout).toContain('| popular | popular | NDCG@2 |');
+  });
+
   it('warns about different seeds', async () => {
     const seed1 = await replayInto('settings-seed-1', ['--seed', '1']);
     const seed2 = await replayInto('settings-seed-2', ['--seed', '2']);

@@ -103,7 +103,9 @@ export function checkComparable(a: ReplayReport, b: ReplayReport, files: { a: st
  * Compares two reports with a paired bootstrap over the evaluation points both contain, matched by
  * session and event id. Rankers pair by name; models with different names pair in the order the
  * reports list them, so that two versions of one model compare. Accuracy metrics only: coverage,
- * novelty and diversity are not stored per point.
+ * novelty and diversity are not stored per point. HitRate@K and NDCG@K are compared at every K of
+ * either report. A report stores each target's rank up to the ranking depth (`MAX_K`, 200) whatever
+ * its K list, so both reports yield every such K.
  */
 export function compareReports(a: ReplayReport, b: ReplayReport, settings: BootstrapSettings): Comparison {
   const indexInB = new Map(b.evaluations.keys.map((key, index) => [key, index]));
@@ -116,12 +118,13 @@ export function compareReports(a: ReplayReport, b: ReplayReport, settings: Boots
   });
   const differences: MetricDifference[] = [];
   const rankerPairs = pairRankers(a, b);
+  const ks = [...new Set([...a.settings.ks, ...b.settings.ks])].sort((left, right) => left - right);
   for (const [rankerA, rankerB] of rankerPairs) {
     const ranksA = a.evaluations.ranks[rankerA] ?? [];
     const ranksB = b.evaluations.ranks[rankerB] ?? [];
     const metrics = [
-      ...a.settings.ks.map((k) => ({ metric: `HitRate@${k}`, value: (rank: number) => hitAtK(rank, k) })),
-      ...a.settings.ks.map((k) => ({ metric: `NDCG@${k}`, value: (rank: number) => ndcgAtK(rank, k) })),
+      ...ks.map((k) => ({ metric: `HitRate@${k}`, value: (rank: number) => hitAtK(rank, k) })),
+      ...ks.map((k) => ({ metric: `NDCG@${k}`, value: (rank: number) => ndcgAtK(rank, k) })),
       { metric: 'MRR', value: reciprocalRank },
     ];
     for (const { metric, value } of metrics) {
