@@ -62,8 +62,10 @@ const SOURCE_FLAGS: Readonly<Record<string, '--dataset' | '--events' | '--topic'
 const COMPARE_FLAGS: ReadonlySet<string> = new Set(['compare', 'seed', 'bootstrap', 'help']);
 
 /**
- * Runs `nexttap replay` and returns the exit code: 0 on success, 2 for an invalid flag, 1 when an
- * input, model or output fails. Every failure is one line on stderr that names the flag or file.
+ * Runs `nexttap replay` and returns the exit code. It is 0 on success, and 2 for a usage error: an
+ * invalid or missing flag value, or flags that do not go together. It is 1 when an input, a model,
+ * a report, Redis or the output folder fails. Every failure is one line on stderr that names the
+ * flag or file.
  */
 export async function runReplayCommand(args: readonly string[], io: CommandIo): Promise<number> {
   try {
@@ -102,7 +104,9 @@ async function replayCommand(values: ReplayFlags, passedFlags: ReadonlySet<strin
     // The full protocol ranks the generated candidates, and candidate generation drops every item
     // without a catalog record, so without catalog records every metric would be 0.
     if (options.protocol === 'full' && input.catalog.length === 0) {
-      throw invalidFlag(`the input has no catalog record${describeRejections(input.rejected)}, but --protocol full ranks generated candidates, which come from catalog records; ${describeCatalogFix(values)}`);
+      const message = `the input has no catalog record${describeRejections(input.rejected)}, but --protocol full ranks generated candidates, which come from catalog records; ${describeCatalogFix(values)}`;
+      // Without a catalog flag the flags are at fault. With one, the catalog's content is.
+      throw hasCatalogSource(values) ? new ReplayError(REPLAY_ERROR_CODES.unreadableInput, message) : invalidFlag(message);
     }
     await prepareOutputDirectory(values.out);
     if (values['redis-url'] !== undefined) {
@@ -138,14 +142,20 @@ async function replayCommand(values: ReplayFlags, passedFlags: ReadonlySet<strin
   }
 }
 
+/** Tells whether the flags name a catalog. MovieLens always has one, a log needs --catalog and a topic --catalog-topic. */
+function hasCatalogSource(values: ReplayFlags): boolean {
+  return values.dataset !== undefined || values.catalog !== undefined || values['catalog-topic'] !== undefined;
+}
+
 /** Returns how to supply catalog records for the source in use, for an error message. */
 function describeCatalogFix(values: ReplayFlags): string {
   const sampled = 'or rank the target among sampled items with --protocol sampled';
   if (values.events !== undefined) {
-    return `pass --catalog FILE.jsonl with the items, ${sampled}`;
+    return values.catalog === undefined ? `pass --catalog FILE.jsonl with the items, ${sampled}` : `check that the --catalog files have valid catalog records, ${sampled}`;
   }
   if (values.topic !== undefined) {
-    return `pass --catalog-topic NAME with the items, ${sampled}`;
+    const topic = values['catalog-topic'];
+    return topic === undefined ? `pass --catalog-topic NAME with the items, ${sampled}` : `check that --catalog-topic ${topic} has valid catalog records, ${sampled}`;
   }
   return `check that --data-dir has the MovieLens movies file, ${sampled}`;
 }

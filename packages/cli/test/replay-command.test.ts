@@ -95,6 +95,7 @@ describe('nexttap replay errors', () => {
     { name: 'two unused flags with --compare', args: ['--compare', 'a.json', 'b.json', '--dataset', 'movielens', '--no-model'], code: 2, mentions: '--dataset, --no-model do not apply to --compare' },
     { name: 'a models folder without --model', args: ['--dataset', 'movielens', '--models-dir', '/nonexistent'], code: 2, mentions: '--models-dir /nonexistent applies to --model only' },
     { name: 'a models folder with --no-model', args: ['--dataset', 'movielens', '--no-model', '--models-dir', 'models'], code: 2, mentions: '--models-dir models applies to --model only' },
+    { name: 'a malformed model reference', args: ['--dataset', 'movielens', '--model', 'a@1@2'], code: 2, mentions: '--model a@1@2 is invalid; pass NAME or NAME@VERSION' },
     { name: 'a missing models folder', args: ['--dataset', 'movielens', '--model', 'movielens-mlp', '--models-dir', '/nonexistent/models'], code: 1, mentions: '--models-dir /nonexistent/models does not exist; pass the folder that contains the model folders NAME/VERSION' },
   ];
   it('rejects a log without a valid event with one line', async () => {
@@ -226,7 +227,7 @@ describe('nexttap replay --out', () => {
     const file = join(directory, 'a-file');
     await writeFile(file, '');
     const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--out', file]);
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(1);
     expect(result.stderr).toBe(`nexttap replay: --out ${file} is a file, not a folder; pass a folder for the reports, such as reports/replay\n`);
   });
 
@@ -235,7 +236,7 @@ describe('nexttap replay --out', () => {
     await writeFile(file, '');
     const out = join(file, 'reports');
     const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--out', out]);
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(1);
     expect(result.stderr).toContain(`--out ${out} is inside ${file}, which is a file, not a folder`);
     // No progress line: the run did not start.
     expect(result.stderr).not.toContain('events (100%)');
@@ -420,6 +421,16 @@ describe('nexttap replay', () => {
     expect(result.stderr).toContain('generated candidates, which come from catalog records');
     expect(result.stderr).toContain('pass --catalog FILE.jsonl');
     expect(result.stderr).toContain('--protocol sampled');
+    expect(result.stdout).toBe('');
+  });
+
+  it('rejects a catalog without a valid record', async () => {
+    const catalog = join(directory, 'invalid-catalog.jsonl');
+    await writeFile(catalog, '{"itemId":"A"}\n');
+    const result = await run(['--events', eventsFile, '--catalog', catalog, '--no-model', '--out', join(directory, 'invalid-catalog')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('no catalog record (2 rejected');
+    expect(result.stderr).toContain('check that the --catalog files have valid catalog records');
     expect(result.stdout).toBe('');
   });
 

@@ -8,6 +8,8 @@ export const REPLAY_ERROR_CODES = {
   unreadableInput: 'REPLAY_ERR_UNREADABLE_INPUT',
   /** A model could not be found or failed validation. */
   invalidModel: 'REPLAY_ERR_INVALID_MODEL',
+  /** The output folder could not be created or written. */
+  unwritableOutput: 'REPLAY_ERR_UNWRITABLE_OUTPUT',
   /** A report given to `--compare` is not a replay report of a supported schema version. */
   invalidReport: 'REPLAY_ERR_INVALID_REPORT',
 } as const;

@@ -11,12 +11,13 @@ const MODEL_REFERENCE = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63})(?:@([A-Za-z0-9][A-Za
  * Resolves `NAME[@VERSION]` to the folder `modelsDirectory/NAME/VERSION`. Without a version it
  * takes the highest version folder, comparing digit runs as numbers, so version 10 beats 9.
  *
- * @throws ReplayError `REPLAY_ERR_INVALID_MODEL` naming the reference when it is malformed or no folder matches
+ * @throws ReplayError `REPLAY_ERR_INVALID_OPTION` naming the reference when it is malformed, and
+ * `REPLAY_ERR_INVALID_MODEL` when no folder matches it
  */
 export async function resolveModelDirectory(modelsDirectory: string, reference: string): Promise<string> {
   const match = MODEL_REFERENCE.exec(reference);
   if (match === null) {
-    throw new ReplayError(REPLAY_ERROR_CODES.invalidModel, `--model ${reference} is invalid; pass NAME or NAME@VERSION, such as movielens-mlp@1`);
+    throw new ReplayError(REPLAY_ERROR_CODES.invalidOption, `--model ${reference} is invalid; pass NAME or NAME@VERSION, such as movielens-mlp@1`);
   }
   const [, name = '', version] = match;
   const modelFolder = join(modelsDirectory, name);

@@ -20,7 +20,7 @@ export const REPORT_FILES = {
  * Writes the report, the timings, the Markdown page and both charts into `directory`, creating it.
  * Returns the paths written.
  *
- * @throws ReplayError `REPLAY_ERR_INVALID_OPTION` naming the folder when it cannot be written
+ * @throws ReplayError `REPLAY_ERR_UNWRITABLE_OUTPUT` naming the folder when it cannot be written
  */
 export async function writeReports(directory: string, report: ReplayReport, timings: ReplayTimings): Promise<string[]> {
   const files: Array<[string, string]> = [
@@ -36,7 +36,7 @@ export async function writeReports(directory: string, report: ReplayReport, timi
       await writeFile(join(directory, name), text);
     }
   } catch (error) {
-    throw new ReplayError(REPLAY_ERROR_CODES.invalidOption, `--out ${directory} could not be written: ${describeError(error)}`, { cause: error });
+    throw new ReplayError(REPLAY_ERROR_CODES.unwritableOutput, `--out ${directory} could not be written: ${describeError(error)}`, { cause: error });
   }
   return files.map(([name]) => join(directory, name));
 }
@@ -45,7 +45,7 @@ export async function writeReports(directory: string, report: ReplayReport, timi
  * Creates `directory` when missing and checks that it can be written, so that a replay fails
  * before it runs, not after, when its reports would have nowhere to go.
  *
- * @throws ReplayError `REPLAY_ERR_INVALID_OPTION` naming the folder when it cannot be written
+ * @throws ReplayError `REPLAY_ERR_UNWRITABLE_OUTPUT` naming the folder when it cannot be written
  */
 export async function prepareOutputDirectory(directory: string): Promise<void> {
   try {
@@ -55,14 +55,14 @@ export async function prepareOutputDirectory(directory: string): Promise<void> {
     const code = (error as { code?: unknown }).code;
     const file = code === 'EEXIST' || code === 'ENOTDIR' ? await findFileOnPath(directory) : undefined;
     if (file === directory) {
-      throw new ReplayError(REPLAY_ERROR_CODES.invalidOption, `--out ${directory} is a file, not a folder; pass a folder for the reports, such as reports/replay`, { cause: error });
+      throw new ReplayError(REPLAY_ERROR_CODES.unwritableOutput, `--out ${directory} is a file, not a folder; pass a folder for the reports, such as reports/replay`, { cause: error });
     }
     if (file !== undefined) {
-      throw new ReplayError(REPLAY_ERROR_CODES.invalidOption, `--out ${directory} is inside ${file}, which is a file, not a folder; pass a folder for the reports, such as reports/replay`, {
+      throw new ReplayError(REPLAY_ERROR_CODES.unwritableOutput, `--out ${directory} is inside ${file}, which is a file, not a folder; pass a folder for the reports, such as reports/replay`, {
         cause: error,
       });
     }
-    throw new ReplayError(REPLAY_ERROR_CODES.invalidOption, `--out ${directory} could not be written: ${describeError(error)}`, { cause: error });
+    throw new ReplayError(REPLAY_ERROR_CODES.unwritableOutput, `--out ${directory} could not be written: ${describeError(error)}`, { cause: error });
   }
 }
 
