@@ -3,15 +3,13 @@ import { toWireCatalogItem } from '@nexttap/events';
 import { readMovieLensCatalog, readMovieLensEvents } from '@nexttap/movielens';
 import { createLogger } from '@nexttap/observability';
 import { findMovieLensFolderProblem } from './movielens-folder';
-import { ConfigError, parseServerConfig } from './process-config';
+import { ConfigError, ImportInputError } from './cli-errors';
+import { parseServerConfig } from './process-config';
+
+export { ImportInputError } from './cli-errors';
 
 /** Records per produce call: the bus acknowledges each chunk before the next is sent. */
 const PRODUCE_CHUNK = 500;
-
-/** A MovieLens folder or file that import cannot read; the message names `--dir`, the path and the fix. */
-export class ImportInputError extends Error {
-  override readonly name = 'ImportInputError';
-}
 
 export interface ImportOptions {
   /** The folder of `movies.csv` and `ratings.csv`, the `--dir` flag. */

@@ -4,6 +4,9 @@ import { rankerConfigSchema, RANKER_ENVIRONMENT } from '@nexttap/ranker';
 import { brokerAddressProblem } from '@nexttap/bus';
 import { numberSettingSchema } from '@nexttap/http';
 import { z } from 'zod';
+import { ConfigError } from './cli-errors';
+
+export { ConfigError } from './cli-errors';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -120,11 +123,6 @@ export const ENVIRONMENT_TABLES = [
   { schema: ingestConfigSchema, environment: INGEST_ENVIRONMENT },
   { schema: rankerConfigSchema, environment: RANKER_ENVIRONMENT },
 ] as const;
-
-/** A configuration that failed to parse; the message lists every problem at once. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
 
 /**
  * Parses the server configuration from environment variables, once, and freezes it. Every

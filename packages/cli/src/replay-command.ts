@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { parseTimestamp } from '@nexttap/events';
-import { rankerConfigSchema } from '@nexttap/ranker';
+import { rankerConfigSchema } from '@nexttap/ranker/config';
 import {
   BASELINE_NAMES,
   checkComparable,
@@ -30,7 +30,7 @@ import {
   type TopicPosition,
 } from '@nexttap/replay';
 import { RedisFeatureStore } from '@nexttap/store';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { findMovieLensFolderProblem } from './movielens-folder';
 import { invalidFlag, parseReplayArgs, REPLAY_USAGE, type ReplayFlags } from './replay-flags';
 import { describeNoPoints, describeShortNegatives } from './replay-warnings';
@@ -326,6 +326,8 @@ async function connectRedis(url: string): Promise<{ client: Redis; prefix: strin
   }
   // The first connection gets no retry, so an unreachable server fails with one message instead
   // of ioredis retrying and logging every failure. Once connected, the client reconnects as usual.
+  // Loaded here rather than with the module, so a replay on the in-memory store does not load the Redis client.
+  const { Redis } = await import('ioredis');
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, retryStrategy: () => null });
   let lastError: unknown;
   client.on('error', (error: unknown) => {

@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadRankingModel, type RankingModel } from '@nexttap/model';
+// The model loader alone: the package index also loads the ONNX exporter and its protobuf library.
+import { loadRankingModel, type RankingModel } from '@nexttap/model/ranking-model';
 import { describeError, REPLAY_ERROR_CODES, ReplayError } from './errors';
 
 export type { RankingModel } from '@nexttap/model';

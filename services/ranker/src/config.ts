@@ -1,4 +1,4 @@
-import { numberSettingSchema } from '@nexttap/http';
+import { numberSettingSchema } from '@nexttap/http/number-setting';
 import { z } from 'zod';
 
 /** A boolean environment variable: `true` or `false`, because z.coerce.boolean() reads "false" as true. */

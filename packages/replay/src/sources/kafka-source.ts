@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { decodeCatalogItem, decodeInteraction, type CatalogItem, type Interaction } from '@nexttap/events';
-import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { describeError, REPLAY_ERROR_CODES, ReplayError } from '../errors';
 import { RejectionCounter, REPLAY_VALIDATION, type PartitionRange, type ReplayInput } from './replay-input';
 
@@ -36,6 +36,8 @@ const DEFAULT_TIMEOUT_MS = 120_000;
  * @throws ReplayError `REPLAY_ERR_UNREADABLE_INPUT` naming the topic when it cannot be read in time
  */
 export async function readKafkaInput(options: KafkaSourceOptions): Promise<ReplayInput> {
+  // Loaded here rather than with the module, so a replay of files does not load the Kafka client.
+  const { Kafka, logLevel } = await import('kafkajs');
   const kafka = new Kafka({ clientId: options.clientId ?? 'nexttap-replay', brokers: [...options.brokers], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   try {
