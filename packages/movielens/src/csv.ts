@@ -41,11 +41,27 @@ const LF = 0x0a;
  */
 export function parseCsv(text: string, file: string): CsvRecord[] {
   const records: CsvRecord[] = [];
+  forEachCsvRecord(text, file, (line, fields) => {
+    records.push({ line, fields: fields.slice() });
+  });
+  return records;
+}
+
+/**
+ * Calls `visit` with each record of CSV text, parsed as `parseCsv` parses it, and the line on which
+ * the record starts. Every call gets the same `fields` array, refilled, so that a file of 100,000
+ * rows allocates no array per row: copy it to keep it.
+ *
+ * @throws CsvError as `parseCsv` does
+ */
+export function forEachCsvRecord(text: string, file: string, visit: (line: number, fields: readonly string[]) => void): void {
+  const fields: string[] = [];
   let position = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   let line = 1;
 
   while (position < text.length) {
-    const record: CsvRecord = { line, fields: [] };
+    const recordLine = line;
+    fields.length = 0;
 
     // Each pass reads one field and the comma or line break that ends it.
     for (;;) {
@@ -90,7 +106,7 @@ export function parseCsv(text: string, file: string): CsvRecord[] {
         }
         field = text.slice(start, position);
       }
-      record.fields.push(field);
+      fields.push(field);
 
       const separator = text.charCodeAt(position);
       if (separator === COMMA) {
@@ -110,9 +126,8 @@ export function parseCsv(text: string, file: string): CsvRecord[] {
       // The end of the text ends the record as well.
       break;
     }
-    records.push(record);
+    visit(recordLine, fields);
   }
-  return records;
 }
 
 function countLineFeeds(text: string, from: number, to: number): number {
@@ -132,27 +147,40 @@ function countLineFeeds(text: string, from: number, to: number): number {
  *   or the text is not valid CSV
  */
 export async function readCsvFile<Column extends string>(path: string, columns: readonly Column[]): Promise<CsvRow<Column>[]> {
-  const records = parseCsv(await readFile(path, 'utf8'), path);
-
-  const header = records[0];
-  if (header === undefined) {
-    throw new CsvError(path, 1, `file is empty; expected the header ${columns.join(',')}`);
-  }
-  if (header.fields.length !== columns.length || header.fields.some((name, index) => name !== columns[index])) {
-    throw new CsvError(path, header.line, `header is ${header.fields.join(',')}; expected ${columns.join(',')}`);
-  }
-
   const rows: CsvRow<Column>[] = [];
-  for (let index = 1; index < records.length; index += 1) {
-    const record = records[index] as CsvRecord;
-    if (record.fields.length !== columns.length) {
-      throw new CsvError(path, record.line, `row has ${record.fields.length} fields; expected ${columns.length} (${columns.join(',')})`);
-    }
+  await forEachCsvRow(path, columns, (line, fields) => {
     const values = {} as Record<Column, string>;
     columns.forEach((column, position) => {
-      values[column] = record.fields[position] as string;
+      values[column] = fields[position] as string;
     });
-    rows.push({ line: record.line, values });
-  }
+    rows.push({ line, values });
+  });
   return rows;
+}
+
+/**
+ * Reads a UTF-8 CSV file as `readCsvFile` does and calls `visit` with each data row's line and
+ * fields, in the order of `columns`. The fields array is reused from row to row, so a caller that
+ * turns each row into its own record allocates nothing else per row.
+ *
+ * @throws CsvError as `readCsvFile` does
+ */
+export async function forEachCsvRow(path: string, columns: readonly string[], visit: (line: number, fields: readonly string[]) => void): Promise<void> {
+  let headerSeen = false;
+  forEachCsvRecord(await readFile(path, 'utf8'), path, (line, fields) => {
+    if (!headerSeen) {
+      if (fields.length !== columns.length || fields.some((name, index) => name !== columns[index])) {
+        throw new CsvError(path, line, `header is ${fields.join(',')}; expected ${columns.join(',')}`);
+      }
+      headerSeen = true;
+      return;
+    }
+    if (fields.length !== columns.length) {
+      throw new CsvError(path, line, `row has ${fields.length} fields; expected ${columns.length} (${columns.join(',')})`);
+    }
+    visit(line, fields);
+  });
+  if (!headerSeen) {
+    throw new CsvError(path, 1, `file is empty; expected the header ${columns.join(',')}`);
+  }
 }

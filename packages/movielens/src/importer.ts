@@ -30,7 +30,7 @@ import {
   type Interaction,
   type InteractionType,
 } from '@nexttap/events';
-import { CsvError, readCsvFile } from './csv';
+import { CsvError, forEachCsvRow, readCsvFile } from './csv';
 
 export const MOVIES_FILE = 'movies.csv';
 export const RATINGS_FILE = 'ratings.csv';
@@ -162,6 +162,9 @@ function releaseDateMs(title: string): number | undefined {
   return Date.UTC(year, 0, 1);
 }
 
+/** The columns of the ratings file, in order. */
+const RATING_COLUMNS = ['userId', 'movieId', 'rating', 'timestamp'] as const;
+
 interface Rating {
   line: number;
   userId: number;
@@ -231,22 +234,26 @@ export async function readMovieLensEvents(dir: string, options: MovieLensEventOp
 }
 
 async function readRatings(file: string): Promise<Rating[]> {
-  const rows = await readCsvFile(file, ['userId', 'movieId', 'rating', 'timestamp']);
-
   const ratings: Rating[] = [];
-  const lineByPair = new Map<string, number>();
-  for (const { line, values } of rows) {
-    const userId = Number(parseId(values.userId, 'userId', file, line));
-    const movieId = Number(parseId(values.movieId, 'movieId', file, line));
-    const pair = `${userId}-${movieId}`;
-    const firstLine = lineByPair.get(pair);
+  // Per user, the line of each movie it rates: number keys, where one map keyed by the pair as text built a string per row.
+  const lineByMovieByUser = new Map<number, Map<number, number>>();
+  // Row by row, without a record per row: the small dataset has 100,836 ratings.
+  await forEachCsvRow(file, RATING_COLUMNS, (line, fields) => {
+    const userId = Number(parseId(fields[0] as string, 'userId', file, line));
+    const movieId = Number(parseId(fields[1] as string, 'movieId', file, line));
+    let lineByMovie = lineByMovieByUser.get(userId);
+    if (lineByMovie === undefined) {
+      lineByMovie = new Map();
+      lineByMovieByUser.set(userId, lineByMovie);
+    }
+    const firstLine = lineByMovie.get(movieId);
     if (firstLine !== undefined) {
       throw new CsvError(file, line, `user ${userId} rates movie ${movieId} again after line ${firstLine}; each pair must appear once`);
     }
-    lineByPair.set(pair, line);
+    lineByMovie.set(movieId, line);
 
-    ratings.push({ line, userId, movieId, rating: parseRating(values.rating, file, line), ms: parseSeconds(values.timestamp, file, line) });
-  }
+    ratings.push({ line, userId, movieId, rating: parseRating(fields[2] as string, file, line), ms: parseSeconds(fields[3] as string, file, line) });
+  });
   return ratings;
 }
 
