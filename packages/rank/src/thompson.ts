@@ -14,8 +14,20 @@ export function sampleTapRate(taps: number, impressions: number, random: () => n
   return sampleBeta(TAP_RATE_PRIOR.alpha + safeTaps, TAP_RATE_PRIOR.beta + misses, random);
 }
 
-/** Draws from Beta(alpha, beta) as X / (X + Y) with X ~ Gamma(alpha) and Y ~ Gamma(beta). */
+/**
+ * Draws from Beta(alpha, beta) as X / (X + Y) with X ~ Gamma(alpha) and Y ~ Gamma(beta). When
+ * either parameter is 1 the Beta CDF has a closed-form inverse, 1 − (1 − x)^beta for alpha = 1
+ * and x^alpha for beta = 1, so one uniform draw and one power give the sample. Every item without
+ * taps draws from Beta(1, 9 + impressions), so this is the common case of the exploration slot.
+ */
 export function sampleBeta(alpha: number, beta: number, random: () => number): number {
+  if (alpha === 1) {
+    // 1 − U^(1/beta) with U uniform on (0, 1): U and 1 − U have the same distribution.
+    return 1 - Math.pow(nonZero(random), 1 / beta);
+  }
+  if (beta === 1) {
+    return Math.pow(nonZero(random), 1 / alpha);
+  }
   const x = sampleGamma(alpha, random);
   const y = sampleGamma(beta, random);
   return x + y === 0 ? 0.5 : x / (x + y);

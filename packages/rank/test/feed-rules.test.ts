@@ -121,6 +121,32 @@ describe('placeExplorationItem', () => {
 });
 
 describe('sampleBeta', () => {
+  // The closed-form CDFs of Beta(1, b), 1 − (1 − x)^b, and of Beta(a, 1), x^a, at a few points.
+  it.each([
+    { alpha: 1, beta: 9, cdf: (x: number) => 1 - (1 - x) ** 9 },
+    { alpha: 1, beta: 59, cdf: (x: number) => 1 - (1 - x) ** 59 },
+    { alpha: 4, beta: 1, cdf: (x: number) => x ** 4 },
+  ])('follows the Beta($alpha, $beta) CDF', ({ alpha, beta, cdf }) => {
+    const random = seededRandom(5);
+    const draws = Array.from({ length: 20_000 }, () => sampleBeta(alpha, beta, random));
+    for (const quantile of [0.1, 0.25, 0.5, 0.75, 0.9]) {
+      // The x at which the CDF reaches the quantile, found by bisection.
+      let low = 0;
+      let high = 1;
+      for (let step = 0; step < 60; step++) {
+        const middle = (low + high) / 2;
+        if (cdf(middle) < quantile) {
+          low = middle;
+        } else {
+          high = middle;
+        }
+      }
+      const share = draws.filter((draw) => draw <= low).length / draws.length;
+      // 20,000 draws give a standard error of at most 0.0035 for a share.
+      expect(Math.abs(share - quantile)).toBeLessThan(0.015);
+    }
+  });
+
   it('draws with the Beta mean', () => {
     const random = seededRandom(11);
     for (const [alpha, beta] of [[1, 9], [0.5, 0.5], [30, 10]] as const) {
