@@ -64,7 +64,10 @@ function parseIsoDateTime(value: string, minMs: number): TimestampResult {
   }
   const [, year, month, day, hour, minute, second = '00', fraction = '0', zone, offsetHours = '00', offsetMinutes = '00'] = match as unknown as string[];
   if (!isCalendarDate(Number(year), Number(month), Number(day))) {
-    return { ok: false, epochSeconds: false, message: `"${value}" names a day that does not exist; check the month and day` };
+    const monthNumber = Number(month);
+    // A month outside 1 to 12 is named first: "2026-13-45" has no month 13, whatever its day.
+    const problem = monthNumber < 1 || monthNumber > 12 ? `month ${month} does not exist` : `${year}-${month} has no day ${day}`;
+    return { ok: false, epochSeconds: false, message: `"${value}" names a day that does not exist (${problem}); check the month and day` };
   }
   const timeProblem = timeOfDayProblem(Number(hour), Number(minute), Number(second), Number(fraction));
   if (timeProblem !== undefined) {

@@ -386,9 +386,13 @@ describe('parseTimestamp', () => {
     expect(parseTimestamp(0).ok).toBe(false);
   });
 
-  it('rejects a day that does not exist', () => {
-    const parsed = parseTimestamp('2026-02-30T00:00:00Z');
-    expect(parsed.ok).toBe(false);
+  it.each([
+    ['2026-02-30T00:00:00Z', '2026-02 has no day 30'],
+    ['2026-13-45T09:00:00Z', 'month 13 does not exist'],
+    ['2026-00-10T09:00:00Z', 'month 00 does not exist'],
+  ])('names the missing day or month in %s', (value, problem) => {
+    const parsed = parseTimestamp(value);
+    expect(parsed.ok || parsed.message).toBe(`"${value}" names a day that does not exist (${problem}); check the month and day`);
   });
 
   it.each([
