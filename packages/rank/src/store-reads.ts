@@ -20,12 +20,15 @@ import {
 import type { FeatureStore } from '@nexttap/store';
 import { StoreBudget, StoreBudgetExceededError, UNLIMITED_STORE_BUDGET } from './store-budget';
 
-/** A feature store read failed; `cause` has the store's error. */
+/**
+ * A feature store read failed; `cause` has the store's error. The message leaves the text of an
+ * Error cause out, because the log serializer appends the message of every Error cause.
+ */
 export class StoreReadError extends Error {
   override readonly name = 'StoreReadError';
 
   constructor(cause: unknown) {
-    super(`feature store read failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(cause instanceof Error ? 'feature store read failed' : `feature store read failed: ${String(cause)}`, { cause });
   }
 }
 
