@@ -41,7 +41,15 @@ export interface ModelLease {
 
 interface LoadedModel {
   reference: ModelReference;
+  /** The folder the model was loaded from when it lies outside the registry: MODEL_DIR at start. */
+  directory?: string;
   shared: SharedModel;
+}
+
+/** An earlier live model, and the folder to load it from again when it is not a registry version. */
+interface HistoryEntry {
+  reference: ModelReference;
+  directory?: string;
 }
 
 interface RunningExperiment {
@@ -72,7 +80,7 @@ export interface ServingState {
  */
 export class ModelManager {
   private live: LoadedModel | undefined;
-  private readonly history: ModelReference[] = [];
+  private readonly history: HistoryEntry[] = [];
   private experiment: RunningExperiment | undefined;
   private shadow: LoadedModel | undefined;
   private changes: Promise<unknown> = Promise.resolve();
@@ -88,7 +96,8 @@ export class ModelManager {
   /** Loads the model of `directory` as the live model; the folder may lie outside the registry. */
   async start(directory: string): Promise<RankingModel> {
     const model = await loadRankingModel(directory, this.loadOptions);
-    this.live = { reference: { name: model.manifest.name, version: model.manifest.version }, shared: this.share(model) };
+    // The folder is kept, so a rollback to this model works when MODEL_DIR lies outside MODELS_DIR.
+    this.live = { reference: { name: model.manifest.name, version: model.manifest.version }, directory, shared: this.share(model) };
     return model;
   }
 
@@ -142,7 +151,7 @@ export class ModelManager {
       if (live !== undefined && live.name === reference.name && live.version === reference.version) {
         const rollbackTo = this.history.at(-1);
         this.logger.info({ model: formatModelReference(reference) }, 'model already live; activation changed nothing');
-        return { active: formatModelReference(reference), previous: rollbackTo === undefined ? undefined : formatModelReference(rollbackTo) };
+        return { active: formatModelReference(reference), previous: rollbackTo === undefined ? undefined : formatModelReference(rollbackTo.reference) };
       }
       const loaded = await this.load(reference);
       const previous = this.swapLive(loaded);
@@ -150,12 +159,13 @@ export class ModelManager {
         this.history.push(previous);
         this.history.splice(0, Math.max(0, this.history.length - MAX_HISTORY));
       }
-      return { active: formatModelReference(reference), previous: previous === undefined ? undefined : formatModelReference(previous) };
+      return { active: formatModelReference(reference), previous: previous === undefined ? undefined : formatModelReference(previous.reference) };
     });
   }
 
   /**
-   * Switches back to the model that was live before the latest activation, loading it again.
+   * Switches back to the model that was live before the latest activation, loading it again from
+   * the registry, or from its own folder when it was not a registry version (MODEL_DIR at start).
    * Returns undefined when there is none.
    */
   rollback(): Promise<{ active: string; previous: string | undefined } | undefined> {
@@ -164,10 +174,10 @@ export class ModelManager {
       if (target === undefined) {
         return undefined;
       }
-      const loaded = await this.load(target);
+      const loaded = target.directory === undefined ? await this.load(target.reference) : await this.loadFolder(target.directory);
       this.history.pop();
       const previous = this.swapLive(loaded);
-      return { active: formatModelReference(target), previous: previous === undefined ? undefined : formatModelReference(previous) };
+      return { active: formatModelReference(target.reference), previous: previous === undefined ? undefined : formatModelReference(previous.reference) };
     });
   }
 
@@ -243,8 +253,8 @@ export class ModelManager {
     const rollbackTo = this.history.at(-1);
     return {
       live: this.live === undefined ? undefined : formatModelReference(this.live.reference),
-      rollbackTo: rollbackTo === undefined ? undefined : formatModelReference(rollbackTo),
-      history: this.history.map(formatModelReference),
+      rollbackTo: rollbackTo === undefined ? undefined : formatModelReference(rollbackTo.reference),
+      history: this.history.map((entry) => formatModelReference(entry.reference)),
       shadow: this.shadow === undefined ? undefined : formatModelReference(this.shadow.reference),
       experiment: experiment === undefined ? undefined : { ...experiment.config, startedAt: new Date(experiment.startedAtMs).toISOString() },
     };
@@ -263,6 +273,11 @@ export class ModelManager {
   private async load(reference: ModelReference): Promise<LoadedModel> {
     const model = await this.registry.load(reference, this.loadOptions);
     return { reference, shared: this.share(model) };
+  }
+
+  private async loadFolder(directory: string): Promise<LoadedModel> {
+    const model = await loadRankingModel(directory, this.loadOptions);
+    return { reference: { name: model.manifest.name, version: model.manifest.version }, directory, shared: this.share(model) };
   }
 
   private async loadVariant(index: number, referenceText: string): Promise<LoadedModel> {
@@ -287,8 +302,8 @@ export class ModelManager {
     return shared;
   }
 
-  /** Makes `loaded` the live model and retires the old one; returns the old one's reference. */
-  private swapLive(loaded: LoadedModel): ModelReference | undefined {
+  /** Makes `loaded` the live model and retires the old one; returns the old one's reference and folder. */
+  private swapLive(loaded: LoadedModel): HistoryEntry | undefined {
     const previous = this.live;
     this.live = loaded;
     this.logger.info(
@@ -296,7 +311,7 @@ export class ModelManager {
       'model activated',
     );
     void previous?.shared.retire();
-    return previous?.reference;
+    return previous === undefined ? undefined : { reference: previous.reference, ...(previous.directory === undefined ? {} : { directory: previous.directory }) };
   }
 
   private retireExperiment(experiment: RunningExperiment | undefined): void {

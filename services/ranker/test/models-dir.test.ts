@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { writeLinearModel } from '@nexttap/model';
 import { createLogger, createMetricsRegistry } from '@nexttap/observability';
 import { MemoryFeatureStore } from '@nexttap/store';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Ranker, rankerConfigSchema } from '../src/index';
 
@@ -65,5 +66,31 @@ describe('ranker start with MODELS_DIR', () => {
     const lines = await startUpLines({ modelsDir: join(root, 'absent'), adminToken: '' });
 
     expect(lines.filter((line) => line.msg === WARNING)).toEqual([]);
+  });
+});
+
+describe('rollback to a MODEL_DIR outside MODELS_DIR', () => {
+  it('loads the start model from its own folder again', async () => {
+    const startDir = join(root, 'outside', 'start-model');
+    await writeLinearModel(startDir, { item_popularity_week: 3 }, { name: 'start', version: '7' });
+    const logger = createLogger({ level: 'silent', service: 'models-dir-test' });
+    const config = rankerConfigSchema.parse({ modelDir: startDir, modelsDir: join(root, 'registry'), adminToken: TOKEN });
+    const ranker = new Ranker({ config, store: new MemoryFeatureStore(), logger, metrics: createMetricsRegistry() });
+    const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
+    await ranker.register(app);
+    await ranker.start();
+    const admin = (url: string, payload?: object) =>
+      app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${TOKEN}` }, ...(payload === undefined ? {} : { payload }) });
+    try {
+      expect((await admin('/v1/admin/models/activate', { model: 'linear@1' })).json()).toEqual({ active: 'linear@1', previous: 'start@7' });
+
+      const rolledBack = await admin('/v1/admin/models/rollback');
+
+      expect(rolledBack.statusCode).toBe(200);
+      expect(rolledBack.json()).toEqual({ active: 'start@7', previous: 'linear@1' });
+    } finally {
+      await app.close();
+      await ranker.stop();
+    }
   });
 });
