@@ -7,6 +7,19 @@ import { UNLIMITED_STORE_BUDGET } from './store-budget';
 import { readItems, readSessionWith } from './store-reads';
 
 /** The served feed a cursor points to has expired or was never stored. */
+/** A cursor's offset is at or past the end of its feed's stored ranking, where the ranker issues no cursor. */
+export class CursorOffsetError extends Error {
+  override readonly name = 'CursorOffsetError';
+
+  constructor(
+    readonly feedId: string,
+    readonly offset: number,
+    readonly rankingLength: number,
+  ) {
+    super(`the cursor's offset ${offset} is past the end of feed ${feedId}, whose ranking has ${rankingLength} items`);
+  }
+}
+
 export class ServedFeedNotFoundError extends Error {
   override readonly name = 'ServedFeedNotFoundError';
 
@@ -88,6 +101,10 @@ async function pageFromStore(query: PageQuery, context: RankContext): Promise<Ne
   // Records written before the userId was stored have none to compare, and are served as before.
   if (record.userId !== undefined && record.userId !== (query.userId ?? null)) {
     throw new CursorUserMismatchError(query.feedId, query.userId, record.userId !== null);
+  }
+  // A next page starts before the end of the ranking, or the ranker would have issued no cursor.
+  if (query.offset >= record.ranking.length) {
+    throw new CursorOffsetError(query.feedId, query.offset, record.ranking.length);
   }
   const exclude = new Set(query.exclude ?? []);
   const skip = (itemId: string) =>

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { planFeedServed, type RankingModel, type SharedModel } from '@nexttap/model';
 import {
+  CursorOffsetError,
   CursorUserMismatchError,
   planServedFeed,
   servedFeedKeys,
@@ -136,6 +137,12 @@ export class FeedService {
     } catch (error) {
       if (error instanceof ServedFeedNotFoundError) {
         throw rankerError('RANKER_ERR_CURSOR_EXPIRED', `${error.message}; request a first page without a cursor`, { field: 'cursor', cause: error });
+      }
+      if (error instanceof CursorOffsetError) {
+        throw rankerError('RANKER_ERR_INVALID_CURSOR', `${error.message}, so it is not a cursor this ranker issued; send the nextCursor of the previous page unchanged`, {
+          field: 'cursor',
+          cause: error,
+        });
       }
       if (error instanceof CursorUserMismatchError) {
         throw rankerError('RANKER_ERR_INVALID_REQUEST', error.message, { field: 'userId', cause: error });

@@ -11,6 +11,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseServedFeed, servedFeedRequest } from '@nexttap/rank';
 import { MAX_REQUEST_CANDIDATES, Ranker, rankerConfigSchema } from '../src/index';
+import { encodeCursor } from '../src/cursor';
 import { startRanker, writeCatalog, writeEvents, type RankerApp } from './ranker-fixture';
 
 const NOW_MS = Date.parse('2026-03-01T12:00:00Z');
@@ -438,6 +439,16 @@ describe('feed rules', () => {
     const response = await post(instance, { sessionId: 'pager', cursor: 'bm90LWEtY3Vyc29y' });
     expect(response.statusCode).toBe(400);
     expect(response.json().error).toMatchObject({ code: 'RANKER_ERR_INVALID_CURSOR', field: 'cursor' });
+  });
+
+  it('rejects a cursor past the end of its ranking', async () => {
+    const instance = await rankerWith({ dropServedFeeds: '0' });
+    const first = (await post(instance, { sessionId: 'past-the-end', limit: 2 })).json();
+    const cursor = encodeCursor({ feedId: first.feedId, offset: 99_999 });
+    const response = await post(instance, { sessionId: 'past-the-end', limit: 2, cursor });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toMatchObject({ code: 'RANKER_ERR_INVALID_CURSOR', field: 'cursor' });
+    expect(response.json().error.message).toMatch(/^the cursor's offset 99999 is past the end of feed /);
   });
 
   it('pages with the userId of the first page', async () => {
