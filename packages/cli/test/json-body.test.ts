@@ -115,3 +115,15 @@ describe('collector request checks', () => {
     expect(response.json().rejected[0].message).toContain('1700000000000000 looks like epoch microseconds, which is 1700000000000 in milliseconds');
   });
 });
+
+describe('a path that is not valid percent-encoding', () => {
+  it('gets the documented 400, a request id and a count', async () => {
+    const response = await server.app.inject({ method: 'GET', url: '/v1/events%ZZ', headers: { 'x-request-id': 'bad-url-1' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('HTTP_ERR_INVALID_REQUEST');
+    expect(response.headers['x-request-id']).toBe('bad-url-1');
+
+    const metrics = await server.app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toContain('nexttap_http_responses_total{method="GET",route="unmatched",status="400"} 1');
+  });
+});

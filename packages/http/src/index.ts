@@ -6,6 +6,7 @@ export * from './json-body-parser';
 export * from './lifecycle';
 export * from './parse-body';
 export * from './fallback-handlers';
+export * from './framework-errors';
 export * from './response-metrics';
 export * from './openapi';
 export * from './number-setting';
