@@ -30,6 +30,18 @@ describe('collector JSON bodies', () => {
     expect(response.json()).toEqual({ error: { code: 'INGEST_ERR_INVALID_JSON', message: FORBIDDEN_KEY_MESSAGE } });
   });
 
+  it.each(['/v1/events', '/v1/catalog'])('rejects invalid UTF-8 on %s', async (url) => {
+    const payload = Buffer.concat([Buffer.from('{"events":[{"sessionId":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}]}')]);
+    const response = await server.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({
+      error: {
+        code: 'INGEST_ERR_INVALID_JSON',
+        message: 'the request body is not valid UTF-8: the byte 0xff at offset 25 does not begin a valid UTF-8 sequence; encode the JSON text as UTF-8, or write other characters as \\u escapes',
+      },
+    });
+  });
+
   it('keeps the invalid-JSON message for broken JSON', async () => {
     const response = await post('/v1/events', '{"events":[');
     expect(response.statusCode).toBe(400);

@@ -3,6 +3,7 @@ import { ZodError } from 'zod';
 import { ApiError, type ErrorReplyBody, type HttpErrorCodes } from './api-error';
 import { ForbiddenJsonKeyError, UnsupportedContentEncodingError } from './json-body-parser';
 import { quoteText } from './json-preview';
+import { InvalidUtf8BodyError } from './utf8-body';
 
 /**
  * Installs the error handler of one route scope: ApiErrors keep their code and status, request
@@ -41,7 +42,7 @@ function describeError(
       headers: error.details.headers ?? {},
     };
   }
-  if (error instanceof ForbiddenJsonKeyError) {
+  if (error instanceof ForbiddenJsonKeyError || error instanceof InvalidUtf8BodyError) {
     return reply400(codes.invalidJson, error.message);
   }
   if (error instanceof UnsupportedContentEncodingError) {

@@ -13,3 +13,4 @@ export * from './number-setting';
 export * from './plain-decimal';
 export * from './issue-message';
 export * from './json-preview';
+export * from './utf8-body';

@@ -126,6 +126,17 @@ describe('POST /v1/feed', () => {
     expect(response.json().error.message.startsWith(`${field} `), response.json().error.message).toBe(true);
   });
 
+  it.each([
+    ['a session id', Buffer.concat([Buffer.from('{"sessionId":"'), Buffer.from([0xff, 0xfe]), Buffer.from('","limit":1}')]), 14],
+    ['a candidate', Buffer.concat([Buffer.from('{"sessionId":"s","candidates":["a'), Buffer.from([0xc3]), Buffer.from('"]}')]), 33],
+    ['an encoded surrogate', Buffer.concat([Buffer.from('{"sessionId":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]), 14],
+  ])('rejects invalid UTF-8 in %s', async (_case, payload, offset) => {
+    const response = await app.inject({ method: 'POST', url: '/v1/feed', payload, headers: { 'content-type': 'application/json' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('RANKER_ERR_INVALID_JSON');
+    expect(response.json().error.message).toMatch(new RegExp(`^the request body is not valid UTF-8: the byte 0x[0-9a-f]{2} at offset ${offset} `));
+  });
+
   it('rejects malformed JSON with its own code', async () => {
     const response = await app.inject({ method: 'POST', url: '/v1/feed', payload: '{"sessionId":', headers: { 'content-type': 'application/json' } });
     expect(response.statusCode).toBe(400);
