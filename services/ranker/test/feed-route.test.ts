@@ -137,6 +137,12 @@ describe('POST /v1/feed', () => {
     expect(response.json().error.message).toMatch(new RegExp(`^the request body is not valid UTF-8: the byte 0x[0-9a-f]{2} at offset ${offset} `));
   });
 
+  it('accepts a session id of 65 emoji', async () => {
+    // 65 code points, 130 UTF-16 code units: within the limit of 128 characters.
+    const response = await feed({ sessionId: '\u{1F600}'.repeat(65), limit: 1 });
+    expect(response.statusCode).toBe(200);
+  });
+
   it('rejects malformed JSON with its own code', async () => {
     const response = await app.inject({ method: 'POST', url: '/v1/feed', payload: '{"sessionId":', headers: { 'content-type': 'application/json' } });
     expect(response.statusCode).toBe(400);
