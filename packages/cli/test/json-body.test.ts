@@ -42,6 +42,16 @@ describe('collector JSON bodies', () => {
     });
   });
 
+  it.each(['/v1/events', '/v1/catalog'])('rejects a query parameter on %s', async (url) => {
+    const response = await post(`${url}?topic=x`, '{"events":[]}');
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({
+      code: 'INGEST_ERR_INVALID_REQUEST',
+      field: 'topic',
+      message: 'the query parameter topic is not known; remove it, because this route takes no query parameters (unknown: topic)',
+    });
+  });
+
   it('keeps the invalid-JSON message for broken JSON', async () => {
     const response = await post('/v1/events', '{"events":[');
     expect(response.statusCode).toBe(400);

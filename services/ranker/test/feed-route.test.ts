@@ -143,6 +143,23 @@ describe('POST /v1/feed', () => {
     expect(response.statusCode).toBe(200);
   });
 
+  it('rejects a query parameter as the live feed does', async () => {
+    const live = await app.inject({ method: 'GET', url: '/v1/feed/live?sessionId=s&foo=1' });
+    const response = await app.inject({ method: 'POST', url: '/v1/feed?foo=1', payload: { sessionId: 's', limit: 1 } });
+    expect(live.statusCode).toBe(400);
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({
+      code: live.json().error.code,
+      field: 'foo',
+      message: 'the query parameter foo is not known; remove it, because this route takes no query parameters (unknown: foo)',
+    });
+  });
+
+  it('accepts an empty query string', async () => {
+    const response = await app.inject({ method: 'POST', url: '/v1/feed?', payload: { sessionId: 's', limit: 1 } });
+    expect(response.statusCode).toBe(200);
+  });
+
   it('rejects malformed JSON with its own code', async () => {
     const response = await app.inject({ method: 'POST', url: '/v1/feed', payload: '{"sessionId":', headers: { 'content-type': 'application/json' } });
     expect(response.statusCode).toBe(400);
