@@ -70,6 +70,14 @@ describe('validateInteraction', () => {
     expect(result.rejection.message).toBe(`type is missing; send one of ${INTERACTION_TYPES.join(', ')}`);
   });
 
+  it('leaves out the field of a non-object event', () => {
+    const result = validateInteraction([], options);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.rejection.code).toBe(REJECTION_REASONS.notAnObject);
+    expect(result.rejection).not.toHaveProperty('field');
+  });
+
   it('counts id length in code points', () => {
     // Each emoji is one code point and two UTF-16 code units.
     const accepted = validateInteraction(tap({ sessionId: '\u{1F600}'.repeat(MAX_ID_LENGTH) }), options);
@@ -308,7 +316,7 @@ describe('validateCatalogItem', () => {
     for (const [raw, shown] of [[null, 'null'], [1, '1'], ['x', '"x"'], [[], '[]']] as const) {
       const result = validateCatalogItem(raw);
       expect(result.ok || result.rejection.code).toBe(REJECTION_REASONS.notAnObject);
-      expect(result.ok || result.rejection.field).toBe('');
+      expect(result.ok || 'field' in result.rejection).toBe(false);
       expect(result.ok || result.rejection.message).toBe(`a catalog item must be a JSON object, such as {"itemId":"i1","categories":["drama"]} (received ${shown})`);
     }
   });

@@ -175,5 +175,5 @@ function firstField(rejected: readonly RejectedEntry[], list: 'events' | 'items'
   if (first === undefined) {
     return {};
   }
-  return { field: first.field === '' ? `${list}.${first.index}` : `${list}.${first.index}.${first.field}` };
+  return { field: first.field === undefined ? `${list}.${first.index}` : `${list}.${first.index}.${first.field}` };
 }
