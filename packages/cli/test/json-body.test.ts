@@ -149,3 +149,18 @@ describe('a path that is not valid percent-encoding', () => {
     expect(metrics.body).toContain('nexttap_http_responses_total{method="GET",route="unmatched",status="400"} 1');
   });
 });
+
+describe('an unknown route with a rejected body', () => {
+  it('gets the 404 for a body over the server limit', async () => {
+    const payload = `{"x":"${'a'.repeat(5 * 1024 * 1024)}"}`;
+    const response = await post('/nope', payload);
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toEqual({ error: { code: 'HTTP_ERR_NOT_FOUND', message: 'no route for POST /nope; see the HTTP API in README.md' } });
+  });
+
+  it('gets the 404 for a body that is not JSON', async () => {
+    const response = await post('/nope?x=1', '{"x":');
+    expect(response.statusCode).toBe(404);
+    expect(response.json().error.code).toBe('HTTP_ERR_NOT_FOUND');
+  });
+});

@@ -7,6 +7,7 @@ export * from './lifecycle';
 export * from './parse-body';
 export * from './fallback-handlers';
 export * from './framework-errors';
+export * from './not-found';
 export * from './response-metrics';
 export * from './openapi';
 export * from './number-setting';
