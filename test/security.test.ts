@@ -103,7 +103,7 @@ describe('id and string bounds', () => {
     await server?.close();
   });
 
-  const eventCases: Array<{ name: string; overrides: Record<string, unknown>; code: string; field: string }> = [
+  const eventCases: Array<{ name: string; overrides: Record<string, unknown>; code: string; field: string | undefined }> = [
     { name: 'an eventId of 129 characters', overrides: { eventId: 'e'.repeat(129) }, code: 'EVENT_INVALID_FIELD', field: 'eventId' },
     { name: 'a sessionId of 129 characters', overrides: { sessionId: 's'.repeat(129) }, code: 'EVENT_INVALID_FIELD', field: 'sessionId' },
     { name: 'an itemId of 129 characters', overrides: { itemId: 'i'.repeat(129) }, code: 'EVENT_INVALID_FIELD', field: 'itemId' },
@@ -113,7 +113,7 @@ describe('id and string bounds', () => {
     { name: 'a context key of 65 characters', overrides: { context: { ['k'.repeat(65)]: 1 } }, code: 'EVENT_INVALID_FIELD', field: 'context' },
     { name: 'a context of 33 keys', overrides: { context: Object.fromEntries(Array.from({ length: 33 }, (_, index) => [`k${index}`, index])) }, code: 'EVENT_INVALID_FIELD', field: 'context' },
         // Each field is within its bounds, but 32 values of 256 three-byte characters make 24 KB of UTF-8.
-    { name: 'a size over 16 KB', overrides: { context: Object.fromEntries(Array.from({ length: 32 }, (_, index) => [`key${index}`, '€'.repeat(256)])) }, code: 'EVENT_TOO_LARGE', field: '' },
+    { name: 'a size over 16 KB', overrides: { context: Object.fromEntries(Array.from({ length: 32 }, (_, index) => [`key${index}`, '€'.repeat(256)])) }, code: 'EVENT_TOO_LARGE', field: undefined },
   ];
 
   for (const testCase of eventCases) {

@@ -3,7 +3,15 @@ import type { ServerOptions } from 'node:http';
 import { isIPv6 } from 'node:net';
 import cors from '@fastify/cors';
 import type { Subscription } from '@nexttap/bus';
-import { countResponses, installErrorHandler, Lifecycle, registerFallbackHandlers, registerHealthRoutes, rejectRequestsWhileDraining } from '@nexttap/http';
+import {
+  countResponses,
+  installErrorHandler,
+  Lifecycle,
+  registerFallbackHandlers,
+  registerHealthRoutes,
+  rejectRequestsWhileDraining,
+  replyToFrameworkError,
+} from '@nexttap/http';
 import { buildCollectorOpenApi, IngestProcessor, INGEST_HTTP_CODES, registerCollectorOpenApiRoutes, registerCollectorRoutes } from '@nexttap/ingest';
 import { createMetricsRegistry, type Logger } from '@nexttap/observability';
 import { Ranker } from '@nexttap/ranker';
@@ -65,6 +73,9 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
     // Requests that arrive while the server drains get the documented 503 of
     // rejectRequestsWhileDraining instead of fastify's own body.
     return503OnClosing: false,
+    // A path that is not valid percent-encoding, such as /%ZZ, gets the documented 400 with a
+    // request id, logged and counted, instead of fastify's own body.
+    frameworkErrors: replyToFrameworkError,
   });
   // Every reply, the collector's and the health routes' too, names its request id, so a client can
   // quote the id that the error log lines carry.

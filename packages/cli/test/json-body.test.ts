@@ -30,6 +30,28 @@ describe('collector JSON bodies', () => {
     expect(response.json()).toEqual({ error: { code: 'INGEST_ERR_INVALID_JSON', message: FORBIDDEN_KEY_MESSAGE } });
   });
 
+  it.each(['/v1/events', '/v1/catalog'])('rejects invalid UTF-8 on %s', async (url) => {
+    const payload = Buffer.concat([Buffer.from('{"events":[{"sessionId":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}]}')]);
+    const response = await server.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({
+      error: {
+        code: 'INGEST_ERR_INVALID_JSON',
+        message: 'the request body is not valid UTF-8: the byte 0xff at offset 25 does not begin a valid UTF-8 sequence; encode the JSON text as UTF-8, or write other characters as \\u escapes',
+      },
+    });
+  });
+
+  it.each(['/v1/events', '/v1/catalog'])('rejects a query parameter on %s', async (url) => {
+    const response = await post(`${url}?topic=x`, '{"events":[]}');
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({
+      code: 'INGEST_ERR_INVALID_REQUEST',
+      field: 'topic',
+      message: 'the query parameter topic is not known; remove it, because this route takes no query parameters (unknown: topic)',
+    });
+  });
+
   it('keeps the invalid-JSON message for broken JSON', async () => {
     const response = await post('/v1/events', '{"events":[');
     expect(response.statusCode).toBe(400);
@@ -113,5 +135,32 @@ describe('collector request checks', () => {
   it('names microseconds sent as the event time', async () => {
     const response = await post('/v1/events', JSON.stringify({ events: [tap('e1', { ts: 1_700_000_000_000_000 })] }));
     expect(response.json().rejected[0].message).toContain('1700000000000000 looks like epoch microseconds, which is 1700000000000 in milliseconds');
+  });
+});
+
+describe('a path that is not valid percent-encoding', () => {
+  it('gets the documented 400, a request id and a count', async () => {
+    const response = await server.app.inject({ method: 'GET', url: '/v1/events%ZZ', headers: { 'x-request-id': 'bad-url-1' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('HTTP_ERR_INVALID_REQUEST');
+    expect(response.headers['x-request-id']).toBe('bad-url-1');
+
+    const metrics = await server.app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toContain('nexttap_http_responses_total{method="GET",route="unmatched",status="400"} 1');
+  });
+});
+
+describe('an unknown route with a rejected body', () => {
+  it('gets the 404 for a body over the server limit', async () => {
+    const payload = `{"x":"${'a'.repeat(5 * 1024 * 1024)}"}`;
+    const response = await post('/nope', payload);
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toEqual({ error: { code: 'HTTP_ERR_NOT_FOUND', message: 'no route for POST /nope; see the HTTP API in README.md' } });
+  });
+
+  it('gets the 404 for a body that is not JSON', async () => {
+    const response = await post('/nope?x=1', '{"x":');
+    expect(response.statusCode).toBe(404);
+    expect(response.json().error.code).toBe('HTTP_ERR_NOT_FOUND');
   });
 });

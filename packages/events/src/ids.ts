@@ -1,6 +1,10 @@
 import { z } from 'zod';
 
-/** Maximum length of any id after NFC normalisation, in UTF-16 code units. */
+/**
+ * Maximum length of any id after NFC normalisation, in characters: Unicode code points, so an emoji
+ * outside the Basic Multilingual Plane counts once. JSON Schema's `maxLength`, which the OpenAPI
+ * documents publish, counts the same unit.
+ */
 export const MAX_ID_LENGTH = 128;
 
 // Control characters (C0, DEL, C1) break log lines and Redis key listings, and invisible format
@@ -26,10 +30,10 @@ export function idSchema(field: string) {
     .superRefine((value, context) => {
       if (value.trim().length === 0) {
         context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} is empty or only whitespace; send ${idDescription}` });
-      } else if (value.length > MAX_ID_LENGTH) {
+      } else if (value.length > MAX_ID_LENGTH && codePointLength(value) > MAX_ID_LENGTH) {
         context.addIssue({
           code: z.ZodIssueCode.custom,
-          message: `${field} has ${value.length} characters; the maximum is ${MAX_ID_LENGTH}, so send a shorter id`,
+          message: `${field} has ${codePointLength(value)} characters; the maximum is ${MAX_ID_LENGTH}, so send a shorter id`,
         });
       } else if (CONTROL_CHARACTERS.test(value)) {
         context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} contains a control character; remove it` });
@@ -53,4 +57,21 @@ const PLAIN_ID = /^ *[\x21-\x7e][\x20-\x7e]*$/;
  */
 export function isPlainId(value: unknown): value is string {
   return typeof value === 'string' && value.length <= MAX_ID_LENGTH && PLAIN_ID.test(value);
+}
+
+/**
+ * Counts the Unicode code points of `value`: a surrogate pair counts once, an unpaired surrogate
+ * once. A string has at most as many code points as UTF-16 code units (`length`).
+ */
+export function codePointLength(value: string): number {
+  let count = 0;
+  for (let index = 0; index < value.length; index++) {
+    const code = value.charCodeAt(index);
+    const next = value.charCodeAt(index + 1);
+    if (code >= 0xd800 && code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+      index += 1;
+    }
+    count += 1;
+  }
+  return count;
 }

@@ -27,7 +27,8 @@ export type RejectionCode = (typeof REJECTION_REASONS)[keyof typeof REJECTION_RE
 /** Why one event was rejected: a stable code, the field at fault and a message that says the fix. */
 export interface Rejection {
   code: RejectionCode;
-  field: string;
+  /** The path of the field at fault; absent when the whole entry is, as for an entry that is not an object. */
+  field?: string;
   message: string;
 }
 
@@ -151,7 +152,7 @@ function validateWith<S extends z.ZodTypeAny>(schema: S, raw: unknown, wording: 
   if (parsed.success) {
     return { ok: true, value: parsed.data as z.output<S> };
   }
-  return { ok: false, rejection: describeIssue(parsed.error.issues[0], raw as Record<string, unknown>, wording.unknownFieldFix) };
+  return { ok: false, rejection: withoutEmptyField(describeIssue(parsed.error.issues[0], raw as Record<string, unknown>, wording.unknownFieldFix)) };
 }
 
 function describeIssue(issue: z.ZodIssue | undefined, raw: Record<string, unknown>, unknownFieldFix: string): Rejection {
@@ -233,5 +234,13 @@ function prefixField(field: string, message: string): string {
 }
 
 function reject(code: RejectionCode, field: string, message: string): { ok: false; rejection: Rejection } {
-  return { ok: false, rejection: { code, field, message } };
+  return { ok: false, rejection: withoutEmptyField({ code, field, message }) };
+}
+
+/** Drops an empty `field`, which an issue about the whole entry has, so the rejection has no field, like an error reply. */
+function withoutEmptyField(rejection: Rejection): Rejection {
+  if (rejection.field !== '') {
+    return rejection;
+  }
+  return { code: rejection.code, message: rejection.message };
 }

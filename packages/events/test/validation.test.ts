@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  codePointLength,
   decodeInteraction,
   INTERACTION_TYPES,
   MAX_DURATION_MS,
@@ -67,6 +68,32 @@ describe('validateInteraction', () => {
     if (result.ok) return;
     expect(result.rejection.code).toBe(REJECTION_REASONS.missingField);
     expect(result.rejection.message).toBe(`type is missing; send one of ${INTERACTION_TYPES.join(', ')}`);
+  });
+
+  it('leaves out the field of a non-object event', () => {
+    const result = validateInteraction([], options);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.rejection.code).toBe(REJECTION_REASONS.notAnObject);
+    expect(result.rejection).not.toHaveProperty('field');
+  });
+
+  it('counts id length in code points', () => {
+    // Each emoji is one code point and two UTF-16 code units.
+    const accepted = validateInteraction(tap({ sessionId: '\u{1F600}'.repeat(MAX_ID_LENGTH) }), options);
+    expect(accepted.ok).toBe(true);
+
+    const rejected = validateInteraction(tap({ sessionId: '\u{1F600}'.repeat(MAX_ID_LENGTH + 1) }), options);
+    expect(rejected.ok).toBe(false);
+    if (rejected.ok) return;
+    expect(rejected.rejection.field).toBe('sessionId');
+    expect(rejected.rejection.message).toBe(`sessionId has ${MAX_ID_LENGTH + 1} characters; the maximum is ${MAX_ID_LENGTH}, so send a shorter id`);
+  });
+
+  it('counts an unpaired surrogate as one character', () => {
+    expect(codePointLength('a\u{1F600}b')).toBe(3);
+    expect(codePointLength('\ud800\ud800\udc00')).toBe(2);
+    expect(codePointLength('\udc00\ud800')).toBe(2);
   });
 
   it('quotes the received value of a wrong type', () => {
@@ -289,7 +316,7 @@ describe('validateCatalogItem', () => {
     for (const [raw, shown] of [[null, 'null'], [1, '1'], ['x', '"x"'], [[], '[]']] as const) {
       const result = validateCatalogItem(raw);
       expect(result.ok || result.rejection.code).toBe(REJECTION_REASONS.notAnObject);
-      expect(result.ok || result.rejection.field).toBe('');
+      expect(result.ok || 'field' in result.rejection).toBe(false);
       expect(result.ok || result.rejection.message).toBe(`a catalog item must be a JSON object, such as {"itemId":"i1","categories":["drama"]} (received ${shown})`);
     }
   });

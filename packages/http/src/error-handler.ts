@@ -3,18 +3,24 @@ import { ZodError } from 'zod';
 import { ApiError, type ErrorReplyBody, type HttpErrorCodes } from './api-error';
 import { ForbiddenJsonKeyError, UnsupportedContentEncodingError } from './json-body-parser';
 import { quoteText } from './json-preview';
+import { notFoundBody } from './not-found';
+import { InvalidUtf8BodyError } from './utf8-body';
 
 /**
  * Installs the error handler of one route scope: ApiErrors keep their code and status, request
  * validation errors name the field, fastify's parser errors get the service's codes, and anything
- * else is a 500 with no internals in the body. 4xx replies log at info and 5xx at error. The
+ * else is a 500 with no internals in the body. A request that no route serves gets the 404 even
+ * when fastify rejected its body first (too large, not JSON), because fastify parses the body
+ * before it calls the not-found handler. 4xx replies log at info and 5xx at error. The
  * exception is an ApiError with status 503, which logs a warning with its cause, because the
  * service refused on purpose (too many live feeds, draining, a dependency away) and the client
  * retries after Retry-After.
  */
 export function installErrorHandler(instance: FastifyInstance, codes: HttpErrorCodes): void {
   instance.setErrorHandler((error: FastifyError | ApiError | ZodError | Error, request, reply) => {
-    const { statusCode, body, headers } = describeError(error, codes, request.routeOptions.bodyLimit, request.headers['content-type']);
+    const { statusCode, body, headers } = request.is404 && isClientError(error)
+      ? { statusCode: 404, body: notFoundBody(request), headers: {} }
+      : describeError(error, codes, request.routeOptions.bodyLimit, request.headers['content-type']);
     if (statusCode === 503 && error instanceof ApiError) {
       const cause = error.details.cause;
       request.log.warn({ code: body.error.code, ...(cause === undefined ? {} : { err: cause }) }, 'request refused');
@@ -41,7 +47,7 @@ function describeError(
       headers: error.details.headers ?? {},
     };
   }
-  if (error instanceof ForbiddenJsonKeyError) {
+  if (error instanceof ForbiddenJsonKeyError || error instanceof InvalidUtf8BodyError) {
     return reply400(codes.invalidJson, error.message);
   }
   if (error instanceof UnsupportedContentEncodingError) {
@@ -77,6 +83,12 @@ function describeError(
     return reply400(codes.invalidJson, error.message, statusCode);
   }
   return { statusCode: 500, body: { error: { code: codes.internal, message: 'internal error; the request was not processed' } }, headers: {} };
+}
+
+/** Tells whether `error` has a 4xx status, as fastify's body parser errors have. */
+function isClientError(error: Error): boolean {
+  const statusCode = 'statusCode' in error && typeof error.statusCode === 'number' ? error.statusCode : 500;
+  return statusCode >= 400 && statusCode < 500;
 }
 
 /** Characters of a rejected content-type shown in the message. */

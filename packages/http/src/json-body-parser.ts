@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { quoteText } from './json-preview';
+import { decodeUtf8Body, InvalidUtf8BodyError } from './utf8-body';
 
 /**
  * A JSON body that parses but has a `__proto__` key or a `constructor` object with a `prototype`
@@ -75,12 +76,21 @@ export function createJsonBodyParser(instance: FastifyInstance): JsonBodyParser 
   };
 }
 
-/** Makes `instance` and the scopes registered in it afterwards parse JSON bodies with `createJsonBodyParser`. */
+/**
+ * Makes `instance` and the scopes registered in it afterwards parse JSON bodies with
+ * `createJsonBodyParser`. The body is read as bytes and rejected with InvalidUtf8BodyError when it
+ * is not valid UTF-8, because fastify's string decoding would turn such bytes into U+FFFD.
+ */
 export function installJsonBodyParser(instance: FastifyInstance): void {
   const parse = createJsonBodyParser(instance);
   instance.removeContentTypeParser('application/json');
-  instance.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {
-    parse(request, text as string, done);
+  instance.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, bytes, done) => {
+    const text = decodeUtf8Body(bytes as Buffer);
+    if (text instanceof InvalidUtf8BodyError) {
+      done(text);
+      return;
+    }
+    parse(request, text, done);
   });
 }
 

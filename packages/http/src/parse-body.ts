@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ApiError } from './api-error';
 import { describeIssue, type IssueMessageOptions } from './issue-message';
 import { previewValue, quoteText } from './json-preview';
@@ -61,10 +61,27 @@ export function parseQuery<S extends z.AnyZodObject>(schema: S, request: QueryRe
   return parseBody(schema, query, code);
 }
 
+/** The query schema of a route that takes no query parameters. */
+const NO_QUERY_PARAMETERS = z.object({}).strict();
+
+/**
+ * Rejects a request with any query parameter, for routes that take none, with the 400 that
+ * `parseQuery` raises for an unknown parameter. A URL without `?` skips the check, so a request
+ * without a query costs one string search.
+ */
+export function rejectQueryParameters(request: QueryRequest, code: string): void {
+  if (request.url.includes('?')) {
+    parseQuery(NO_QUERY_PARAMETERS, request, code);
+  }
+}
+
 function unknownParameterMessage(name: string, unknown: readonly string[], known: readonly string[]): string {
   const base = name.endsWith('[]') ? name.slice(0, -2) : undefined;
   if (base !== undefined && known.includes(base)) {
     return `the query parameter ${name} is not known; send ${base}=value once, without []`;
+  }
+  if (known.length === 0) {
+    return `the query parameter ${shownName(name)} is not known; remove it, because this route takes no query parameters (unknown: ${unknown.map(shownName).join(', ')})`;
   }
   return `the query parameter ${shownName(name)} is not known; remove it (unknown: ${unknown.map(shownName).join(', ')}; known: ${known.join(', ')})`;
 }

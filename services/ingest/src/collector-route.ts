@@ -1,6 +1,6 @@
 import { TOPICS, topicName, type EventBus } from '@nexttap/bus';
 import { toWireCatalogItem, validateCatalogItem, validateInteraction, type Rejection } from '@nexttap/events';
-import { parseBody, quoteText } from '@nexttap/http';
+import { parseBody, quoteText, rejectQueryParameters } from '@nexttap/http';
 import { Counter, type Registry } from '@nexttap/observability';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -68,6 +68,7 @@ export function registerCollectorRoutes(instance: FastifyInstance, dependencies:
   });
 
   instance.post('/v1/events', { bodyLimit: config.collectorBodyLimitBytes }, async (request, reply) => {
+    rejectQueryParameters(request, 'INGEST_ERR_INVALID_REQUEST');
     const body = parseBody(eventsBodySchema, request.body, 'INGEST_ERR_INVALID_REQUEST', { example: EVENTS_EXAMPLE });
     const nowMs = clock();
     const rejected: RejectedEntry[] = [];
@@ -96,6 +97,7 @@ export function registerCollectorRoutes(instance: FastifyInstance, dependencies:
   });
 
   instance.post('/v1/catalog', { bodyLimit: config.collectorBodyLimitBytes }, async (request, reply) => {
+    rejectQueryParameters(request, 'INGEST_ERR_INVALID_REQUEST');
     const body = parseBody(catalogBodySchema, request.body, 'INGEST_ERR_INVALID_REQUEST', { example: CATALOG_EXAMPLE });
     const rejected: RejectedEntry[] = [];
     const records = [];
@@ -173,5 +175,5 @@ function firstField(rejected: readonly RejectedEntry[], list: 'events' | 'items'
   if (first === undefined) {
     return {};
   }
-  return { field: first.field === '' ? `${list}.${first.index}` : `${list}.${first.index}.${first.field}` };
+  return { field: first.field === undefined ? `${list}.${first.index}` : `${list}.${first.index}.${first.field}` };
 }

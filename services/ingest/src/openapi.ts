@@ -108,11 +108,11 @@ function collectorRoute(options: { summary: string; description: string; list: '
 
 const rejectedEntrySchema = {
   type: 'object',
-  required: ['index', 'code', 'field', 'message'],
+  required: ['index', 'code', 'message'],
   properties: {
     index: { type: 'integer', minimum: 0, description: 'Position of the entry in the request.' },
     code: { type: 'string', enum: Object.values(REJECTION_REASONS), description: 'Stable reason code; branch on it, not on the message.' },
-    field: { type: 'string', description: 'The field at fault, empty when the whole entry is.' },
+    field: { type: 'string', description: 'The field at fault; absent when the whole entry is, such as an entry that is not an object.' },
     message: { type: 'string', description: 'What is wrong and how to fix it.' },
   },
 };

@@ -65,11 +65,12 @@ describe('collector rejection messages', () => {
     expect(response.body.error).toMatchObject({ code: 'INGEST_ERR_ALL_EVENTS_REJECTED', field: 'items.0' });
     const example = '{"itemId":"i1","categories":["drama"]}';
     expect(response.body.rejected).toEqual([
-      { index: 0, code: 'EVENT_NOT_AN_OBJECT', field: '', message: `a catalog item must be a JSON object, such as ${example} (received null)` },
-      { index: 1, code: 'EVENT_NOT_AN_OBJECT', field: '', message: `a catalog item must be a JSON object, such as ${example} (received 1)` },
-      { index: 2, code: 'EVENT_NOT_AN_OBJECT', field: '', message: `a catalog item must be a JSON object, such as ${example} (received "x")` },
-      { index: 3, code: 'EVENT_NOT_AN_OBJECT', field: '', message: `a catalog item must be a JSON object, such as ${example} (received [])` },
+      { index: 0, code: 'EVENT_NOT_AN_OBJECT', message: `a catalog item must be a JSON object, such as ${example} (received null)` },
+      { index: 1, code: 'EVENT_NOT_AN_OBJECT', message: `a catalog item must be a JSON object, such as ${example} (received 1)` },
+      { index: 2, code: 'EVENT_NOT_AN_OBJECT', message: `a catalog item must be a JSON object, such as ${example} (received "x")` },
+      { index: 3, code: 'EVENT_NOT_AN_OBJECT', message: `a catalog item must be a JSON object, such as ${example} (received [])` },
     ]);
+    expect(response.body.rejected[0]).not.toHaveProperty('field');
   });
 
   it('name an impossible publishedAt time', async () => {

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { parseBody } from '@nexttap/http';
+import { parseBody, rejectQueryParameters } from '@nexttap/http';
 import { ModelNotFoundError, ModelReferenceError, ModelValidationError, planExperimentVariants } from '@nexttap/model';
 import type { FeatureStore } from '@nexttap/store';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
@@ -44,6 +44,7 @@ function registerModelRoutes(scope: FastifyInstance, { models }: AdminRouteOptio
   }));
 
   scope.post('/v1/admin/models/activate', async (request) => {
+    rejectQueryParameters(request, 'RANKER_ERR_INVALID_REQUEST');
     const body = parseBody(modelBodySchema, request.body, 'RANKER_ERR_INVALID_REQUEST', { example: MODEL_BODY_EXAMPLE });
     const result = await withModelErrors(() => models.activate(body.model));
     request.log.info({ model: result.active, previous: result.previous }, 'model activated by admin request');
@@ -51,6 +52,7 @@ function registerModelRoutes(scope: FastifyInstance, { models }: AdminRouteOptio
   });
 
   scope.post('/v1/admin/models/rollback', async (request) => {
+    rejectQueryParameters(request, 'RANKER_ERR_INVALID_REQUEST');
     const result = await withModelErrors(() => models.rollback());
     if (result === undefined) {
       throw rankerError('RANKER_ERR_NO_PREVIOUS_MODEL', 'no earlier model was activated in this ranker; activate a version with POST /v1/admin/models/activate');
@@ -60,6 +62,7 @@ function registerModelRoutes(scope: FastifyInstance, { models }: AdminRouteOptio
   });
 
   scope.post('/v1/admin/models/shadow', async (request) => {
+    rejectQueryParameters(request, 'RANKER_ERR_INVALID_REQUEST');
     const body = parseBody(modelBodySchema, request.body, 'RANKER_ERR_INVALID_REQUEST', { example: MODEL_BODY_EXAMPLE });
     return { shadow: await withModelErrors(() => models.setShadow(body.model)) };
   });
@@ -69,6 +72,7 @@ function registerModelRoutes(scope: FastifyInstance, { models }: AdminRouteOptio
 
 function registerExperimentRoutes(scope: FastifyInstance, { models, store }: AdminRouteOptions): void {
   scope.post('/v1/admin/experiments', async (request) => {
+    rejectQueryParameters(request, 'RANKER_ERR_INVALID_REQUEST');
     const experiment = parseBody(experimentSchema, request.body, 'RANKER_ERR_INVALID_REQUEST', { example: EXPERIMENT_EXAMPLE });
     await withModelErrors(() => models.startExperiment(experiment));
     await storeVariants(store, experiment, request.log);

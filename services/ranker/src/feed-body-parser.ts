@@ -1,5 +1,5 @@
 import { MAX_ID_LENGTH } from '@nexttap/events';
-import { contentEncodingError, createJsonBodyParser } from '@nexttap/http';
+import { contentEncodingError, createJsonBodyParser, decodeUtf8Body, InvalidUtf8BodyError } from '@nexttap/http';
 import type { FastifyInstance } from 'fastify';
 import { MAX_CURSOR_LENGTH, MAX_FEED_LIMIT, MAX_REQUEST_CANDIDATES } from './feed-request';
 
@@ -220,22 +220,28 @@ function isPlainScannedId(id: string): boolean {
  * scan returns undefined. The scan's object is the one JSON.parse returns for the same text, so any
  * route of the scope may use it. The scan takes no `__proto__` or `constructor` field, so such a
  * body always reaches the shared parser and gets the same error as on every other route. A body
- * with a content coding is rejected before the scan, as the shared parser rejects it.
+ * with a content coding, or one that is not valid UTF-8, is rejected before the scan, as the
+ * shared parser rejects it.
  */
 export function installFeedBodyParser(scope: FastifyInstance): void {
   const parseJson = createJsonBodyParser(scope);
   scope.removeContentTypeParser('application/json');
-  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {
+  scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, bytes, done) => {
     const encodingError = contentEncodingError(request);
     if (encodingError !== undefined) {
       done(encodingError);
       return;
     }
-    const body = scanFeedBody(text as string);
+    const text = decodeUtf8Body(bytes as Buffer);
+    if (text instanceof InvalidUtf8BodyError) {
+      done(text);
+      return;
+    }
+    const body = scanFeedBody(text);
     if (body !== undefined) {
       done(null, body);
       return;
     }
-    parseJson(request, text as string, done);
+    parseJson(request, text, done);
   });
 }

@@ -1,3 +1,4 @@
+import { rejectQueryParameters } from '@nexttap/http';
 import type { FastifyInstance } from 'fastify';
 import { decodeCursor } from './cursor';
 import { installFeedBodyParser } from './feed-body-parser';
@@ -12,6 +13,7 @@ export function registerFeedRoute(instance: FastifyInstance, service: FeedServic
   void instance.register(async (scope) => {
     installFeedBodyParser(scope);
     scope.post('/v1/feed', async (request) => {
+      rejectQueryParameters(request, 'RANKER_ERR_INVALID_REQUEST');
       const body = parseFeedRequest(request.body);
       const cursor = body.cursor === undefined ? undefined : decodeCursor(body.cursor);
       return service.serve(

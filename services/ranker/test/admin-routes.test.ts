@@ -120,6 +120,12 @@ describe('model activation', () => {
     expect(response.json()).toMatchObject({ live: 'linear@1', registry: ['linear@1', 'linear@2', 'linear@3'] });
   });
 
+  it('rejects a query parameter on a POST route', async () => {
+    const response = await admin('POST', '/v1/admin/models/rollback?force=1', {});
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toMatchObject({ code: 'RANKER_ERR_INVALID_REQUEST', field: 'force' });
+  });
+
   it('activates a version and rolls it back', async () => {
     const activated = await admin('POST', '/v1/admin/models/activate', { model: 'linear@2' });
     expect(activated.statusCode).toBe(200);

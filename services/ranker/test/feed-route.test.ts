@@ -127,6 +127,40 @@ describe('POST /v1/feed', () => {
     expect(response.json().error.message.startsWith(`${field} `), response.json().error.message).toBe(true);
   });
 
+  it.each([
+    ['a session id', Buffer.concat([Buffer.from('{"sessionId":"'), Buffer.from([0xff, 0xfe]), Buffer.from('","limit":1}')]), 14],
+    ['a candidate', Buffer.concat([Buffer.from('{"sessionId":"s","candidates":["a'), Buffer.from([0xc3]), Buffer.from('"]}')]), 33],
+    ['an encoded surrogate', Buffer.concat([Buffer.from('{"sessionId":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]), 14],
+  ])('rejects invalid UTF-8 in %s', async (_case, payload, offset) => {
+    const response = await app.inject({ method: 'POST', url: '/v1/feed', payload, headers: { 'content-type': 'application/json' } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.code).toBe('RANKER_ERR_INVALID_JSON');
+    expect(response.json().error.message).toMatch(new RegExp(`^the request body is not valid UTF-8: the byte 0x[0-9a-f]{2} at offset ${offset} `));
+  });
+
+  it('accepts a session id of 65 emoji', async () => {
+    // 65 code points, 130 UTF-16 code units: within the limit of 128 characters.
+    const response = await feed({ sessionId: '\u{1F600}'.repeat(65), limit: 1 });
+    expect(response.statusCode).toBe(200);
+  });
+
+  it('rejects a query parameter as the live feed does', async () => {
+    const live = await app.inject({ method: 'GET', url: '/v1/feed/live?sessionId=s&foo=1' });
+    const response = await app.inject({ method: 'POST', url: '/v1/feed?foo=1', payload: { sessionId: 's', limit: 1 } });
+    expect(live.statusCode).toBe(400);
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({
+      code: live.json().error.code,
+      field: 'foo',
+      message: 'the query parameter foo is not known; remove it, because this route takes no query parameters (unknown: foo)',
+    });
+  });
+
+  it('accepts an empty query string', async () => {
+    const response = await app.inject({ method: 'POST', url: '/v1/feed?', payload: { sessionId: 's', limit: 1 } });
+    expect(response.statusCode).toBe(200);
+  });
+
   it('rejects malformed JSON with its own code', async () => {
     const response = await app.inject({ method: 'POST', url: '/v1/feed', payload: '{"sessionId":', headers: { 'content-type': 'application/json' } });
     expect(response.statusCode).toBe(400);
