@@ -85,6 +85,12 @@ export function installJsonBodyParser(instance: FastifyInstance): void {
   const parse = createJsonBodyParser(instance);
   instance.removeContentTypeParser('application/json');
   instance.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, bytes, done) => {
+    // A compressed body is not UTF-8 text, so its content coding is named first.
+    const encodingError = contentEncodingError(request);
+    if (encodingError !== undefined) {
+      done(encodingError);
+      return;
+    }
     const text = decodeUtf8Body(bytes as Buffer);
     if (text instanceof InvalidUtf8BodyError) {
       done(text);
