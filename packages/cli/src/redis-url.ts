@@ -14,6 +14,9 @@ const EXAMPLE_URL = 'redis://127.0.0.1:6379/0';
 
 /** Returns what is wrong with a non-empty REDIS_URL, worded as the rule and its fix, or undefined when it is valid. */
 export function redisUrlProblem(text: string): string | undefined {
+  if (text.trim() === '') {
+    return `is blank; write a Redis URL such as ${EXAMPLE_URL}, or leave REDIS_URL empty for the in-memory store`;
+  }
   const url = parseRedisUrl(text);
   if (url === undefined) {
     return 'is not a Redis URL; write it as redis://[:password@]host:port[/db] or rediss:// for TLS';

@@ -188,6 +188,12 @@ describe('parseServerConfig', () => {
     expect(parseServerConfig({ REDIS_URL: 'redis://127.0.0.1:6390/2147483646' }).process.redisUrl).toBe('redis://127.0.0.1:6390/2147483646');
   });
 
+  it('rejects a blank REDIS_URL as blank', () => {
+    expect(configErrorOf({ REDIS_URL: '  ' })).toBe(
+      'invalid configuration:\n  REDIS_URL="  ": is blank; write a Redis URL such as redis://127.0.0.1:6379/0, or leave REDIS_URL empty for the in-memory store',
+    );
+  });
+
   it('hides the password of a malformed REDIS_URL', () => {
     const message = (() => {
       try {
