@@ -4,6 +4,7 @@ import { MemoryFeatureStore, RedisClusterFeatureStore, RedisFeatureStore, type F
 import { InProcessSessionChanges, RedisSessionChanges, sessionChangesChannel, type SessionChangeNotices } from '@nexttap/ranker';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { ServerConfig } from './process-config';
+import { checkRedisAtStart } from './redis-start-check';
 
 /** Partitions of each in-process topic; more would only add interleaving within one process. */
 const IN_PROCESS_PARTITIONS = 1;
@@ -60,6 +61,9 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
         await store.close();
       }),
     };
+  }
+  if (settings.redisClusterNodes.length === 0) {
+    await checkRedisAtStart(settings.redisUrl);
   }
   const ingestRedis = createRedisClient(settings, { lazyConnect: true, maxRetriesPerRequest: null });
   const rankerRedis = createRedisClient(settings, {

@@ -36,6 +36,12 @@ export function redisUrlProblem(text: string): string | undefined {
   return undefined;
 }
 
+/** Returns the database number of a REDIS_URL that redisUrlProblem accepts: its path, or 0 without one. */
+export function redisUrlDatabase(text: string): number {
+  const database = parseRedisUrl(text)?.pathname.slice(1) ?? '';
+  return database === '' ? 0 : Number(database);
+}
+
 /** Parses `text` as a URL of the redis: or rediss: scheme with a host, the forms ioredis connects to over TCP. */
 function parseRedisUrl(text: string): URL | undefined {
   let url: URL;
