@@ -54,7 +54,7 @@ export const processConfigSchema = z.object({
         context.addIssue({ code: z.ZodIssueCode.custom, message: problem });
       }
     })
-    .describe('Redis URL such as redis://127.0.0.1:6379/0, with the database number (0 when left out) as the path; `?db=` is rejected. Empty, with REDIS_CLUSTER_NODES empty too, runs the in-memory store.'),
+    .describe('Redis URL such as redis://127.0.0.1:6379/0, with the database number (0 when left out) as the path; `?db=` is rejected. Redis must be reachable at start. Empty, with REDIS_CLUSTER_NODES empty too, runs the in-memory store.'),
   redisClusterNodes: z
     .string()
     .default('')
