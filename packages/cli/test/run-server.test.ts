@@ -125,6 +125,20 @@ describe('nexttap serve with an unusable Redis', () => {
     return output.split('\n').filter((line) => line !== '' && !line.startsWith('{'));
   }
 
+  it('exits with code 2 for a database that is not a number', async () => {
+    const url = `${redis.url}/abc`;
+    const serve = startServe({ REDIS_URL: url });
+    expect(await serve.exited).toBe(2);
+
+    const output = serve.output();
+    expect(plainLines(output)).toEqual([
+      'nexttap: invalid configuration:',
+      `  REDIS_URL="${url}": has the database "abc" in its path, which is not a whole number; ` +
+        'write the database number in plain digits, such as redis://127.0.0.1:6379/0, or leave the path out for database 0',
+    ]);
+    expect(logLines(output)).toEqual([]);
+  });
+
   it('names the database that the server rejects', async () => {
     const url = `${redis.url}/99`;
     const serve = startServe({ REDIS_URL: url });
