@@ -12,3 +12,8 @@ export class ConfigError extends Error {
 export class ImportInputError extends Error {
   override readonly name = 'ImportInputError';
 }
+
+/** A Redis that the server cannot use at start; the message names REDIS_URL, what failed and the fix. The exit code is 1. */
+export class RedisStartError extends Error {
+  override readonly name = 'RedisStartError';
+}

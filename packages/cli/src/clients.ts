@@ -4,6 +4,7 @@ import { MemoryFeatureStore, RedisClusterFeatureStore, RedisFeatureStore, type F
 import { InProcessSessionChanges, RedisSessionChanges, sessionChangesChannel, type SessionChangeNotices } from '@nexttap/ranker';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { ServerConfig } from './process-config';
+import { checkRedisAtStart } from './redis-start-check';
 
 /** Partitions of each in-process topic; more would only add interleaving within one process. */
 const IN_PROCESS_PARTITIONS = 1;
@@ -61,6 +62,9 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
       }),
     };
   }
+  if (settings.redisClusterNodes.length === 0) {
+    await checkRedisAtStart(settings.redisUrl);
+  }
   const ingestRedis = createRedisClient(settings, { lazyConnect: true, maxRetriesPerRequest: null });
   const rankerRedis = createRedisClient(settings, {
     lazyConnect: true,
@@ -81,6 +85,9 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
   }
   for (const [role, client] of connections) {
     logConnectionErrors(client, role, logger);
+    if (client instanceof Redis) {
+      reconnectWhenSelectFails(client);
+    }
   }
   await Promise.all(connections.map(([, client]) => client.connect()));
   const sessionChanges = new RedisSessionChanges(publisherRedis, subscriberRedis, sessionChangesChannel(settings.redisKeyPrefix), logger);
@@ -115,6 +122,21 @@ function createRedisStore(client: Redis | Cluster, keyPrefix: string): FeatureSt
 function once(action: () => Promise<void>): () => Promise<void> {
   let running: Promise<void> | undefined;
   return () => (running ??= action());
+}
+
+/**
+ * Closes and reopens the connection of `client` when Redis rejects the SELECT that ioredis sends
+ * on each connect, as after a restart with fewer databases. ioredis 5.11 only emits that error and
+ * then sends commands to database 0. The SELECT reply comes before the ready check's reply, so the
+ * close comes first and the connection sends no command to database 0. The client then retries
+ * with its reconnect backoff until the server accepts the database.
+ */
+export function reconnectWhenSelectFails(client: Redis): void {
+  client.on('error', (error: Error & { command?: { name?: string } }) => {
+    if (error.command?.name === 'select') {
+      client.disconnect(true);
+    }
+  });
 }
 
 /**

@@ -5,6 +5,7 @@ import { brokerAddressProblem } from '@nexttap/bus';
 import { numberSettingSchema } from '@nexttap/http';
 import { z } from 'zod';
 import { ConfigError } from './cli-errors';
+import { redisUrlProblem } from './redis-url';
 
 export { ConfigError } from './cli-errors';
 
@@ -47,10 +48,13 @@ export const processConfigSchema = z.object({
   kafkaMaxBatchRecords: numberSettingSchema({ min: 1, max: 100_000, default: 100 })
     .describe('Max records of one partition that ingest applies in one batch. Records that arrive while a batch of their partition is applied go into the next batch, up to this count. Fetching a partition pauses while this many of its records wait.'),
   redisUrl: z.string().default('')
-    .refine((text) => text === '' || isRedisUrl(text), {
-      message: 'is not a Redis URL; write it as redis://[:password@]host:port[/db] or rediss:// for TLS',
+    .superRefine((text, context) => {
+      const problem = text === '' ? undefined : redisUrlProblem(text);
+      if (problem !== undefined) {
+        context.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+      }
     })
-    .describe('Redis URL such as redis://127.0.0.1:6379/0; empty, with REDIS_CLUSTER_NODES empty too, runs the in-memory store.'),
+    .describe('Redis URL such as redis://127.0.0.1:6379/0, with the database number (0 when left out) as the path; `?db=` is rejected. Redis must be reachable at start. Empty, with REDIS_CLUSTER_NODES empty too, runs the in-memory store.'),
   redisClusterNodes: z
     .string()
     .default('')
@@ -271,16 +275,6 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
-}
-
-/** Tells whether `text` parses as a URL of the redis: or rediss: scheme with a host, the forms ioredis connects to over TCP. */
-function isRedisUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
-  } catch {
-    return false;
-  }
 }
 
 /** Variables whose whole value is a secret, so a configuration error never prints it. */

@@ -1,4 +1,5 @@
 import { createLogger } from '@nexttap/observability';
+import { RedisStartError } from './cli-errors';
 import { ConfigError, parseServerConfig, type ServerConfig } from './process-config';
 import { startServer, type Role, type ShutdownOutcome } from './server';
 
@@ -63,12 +64,15 @@ export async function runServer(role: Role, environment: NodeJS.ProcessEnv = pro
 }
 
 /**
- * Names the setting to change when the model or the seed dataset could not be read, or returns
- * undefined for other failures.
+ * Names the setting to change when Redis could not be used at start or the model or the seed
+ * dataset could not be read, or returns undefined for other failures.
  */
 export function settingFailureHint(error: unknown, config: ServerConfig): string | undefined {
   if (!(error instanceof Error)) {
     return undefined;
+  }
+  if (error instanceof RedisStartError) {
+    return error.message;
   }
   if (error.name === 'ModelValidationError') {
     return `MODEL_DIR=${config.ranker.modelDir} is not a usable model folder: ${error.message}. Set MODEL_DIR to a folder such as models/movielens-mlp/1`;

@@ -169,6 +169,31 @@ describe('parseServerConfig', () => {
     expect(() => parseServerConfig({ REDIS_URL: 'notaurl://x' })).toThrow(/REDIS_URL="notaurl:\/\/x": is not a Redis URL; write it as redis:\/\//);
   });
 
+  it.each([
+    ['redis://127.0.0.1:6390/abc', 'has the database "abc" in its path, which is not a whole number; write the database number in plain digits'],
+    ['redis://127.0.0.1:6390/-1', 'has the database "-1" in its path, which is not a whole number'],
+    ['redis://127.0.0.1:6390/2abc', 'has the database "2abc" in its path, which is not a whole number'],
+    ['redis://127.0.0.1:6390/01', 'has the database "01" in its path, which is not a whole number'],
+    ['redis://127.0.0.1:6390/1/2', 'has the database "1/2" in its path, which is not a whole number'],
+    ['redis://127.0.0.1:6390/2147483647', 'has the database 2147483647, above the maximum 2147483646'],
+    ['redis://127.0.0.1:6390/0?db=5', 'sets the database with ?db=; put the database number in the path instead'],
+    ['redis://127.0.0.1:6390?db=5', 'sets the database with ?db=; put the database number in the path instead'],
+  ])('rejects the REDIS_URL database in %s', (url, message) => {
+    expect(configErrorOf({ REDIS_URL: url })).toContain(`REDIS_URL=${JSON.stringify(url)}: ${message}`);
+  });
+
+  it('accepts a REDIS_URL with or without a database', () => {
+    expect(parseServerConfig({ REDIS_URL: 'redis://127.0.0.1:6390' }).process.redisUrl).toBe('redis://127.0.0.1:6390');
+    expect(parseServerConfig({ REDIS_URL: 'redis://127.0.0.1:6390/' }).process.redisUrl).toBe('redis://127.0.0.1:6390/');
+    expect(parseServerConfig({ REDIS_URL: 'redis://127.0.0.1:6390/2147483646' }).process.redisUrl).toBe('redis://127.0.0.1:6390/2147483646');
+  });
+
+  it('rejects a blank REDIS_URL as blank', () => {
+    expect(configErrorOf({ REDIS_URL: '  ' })).toBe(
+      'invalid configuration:\n  REDIS_URL="  ": is blank; write a Redis URL such as redis://127.0.0.1:6379/0, or leave REDIS_URL empty for the in-memory store',
+    );
+  });
+
   it('hides the password of a malformed REDIS_URL', () => {
     const message = (() => {
       try {

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { startRedisServer, type RedisServer } from '@nexttap/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_SHUTDOWN_INCOMPLETE, parseServerConfig, settingFailureHint, startFailureHint } from '../src/index';
 
 const REPOSITORY_ROOT = new URL('../../..', import.meta.url).pathname;
@@ -104,6 +106,85 @@ describe('nexttap serve configuration', () => {
     expect(output).toContain('KAFKA_BROKERS="nohostport,127.0.0.1:99999": broker "127.0.0.1:99999" has port 99999');
     expect(output).toContain('TOPIC_PREFIX="bad topic!": contains " ", "!"');
     expect(output).not.toContain('server start failed');
+  });
+});
+
+describe('nexttap serve with an unusable Redis', () => {
+  let redis: RedisServer;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  /** Returns the lines of `output` that the process wrote as plain text, not as JSON log lines. */
+  function plainLines(output: string): string[] {
+    return output.split('\n').filter((line) => line !== '' && !line.startsWith('{'));
+  }
+
+  it('exits with code 2 for a database that is not a number', async () => {
+    const url = `${redis.url}/abc`;
+    const serve = startServe({ REDIS_URL: url });
+    expect(await serve.exited).toBe(2);
+
+    const output = serve.output();
+    expect(plainLines(output)).toEqual([
+      'nexttap: invalid configuration:',
+      `  REDIS_URL="${url}": has the database "abc" in its path, which is not a whole number; ` +
+        'write the database number in plain digits, such as redis://127.0.0.1:6379/0, or leave the path out for database 0',
+    ]);
+    expect(logLines(output)).toEqual([]);
+  });
+
+  it('names the database that the server rejects', async () => {
+    const url = `${redis.url}/99`;
+    const serve = startServe({ REDIS_URL: url });
+    expect(await serve.exited).toBe(1);
+
+    const output = serve.output();
+    expect(plainLines(output)).toEqual([
+      `nexttap: REDIS_URL=${url}: Redis rejected database 99 (ERR DB index is out of range) because the server has 16 databases, 0 to 15; ` +
+        'set REDIS_URL to one of them, or raise the databases setting of the server (redis.conf) and restart it',
+    ]);
+    const messages = logLines(output).map((line) => line.msg);
+    expect(messages).toContain('server start failed');
+    expect(messages).not.toContain('server starting');
+    expect(messages).not.toContain('redis connection restored');
+    const client = new Redis(redis.url);
+    try {
+      expect(await client.dbsize()).toBe(0);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('names a wrong password without showing it', async () => {
+    const serve = startServe({ REDIS_URL: `redis://nobody:hunter2@127.0.0.1:${redis.port}/0` });
+    expect(await serve.exited).toBe(1);
+
+    const output = serve.output();
+    expect(plainLines(output)).toEqual([
+      `nexttap: REDIS_URL=redis://nobody:[redacted]@127.0.0.1:${redis.port}/0: authentication failed at 127.0.0.1:${redis.port} ` +
+        '(WRONGPASS invalid username-password pair or user is disabled.); ' +
+        'put a user and password that the server accepts in REDIS_URL, as redis://user:password@host:port/db, or redis://:password@host:port/db for the default user',
+    ]);
+    expect(output).not.toContain('hunter2');
+  });
+
+  it('names a Redis that refuses connections', async () => {
+    const stopped = await startRedisServer();
+    await stopped.stop();
+    const url = `redis://127.0.0.1:${stopped.port}/0`;
+    const serve = startServe({ REDIS_URL: url });
+    expect(await serve.exited).toBe(1);
+
+    expect(plainLines(serve.output())).toEqual([
+      `nexttap: REDIS_URL=${url}: connection refused at 127.0.0.1:${stopped.port}; start Redis there, ` +
+        'or set REDIS_URL to a Redis that accepts connections. Redis must be reachable when the server starts',
+    ]);
   });
 });
 
