@@ -28,7 +28,7 @@ export const rankerConfigSchema = z.object({
   poolDepth: numberSettingSchema({ min: 10, max: 5_000, default: 200 })
     .describe('Members read from each candidate pool.'),
   maxCandidates: numberSettingSchema({ min: 1, max: 5_000, default: 400 })
-    .describe('Cap on merged candidates per feed request.'),
+    .describe('Cap on the candidates the ranker generates for a feed request without `candidates`; a request that sends its own is limited to 1,000 of them instead.'),
   // 512 KiB: a feed body at every documented maximum (two 128-character ids, 1,000 candidates and
   // 1,000 excluded ids of 128 characters, a 256-character cursor) takes about 263,000 bytes as
   // compact JSON, and more when indented.
