@@ -85,19 +85,21 @@ export function installJsonBodyParser(instance: FastifyInstance): void {
   const parse = createJsonBodyParser(instance);
   instance.removeContentTypeParser('application/json');
   instance.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, bytes, done) => {
-    // A compressed body is not UTF-8 text, so its content coding is named first.
-    const encodingError = contentEncodingError(request);
-    if (encodingError !== undefined) {
-      done(encodingError);
-      return;
-    }
-    const text = decodeUtf8Body(bytes as Buffer);
-    if (text instanceof InvalidUtf8BodyError) {
+    const text = jsonBodyText(request, bytes as Buffer);
+    if (text instanceof Error) {
       done(text);
       return;
     }
     parse(request, text, done);
   });
+}
+
+/**
+ * Returns the text of a JSON body read as bytes, or the error that rejects it: a content coding
+ * first, because a compressed body is not UTF-8 text, then invalid UTF-8.
+ */
+export function jsonBodyText(request: FastifyRequest, bytes: Buffer): string | UnsupportedContentEncodingError | InvalidUtf8BodyError {
+  return contentEncodingError(request) ?? decodeUtf8Body(bytes);
 }
 
 function isInvalidJsonError(error: Error): boolean {

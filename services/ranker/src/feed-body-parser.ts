@@ -1,5 +1,5 @@
 import { MAX_ID_LENGTH } from '@nexttap/events';
-import { contentEncodingError, createJsonBodyParser, decodeUtf8Body, InvalidUtf8BodyError } from '@nexttap/http';
+import { createJsonBodyParser, jsonBodyText } from '@nexttap/http';
 import type { FastifyInstance } from 'fastify';
 import { MAX_CURSOR_LENGTH, MAX_FEED_LIMIT, MAX_REQUEST_CANDIDATES } from './feed-request';
 
@@ -227,13 +227,8 @@ export function installFeedBodyParser(scope: FastifyInstance): void {
   const parseJson = createJsonBodyParser(scope);
   scope.removeContentTypeParser('application/json');
   scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, bytes, done) => {
-    const encodingError = contentEncodingError(request);
-    if (encodingError !== undefined) {
-      done(encodingError);
-      return;
-    }
-    const text = decodeUtf8Body(bytes as Buffer);
-    if (text instanceof InvalidUtf8BodyError) {
+    const text = jsonBodyText(request, bytes as Buffer);
+    if (text instanceof Error) {
       done(text);
       return;
     }

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
@@ -89,12 +89,7 @@ async function checkZeroPadding(file: string, label: string, gunzip: Gunzip): Pr
 
 /** Returns the offset of the first byte from `start` on that is not zero, or undefined when there is none. */
 async function findNonZeroByte(file: string, label: string, start: number): Promise<number | undefined> {
-  let handle;
-  try {
-    handle = await open(file, 'r');
-  } catch (error) {
-    throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `${label} file ${file} could not be opened: ${describeError(error)}`, { cause: error });
-  }
+  const handle = await openInput(file, label);
   try {
     const chunk = Buffer.alloc(TAIL_CHUNK_BYTES);
     for (let position = start; ; ) {
@@ -115,13 +110,17 @@ async function findNonZeroByte(file: string, label: string, start: number): Prom
   }
 }
 
-async function startsWithGzipMagic(file: string, label: string): Promise<boolean> {
-  let handle;
+/** Opens an input file for reading; a failure is a ReplayError that names the file. */
+async function openInput(file: string, label: string): Promise<FileHandle> {
   try {
-    handle = await open(file, 'r');
+    return await open(file, 'r');
   } catch (error) {
     throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `${label} file ${file} could not be opened: ${describeError(error)}`, { cause: error });
   }
+}
+
+async function startsWithGzipMagic(file: string, label: string): Promise<boolean> {
+  const handle = await openInput(file, label);
   try {
     const head = Buffer.alloc(2);
     const { bytesRead } = await handle.read(head, 0, 2, 0);
