@@ -1,23 +1,35 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
+import { keys } from '@nexttap/features';
+import { startRedisServer, uniqueName, type RedisServer } from '@nexttap/testkit';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EXIT_SHUTDOWN_INCOMPLETE, parseServerConfig, settingFailureHint, startFailureHint } from '../src/index';
 
 const REPOSITORY_ROOT = new URL('../../..', import.meta.url).pathname;
+/** How long the private Redis pauses every command, in ms. The test sends its signals within it. */
+const REDIS_PAUSE_MS = 3_000;
 
 interface ServeProcess {
   child: ChildProcessWithoutNullStreams;
   output(): string;
-  exited: Promise<number | null>;
+  /** The exit code, or the name of the signal that ended the process. */
+  exited: Promise<number | NodeJS.Signals | null>;
 }
 
 let running: ServeProcess | undefined;
 let socket: Socket | undefined;
+let redis: RedisServer | undefined;
+let redisClient: Redis | undefined;
 
-afterEach(() => {
+afterEach(async () => {
   socket?.destroy();
   running?.child.kill('SIGKILL');
   running = undefined;
+  redisClient?.disconnect();
+  redisClient = undefined;
+  await redis?.stop();
+  redis = undefined;
 });
 
 /** Starts `nexttap serve --role ingest` on the embedded defaults with `environment` added. */
@@ -29,7 +41,7 @@ function startServe(environment: Record<string, string>): ServeProcess {
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
   running = { child, output: () => output, exited };
   return running;
 }
@@ -91,6 +103,43 @@ describe('nexttap serve shutdown', () => {
     const exiting = lines.find((line) => line.msg === 'process exiting after an incomplete shutdown');
     expect(exiting?.exitCode).toBe(EXIT_SHUTDOWN_INCOMPLETE);
     expect(exiting?.outcome).toBe('timed-out');
+  });
+});
+
+describe('nexttap serve repeated signals', () => {
+  it('finishes the drain after a second signal', async () => {
+    redis = await startRedisServer();
+    redisClient = new Redis(redis.url);
+    const serve = startServe({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'signals:', SHUTDOWN_TIMEOUT_MS: '10000' });
+    const url = await waitForUrl(serve);
+
+    // Every Redis command waits for the pause, so the consumer is still applying the event when
+    // the signals arrive, as with a slow or stalled Redis.
+    await redisClient.call('CLIENT', 'PAUSE', String(REDIS_PAUSE_MS), 'ALL');
+    const sessionId = uniqueName('session');
+    const eventId = uniqueName('event');
+    const response = await fetch(new URL('/v1/events', url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ events: [{ eventId, type: 'tap', ts: Date.now() - 1_000, sessionId, itemId: 'item-1' }] }),
+    });
+    expect(response.status).toBe(202);
+
+    // The pair that one Ctrl-C under `npm start` delivers, then a SIGTERM from a supervisor.
+    serve.child.kill('SIGINT');
+    await expect.poll(() => logLines(serve.output()).some((line) => line.msg === 'server draining')).toBe(true);
+    serve.child.kill('SIGINT');
+    serve.child.kill('SIGTERM');
+
+    expect(await serve.exited).toBe(0);
+    const lines = logLines(serve.output());
+    const ignored = lines.filter((line) => line.msg === 'shutdown already in progress; signal ignored');
+    expect(ignored.map((line) => line.signal)).toEqual(['SIGINT', 'SIGTERM']);
+    expect(ignored[0]?.remainingMs).toBeGreaterThan(0);
+    expect(ignored[0]?.remainingMs).toBeLessThanOrEqual(10_000);
+    expect(lines.filter((line) => line.msg === 'shutdown requested')).toHaveLength(1);
+    expect(lines.find((line) => line.msg === 'consumer drained')?.drainedRecords).toBe(1);
+    expect(await redisClient.exists(`signals:${keys.dedup(sessionId, eventId)}`)).toBe(1);
   });
 });
 
