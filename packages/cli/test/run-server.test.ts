@@ -19,11 +19,15 @@ interface ServeProcess {
 
 let running: ServeProcess | undefined;
 let socket: Socket | undefined;
+const connections: RawConnection[] = [];
 let redis: RedisServer | undefined;
 let redisClient: Redis | undefined;
 
 afterEach(async () => {
   socket?.destroy();
+  for (const connection of connections.splice(0)) {
+    connection.socket.destroy();
+  }
   running?.child.kill('SIGKILL');
   running = undefined;
   redisClient?.disconnect();
@@ -80,6 +84,25 @@ async function openStalledRequest(url: URL): Promise<Socket> {
   return connection;
 }
 
+interface RawConnection {
+  socket: Socket;
+  received(): string;
+  closed(): boolean;
+}
+
+/** Opens a TCP connection to `url` that keeps what it receives, without speaking HTTP itself. */
+function openConnection(url: URL): RawConnection {
+  const connection = connect(Number(url.port), url.hostname);
+  let received = '';
+  let closed = false;
+  connection.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+  connection.on('close', () => (closed = true));
+  connection.on('error', () => undefined);
+  const raw = { socket: connection, received: () => received, closed: () => closed };
+  connections.push(raw);
+  return raw;
+}
+
 describe('nexttap serve shutdown', () => {
   it('exits with code 0 after a complete shutdown', async () => {
     const serve = startServe({});
@@ -103,6 +126,44 @@ describe('nexttap serve shutdown', () => {
     const exiting = lines.find((line) => line.msg === 'process exiting after an incomplete shutdown');
     expect(exiting?.exitCode).toBe(EXIT_SHUTDOWN_INCOMPLETE);
     expect(exiting?.outcome).toBe('timed-out');
+  });
+});
+
+describe('nexttap serve connections at shutdown', () => {
+  it('closes idle ones and rejects late requests', async () => {
+    const serve = startServe({ SHUTDOWN_TIMEOUT_MS: '10000' });
+    const url = await waitForUrl(serve);
+    // The request in flight keeps the server draining while the other connections are checked.
+    socket = await openStalledRequest(url);
+    let inFlightReply = '';
+    socket.on('data', (chunk: string) => (inFlightReply += chunk));
+    const partial = openConnection(url);
+    partial.socket.write('GET /v1/openapi.json HTTP/1.1\r\nHost: localhost\r\n');
+    // The server accepts connections in the order they arrive, so once the later one has its reply
+    // the partial one is accepted too. A connection still in the listen backlog is reset by close().
+    const idle = openConnection(url);
+    idle.socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await expect.poll(() => idle.received()).toMatch(/^HTTP\/1\.1 200 /);
+    const idleReplies = idle.received();
+
+    serve.child.kill('SIGTERM');
+    await expect.poll(() => logLines(serve.output()).some((line) => line.msg === 'server draining')).toBe(true);
+
+    await expect.poll(() => idle.closed()).toBe(true);
+    expect(idle.received()).toBe(idleReplies);
+
+    partial.socket.write('\r\n');
+    await expect.poll(() => partial.closed()).toBe(true);
+    expect(partial.received()).toMatch(/^HTTP\/1\.1 503 /);
+    expect(partial.received()).toMatch(/\r\nretry-after: 1\r\n/i);
+    expect(partial.received()).toMatch(/\r\nconnection: close\r\n/i);
+    expect(partial.received()).toContain('HTTP_ERR_SHUTTING_DOWN');
+
+    // The rest of the stalled body: 1,000 bytes in all, a batch without events.
+    socket.write(']}'.padEnd(1000 - '{"events": ['.length, ' '));
+    await expect.poll(() => inFlightReply).toMatch(/^HTTP\/1\.1 400 /);
+    expect(inFlightReply).toMatch(/\r\nconnection: close\r\n/i);
+    expect(await serve.exited).toBe(0);
   });
 });
 
