@@ -14,8 +14,8 @@ const EXIT_CODES: Record<ShutdownOutcome, number> = { stopped: 0, 'timed-out': E
 
 /**
  * Runs a server role as a process: parses the environment once, starts, and shuts down in order on
- * SIGTERM or SIGINT. Exits non-zero when the configuration is invalid, the start fails, or the
- * shutdown times out or fails.
+ * SIGTERM or SIGINT. A further SIGTERM or SIGINT during the shutdown is logged and ignored. Exits
+ * non-zero when the configuration is invalid, the start fails, or the shutdown times out or fails.
  */
 export async function runServer(role: Role, environment: NodeJS.ProcessEnv = process.env): Promise<void> {
   let config;
@@ -41,7 +41,18 @@ export async function runServer(role: Role, environment: NodeJS.ProcessEnv = pro
     process.exit(1);
   }
   const running = server;
+  const shutdownTimeoutMs = config.process.shutdownTimeoutMs;
+  let shutdownStartedAt: number | undefined;
   const stop = (signal: NodeJS.Signals) => {
+    // A second signal must not end the drain, because the in-process bus would lose every
+    // acknowledged event not yet applied. One Ctrl-C under `npm start` reaches node twice, from the
+    // terminal and from npm. SHUTDOWN_TIMEOUT_MS bounds the drain, and SIGQUIT or SIGKILL still stop at once.
+    if (shutdownStartedAt !== undefined) {
+      const remainingMs = Math.max(0, shutdownTimeoutMs - (Date.now() - shutdownStartedAt));
+      logger.warn({ signal, remainingMs }, 'shutdown already in progress; signal ignored');
+      return;
+    }
+    shutdownStartedAt = Date.now();
     logger.info({ signal }, 'shutdown requested');
     running.close().then(
       (outcome) => {
@@ -59,8 +70,9 @@ export async function runServer(role: Role, environment: NodeJS.ProcessEnv = pro
       },
     );
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // `on`, not `once`, because with no listener left Node's default action ends the process mid-drain.
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }
 
 /**

@@ -1,25 +1,39 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { startRedisServer, type RedisServer } from '@nexttap/testkit';
+import { keys } from '@nexttap/features';
+import { startRedisServer, uniqueName, type RedisServer } from '@nexttap/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT_SHUTDOWN_INCOMPLETE, parseServerConfig, settingFailureHint, startFailureHint } from '../src/index';
 
 const REPOSITORY_ROOT = new URL('../../..', import.meta.url).pathname;
+/** How long the private Redis pauses every command, in ms. The test sends its signals within it. */
+const REDIS_PAUSE_MS = 3_000;
 
 interface ServeProcess {
   child: ChildProcessWithoutNullStreams;
   output(): string;
-  exited: Promise<number | null>;
+  /** The exit code, or the name of the signal that ended the process. */
+  exited: Promise<number | NodeJS.Signals | null>;
 }
 
 let running: ServeProcess | undefined;
 let socket: Socket | undefined;
+const connections: RawConnection[] = [];
+let redis: RedisServer | undefined;
+let redisClient: Redis | undefined;
 
-afterEach(() => {
+afterEach(async () => {
   socket?.destroy();
+  for (const connection of connections.splice(0)) {
+    connection.socket.destroy();
+  }
   running?.child.kill('SIGKILL');
   running = undefined;
+  redisClient?.disconnect();
+  redisClient = undefined;
+  await redis?.stop();
+  redis = undefined;
 });
 
 /** Starts `nexttap serve --role ingest` on the embedded defaults with `environment` added. */
@@ -31,7 +45,7 @@ function startServe(environment: Record<string, string>): ServeProcess {
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | NodeJS.Signals | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
   running = { child, output: () => output, exited };
   return running;
 }
@@ -70,6 +84,25 @@ async function openStalledRequest(url: URL): Promise<Socket> {
   return connection;
 }
 
+interface RawConnection {
+  socket: Socket;
+  received(): string;
+  closed(): boolean;
+}
+
+/** Opens a TCP connection to `url` that keeps what it receives, without speaking HTTP itself. */
+function openConnection(url: URL): RawConnection {
+  const connection = connect(Number(url.port), url.hostname);
+  let received = '';
+  let closed = false;
+  connection.setEncoding('utf8').on('data', (chunk: string) => (received += chunk));
+  connection.on('close', () => (closed = true));
+  connection.on('error', () => undefined);
+  const raw = { socket: connection, received: () => received, closed: () => closed };
+  connections.push(raw);
+  return raw;
+}
+
 describe('nexttap serve shutdown', () => {
   it('exits with code 0 after a complete shutdown', async () => {
     const serve = startServe({});
@@ -93,6 +126,82 @@ describe('nexttap serve shutdown', () => {
     const exiting = lines.find((line) => line.msg === 'process exiting after an incomplete shutdown');
     expect(exiting?.exitCode).toBe(EXIT_SHUTDOWN_INCOMPLETE);
     expect(exiting?.outcome).toBe('timed-out');
+  });
+});
+
+describe('nexttap serve connections at shutdown', () => {
+  it('closes idle ones and rejects late requests', async () => {
+    const serve = startServe({ SHUTDOWN_TIMEOUT_MS: '10000' });
+    const url = await waitForUrl(serve);
+    // The request in flight keeps the server draining while the other connections are checked.
+    socket = await openStalledRequest(url);
+    let inFlightReply = '';
+    socket.on('data', (chunk: string) => (inFlightReply += chunk));
+    const partial = openConnection(url);
+    partial.socket.write('GET /v1/openapi.json HTTP/1.1\r\nHost: localhost\r\n');
+    // The server accepts connections in the order they arrive, so once the later one has its reply
+    // the partial one is accepted too. A connection still in the listen backlog is reset by close().
+    const idle = openConnection(url);
+    idle.socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await expect.poll(() => idle.received()).toMatch(/^HTTP\/1\.1 200 /);
+    const idleReplies = idle.received();
+
+    serve.child.kill('SIGTERM');
+    await expect.poll(() => logLines(serve.output()).some((line) => line.msg === 'server draining')).toBe(true);
+
+    await expect.poll(() => idle.closed()).toBe(true);
+    expect(idle.received()).toBe(idleReplies);
+
+    partial.socket.write('\r\n');
+    await expect.poll(() => partial.closed()).toBe(true);
+    expect(partial.received()).toMatch(/^HTTP\/1\.1 503 /);
+    expect(partial.received()).toMatch(/\r\nretry-after: 1\r\n/i);
+    expect(partial.received()).toMatch(/\r\nconnection: close\r\n/i);
+    expect(partial.received()).toContain('HTTP_ERR_SHUTTING_DOWN');
+
+    // The rest of the stalled body: 1,000 bytes in all, a batch without events.
+    socket.write(']}'.padEnd(1000 - '{"events": ['.length, ' '));
+    await expect.poll(() => inFlightReply).toMatch(/^HTTP\/1\.1 400 /);
+    expect(inFlightReply).toMatch(/\r\nconnection: close\r\n/i);
+    expect(await serve.exited).toBe(0);
+  });
+});
+
+describe('nexttap serve repeated signals', () => {
+  it('finishes the drain after a second signal', async () => {
+    redis = await startRedisServer();
+    redisClient = new Redis(redis.url);
+    const serve = startServe({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'signals:', SHUTDOWN_TIMEOUT_MS: '10000' });
+    const url = await waitForUrl(serve);
+
+    // Every Redis command waits for the pause, so the consumer is still applying the event when
+    // the signals arrive, as with a slow or stalled Redis.
+    await redisClient.call('CLIENT', 'PAUSE', String(REDIS_PAUSE_MS), 'ALL');
+    const sessionId = uniqueName('session');
+    const eventId = uniqueName('event');
+    const response = await fetch(new URL('/v1/events', url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ events: [{ eventId, type: 'tap', ts: Date.now() - 1_000, sessionId, itemId: 'item-1' }] }),
+    });
+    expect(response.status).toBe(202);
+
+    // The pair that one Ctrl-C under `npm start` delivers, then a SIGTERM from a supervisor.
+    serve.child.kill('SIGINT');
+    await expect.poll(() => logLines(serve.output()).some((line) => line.msg === 'server draining')).toBe(true);
+    serve.child.kill('SIGINT');
+    serve.child.kill('SIGTERM');
+
+    expect(await serve.exited).toBe(0);
+    const lines = logLines(serve.output());
+    const ignored = lines.filter((line) => line.msg === 'shutdown already in progress; signal ignored');
+    // Node may run the handlers of two pending signals in either order.
+    expect(ignored.map((line) => line.signal).sort()).toEqual(['SIGINT', 'SIGTERM']);
+    expect(ignored[0]?.remainingMs).toBeGreaterThan(0);
+    expect(ignored[0]?.remainingMs).toBeLessThanOrEqual(10_000);
+    expect(lines.filter((line) => line.msg === 'shutdown requested')).toHaveLength(1);
+    expect(lines.find((line) => line.msg === 'consumer drained')?.drainedRecords).toBe(1);
+    expect(await redisClient.exists(`signals:${keys.dedup(sessionId, eventId)}`)).toBe(1);
   });
 });
 

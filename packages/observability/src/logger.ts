@@ -26,8 +26,11 @@ export function createLogger(settings: LoggerSettings, destination?: Destination
     serializers: { err: serializeError },
     timestamp: stdTimeFunctions.isoTime,
   };
-  // The same asynchronous stdout stream pino builds by default; it flushes when the process exits.
-  const target = destination ?? fileDestination({ dest: process.stdout.fd, sync: false });
+  // Synchronous, so that every line is written, in order, before process.exit(). pino's
+  // asynchronous stream (pino 9.14, sonic-boom 4.2) flushes its buffer at exit but skips the chunk
+  // that an fs.write still has in flight, so that chunk landed after the later lines or was lost.
+  // A reader that stops reading stdout therefore stalls the process instead of growing a buffer.
+  const target = destination ?? fileDestination({ dest: process.stdout.fd, sync: true });
   return pino(options, redactingDestination(target));
 }
 

@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger, redactSecretsInText } from '../src/index';
 
+const REPOSITORY_ROOT = new URL('../../..', import.meta.url).pathname;
 const PASSWORD = 'pw-9f2c71d4';
 const TOKEN = 'token-4be6a0c8';
 
@@ -88,5 +90,46 @@ describe('redactSecretsInText', () => {
     ['mail ops@example.com', 'mail ops@example.com'],
   ])('rewrites %s', (input, expected) => {
     expect(redactSecretsInText(input)).toBe(expected);
+  });
+});
+
+/**
+ * Logs three lines to stdout in a child process while the only thread of libuv's pool
+ * (UV_THREADPOOL_SIZE=1) runs a pbkdf2 of 10^6 iterations, then calls process.exit(). An
+ * asynchronous destination queues its fs.write behind the pbkdf2, so the lines it has in flight at
+ * the exit are written after the others or not at all.
+ */
+const EXIT_SCRIPT = `
+import { pbkdf2 } from 'node:crypto';
+import { register } from 'tsx/esm/api';
+register();
+const { createLogger } = await import('@nexttap/observability');
+pbkdf2('password', 'salt', 1000000, 32, 'sha256', () => {});
+const logger = createLogger({ level: 'info', service: 'exit-test' });
+for (const sequence of [1, 2, 3]) {
+  logger.info({ sequence }, 'line before exit');
+}
+process.exit(0);
+`;
+
+describe('createLogger stdout', () => {
+  it('writes every line before process.exit', async () => {
+    const child = spawn(process.execPath, ['--input-type=module', '--eval', EXIT_SCRIPT], {
+      cwd: REPOSITORY_ROOT,
+      env: { ...process.env, UV_THREADPOOL_SIZE: '1' },
+    });
+    let output = '';
+    let errors = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (errors += chunk));
+    const exitCode = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+
+    expect(errors).toBe('');
+    expect(exitCode).toBe(0);
+    const sequences = output
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { sequence: number }).sequence);
+    expect(sequences).toEqual([1, 2, 3]);
   });
 });
