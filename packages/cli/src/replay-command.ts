@@ -92,12 +92,13 @@ export async function runReplayCommand(args: readonly string[], io: CommandIo): 
 
 async function replayCommand(values: ReplayFlags, passedFlags: ReadonlySet<string>, io: CommandIo): Promise<void> {
   const options = parseReplayFlags(values);
+  const topicRange = parseTopicRange(values);
   await checkModelsDirectory(values, passedFlags);
   const models = await loadNamedModels(values, io.environment);
   let redis: Awaited<ReturnType<typeof connectRedis>> | undefined;
   const progress = createProgressPrinter(io.stderr);
   try {
-    const input = await readInput(values, io.environment);
+    const input = await readInput(values, topicRange, io);
     if (input.events.length === 0) {
       throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `the input has no valid event to replay${describeRejections(input.rejected)}; check the file or topic`);
     }
@@ -231,7 +232,7 @@ function checkSourceFlags(values: ReplayFlags): void {
   }
 }
 
-async function readInput(values: ReplayFlags, environment: CommandIo['environment']): Promise<ReplayInput> {
+async function readInput(values: ReplayFlags, topicRange: TopicRange, io: CommandIo): Promise<ReplayInput> {
   if (values.dataset !== undefined) {
     if (values.dataset !== 'movielens') {
       throw invalidFlag(`--dataset ${values.dataset} is not a known dataset; the bundled one is movielens`);
@@ -247,17 +248,47 @@ async function readInput(values: ReplayFlags, environment: CommandIo['environmen
   if (values.events !== undefined) {
     return readJsonlInput(values.events, values.catalog ?? []);
   }
-  const brokers = parseBrokers(values['kafka-brokers'], environment.KAFKA_BROKERS);
+  const brokers = parseBrokers(values['kafka-brokers'], io.environment.KAFKA_BROKERS);
   return readKafkaInput({
     brokers,
     topic: values.topic ?? '',
     ...(values['catalog-topic'] === undefined ? {} : { catalogTopic: values['catalog-topic'] }),
-    ...positionFlag(values, 'from'),
-    ...positionFlag(values, 'to'),
+    ...topicRange,
+    onWarning: (message) => io.stderr.write(`nexttap replay: ${message}\n`),
   });
 }
 
-function positionFlag(values: ReplayFlags, end: 'from' | 'to'): { from?: TopicPosition; to?: TopicPosition } {
+/** The range of `--topic` that the position flags select. */
+interface TopicRange {
+  from?: TopicPosition;
+  to?: TopicPosition;
+}
+
+/**
+ * Parses the position flags of `--topic`. Two offsets or two times compare without a broker, so a
+ * range that ends where or before it starts is rejected here, before connecting. An offset and a
+ * time compare only after the broker maps the time to offsets.
+ */
+function parseTopicRange(values: ReplayFlags): TopicRange {
+  const range = { ...parsePosition(values, 'from'), ...parsePosition(values, 'to') };
+  const { from, to } = range;
+  if (from === undefined || to === undefined) {
+    return range;
+  }
+  if ('offset' in from && 'offset' in to && from.offset >= to.offset) {
+    throw invalidFlag(
+      `--from-offset ${from.offset} and --to-offset ${to.offset} select no record, because reading stops before --to-offset; pass a --from-offset below --to-offset`,
+    );
+  }
+  if ('timeMs' in from && 'timeMs' in to && from.timeMs >= to.timeMs) {
+    throw invalidFlag(
+      `--from-time ${values['from-time'] ?? ''} and --to-time ${values['to-time'] ?? ''} select no record, because reading stops before --to-time; pass a --from-time earlier than --to-time`,
+    );
+  }
+  return range;
+}
+
+function parsePosition(values: ReplayFlags, end: 'from' | 'to'): TopicRange {
   const offset = values[`${end}-offset`];
   const time = values[`${end}-time`];
   if (offset !== undefined && time !== undefined) {

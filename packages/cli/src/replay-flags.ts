@@ -26,6 +26,10 @@ source options:
   --to-time TIME               with --topic: the Kafka record timestamp where reading stops
                                (exclusive)
 
+The tests check --from-time and --to-time only for their errors, because the Kafka mock
+they run against cannot look up offsets by timestamp. Check source.partitions in report.json
+for the offsets a time selected.
+
 The default --protocol full ranks candidates from catalog records, so --events needs --catalog
 and --topic needs --catalog-topic.
 

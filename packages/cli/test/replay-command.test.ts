@@ -399,6 +399,12 @@ describe('nexttap replay', () => {
     expect(result.stdout).toContain('  --data-dir DIR               with --dataset: the folder of the MovieLens CSV files');
   });
 
+  it('says in its help that time ranges are untested', async () => {
+    const result = await run(['--help']);
+    expect(result.stdout).toContain('The tests check --from-time and --to-time only for their errors');
+    expect(result.stdout).toContain('Check source.partitions in report.json');
+  });
+
   it('accepts --catalog twice', async () => {
     const out = join(directory, 'two-catalogs');
     const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--catalog', catalogFile, '--no-model', '--out', out]);

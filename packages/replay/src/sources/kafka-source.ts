@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { decodeCatalogItem, decodeInteraction, type CatalogItem, type Interaction } from '@nexttap/events';
-import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { describeError, REPLAY_ERROR_CODES, ReplayError } from '../errors';
+import { checkTopicExists, resolveRanges, type TopicPosition } from './kafka-ranges';
 import { RejectionCounter, REPLAY_VALIDATION, type PartitionRange, type ReplayInput } from './replay-input';
 
-/** A position in a topic: an offset applied to every partition, or a record timestamp in epoch ms. */
-export type TopicPosition = { offset: number } | { timeMs: number };
+export type { TopicPosition } from './kafka-ranges';
 
 export interface KafkaSourceOptions {
   /** Bootstrap brokers as `host:port`. */
@@ -22,6 +22,8 @@ export interface KafkaSourceOptions {
   timeoutMs?: number;
   /** Client id the brokers show. Default `nexttap-replay`. */
   clientId?: string;
+  /** Receives a one-line warning when an offset of `from` or `to` falls outside a partition's offsets and is clamped to them. */
+  onWarning?: (message: string) => void;
 }
 
 const DEFAULT_TIMEOUT_MS = 120_000;
@@ -33,7 +35,8 @@ const DEFAULT_TIMEOUT_MS = 120_000;
  * `ts`: the broker can only look up the former. Invalid records are counted and left out, as
  * ingest would send them to the dead-letter topic.
  *
- * @throws ReplayError `REPLAY_ERR_UNREADABLE_INPUT` naming the topic when it cannot be read in time
+ * @throws ReplayError `REPLAY_ERR_UNREADABLE_INPUT` naming the topic when it does not exist, when
+ * the range selects no record of it, or when it cannot be read in time
  */
 export async function readKafkaInput(options: KafkaSourceOptions): Promise<ReplayInput> {
   // Loaded here rather than with the module, so a replay of files does not load the Kafka client.
@@ -42,8 +45,13 @@ export async function readKafkaInput(options: KafkaSourceOptions): Promise<Repla
   const admin = kafka.admin();
   try {
     await admin.connect();
-    const ranges = await resolveRanges(admin, options.topic, options.from, options.to);
-    const catalogRanges = options.catalogTopic === undefined ? [] : await resolveRanges(admin, options.catalogTopic, undefined, undefined);
+    await checkTopicExists(admin, options.topic, '--topic');
+    if (options.catalogTopic !== undefined) {
+      await checkTopicExists(admin, options.catalogTopic, '--catalog-topic');
+    }
+    const ranges = await resolveRanges(admin, options.topic, { from: options.from, to: options.to, requireRecords: true, onClamp: options.onWarning });
+    // An empty catalog topic is no error here: the command rejects a missing catalog under --protocol full only.
+    const catalogRanges = options.catalogTopic === undefined ? [] : await resolveRanges(admin, options.catalogTopic, { requireRecords: false });
     const wanted = new Map<string, PartitionRange[]>([[options.topic, ranges]]);
     if (options.catalogTopic !== undefined) {
       wanted.set(options.catalogTopic, catalogRanges);
@@ -58,38 +66,6 @@ export async function readKafkaInput(options: KafkaSourceOptions): Promise<Repla
   } finally {
     await admin.disconnect();
   }
-}
-
-/** Resolves the positions to an offset range per partition. */
-async function resolveRanges(admin: Admin, topic: string, from: TopicPosition | undefined, to: TopicPosition | undefined): Promise<PartitionRange[]> {
-  const bounds = await admin.fetchTopicOffsets(topic);
-  const starts = await positionOffsets(admin, topic, from);
-  const ends = await positionOffsets(admin, topic, to);
-  return bounds
-    .map(({ partition, low, high }) => {
-      const lowOffset = BigInt(low);
-      const highOffset = BigInt(high);
-      const start = clamp(starts?.get(partition) ?? lowOffset, lowOffset, highOffset);
-      const end = clamp(ends?.get(partition) ?? highOffset, start, highOffset);
-      return { partition, startOffset: start.toString(), endOffset: end.toString() };
-    })
-    .sort((a, b) => a.partition - b.partition);
-}
-
-async function positionOffsets(admin: Admin, topic: string, position: TopicPosition | undefined): Promise<Map<number, bigint> | undefined> {
-  if (position === undefined) {
-    return undefined;
-  }
-  if ('offset' in position) {
-    const partitions = await admin.fetchTopicOffsets(topic);
-    return new Map(partitions.map(({ partition }) => [partition, BigInt(position.offset)]));
-  }
-  const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, position.timeMs);
-  return new Map(offsets.map(({ partition, offset }) => [partition, BigInt(offset)]));
-}
-
-function clamp(value: bigint, low: bigint, high: bigint): bigint {
-  return value < low ? low : value > high ? high : value;
 }
 
 interface TopicRecord {

@@ -45,5 +45,8 @@ export class RejectionCounter {
   }
 }
 
-/** Validation time for logged events: none is rejected as being from the future, because a replay reads history. */
+/**
+ * Validation options for logged events. They turn off the two checks that compare `ts` with the
+ * ingest clock (future skew and lateness), because a log does not record that clock at each event's arrival.
+ */
 export const REPLAY_VALIDATION = { nowMs: Number.MAX_SAFE_INTEGER } as const;
