@@ -118,8 +118,11 @@ export class KafkaSubscription implements Subscription {
         waiter.reject(
           new BusError(
             'BUS_ERR_SUBSCRIBE_FAILED',
-            `consumer group "${this.options.groupId}" was not joined within ${this.settings.groupJoinTimeoutMs} ms; ` +
-              'check that the brokers are reachable and the kafkajs logs for the cause',
+            `consumer group "${this.options.groupId}" was not joined within ${this.settings.groupJoinTimeoutMs} ms: ` +
+              'the brokers were unreachable, or a rebalance did not settle within that time, ' +
+              'for example because the coordinator waited out the session timeout of a member that left without leaving the group, ' +
+              'or rejected JoinGroup or SyncGroup requests again and again; ' +
+              'the kafkajs logs name the failed requests, and the consumer timings to check are the session timeout, the heartbeat interval and the rebalance timeout',
             { retriable: true },
           ),
         );

@@ -4,7 +4,10 @@ export const TOPICS = {
   interactions: 'interactions',
   /** Catalog item updates, keyed by item id. */
   catalog: 'catalog',
-  /** Dead-letter topic for interaction events that failed validation. */
+  /**
+   * Dead-letter topic of ingest, for interaction events and catalog items that failed validation.
+   * The `nexttap-source-topic` header of each record names the topic it came from.
+   */
   interactionsDlq: 'interactions.dlq',
 } as const;
 

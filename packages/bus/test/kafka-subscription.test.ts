@@ -65,6 +65,21 @@ async function startSubscription(handleBatch: (batch: RecordBatch) => Promise<vo
 }
 
 describe('KafkaSubscription', () => {
+  it('names the likely causes of a join timeout', async () => {
+    const fake = fakeConsumer();
+    // The consumer runs but never joins, as when SyncGroup fails until the limit passes.
+    const neverJoins = { ...fake.consumer, run: async () => {} } as unknown as Consumer;
+    const settings = { ...SETTINGS, groupJoinTimeoutMs: 50 };
+    const subscription = new KafkaSubscription(neverJoins, { groupId: 'group', topics: ['events'], fromBeginning: true, handleBatch: async () => {} }, settings, pino({ level: 'silent' }), () => {});
+
+    const failure = subscription.start();
+
+    await expect(failure).rejects.toMatchObject({ code: 'BUS_ERR_SUBSCRIBE_FAILED' });
+    await expect(failure).rejects.toThrow('consumer group "group" was not joined within 50 ms: the brokers were unreachable, or a rebalance did not settle within that time');
+    await expect(failure).rejects.toThrow('the session timeout of a member that left without leaving the group');
+    await expect(failure).rejects.toThrow('the consumer timings to check are the session timeout, the heartbeat interval and the rebalance timeout');
+  });
+
   it('moves the fetch position before the handler call', async () => {
     let releaseCall: () => void = () => {};
     const gate = new Promise<void>((resolve) => {

@@ -1,5 +1,5 @@
 import { KafkaBus, TOPICS, topicName } from '@nexttap/bus';
-import { toWireCatalogItem } from '@nexttap/events';
+import { toWireCatalogItem, type Interaction } from '@nexttap/events';
 import { readMovieLensCatalog, readMovieLensEvents } from '@nexttap/movielens';
 import { createLogger } from '@nexttap/observability';
 import { findMovieLensFolderProblem } from './movielens-folder';
@@ -19,7 +19,12 @@ export interface ImportOptions {
   limit?: number;
   /** Shift the history so that its last event is this many ms before now; undefined keeps the original times. */
   endAgoMs?: number;
+  /** Receives warnings about the produced events, one line each without a newline. Default: none. */
+  onWarning?: (message: string) => void;
 }
+
+/** One day in milliseconds, the headroom the lateness warning adds for ingest to consume the events later. */
+const DAY_MS = 86_400_000;
 
 /**
  * Produces the MovieLens catalog and ratings to the `catalog` and `interactions` topics of the
@@ -59,8 +64,40 @@ export async function importMovieLens(options: ImportOptions, environment: NodeJ
       await bus.produce(interactionsTopic, chunk.map((event) => ({ key: event.sessionId, value: JSON.stringify(event) })));
     }
     logger.info({ items: catalog.length, events: events.length, catalogTopic, interactionsTopic }, 'movielens import produced');
+    const warning = latenessWarning(events, Date.now(), config.ingest.maxEventLatenessMs);
+    if (warning !== undefined) {
+      options.onWarning?.(warning);
+    }
     return { items: catalog.length, events: events.length };
   } finally {
     await bus.close();
   }
+}
+
+/**
+ * Returns a warning when some events are older than `maxEventLatenessMs`, so that an ingest with
+ * that MAX_EVENT_LATENESS_MS dead-letters them as EVENT_TOO_LATE, or undefined when none is. The
+ * import cannot read the setting of the ingest that consumes its events, so it checks against its
+ * own MAX_EVENT_LATENESS_MS, which is the ingest default unless set in the import's environment.
+ */
+function latenessWarning(events: readonly Interaction[], nowMs: number, maxEventLatenessMs: number): string | undefined {
+  const oldestAcceptedMs = nowMs - maxEventLatenessMs;
+  let lateCount = 0;
+  let oldestMs = Number.POSITIVE_INFINITY;
+  for (const event of events) {
+    if (event.ts < oldestAcceptedMs) {
+      lateCount += 1;
+    }
+    oldestMs = Math.min(oldestMs, event.ts);
+  }
+  if (lateCount === 0) {
+    return undefined;
+  }
+  // The oldest event's age, rounded up to whole days, plus a day for ingest to consume the events later.
+  const acceptingAllMs = Math.ceil((nowMs - oldestMs) / DAY_MS) * DAY_MS + DAY_MS;
+  return (
+    `${lateCount} of ${events.length} events are older than MAX_EVENT_LATENESS_MS=${maxEventLatenessMs}, ` +
+    'so an ingest with that setting dead-letters them as EVENT_TOO_LATE; ' +
+    `run ingest with MAX_EVENT_LATENESS_MS=${acceptingAllMs} to accept them all`
+  );
 }

@@ -40,7 +40,10 @@ Produces the MovieLens catalog and ratings to the Kafka topics of KAFKA_BROKERS.
 reads movies.csv and ratings.csv before it connects to Kafka.
   --dir DIR          folder of the MovieLens CSV files (default ${DEFAULT_IMPORT_DIR})
   --limit N          only the earliest N ratings
-  --end-ago-ms MS    shift the ratings in time so the last one is MS milliseconds ago
+  --end-ago-ms MS    shift the ratings in time so the last one is MS milliseconds ago; the
+                     ratings keep their spacing, so most stay years old
+Ingest dead-letters events older than its MAX_EVENT_LATENESS_MS (default 1 day) as EVENT_TOO_LATE;
+import warns on stderr when it produces such events and names the setting that accepts them all.
 `;
 
 const ROLES: readonly Role[] = ['ingest', 'ranker', 'all'];
@@ -104,6 +107,7 @@ async function main(argv: string[]): Promise<void> {
         directoryIsDefault: values.dir === undefined,
         ...(values.limit === undefined ? {} : { limit: parseCount('--limit', values.limit) }),
         ...(values['end-ago-ms'] === undefined ? {} : { endAgoMs: parseCount('--end-ago-ms', values['end-ago-ms']) }),
+        onWarning: (message) => process.stderr.write(`nexttap: warning: ${message}\n`),
       });
       process.stdout.write(`${JSON.stringify(result)}\n`);
       return;

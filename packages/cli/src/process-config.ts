@@ -77,7 +77,7 @@ export const processConfigSchema = z.object({
   movielensDir: z.string().min(1).default('data/movielens')
     .describe('Folder of the MovieLens CSV files.'),
   shutdownTimeoutMs: numberSettingSchema({ min: 100, max: 120_000, default: 10_000, unit: 'milliseconds' })
-    .describe('Longest wait for in-flight work at shutdown, in ms, including the in-process bus\'s drain of acknowledged events; a shutdown that takes longer exits with code 1.'),
+    .describe('Longest wait for in-flight work at shutdown, in ms, including the in-process bus\'s drain of acknowledged events; a shutdown that takes longer exits with code 1. On Kafka, set it above KAFKA_SESSION_TIMEOUT_MS, because a shutdown during a rebalance waits for the rejoin.'),
   corsAllowedOrigins: z
     .string()
     .default('')

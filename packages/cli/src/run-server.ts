@@ -1,3 +1,4 @@
+import { BusError } from '@nexttap/bus';
 import { createLogger } from '@nexttap/observability';
 import { RedisStartError } from './cli-errors';
 import { ConfigError, parseServerConfig, type ServerConfig } from './process-config';
@@ -76,8 +77,9 @@ export async function runServer(role: Role, environment: NodeJS.ProcessEnv = pro
 }
 
 /**
- * Names the setting to change when Redis could not be used at start or the model or the seed
- * dataset could not be read, or returns undefined for other failures.
+ * Names the setting to change when Redis could not be used at start, the ingest consumer could not
+ * join its group, or the model or the seed dataset could not be read, or returns undefined for
+ * other failures.
  */
 export function settingFailureHint(error: unknown, config: ServerConfig): string | undefined {
   if (!(error instanceof Error)) {
@@ -85,6 +87,9 @@ export function settingFailureHint(error: unknown, config: ServerConfig): string
   }
   if (error instanceof RedisStartError) {
     return error.message;
+  }
+  if (error instanceof BusError && error.code === 'BUS_ERR_SUBSCRIBE_FAILED') {
+    return subscribeFailureHint(error, config);
   }
   if (error.name === 'ModelValidationError') {
     return `MODEL_DIR=${config.ranker.modelDir} is not a usable model folder: ${error.message}. Set MODEL_DIR to a folder such as models/movielens-mlp/1`;
@@ -95,6 +100,21 @@ export function settingFailureHint(error: unknown, config: ServerConfig): string
     return `MOVIELENS_DIR=${config.process.movielensDir} has no ${path.slice(config.process.movielensDir.length).replace(/^\//, '')}; set MOVIELENS_DIR to the folder of movies.csv and ratings.csv, or SEED_DATASET=none to start without seed data`;
   }
   return undefined;
+}
+
+/**
+ * Returns the subscribe failure with the Kafka settings that decide a group join. The librdkafka
+ * mock cluster waits the session timeout less 1 s before it assigns partitions, and with the 30 s
+ * default a second member's SyncGroup was seen to fail with INVALID_REQUEST until the limit passed.
+ */
+function subscribeFailureHint(error: BusError, config: ServerConfig): string {
+  const { kafkaBrokers, kafkaSessionTimeoutMs, kafkaHeartbeatIntervalMs, kafkaRebalanceTimeoutMs } = config.process;
+  return (
+    `${error.message}. Settings: KAFKA_BROKERS=${kafkaBrokers.join(',')}, KAFKA_SESSION_TIMEOUT_MS=${kafkaSessionTimeoutMs}, ` +
+    `KAFKA_HEARTBEAT_INTERVAL_MS=${kafkaHeartbeatIntervalMs}, KAFKA_REBALANCE_TIMEOUT_MS=${kafkaRebalanceTimeoutMs}; ` +
+    'the join limit is the rebalance timeout plus the session timeout. ' +
+    'On the librdkafka mock cluster set KAFKA_SESSION_TIMEOUT_MS=3000 and KAFKA_HEARTBEAT_INTERVAL_MS=1000 (docs/operations.md)'
+  );
 }
 
 /** Returns what to change when the HTTP server could not listen on HOST and PORT, or undefined for other failures. */

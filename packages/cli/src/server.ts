@@ -122,6 +122,9 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
         registerCollectorOpenApiRoutes(scope);
       }
     });
+    if (clients.mode.bus === 'kafka') {
+      warnOfShortShutdownTimeout(config, logger);
+    }
     subscription = await clients.bus.subscribe({
       groupId: config.ingest.consumerGroupId,
       topics: processor.topics,
@@ -141,6 +144,26 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
   const close = () =>
     (closing ??= shutDown({ app, subscription, ranker, clients, lifecycle, logger, timeoutMs: config.process.shutdownTimeoutMs }));
   return { url, app, clients, ranker, lifecycle, close };
+}
+
+/**
+ * Warns when SHUTDOWN_TIMEOUT_MS is not above KAFKA_SESSION_TIMEOUT_MS. A SIGTERM during a group
+ * rebalance waits for the rejoin before the consumer leaves, and the rejoin can take up to the
+ * session timeout, so such a shutdown can time out and exit 1 with nothing in flight.
+ */
+function warnOfShortShutdownTimeout(config: ServerConfig, logger: Logger): void {
+  const { shutdownTimeoutMs, kafkaSessionTimeoutMs } = config.process;
+  if (shutdownTimeoutMs > kafkaSessionTimeoutMs) {
+    return;
+  }
+  logger.warn(
+    {
+      shutdownTimeoutMs,
+      kafkaSessionTimeoutMs,
+      hint: 'set SHUTDOWN_TIMEOUT_MS above KAFKA_SESSION_TIMEOUT_MS, and the grace period of the supervisor above SHUTDOWN_TIMEOUT_MS',
+    },
+    'shutdown timeout is not above the kafka session timeout, so a shutdown during a rebalance can time out',
+  );
 }
 
 /**

@@ -4,6 +4,7 @@ import { keys } from '@nexttap/features';
 import { startRedisServer, uniqueName, type RedisServer } from '@nexttap/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BusError } from '@nexttap/bus';
 import { EXIT_SHUTDOWN_INCOMPLETE, parseServerConfig, settingFailureHint, startFailureHint } from '../src/index';
 
 const REPOSITORY_ROOT = new URL('../../..', import.meta.url).pathname;
@@ -325,6 +326,16 @@ describe('settingFailureHint', () => {
     const error = Object.assign(new Error('ENOENT: no such file or directory'), { code: 'ENOENT', path: '/data/ml/movies.csv' });
     expect(settingFailureHint(error, config)).toBe(
       'MOVIELENS_DIR=/data/ml has no movies.csv; set MOVIELENS_DIR to the folder of movies.csv and ratings.csv, or SEED_DATASET=none to start without seed data',
+    );
+  });
+
+  it('names the Kafka timings when the group join fails', () => {
+    const kafkaConfig = parseServerConfig({ KAFKA_BROKERS: '127.0.0.1:9092' });
+    const error = new BusError('BUS_ERR_SUBSCRIBE_FAILED', 'consumer group "nexttap-ingest" was not joined within 90000 ms: …');
+    expect(settingFailureHint(error, kafkaConfig)).toBe(
+      'consumer group "nexttap-ingest" was not joined within 90000 ms: …. Settings: KAFKA_BROKERS=127.0.0.1:9092, KAFKA_SESSION_TIMEOUT_MS=30000, ' +
+        'KAFKA_HEARTBEAT_INTERVAL_MS=3000, KAFKA_REBALANCE_TIMEOUT_MS=60000; the join limit is the rebalance timeout plus the session timeout. ' +
+        'On the librdkafka mock cluster set KAFKA_SESSION_TIMEOUT_MS=3000 and KAFKA_HEARTBEAT_INTERVAL_MS=1000 (docs/operations.md)',
     );
   });
 

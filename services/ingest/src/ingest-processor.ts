@@ -1,5 +1,5 @@
-import { TOPICS, topicName, type BusRecord, type EventBus, type RecordBatch } from '@nexttap/bus';
-import { decodeCatalogItem, decodeInteraction, type CatalogItem, type Interaction } from '@nexttap/events';
+import { TOPICS, topicName, type DeliveredRecord, type EventBus, type RecordBatch } from '@nexttap/bus';
+import { decodeCatalogItem, decodeInteraction, type CatalogItem, type Interaction, type Rejection } from '@nexttap/events';
 import { applyCatalogItems, applyInteractions } from '@nexttap/features';
 import { Counter, Histogram, type Logger, type Registry } from '@nexttap/observability';
 import type { FeatureStore } from '@nexttap/store';
@@ -7,6 +7,7 @@ import { attributeToExperiments } from './attribution';
 import { CallCombiner } from './call-combiner';
 import type { IngestConfig } from './config';
 import { buildDeadLetter } from './dead-letter';
+import { DeadLetterLog } from './dead-letter-log';
 import { TimedStore } from './timed-store';
 
 /**
@@ -22,6 +23,12 @@ const FRESHNESS_BUCKETS_SECONDS = [
 const STAGE_BUCKETS_SECONDS = Array.from({ length: 17 }, (_, index) => 0.0001 * 2 ** index);
 /** Batch size buckets from 1 to 4,096 records, doubling. */
 const BATCH_RECORDS_BUCKETS = Array.from({ length: 13 }, (_, index) => 2 ** index);
+
+/** A record that failed validation, with the reason its dead letter carries. */
+interface RejectedRecord {
+  record: DeliveredRecord;
+  rejection: Rejection;
+}
 
 /** Times of one store apply call, in ms. `startedMs` and `endedMs` are on the `performance.now()` clock. */
 interface ApplyCallTimes {
@@ -60,6 +67,7 @@ export class IngestProcessor {
   private readonly interactionsTopic: string;
   private readonly catalogTopic: string;
   private readonly deadLetterTopic: string;
+  private readonly deadLetterLog: DeadLetterLog;
   /** Applies the decoded interactions of concurrent batches, merged while the store is busy. */
   private readonly applyCalls: CallCombiner<Interaction, boolean, ApplyCallTimes>;
 
@@ -69,6 +77,7 @@ export class IngestProcessor {
     this.interactionsTopic = topicName(prefix, TOPICS.interactions);
     this.catalogTopic = topicName(prefix, TOPICS.catalog);
     this.deadLetterTopic = topicName(prefix, TOPICS.interactionsDlq);
+    this.deadLetterLog = new DeadLetterLog(dependencies.logger);
     this.outcomes = new Counter({
       name: 'nexttap_ingest_records_total',
       help: 'Records consumed by ingest, by topic and outcome: applied, duplicate, or the rejection code of a dead-lettered record',
@@ -147,14 +156,14 @@ export class IngestProcessor {
     const startedMs = performance.now();
     const valid: Interaction[] = [];
     const appendedAtMs: number[] = [];
-    const deadLetters: BusRecord[] = [];
+    const rejected: RejectedRecord[] = [];
     for (const record of batch.records) {
       const result = decodeInteraction(record.value, { nowMs, maxFutureSkewMs: this.dependencies.config.maxFutureSkewMs, maxLatenessMs: this.dependencies.config.maxEventLatenessMs });
       if (result.ok) {
         valid.push(result.value);
         appendedAtMs.push(record.timestampMs);
       } else {
-        deadLetters.push(buildDeadLetter(record, batch.topic, result.rejection, nowMs));
+        rejected.push({ record, rejection: result.rejection });
         this.outcomes.inc({ topic: TOPICS.interactions, outcome: result.rejection.code });
       }
     }
@@ -166,7 +175,7 @@ export class IngestProcessor {
     this.recordApplied(valid, appendedAtMs, applied);
     // Redelivered events pass through too: the counters de-duplicate by eventId themselves.
     await attributeToExperiments(this.dependencies.store, valid);
-    await this.sendDeadLetters(deadLetters);
+    await this.sendDeadLetters(batch.topic, rejected, nowMs);
 
     const firstAppendedAtMs = batch.records[0]?.timestampMs ?? nowMs;
     this.batchRecords.observe(batch.records.length);
@@ -206,18 +215,18 @@ export class IngestProcessor {
   private async processCatalog(batch: RecordBatch): Promise<void> {
     const nowMs = this.clock();
     const items: CatalogItem[] = [];
-    const deadLetters: BusRecord[] = [];
+    const rejected: RejectedRecord[] = [];
     for (const record of batch.records) {
       const result = decodeCatalogItem(record.value);
       if (result.ok) {
         items.push(result.value);
       } else {
-        deadLetters.push(buildDeadLetter(record, batch.topic, result.rejection, nowMs));
+        rejected.push({ record, rejection: result.rejection });
         this.outcomes.inc({ topic: TOPICS.catalog, outcome: result.rejection.code });
       }
     }
     await applyCatalogItems(this.dependencies.store, items);
-    await this.sendDeadLetters(deadLetters);
+    await this.sendDeadLetters(batch.topic, rejected, nowMs);
     this.outcomes.inc({ topic: TOPICS.catalog, outcome: 'applied' }, items.length);
   }
 
@@ -236,10 +245,14 @@ export class IngestProcessor {
     });
   }
 
-  private async sendDeadLetters(records: BusRecord[]): Promise<void> {
-    if (records.length > 0) {
-      await this.dependencies.bus.produce(this.deadLetterTopic, records);
+  /** Produces the dead letters of `rejected` records of `topic`, and logs them once the bus acknowledged them. */
+  private async sendDeadLetters(topic: string, rejected: RejectedRecord[], nowMs: number): Promise<void> {
+    if (rejected.length === 0) {
+      return;
     }
+    const deadLetters = rejected.map(({ record, rejection }) => buildDeadLetter(record, topic, rejection, nowMs));
+    await this.dependencies.bus.produce(this.deadLetterTopic, deadLetters);
+    this.deadLetterLog.record(rejected);
   }
 }
 
