@@ -12,7 +12,7 @@ describe('generated reference docs', () => {
 
   it('give the range of a numeric variable', () => {
     const page = read('configuration.md');
-    expect(page).toContain('| `SHUTDOWN_TIMEOUT_MS` | `10000` | `100` to `120000` |');
+    expect(page).toContain('| `SHUTDOWN_TIMEOUT_MS` | `35000` | `100` to `120000` |');
     expect(page).toContain('| `COLLECTOR_BODY_LIMIT_BYTES` | `4194304` | `1024` to `52428800` |');
     expect(page).toContain('| `EXPLORATION_POSITION` | `3` | `-1` to `99` |');
     expect(page).toContain('| `HOST` | `127.0.0.1` |  |');

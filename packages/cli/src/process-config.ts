@@ -76,8 +76,10 @@ export const processConfigSchema = z.object({
     .describe('Data loaded at start: `movielens` (catalog and history), `none`, or `auto` (MovieLens with the in-memory store only).'),
   movielensDir: z.string().min(1).default('data/movielens')
     .describe('Folder of the MovieLens CSV files.'),
-  shutdownTimeoutMs: numberSettingSchema({ min: 100, max: 120_000, default: 10_000, unit: 'milliseconds' })
-    .describe('Longest wait for in-flight work at shutdown, in ms, including the in-process bus\'s drain of acknowledged events; a shutdown that takes longer exits with code 1. On Kafka, set it above KAFKA_SESSION_TIMEOUT_MS, because a shutdown during a rebalance waits for the rejoin.'),
+  // 35 s, above the 30 s default of KAFKA_SESSION_TIMEOUT_MS: a shutdown during a rebalance waits
+  // for the rejoin, which can take that long, so a lower default timed out rolling restarts.
+  shutdownTimeoutMs: numberSettingSchema({ min: 100, max: 120_000, default: 35_000, unit: 'milliseconds' })
+    .describe('Longest wait for in-flight work at shutdown, in ms, including the in-process bus\'s drain of acknowledged events; a shutdown that takes longer exits with code 1. On Kafka, keep it above KAFKA_SESSION_TIMEOUT_MS, because a shutdown during a rebalance waits for the rejoin, and give the supervisor a longer grace period.'),
   corsAllowedOrigins: z
     .string()
     .default('')
