@@ -235,7 +235,7 @@ export async function readMovieLensEvents(dir: string, options: MovieLensEventOp
 
 async function readRatings(file: string): Promise<Rating[]> {
   const ratings: Rating[] = [];
-  // Per user, the line of each movie it rates: number keys, where one map keyed by the pair as text built a string per row.
+  // Per user, the line of each rated movie. Number keys build no string per row, as one map keyed by the pair as text did.
   const lineByMovieByUser = new Map<number, Map<number, number>>();
   // Row by row, without a record per row: the small dataset has 100,836 ratings.
   await forEachCsvRow(file, RATING_COLUMNS, (line, fields) => {
