@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -241,6 +242,16 @@ describe('nexttap replay --out', () => {
     // No progress line: the run did not start.
     expect(result.stderr).not.toContain('events (100%)');
   });
+});
+
+describe.runIf(existsSync('/proc/self'))('nexttap replay --out under /proc', () => {
+  // Node 20's recursive mkdir never returns there, because creating the folder fails with ENOENT.
+  it('fails instead of hanging', async () => {
+    const out = '/proc/nexttap-replay-test/reports';
+    const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--no-model', '--out', out]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^nexttap replay: --out \/proc\/nexttap-replay-test\/reports could not be written: .*ENOENT/);
+  }, 10_000);
 });
 
 describe('nexttap replay without a point', () => {

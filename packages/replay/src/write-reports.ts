@@ -1,6 +1,6 @@
-import { constants } from 'node:fs';
+import { constants, Stats } from 'node:fs';
 import { access, mkdir, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { describeError, REPLAY_ERROR_CODES, ReplayError } from './errors';
 import { renderMarkdown } from './report-markdown';
 import type { ReplayReport } from './report-schema';
@@ -49,7 +49,7 @@ export async function writeReports(directory: string, report: ReplayReport, timi
  */
 export async function prepareOutputDirectory(directory: string): Promise<void> {
   try {
-    await mkdir(directory, { recursive: true });
+    await createFolder(directory);
     await access(directory, constants.W_OK);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
@@ -63,6 +63,33 @@ export async function prepareOutputDirectory(directory: string): Promise<void> {
       });
     }
     throw new ReplayError(REPLAY_ERROR_CODES.unwritableOutput, `--out ${directory} could not be written: ${describeError(error)}`, { cause: error });
+  }
+}
+
+/**
+ * Creates `directory` and its missing parents one at a time. Node 20's recursive `mkdir` never
+ * returns for a path under /proc, where creating a folder fails with ENOENT though the parent
+ * exists; here that failure is raised.
+ */
+async function createFolder(directory: string): Promise<void> {
+  const missing: string[] = [];
+  for (let path = resolve(directory); ; path = dirname(path)) {
+    const found = await stat(path).catch((error: unknown) => ((error as { code?: unknown }).code === 'ENOENT' ? undefined : error));
+    if (found instanceof Stats && !found.isDirectory()) {
+      // As mkdir reports it, so that the caller names the file.
+      throw Object.assign(new Error(`${path} exists and is not a folder`), { code: 'EEXIST' });
+    }
+    if (found !== undefined || dirname(path) === path) {
+      break;
+    }
+    missing.push(path);
+  }
+  for (const folder of missing.reverse()) {
+    await mkdir(folder).catch((error: unknown) => {
+      if ((error as { code?: unknown }).code !== 'EEXIST') {
+        throw error;
+      }
+    });
   }
 }
 
