@@ -9,6 +9,7 @@ import {
   createProgressPrinter,
   describeError,
   loadModels,
+  loadRegistryModels,
   MAX_K,
   MAX_SEED,
   prepareOutputDirectory,
@@ -20,7 +21,6 @@ import {
   renderSummary,
   REPLAY_ERROR_CODES,
   ReplayError,
-  resolveModelDirectory,
   runReplay,
   writeReports,
   type BaselineName,
@@ -335,11 +335,10 @@ async function loadNamedModels(values: ReplayFlags, environment: CommandIo['envi
     }
     return [];
   }
-  const directories =
-    values.model === undefined
-      ? [rankerConfigSchema.shape.modelDir.parse(environment.MODEL_DIR || undefined)]
-      : await Promise.all(values.model.map((reference) => resolveModelDirectory(values['models-dir'], reference)));
-  return loadModels(directories);
+  if (values.model === undefined) {
+    return loadModels([rankerConfigSchema.shape.modelDir.parse(environment.MODEL_DIR || undefined)]);
+  }
+  return loadRegistryModels(values['models-dir'], values.model);
 }
 
 /**

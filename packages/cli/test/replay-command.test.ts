@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { writeLinearModel } from '@nexttap/model';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runReplayCommand } from '../src/replay-command';
 import { REPLAY_FLAGS } from '../src/replay-flags';
@@ -140,6 +141,16 @@ describe('nexttap replay --models-dir', () => {
     const result = await run(['--dataset', 'movielens', '--model', 'movielens-mlp', '--models-dir', file]);
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(`nexttap replay: --models-dir ${file} is a file, not a folder; pass the folder that contains the model folders NAME/VERSION, such as --models-dir models\n`);
+  });
+
+  it('rejects a manifest that names another version than its folder', async () => {
+    const models = join(directory, 'mismatched-models');
+    await writeLinearModel(join(models, 'linear', '3'), { item_popularity_week: 1 }, { name: 'linear', version: '2' });
+    const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--models-dir', models, '--model', 'linear@3', '--out', join(directory, 'mismatched-out')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `nexttap replay: --model linear@3: the manifest in ${join(models, 'linear', '3')} names linear@2, not linear@3; make the manifest's name and version match the folder names\n`,
+    );
   });
 });
 

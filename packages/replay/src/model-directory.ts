@@ -1,5 +1,5 @@
 import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 // The model loader alone: the package index also loads the ONNX exporter and its protobuf library.
 import { loadRankingModel, type RankingModel } from '@nexttap/model/ranking-model';
 import { describeError, REPLAY_ERROR_CODES, ReplayError } from './errors';
@@ -50,6 +50,33 @@ async function requireDirectory(directory: string, reference: string): Promise<v
     throw new ReplayError(REPLAY_ERROR_CODES.invalidModel, `--model ${reference}: folder ${directory} could not be read (${describeError(error)})`, { cause: error });
   }
   throw new ReplayError(REPLAY_ERROR_CODES.invalidModel, `--model ${reference}: ${directory} is not a folder`);
+}
+
+/**
+ * Resolves each `NAME[@VERSION]` of `references` in the registry folder `modelsDirectory`, loads
+ * the models and checks that each manifest names the folders it was found in, as the ranker's
+ * registry does. Otherwise a report would credit the model to the version its manifest names.
+ *
+ * @throws ReplayError as `resolveModelDirectory` and `loadModels` do, and `REPLAY_ERR_INVALID_MODEL`
+ * naming both versions when a manifest does not match its folders
+ */
+export async function loadRegistryModels(modelsDirectory: string, references: readonly string[]): Promise<RankingModel[]> {
+  const directories = await Promise.all(references.map((reference) => resolveModelDirectory(modelsDirectory, reference)));
+  const models = await loadModels(directories);
+  const mismatch = models.findIndex((model, index) => {
+    const directory = directories[index] as string;
+    return model.manifest.version !== basename(directory) || model.manifest.name !== basename(dirname(directory));
+  });
+  if (mismatch >= 0) {
+    const { name, version } = (models[mismatch] as RankingModel).manifest;
+    const directory = directories[mismatch] as string;
+    await Promise.all(models.map((model) => model.release()));
+    throw new ReplayError(
+      REPLAY_ERROR_CODES.invalidModel,
+      `--model ${references[mismatch] ?? ''}: the manifest in ${directory} names ${name}@${version}, not ${basename(dirname(directory))}@${basename(directory)}; make the manifest's name and version match the folder names`,
+    );
+  }
+  return models;
 }
 
 /**
