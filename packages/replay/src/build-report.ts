@@ -12,7 +12,7 @@ export interface ReportInput {
   source: SourceDescription;
   window: ReplayReport['window'];
   counts: ReplayReport['counts'];
-  /** Items in the catalogue, the denominator of coverage. */
+  /** Items a ranking could hold, the denominator of coverage: see `ReplayRun.buildReport`. */
   catalogSize: number;
   offPolicy: OffPolicyReport;
   rejected: RejectedRecords;

@@ -333,7 +333,11 @@ class ReplayRun {
 
   private buildReport(bootstrap: BootstrapSettings, intervals: readonly Interval[]): ReplayReport {
     const { input } = this.settings;
-    const catalogue = new Set([...input.catalog.map((item) => item.itemId), ...this.events.map((event) => event.itemId)]);
+    // Coverage counts the items a ranking could hold: under the full protocol the catalog items
+    // applied by the end, since candidates come from catalog records, and under the sampled one
+    // every item known from the catalog or the events, the pool of negatives.
+    const catalogue =
+      this.settings.protocol === 'full' ? new Set(this.schedule.slice(0, this.nextScheduled).map((scheduled) => scheduled.item.itemId)) : new Set(this.knownItems);
     const loggedFeeds = [...this.feeds.values()].filter((feed) => feed.shownByRanker.length > 0);
     return buildReport({
       points: this.points,

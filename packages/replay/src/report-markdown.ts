@@ -9,7 +9,8 @@ export function renderMarkdown(report: ReplayReport, timings: ReplayTimings, cha
   const k = middleK(report.settings.ks);
   lines.push(`## Beyond accuracy at K = ${k}`, '', ...beyondAccuracyTable(report, k), '');
   lines.push(
-    'Coverage is the share of catalog items in at least one top-K list; novelty the mean self-information −log2 of an',
+    'Coverage is the share of the items a ranking could hold (under the full protocol the catalog items applied by the end,',
+    'under the sampled one every item of the catalog or the events) that are in at least one top-K list; novelty the mean self-information −log2 of an',
     "item's share of the events so far, in bits; diversity the mean Jaccard distance between the category sets of two",
     'items of a list.',
     '',

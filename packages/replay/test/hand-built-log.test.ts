@@ -1,3 +1,4 @@
+import type { CatalogItem } from '@nexttap/events';
 import { describe, expect, it } from 'vitest';
 import { runReplay, type ReplayReport } from '../src/index';
 import { event, item, jsonlInput, T0 } from './fixtures';
@@ -62,6 +63,24 @@ describe('replay of a hand-built log', () => {
     // Jaccard distances of {x}, {x, y}, {y}: 1/2, 1 and 1/2.
     expect(metrics?.diversity['3']?.value).toBeCloseTo(2 / 3, 6);
     expect(metrics?.diversity['1']?.value).toBeNull();
+  });
+
+  it('counts in coverage only the items a full ranking could hold', async () => {
+    const { input, cutoffMs } = handBuiltLog();
+    // F has a catalog record but neither a publish date nor an event, so it is never applied, and
+    // G and H appear only in events, so candidate generation never proposes them.
+    const unpublished: CatalogItem = { itemId: 'F', categories: ['x'] };
+    const extraEvents = [event('tap', 'g', 'G', 50), event('tap', 'h', 'H', 51)];
+    const { report } = await runReplay({
+      input: { ...input, catalog: [...input.catalog, unpublished], events: [...input.events, ...extraEvents] },
+      baselines: ['popular'],
+      ks: [1, 3],
+      cutoffMs,
+      poolRefreshEvents: 1,
+      bootstrapResamples: 200,
+    });
+    // Top-1 is A at every point: 1 of the 5 applied catalog items A to E.
+    expect(report.rankers[0]?.metrics.coverage['1']?.value).toBeCloseTo(1 / 5, 6);
   });
 
   it('counts the target events it left out', async () => {
