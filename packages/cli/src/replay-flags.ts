@@ -4,7 +4,8 @@ import { FlagError, parseFlags } from './command-flags';
 export const REPLAY_USAGE = `usage: nexttap replay SOURCE [options]
        nexttap replay --compare A.json B.json [--seed N] [--bootstrap N]
 
-docs/replay.md gives the line formats of --events and --catalog and the fields of report.json.
+docs/replay.md gives the line formats of --events and --catalog; packages/replay/src/report-schema.ts
+gives the fields of report.json.
 
 source (one of):
   --dataset movielens          the MovieLens CSV files in --data-dir

@@ -197,7 +197,7 @@ describe('nexttap replay --compare settings', () => {
     const seed2 = await replayInto('settings-seed-2', ['--seed', '2']);
     const result = await run(['--compare', seed1, seed2]);
     expect(result.code).toBe(0);
-    expect(result.stderr).toBe('nexttap replay: the reports used different seeds (A 1, B 2), so random choices such as the random baseline differ between them\n');
+    expect(result.stderr).toBe("nexttap replay: the reports used different seeds (A 1, B 2), so random choices such as the random baseline and the model's exploration slot differ between them\n");
     expect(result.stdout).toContain('paired bootstrap');
   });
 });

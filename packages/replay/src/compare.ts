@@ -89,7 +89,7 @@ export function checkComparable(a: ReplayReport, b: ReplayReport, files: { a: st
   }
   const warnings: string[] = [];
   if (a.settings.seed !== b.settings.seed) {
-    warnings.push(`the reports used different seeds (A ${a.settings.seed}, B ${b.settings.seed}), so random choices such as the random baseline differ between them`);
+    warnings.push(`the reports used different seeds (A ${a.settings.seed}, B ${b.settings.seed}), so random choices such as the random baseline and the model's exploration slot differ between them`);
   }
   if (a.settings.store !== b.settings.store) {
     const storeA = a.settings.store ?? 'not recorded';
