@@ -58,6 +58,13 @@ describe('readJsonLines', () => {
     await expect(readAll(file)).rejects.toThrow('a gzip file must hold whole gzip members, followed by nothing or by zero bytes');
   });
 
+  it('names no line of a gzip error, since the lines read lag behind', async () => {
+    const file = join(directory, 'many-lines-then-garbage.jsonl.gz');
+    const member = gzipSync(Array.from({ length: 5_000 }, (_, index) => `{"n":${index}}\n`).join(''));
+    await writeFile(file, Buffer.concat([member, Buffer.from('garbage')]));
+    await expect(readAll(file)).rejects.toThrow(`--events file ${file} could not be decompressed: incorrect header check; `);
+  });
+
   it('keeps U+FEFF after the first line', async () => {
     const file = join(directory, 'later.jsonl');
     await writeFile(file, '{"a":1}\n\ufeff{"b":2}\n');
