@@ -49,7 +49,7 @@ options:
   --cutoff TIME                evaluate events from TIME (epoch ms or ISO-8601); default the
                                latest training cut-off of the models
   --pool-refresh-events N      events between candidate pool refreshes (default 1000)
-  --bootstrap N                bootstrap resamples of each interval, at least 100 (default 1000)
+  --bootstrap N                bootstrap resamples of each interval, 100 to 100000 (default 1000)
   --redis-url URL              replay into a private key namespace of this Redis instead of memory
   --out DIR                    folder of report.json, timings.json, report.md and charts
                                (default reports/replay)
