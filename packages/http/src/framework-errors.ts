@@ -33,14 +33,14 @@ function describeFrameworkError(error: FastifyError, url: string): { statusCode:
   const path = quoteText(url.split('?')[0] ?? '', SHOWN_PATH_LENGTH);
   switch (error.code) {
     case 'FST_ERR_BAD_URL':
-      return reply400(`the path ${path} is not valid percent-encoded UTF-8; write each reserved or non-ASCII byte as % and two hex digits, such as %2F for / or %C3%A9 for é`);
+      return invalidRequest(`the path ${path} is not valid percent-encoded UTF-8; write each reserved or non-ASCII byte as % and two hex digits, such as %2F for / or %C3%A9 for é`);
     case 'FST_ERR_MAX_PARAM_LENGTH':
-      return reply400(`a segment of the path ${path} is longer than the server accepts for a path parameter; no id in a path is that long, so check the URL`);
+      return invalidRequest(`a segment of the path ${path} is longer than the server accepts for a path parameter; no id in a path is that long, so check the URL`);
     default:
       return { statusCode: 500, body: { error: { code: 'HTTP_ERR_INTERNAL', message: 'internal error; the request was not processed' } } };
   }
 }
 
-function reply400(message: string): { statusCode: number; body: ErrorReplyBody } {
+function invalidRequest(message: string): { statusCode: number; body: ErrorReplyBody } {
   return { statusCode: 400, body: { error: { code: 'HTTP_ERR_INVALID_REQUEST', message } } };
 }

@@ -53,9 +53,9 @@ async function requireDirectory(directory: string, reference: string): Promise<v
 }
 
 /**
- * Resolves each `NAME[@VERSION]` of `references` in the registry folder `modelsDirectory`, loads
- * the models and checks that each manifest names the folders it was found in, as the ranker's
- * registry does. Otherwise a report would credit the model to the version its manifest names.
+ * Resolves each `NAME[@VERSION]` of `references` in the registry folder `modelsDirectory` and loads
+ * the models. Each manifest must name the folders it was found in, as the ranker's registry
+ * requires, because a report names a model by its manifest.
  *
  * @throws ReplayError as `resolveModelDirectory` and `loadModels` do, and `REPLAY_ERR_INVALID_MODEL`
  * naming both versions when a manifest does not match its folders

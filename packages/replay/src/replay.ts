@@ -333,9 +333,9 @@ class ReplayRun {
 
   private buildReport(bootstrap: BootstrapSettings, intervals: readonly Interval[]): ReplayReport {
     const { input } = this.settings;
-    // Coverage counts the items a ranking could hold: under the full protocol the catalog items
-    // applied by the end, since candidates come from catalog records, and under the sampled one
-    // every item known from the catalog or the events, the pool of negatives.
+    // Coverage counts the items a ranking could hold. Under the full protocol these are the catalog
+    // items applied by the end, because candidates come from catalog records. Under the sampled
+    // protocol they are every item known from the catalog or the events: the pool of negatives.
     const catalogue =
       this.settings.protocol === 'full' ? new Set(this.schedule.slice(0, this.nextScheduled).map((scheduled) => scheduled.item.itemId)) : new Set(this.knownItems);
     const loggedFeeds = [...this.feeds.values()].filter((feed) => feed.shownByRanker.length > 0);

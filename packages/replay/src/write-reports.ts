@@ -67,9 +67,9 @@ export async function prepareOutputDirectory(directory: string): Promise<void> {
 }
 
 /**
- * Creates `directory` and its missing parents one at a time. Node 20's recursive `mkdir` never
- * returns for a path under /proc, where creating a folder fails with ENOENT though the parent
- * exists; here that failure is raised.
+ * Creates `directory` and its missing parents one at a time. Under /proc, creating a folder fails
+ * with ENOENT although its parent exists, and Node 20's recursive `mkdir` then never returns. Here
+ * that failure is raised.
  */
 async function createFolder(directory: string): Promise<void> {
   const missing: string[] = [];

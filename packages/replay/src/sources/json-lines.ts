@@ -60,9 +60,9 @@ export async function* readJsonLines(file: string, label: string): AsyncGenerato
     raw.destroy();
   }
   if (failure !== undefined) {
-    // A gzip error names no line: the decompressed lines that readline still held when the error
-    // came are dropped, so the count of lines read points too early (147 of a file's 253 lines).
-    const where = gunzip === undefined ? `could not be read after line ${line}` : 'could not be decompressed';
+    // A gzip error names no line, because readline drops the decompressed lines it still held when
+    // the error came, so the count of lines read would point too early.
+    const where = gzipped ? 'could not be decompressed' : `could not be read after line ${line}`;
     const fix = gzipped ? '; a gzip file must hold whole gzip members, followed by nothing or by zero bytes, so compress it again' : '';
     throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `${label} file ${file} ${where}: ${describeError(failure)}${fix}`, {
       cause: failure,

@@ -49,8 +49,9 @@ export async function resolveRanges(admin: Admin, topic: string, request: RangeR
   const bounds = (await admin.fetchTopicOffsets(topic))
     .map(({ partition, low, high }) => ({ partition, low: BigInt(low), high: BigInt(high) }))
     .sort((a, b) => a.partition - b.partition);
-  const starts = await positionOffsets(admin, topic, from);
-  const ends = await positionOffsets(admin, topic, to);
+  const partitions = bounds.map(({ partition }) => partition);
+  const starts = await positionOffsets(admin, topic, partitions, from);
+  const ends = await positionOffsets(admin, topic, partitions, to);
   const clamps: string[] = [];
   const ranges = bounds.map(({ partition, low, high }) => {
     const requestedStart = starts?.get(partition) ?? low;
@@ -75,13 +76,13 @@ export async function resolveRanges(admin: Admin, topic: string, request: RangeR
   return ranges;
 }
 
-async function positionOffsets(admin: Admin, topic: string, position: TopicPosition | undefined): Promise<Map<number, bigint> | undefined> {
+/** Returns each partition's offset at `position`, or undefined without a position. */
+async function positionOffsets(admin: Admin, topic: string, partitions: readonly number[], position: TopicPosition | undefined): Promise<Map<number, bigint> | undefined> {
   if (position === undefined) {
     return undefined;
   }
   if ('offset' in position) {
-    const partitions = await admin.fetchTopicOffsets(topic);
-    return new Map(partitions.map(({ partition }) => [partition, BigInt(position.offset)]));
+    return new Map(partitions.map((partition) => [partition, BigInt(position.offset)]));
   }
   // kafkajs 2.2.4 returns the end offset of a partition without a record at or after the time.
   // NOTE: the librdkafka 2.0.2 mock cluster returns the end offset for every time, so no test reads
@@ -91,7 +92,13 @@ async function positionOffsets(admin: Admin, topic: string, position: TopicPosit
 }
 
 function clamp(value: bigint, low: bigint, high: bigint): bigint {
-  return value < low ? low : value > high ? high : value;
+  if (value < low) {
+    return low;
+  }
+  if (value > high) {
+    return high;
+  }
+  return value;
 }
 
 /** Describes why a range selects no record, for a one-line error. */
