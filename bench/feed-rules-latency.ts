@@ -4,8 +4,10 @@ import { createLogger } from '@nexttap/observability';
 import { seededRandom } from '@nexttap/rank';
 import { startRedisServer } from '@nexttap/testkit';
 import autocannon from 'autocannon';
-import { runPacedLoad, type PacedLoadResult } from './paced-load';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { allCores, canPinCores, OWN_CORE, pinMainThread, setRedisServerCores } from './core-pinning';
+import { runPacedLoad, type PacedLoadOptions, type PacedLoadResult } from './paced-load';
 
 import { benchRankerConfig, MOVIELENS_DIR } from './ranker-config';
 /** Distinct request bodies cycled through by autocannon, each with its own session and candidates. */
@@ -37,6 +39,11 @@ export interface FeedRulesLatencyRow {
    * counted from the request's due time.
    */
   paced: PacedLoadResult;
+  /**
+   * The paced run again with the server's event loop thread alone on one core and the load
+   * generator and redis-server on the other (`OWN_CORE`); undefined where threads cannot be pinned.
+   */
+  ownCore: PacedLoadResult | undefined;
 }
 
 /** Load points of the ranker's latency targets: candidates per request and requests per second. */
@@ -99,7 +106,8 @@ async function measureBareRoute(bodies: readonly string[], rate: number, duratio
   try {
     const result = await load(url, '/bare', bodies, rate, durationSeconds);
     const paced = await runPacedLoad({ url, path: '/bare', bodies, rate, durationSeconds });
-    return row('bare fastify', '-', candidates, rate, result, paced, 0, await cpuPerRequest(app, '/bare', bodies));
+    const ownCore = await runOnOwnCore({ url, path: '/bare', bodies, rate, durationSeconds }, undefined);
+    return row('bare fastify', '-', candidates, rate, result, paced, ownCore, 0, await cpuPerRequest(app, '/bare', bodies));
   } finally {
     await app.close();
   }
@@ -109,6 +117,7 @@ async function measureRanker(store: 'memory' | 'redis', itemIds: readonly string
   const redis = store === 'redis' ? await startRedisServer() : undefined;
   const config = benchRankerConfig(redis?.url, { FEED_STORE_BUDGET_MS: '1000' });
   const server = await startServer('ranker', config, { logger: createLogger({ level: 'silent', service: 'bench' }) });
+  const redisClient = redis === undefined ? undefined : new Redis(redis.url);
   const rows: FeedRulesLatencyRow[] = [];
   try {
     for (const point of FEED_LOAD_POINTS) {
@@ -116,14 +125,39 @@ async function measureRanker(store: 'memory' | 'redis', itemIds: readonly string
       const degradedBefore = await degradedCount(server.url);
       const result = await load(server.url, '/v1/feed', bodies, point.rate, durationSeconds);
       const paced = await runPacedLoad({ url: server.url, path: '/v1/feed', bodies, rate: point.rate, durationSeconds });
+      const ownCore = await runOnOwnCore({ url: server.url, path: '/v1/feed', bodies, rate: point.rate, durationSeconds }, redisClient);
       const degraded = (await degradedCount(server.url)) - degradedBefore;
-      rows.push(row('feed', store, point.candidates, point.rate, result, paced, degraded, await cpuPerRequest(server.app, '/v1/feed', bodies)));
+      rows.push(row('feed', store, point.candidates, point.rate, result, paced, ownCore, degraded, await cpuPerRequest(server.app, '/v1/feed', bodies)));
     }
   } finally {
+    await redisClient?.quit();
     await server.close();
     await redis?.stop();
   }
   return rows;
+}
+
+/**
+ * Runs the paced load with this process's event loop thread (the server's) pinned to one core and
+ * the generator and, with `redis`, the redis-server pinned to the other, then gives every thread
+ * back its cores. Returns undefined where threads cannot be pinned.
+ */
+async function runOnOwnCore(options: PacedLoadOptions, redis: Redis | undefined): Promise<PacedLoadResult | undefined> {
+  if (!canPinCores()) {
+    return undefined;
+  }
+  const unpin = pinMainThread(OWN_CORE.server);
+  try {
+    if (redis !== undefined) {
+      await setRedisServerCores(redis, String(OWN_CORE.load));
+    }
+    return await runPacedLoad({ ...options, cpu: OWN_CORE.load });
+  } finally {
+    unpin();
+    if (redis !== undefined) {
+      await setRedisServerCores(redis, allCores());
+    }
+  }
 }
 
 /** Sends the bodies one at a time through `inject` and returns the process CPU time per request, in ms. */
@@ -158,6 +192,7 @@ function row(
   rate: number,
   result: autocannon.Result,
   paced: PacedLoadResult,
+  ownCore: PacedLoadResult | undefined,
   degraded: number,
   cpuMsPerRequest: number,
 ): FeedRulesLatencyRow {
@@ -173,5 +208,6 @@ function row(
     degraded,
     cpuMsPerRequest,
     paced,
+    ownCore,
   };
 }

@@ -32,6 +32,8 @@ export interface PacedLoadOptions {
   durationSeconds: number;
   /** Keep-alive connections at most; a request waits for a free one when all are busy. */
   maxSockets?: number;
+  /** Core the load generator's thread is pinned to with `taskset`; unset leaves it where the system puts it. */
+  cpu?: number | undefined;
 }
 
 /**
@@ -57,8 +59,13 @@ function threadCpuTicks() {
   }
 }
 
+const { url, path, bodies, rate, durationSeconds, maxSockets, cpu } = workerData;
+if (cpu !== undefined) {
+  // /proc/thread-self links to PID/task/TID; taskset -p on a thread id pins that thread only.
+  const threadId = require('node:fs').readlinkSync('/proc/thread-self').split('/').pop();
+  require('node:child_process').execFileSync('taskset', ['-p', '-c', String(cpu), threadId], { stdio: 'ignore' });
+}
 const startTicks = threadCpuTicks();
-const { url, path, bodies, rate, durationSeconds, maxSockets } = workerData;
 const target = new URL(url);
 const agent = new http.Agent({ keepAlive: true, maxSockets });
 const intervalMs = 1000 / rate;

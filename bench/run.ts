@@ -2,6 +2,7 @@
 // Usage: npm run bench [-- --events N --seconds S]
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { OWN_CORE } from './core-pinning';
 import { benchFeedLatency } from './feed-latency';
 import { benchFeedRulesLatency } from './feed-rules-latency';
 import { benchReplayThroughput } from './replay-throughput';
@@ -49,10 +50,23 @@ for (const result of await benchFeedLatency(Number(values.seconds))) {
 }
 console.log('\n| route | store | candidates | target req/s | autocannon: achieved req/s | p50 ms | p99 ms | errors | paced: achieved req/s | p50 ms | p99 ms | max ms | errors | degraded | CPU ms per request |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-for (const r of await benchFeedRulesLatency(Number(values.seconds))) {
+const feedRows = await benchFeedRulesLatency(Number(values.seconds));
+for (const r of feedRows) {
   const { paced } = r;
   console.log(
     `| ${r.route} | ${r.store} | ${r.candidates} | ${r.targetRate} | ${r.achievedRate} | ${r.p50Ms} | ${r.p99Ms} | ${r.errors} | ${paced.achievedRate} | ${paced.p50Ms} | ${paced.p99Ms} | ${paced.maxMs} | ${paced.errors} | ${r.degraded} | ${r.cpuMsPerRequest} |`,
+  );
+}
+console.log(
+  `\n| paced, server's event loop on core ${OWN_CORE.server}, load generator and redis-server on core ${OWN_CORE.load} | store | candidates | target req/s | achieved req/s | p50 ms | p99 ms | max ms | errors |`,
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const r of feedRows) {
+  const own = r.ownCore;
+  console.log(
+    own === undefined
+      ? `| ${r.route} | ${r.store} | ${r.candidates} | ${r.targetRate} | not measured: taskset missing or one core | | | | |`
+      : `| ${r.route} | ${r.store} | ${r.candidates} | ${r.targetRate} | ${own.achievedRate} | ${own.p50Ms} | ${own.p99Ms} | ${own.maxMs} | ${own.errors} |`,
   );
 }
 

@@ -14,6 +14,31 @@ const HISTORY_EVENTS = 20_000;
 const KEY_PREFIX = 'e2e:';
 /** Ingest applies an event within milliseconds, but a loaded test machine can take seconds. */
 const POLL = { timeout: 30_000, interval: 50 };
+/** The ranker's item cache max age in these tests, the longest the setting allows, in ms. */
+const ITEM_CACHE_MAX_AGE_MS = 60_000;
+
+/**
+ * Checks that a catalog update reaches the next feed although the ranker cached the item's old
+ * record: ingest's item change notice drops the copy. The poll gives up well before the cache's
+ * max age, so a ranker that missed the notice fails it.
+ */
+async function expectCatalogUpdateInNextFeed(baseUrl: string, itemId: string): Promise<void> {
+  const sessionId = uniqueName('catalog-change');
+  // A degraded feed comes from the pool copy, whose catalog records are read again on their own
+  // schedule, so only feeds ranked from the item cache count.
+  const feedTitle = async (): Promise<unknown> => {
+    const { status, body } = await postJson(baseUrl, '/v1/feed', { sessionId, limit: 1, candidates: [itemId], includeCatalog: true });
+    expect(status).toBe(200);
+    return body.degraded === undefined ? body.items[0]?.catalog?.title : 'degraded';
+  };
+  await expect.poll(feedTitle, POLL).not.toBe('degraded');
+  const before = await feedTitle();
+  const title = `Renamed ${sessionId}`;
+  expect((await postJson(baseUrl, '/v1/catalog', { items: [{ itemId, categories: ['Drama'], title }] })).status).toBe(202);
+
+  await expect.poll(feedTitle, { timeout: ITEM_CACHE_MAX_AGE_MS / 3, interval: 50 }).toBe(title);
+  expect(before).not.toBe(title);
+}
 
 describe('Kafka and Redis end to end', () => {
   let redis: RedisServer;
@@ -46,6 +71,8 @@ describe('Kafka and Redis end to end', () => {
       INGEST_CONSUMER_GROUP: uniqueName('ingest'),
       MODEL_DIR,
       POOL_REFRESH_INTERVAL_MS: '100',
+      // The longest max age, so that only a change notice can refresh a cached item within a test.
+      ITEM_CACHE_MAX_AGE_MS: String(ITEM_CACHE_MAX_AGE_MS),
       LOG_LEVEL: 'silent',
       // The MovieLens history reaches back years, far past the default 1-day lateness.
       MAX_EVENT_LATENESS_MS: '3000000000000',
@@ -80,6 +107,10 @@ describe('Kafka and Redis end to end', () => {
 
   it('serves a feed that follows the session', async () => {
     await expectFeedFollowsTaps(server.url, catalog, history, Date.now);
+  });
+
+  it('serves a catalog update in the next feed, before the item cache max age', async () => {
+    await expectCatalogUpdateInNextFeed(server.url, (catalog[0] as CatalogItem).itemId);
   });
 
   it('applies a redelivered event once', async () => {
@@ -151,7 +182,7 @@ describe('embedded end to end', () => {
   let history: Interaction[];
 
   beforeAll(async () => {
-    const config = parseServerConfig({ PORT: '0', MODEL_DIR, LOG_LEVEL: 'silent', POOL_REFRESH_INTERVAL_MS: '100' });
+    const config = parseServerConfig({ PORT: '0', MODEL_DIR, LOG_LEVEL: 'silent', POOL_REFRESH_INTERVAL_MS: '100', ITEM_CACHE_MAX_AGE_MS: String(ITEM_CACHE_MAX_AGE_MS) });
     const startedMs = Date.now();
     server = await startServer('all', config, { logger });
     // The server seeds the same history, shifted to end a minute before its start.
@@ -169,6 +200,10 @@ describe('embedded end to end', () => {
 
   it('serves a feed that follows the session', async () => {
     await expectFeedFollowsTaps(server.url, catalog, history, Date.now);
+  });
+
+  it('serves a catalog update in the next feed, before the item cache max age', async () => {
+    await expectCatalogUpdateInNextFeed(server.url, (catalog[1] as CatalogItem).itemId);
   });
 
   it('lists rejected events and accepts the rest', async () => {

@@ -1,7 +1,7 @@
 import { InProcessBus, KafkaBus, TOPICS, topicName, type EventBus } from '@nexttap/bus';
 import type { Logger } from '@nexttap/observability';
 import { MemoryFeatureStore, RedisClusterFeatureStore, RedisFeatureStore, type FeatureStore } from '@nexttap/store';
-import { InProcessSessionChanges, RedisSessionChanges, sessionChangesChannel, type SessionChangeNotices } from '@nexttap/ranker';
+import { InProcessChangeNotices, RedisChangeNotices, type ChangeNotices } from '@nexttap/ranker';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { ServerConfig } from './process-config';
 import { checkRedisAtStart } from './redis-start-check';
@@ -16,8 +16,8 @@ export interface Clients {
   ingestStore: FeatureStore;
   /** Store for the request path: short command timeout and no offline queue, so an outage fails fast. */
   rankerStore: FeatureStore;
-  /** Per-session change notices from ingest to the rankers' live feeds: in process, or Redis pub/sub. */
-  sessionChanges: SessionChangeNotices;
+  /** Change notices from ingest to the rankers (sessions for live feeds, items for item caches): in process, or Redis pub/sub. */
+  changeNotices: ChangeNotices;
   mode: { bus: 'kafka' | 'in-process'; store: 'redis' | 'redis-cluster' | 'memory' };
   close(): Promise<void>;
 }
@@ -48,16 +48,16 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
         });
   if (settings.redisUrl === '' && settings.redisClusterNodes.length === 0) {
     const store = new MemoryFeatureStore();
-    const sessionChanges = new InProcessSessionChanges();
+    const changeNotices = new InProcessChangeNotices();
     return {
       bus,
       ingestStore: store,
       rankerStore: store,
-      sessionChanges,
+      changeNotices,
       mode: { bus: settings.kafkaBrokers.length > 0 ? 'kafka' : 'in-process', store: 'memory' },
       close: once(async () => {
         await bus.close();
-        await sessionChanges.close();
+        await changeNotices.close();
         await store.close();
       }),
     };
@@ -75,13 +75,14 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
   // A subscribed connection accepts no other commands, so the change notices get their own. On
   // Redis Cluster a PUBLISH on one node reaches the subscribers of every node, so the notices use
   // plain connections to the first listed node.
-  // NOTE: while that node is down, live feeds get no change notices; feeds on request still work.
+  // NOTE: while that node is down, live feeds get no change notices, and rankers keep cached items
+  // up to ITEM_CACHE_MAX_AGE_MS; feeds on request still work.
   const noticeUrl = settings.redisClusterNodes.length > 0 ? `redis://${settings.redisClusterNodes[0]}` : settings.redisUrl;
   const subscriberRedis = new Redis(noticeUrl, { lazyConnect: true });
   const publisherRedis = ingestRedis instanceof Redis ? ingestRedis : new Redis(noticeUrl, { lazyConnect: true });
-  const connections: Array<[role: string, client: Redis | Cluster]> = [['ingest', ingestRedis], ['ranker', rankerRedis], ['session-changes', subscriberRedis]];
+  const connections: Array<[role: string, client: Redis | Cluster]> = [['ingest', ingestRedis], ['ranker', rankerRedis], ['change-notices', subscriberRedis]];
   if (publisherRedis !== ingestRedis) {
-    connections.push(['session-notices', publisherRedis]);
+    connections.push(['notice-publisher', publisherRedis]);
   }
   for (const [role, client] of connections) {
     logConnectionErrors(client, role, logger);
@@ -90,16 +91,16 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
     }
   }
   await Promise.all(connections.map(([, client]) => client.connect()));
-  const sessionChanges = new RedisSessionChanges(publisherRedis, subscriberRedis, sessionChangesChannel(settings.redisKeyPrefix), logger);
+  const changeNotices = new RedisChangeNotices(publisherRedis, subscriberRedis, settings.redisKeyPrefix, logger);
   return {
     bus,
     ingestStore: createRedisStore(ingestRedis, settings.redisKeyPrefix),
     rankerStore: createRedisStore(rankerRedis, settings.redisKeyPrefix),
-    sessionChanges,
+    changeNotices,
     mode: { bus: settings.kafkaBrokers.length > 0 ? 'kafka' : 'in-process', store: ingestRedis instanceof Cluster ? 'redis-cluster' : 'redis' },
     close: once(async () => {
       await bus.close();
-      await sessionChanges.close();
+      await changeNotices.close();
       await Promise.allSettled(connections.map(([, client]) => client.quit()));
     }),
   };

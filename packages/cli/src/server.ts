@@ -91,7 +91,7 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
 
   let ranker: Ranker | undefined;
   if (role === 'ranker' || role === 'all') {
-    ranker = new Ranker({ config: config.ranker, store: clients.rankerStore, logger, metrics, clock, sessionChanges: clients.sessionChanges });
+    ranker = new Ranker({ config: config.ranker, store: clients.rankerStore, logger, metrics, clock, changeNotices: clients.changeNotices });
     const rankerRoutes = ranker;
     await app.register(async (scope) => {
       limitRouteBodies(scope, config.ranker.bodyLimitBytes);
@@ -113,7 +113,8 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
       logger,
       metrics,
       clock,
-      onSessionsChanged: (sessionIds) => clients.sessionChanges.publish(sessionIds),
+      onSessionsChanged: (sessionIds) => clients.changeNotices.publishSessions(sessionIds),
+      onItemsChanged: (itemIds) => clients.changeNotices.publishItems(itemIds),
     });
     await app.register(async (scope) => {
       installErrorHandler(scope, INGEST_HTTP_CODES);

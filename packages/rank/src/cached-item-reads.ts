@@ -49,6 +49,7 @@ export function planCachedItemRead(cache: ItemCache, itemIds: readonly string[],
     }
   }
   const missingCount = snapshotKeys.length;
+  const readPlannedAt = cache.changeCount;
   const cachedGlobal = cache.freshGlobal(nowMs);
   const requests: ReadRequest[] = [sessionSeenSetRequest(sessionId)];
   if (missingCount > 0) {
@@ -59,7 +60,7 @@ export function planCachedItemRead(cache: ItemCache, itemIds: readonly string[],
   }
   const complete = (results: readonly ReadResult[], covisitLists: readonly ReadResult[]): ItemSnapshot[] => {
     if (missingCount > 0) {
-      storeMissing(cache, itemIds, entries, results[1], results[2], nowMs);
+      storeMissing(cache, itemIds, entries, results[1], results[2], nowMs, readPlannedAt);
     }
     const global = cachedGlobal ?? results[missingCount > 0 ? 3 : 1];
     if (cachedGlobal === undefined && global !== undefined) {
@@ -94,7 +95,10 @@ export async function readItemsCached(
   return plan.complete(results.slice(0, plan.requests.length), covisitLists ?? results.slice(plan.requests.length));
 }
 
-/** Caches the items read for the unset slots of `entries`, and fills those slots. */
+/**
+ * Caches the items read for the unset slots of `entries`, and fills those slots. `readPlannedAt`
+ * is the cache's change count when the read was planned.
+ */
 function storeMissing(
   cache: ItemCache,
   itemIds: readonly string[],
@@ -102,13 +106,14 @@ function storeMissing(
   snapshots: ReadResult | undefined,
   catalogs: ReadResult | undefined,
   readAtMs: number,
+  readPlannedAt: number,
 ): void {
   const packedValues = snapshots?.kind === 'snapshots' ? snapshots.value : [];
   const catalogTexts = catalogs?.kind === 'strings' ? catalogs.value : [];
   let read = 0;
   for (let index = 0; index < itemIds.length; index++) {
     if (entries[index] === undefined) {
-      entries[index] = cache.store(itemIds[index] as string, packedValues[read] ?? null, catalogTexts[read], readAtMs);
+      entries[index] = cache.store(itemIds[index] as string, packedValues[read] ?? null, catalogTexts[read], readAtMs, readPlannedAt);
       read += 1;
     }
   }

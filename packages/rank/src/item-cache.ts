@@ -13,7 +13,11 @@ export interface CachedItem {
   facts: CatalogFacts | undefined;
   /** The catalog record's text as read, so that a read of the same text keeps `catalog` and `facts`. */
   catalogText: string | undefined;
-  /** When the item was read from the store, in epoch ms of the ranker's clock. */
+  /**
+   * When the item was read from the store, in epoch ms of the ranker's clock; -Infinity when a
+   * change notice of the item arrived while it was being read, so that the read may predate the
+   * change and the next request reads it again.
+   */
   readAtMs: number;
 }
 
@@ -25,7 +29,15 @@ export interface ItemCacheOptions {
   maxAgeMs: number;
   /** Items kept at most; past it the items read longest ago are dropped first. Default 100,000. */
   maxItems?: number;
+  /**
+   * Oldest copy of the global counters served, in ms. No change notice covers them, and every event
+   * changes them. Default the smaller of `maxAgeMs` and 1,000.
+   */
+  globalMaxAgeMs?: number;
 }
+
+/** Default oldest copy of the global counters, in ms: they only set the priors of the smoothed rates. */
+const DEFAULT_GLOBAL_MAX_AGE_MS = 1_000;
 
 /** Spacing of the landmarks that cached snapshots are moved to, in ms. */
 const CACHE_LANDMARK_STEP_MS = 60_000;
@@ -48,7 +60,8 @@ export const DEFAULT_ITEM_CACHE_MAX_ITEMS = 100_000;
  * feed request reads only the items whose copy is older than `maxAgeMs`. Decay is applied at
  * request time from the entry's landmark, so a cached entry gives the features the store gave at
  * its read time, decayed to the request's instant. It misses only the events applied since that
- * read, at most `maxAgeMs` ago. Snapshots are moved to a per-minute landmark when stored, so the
+ * read, at most `maxAgeMs` ago; with ingest's item change notices passed to `invalidate`, only
+ * those whose notice is still on its way. Snapshots are moved to a per-minute landmark when stored, so the
  * decayed counters equal an uncached read's up to rounding, not bit for bit. Session-specific
  * item features (whether the session saw the item, co-visitation from its recent items) are read
  * on every request.
@@ -58,10 +71,26 @@ export class ItemCache {
   private global: { result: ReadResult; readAtMs: number } | undefined;
   readonly maxAgeMs: number;
   private readonly maxItems: number;
+  private readonly globalMaxAgeMs: number;
+  /**
+   * Counts invalidations. A read records the count when it is planned (`changeCount`); an item
+   * invalidated after that, or a `clear` after that, makes the read's values suspect.
+   */
+  private changes = 0;
+  /** The change count at each item's last invalidation, for the items invalidated since `clearedAt`. */
+  private readonly invalidatedAt = new Map<string, number>();
+  /** The change count at the last `clear`. */
+  private clearedAt = 0;
 
   constructor(options: ItemCacheOptions) {
     this.maxAgeMs = options.maxAgeMs;
     this.maxItems = options.maxItems ?? DEFAULT_ITEM_CACHE_MAX_ITEMS;
+    this.globalMaxAgeMs = options.globalMaxAgeMs ?? Math.min(this.maxAgeMs, DEFAULT_GLOBAL_MAX_AGE_MS);
+  }
+
+  /** The count of invalidations so far; a caller records it before it reads items and passes it to `store`. */
+  get changeCount(): number {
+    return this.changes;
   }
 
   /** Items cached now. */
@@ -79,7 +108,11 @@ export class ItemCache {
    * Stores an item read at `readAtMs` from the results of a snapshot and a catalog read, and
    * returns its entry. A catalog text equal to the cached one keeps the parsed record.
    */
-  store(itemId: string, packed: Float64Array | null, catalogText: string | null | undefined, readAtMs: number): CachedItem {
+  store(itemId: string, packed: Float64Array | null, catalogText: string | null | undefined, readAtMs: number, readPlannedAt = this.changes): CachedItem {
+    // A change notice that arrived after the read was planned may describe a write the read did
+    // not see, so the entry is stored as stale: this request uses it, the next one reads again.
+    const suspect = this.clearedAt > readPlannedAt || (this.invalidatedAt.get(itemId) ?? 0) > readPlannedAt;
+    const entryReadAtMs = suspect ? Number.NEGATIVE_INFINITY : readAtMs;
     const previous = this.items.get(itemId);
     const text = catalogText || undefined;
     const rebased = packed === null ? null : rebasePackedSnapshot(packed, cacheLandmarkOf(readAtMs));
@@ -87,10 +120,10 @@ export class ItemCache {
     if (previous !== undefined && previous.catalogText === text) {
       // Comparing with the text of the entry costs less than hashing the text, a few hundred
       // bytes, to find its record in the parsed-record cache.
-      entry = { packed: rebased, catalog: previous.catalog, facts: previous.facts, catalogText: previous.catalogText, readAtMs };
+      entry = { packed: rebased, catalog: previous.catalog, facts: previous.facts, catalogText: previous.catalogText, readAtMs: entryReadAtMs };
     } else {
       const catalog = text === undefined ? undefined : parseCatalogText(text);
-      entry = { packed: rebased, catalog, facts: catalog === undefined ? undefined : catalogFactsOf(catalog), catalogText: text, readAtMs };
+      entry = { packed: rebased, catalog, facts: catalog === undefined ? undefined : catalogFactsOf(catalog), catalogText: text, readAtMs: entryReadAtMs };
     }
     if (previous !== undefined) {
       // Re-inserting moves the item to the end of the map's order, which is the eviction order.
@@ -102,29 +135,47 @@ export class ItemCache {
     return entry;
   }
 
-  /** Returns the cached result of the global counters' read if it is fresh at `nowMs`. */
+  /** Returns the cached result of the global counters' read if it is at most `globalMaxAgeMs` old at `nowMs`. */
   freshGlobal(nowMs: number): ReadResult | undefined {
-    return this.global !== undefined && this.isFresh(this.global.readAtMs, nowMs) ? this.global.result : undefined;
+    return this.global !== undefined && isWithin(this.global.readAtMs, nowMs, this.globalMaxAgeMs) ? this.global.result : undefined;
   }
 
   storeGlobal(result: ReadResult, readAtMs: number): void {
     this.global = { result, readAtMs };
   }
 
-  /** Drops every entry, for instance after the store was replaced. */
+  /**
+   * Drops the entries of items whose features changed (a change notice), and marks reads of them
+   * in flight as suspect, so that the next request reads them again.
+   */
+  invalidate(itemIds: readonly string[]): void {
+    this.changes += 1;
+    if (this.invalidatedAt.size + itemIds.length > this.maxItems) {
+      // Bounds the map: a clear marks every read in flight as suspect, which is what the map would
+      // do for these items, and more.
+      this.clear();
+      return;
+    }
+    for (const itemId of itemIds) {
+      this.items.delete(itemId);
+      this.invalidatedAt.set(itemId, this.changes);
+    }
+  }
+
+  /**
+   * Drops every entry and marks every read in flight as suspect: after the store was replaced, or
+   * when change notices may have been lost.
+   */
   clear(): void {
+    this.changes += 1;
+    this.clearedAt = this.changes;
+    this.invalidatedAt.clear();
     this.items.clear();
     this.global = undefined;
   }
 
   private isFresh(readAtMs: number, nowMs: number): boolean {
-    if (this.maxAgeMs <= 0) {
-      return false;
-    }
-    // A clock that went back (a test clock, or a corrected wall clock) makes an entry stale
-    // rather than fresh for longer than maxAgeMs.
-    const ageMs = nowMs - readAtMs;
-    return ageMs >= 0 && ageMs <= this.maxAgeMs;
+    return isWithin(readAtMs, nowMs, this.maxAgeMs);
   }
 
   private evictOldest(): void {
@@ -137,4 +188,15 @@ export class ItemCache {
       this.items.delete(itemId);
     }
   }
+}
+
+/** Tells whether a copy read at `readAtMs` is at most `maxAgeMs` old at `nowMs`; never with a max age of 0. */
+function isWithin(readAtMs: number, nowMs: number, maxAgeMs: number): boolean {
+  if (maxAgeMs <= 0) {
+    return false;
+  }
+  // A clock that went back (a test clock, or a corrected wall clock) makes a copy stale rather
+  // than fresh for longer than the max age.
+  const ageMs = nowMs - readAtMs;
+  return ageMs >= 0 && ageMs <= maxAgeMs;
 }

@@ -189,6 +189,62 @@ describe('readItemsCached', () => {
     expect(items[0]?.catalog?.live).toBe(true);
   });
 
+  it('reads an invalidated item again while its max age has not passed', async () => {
+    const store = await seededStore();
+    const { session } = await readSessionSnapshot(store, 'viewer', undefined, NOW_MS);
+    const cache = new ItemCache({ maxAgeMs: 60_000 });
+    await readItemsCached(store, cache, ['item-5', 'item-6'], NOW_MS, UNLIMITED_STORE_BUDGET, session);
+    await writeEvents(store, NOW_MS, [{ itemId: 'item-5', type: 'like', sessionId: 'crowd-9', ts: NOW_MS - 100 }]);
+    cache.invalidate(['item-5']);
+
+    const items = await readItemsCached(store, cache, ['item-5', 'item-6'], NOW_MS + 10, UNLIMITED_STORE_BUDGET, session);
+
+    expectSnapshotsClose(items, await readItems(store, ['item-5', 'item-6'], NOW_MS + 10, UNLIMITED_STORE_BUDGET, session));
+    expect(cache.fresh('item-5', NOW_MS + 10)).toBeDefined();
+  });
+
+  it('uses a read once but does not keep it when its item changed while the read was in flight', async () => {
+    const store = await seededStore();
+    const { session } = await readSessionSnapshot(store, 'viewer', undefined, NOW_MS);
+    const cache = new ItemCache({ maxAgeMs: 60_000 });
+    // The notice arrives after the read was planned and before its reply is stored.
+    const racing: FeatureStore = {
+      apply: (writes) => store.apply(writes),
+      read: async (requests) => {
+        const results = await store.read(requests);
+        cache.invalidate(['item-5']);
+        return results;
+      },
+      close: () => store.close(),
+    };
+
+    const items = await readItemsCached(racing, cache, ['item-5', 'item-6'], NOW_MS, UNLIMITED_STORE_BUDGET, session);
+
+    expect(items.map((item) => item.itemId)).toEqual(['item-5', 'item-6']);
+    expect(cache.fresh('item-5', NOW_MS)).toBeUndefined();
+    expect(cache.fresh('item-6', NOW_MS)).toBeDefined();
+  });
+
+  it('keeps no read that was in flight when the cache was cleared', async () => {
+    const store = await seededStore();
+    const { session } = await readSessionSnapshot(store, 'viewer', undefined, NOW_MS);
+    const cache = new ItemCache({ maxAgeMs: 60_000 });
+    const clearing: FeatureStore = {
+      apply: (writes) => store.apply(writes),
+      read: async (requests) => {
+        const results = await store.read(requests);
+        cache.clear();
+        return results;
+      },
+      close: () => store.close(),
+    };
+
+    await readItemsCached(clearing, cache, ['item-5', 'item-6'], NOW_MS, UNLIMITED_STORE_BUDGET, session);
+
+    expect(cache.fresh('item-5', NOW_MS)).toBeUndefined();
+    expect(cache.fresh('item-6', NOW_MS)).toBeUndefined();
+  });
+
   it('treats an entry read after the request time as stale', async () => {
     const store = await seededStore();
     const { session } = await readSessionSnapshot(store, 'viewer', undefined, NOW_MS);
@@ -212,6 +268,29 @@ describe('ItemCache', () => {
     expect(cache.size).toBeLessThanOrEqual(10);
     expect(cache.fresh('item-24', NOW_MS)).toBeDefined();
     expect(cache.fresh('item-0', NOW_MS)).toBeUndefined();
+  });
+
+  it('keeps the global counters for at most 1 s whatever the item max age', () => {
+    const cache = new ItemCache({ maxAgeMs: 60_000 });
+    const global = { kind: 'hash', value: { impressions: '10' } } as const;
+    cache.storeGlobal(global, NOW_MS);
+
+    expect(cache.freshGlobal(NOW_MS + 1_000)).toBe(global);
+    expect(cache.freshGlobal(NOW_MS + 1_001)).toBeUndefined();
+  });
+
+  it('treats reads in flight as suspect once more items were invalidated than it keeps', () => {
+    const cache = new ItemCache({ maxAgeMs: 60_000, maxItems: 10 });
+    cache.store('item-kept', null, null, NOW_MS);
+    const plannedAt = cache.changeCount;
+    for (let index = 0; index < 25; index++) {
+      cache.invalidate([`item-${index}`]);
+    }
+    cache.store('item-late', null, null, NOW_MS, plannedAt);
+    cache.store('item-next', null, null, NOW_MS);
+
+    expect(cache.fresh('item-late', NOW_MS)).toBeUndefined();
+    expect(cache.fresh('item-next', NOW_MS)).toBeDefined();
   });
 
   it('keeps the parsed record when the catalog text is unchanged', () => {

@@ -48,6 +48,8 @@ export interface IngestProcessorDependencies {
   clock?: () => number;
   /** Called after a batch's writes were acknowledged, with the sessions whose features changed. */
   onSessionsChanged?: (sessionIds: ReadonlySet<string>) => void;
+  /** Called after a batch's writes were acknowledged, with the items whose counters or catalog records changed. */
+  onItemsChanged?: (itemIds: ReadonlySet<string>) => void;
 }
 
 /**
@@ -206,9 +208,18 @@ export class IngestProcessor {
     const appliedCount = applied.filter(Boolean).length;
     this.outcomes.inc({ topic: TOPICS.interactions, outcome: 'applied' }, appliedCount);
     this.outcomes.inc({ topic: TOPICS.interactions, outcome: 'duplicate' }, applied.length - appliedCount);
-    const changed = new Set(events.filter((_, index) => applied[index]).map((event) => event.sessionId));
-    if (changed.size > 0) {
-      this.dependencies.onSessionsChanged?.(changed);
+    const sessions = new Set<string>();
+    const items = new Set<string>();
+    for (let index = 0; index < events.length; index++) {
+      if (applied[index] === true) {
+        const event = events[index] as Interaction;
+        sessions.add(event.sessionId);
+        items.add(event.itemId);
+      }
+    }
+    if (sessions.size > 0) {
+      this.dependencies.onSessionsChanged?.(sessions);
+      this.dependencies.onItemsChanged?.(items);
     }
   }
 
@@ -226,6 +237,9 @@ export class IngestProcessor {
       }
     }
     await applyCatalogItems(this.dependencies.store, items);
+    if (items.length > 0) {
+      this.dependencies.onItemsChanged?.(new Set(items.map((item) => item.itemId)));
+    }
     await this.sendDeadLetters(batch.topic, rejected, nowMs);
     this.outcomes.inc({ topic: TOPICS.catalog, outcome: 'applied' }, items.length);
   }

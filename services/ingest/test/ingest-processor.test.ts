@@ -141,6 +141,27 @@ describe('IngestProcessor', () => {
     expect(notices).toEqual([['session-1']]);
   });
 
+  it('sends the items of applied events and of catalog records as changed, once', async () => {
+    const itemNotices: string[][] = [];
+    const processor = new IngestProcessor({
+      config: ingestConfigSchema.parse({}),
+      store: new MemoryFeatureStore(),
+      bus: failingBus(0),
+      logger: createLogger({ level: 'silent', service: 'ingest-test' }),
+      metrics: createMetricsRegistry(),
+      clock: () => NOW_MS,
+      onItemsChanged: (itemIds) => itemNotices.push([...itemIds]),
+    });
+    const catalogRecord = { topic: 'catalog', partition: 0, offset: '0', key: 'item-7', value: Buffer.from(JSON.stringify({ itemId: 'item-7', categories: ['Drama'] })), headers: {}, timestampMs: NOW_MS - 500 };
+
+    await processor.handleBatch(interactionsBatch());
+    await processor.handleBatch(interactionsBatch());
+    await processor.handleBatch({ topic: 'catalog', partition: 0, records: [catalogRecord] });
+
+    // The second batch is a redelivery: its event is a duplicate and changes nothing.
+    expect(itemNotices).toEqual([['item-1'], ['item-7']]);
+  });
+
   it('times each stage of a batch', async () => {
     const metrics = createMetricsRegistry();
     const processor = new IngestProcessor({

@@ -36,8 +36,8 @@ export const rankerConfigSchema = z.object({
     .describe('Largest accepted request body, in bytes.'),
   feedStoreBudgetMs: numberSettingSchema({ min: 1, max: 10_000, default: 25, unit: 'milliseconds' })
     .describe('Time one feed request may wait for the feature store, in ms, summed over its reads; past it the feed comes from the in-process pool copy, marked degraded.'),
-  itemCacheMaxAgeMs: numberSettingSchema({ min: 0, max: 60_000, default: 1_000, unit: 'milliseconds' })
-    .describe('Oldest in-process copy of an item\'s counters and catalog record that a feed uses, in ms; an older copy is read again with the request. Session features, the items a session saw and co-visitation are read on every request. 0 reads every candidate on every request.'),
+  itemCacheMaxAgeMs: numberSettingSchema({ min: 0, max: 60_000, default: 30_000, unit: 'milliseconds' })
+    .describe('Oldest in-process copy of an item\'s counters and catalog record that a feed uses, in ms; an older copy is read again with the request. Ingest\'s item change notices drop a changed item\'s copy at once, so this bounds the age only where a notice is lost. Session features, the items a session saw and co-visitation are read on every request. 0 reads every candidate on every request.'),
   itemCacheMaxItems: numberSettingSchema({ min: 1, max: 10_000_000, default: 100_000 })
     .describe('Items whose counters and catalog record the ranker keeps in process at most; past it the copies read longest ago are dropped.'),
   rankingDepth: numberSettingSchema({ min: 1, max: 5_000, default: 200 })

@@ -7,7 +7,7 @@ export * from './feed-service';
 export * from './live-feed';
 export * from './openapi';
 export * from './ranker';
-export * from './session-changes';
+export * from './change-notices';
 export * from './admin-routes';
 export * from './admin-schemas';
 export * from './experiment';

@@ -18,7 +18,7 @@ import { ModelManager } from './model-manager';
 import { ShadowScorer } from './shadow-scoring';
 import { registerOpenApiRoutes, type OpenApiAddition } from './openapi';
 import { PoolRefresher } from './pool-refresher';
-import type { SessionChangeNotices } from './session-changes';
+import type { ChangeNotices } from './change-notices';
 import { WriteBehindStore } from './write-behind-store';
 
 export interface RankerDependencies {
@@ -27,8 +27,12 @@ export interface RankerDependencies {
   logger: Logger;
   metrics: Registry;
   clock?: () => number;
-  /** Change notices that trigger live feed pushes; without them live feeds push only on connect. */
-  sessionChanges?: SessionChangeNotices;
+  /**
+   * Ingest's change notices: session notices trigger live feed pushes, item notices drop changed
+   * items from the item cache. Without them live feeds push only on connect, and cached items are
+   * read again only after ITEM_CACHE_MAX_AGE_MS.
+   */
+  changeNotices?: ChangeNotices;
   /** Uniform random numbers in [0, 1) for exploration; tests pass a seeded generator. */
   random?: () => number;
 }
@@ -61,7 +65,8 @@ export class Ranker {
   private readonly refresher: PoolRefresher;
   /** The store every part of the ranker reads through, so that each read follows the queued feed records. */
   private readonly store: WriteBehindStore;
-  private unsubscribe: (() => Promise<void>) | undefined;
+  private readonly itemCache: ItemCache;
+  private readonly unsubscribes: Array<() => Promise<void>> = [];
 
   constructor(private readonly dependencies: RankerDependencies) {
     const { config } = dependencies;
@@ -69,13 +74,14 @@ export class Ranker {
     this.pools = new PoolCache(this.store, { poolDepth: config.poolDepth });
     this.refresher = new PoolRefresher(this.pools, config.poolRefreshIntervalMs, dependencies.logger, dependencies.clock);
     const metrics = new FeedMetrics(dependencies.metrics);
+    this.itemCache = new ItemCache({ maxAgeMs: config.itemCacheMaxAgeMs, maxItems: config.itemCacheMaxItems });
     this.models = new ModelManager(new ModelRegistry(config.modelsDir), { intraOpThreads: config.modelIntraOpThreads }, dependencies.logger, dependencies.clock);
     this.shadow = new ShadowScorer(dependencies.metrics, { maxPending: config.shadowMaxPending, topK: config.shadowTopK, logger: dependencies.logger });
     this.service = new FeedService({
       config,
       store: this.store,
       pools: this.pools,
-      itemCache: new ItemCache({ maxAgeMs: config.itemCacheMaxAgeMs, maxItems: config.itemCacheMaxItems }),
+      itemCache: this.itemCache,
       models: this.models,
       shadow: this.shadow,
       candidateLimits: { ...DEFAULT_CANDIDATE_LIMITS, total: config.maxCandidates },
@@ -117,14 +123,23 @@ export class Ranker {
     await registerDemoPage(instance);
   }
 
-  /** Loads and validates the model, reads the pools once and subscribes to change notices; rejects if any fails. */
+  /** Loads and validates the model, reads the pools once and subscribes to the change notices; rejects if any fails. */
   async start(): Promise<void> {
     const { config, logger } = this.dependencies;
     const model = await this.models.start(config.modelDir);
     logger.info({ model: model.manifest.name, version: model.manifest.version, features: model.features.length }, 'model loaded');
     await warnIfModelsDirMissing(config, logger);
     await this.refresher.start();
-    this.unsubscribe = await this.dependencies.sessionChanges?.subscribe((sessionIds) => this.live.notify(sessionIds));
+    const notices = this.dependencies.changeNotices;
+    if (notices !== undefined) {
+      this.unsubscribes.push(await notices.subscribeSessions((sessionIds) => this.live.notify(sessionIds)));
+      this.unsubscribes.push(
+        await notices.subscribeItems(
+          (itemIds) => this.itemCache.invalidate(itemIds),
+          () => this.itemCache.clear(),
+        ),
+      );
+    }
   }
 
   get currentModel(): RankingModel | undefined {
@@ -141,7 +156,7 @@ export class Ranker {
   }
 
   async stop(): Promise<void> {
-    await this.unsubscribe?.();
+    await Promise.all(this.unsubscribes.splice(0).map((unsubscribe) => unsubscribe()));
     this.live.closeAll();
     await this.refresher.stop();
     await this.models.stop();
