@@ -155,7 +155,7 @@ export type ReadRequest =
   /** Snapshots written by `hashSnapshot`: the landmark and the fields, or null when absent. */
   | { kind: 'snapshots'; keys: string[] }
   /** Scores of the given members in a sorted set, null for absent members. */
-  | { kind: 'zsetScores'; key: string; members: string[] };
+  | { kind: 'zsetScores'; key: string; members: readonly string[] };
 
 export type ReadResult =
   | { kind: 'hash'; value: Record<string, string> }

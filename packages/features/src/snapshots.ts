@@ -29,6 +29,10 @@ export interface UserSnapshot {
   userId: string;
   categoryAffinity: Map<string, number>;
   creatorAffinity: Map<string, number>;
+  /**
+   * Items with any engagement other than an impression; when the user was read for given items
+   * (`sessionReadRequests`' `userInteractedAmong`), only those of them.
+   */
   interacted: ReadonlySet<string>;
 }
 
@@ -349,8 +353,13 @@ export function covisitSources(session: SessionSnapshot): string[] {
   return sources;
 }
 
-/** Builds the reads of a session (and its user, when given); `parseSessionReads` decodes their results. */
-export function sessionReadRequests(sessionId: string, userId: string | undefined): ReadRequest[] {
+/**
+ * Builds the reads of a session (and its user, when given); `parseSessionReads` decodes their
+ * results. With `userInteractedAmong`, the user's engaged items are looked up for those items
+ * only instead of read whole: a returning user may have up to `userInteractedMax` of them, and a
+ * feed that re-ranks its request's candidates needs to know only about those.
+ */
+export function sessionReadRequests(sessionId: string, userId: string | undefined, userInteractedAmong?: readonly string[]): ReadRequest[] {
   const requests: ReadRequest[] = [
     { kind: 'list', key: keys.sessionRecent(sessionId), limit: FEATURE_SETTINGS.sessionRecentMax },
     { kind: 'hash', key: keys.sessionAffinity(sessionId) },
@@ -360,18 +369,24 @@ export function sessionReadRequests(sessionId: string, userId: string | undefine
   if (userId !== undefined) {
     requests.push(
       { kind: 'hash', key: keys.userAffinity(userId) },
-      { kind: 'zsetMembers', key: keys.userInteracted(userId), limit: FEATURE_SETTINGS.userInteractedMax },
+      userInteractedAmong === undefined
+        ? { kind: 'zsetMembers', key: keys.userInteracted(userId), limit: FEATURE_SETTINGS.userInteractedMax }
+        : { kind: 'zsetScores', key: keys.userInteracted(userId), members: userInteractedAmong },
     );
   }
   return requests;
 }
 
-/** Parses the results of `sessionReadRequests`, decaying affinities to `nowMs`. */
+/**
+ * Parses the results of `sessionReadRequests`, decaying affinities to `nowMs`. `userInteractedAmong`
+ * must be the one the requests were built with.
+ */
 export function parseSessionReads(
   sessionId: string,
   userId: string | undefined,
   results: readonly ReadResult[],
   nowMs: number,
+  userInteractedAmong?: readonly string[],
 ): { session: SessionSnapshot; user: UserSnapshot | undefined } {
   const [recent, affinity, interacted, meta, userAffinity, userInteracted] = results;
   const metaFields = hashValue(meta);
@@ -390,7 +405,8 @@ export function parseSessionReads(
     return { session, user: undefined };
   }
   const longTerm = splitAffinity(decayHash(hashValue(userAffinity), nowMs));
-  const user = { userId, categoryAffinity: longTerm.categories, creatorAffinity: longTerm.creators, interacted: memberSetOf(userInteracted) };
+  const userEngaged = userInteractedAmong === undefined ? memberSetOf(userInteracted) : membersWithScores(userInteracted, userInteractedAmong);
+  const user = { userId, categoryAffinity: longTerm.categories, creatorAffinity: longTerm.creators, interacted: userEngaged };
   return { session, user };
 }
 
@@ -707,6 +723,19 @@ function memberSetOf(result: ReadResult | undefined): ReadonlySet<string> {
     memberSets.set(members, set);
   }
   return set;
+}
+
+/** Returns the set of `members` that have a score in `result`, a `zsetScores` read of them. */
+function membersWithScores(result: ReadResult | undefined, members: readonly string[]): ReadonlySet<string> {
+  const found = new Set<string>();
+  if (result?.kind === 'zsetScores') {
+    for (let index = 0; index < members.length; index++) {
+      if (result.value[index] !== null && result.value[index] !== undefined) {
+        found.add(members[index] as string);
+      }
+    }
+  }
+  return found;
 }
 
 function zsetMembers(result: ReadResult | undefined): readonly string[] {

@@ -127,7 +127,9 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
   // The request's own candidates are known before the session is read, so with a cache their
   // item reads join the session's round trip.
   const early = requested === undefined || context.itemCache === undefined ? undefined : planEarlyRead(requested, query.sessionId, context.itemCache, context.nowMs);
-  const state = await readSessionWith(context.store, query.sessionId, query.userId, context.nowMs, [...served, ...(early?.read.requests ?? [])], budget);
+  // Only the request's candidates can be dropped for the user's engagement, so only they are looked up.
+  const requestedIds = early?.itemIds ?? requested?.map((candidate) => candidate.itemId);
+  const state = await readSessionWith(context.store, query.sessionId, query.userId, context.nowMs, [...served, ...(early?.read.requests ?? [])], budget, requestedIds);
   timer.mark('session');
 
   const neighbours = requested === undefined ? await readNeighbours(state.session, context, budget) : undefined;

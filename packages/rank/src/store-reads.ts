@@ -58,7 +58,8 @@ export async function readSession(
 
 /**
  * Reads a session and its user plus `extra` requests in the same round trip. The results of the
- * extra requests come back in `extra`, in order.
+ * extra requests come back in `extra`, in order. With `userInteractedAmong`, the user's
+ * `interacted` holds only those of these items the user engaged with.
  */
 export async function readSessionWith(
   store: FeatureStore,
@@ -67,10 +68,11 @@ export async function readSessionWith(
   nowMs: number,
   extra: readonly ReadRequest[],
   budget: StoreBudget,
+  userInteractedAmong?: readonly string[],
 ): Promise<{ session: SessionSnapshot; user: UserSnapshot | undefined; extra: ReadResult[] }> {
-  const requests = sessionReadRequests(sessionId, userId);
+  const requests = sessionReadRequests(sessionId, userId, userInteractedAmong);
   const results = await readWithinBudget(store, [...requests, ...extra], budget);
-  const parsed = parseSessionReads(sessionId, userId, results.slice(0, requests.length), nowMs);
+  const parsed = parseSessionReads(sessionId, userId, results.slice(0, requests.length), nowMs, userInteractedAmong);
   return { ...parsed, extra: results.slice(requests.length) };
 }
 

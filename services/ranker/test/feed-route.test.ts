@@ -368,6 +368,20 @@ describe('feed rules', () => {
     expect(idsOf((await post(off, { sessionId: 'tapper', limit: 12 })).json())).toContain('action-1');
   });
 
+  it('drops items the user engaged with in an earlier session, requested or generated', async () => {
+    await writeEvents(rulesStore, RULES_NOW_MS, [{ sessionId: 'earlier-visit', userId: 'returning', itemId: 'comedy-2', type: 'like' }]);
+    const instance = await rankerWith({ ...RULES_OFF, dropServedFeeds: '0' });
+
+    const requested = idsOf((await post(instance, { sessionId: 'later-visit', userId: 'returning', limit: 3, candidates: ['comedy-1', 'comedy-2', 'comedy-3'] })).json());
+    const generated = idsOf((await post(instance, { sessionId: 'later-visit', userId: 'returning', limit: 12 })).json());
+    const anonymous = idsOf((await post(instance, { sessionId: 'later-visit', limit: 3, candidates: ['comedy-1', 'comedy-2', 'comedy-3'] })).json());
+
+    expect(requested.sort()).toEqual(['comedy-1', 'comedy-3']);
+    expect(generated).toContain('comedy-1');
+    expect(generated).not.toContain('comedy-2');
+    expect(anonymous).toContain('comedy-2');
+  });
+
   it('drops items served in the latest feeds, but not requested ones', async () => {
     const instance = await rankerWith({ ...RULES_OFF, dropServedFeeds: '2' });
     const first = idsOf((await post(instance, { sessionId: 'refresher', limit: 4 })).json());
