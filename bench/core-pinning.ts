@@ -53,7 +53,7 @@ export async function setRedisServerCores(client: Redis, cores: string): Promise
   execFileSync('taskset', ['-a', '-p', '-c', cores, pid], { stdio: 'ignore' });
 }
 
-/** All cores of the machine as a taskset list, `0-N`. */
+/** Returns all cores of the machine as a taskset list, `0-N`. */
 export function allCores(): string {
   return `0-${availableParallelism() - 1}`;
 }

@@ -34,7 +34,7 @@ describe('RedisChangeNotices', () => {
     return new RedisChangeNotices(publisher, subscriber, PREFIX, logger);
   }
 
-  it('carries item and session notices from one process to another on their own channels', async () => {
+  it('carries item and session notices between processes', async () => {
     const ingest = await processNotices();
     const ranker = await processNotices();
     const items: string[][] = [];
