@@ -23,7 +23,7 @@ const SECTIONS: ReadonlyArray<[name: string, firstLine: string]> = [
   ['dedup check and marks', 'local dedup_keys = {}'],
   ['decayed hashes', 'local hash_values = {}'],
   ['packed records', 'local pack_formats = {}'],
-  ['decayed sorted sets', 'for _, group in ipairs(batch.zsetDecay) do'],
+  ['decayed sorted sets', 'local zset_decay = batch.zsetDecay'],
   ['sorted-set adds', 'local ZADD_MODE_FLAGS'],
   ['trims', 'for i = 1, #batch.trims, 2 do'],
   ['lists', 'for _, entry in ipairs(batch.lists) do'],

@@ -11,6 +11,8 @@ local INTEGER_RENEW_EXPONENT = 16
 local LANDMARK_FIELD = '_L'
 -- Arguments per command built with unpack(); Lua 5.1 allows at most 8000 values on its C stack.
 local MAX_ARGUMENTS = 4000
+-- Library functions as locals, because reading a global is a table lookup by name on every use.
+local redis_call, floor, tonumber, unpack = redis.call, math.floor, tonumber, unpack
 
 local batch = cmsgpack.unpack(ARGV[1])
 local names = batch.names
@@ -45,23 +47,24 @@ end
 local function call_with_arguments(command, key, args, step)
   for first = 1, #args, MAX_ARGUMENTS - (MAX_ARGUMENTS % step) do
     local last = math.min(first + MAX_ARGUMENTS - (MAX_ARGUMENTS % step) - 1, #args)
-    redis.call(command, key, unpack(args, first, last))
+    redis_call(command, key, unpack(args, first, last))
   end
 end
 
 -- Redis formats every Lua number passed to redis.call with %.17g, about 0.6 µs per argument
--- (Redis 7.0), and passes a string as it is. TTLs, ranks and lengths repeat across a batch, so each
--- integer is formatted once here.
+-- (Redis 7.0), and passes a string as it is. TTLs, ranks, lengths and rounded sorted-set increments
+-- repeat across a batch, so each integer is formatted once here, and a repeated one costs a lookup.
 local integer_texts = {}
 local function integer_text(n)
-  if n ~= math.floor(n) or n == math.huge or n == -math.huge then
+  local text = integer_texts[n]
+  if text then
+    return text
+  end
+  if n ~= floor(n) or n == math.huge or n == -math.huge then
     return n
   end
-  local text = integer_texts[n]
-  if not text then
-    text = string.format('%d', n)
-    integer_texts[n] = text
-  end
+  text = string.format('%d', n)
+  integer_texts[n] = text
   return text
 end
 
@@ -69,9 +72,9 @@ end
 -- none came with this write: a planned TTL of 0 or less arrives as a PEXPIRE, which SET's PX rejects.
 local function set_with_ttl(key, value, ttl_ms)
   if ttl_ms > 0 then
-    redis.call('SET', key, value, 'PX', integer_text(ttl_ms))
+    redis_call('SET', key, value, 'PX', integer_text(ttl_ms))
   else
-    redis.call('SET', key, value)
+    redis_call('SET', key, value)
   end
 end
 
@@ -98,12 +101,12 @@ for _, run in ipairs(batch.dedup) do
 end
 local found = 0
 for first = 1, #dedup_keys, MAX_ARGUMENTS do
-  found = found + redis.call('EXISTS', unpack(dedup_keys, first, math.min(first + MAX_ARGUMENTS - 1, #dedup_keys)))
+  found = found + redis_call('EXISTS', unpack(dedup_keys, first, math.min(first + MAX_ARGUMENTS - 1, #dedup_keys)))
 end
 if found > 0 then
   local existing = {}
   for index, key in ipairs(dedup_keys) do
-    if redis.call('EXISTS', key) == 1 then
+    if redis_call('EXISTS', key) == 1 then
       existing[#existing + 1] = index
     end
   end
@@ -111,7 +114,7 @@ if found > 0 then
 end
 for _, run in ipairs(batch.dedup) do
   for _, key in ipairs(run[2]) do
-    redis.call('SET', key, '1', 'PX', integer_text(run[1]))
+    redis_call('SET', key, '1', 'PX', integer_text(run[1]))
   end
 end
 
@@ -121,7 +124,7 @@ local hash_values = {}
 -- Rescales every decayed field of a hash from `landmark` to `reference`. The stored fields not yet
 -- in `values` are read first, and every decayed field is marked for writing.
 local function renew_hash(key, values, dirty, landmark, reference)
-  local all = redis.call('HGETALL', key)
+  local all = redis_call('HGETALL', key)
   for i = 1, #all, 2 do
     if values[all[i]] == nil then
       values[all[i]] = tonumber(all[i + 1])
@@ -136,13 +139,19 @@ local function renew_hash(key, values, dirty, landmark, reference)
   end
 end
 
--- Each group is {key, fieldSet, entries}; entries are flat {name, sum, referenceMs - baseMs},
--- each sum relative to its reference time. The landmark is the first entry's reference when the
--- hash has none, and moves to an entry's reference when the scale would pass 2^RENEW_EXPONENT.
-for _, group in ipairs(batch.hashDecay) do
-  local key, entries = group[1], group[3]
-  local fields = field_names(group[2])
-  local reply = redis.call('HMGET', key, LANDMARK_FIELD, unpack(fields))
+-- batch.hashDecay is flat: per key {key, fieldSet, entry count}, then its entries {name, sum,
+-- referenceMs - baseMs}, each sum relative to its reference time. The landmark is the first entry's
+-- reference when the hash has none, and moves to an entry's reference when the scale would pass
+-- 2^RENEW_EXPONENT.
+local hash_decay = batch.hashDecay
+local group_start = 1
+while group_start <= #hash_decay do
+  local key, field_set, count = hash_decay[group_start], hash_decay[group_start + 1], hash_decay[group_start + 2]
+  local first = group_start + 3
+  group_start = first + 3 * count
+  local last = group_start - 1
+  local fields = field_names(field_set)
+  local reply = redis_call('HMGET', key, LANDMARK_FIELD, unpack(fields))
   local landmark = tonumber(reply[1])
   local values = {}
   for i, field in ipairs(fields) do
@@ -150,9 +159,9 @@ for _, group in ipairs(batch.hashDecay) do
   end
   local dirty = {}
   local landmark_changed = false
-  for i = 1, #entries, 3 do
-    local field, sum, reference = names[entries[i]], entries[i + 1], base_ms + entries[i + 2]
-    local half_life = half_life_of_name(entries[i])
+  for i = first, last, 3 do
+    local field, sum, reference = names[hash_decay[i]], hash_decay[i + 1], base_ms + hash_decay[i + 2]
+    local half_life = half_life_of_name(hash_decay[i])
     if not landmark then
       landmark = reference
       landmark_changed = true
@@ -203,86 +212,96 @@ local function half_lives_of_field_set(field_set_index)
   return half_lives
 end
 
--- Each group is {key, fieldSet, ttlMs, entries}, and entries are flat {position in the field set,
--- sum, referenceMs - baseMs}. A packed record is the landmark and then the fields of the set as
--- little-endian doubles, read with one GET and written with one SET, with the landmark and
--- renewal rules of a decayed hash. An absent record has no landmark and zero fields.
-for _, group in ipairs(batch.packedDecay) do
-  local key, entries = group[1], group[4]
-  local half_lives = half_lives_of_field_set(group[2])
-  local count = #half_lives
-  local format = pack_format(count + 1)
-  local stored = redis.call('GET', key)
+-- batch.packedDecay is flat: per key {key, fieldSet, ttlMs, entry count}, then its entries
+-- {position in the field set, sum, referenceMs - baseMs}. A packed record is the landmark and then
+-- the fields of the set as little-endian doubles, read with one GET and written with one SET, with
+-- the landmark and renewal rules of a decayed hash. An absent record has no landmark and zero fields.
+local packed_decay = batch.packedDecay
+group_start = 1
+while group_start <= #packed_decay do
+  local key, field_set, ttl, count = packed_decay[group_start], packed_decay[group_start + 1], packed_decay[group_start + 2], packed_decay[group_start + 3]
+  local first = group_start + 4
+  group_start = first + 3 * count
+  local last = group_start - 1
+  local half_lives = half_lives_of_field_set(field_set)
+  local field_count = #half_lives
+  local format = pack_format(field_count + 1)
+  local stored = redis_call('GET', key)
   local values
   local landmark
   if stored then
-    if #stored ~= 8 * (count + 1) then
-      error('key ' .. key .. ' does not contain a packed record of ' .. count .. ' fields; two key families collide or the layout changed')
+    if #stored ~= 8 * (field_count + 1) then
+      error('key ' .. key .. ' does not contain a packed record of ' .. field_count .. ' fields; two key families collide or the layout changed')
     end
     values = { struct.unpack(format, stored) }
     landmark = values[1]
   else
     values = {}
-    for i = 1, count + 1 do
+    for i = 1, field_count + 1 do
       values[i] = 0
     end
   end
-  for i = 1, #entries, 3 do
-    local position, sum, reference = entries[i], entries[i + 1], base_ms + entries[i + 2]
-    local half_life = half_lives[position]
+  for i = first, last, 3 do
+    local field_position, sum, reference = packed_decay[i], packed_decay[i + 1], base_ms + packed_decay[i + 2]
+    local half_life = half_lives[field_position]
     if not landmark then
       landmark = reference
     elseif (reference - landmark) / half_life > RENEW_EXPONENT then
-      for j = 1, count do
+      for j = 1, field_count do
         values[j + 1] = values[j + 1] * 2 ^ ((landmark - reference) / half_lives[j])
       end
       landmark = reference
     end
-    values[position + 1] = values[position + 1] + sum * 2 ^ ((reference - landmark) / half_life)
+    values[field_position + 1] = values[field_position + 1] + sum * 2 ^ ((reference - landmark) / half_life)
   end
   values[1] = landmark
-  set_with_ttl(key, struct.pack(format, unpack(values, 1, count + 1)), group[3])
+  set_with_ttl(key, struct.pack(format, unpack(values, 1, field_count + 1)), ttl)
 end
 
 -- Multiplies every score of a sorted set by `factor` and rounds it to an integer, as the memory
 -- store does (Math.floor(score * factor + 0.5)), for a set with integer scores.
 local function rescale_rounded(key, factor)
-  local all = redis.call('ZRANGE', key, '0', '-1', 'WITHSCORES')
+  local all = redis_call('ZRANGE', key, '0', '-1', 'WITHSCORES')
   local args = {}
   for i = 1, #all, 2 do
-    args[i] = math.floor(tonumber(all[i + 1]) * factor + 0.5)
+    args[i] = floor(tonumber(all[i + 1]) * factor + 0.5)
     args[i + 1] = all[i]
   end
   call_with_arguments('ZADD', key, args, 2)
 end
 
--- Each group is {key, landmarkTtlMs, halfLifeMs, integerScale, entries}; entries are flat {member,
--- sum, referenceMs - baseMs}. The landmark lives in <key>:landmark, read once per group, and is
--- renewed like a hash's, rescaling the whole set with ZUNIONSTORE. An integerScale above 0 makes
--- every score an integer (the zsetDecayAdd operation in operations.ts): the set is renewed after
--- INTEGER_RENEW_EXPONENT half-lives, with rescale_rounded, and each addition is rounded. Members
--- are written with one ZINCRBY each: reading every member's score with ZMSCORE and writing them
--- with one ZADD measured no faster, because the sorted-set update itself, not the call, is most of
--- the cost.
-for _, group in ipairs(batch.zsetDecay) do
-  local key, landmark_ttl, half_life, integer_scale, entries = group[1], group[2], group[3], group[4], group[5]
+-- batch.zsetDecay is flat: per group {key, landmarkTtlMs, halfLifeMs, integerScale, entry count},
+-- then its entries {member, sum, referenceMs - baseMs}. The landmark lives in <key>:landmark, read
+-- once per group, and is renewed like a hash's, rescaling the whole set with ZUNIONSTORE. An
+-- integerScale above 0 makes every score an integer (the zsetDecayAdd operation in operations.ts):
+-- the set is renewed after INTEGER_RENEW_EXPONENT half-lives, with rescale_rounded, and each
+-- addition is rounded. Members are written with one ZINCRBY each: reading every member's score with
+-- ZMSCORE and writing them with one ZADD measured no faster, because the sorted-set update itself,
+-- not the call, is most of the cost.
+local zset_decay = batch.zsetDecay
+group_start = 1
+while group_start <= #zset_decay do
+  local key, landmark_ttl, half_life, integer_scale, count = zset_decay[group_start], zset_decay[group_start + 1], zset_decay[group_start + 2], zset_decay[group_start + 3], zset_decay[group_start + 4]
+  local first = group_start + 5
+  group_start = first + 3 * count
+  local last = group_start - 1
   local renew_exponent = integer_scale > 0 and INTEGER_RENEW_EXPONENT or RENEW_EXPONENT
   local landmark_key = key .. ':landmark'
   local landmark
   if landmark_ttl > 0 then
-    landmark = tonumber(redis.call('GETEX', landmark_key, 'PX', integer_text(landmark_ttl)))
+    landmark = tonumber(redis_call('GETEX', landmark_key, 'PX', integer_text(landmark_ttl)))
   else
-    landmark = tonumber(redis.call('GET', landmark_key))
+    landmark = tonumber(redis_call('GET', landmark_key))
   end
-  for i = 1, #entries, 3 do
-    local member, sum, reference = entries[i], entries[i + 1], base_ms + entries[i + 2]
+  for i = first, last, 3 do
+    local member, sum, reference = zset_decay[i], zset_decay[i + 1], base_ms + zset_decay[i + 2]
     if not landmark or (reference - landmark) / half_life > renew_exponent then
       if landmark then
         local factor = 2 ^ ((landmark - reference) / half_life)
         if integer_scale > 0 then
           rescale_rounded(key, factor)
         else
-          redis.call('ZUNIONSTORE', key, 1, key, 'WEIGHTS', factor)
+          redis_call('ZUNIONSTORE', key, 1, key, 'WEIGHTS', factor)
         end
       end
       landmark = reference
@@ -290,9 +309,10 @@ for _, group in ipairs(batch.zsetDecay) do
     end
     local added = sum * 2 ^ ((reference - landmark) / half_life)
     if integer_scale > 0 then
-      added = math.floor(added * integer_scale + 0.5)
+      -- An integer passed as text skips Redis's %.17g formatting of a number argument.
+      added = integer_text(floor(added * integer_scale + 0.5))
     end
-    redis.call('ZINCRBY', key, added, member)
+    redis_call('ZINCRBY', key, added, member)
   end
 end
 
@@ -302,7 +322,7 @@ for _, group in ipairs(batch.zsetAdd) do
   if flag then
     local args = group[3]
     for first = 1, #args, MAX_ARGUMENTS do
-      redis.call('ZADD', group[1], flag, unpack(args, first, math.min(first + MAX_ARGUMENTS - 1, #args)))
+      redis_call('ZADD', group[1], flag, unpack(args, first, math.min(first + MAX_ARGUMENTS - 1, #args)))
     end
   else
     call_with_arguments('ZADD', group[1], group[3], 2)
@@ -311,12 +331,12 @@ end
 
 -- Keeps the top maxMembers: ranks 0 to size - maxMembers - 1 go, an empty range when the set fits.
 for i = 1, #batch.trims, 2 do
-  redis.call('ZREMRANGEBYRANK', batch.trims[i], '0', integer_text(-(batch.trims[i + 1] + 1)))
+  redis_call('ZREMRANGEBYRANK', batch.trims[i], '0', integer_text(-(batch.trims[i + 1] + 1)))
 end
 
 for _, entry in ipairs(batch.lists) do
   call_with_arguments('LPUSH', entry[1], entry[2], 1)
-  redis.call('LTRIM', entry[1], '0', integer_text(entry[3] - 1))
+  redis_call('LTRIM', entry[1], '0', integer_text(entry[3] - 1))
 end
 
 -- A plain write to a decayed hash makes its cached values stale for the snapshot.
@@ -326,7 +346,7 @@ for _, entry in ipairs(batch.hashSet) do
 end
 
 for _, entry in ipairs(batch.hashIncrement) do
-  redis.call('HINCRBYFLOAT', entry[1], entry[2], string.format('%.17g', entry[3]))
+  redis_call('HINCRBYFLOAT', entry[1], entry[2], string.format('%.17g', entry[3]))
   hash_values[entry[1]] = nil
 end
 
@@ -337,7 +357,7 @@ for _, entry in ipairs(batch.hashMax) do
   for i = 1, #pairs_, 2 do
     fields[#fields + 1] = pairs_[i]
   end
-  local current = redis.call('HMGET', key, unpack(fields))
+  local current = redis_call('HMGET', key, unpack(fields))
   local args = {}
   for i = 1, #pairs_, 2 do
     local value = tonumber(current[(i + 1) / 2])
@@ -353,7 +373,7 @@ for _, entry in ipairs(batch.hashMax) do
 end
 
 for i = 1, #batch.stringSet, 2 do
-  redis.call('SET', batch.stringSet[i], batch.stringSet[i + 1])
+  redis_call('SET', batch.stringSet[i], batch.stringSet[i + 1])
 end
 
 -- Each entry is {key, snapshotKey, fieldSet, ttlMs}: the landmark and the fields as little-endian
@@ -369,7 +389,7 @@ for _, entry in ipairs(batch.snapshots) do
       numbers[i + 1] = values[field] or 0
     end
   else
-    local reply = redis.call('HMGET', key, LANDMARK_FIELD, unpack(fields))
+    local reply = redis_call('HMGET', key, LANDMARK_FIELD, unpack(fields))
     for i = 1, #fields + 1 do
       numbers[i] = tonumber(reply[i]) or 0
     end
@@ -380,7 +400,7 @@ end
 
 for _, group in ipairs(batch.expires) do
   for _, key in ipairs(group[2]) do
-    redis.call('PEXPIRE', key, integer_text(group[1]))
+    redis_call('PEXPIRE', key, integer_text(group[1]))
   end
 end
 return {}
