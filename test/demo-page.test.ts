@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { parseServerConfig, startServer, type RunningServer } from '@nexttap/cli';
 import { createLogger } from '@nexttap/observability';
 import { chromium, type Browser } from 'playwright-core';
@@ -9,6 +9,18 @@ import { MODEL_DIR, MOVIELENS_DIR } from './feed-scenario';
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT_DIR = new URL('../reports/', import.meta.url);
 const logger = createLogger({ level: 'silent', service: 'demo-page-test' });
+
+describe('demo page markup', () => {
+  it('styles only badges that its script adds', async () => {
+    const html = await readFile(new URL('../services/ranker/demo/index.html', import.meta.url), 'utf8');
+    const [style = '', script = ''] = [/<style>([\s\S]*?)<\/style>/.exec(html)?.[1], /<script>([\s\S]*?)<\/script>/.exec(html)?.[1]];
+    const styled = [...style.matchAll(/\.badge\.([a-z-]+)/g)].map((match) => match[1]);
+    expect(styled.length).toBeGreaterThan(0);
+    for (const kind of styled) {
+      expect(script, `.badge.${kind}`).toContain(`class="badge ${kind}"`);
+    }
+  });
+});
 
 describe('demo page', () => {
   let server: RunningServer;

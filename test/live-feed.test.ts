@@ -154,6 +154,32 @@ describe('live feed, embedded', () => {
   });
 });
 
+describe('live feed, limit of one', () => {
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    server = await startEmbedded({ LIVE_MAX_CONNECTIONS: '1' });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('names the limit in the singular', async () => {
+    const open = await SseClient.open(liveUrl(server, uniqueName('alone')));
+    try {
+      await open.next();
+      const response = await fetch(liveUrl(server, uniqueName('second')));
+      expect(response.status).toBe(503);
+      expect(((await response.json()) as { error: { message: string } }).error.message).toBe(
+        'this ranker already has 1 open live feed, its limit (LIVE_MAX_CONNECTIONS); retry later or use POST /v1/feed',
+      );
+    } finally {
+      open.close();
+    }
+  });
+});
+
 describe('live feed over Redis pub/sub', () => {
   let redis: RedisServer;
   let server: RunningServer;

@@ -87,7 +87,16 @@ describe('nexttap models', () => {
 
   it('lists the registry', async () => {
     const result = await nexttapModels(['list']);
-    expect(result.stdout.trim().split('\n')).toEqual(['broken@1', 'linear@1', 'linear@2']);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines.map((line) => line.split(' ')[0])).toEqual(['broken@1', 'linear@1', 'linear@2']);
+    expect(lines.slice(1)).toEqual(['linear@1', 'linear@2']);
+  });
+
+  it('marks an invalid version in the list', async () => {
+    const result = await nexttapModels(['list']);
+    expect(result.code).toBe(0);
+    const broken = result.stdout.split('\n')[0] ?? '';
+    expect(broken).toMatch(/^broken@1 invalid: model .*broken.*: manifest features name item_colour_match/);
   });
 
   it('names a manifest that is a folder', async () => {
@@ -122,12 +131,37 @@ describe('nexttap models', () => {
   it('activates and rolls back on a running ranker', async () => {
     const activated = await nexttapModels(['activate', 'linear@2', '--url', url], { ADMIN_TOKEN: TOKEN });
     expect(activated.code, activated.stderr).toBe(0);
-    expect(JSON.parse(activated.stdout)).toEqual({ active: 'linear@2', previous: 'linear@1' });
+    expect(JSON.parse(activated.stdout)).toEqual({ active: 'linear@2', previous: 'linear@1', changed: true });
+    expect(activated.stderr).toBe('');
     expect(ranker.currentModel?.manifest.version).toBe('2');
 
     const rolledBack = await nexttapModels(['rollback', '--url', url], { ADMIN_TOKEN: TOKEN });
     expect(rolledBack.code).toBe(0);
     expect(ranker.currentModel?.manifest.version).toBe('1');
+  });
+
+  it('warns on stderr while an experiment runs', async () => {
+    const variants = [{ name: 'only', model: 'linear@1', weight: 1 }];
+    const started = await app.inject({ method: 'POST', url: '/v1/admin/experiments', headers: { authorization: `Bearer ${TOKEN}` }, payload: { id: 'cli-split', variants } });
+    expect(started.statusCode).toBe(200);
+    try {
+      const activated = await nexttapModels(['activate', 'linear@2', '--url', url], { ADMIN_TOKEN: TOKEN });
+      expect(activated.code).toBe(0);
+      expect(JSON.parse(activated.stdout)).toMatchObject({ active: 'linear@2', runningExperiment: 'cli-split' });
+      expect(activated.stderr).toBe(
+        'nexttap: warning: Experiment cli-split is running, so feeds keep following its variants until it is stopped with DELETE /v1/admin/experiments/cli-split; linear@2 serves the feeds only after that.\n',
+      );
+    } finally {
+      await app.inject({ method: 'DELETE', url: '/v1/admin/experiments/cli-split', headers: { authorization: `Bearer ${TOKEN}` } });
+      await nexttapModels(['rollback', '--url', url], { ADMIN_TOKEN: TOKEN });
+    }
+  });
+
+  it('warns on stderr when the version is already live', async () => {
+    const activated = await nexttapModels(['activate', 'linear@1', '--url', url], { ADMIN_TOKEN: TOKEN });
+    expect(activated.code).toBe(0);
+    expect(JSON.parse(activated.stdout)).toMatchObject({ active: 'linear@1', changed: false });
+    expect(activated.stderr).toMatch(/^nexttap: warning: linear@1 is already live, so nothing changed/);
   });
 
   it('fails with a wrong token', async () => {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import {
+  formatModelReference,
   loadRankingModel,
   ModelNotFoundError,
   ModelReferenceError,
@@ -26,7 +27,9 @@ subcommands:
       load a model with every check the ranker runs, and print a summary; the model is a folder
       path such as models/movielens-mlp/1, or a version in the registry such as movielens-mlp@1
   list [--models-dir DIR]
-      list the versions in the registry (default: models, or MODELS_DIR)
+      list the versions in the registry (default: models, or MODELS_DIR), one NAME@VERSION a line;
+      an invalid one is followed by "invalid:" and the reason. This quick check reads each manifest
+      and checks that model.onnx is a file, but loads no graph; validate runs every check
   activate NAME@VERSION [--url URL]
       ask a running ranker to serve a version of its own registry (the ranker's MODELS_DIR); the
       token comes from ADMIN_TOKEN
@@ -110,7 +113,10 @@ function describeSubcommandFlags(subcommand: string): string {
   return `models ${subcommand} calls a running ranker, which uses its own MODELS_DIR, and takes only --url URL, so leave --models-dir out`;
 }
 
-/** Prints the versions in the registry, one NAME@VERSION a line. */
+/**
+ * Prints the versions in the registry, one NAME@VERSION a line, each invalid one followed by
+ * `invalid:` and the problem that the registry's quick check found.
+ */
 async function listModels(modelsDir: string, registry: ModelRegistry, io: CommandIo): Promise<number> {
   const kind = await pathKind(modelsDir);
   if (kind !== 'folder') {
@@ -119,11 +125,15 @@ async function listModels(modelsDir: string, registry: ModelRegistry, io: Comman
     io.stderr.write(`nexttap: the models folder ${modelsDir} ${problem}; pass --models-dir DIR or set MODELS_DIR\n`);
     return 1;
   }
-  const references = await registry.list();
-  if (references.length === 0) {
+  const versions = await registry.listChecked();
+  if (versions.length === 0) {
     io.stderr.write(`nexttap: no model in ${modelsDir}; a model is a folder NAME/VERSION with a manifest.json\n`);
   }
-  io.stdout.write(references.map((reference) => `${reference.name}@${reference.version}\n`).join(''));
+  const lines = versions.map((version) => {
+    const reference = formatModelReference(version);
+    return version.problem === undefined ? `${reference}\n` : `${reference} invalid: ${version.problem}\n`;
+  });
+  io.stdout.write(lines.join(''));
   return 0;
 }
 

@@ -35,7 +35,9 @@ export function resolveRankerUrl(flag: string | undefined, environment: CommandI
 
 /**
  * Sends one admin request with the bearer token of ADMIN_TOKEN. Prints the reply body on stdout
- * when the ranker accepts it, else one line with the ranker's error code and message on stderr.
+ * when the ranker accepts it, and the reply's `note`, if any, as a warning on stderr, because a
+ * note means the feeds do not follow the change (an experiment runs, or the version was already
+ * live). Prints one line with the ranker's error code and message on stderr when it rejects it.
  */
 export async function callAdmin(urlFlag: string | undefined, path: string, body: object | undefined, io: CommandIo): Promise<number> {
   const baseUrl = resolveRankerUrl(urlFlag, io.environment);
@@ -61,6 +63,10 @@ export async function callAdmin(urlFlag: string | undefined, path: string, body:
   const text = await response.text();
   if (response.ok) {
     io.stdout.write(`${text}\n`);
+    const note = parseNote(text);
+    if (note !== undefined) {
+      io.stderr.write(`nexttap: warning: ${note}\n`);
+    }
     return 0;
   }
   io.stderr.write(`nexttap: ${describeAdminError(url, response.status, text)}\n`);
@@ -80,6 +86,18 @@ function describeAdminError(url: URL, status: number, text: string): string {
     return `the ranker at ${url.origin} has no admin routes (${error.code}: ${message}); start it with ADMIN_TOKEN set`;
   }
   return `${error.code}: ${message}`;
+}
+
+/** Returns the `note` of an accepted admin reply, or undefined when it has none. */
+function parseNote(text: string): string | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const note = (body as { note?: unknown } | null)?.note;
+  return typeof note === 'string' ? note : undefined;
 }
 
 /** Returns the `error` object of a nexttap error reply, or undefined when the body is not one. */

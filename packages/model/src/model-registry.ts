@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { loadRankingModel, ModelValidationError, type LoadModelOptions, type RankingModel } from './ranking-model';
+import { checkModelFiles, loadRankingModel, ModelValidationError, type LoadModelOptions, type RankingModel } from './ranking-model';
 
 /** Name or version segment of a model folder, the same rule the manifest applies. */
 const PATH_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -9,6 +9,12 @@ const PATH_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export interface ModelReference {
   name: string;
   version: string;
+}
+
+/** A registry version with the result of the quick check of its files. */
+export interface CheckedModelReference extends ModelReference {
+  /** The reason the version cannot serve, from the quick check; undefined when the check passed. */
+  problem: string | undefined;
 }
 
 /** A model reference that is not of the form `name@version`. */
@@ -74,6 +80,35 @@ export class ModelRegistry {
   }
 
   /**
+   * Lists every version like `list`, each with the result of `check`. Reads each manifest, so it
+   * costs one small file read per version and creates no onnxruntime session.
+   */
+  async listChecked(): Promise<CheckedModelReference[]> {
+    const references = await this.list();
+    return Promise.all(references.map(async (reference) => ({ ...reference, problem: await this.check(reference) })));
+  }
+
+  /**
+   * Checks one version without loading its ONNX graph: the manifest as `checkModelFiles` reads it,
+   * that it names the folder it lies in, and that model.onnx is a file. Returns the problem, or
+   * undefined when the check passed. A version that passes can still fail the graph checks and
+   * the smoke batch of `load`, which `nexttap models validate` runs.
+   */
+  async check(reference: ModelReference): Promise<string | undefined> {
+    const directory = this.directoryOf(reference);
+    try {
+      const manifest = await checkModelFiles(directory);
+      checkFolderNames(directory, reference, manifest);
+      return undefined;
+    } catch (error) {
+      if (error instanceof ModelValidationError) {
+        return error.message;
+      }
+      throw error;
+    }
+  }
+
+  /**
    * Loads and validates one version. Rejects with ModelNotFoundError when its folder has no
    * manifest.json, and with ModelValidationError when the manifest is not a file or the model is
    * invalid.
@@ -91,15 +126,24 @@ export class ModelRegistry {
       throw new ModelValidationError(directory, `${manifestPath} is ${kind}; replace it with the model's manifest.json`);
     }
     const model = await loadRankingModel(directory, options);
-    const { name, version } = model.manifest;
-    if (name !== reference.name || version !== reference.version) {
+    try {
+      checkFolderNames(directory, reference, model.manifest);
+    } catch (error) {
       await model.release();
-      throw new ModelValidationError(
-        directory,
-        `manifest names ${name}@${version} but the folder is ${formatModelReference(reference)}; make manifest name and version match the folder names`,
-      );
+      throw error;
     }
     return model;
+  }
+}
+
+/** Rejects a manifest whose name and version differ from the folder `models/<name>/<version>` it lies in. */
+function checkFolderNames(directory: string, reference: ModelReference, manifest: ModelReference): void {
+  const { name, version } = manifest;
+  if (name !== reference.name || version !== reference.version) {
+    throw new ModelValidationError(
+      directory,
+      `manifest names ${name}@${version} but the folder is ${formatModelReference(reference)}; make manifest name and version match the folder names`,
+    );
   }
 }
 

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FEATURE_SCHEMA_VERSION, findFeature, type FeatureDefinition, type FeatureMatrix } from '@nexttap/features';
 import * as ort from 'onnxruntime-node';
@@ -69,6 +69,29 @@ export async function loadRankingModel(directory: string, options: LoadModelOpti
     await session.release();
     throw error;
   }
+}
+
+/**
+ * Checks a model folder without creating an onnxruntime session, so it costs one small file read:
+ * the manifest (JSON, schema, feature names and feature schema version) and that model.onnx is a
+ * file. Only `loadRankingModel` checks the graph and runs the smoke batch.
+ *
+ * @throws ModelValidationError naming the first problem found
+ */
+export async function checkModelFiles(directory: string): Promise<ModelManifest> {
+  const manifest = await readManifest(directory);
+  resolveManifestFeatures(directory, manifest);
+  const path = join(directory, 'model.onnx');
+  let isFile: boolean;
+  try {
+    isFile = (await stat(path)).isFile();
+  } catch (error) {
+    throw new ModelValidationError(directory, `model.onnx could not be read (${describe(error)}); export a valid ONNX file`, { cause: error });
+  }
+  if (!isFile) {
+    throw new ModelValidationError(directory, `${path} is not a file; replace it with the model's model.onnx`);
+  }
+  return manifest;
 }
 
 /**
@@ -161,13 +184,13 @@ function createModel(manifest: ModelManifest, features: readonly FeatureDefiniti
     features,
     async score(matrix) {
       if (matrix.columns !== features.length) {
-        throw new Error(`model ${manifest.name}/${manifest.version} expects ${features.length} features, got ${matrix.columns}`);
+        throw new Error(`model ${manifest.name}@${manifest.version} expects ${features.length} features, got ${matrix.columns}`);
       }
       const tensor = new ort.Tensor('float32', matrix.data, [matrix.rows, matrix.columns]);
       const outputs = await session.run({ [manifest.input.name]: tensor });
       const output = outputs[manifest.output.name];
       if (output === undefined || output.data.length !== matrix.rows) {
-        throw new Error(`model ${manifest.name}/${manifest.version} returned ${output?.data.length ?? 0} scores for ${matrix.rows} rows`);
+        throw new Error(`model ${manifest.name}@${manifest.version} returned ${output?.data.length ?? 0} scores for ${matrix.rows} rows`);
       }
       return output.data as Float32Array;
     },

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -59,6 +59,25 @@ describe('ModelRegistry', () => {
     expect(error).toBeInstanceOf(ModelValidationError);
     const manifestPath = join(root, 'linear', '4', 'manifest.json');
     expect((error as Error).message).toBe(`model ${join(root, 'linear', '4')}: ${manifestPath} is a folder, not a file; replace it with the model's manifest.json`);
+  });
+
+  it('marks each listed version valid or invalid without loading it', async () => {
+    await writeLinearModel(join(root, 'good', '1'), { item_popularity_week: 1 }, { name: 'good' });
+    await writeLinearModel(join(root, 'renamed', '2'), { item_popularity_week: 1 }, { name: 'renamed' });
+    await mkdir(join(root, 'bad-json', '1'), { recursive: true });
+    await writeFile(join(root, 'bad-json', '1', 'manifest.json'), '{"name": "bad-json",');
+    await writeLinearModel(join(root, 'no-onnx', '1'), { item_popularity_week: 1 }, { name: 'no-onnx' });
+    await unlink(join(root, 'no-onnx', '1', 'model.onnx'));
+    await writeLinearModel(join(root, 'unknown-feature', '1'), { item_colour_match: 1 }, { name: 'unknown-feature' });
+
+    const listed = await new ModelRegistry(root).listChecked();
+    const problems = Object.fromEntries(listed.map((entry) => [`${entry.name}@${entry.version}`, entry.problem]));
+    expect(Object.keys(problems)).toEqual(['bad-json@1', 'good@1', 'no-onnx@1', 'renamed@2', 'unknown-feature@1']);
+    expect(problems['good@1']).toBeUndefined();
+    expect(problems['renamed@2']).toContain('manifest names renamed@1 but the folder is renamed@2');
+    expect(problems['bad-json@1']).toContain('manifest.json is not valid JSON');
+    expect(problems['no-onnx@1']).toContain('model.onnx could not be read');
+    expect(problems['unknown-feature@1']).toContain('item_colour_match');
   });
 
   it('rejects a manifest naming another folder', async () => {

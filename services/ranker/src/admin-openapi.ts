@@ -81,17 +81,21 @@ export function buildAdminOpenApiPaths(): Record<string, unknown> {
       post: adminOperation({
         summary: 'Load, validate and switch to a registry version',
         description:
-          'The old model serves until the new one is validated; an invalid version gets 422 and nothing changes. Activating the version that is already live changes nothing: the reply names it as active, previous is the current rollback target, and the rollback history stays as it was.',
+          'The old model serves until the new one is validated; an invalid version gets 422 and nothing changes. ' +
+          'Activating the version that is already live changes nothing: the reply has changed false and a note, names the version as active, previous is the current rollback target, and the rollback history stays as it was. ' +
+          'Its files are not read again, so to serve files retrained under the same version, put them in a new version folder. ' +
+          "While an experiment runs, its variants keep serving every feed until it is stopped with DELETE /v1/admin/experiments/{id}; the reply's runningExperiment and note say so.",
         body: modelBodySchema,
         reply: modelChangeSchema,
-        replyDescription: 'The version is live.',
+        replyDescription: 'The version is live, or already was (changed false).',
         codes: MODEL_BODY_CODES,
       }),
     },
     '/v1/admin/models/rollback': {
       post: adminOperation({
         summary: 'Switch back to the model live before the latest activation',
-        description: 'The earlier version is loaded from the registry again, so its folder must still be there.',
+        description:
+          "The earlier version is loaded from the registry again, so its folder must still be there. While an experiment runs, its variants keep serving every feed until it is stopped; the reply's runningExperiment and note say so.",
         reply: modelChangeSchema,
         replyDescription: 'The earlier model is live again.',
         codes: ['RANKER_ERR_UNAUTHORIZED', 'RANKER_ERR_MODEL_NOT_FOUND', 'RANKER_ERR_NO_PREVIOUS_MODEL', 'RANKER_ERR_MODEL_INVALID', 'RANKER_ERR_INTERNAL'],

@@ -1,13 +1,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseBody, rejectQueryParameters } from '@nexttap/http';
-import { ModelNotFoundError, ModelReferenceError, ModelValidationError, planExperimentVariants } from '@nexttap/model';
+import { formatModelReference, ModelNotFoundError, ModelReferenceError, ModelValidationError, planExperimentVariants } from '@nexttap/model';
 import type { FeatureStore } from '@nexttap/store';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
-import { MODEL_BODY_EXAMPLE, modelBodySchema } from './admin-schemas';
+import type { z } from 'zod';
+import { MODEL_BODY_EXAMPLE, modelBodySchema, type modelChangeSchema } from './admin-schemas';
 import { rankerError } from './errors';
 import { EXPERIMENT_EXAMPLE, experimentSchema, type ExperimentConfig } from './experiment';
 import { readExperimentReport } from './experiment-report';
-import { VariantModelError, type ModelManager } from './model-manager';
+import { VariantModelError, type ModelChange, type ModelManager } from './model-manager';
 
 export interface AdminRouteOptions {
   /** The bearer token every admin request must send; never logged. */
@@ -38,27 +39,33 @@ export function registerAdminRoutes(instance: FastifyInstance, options: AdminRou
 
 function registerModelRoutes(scope: FastifyInstance, { models }: AdminRouteOptions): void {
   const registry = models.registry;
-  scope.get('/v1/admin/models', async () => ({
-    ...models.state(),
-    registry: (await registry.list()).map((reference) => `${reference.name}@${reference.version}`),
-  }));
+  scope.get('/v1/admin/models', async () => {
+    const versions = await registry.listChecked();
+    return {
+      ...models.state(),
+      registry: versions.map((version) => formatModelReference(version)),
+      registryVersions: versions.map((version) => ({
+        model: formatModelReference(version),
+        valid: version.problem === undefined,
+        ...(version.problem === undefined ? {} : { problem: version.problem }),
+      })),
+    };
+  });
 
+  // The manager logs each change once, on the request's logger, so the line carries the request id.
   scope.post('/v1/admin/models/activate', async (request) => {
     rejectQueryParameters(request, 'RANKER_ERR_INVALID_REQUEST');
     const body = parseBody(modelBodySchema, request.body, 'RANKER_ERR_INVALID_REQUEST', { example: MODEL_BODY_EXAMPLE });
-    const result = await withModelErrors(() => models.activate(body.model));
-    request.log.info({ model: result.active, previous: result.previous }, 'model activated by admin request');
-    return result;
+    return describeModelChange(await withModelErrors(() => models.activate(body.model, request.log)));
   });
 
   scope.post('/v1/admin/models/rollback', async (request) => {
     rejectQueryParameters(request, 'RANKER_ERR_INVALID_REQUEST');
-    const result = await withModelErrors(() => models.rollback());
+    const result = await withModelErrors(() => models.rollback(request.log));
     if (result === undefined) {
       throw rankerError('RANKER_ERR_NO_PREVIOUS_MODEL', 'no earlier model was activated in this ranker; activate a version with POST /v1/admin/models/activate');
     }
-    request.log.info({ model: result.active, previous: result.previous }, 'model rolled back by admin request');
-    return result;
+    return describeModelChange(result);
   });
 
   scope.post('/v1/admin/models/shadow', async (request) => {
@@ -98,6 +105,35 @@ function registerExperimentRoutes(scope: FastifyInstance, { models, store }: Adm
     }
     return report;
   });
+}
+
+/**
+ * Builds the reply of an activation or a rollback. It adds a note when the feeds do not follow the
+ * change: the version was already live, so its files were not read again, or an experiment runs,
+ * whose variants keep serving every feed until it stops.
+ */
+function describeModelChange(change: ModelChange): z.infer<typeof modelChangeSchema> {
+  const { active, previous, changed, experimentId } = change;
+  const notes: string[] = [];
+  if (!changed) {
+    notes.push(
+      `${active} is already live, so nothing changed and its files were not read again. ` +
+        'To serve files retrained under the same version, put them in a new version folder and activate that, or activate another version and then this one again.',
+    );
+  }
+  if (experimentId !== undefined) {
+    notes.push(
+      `Experiment ${experimentId} is running, so feeds keep following its variants until it is stopped with DELETE /v1/admin/experiments/${experimentId}; ` +
+        `${active} serves the feeds only after that.`,
+    );
+  }
+  return {
+    active,
+    ...(previous === undefined ? {} : { previous }),
+    changed,
+    ...(experimentId === undefined ? {} : { runningExperiment: experimentId }),
+    ...(notes.length === 0 ? {} : { note: notes.join(' ') }),
+  };
 }
 
 /**

@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { experimentFieldsSchema } from './experiment';
 
 /** Body of the routes that name one model version: activate and shadow. */
-export const modelBodySchema = z.object({ model: z.string().min(1).describe('Model version in the registry, name@version, such as linear@1.') }).strict();
+export const modelBodySchema = z.object({ model: z.string().min(1).describe('Model version in the registry, name@version, such as movielens-mlp@1.') }).strict();
 
-/** A valid body of the model routes, shown when a body is missing or not a JSON object. */
-export const MODEL_BODY_EXAMPLE = '{"model":"linear@1"}';
+/** A valid body of the model routes, shown when a body is missing or not a JSON object; a version the repository ships. */
+export const MODEL_BODY_EXAMPLE = '{"model":"movielens-mlp@1"}';
 
 /** Reply of `POST /v1/admin/models/activate` and `POST /v1/admin/models/rollback`. */
 export const modelChangeSchema = z.object({
@@ -15,6 +15,23 @@ export const modelChangeSchema = z.object({
     .string()
     .optional()
     .describe('The model that was live before a switch. When the activated version was already live, nothing switched and this is the rollback target. Absent when there is none.'),
+  changed: z
+    .boolean()
+    .describe(
+      'False when the activated version was already live: nothing was loaded or switched, so files replaced on disk under that version do not serve. True after every switch.',
+    ),
+  runningExperiment: z
+    .string()
+    .optional()
+    .describe('Id of the running experiment, when one runs. Its variants keep serving every feed until it is stopped, so the live model serves no feed until then.'),
+  note: z.string().optional().describe('Present when the change does not reach the feeds as a plain switch would: the version was already live, or an experiment runs. It says what to do.'),
+});
+
+/** A registry version with the result of the quick check of its files. */
+const registryVersionSchema = z.object({
+  model: z.string().describe('name@version.'),
+  valid: z.boolean().describe('Whether the quick check passed. It reads the manifest and checks that model.onnx is a file, but does not load the ONNX graph, so activation can still reject a valid version.'),
+  problem: z.string().optional().describe('Why the version is invalid: what failed and how to fix it. Absent when valid.'),
 });
 
 /** Reply of `GET /v1/admin/models`. */
@@ -24,7 +41,8 @@ export const servingStateSchema = z.object({
   history: z.array(z.string()).describe('Earlier live models, oldest first; a rollback takes the last one.'),
   shadow: z.string().optional().describe('The shadow model, when one is set.'),
   experiment: experimentFieldsSchema.extend({ startedAt: z.string().datetime() }).optional().describe('The running experiment, when one runs.'),
-  registry: z.array(z.string()).describe('Every version in the model registry (MODELS_DIR), as name@version.'),
+  registry: z.array(z.string()).describe('Every version in the model registry (MODELS_DIR), as name@version, valid or not.'),
+  registryVersions: z.array(registryVersionSchema).describe('The versions listed in registry, in the same order, each marked valid or invalid by a check that loads no model.'),
 });
 
 /** Reply of `POST /v1/admin/models/shadow`. */

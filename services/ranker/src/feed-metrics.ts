@@ -22,7 +22,7 @@ export class FeedMetrics {
     const registers = [registry];
     this.duration = new Histogram({
       name: 'nexttap_feed_duration_seconds',
-      help: 'Time to rank one feed, from parsed request to response body, in seconds, by model and kind (first-page, next-page, live)',
+      help: 'Time to rank one feed, from parsed request to response body, in seconds, by model (name@version) and kind (first-page, next-page, live)',
       labelNames: ['model', 'kind'],
       buckets: LATENCY_BUCKETS_SECONDS,
       registers,

@@ -97,7 +97,8 @@ export class FeedService {
   }
 
   private async serveWith(query: FeedQuery, options: ServeOptions, lease: ModelLease, model: RankingModel): Promise<FeedResponse> {
-    const modelName = `${lease.model.manifest.name}/${lease.model.manifest.version}`;
+    // name@version, the form of the admin API, the CLI and the shadow metrics' label.
+    const modelName = `${lease.model.manifest.name}@${lease.model.manifest.version}`;
     const stopTimer = this.dependencies.metrics.duration.startTimer({ model: modelName, kind: options.kind });
     const context = this.rankContext(model, options.kind);
     const { feed, feedId, offset } = await this.rank(query, context, options.cursor);

@@ -46,7 +46,8 @@ export class LiveFeedHub {
     instance.get('/v1/feed/live', async (request, reply) => {
       const query = parseQuery(liveFeedQuerySchema, request, 'RANKER_ERR_INVALID_REQUEST');
       if (this.count >= this.config.liveMaxConnections) {
-        throw rankerError('RANKER_ERR_TOO_MANY_LIVE_FEEDS', `this ranker already has ${this.count} open live feeds, its limit; retry later or use POST /v1/feed`, {
+        const feeds = this.count === 1 ? 'live feed' : 'live feeds';
+        throw rankerError('RANKER_ERR_TOO_MANY_LIVE_FEEDS', `this ranker already has ${this.count} open ${feeds}, its limit (LIVE_MAX_CONNECTIONS); retry later or use POST /v1/feed`, {
           headers: { 'retry-after': '5' },
         });
       }

@@ -60,6 +60,19 @@ interface RunningExperiment {
   startedAtMs: number;
 }
 
+/** The outcome of an activation or a rollback. */
+export interface ModelChange {
+  active: string;
+  previous: string | undefined;
+  /** False when the requested version was already live, so nothing was loaded and nothing switched. */
+  changed: boolean;
+  /** Id of the experiment running after the change; its variants, not the live model, serve the feeds. */
+  experimentId: string | undefined;
+}
+
+/** The logger of an admin change: the request's logger, so that the line carries the request id. */
+export type ChangeLogger = Pick<Logger, 'info'>;
+
 /** The serving state, as `GET /v1/admin/models` returns it. */
 export interface ServingState {
   live: string | undefined;
@@ -107,7 +120,7 @@ export class ModelManager {
    */
   useLoaded(model: RankingModel): Promise<void> {
     return this.serialise(async () => {
-      this.swapLive({ reference: { name: model.manifest.name, version: model.manifest.version }, shared: this.share(model) });
+      this.swapLive({ reference: { name: model.manifest.name, version: model.manifest.version }, shared: this.share(model) }, this.logger, 'model activated');
     });
   }
 
@@ -140,26 +153,34 @@ export class ModelManager {
 
   /**
    * Loads, validates and switches to a registry version; the previous live model becomes the
-   * rollback target. Activating the version that is already live changes nothing: the model is
-   * not loaded again, the history stays as it is, and `previous` is the current rollback target.
-   * Pushing the live version onto the history would make the next rollback switch to itself.
+   * rollback target. Activating the version that is already live changes nothing, and the result
+   * reports it with `changed: false`: the model is not loaded again, so files replaced on disk under
+   * the same version do not serve, the history stays as it is, and `previous` is the current
+   * rollback target. Pushing the live version onto the history would make the next rollback
+   * switch to itself.
    */
-  activate(referenceText: string): Promise<{ active: string; previous: string | undefined }> {
+  activate(referenceText: string, log: ChangeLogger = this.logger): Promise<ModelChange> {
     return this.serialise(async () => {
       const reference = parseModelReference(referenceText);
+      const experimentId = this.experiment?.config.id;
       const live = this.live?.reference;
       if (live !== undefined && live.name === reference.name && live.version === reference.version) {
         const rollbackTo = this.history.at(-1);
-        this.logger.info({ model: formatModelReference(reference) }, 'model already live; activation changed nothing');
-        return { active: formatModelReference(reference), previous: rollbackTo === undefined ? undefined : formatModelReference(rollbackTo.reference) };
+        log.info({ model: formatModelReference(reference), experimentId }, 'model already live; activation changed nothing');
+        return {
+          active: formatModelReference(reference),
+          previous: rollbackTo === undefined ? undefined : formatModelReference(rollbackTo.reference),
+          changed: false,
+          experimentId,
+        };
       }
       const loaded = await this.load(reference);
-      const previous = this.swapLive(loaded);
+      const previous = this.swapLive(loaded, log, 'model activated');
       if (previous !== undefined) {
         this.history.push(previous);
         this.history.splice(0, Math.max(0, this.history.length - MAX_HISTORY));
       }
-      return { active: formatModelReference(reference), previous: previous === undefined ? undefined : formatModelReference(previous.reference) };
+      return { active: formatModelReference(reference), previous: previous === undefined ? undefined : formatModelReference(previous.reference), changed: true, experimentId };
     });
   }
 
@@ -168,7 +189,7 @@ export class ModelManager {
    * the registry, or from its own folder when it was not a registry version (MODEL_DIR at start).
    * Returns undefined when there is none.
    */
-  rollback(): Promise<{ active: string; previous: string | undefined } | undefined> {
+  rollback(log: ChangeLogger = this.logger): Promise<ModelChange | undefined> {
     return this.serialise(async () => {
       const target = this.history.at(-1);
       if (target === undefined) {
@@ -176,8 +197,13 @@ export class ModelManager {
       }
       const loaded = target.directory === undefined ? await this.load(target.reference) : await this.loadFolder(target.directory);
       this.history.pop();
-      const previous = this.swapLive(loaded);
-      return { active: formatModelReference(target.reference), previous: previous === undefined ? undefined : formatModelReference(previous.reference) };
+      const previous = this.swapLive(loaded, log, 'model rolled back');
+      return {
+        active: formatModelReference(target.reference),
+        previous: previous === undefined ? undefined : formatModelReference(previous.reference),
+        changed: true,
+        experimentId: this.experiment?.config.id,
+      };
     });
   }
 
@@ -302,13 +328,20 @@ export class ModelManager {
     return shared;
   }
 
-  /** Makes `loaded` the live model and retires the old one; returns the old one's reference and folder. */
-  private swapLive(loaded: LoadedModel): HistoryEntry | undefined {
+  /**
+   * Makes `loaded` the live model, logs `message` once on `log`, and retires the old model;
+   * returns the old one's reference and folder.
+   */
+  private swapLive(loaded: LoadedModel, log: ChangeLogger, message: string): HistoryEntry | undefined {
     const previous = this.live;
     this.live = loaded;
-    this.logger.info(
-      { model: formatModelReference(loaded.reference), previous: previous === undefined ? undefined : formatModelReference(previous.reference) },
-      'model activated',
+    log.info(
+      {
+        model: formatModelReference(loaded.reference),
+        previous: previous === undefined ? undefined : formatModelReference(previous.reference),
+        experimentId: this.experiment?.config.id,
+      },
+      message,
     );
     void previous?.shared.retire();
     return previous === undefined ? undefined : { reference: previous.reference, ...(previous.directory === undefined ? {} : { directory: previous.directory }) };

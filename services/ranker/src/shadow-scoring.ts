@@ -38,34 +38,34 @@ export class ShadowScorer {
     const registers = [registry];
     this.tau = new Histogram({
       name: 'nexttap_shadow_kendall_tau',
-      help: "Kendall's tau-b between the shadow model's and the serving model's scores of one feed's candidates, by shadow model",
+      help: "Kendall's tau-b between the shadow model's and the serving model's scores of one feed's candidates, by shadow model (name@version)",
       labelNames: ['shadow'],
       buckets: TAU_BUCKETS,
       registers,
     });
     this.overlap = new Histogram({
       name: 'nexttap_shadow_top_k_overlap',
-      help: "Share of the serving model's top K candidates (SHADOW_TOP_K) that are also in the shadow model's top K, by shadow model",
+      help: "Share of the serving model's top K candidates (SHADOW_TOP_K) that are also in the shadow model's top K, by shadow model (name@version)",
       labelNames: ['shadow'],
       buckets: OVERLAP_BUCKETS,
       registers,
     });
     this.duration = new Histogram({
       name: 'nexttap_shadow_duration_seconds',
-      help: "Time of one shadow model run over a feed's candidates, in seconds, by shadow model",
+      help: "Time of one shadow model run over a feed's candidates, in seconds, by shadow model (name@version)",
       labelNames: ['shadow'],
       buckets: LATENCY_BUCKETS_SECONDS,
       registers,
     });
     this.dropped = new Counter({
       name: 'nexttap_shadow_dropped_total',
-      help: 'Feeds not shadow-scored because SHADOW_MAX_PENDING runs were waiting, by shadow model',
+      help: 'Feeds not shadow-scored because SHADOW_MAX_PENDING runs were waiting, by shadow model (name@version)',
       labelNames: ['shadow'],
       registers,
     });
     this.failures = new Counter({
       name: 'nexttap_shadow_failures_total',
-      help: 'Shadow model runs that failed or returned non-finite scores, by shadow model',
+      help: 'Shadow model runs that failed or returned non-finite scores, by shadow model (name@version)',
       labelNames: ['shadow'],
       registers,
     });

@@ -120,6 +120,17 @@ describe('model activation', () => {
     expect(response.json()).toMatchObject({ live: 'linear@1', registry: ['linear@1', 'linear@2', 'linear@3'] });
   });
 
+  it('marks the registry versions that fail the quick check', async () => {
+    const versions = (await admin('GET', '/v1/admin/models')).json().registryVersions;
+    expect(versions.map((version: { model: string; valid: boolean }) => [version.model, version.valid])).toEqual([
+      ['linear@1', true],
+      ['linear@2', true],
+      ['linear@3', false],
+    ]);
+    expect(versions[0].problem).toBeUndefined();
+    expect(versions[2].problem).toContain('item_colour_match');
+  });
+
   it('rejects a query parameter on a POST route', async () => {
     const response = await admin('POST', '/v1/admin/models/rollback?force=1', {});
     expect(response.statusCode).toBe(400);
@@ -129,13 +140,13 @@ describe('model activation', () => {
   it('activates a version and rolls it back', async () => {
     const activated = await admin('POST', '/v1/admin/models/activate', { model: 'linear@2' });
     expect(activated.statusCode).toBe(200);
-    expect(activated.json()).toEqual({ active: 'linear@2', previous: 'linear@1' });
+    expect(activated.json()).toEqual({ active: 'linear@2', previous: 'linear@1', changed: true });
     expect(await servedVersion()).toBe('2');
     expect((await admin('GET', '/v1/admin/models')).json()).toMatchObject({ live: 'linear@2', rollbackTo: 'linear@1' });
 
     const rolledBack = await admin('POST', '/v1/admin/models/rollback');
     expect(rolledBack.statusCode).toBe(200);
-    expect(rolledBack.json()).toEqual({ active: 'linear@1', previous: 'linear@2' });
+    expect(rolledBack.json()).toEqual({ active: 'linear@1', previous: 'linear@2', changed: true });
     expect(await servedVersion()).toBe('1');
   });
 
@@ -146,18 +157,55 @@ describe('model activation', () => {
   });
 
   it('keeps the history when the live version is activated', async () => {
-    expect((await admin('POST', '/v1/admin/models/activate', { model: 'linear@2' })).json()).toEqual({ active: 'linear@2', previous: 'linear@1' });
+    expect((await admin('POST', '/v1/admin/models/activate', { model: 'linear@2' })).json()).toEqual({ active: 'linear@2', previous: 'linear@1', changed: true });
 
     const again = await admin('POST', '/v1/admin/models/activate', { model: 'linear@2' });
     expect(again.statusCode).toBe(200);
-    expect(again.json()).toEqual({ active: 'linear@2', previous: 'linear@1' });
+    expect(again.json()).toMatchObject({ active: 'linear@2', previous: 'linear@1', changed: false });
     expect((await admin('GET', '/v1/admin/models')).json()).toMatchObject({ live: 'linear@2', rollbackTo: 'linear@1', history: ['linear@1'] });
     expect(await servedVersion()).toBe('2');
 
     const rolledBack = await admin('POST', '/v1/admin/models/rollback');
-    expect(rolledBack.json()).toEqual({ active: 'linear@1', previous: 'linear@2' });
+    expect(rolledBack.json()).toEqual({ active: 'linear@1', previous: 'linear@2', changed: true });
     expect(await servedVersion()).toBe('1');
     expect((await admin('GET', '/v1/admin/models')).json().history).toEqual([]);
+  });
+
+  it('says the live version keeps its loaded files', async () => {
+    const topScore = async () => (await server.app.inject({ method: 'POST', url: '/v1/feed', payload: { sessionId: 's', candidates: CANDIDATES } })).json().items[0].score;
+    const before = await topScore();
+    // Retrained files written over the live version's folder, as `nexttap train` without --out does.
+    await writeLinearModel(join(root, 'linear', '1'), { item_popularity_week: 1, item_category_count: 5 });
+
+    const again = await admin('POST', '/v1/admin/models/activate', { model: 'linear@1' });
+    expect(again.statusCode).toBe(200);
+    expect(again.json().changed).toBe(false);
+    expect(again.json().note).toContain('linear@1 is already live, so nothing changed and its files were not read again');
+    expect(again.json().note).toContain('put them in a new version folder and activate that');
+    expect(await topScore()).toBe(before);
+
+    // The documented way back to a plain switch: activate another version, then this one again.
+    expect((await admin('POST', '/v1/admin/models/activate', { model: 'linear@2' })).json().changed).toBe(true);
+    expect((await admin('POST', '/v1/admin/models/activate', { model: 'linear@1' })).json().changed).toBe(true);
+    expect(await topScore()).not.toBe(before);
+
+    await writeLinearModel(join(root, 'linear', '1'), { item_popularity_week: 1 });
+    expect((await admin('POST', '/v1/admin/models/rollback')).statusCode).toBe(200);
+    expect((await admin('POST', '/v1/admin/models/rollback')).statusCode).toBe(200);
+    expect((await admin('GET', '/v1/admin/models')).json()).toMatchObject({ live: 'linear@1', history: [] });
+    expect(await topScore()).toBe(before);
+  });
+
+  it('logs each activation once with the request id', async () => {
+    logLines.length = 0;
+    expect((await admin('POST', '/v1/admin/models/activate', { model: 'linear@2' })).statusCode).toBe(200);
+    expect((await admin('POST', '/v1/admin/models/rollback')).statusCode).toBe(200);
+    const changes = logLines.map((line) => JSON.parse(line)).filter((entry) => /^model (activated|rolled back)/.test(entry.msg));
+    expect(changes.map((entry) => [entry.msg, entry.model, entry.previous])).toEqual([
+      ['model activated', 'linear@2', 'linear@1'],
+      ['model rolled back', 'linear@1', 'linear@2'],
+    ]);
+    expect(changes.every((entry) => typeof entry.reqId === 'string')).toBe(true);
   });
 
   it('replies 404 to an unknown version', async () => {
@@ -175,8 +223,8 @@ describe('model activation', () => {
   });
 
   it.each([
-    ['no body', undefined, 'the request has no body; send a JSON object such as {"model":"linear@1"} with content-type: application/json'],
-    ['null', 'null', 'the body must be a JSON object such as {"model":"linear@1"}; received null'],
+    ['no body', undefined, 'the request has no body; send a JSON object such as {"model":"movielens-mlp@1"} with content-type: application/json'],
+    ['null', 'null', 'the body must be a JSON object such as {"model":"movielens-mlp@1"}; received null'],
     ['no model', '{}', 'model is missing; send it as a string'],
     ['a number', '{"model":2}', 'model must be a string; received 2'],
   ])('names the fix for a body with %s', async (_case, payload, message) => {

@@ -266,6 +266,25 @@ describe('experiment over HTTP', () => {
     expectDocumented(experimentReportSchema, (await admin('GET', '/v1/experiments/documented')).json());
   });
 
+  it('warns that an activation waits for the running experiment', async () => {
+    const variants = [{ name: 'only', model: 'linear@1', weight: 1 }];
+    expect((await admin('POST', '/v1/admin/experiments', { id: 'blocking', variants })).statusCode).toBe(200);
+
+    const activated = await admin('POST', '/v1/admin/models/activate', { model: 'linear@2' });
+    expect(activated.statusCode).toBe(200);
+    expect(activated.json()).toMatchObject({ active: 'linear@2', previous: 'linear@1', changed: true, runningExperiment: 'blocking' });
+    expect(activated.json().note).toBe(
+      'Experiment blocking is running, so feeds keep following its variants until it is stopped with DELETE /v1/admin/experiments/blocking; linear@2 serves the feeds only after that.',
+    );
+    expect((await feedFor('user-blocked')).model).toMatchObject({ version: '1', variant: 'only' });
+
+    expect((await admin('DELETE', '/v1/admin/experiments/blocking')).statusCode).toBe(200);
+    expect((await feedFor('user-blocked')).model).toMatchObject({ version: '2', variant: 'default' });
+
+    const rolledBack = await admin('POST', '/v1/admin/models/rollback');
+    expect(rolledBack.json()).toEqual({ active: 'linear@1', previous: 'linear@2', changed: true });
+  });
+
   it('replies 404 to an unknown experiment', async () => {
     const response = await admin('GET', '/v1/experiments/never-ran');
     expect(response.statusCode).toBe(404);

@@ -543,7 +543,7 @@ describe('feed rules', () => {
     const body = (await post(instance, { sessionId: 'attributed', limit: 3 })).json();
     // The ranker queues the record and writes it at the end of the event-loop turn.
     const readRecord = async () => parseServedFeed(body.feedId, (await rulesStore.read([servedFeedRequest('attributed', body.feedId)]))[0]);
-    await expect.poll(async () => (await readRecord())?.model).toBe('linear/1');
+    await expect.poll(async () => (await readRecord())?.model).toBe('linear@1');
     const record = await readRecord();
     expect(record?.variant).toBe('default');
     expect(record?.userId).toBeNull();

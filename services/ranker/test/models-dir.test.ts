@@ -82,12 +82,12 @@ describe('rollback to a MODEL_DIR outside MODELS_DIR', () => {
     const admin = (url: string, payload?: object) =>
       app.inject({ method: 'POST', url, headers: { authorization: `Bearer ${TOKEN}` }, ...(payload === undefined ? {} : { payload }) });
     try {
-      expect((await admin('/v1/admin/models/activate', { model: 'linear@1' })).json()).toEqual({ active: 'linear@1', previous: 'start@7' });
+      expect((await admin('/v1/admin/models/activate', { model: 'linear@1' })).json()).toEqual({ active: 'linear@1', previous: 'start@7', changed: true });
 
       const rolledBack = await admin('/v1/admin/models/rollback');
 
       expect(rolledBack.statusCode).toBe(200);
-      expect(rolledBack.json()).toEqual({ active: 'start@7', previous: 'linear@1' });
+      expect(rolledBack.json()).toEqual({ active: 'start@7', previous: 'linear@1', changed: true });
     } finally {
       await app.close();
       await ranker.stop();

@@ -112,4 +112,32 @@ describe('shadow scoring', () => {
     const removed = await ranker.app.inject({ method: 'DELETE', url: '/v1/admin/models/shadow', headers: { authorization: `Bearer ${TOKEN}` } });
     expect(removed.json()).toEqual({ shadow: null });
   });
+
+  it('labels every model metric as name@version', async () => {
+    const admin = { authorization: `Bearer ${TOKEN}` };
+    expect((await ranker.app.inject({ method: 'POST', url: '/v1/admin/models/shadow', headers: admin, payload: { model: 'other@1' } })).statusCode).toBe(200);
+    expect((await feed('labelled')).statusCode).toBe(200);
+    await expect.poll(() => ranker.ranker.shadow.pendingRuns).toBe(0);
+    await ranker.app.inject({ method: 'DELETE', url: '/v1/admin/models/shadow', headers: admin });
+
+    // Every label that names a model, on every metric of the ranker.
+    const labelled = new Map<string, Set<string>>();
+    for (const metric of await ranker.metrics.getMetricsAsJSON()) {
+      for (const entry of metric.values as Array<{ labels: Record<string, string | number> }>) {
+        for (const label of ['model', 'shadow']) {
+          const value = entry.labels[label];
+          if (value !== undefined) {
+            labelled.set(`${metric.name}{${label}}`, (labelled.get(`${metric.name}{${label}}`) ?? new Set()).add(String(value)));
+          }
+        }
+      }
+    }
+    expect([...(labelled.get('nexttap_feed_duration_seconds{model}') ?? [])]).toContain('linear@1');
+    expect([...(labelled.get('nexttap_shadow_kendall_tau{shadow}') ?? [])]).toContain('other@1');
+    for (const [metric, values] of labelled) {
+      for (const value of values) {
+        expect(value, metric).toMatch(/^[A-Za-z0-9][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9._-]*$/);
+      }
+    }
+  });
 });
