@@ -26,7 +26,7 @@ export interface RankingEntry {
 /** A served feed as stored for attribution and paging. */
 export interface ServedFeedRecord {
   feedId: string;
-  /** `name/version` of the model. */
+  /** `name@version` of the model. */
   model: string;
   variant: string;
   createdAtMs: number;
