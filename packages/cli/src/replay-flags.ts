@@ -35,8 +35,9 @@ The default --protocol full ranks candidates from catalog records, so --events n
 and --topic needs --catalog-topic.
 
 options:
-  --model NAME[@VERSION]       model under --models-dir, repeatable; default the ranker's model
-                               (MODEL_DIR, else models/movielens-mlp/1)
+  --model NAME[@VERSION]       model under --models-dir, repeatable; NAME alone takes the highest
+                               version folder, comparing numbers (10 after 9); default the ranker's
+                               model (MODEL_DIR, else models/movielens-mlp/1)
   --models-dir DIR             with --model: the folder of the models it names (default models)
   --no-model                   evaluate the baselines only
   --baselines LIST             comma-separated from ${BASELINE_NAMES.join(', ')};

@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import { writeLinearModel } from '@nexttap/model';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runReplayCommand } from '../src/replay-command';
-import { REPLAY_FLAGS } from '../src/replay-flags';
+import { REPLAY_FLAGS, REPLAY_USAGE } from '../src/replay-flags';
 
 /** Captures what one command run writes. */
 function captureIo() {
@@ -142,6 +142,37 @@ describe('nexttap replay --models-dir', () => {
     const result = await run(['--dataset', 'movielens', '--model', 'movielens-mlp', '--models-dir', file]);
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(`nexttap replay: --models-dir ${file} is a file, not a folder; pass the folder that contains the model folders NAME/VERSION, such as --models-dir models\n`);
+  });
+
+  it('names a missing model version as not found', async () => {
+    const models = join(directory, 'models-without-nope');
+    await mkdir(join(models, 'other', '1'), { recursive: true });
+    const result = await run(['--dataset', 'movielens', '--model', 'nope@1', '--models-dir', models]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `nexttap replay: --model nope@1 not found: folder ${join(models, 'nope', '1')} does not exist; list the models with nexttap models list --models-dir ${models}\n`,
+    );
+  });
+
+  it('names a missing model without a version as not found', async () => {
+    const models = join(directory, 'models-without-versions');
+    await mkdir(join(models, 'empty'), { recursive: true });
+    const missing = await run(['--dataset', 'movielens', '--model', 'nope', '--models-dir', models]);
+    const empty = await run(['--dataset', 'movielens', '--model', 'empty', '--models-dir', models]);
+    expect(missing.stderr).toBe(`nexttap replay: --model nope not found: folder ${join(models, 'nope')} does not exist; list the models with nexttap models list --models-dir ${models}\n`);
+    expect(empty.stderr).toBe(`nexttap replay: --model empty not found: folder ${join(models, 'empty')} has no version folders; list the models with nexttap models list --models-dir ${models}\n`);
+  });
+
+  it('takes the highest numeric version for a name alone', async () => {
+    const models = join(directory, 'numbered-models');
+    for (const version of ['2', '9', '10']) {
+      await writeLinearModel(join(models, 'linear', version), { item_popularity_week: 1 }, { name: 'linear', version });
+    }
+    const out = join(directory, 'numbered-out');
+    const result = await run(['--events', eventsFile, '--catalog', catalogFile, '--models-dir', models, '--model', 'linear', '--out', out]);
+    expect(result.code).toBe(0);
+    expect(await readFile(join(out, 'report.json'), 'utf8')).toContain('"linear@10"');
+    expect(REPLAY_USAGE).toMatch(/NAME alone takes the highest\s+version folder/);
   });
 
   it('rejects a manifest that names another version than its folder', async () => {

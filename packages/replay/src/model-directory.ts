@@ -23,14 +23,14 @@ export async function resolveModelDirectory(modelsDirectory: string, reference: 
   const [, name = '', version] = match;
   const modelFolder = join(modelsDirectory, name);
   if (version !== undefined) {
-    await requireDirectory(join(modelFolder, version), reference);
+    await requireDirectory(join(modelFolder, version), reference, modelsDirectory);
     return join(modelFolder, version);
   }
   let entries: string[];
   try {
     entries = await readdir(modelFolder);
   } catch (error) {
-    throw new ReplayError(REPLAY_ERROR_CODES.invalidModel, `--model ${reference}: folder ${modelFolder} could not be read (${describeError(error)})`, { cause: error });
+    throw unreadableFolder(reference, modelFolder, modelsDirectory, error);
   }
   const versions = entries.sort((a, b) => b.localeCompare(a, 'en', { numeric: true }));
   for (const candidate of versions) {
@@ -38,18 +38,40 @@ export async function resolveModelDirectory(modelsDirectory: string, reference: 
       return join(modelFolder, candidate);
     }
   }
-  throw new ReplayError(REPLAY_ERROR_CODES.invalidModel, `--model ${reference}: folder ${modelFolder} has no version folders`);
+  throw modelNotFound(reference, `folder ${modelFolder} has no version folders`, modelsDirectory);
 }
 
-async function requireDirectory(directory: string, reference: string): Promise<void> {
+async function requireDirectory(directory: string, reference: string, modelsDirectory: string): Promise<void> {
   try {
     if ((await stat(directory)).isDirectory()) {
       return;
     }
   } catch (error) {
-    throw new ReplayError(REPLAY_ERROR_CODES.invalidModel, `--model ${reference}: folder ${directory} could not be read (${describeError(error)})`, { cause: error });
+    throw unreadableFolder(reference, directory, modelsDirectory, error);
   }
   throw new ReplayError(REPLAY_ERROR_CODES.invalidModel, `--model ${reference}: ${directory} is not a folder`);
+}
+
+/**
+ * Returns the error for a model folder that `stat` or `readdir` failed on. A missing folder is a
+ * model not found, in the words of `models validate` and the admin API. Any other cause is
+ * reported with its message.
+ */
+function unreadableFolder(reference: string, folder: string, modelsDirectory: string, error: unknown): ReplayError {
+  const code = (error as { code?: unknown }).code;
+  // ENOTDIR: a file lies on the path, so the folder does not exist either.
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return modelNotFound(reference, `folder ${folder} does not exist`, modelsDirectory, error);
+  }
+  return new ReplayError(REPLAY_ERROR_CODES.invalidModel, `--model ${reference}: folder ${folder} could not be read (${describeError(error)})`, { cause: error });
+}
+
+function modelNotFound(reference: string, problem: string, modelsDirectory: string, cause?: unknown): ReplayError {
+  return new ReplayError(
+    REPLAY_ERROR_CODES.invalidModel,
+    `--model ${reference} not found: ${problem}; list the models with nexttap models list --models-dir ${modelsDirectory}`,
+    { cause },
+  );
 }
 
 /**
