@@ -191,7 +191,13 @@ export class IngestProcess {
 
   /** Describes the process in one line for a failure message: its pid, exit status and last log messages. */
   describe(): string {
-    const messages = this.logLines().slice(-12).map((line) => line.msg);
+    // An error line carries its cause, which tells a refused connection from a timeout.
+    const messages = this.logLines()
+      .slice(-12)
+      .map((line) => {
+        const err = line.err as { message?: unknown } | undefined;
+        return typeof err?.message === 'string' ? `${String(line.msg)}: ${err.message}` : line.msg;
+      });
     const status = this.exitStatus === undefined ? 'running' : `exited with ${JSON.stringify(this.exitStatus)}`;
     return `ingest process ${this.pid} ${status}; last messages: ${JSON.stringify(messages)}`;
   }
