@@ -54,6 +54,19 @@ async function seededStore(): Promise<MemoryFeatureStore> {
   return store;
 }
 
+/** Wraps `store` so that `afterRead` runs when each read has its results and before they are returned. */
+function runningAfterEachRead(store: FeatureStore, afterRead: () => void): FeatureStore {
+  return {
+    apply: (writes) => store.apply(writes),
+    read: async (requests) => {
+      const results = await store.read(requests);
+      afterRead();
+      return results;
+    },
+    close: () => store.close(),
+  };
+}
+
 /**
  * Relative difference allowed between a cached and an uncached decayed counter. The cache moves
  * snapshots to a per-minute landmark, which changes a value by rounding only, about 1e-16. A
@@ -208,15 +221,7 @@ describe('readItemsCached', () => {
     const { session } = await readSessionSnapshot(store, 'viewer', undefined, NOW_MS);
     const cache = new ItemCache({ maxAgeMs: 60_000 });
     // The notice arrives after the read was planned and before its reply is stored.
-    const racing: FeatureStore = {
-      apply: (writes) => store.apply(writes),
-      read: async (requests) => {
-        const results = await store.read(requests);
-        cache.invalidate(['item-5']);
-        return results;
-      },
-      close: () => store.close(),
-    };
+    const racing = runningAfterEachRead(store, () => cache.invalidate(['item-5']));
 
     const items = await readItemsCached(racing, cache, ['item-5', 'item-6'], NOW_MS, UNLIMITED_STORE_BUDGET, session);
 
@@ -229,15 +234,7 @@ describe('readItemsCached', () => {
     const store = await seededStore();
     const { session } = await readSessionSnapshot(store, 'viewer', undefined, NOW_MS);
     const cache = new ItemCache({ maxAgeMs: 60_000 });
-    const clearing: FeatureStore = {
-      apply: (writes) => store.apply(writes),
-      read: async (requests) => {
-        const results = await store.read(requests);
-        cache.clear();
-        return results;
-      },
-      close: () => store.close(),
-    };
+    const clearing = runningAfterEachRead(store, () => cache.clear());
 
     await readItemsCached(clearing, cache, ['item-5', 'item-6'], NOW_MS, UNLIMITED_STORE_BUDGET, session);
 
