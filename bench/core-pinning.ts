@@ -5,9 +5,9 @@ import type { Redis } from 'ioredis';
 /**
  * Cores of the "own core" setting of the latency benchmarks: the server's event loop thread runs
  * alone on `server`, and what loads it (the load generator's thread, redis-server) runs on
- * `load`. A ranker in production gets its load from other machines; on a 2-core benchmark
+ * `load`. A ranker in production gets its load from other machines. On a 2-core benchmark
  * machine the generator and Redis otherwise take turns with the ranker's thread on its core, and
- * each turn of the Linux scheduler can hold a ready request for milliseconds.
+ * each such turn can hold a ready request for milliseconds.
  */
 export const OWN_CORE = { server: 0, load: 1 } as const;
 

@@ -40,8 +40,8 @@ export interface FeedRulesLatencyRow {
    */
   paced: PacedLoadResult;
   /**
-   * The paced run again with the server's event loop thread alone on one core and the load
-   * generator and redis-server on the other (`OWN_CORE`); undefined where threads cannot be pinned.
+   * The paced run again, with the server's event loop thread alone on one core and the load
+   * generator and redis-server on the other (`OWN_CORE`). Undefined where threads cannot be pinned.
    */
   ownCore: PacedLoadResult | undefined;
 }

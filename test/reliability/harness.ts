@@ -191,7 +191,7 @@ export class IngestProcess {
 
   /** Describes the process in one line for a failure message: its pid, exit status and last log messages. */
   describe(): string {
-    // An error line carries its cause, which tells a refused connection from a timeout.
+    // An error line's message distinguishes, for instance, a refused connection from a timeout.
     const messages = this.logLines()
       .slice(-12)
       .map((line) => {

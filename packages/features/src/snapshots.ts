@@ -355,9 +355,9 @@ export function covisitSources(session: SessionSnapshot): string[] {
 
 /**
  * Builds the reads of a session (and its user, when given); `parseSessionReads` decodes their
- * results. With `userInteractedAmong`, the user's engaged items are looked up for those items
- * only instead of read whole: a returning user may have up to `userInteractedMax` of them, and a
- * feed that re-ranks its request's candidates needs to know only about those.
+ * results. With `userInteractedAmong`, the user's engaged items are looked up among those items
+ * only instead of read whole. A returning user may have up to `userInteractedMax` of them, and a
+ * feed that re-ranks its request's candidates needs only those.
  */
 export function sessionReadRequests(sessionId: string, userId: string | undefined, userInteractedAmong?: readonly string[]): ReadRequest[] {
   const requests: ReadRequest[] = [

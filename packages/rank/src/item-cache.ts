@@ -14,9 +14,9 @@ export interface CachedItem {
   /** The catalog record's text as read, so that a read of the same text keeps `catalog` and `facts`. */
   catalogText: string | undefined;
   /**
-   * When the item was read from the store, in epoch ms of the ranker's clock; -Infinity when a
-   * change notice of the item arrived while it was being read, so that the read may predate the
-   * change and the next request reads it again.
+   * Time the item was read from the store, in epoch ms of the ranker's clock. It is -Infinity when
+   * a change notice of the item arrived during the read, because the read may predate the change,
+   * so the next request reads the item again.
    */
   readAtMs: number;
 }

@@ -216,7 +216,7 @@ describe('readItemsCached', () => {
     expect(cache.fresh('item-5', NOW_MS + 10)).toBeDefined();
   });
 
-  it('uses a read once but does not keep it when its item changed while the read was in flight', async () => {
+  it('does not keep a read that raced a notice', async () => {
     const store = await seededStore();
     const { session } = await readSessionSnapshot(store, 'viewer', undefined, NOW_MS);
     const cache = new ItemCache({ maxAgeMs: 60_000 });
@@ -267,7 +267,7 @@ describe('ItemCache', () => {
     expect(cache.fresh('item-0', NOW_MS)).toBeUndefined();
   });
 
-  it('keeps the global counters for at most 1 s whatever the item max age', () => {
+  it('keeps the global counters 1 s', () => {
     const cache = new ItemCache({ maxAgeMs: 60_000 });
     const global = { kind: 'hash', value: { impressions: '10' } } as const;
     cache.storeGlobal(global, NOW_MS);
@@ -276,7 +276,7 @@ describe('ItemCache', () => {
     expect(cache.freshGlobal(NOW_MS + 1_001)).toBeUndefined();
   });
 
-  it('treats reads in flight as suspect once more items were invalidated than it keeps', () => {
+  it('distrusts reads in flight past maxItems invalidations', () => {
     const cache = new ItemCache({ maxAgeMs: 60_000, maxItems: 10 });
     cache.store('item-kept', null, null, NOW_MS);
     const plannedAt = cache.changeCount;

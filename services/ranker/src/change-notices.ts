@@ -6,9 +6,9 @@ export type ChangeListener = (ids: readonly string[]) => void;
 
 /**
  * Carries ingest's change notices to the rankers. After each applied batch ingest publishes the
- * sessions whose features changed, and every ranker re-ranks their live feeds; and the items whose
- * counters or catalog records changed, and every ranker drops them from its item cache, so that
- * its next feed reads them again.
+ * sessions whose features changed, and every ranker re-ranks their live feeds. It also publishes
+ * the items whose counters or catalog records changed, and every ranker drops them from its item
+ * cache, so that its next feed reads them again.
  */
 export interface ChangeNotices {
   publishSessions(sessionIds: Iterable<string>): void;

@@ -152,12 +152,12 @@ export class ModelManager {
   }
 
   /**
-   * Loads, validates and switches to a registry version; the previous live model becomes the
+   * Loads, validates and switches to a registry version, and the previous live model becomes the
    * rollback target. Activating the version that is already live changes nothing, and the result
-   * reports it with `changed: false`: the model is not loaded again, so files replaced on disk under
-   * the same version do not serve, the history stays as it is, and `previous` is the current
-   * rollback target. Pushing the live version onto the history would make the next rollback
-   * switch to itself.
+   * reports it with `changed: false`. The model is not loaded again, so files replaced on disk
+   * under the same version do not serve. The history stays as it is and `previous` is the current
+   * rollback target, because pushing the live version onto the history would make the next
+   * rollback switch to itself.
    */
   activate(referenceText: string, log: ChangeLogger = this.logger): Promise<ModelChange> {
     return this.serialise(async () => {
