@@ -4,7 +4,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { OWN_CORE } from './core-pinning';
 import { benchFeedLatency } from './feed-latency';
-import { benchFeedRulesLatency } from './feed-rules-latency';
+import { benchFeedRulesLatency, OWN_CORE_RUNS } from './feed-rules-latency';
 import { benchReplayThroughput } from './replay-throughput';
 import { benchIngest } from './ingest-freshness';
 import { benchMemoryUsage } from './memory-usage';
@@ -58,17 +58,23 @@ for (const r of feedRows) {
   );
 }
 console.log(
-  `\n| paced, server's event loop on core ${OWN_CORE.server}, load generator and redis-server on core ${OWN_CORE.load} | store | candidates | target req/s | achieved req/s | p50 ms | p99 ms | max ms | errors |`,
+  `\n| paced, server's event loop on core ${OWN_CORE.server}, load generator and redis-server on core ${OWN_CORE.load}, ${OWN_CORE_RUNS} runs | store | candidates | target req/s | achieved req/s, lowest run | p50 ms, median run | p99 ms, median run | p99 ms of each run | max ms | errors |`,
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of feedRows) {
-  const own = r.ownCore;
+  const runs = r.ownCore;
   console.log(
-    own === undefined
-      ? `| ${r.route} | ${r.store} | ${r.candidates} | ${r.targetRate} | not measured: taskset missing or one core | | | | |`
-      : `| ${r.route} | ${r.store} | ${r.candidates} | ${r.targetRate} | ${own.achievedRate} | ${own.p50Ms} | ${own.p99Ms} | ${own.maxMs} | ${own.errors} |`,
+    runs.length === 0
+      ? `| ${r.route} | ${r.store} | ${r.candidates} | ${r.targetRate} | not measured: taskset missing or one core | | | | | |`
+      : `| ${r.route} | ${r.store} | ${r.candidates} | ${r.targetRate} | ${Math.min(...runs.map((run) => run.achievedRate))} | ${median(runs.map((run) => run.p50Ms))} | ${median(runs.map((run) => run.p99Ms))} | ${runs.map((run) => run.p99Ms).join(' / ')} | ${Math.max(...runs.map((run) => run.maxMs))} | ${runs.reduce((sum, run) => sum + run.errors, 0)} |`,
   );
 }
 
 console.log(`\n${await benchReplayThroughput()}`);
 process.exit(0);
+
+/** Middle value of an odd number of values; the lower middle one of an even number. */
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] as number;
+}
