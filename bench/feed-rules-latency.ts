@@ -18,8 +18,8 @@ const CONNECTIONS = 16;
 const CPU_SAMPLE_REQUESTS = 400;
 /**
  * Repetitions of the own-core paced run. On a 2-core virtual machine the p99 of one 10-second run
- * at 1,000 requests per second varied from 10.7 to 29.6 ms between runs of the same build, so one
- * run cannot tell a change from noise; the table shows every run's p99 and their median.
+ * at 1,000 requests per second varied from 10.7 to 29.6 ms between runs of the same build. One
+ * run cannot tell a change from noise, so the table shows every run's p99 and their median.
  */
 export const OWN_CORE_RUNS = 3;
 
