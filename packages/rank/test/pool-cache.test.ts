@@ -119,6 +119,60 @@ describe('PoolCache', () => {
     expect(third.byCategory.get('Comedy')).toEqual(['a']);
     await store.close();
   });
+
+  it('keeps popular and category pools younger than popularMaxAgeMs', async () => {
+    const store = new MemoryFeatureStore({ now: () => NOW_MS, sweepIntervalMs: 0 });
+    await applyCatalogItems(store, [catalogItem('a'), catalogItem('b', ['Comedy'])]);
+    await applyInteractions(store, [like('e1', 'a')]);
+    const pools = new PoolCache(store, { popularMaxAgeMs: 10_000 });
+    const first = await pools.refresh(NOW_MS);
+    expect(first.popular).toEqual(['a']);
+
+    // 'b' gains engagement and 'c' appears with a record: the short pools and the records follow
+    // at once, the popular and category pools at the next full refresh.
+    await applyCatalogItems(store, [catalogItem('c', ['Comedy'])]);
+    await applyInteractions(store, [like('e2', 'b'), like('e3', 'b'), like('e4', 'c')]);
+    const short = await pools.refresh(NOW_MS + 9_999);
+    expect(short.trending).toEqual(['b', 'c', 'a']);
+    expect(short.catalog.get('c')?.categories).toEqual(['Comedy']);
+    expect(short.popular).toBe(first.popular);
+    expect(short.byCategory).toBe(first.byCategory);
+
+    const full = await pools.refresh(NOW_MS + 10_000);
+    expect(full.popular).toEqual(['b', 'c', 'a']);
+    expect(full.byCategory.get('Comedy')).toEqual(['b', 'c']);
+    await store.close();
+  });
+
+  it('reads every pool again when the clock goes back', async () => {
+    const store = new MemoryFeatureStore({ now: () => NOW_MS, sweepIntervalMs: 0 });
+    await applyCatalogItems(store, [catalogItem('a'), catalogItem('b')]);
+    await applyInteractions(store, [like('e1', 'a')]);
+    const pools = new PoolCache(store, { popularMaxAgeMs: 10_000 });
+    await pools.refresh(NOW_MS);
+    await applyInteractions(store, [like('e2', 'b'), like('e3', 'b')]);
+    expect((await pools.refresh(NOW_MS - 1)).popular).toEqual(['b', 'a']);
+    await store.close();
+  });
+
+  it('re-reads records in a short-pool refresh', async () => {
+    const store = new MemoryFeatureStore({ now: () => NOW_MS, sweepIntervalMs: 0 });
+    await applyCatalogItems(store, [{ ...catalogItem('stream'), live: true }]);
+    await applyInteractions(store, [like('e1', 'stream')]);
+    const pools = new PoolCache(store, { popularMaxAgeMs: 60_000 });
+    const first = await pools.refresh(NOW_MS);
+    expect(first.live).toEqual(['stream']);
+
+    const unchanged = await pools.refresh(NOW_MS + 1_000);
+    expect(unchanged.catalog).toBe(first.catalog);
+
+    await applyCatalogItems(store, [{ ...catalogItem('stream'), live: false }]);
+    const ended = await pools.refresh(NOW_MS + 2_000);
+    expect(ended.live).toEqual([]);
+    expect(ended.catalog.get('stream')?.live).toBe(false);
+    expect(first.catalog.get('stream')?.live).toBe(true);
+    await store.close();
+  });
 });
 
 describe('rankFeed', () => {

@@ -25,6 +25,8 @@ export const rankerConfigSchema = z.object({
     .describe('Threads onnxruntime uses inside one model run.'),
   poolRefreshIntervalMs: numberSettingSchema({ min: 50, max: 600_000, default: 1_000, unit: 'milliseconds' })
     .describe('How often the in-process copy of the candidate pools is refreshed, in ms.'),
+  poolPopularMaxAgeMs: numberSettingSchema({ min: 0, max: 3_600_000, default: 10_000, unit: 'milliseconds' })
+    .describe('Age of the popular and category pools, in ms, at which a pool refresh reads them again; refreshes in between read only the trending, fresh and live pools. 0 reads every pool on every refresh.'),
   poolDepth: numberSettingSchema({ min: 10, max: 5_000, default: 200 })
     .describe('Members read from each candidate pool.'),
   maxCandidates: numberSettingSchema({ min: 1, max: 5_000, default: 400 })
@@ -83,6 +85,7 @@ export const RANKER_ENVIRONMENT: Record<keyof RankerConfig, string> = {
   shadowTopK: 'SHADOW_TOP_K',
   modelIntraOpThreads: 'MODEL_INTRA_OP_THREADS',
   poolRefreshIntervalMs: 'POOL_REFRESH_INTERVAL_MS',
+  poolPopularMaxAgeMs: 'POOL_POPULAR_MAX_AGE_MS',
   poolDepth: 'POOL_DEPTH',
   maxCandidates: 'MAX_CANDIDATES',
   bodyLimitBytes: 'RANKER_BODY_LIMIT_BYTES',

@@ -71,7 +71,7 @@ export class Ranker {
   constructor(private readonly dependencies: RankerDependencies) {
     const { config } = dependencies;
     this.store = new WriteBehindStore(dependencies.store);
-    this.pools = new PoolCache(this.store, { poolDepth: config.poolDepth });
+    this.pools = new PoolCache(this.store, { poolDepth: config.poolDepth, popularMaxAgeMs: config.poolPopularMaxAgeMs });
     this.refresher = new PoolRefresher(this.pools, config.poolRefreshIntervalMs, dependencies.logger, dependencies.clock);
     const metrics = new FeedMetrics(dependencies.metrics);
     this.itemCache = new ItemCache({ maxAgeMs: config.itemCacheMaxAgeMs, maxItems: config.itemCacheMaxItems });
