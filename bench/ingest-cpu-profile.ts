@@ -2,9 +2,10 @@
  * Splits the Node CPU of ingest's backlog run by component. It produces `EVENTS` MovieLens events
  * to the librdkafka mock cluster, starts an ingest server on them and a private Redis, and
  * profiles the process from the first applied batch to the last, as `bench/ingest-freshness.ts`
- * measures its backlog rate. It prints events/s, Node and redis-server CPU per event, and the
- * profile's samples per event by component: kafkajs, ioredis, the write path (features and
- * store), decoding (events), the bus, ingest, metrics, garbage collection and idle time.
+ * measures its backlog rate. It prints events/s, the mean records per batch and events per store
+ * apply call, Node and redis-server CPU per event, and the profile's samples per event by
+ * component: kafkajs, ioredis, the write path (features and store), decoding (events), the bus,
+ * ingest, metrics, garbage collection and idle time.
  *
  * A sample counts for the innermost frame whose file belongs to a component, so the Node
  * internals under a call (socket writes, Buffer methods) count for its caller. Samples without
@@ -112,6 +113,16 @@ async function produceBacklog(brokers: string[], count: number): Promise<void> {
   }
 }
 
+/** Returns the sum and count of the batch size and apply size histograms, from the server's metrics. */
+async function batchSizeTotals(url: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const totals = new Map<string, number>();
+  for (const [, name, value] of text.matchAll(/^(nexttap_ingest_(?:batch_records|apply_events)_(?:sum|count)) (\S+)$/gm)) {
+    totals.set(name as string, Number(value));
+  }
+  return totals;
+}
+
 async function waitUntil(condition: () => Promise<boolean>): Promise<void> {
   while (!(await condition())) {
     await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
@@ -145,6 +156,7 @@ try {
     await inspector.post('Profiler.setSamplingInterval', { interval: PROFILE_INTERVAL_US });
     await inspector.post('Profiler.start');
     const firstApplied = await appliedCount(server.url);
+    const sizesBefore = await batchSizeTotals(server.url);
     const redisCpuBefore = await redisCpuSeconds(redisClient);
     const nodeCpuBefore = process.cpuUsage();
     const startedMs = performance.now();
@@ -153,12 +165,18 @@ try {
     const nodeCpu = process.cpuUsage(nodeCpuBefore);
     const redisCpuMicros = ((await redisCpuSeconds(redisClient)) - redisCpuBefore) * 1e6;
     const { profile } = await inspector.post('Profiler.stop');
+    const sizesAfter = await batchSizeTotals(server.url);
+    const meanOf = (histogram: string) => {
+      const delta = (field: string) => (sizesAfter.get(`${histogram}_${field}`) ?? 0) - (sizesBefore.get(`${histogram}_${field}`) ?? 0);
+      return (delta('sum') / delta('count')).toFixed(1);
+    };
     if (PROFILE !== undefined) {
       writeFileSync(PROFILE, JSON.stringify(profile));
     }
     const events = EVENTS - firstApplied;
     const perEvent = (micros: number) => (micros / events).toFixed(2);
     process.stdout.write(`${events} events in ${(elapsedMs / 1000).toFixed(2)} s: ${Math.round(events / (elapsedMs / 1000))} events/s\n`);
+    process.stdout.write(`mean records per batch ${meanOf('nexttap_ingest_batch_records')}, events per store apply call ${meanOf('nexttap_ingest_apply_events')}\n`);
     process.stdout.write(`CPU µs per event: Node ${perEvent(nodeCpu.user + nodeCpu.system)}, redis-server ${perEvent(redisCpuMicros)}\n`);
     process.stdout.write('profile samples per event, µs:\n');
     const byComponent = [...timeByComponent(profile as CpuProfile)].sort((a, b) => b[1] - a[1]);
