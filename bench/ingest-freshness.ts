@@ -244,7 +244,8 @@ async function metricsText(url: string): Promise<string> {
   return (await fetch(`${url}/metrics`)).text();
 }
 
-async function appliedCount(url: string): Promise<number> {
+/** Returns the interactions that ingest counted as applied, from its metrics. */
+export async function appliedCount(url: string): Promise<number> {
   const match = /nexttap_ingest_records_total\{topic="interactions",outcome="applied"\} (\d+)/.exec(await metricsText(url));
   return Number(match?.[1] ?? 0);
 }
