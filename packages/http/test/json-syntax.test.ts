@@ -34,6 +34,7 @@ describe('findJsonSyntaxProblem', () => {
     ['"a\nb"', 2, 'unescaped control character U+000A inside a string (write it as a \\u escape)'],
     ['"\\x"', 1, 'invalid escape sequence \\x inside a string'],
     ['-Infinity', 1, 'unexpected character "I" where a digit was expected (JSON has no NaN or Infinity)'],
+    ['[1]\u202e', 3, 'unexpected character "\\u202e" after the end of the JSON value'],
     ["{'a':1}", 1, 'unexpected character "\'" where a field name in double quotes was expected (JSON strings take double quotes)'],
   ])('locates the problem in %j', (text, index, problem) => {
     expect(findJsonSyntaxProblem(text)).toEqual({ index, problem });

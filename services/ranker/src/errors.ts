@@ -16,7 +16,7 @@ export const RANKER_ERRORS = {
   RANKER_ERR_UNAUTHORIZED: { statusCode: 401, description: 'An admin route was called without the bearer token of ADMIN_TOKEN, or with another one; send Authorization: Bearer <token>.' },
   RANKER_ERR_MODEL_NOT_FOUND: { statusCode: 404, description: 'The model version is not in the registry (MODELS_DIR); GET /v1/admin/models lists those that are.' },
   RANKER_ERR_MODEL_INVALID: { statusCode: 422, description: 'The model version failed validation and was not activated; the message names the field and the fix.' },
-  RANKER_ERR_NO_PREVIOUS_MODEL: { statusCode: 409, description: 'Rollback was requested but no earlier model was activated in this ranker.' },
+  RANKER_ERR_NO_PREVIOUS_MODEL: { statusCode: 409, description: 'Rollback was requested but the rollback history is empty: no model was activated since the ranker started, or earlier rollbacks already switched back to every model it kept.' },
   RANKER_ERR_EXPERIMENT_NOT_FOUND: { statusCode: 404, description: 'No experiment with this id runs now or has a stored record (its variants and counters, kept 90 days after their last update).' },
   RANKER_ERR_INTERNAL: { statusCode: 500, description: 'An unexpected failure; the log has the details under the request id.' },
 } as const;

@@ -138,6 +138,15 @@ describe('POST /v1/feed', () => {
     expect(response.json().error.message).toMatch(new RegExp(`^the request body is not valid UTF-8: the byte 0x[0-9a-f]{2} at offset ${offset} `));
   });
 
+  it.each([
+    ['a bidirectional override', 's\u202e1', '"s\\u202e1"', 'contains an invisible format character (zero-width or bidirectional); remove it'],
+    ['a control character', 's\u00071', '"s\\u00071"', 'contains a control character; remove it'],
+  ])('escapes a session id with %s', async (_case, sessionId, shown, problem) => {
+    const response = await feed({ sessionId, limit: 1 });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({ code: 'RANKER_ERR_INVALID_REQUEST', field: 'sessionId', message: `sessionId ${problem} (received ${shown})` });
+  });
+
   it('accepts a session id of 65 emoji', async () => {
     // 65 code points, 130 UTF-16 code units: within the limit of 128 characters.
     const response = await feed({ sessionId: '\u{1F600}'.repeat(65), limit: 1 });
