@@ -52,11 +52,15 @@ describe('collector JSON bodies', () => {
     });
   });
 
-  it('keeps the invalid-JSON message for broken JSON', async () => {
-    const response = await post('/v1/events', '{"events":[');
+  it.each([
+    ['{"events":[', 'unexpected end of input at byte offset 11'],
+    ['{"events":[]} xyz', 'unexpected character "x" after the end of the JSON value at byte offset 14'],
+    ['{"events":[{"ts":NaN}]}', 'unexpected character "N" where a value was expected (JSON has no NaN or Infinity) at byte offset 17'],
+    ['{/* c */"events":[]}', 'unexpected character "/" where a field name in double quotes was expected (JSON has no comments) at byte offset 1'],
+  ])('says where the JSON body %j breaks', async (payload, detail) => {
+    const response = await post('/v1/events', payload);
     expect(response.statusCode).toBe(400);
-    expect(response.json().error.code).toBe('INGEST_ERR_INVALID_JSON');
-    expect(response.json().error.message).toMatch(/^the request body is not valid JSON \(/);
+    expect(response.json().error).toEqual({ code: 'INGEST_ERR_INVALID_JSON', message: `the request body is not valid JSON: ${detail}; send a JSON object` });
   });
 });
 

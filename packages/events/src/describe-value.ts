@@ -1,3 +1,30 @@
+/**
+ * Characters that JSON.stringify leaves raw but a reader cannot see or that reorder the text around
+ * them: DEL and C1 controls, format characters (zero-width, bidirectional marks and overrides,
+ * byte order mark, tags), line and paragraph separators and every space other than U+0020.
+ */
+const UNSEEN_CHARACTERS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Zs}]/gu;
+
+/**
+ * Quotes `text` as a JSON string for a message, with every invisible or bidirectional character
+ * written as a `\u` escape as well, so a value echoed in an error cannot hide or reorder the text
+ * around it. JSON.stringify already escapes C0 controls and unpaired surrogates.
+ */
+export function quoteJsonString(text: string): string {
+  return JSON.stringify(text).replace(UNSEEN_CHARACTERS, escapeUnseen);
+}
+
+function escapeUnseen(character: string): string {
+  if (character === ' ') {
+    return character;
+  }
+  let escaped = '';
+  for (let index = 0; index < character.length; index++) {
+    escaped += `\\u${character.charCodeAt(index).toString(16).padStart(4, '0')}`;
+  }
+  return escaped;
+}
+
 /** Maximum characters of a received value shown in a rejection message. */
 const MAX_SHOWN_LENGTH = 60;
 
@@ -25,7 +52,7 @@ function appendJson(value: unknown, state: { text: string }): void {
   if (typeof value === 'number' && !Number.isFinite(value)) {
     state.text += String(value);
   } else if (typeof value === 'string') {
-    state.text += JSON.stringify(value.slice(0, MAX_SHOWN_LENGTH + 1));
+    state.text += quoteJsonString(value.slice(0, MAX_SHOWN_LENGTH + 1));
   } else if (Array.isArray(value)) {
     state.text += '[';
     for (let index = 0; index < value.length && state.text.length <= MAX_SHOWN_LENGTH; index++) {
@@ -40,7 +67,7 @@ function appendJson(value: unknown, state: { text: string }): void {
       if (state.text.length > MAX_SHOWN_LENGTH) {
         break;
       }
-      state.text += `${first ? '' : ','}${JSON.stringify(key)}:`;
+      state.text += `${first ? '' : ','}${quoteJsonString(key)}:`;
       first = false;
       appendJson(entry, state);
     }

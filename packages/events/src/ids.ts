@@ -28,19 +28,23 @@ export function idSchema(field: string) {
     })
     .transform((value) => value.normalize('NFC'))
     .superRefine((value, context) => {
+      // `showValue` makes the collector append the value, escaped, as the ranker's error replies
+      // append every value a schema message rejects.
+      const params = { showValue: true };
       if (value.trim().length === 0) {
-        context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} is empty or only whitespace; send ${idDescription}` });
+        context.addIssue({ code: z.ZodIssueCode.custom, params, message: `${field} is empty or only whitespace; send ${idDescription}` });
       } else if (value.length > MAX_ID_LENGTH && codePointLength(value) > MAX_ID_LENGTH) {
         context.addIssue({
           code: z.ZodIssueCode.custom,
+          params,
           message: `${field} has ${codePointLength(value)} characters; the maximum is ${MAX_ID_LENGTH}, so send a shorter id`,
         });
       } else if (CONTROL_CHARACTERS.test(value)) {
-        context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} contains a control character; remove it` });
+        context.addIssue({ code: z.ZodIssueCode.custom, params, message: `${field} contains a control character; remove it` });
       } else if (INVISIBLE_CHARACTERS.test(value)) {
-        context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} contains an invisible format character (zero-width or bidirectional); remove it` });
+        context.addIssue({ code: z.ZodIssueCode.custom, params, message: `${field} contains an invisible format character (zero-width or bidirectional); remove it` });
       } else if (LONE_SURROGATE.test(value)) {
-        context.addIssue({ code: z.ZodIssueCode.custom, message: `${field} contains an unpaired UTF-16 surrogate; send valid Unicode` });
+        context.addIssue({ code: z.ZodIssueCode.custom, params, message: `${field} contains an unpaired UTF-16 surrogate; send valid Unicode` });
       }
     });
 }

@@ -39,6 +39,7 @@ const contextValue = z.union([
 const DWELL_MESSAGE = `dwellMs must be a whole number of milliseconds from 0 to ${MAX_DWELL_MS} (24 hours), such as 4500`;
 const POSITION_MESSAGE = `position must be a whole number from 0 to ${MAX_POSITION}, the item's 0-based position in the feed, such as 3`;
 const VALUE_MESSAGE = 'value must be a finite number, such as 4.5';
+const CONTEXT_MESSAGE = 'context must be a JSON object of string, number or boolean values, such as {"screen":"home"}';
 
 /** Returns the message of an invalid `type`: missing, or not one of `INTERACTION_TYPES`. */
 function typeMessage(issue: z.ZodIssueOptionalMessage, context: { data: unknown; defaultError: string }): string {
@@ -77,7 +78,7 @@ export const interactionSchema = z
     feedId: idSchema('feedId').optional(),
     value: z.number({ invalid_type_error: VALUE_MESSAGE }).finite(VALUE_MESSAGE).optional(),
     context: z
-      .record(contextValue)
+      .record(contextValue, { invalid_type_error: CONTEXT_MESSAGE })
       .refine((record) => Object.keys(record).length <= MAX_CONTEXT_KEYS, {
         message: `context has more than ${MAX_CONTEXT_KEYS} keys; send at most ${MAX_CONTEXT_KEYS}`,
       })

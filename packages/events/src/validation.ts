@@ -100,7 +100,8 @@ export function validateInteraction(raw: unknown, options: ValidationOptions): V
     return reject(
       REJECTION_REASONS.tooLate,
       'ts',
-      `ts ${result.value.ts} is ${behindSeconds} s old; events older than ${options.maxLatenessMs / 1000} s are not applied, because their eventId may no longer be recognised as a repeat`,
+      `ts ${result.value.ts} is ${behindSeconds} s old; events older than ${options.maxLatenessMs / 1000} s are not applied, because their eventId may no longer be recognised as a repeat. ` +
+        'Send events within that window; to load older history once, run ingest with a larger MAX_EVENT_LATENESS_MS',
     );
   }
   return result;
@@ -205,7 +206,8 @@ function describeIssue(issue: z.ZodIssue | undefined, raw: Record<string, unknow
     z.ZodIssueCode.invalid_enum_value,
   ];
   const message = prefixField(field, issue.message);
-  return { code: REJECTION_REASONS.invalidField, field, message: rangeOrForm.includes(issue.code) ? `${message} (received ${received})` : message };
+  const showsValue = rangeOrForm.includes(issue.code) || (issue.code === z.ZodIssueCode.custom && issue.params?.showValue === true);
+  return { code: REJECTION_REASONS.invalidField, field, message: showsValue ? `${message} (received ${received})` : message };
 }
 
 /** Returns the value at `path` in `raw`, or undefined where the path ends early. */

@@ -87,7 +87,7 @@ describe('validateInteraction', () => {
     expect(rejected.ok).toBe(false);
     if (rejected.ok) return;
     expect(rejected.rejection.field).toBe('sessionId');
-    expect(rejected.rejection.message).toBe(`sessionId has ${MAX_ID_LENGTH + 1} characters; the maximum is ${MAX_ID_LENGTH}, so send a shorter id`);
+    expect(rejected.rejection.message.startsWith(`sessionId has ${MAX_ID_LENGTH + 1} characters; the maximum is ${MAX_ID_LENGTH}, so send a shorter id (received "`)).toBe(true);
   });
 
   it('counts an unpaired surrogate as one character', () => {
@@ -102,7 +102,8 @@ describe('validateInteraction', () => {
       [{ position: 'x' }, 'position', 'position must be a whole number from 0 to 10000, the item\'s 0-based position in the feed, such as 3 (received "x")'],
       [{ dwellMs: 'x' }, 'dwellMs', 'dwellMs must be a whole number of milliseconds from 0 to 86400000 (24 hours), such as 4500 (received "x")'],
       [{ value: '4' }, 'value', 'value must be a finite number, such as 4.5 (received "4")'],
-      [{ context: [1, 2] }, 'context', 'context must be of type object (received [1,2])'],
+      [{ context: [1, 2] }, 'context', 'context must be a JSON object of string, number or boolean values, such as {"screen":"home"} (received [1,2])'],
+      [{ context: [] }, 'context', 'context must be a JSON object of string, number or boolean values, such as {"screen":"home"} (received [])'],
       [{ context: { a: { b: 1 } } }, 'context.a', 'context.a must be a string of at most 256 characters, a finite number or a boolean (received {"b":1})'],
     ];
     for (const [overrides, field, message] of cases) {
@@ -129,6 +130,10 @@ describe('validateInteraction', () => {
   it('rejects an event older than the lateness limit', () => {
     const result = validateInteraction(tap({ ts: NOW_MS - 7_200_000 }), { nowMs: NOW_MS, maxLatenessMs: 3_600_000 });
     expect(result.ok || result.rejection.code).toBe(REJECTION_REASONS.tooLate);
+    expect(result.ok || result.rejection.message).toBe(
+      `ts ${NOW_MS - 7_200_000} is 7200 s old; events older than 3600 s are not applied, because their eventId may no longer be recognised as a repeat. ` +
+        'Send events within that window; to load older history once, run ingest with a larger MAX_EVENT_LATENESS_MS',
+    );
     expect(validateInteraction(tap({ ts: NOW_MS - 1_800_000 }), { nowMs: NOW_MS, maxLatenessMs: 3_600_000 }).ok).toBe(true);
   });
 
@@ -158,6 +163,26 @@ describe('validateInteraction', () => {
   ])('rejects an id with %s', (_case, itemId) => {
     const result = validateInteraction(tap({ itemId }), options);
     expect(result.ok || result.rejection.field).toBe('itemId');
+  });
+
+  it.each([
+    ['a control character', 'a\u0007b', 'itemId contains a control character; remove it (received "a\\u0007b")'],
+    ['a C1 control', 'a\u0085b', 'itemId contains a control character; remove it (received "a\\u0085b")'],
+    ['a bidirectional override', 'a\u202eb', 'itemId contains an invisible format character (zero-width or bidirectional); remove it (received "a\\u202eb")'],
+    ['a zero-width space', 'a\u200bb', 'itemId contains an invisible format character (zero-width or bidirectional); remove it (received "a\\u200bb")'],
+    ['an unpaired surrogate', 'a\ud800b', 'itemId contains an unpaired UTF-16 surrogate; send valid Unicode (received "a\\ud800b")'],
+  ])('shows an id with %s escaped', (_case, itemId, message) => {
+    const result = validateInteraction(tap({ itemId }), options);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.rejection.message).toBe(message);
+  });
+
+  it('escapes invisible characters in any shown value', () => {
+    const result = validateInteraction(tap({ position: '1\u202e\u00a0\u2028' }), options);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.rejection.message).toMatch(/ \(received "1\\u202e\\u00a0\\u2028"\)$/);
   });
 
   it('rejects an interaction time before 1973', () => {
@@ -262,7 +287,7 @@ describe('validateCatalogItem', () => {
   });
 
   it.each([
-    [{ categories: ['Drama', ''] }, 'categories.1', 'categories.1 is empty or only whitespace; send a string id of 1 to 128 characters, such as "a1b2c3"'],
+    [{ categories: ['Drama', ''] }, 'categories.1', 'categories.1 is empty or only whitespace; send a string id of 1 to 128 characters, such as "a1b2c3" (received "")'],
     [{ categories: [], tags: [7] }, 'tags.0', 'tags.0 must be a string id of 1 to 128 characters, such as "a1b2c3" (received 7)'],
   ])('names the list element in %j', (fields, field, message) => {
     const result = validateCatalogItem({ itemId: 'm-1', ...fields });

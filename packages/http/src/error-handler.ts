@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
 import { ApiError, type ErrorReplyBody, type HttpErrorCodes } from './api-error';
-import { ForbiddenJsonKeyError, UnsupportedContentEncodingError } from './json-body-parser';
+import { ForbiddenJsonKeyError, InvalidJsonBodyError, UnsupportedContentEncodingError } from './json-body-parser';
 import { quoteText } from './json-preview';
 import { notFoundBody } from './not-found';
 import { InvalidUtf8BodyError } from './utf8-body';
@@ -47,7 +47,7 @@ function describeError(
       headers: error.details.headers ?? {},
     };
   }
-  if (error instanceof ForbiddenJsonKeyError || error instanceof InvalidUtf8BodyError) {
+  if (error instanceof ForbiddenJsonKeyError || error instanceof InvalidJsonBodyError || error instanceof InvalidUtf8BodyError) {
     return reply400(codes.invalidJson, error.message);
   }
   if (error instanceof UnsupportedContentEncodingError) {
@@ -55,9 +55,11 @@ function describeError(
   }
   const fastifyCode = 'code' in error && typeof error.code === 'string' ? error.code : '';
   switch (fastifyCode) {
+    // Reached only in a scope without installJsonBodyParser, whose parser names where the JSON breaks.
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return reply400(codes.invalidJson, 'the request body is not valid JSON; send a JSON object');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return reply400(codes.invalidJson, `the request body is not valid JSON (${error.message}); send a JSON object`);
+      return reply400(codes.invalidJson, 'the request body is not valid JSON: the body is empty; send a JSON object');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return {
         statusCode: 413,

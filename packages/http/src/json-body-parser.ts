@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { quoteText } from './json-preview';
+import { findJsonSyntaxProblem } from './json-syntax';
 import { decodeUtf8Body, InvalidUtf8BodyError } from './utf8-body';
 
 /**
@@ -14,6 +15,32 @@ export class ForbiddenJsonKeyError extends Error {
   constructor() {
     super('the request body may not contain a __proto__ or constructor.prototype key, at any depth; remove the key and send the request again');
   }
+}
+
+/**
+ * A body that is not JSON. The message names the first problem and its byte offset in the body,
+ * counted from 0 like the offset of InvalidUtf8BodyError, such as "unexpected end of input at byte
+ * offset 13". The error handler replies 400 with the service's invalid-JSON code and this message.
+ */
+export class InvalidJsonBodyError extends Error {
+  override readonly name = 'InvalidJsonBodyError';
+  readonly statusCode = 400;
+
+  constructor(text: string) {
+    super(`the request body is not valid JSON: ${describeJsonProblem(text)}; send a JSON object`);
+  }
+}
+
+function describeJsonProblem(text: string): string {
+  if (text.length === 0) {
+    return 'the body is empty';
+  }
+  const found = findJsonSyntaxProblem(text);
+  if (found === undefined) {
+    // NOTE: unreachable while the scan and fastify's parser accept the same grammar.
+    return 'the JSON parser rejected it';
+  }
+  return `${found.problem} at byte offset ${Buffer.byteLength(text.slice(0, found.index), 'utf8')}`;
 }
 
 /**
@@ -51,10 +78,10 @@ export function contentEncodingError(request: FastifyRequest): UnsupportedConten
 export type JsonBodyParser = (request: FastifyRequest, text: string, done: (error: Error | null, body?: unknown) => void) => void;
 
 /**
- * Returns fastify's JSON body parser under the instance's prototype-poisoning settings, except that
- * a body rejected only for a `__proto__` or `constructor.prototype` key fails with
- * ForbiddenJsonKeyError. fastify raises its plain invalid-JSON error there and drops the cause, so
- * the reply would call valid JSON invalid. A body with a content coding fails with
+ * Returns fastify's JSON body parser under the instance's prototype-poisoning settings, except for
+ * its errors. fastify raises one plain invalid-JSON error and drops the cause, so a body rejected
+ * only for a `__proto__` or `constructor.prototype` key fails with ForbiddenJsonKeyError, and any
+ * other rejected body with InvalidJsonBodyError, which names where the JSON breaks. A body with a content coding fails with
  * UnsupportedContentEncodingError, because fastify 5 reads it undecoded.
  */
 export function createJsonBodyParser(instance: FastifyInstance): JsonBodyParser {
@@ -67,8 +94,8 @@ export function createJsonBodyParser(instance: FastifyInstance): JsonBodyParser 
       return;
     }
     parseJson(request, text, (error, body) => {
-      if (error !== null && isInvalidJsonError(error) && isJson(text)) {
-        done(new ForbiddenJsonKeyError());
+      if (error !== null && isInvalidJsonError(error)) {
+        done(isJson(text) ? new ForbiddenJsonKeyError() : new InvalidJsonBodyError(text));
         return;
       }
       done(error, body);
@@ -103,7 +130,7 @@ export function jsonBodyText(request: FastifyRequest, bytes: Buffer): string | U
 }
 
 function isInvalidJsonError(error: Error): boolean {
-  return 'code' in error && error.code === 'FST_ERR_CTP_INVALID_JSON_BODY';
+  return 'code' in error && (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY');
 }
 
 /**

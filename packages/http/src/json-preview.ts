@@ -1,3 +1,5 @@
+import { quoteJsonString } from '@nexttap/events';
+
 /** Maximum characters of a preview in a message. */
 const PREVIEW_LENGTH = 80;
 /** Elements and keys shown per array or object level in a preview; the message keeps 80 characters anyway. */
@@ -22,7 +24,7 @@ export function previewValue(value: unknown): string {
  */
 function previewJson(value: unknown, depth: number): string {
   if (typeof value === 'string') {
-    return JSON.stringify(value.slice(0, PREVIEW_LENGTH));
+    return quoteJsonString(value.slice(0, PREVIEW_LENGTH));
   }
   if (typeof value === 'number' && !Number.isFinite(value)) {
     return String(value);
@@ -41,7 +43,7 @@ function previewJson(value: unknown, depth: number): string {
     return '{...}';
   }
   const entries = Object.entries(value);
-  const parts = entries.slice(0, PREVIEW_ENTRIES).map(([key, entry]) => `${JSON.stringify(key)}:${previewJson(entry, depth + 1)}`);
+  const parts = entries.slice(0, PREVIEW_ENTRIES).map(([key, entry]) => `${quoteJsonString(key)}:${previewJson(entry, depth + 1)}`);
   return `{${withEllipsis(parts, entries.length).join(',')}}`;
 }
 
@@ -50,12 +52,13 @@ function withEllipsis(parts: string[], total: number): string[] {
 }
 
 /**
- * Quotes `text` as a JSON string for a message. Text over `maxLength` characters is cut there and
- * ends in `..."`, so a reader can tell a cut value from a whole one.
+ * Quotes `text` as a JSON string for a message, with invisible and bidirectional characters
+ * escaped (`quoteJsonString`). Text over `maxLength` characters is cut there and ends in `..."`,
+ * so a reader can tell a cut value from a whole one.
  */
 export function quoteText(text: string, maxLength: number): string {
   if (text.length <= maxLength) {
-    return JSON.stringify(text);
+    return quoteJsonString(text);
   }
-  return `${JSON.stringify(text.slice(0, maxLength)).slice(0, -1)}..."`;
+  return `${quoteJsonString(text.slice(0, maxLength)).slice(0, -1)}..."`;
 }

@@ -43,13 +43,22 @@ describe('installJsonBodyParser', () => {
     const response = await post(payload);
     expect(response.statusCode).toBe(400);
     expect(response.json().error.code).toBe('T_INVALID_JSON');
-    expect(response.json().error.message).toMatch(/^the request body is not valid JSON \(/);
+    expect(response.json().error.message).toMatch(/^the request body is not valid JSON: unexpected .* at byte offset \d+; send a JSON object$/);
   });
 
-  it('keeps the empty-body message', async () => {
+  it('calls an empty body empty', async () => {
     const response = await post('');
     expect(response.statusCode).toBe(400);
-    expect(response.json().error.message).toMatch(/^the request body is not valid JSON \(Body cannot be empty/);
+    expect(response.json().error).toEqual({ code: 'T_INVALID_JSON', message: 'the request body is not valid JSON: the body is empty; send a JSON object' });
+  });
+
+  it('counts the offset of a syntax error in bytes after a byte order mark', async () => {
+    const response = await post('\ufeff{"a":"\u00e9\u{1F600}" x}');
+    expect(response.statusCode).toBe(400);
+    // 3 bytes of byte order mark, 5 of {"a":, 1 quote, 2 of é, 4 of the emoji, 1 quote, 1 space.
+    expect(response.json().error.message).toBe(
+      'the request body is not valid JSON: unexpected character "x" where "," or "}" was expected at byte offset 17; send a JSON object',
+    );
   });
 
   it('accepts a plain body and a constructor key without a prototype', async () => {

@@ -63,7 +63,7 @@ function registerModelRoutes(scope: FastifyInstance, { models }: AdminRouteOptio
     rejectQueryParameters(request, 'RANKER_ERR_INVALID_REQUEST');
     const result = await withModelErrors(() => models.rollback(request.log));
     if (result === undefined) {
-      throw rankerError('RANKER_ERR_NO_PREVIOUS_MODEL', 'no earlier model was activated in this ranker; activate a version with POST /v1/admin/models/activate');
+      throw rankerError('RANKER_ERR_NO_PREVIOUS_MODEL', noRollbackTargetMessage(models.hasRolledBack()));
     }
     return describeModelChange(result);
   });
@@ -75,6 +75,17 @@ function registerModelRoutes(scope: FastifyInstance, { models }: AdminRouteOptio
   });
 
   scope.delete('/v1/admin/models/shadow', async () => ({ shadow: await models.setShadow(undefined) ?? null }));
+}
+
+/**
+ * Explains an empty rollback history. The ranker keeps the model that was live before each
+ * activation, and each rollback switches to the latest of them and drops it from the history.
+ */
+function noRollbackTargetMessage(hasRolledBack: boolean): string {
+  const reason = hasRolledBack
+    ? 'the rollback history of this ranker is empty, because earlier rollbacks already switched back to every model it kept (it keeps the model live before each activation)'
+    : 'no model was activated in this ranker since it started, so it has no earlier model to roll back to';
+  return `${reason}; activate the version to serve with POST /v1/admin/models/activate, and GET /v1/admin/models lists the registry`;
 }
 
 function registerExperimentRoutes(scope: FastifyInstance, { models, store }: AdminRouteOptions): void {

@@ -37,7 +37,7 @@ const registryVersionSchema = z.object({
 /** Reply of `GET /v1/admin/models`. */
 export const servingStateSchema = z.object({
   live: z.string().optional().describe('The live model, name@version; absent before the first model is loaded.'),
-  rollbackTo: z.string().optional().describe('The model a rollback switches to; absent when no earlier model was activated.'),
+  rollbackTo: z.string().optional().describe('The model a rollback switches to; absent when the rollback history is empty (no activation yet, or every kept model was rolled back to).'),
   history: z.array(z.string()).describe('Earlier live models, oldest first; a rollback takes the last one.'),
   shadow: z.string().optional().describe('The shadow model, when one is set.'),
   experiment: experimentFieldsSchema.extend({ startedAt: z.string().datetime() }).optional().describe('The running experiment, when one runs.'),

@@ -94,6 +94,8 @@ export interface ServingState {
 export class ModelManager {
   private live: LoadedModel | undefined;
   private readonly history: HistoryEntry[] = [];
+  /** Whether a rollback has run, which separates a history emptied by rollbacks from one never filled. */
+  private rolledBack = false;
   private experiment: RunningExperiment | undefined;
   private shadow: LoadedModel | undefined;
   private changes: Promise<unknown> = Promise.resolve();
@@ -184,6 +186,11 @@ export class ModelManager {
     });
   }
 
+  /** Tells whether a rollback has run in this process. */
+  hasRolledBack(): boolean {
+    return this.rolledBack;
+  }
+
   /**
    * Switches back to the model that was live before the latest activation, loading it again from
    * the registry, or from its own folder when it was not a registry version (MODEL_DIR at start).
@@ -197,6 +204,7 @@ export class ModelManager {
       }
       const loaded = target.directory === undefined ? await this.load(target.reference) : await this.loadFolder(target.directory);
       this.history.pop();
+      this.rolledBack = true;
       const previous = this.swapLive(loaded, log, 'model rolled back');
       return {
         active: formatModelReference(target.reference),

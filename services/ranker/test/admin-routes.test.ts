@@ -154,6 +154,10 @@ describe('model activation', () => {
     const response = await admin('POST', '/v1/admin/models/rollback');
     expect(response.statusCode).toBe(409);
     expect(response.json().error.code).toBe('RANKER_ERR_NO_PREVIOUS_MODEL');
+    expect(response.json().error.message).toBe(
+      'the rollback history of this ranker is empty, because earlier rollbacks already switched back to every model it kept (it keeps the model live before each activation); ' +
+        'activate the version to serve with POST /v1/admin/models/activate, and GET /v1/admin/models lists the registry',
+    );
   });
 
   it('keeps the history when the live version is activated', async () => {

@@ -138,6 +138,15 @@ describe('POST /v1/feed', () => {
     expect(response.json().error.message).toMatch(new RegExp(`^the request body is not valid UTF-8: the byte 0x[0-9a-f]{2} at offset ${offset} `));
   });
 
+  it.each([
+    ['a bidirectional override', 's\u202e1', '"s\\u202e1"', 'contains an invisible format character (zero-width or bidirectional); remove it'],
+    ['a control character', 's\u00071', '"s\\u00071"', 'contains a control character; remove it'],
+  ])('escapes a session id with %s', async (_case, sessionId, shown, problem) => {
+    const response = await feed({ sessionId, limit: 1 });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error).toEqual({ code: 'RANKER_ERR_INVALID_REQUEST', field: 'sessionId', message: `sessionId ${problem} (received ${shown})` });
+  });
+
   it('accepts a session id of 65 emoji', async () => {
     // 65 code points, 130 UTF-16 code units: within the limit of 128 characters.
     const response = await feed({ sessionId: '\u{1F600}'.repeat(65), limit: 1 });
@@ -161,10 +170,17 @@ describe('POST /v1/feed', () => {
     expect(response.statusCode).toBe(200);
   });
 
-  it('rejects malformed JSON with its own code', async () => {
-    const response = await app.inject({ method: 'POST', url: '/v1/feed', payload: '{"sessionId":', headers: { 'content-type': 'application/json' } });
+  it.each([
+    ['{"sessionId":', 'unexpected end of input at byte offset 13'],
+    ['{"sessionId":"s"} xyz', 'unexpected character "x" after the end of the JSON value at byte offset 18'],
+    ['{"sessionId":"s","limit":NaN}', 'unexpected character "N" where a value was expected (JSON has no NaN or Infinity) at byte offset 25'],
+    ['{"sessionId":"s",/* c */"limit":1}', 'unexpected character "/" where a field name in double quotes was expected (JSON has no comments) at byte offset 17'],
+    ['{"sessionId":"é",}', 'unexpected character "}" where a field name in double quotes was expected at byte offset 18'],
+    ['', 'the body is empty'],
+  ])('says where the JSON body %j breaks', async (payload, detail) => {
+    const response = await app.inject({ method: 'POST', url: '/v1/feed', payload, headers: { 'content-type': 'application/json' } });
     expect(response.statusCode).toBe(400);
-    expect(response.json().error.code).toBe('RANKER_ERR_INVALID_JSON');
+    expect(response.json().error).toEqual({ code: 'RANKER_ERR_INVALID_JSON', message: `the request body is not valid JSON: ${detail}; send a JSON object` });
   });
 
   it.each(['0x2', '+3', '1e1', ' 5', '', '05', '2.0'])('rejects the live feed query limit %j', async (limit) => {
