@@ -41,6 +41,15 @@ async function tap(server: RunningServer, sessionId: string, itemId: string): Pr
   expect((await postJson(server.url, '/v1/events', { events: [event] })).status).toBe(202);
 }
 
+/** Reads one series of `GET /metrics`, such as `nexttap_live_feeds_open`, as a number, or 0 when the series is absent. */
+async function readMetric(server: RunningServer, series: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+const LIVE_STREAMS_COUNTED = 'nexttap_http_responses_total{method="GET",route="/v1/feed/live",status="200"}';
+
 function liveUrl(server: RunningServer, sessionId: string): string {
   return `${server.url}/v1/feed/live?sessionId=${encodeURIComponent(sessionId)}&limit=6&includeCatalog=true`;
 }
@@ -151,6 +160,20 @@ describe('live feed, embedded', () => {
     const response = await fetch(`${server.url}/v1/feed/live?sessionId=s&limit=500`);
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: object }).error).toMatchObject({ code: 'RANKER_ERR_INVALID_REQUEST', field: 'limit' });
+  });
+
+  it('counts each stream once as a 200 reply', async () => {
+    const countedBefore = await readMetric(server, LIVE_STREAMS_COUNTED);
+    const client = await SseClient.open(liveUrl(server, uniqueName('counted')));
+    try {
+      await client.next();
+      // The stream is counted when its head is sent, while it is still open.
+      await vi.waitFor(async () => expect(await readMetric(server, LIVE_STREAMS_COUNTED)).toBe(countedBefore + 1));
+    } finally {
+      client.close();
+    }
+    await vi.waitFor(async () => expect(await readMetric(server, 'nexttap_live_feeds_open')).toBe(0));
+    expect(await readMetric(server, LIVE_STREAMS_COUNTED)).toBe(countedBefore + 1);
   });
 });
 

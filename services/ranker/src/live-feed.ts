@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { ApiError, parseQuery } from '@nexttap/http';
+import { ApiError, countHijackedResponse, parseQuery } from '@nexttap/http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { RankerConfig } from './config';
 import { rankerError } from './errors';
@@ -61,6 +61,7 @@ export class LiveFeedHub {
         'x-accel-buffering': 'no',
         'x-request-id': request.id,
       });
+      countHijackedResponse(request, reply);
       reply.raw.write(`retry: ${RECONNECT_DELAY_MS}\n\n`);
       const connection = this.open(query, reply.raw, request.log);
       this.write(connection, first.feedId, first);
