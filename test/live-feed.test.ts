@@ -134,7 +134,7 @@ describe('live feed, embedded', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    server = await startEmbedded({ LIVE_DEBOUNCE_MS: '20', LIVE_MAX_CONNECTIONS: '3' });
+    server = await startEmbedded({ LIVE_DEBOUNCE_MS: '20', LIVE_MAX_CONNECTIONS: '3', CORS_ALLOWED_ORIGINS: 'https://app.example.com' });
   });
 
   afterAll(async () => {
@@ -189,6 +189,20 @@ describe('live feed, embedded', () => {
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await response.text()).toBe('');
+  });
+
+  it('sends CORS headers on the stream', async () => {
+    const client = await SseClient.open(liveUrl(server, uniqueName('cors')), { origin: 'https://app.example.com' });
+    try {
+      expect(client.status).toBe(200);
+      expect(client.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+      expect(client.headers.get('access-control-expose-headers')).toBe('x-request-id, retry-after');
+      expect(client.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+      expect(client.headers.get('x-request-id')).toMatch(/./);
+      expect((await client.next()).event).toBe('feed');
+    } finally {
+      client.close();
+    }
   });
 
   it('counts each stream once as a 200 reply', async () => {

@@ -70,6 +70,13 @@ export class LiveFeedHub {
       // Rank the first feed before the stream opens, so that a failure is still an ordinary error reply.
       const first = await this.service.serve(this.feedQuery(query), { kind: 'live', includeCatalog: query.includeCatalog === 'true', log: request.log });
       reply.hijack();
+      // A hijacked reply sends only what is set on `reply.raw`, so the headers that hooks set on the
+      // reply, such as the CORS headers, are copied there.
+      for (const [name, value] of Object.entries(reply.getHeaders())) {
+        if (value !== undefined) {
+          reply.raw.setHeader(name, value);
+        }
+      }
       reply.raw.writeHead(200, { ...STREAM_HEADERS, 'x-request-id': request.id });
       countHijackedResponse(request, reply);
       reply.raw.write(`retry: ${RECONNECT_DELAY_MS}\n\n`);
