@@ -41,6 +41,17 @@ async function tap(server: RunningServer, sessionId: string, itemId: string): Pr
   expect((await postJson(server.url, '/v1/events', { events: [event] })).status).toBe(202);
 }
 
+/** Reads one series of `GET /metrics`, such as `nexttap_live_feeds_open`, as a number, or 0 when the series is absent. */
+async function readMetric(server: RunningServer, series: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+const LIVE_STREAMS_COUNTED = 'nexttap_http_responses_total{method="GET",route="/v1/feed/live",status="200"}';
+const LIVE_HEADS_COUNTED = 'nexttap_http_responses_total{method="HEAD",route="/v1/feed/live",status="200"}';
+const CONNECT_PUSHES = 'nexttap_live_pushes_total{trigger="connect"}';
+
 function liveUrl(server: RunningServer, sessionId: string): string {
   return `${server.url}/v1/feed/live?sessionId=${encodeURIComponent(sessionId)}&limit=6&includeCatalog=true`;
 }
@@ -123,7 +134,7 @@ describe('live feed, embedded', () => {
   let server: RunningServer;
 
   beforeAll(async () => {
-    server = await startEmbedded({ LIVE_DEBOUNCE_MS: '20', LIVE_MAX_CONNECTIONS: '3' });
+    server = await startEmbedded({ LIVE_DEBOUNCE_MS: '20', LIVE_MAX_CONNECTIONS: '3', CORS_ALLOWED_ORIGINS: 'https://app.example.com' });
   });
 
   afterAll(async () => {
@@ -152,6 +163,61 @@ describe('live feed, embedded', () => {
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: object }).error).toMatchObject({ code: 'RANKER_ERR_INVALID_REQUEST', field: 'limit' });
   });
+
+  it('answers HEAD with the stream headers at once', async () => {
+    const pushesBefore = await readMetric(server, CONNECT_PUSHES);
+    const headsBefore = await readMetric(server, LIVE_HEADS_COUNTED);
+
+    // A HEAD whose headers wait for the stream to end would time out here.
+    const response = await fetch(liveUrl(server, uniqueName('head')), { method: 'HEAD', signal: AbortSignal.timeout(3_000) });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(response.headers.get('cache-control')).toBe('no-cache, no-transform');
+    expect(response.headers.get('x-accel-buffering')).toBe('no');
+    expect(response.headers.get('x-request-id')).toMatch(/./);
+    // A stream has no length, so a HEAD must not claim one either.
+    expect(response.headers.get('content-length')).toBeNull();
+    expect(await response.text()).toBe('');
+
+    await vi.waitFor(async () => expect(await readMetric(server, 'nexttap_live_feeds_open')).toBe(0));
+    expect(await readMetric(server, CONNECT_PUSHES)).toBe(pushesBefore);
+    expect(await readMetric(server, LIVE_HEADS_COUNTED)).toBe(headsBefore + 1);
+  });
+
+  it('rejects an invalid HEAD query as GET does', async () => {
+    const response = await fetch(`${server.url}/v1/feed/live?sessionId=s&limit=500`, { method: 'HEAD', signal: AbortSignal.timeout(3_000) });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await response.text()).toBe('');
+  });
+
+  it('sends CORS headers on the stream', async () => {
+    const client = await SseClient.open(liveUrl(server, uniqueName('cors')), { origin: 'https://app.example.com' });
+    try {
+      expect(client.status).toBe(200);
+      expect(client.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+      expect(client.headers.get('access-control-expose-headers')).toBe('x-request-id, retry-after');
+      expect(client.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+      expect(client.headers.get('x-request-id')).toMatch(/./);
+      expect((await client.next()).event).toBe('feed');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('counts each stream once as a 200 reply', async () => {
+    const countedBefore = await readMetric(server, LIVE_STREAMS_COUNTED);
+    const client = await SseClient.open(liveUrl(server, uniqueName('counted')));
+    try {
+      await client.next();
+      // The stream is counted when its head is sent, while it is still open.
+      await vi.waitFor(async () => expect(await readMetric(server, LIVE_STREAMS_COUNTED)).toBe(countedBefore + 1));
+    } finally {
+      client.close();
+    }
+    await vi.waitFor(async () => expect(await readMetric(server, 'nexttap_live_feeds_open')).toBe(0));
+    expect(await readMetric(server, LIVE_STREAMS_COUNTED)).toBe(countedBefore + 1);
+  });
 });
 
 describe('live feed, limit of one', () => {
@@ -174,6 +240,11 @@ describe('live feed, limit of one', () => {
       expect(((await response.json()) as { error: { message: string } }).error.message).toBe(
         'this ranker already has 1 open live feed, its limit (LIVE_MAX_CONNECTIONS); retry later or use POST /v1/feed',
       );
+
+      // HEAD reports what a GET would get now.
+      const head = await fetch(liveUrl(server, uniqueName('head')), { method: 'HEAD', signal: AbortSignal.timeout(3_000) });
+      expect(head.status).toBe(503);
+      expect(head.headers.get('retry-after')).toBe('5');
     } finally {
       open.close();
     }

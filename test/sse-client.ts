@@ -16,13 +16,14 @@ export class SseClient {
 
   private constructor(
     readonly status: number,
+    readonly headers: Headers,
     private readonly controller: AbortController,
   ) {}
 
   static async open(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
     const controller = new AbortController();
     const response = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal });
-    const client = new SseClient(response.status, controller);
+    const client = new SseClient(response.status, response.headers, controller);
     if (response.body !== null) {
       void client.pump(response.body.getReader());
     }

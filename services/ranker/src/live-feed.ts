@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { ApiError, parseQuery } from '@nexttap/http';
+import { Readable } from 'node:stream';
+import { ApiError, countHijackedResponse, parseQuery } from '@nexttap/http';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { RankerConfig } from './config';
 import { rankerError } from './errors';
@@ -22,6 +23,15 @@ interface LiveConnection {
   closed: boolean;
 }
 
+/** Headers that start every live feed stream, and the reply to a HEAD request. */
+const STREAM_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  // Asks nginx not to buffer the stream, which would delay each event.
+  'x-accel-buffering': 'no',
+} as const;
+
 /** Milliseconds a client waits before reconnecting, sent as the SSE `retry` field. */
 const RECONNECT_DELAY_MS = 1_000;
 
@@ -41,31 +51,40 @@ export class LiveFeedHub {
     private readonly metrics: FeedMetrics,
   ) {}
 
-  /** Registers `GET /v1/feed/live`. */
+  /**
+   * Registers `GET /v1/feed/live`, and through fastify's automatic HEAD route also `HEAD`. A HEAD
+   * gets the status and headers a GET would start with, or the same 400 or 503, but opens no
+   * stream, ranks no feed and takes no connection slot. So it gets 200 where a GET would fail in
+   * ranking, which only a ranked feed reveals.
+   */
   register(instance: FastifyInstance): void {
     instance.get('/v1/feed/live', async (request, reply) => {
       const query = parseQuery(liveFeedQuerySchema, request, 'RANKER_ERR_INVALID_REQUEST');
-      if (this.count >= this.config.liveMaxConnections) {
-        const feeds = this.count === 1 ? 'live feed' : 'live feeds';
-        throw rankerError('RANKER_ERR_TOO_MANY_LIVE_FEEDS', `this ranker already has ${this.count} open ${feeds}, its limit (LIVE_MAX_CONNECTIONS); retry later or use POST /v1/feed`, {
-          headers: { 'retry-after': '5' },
-        });
+      this.checkConnectionLimit();
+      if (request.method === 'HEAD') {
+        // Node.js sends the head of a HEAD reply only when the reply ends, so a HEAD must not open
+        // the stream. fastify 5 drains a stream payload of a HEAD reply and, unlike for an empty
+        // payload, adds no `content-length: 0`, which would be false for a stream of unknown length.
+        return reply.headers(STREAM_HEADERS).send(Readable.from([]));
       }
       // Rank the first feed before the stream opens, so that a failure is still an ordinary error reply.
       const first = await this.service.serve(this.feedQuery(query), { kind: 'live', includeCatalog: query.includeCatalog === 'true', log: request.log });
       reply.hijack();
-      reply.raw.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-        'x-request-id': request.id,
-      });
+      // A hijacked reply sends only what is set on `reply.raw`, so the headers that hooks set on the
+      // reply, such as the CORS headers, are copied there.
+      for (const [name, value] of Object.entries(reply.getHeaders())) {
+        if (value !== undefined) {
+          reply.raw.setHeader(name, value);
+        }
+      }
+      reply.raw.writeHead(200, { ...STREAM_HEADERS, 'x-request-id': request.id });
+      countHijackedResponse(request, reply);
       reply.raw.write(`retry: ${RECONNECT_DELAY_MS}\n\n`);
       const connection = this.open(query, reply.raw, request.log);
       this.write(connection, first.feedId, first);
       this.metrics.livePushes.inc({ trigger: 'connect' });
       reply.raw.on('close', () => this.close(connection));
+      return reply;
     });
   }
 
@@ -102,6 +121,17 @@ export class LiveFeedHub {
         this.close(connection);
       }
     }
+  }
+
+  /** Throws the 503 of `LIVE_MAX_CONNECTIONS` when this ranker has no free live feed slot. */
+  private checkConnectionLimit(): void {
+    if (this.count < this.config.liveMaxConnections) {
+      return;
+    }
+    const feeds = this.count === 1 ? 'live feed' : 'live feeds';
+    throw rankerError('RANKER_ERR_TOO_MANY_LIVE_FEEDS', `this ranker already has ${this.count} open ${feeds}, its limit (LIVE_MAX_CONNECTIONS); retry later or use POST /v1/feed`, {
+      headers: { 'retry-after': '5' },
+    });
   }
 
   private feedQuery(query: LiveFeedQuery) {
