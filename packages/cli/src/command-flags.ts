@@ -57,7 +57,8 @@ function describeParseError(command: string, options: FlagOptions, valueExamples
   // parseArgs reads a value that starts with a dash, such as -5, as a flag of its own.
   const next = args[args.indexOf(flag) + 1];
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && next !== undefined && /^-\d/.test(next)) {
-    return `${flag} ${next} is invalid; pass a number that is not negative`;
+    const example = valueExamples[flag.replace(/^--?/, '')];
+    return `${flag} ${next} is negative; ${example === undefined ? `run nexttap ${command} --help for the values it takes` : `pass ${example}`}`;
   }
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     return `${flag} is not a flag of nexttap ${command}; run nexttap ${command} --help for the flags`;

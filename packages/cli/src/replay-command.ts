@@ -252,6 +252,12 @@ async function readInput(values: ReplayFlags, topicRange: TopicRange, io: Comman
     return readMovieLensInput(directory, limit);
   }
   if (values.events !== undefined) {
+    for (const events of values.events) {
+      await checkInputFile('--events', events, 'a JSON Lines file of interactions');
+    }
+    for (const catalog of values.catalog ?? []) {
+      await checkInputFile('--catalog', catalog, 'a JSON Lines file of catalog records');
+    }
     return readJsonlInput(values.events, values.catalog ?? []);
   }
   const brokers = parseBrokers(values['kafka-brokers'], io.environment.KAFKA_BROKERS);
@@ -482,10 +488,27 @@ function parseCount(flag: string, text: string, minimum: number, maximum = Numbe
   return value;
 }
 
+/** Throws a ReplayError naming `flag` when `path` is missing, a folder or unreadable, before any event is read. */
+async function checkInputFile(flag: string, path: string, wanted: string): Promise<void> {
+  const fix = `pass ${wanted}, one JSON object per line (docs/replay.md gives the format)`;
+  let isFile: boolean;
+  try {
+    isFile = (await stat(path)).isFile();
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const problem = code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : `could not be read (${describeError(error)})`;
+    throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `${flag} ${path} ${problem}; ${fix}`, { cause: error });
+  }
+  if (!isFile) {
+    throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `${flag} ${path} is not a file; ${fix}`);
+  }
+}
+
 function parseTime(flag: string, text: string): number {
   const parsed = parseTimestamp(/^-?\d+$/.test(text) ? Number(text) : text);
   if (!parsed.ok) {
-    throw invalidFlag(`${flag} ${parsed.message}`);
+    // The timestamp messages are written for request bodies ("send ..."); a flag is passed.
+    throw invalidFlag(`${flag} ${parsed.message.replaceAll('; send ', '; pass ')}`);
   }
   return parsed.ms;
 }

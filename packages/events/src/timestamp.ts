@@ -59,7 +59,7 @@ function parseIsoDateTime(value: string, minMs: number): TimestampResult {
     return {
       ok: false,
       epochSeconds: false,
-      message: `"${value.slice(0, 40)}" is not an ISO-8601 date-time with a zone; send e.g. ${EXAMPLE_ISO} or epoch milliseconds`,
+      message: `"${value.slice(0, 40)}" is not an ISO-8601 date-time with a zone; send a date-time such as ${EXAMPLE_ISO}, or epoch milliseconds`,
     };
   }
   const [, year, month, day, hour, minute, second = '00', fraction = '0', zone, offsetHours = '00', offsetMinutes = '00'] = match as unknown as string[];
@@ -89,7 +89,7 @@ function parseIsoDateTime(value: string, minMs: number): TimestampResult {
   const ms = Date.parse(value.toUpperCase());
   if (!Number.isFinite(ms)) {
     // The checks above leave no string that Date.parse cannot read. This branch stays in case they drift apart.
-    return { ok: false, epochSeconds: false, message: `"${value.slice(0, 40)}" could not be parsed as a date-time; send e.g. ${EXAMPLE_ISO} or epoch milliseconds` };
+    return { ok: false, epochSeconds: false, message: `"${value.slice(0, 40)}" could not be parsed as a date-time; send a date-time such as ${EXAMPLE_ISO}, or epoch milliseconds` };
   }
   if (ms < minMs || ms > MAX_TIMESTAMP_MS) {
     return { ok: false, epochSeconds: false, message: `"${value}" is outside the accepted range; send a date-time ${rangeText(minMs)}` };

@@ -44,7 +44,7 @@ export const feedRequestSchema = z
       .min(1, `candidates must not be empty; send 1 to ${MAX_REQUEST_CANDIDATES} item ids, such as ["i1","i2"], or leave it out to rank from the candidate pools`)
       .max(MAX_REQUEST_CANDIDATES, `candidates has more than ${MAX_REQUEST_CANDIDATES} items; send 1 to ${MAX_REQUEST_CANDIDATES} item ids`)
       .optional()
-      .describe('Items to re-rank, up to 1,000; without it the ranker generates candidates.'),
+      .describe('Items to re-rank, up to 1,000; an id given twice counts once, in its first place. Without it the ranker generates candidates.'),
     exclude: z
       .array(idSchema('exclude[]'), { invalid_type_error: `exclude must be an array of at most ${MAX_REQUEST_CANDIDATES} item ids, such as ["i7"]` })
       .max(MAX_REQUEST_CANDIDATES, `exclude has more than ${MAX_REQUEST_CANDIDATES} items; send at most ${MAX_REQUEST_CANDIDATES} item ids`)
