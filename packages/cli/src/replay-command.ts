@@ -330,9 +330,7 @@ async function checkModelsDirectory(values: ReplayFlags, passedFlags: ReadonlySe
   try {
     isFolder = (await stat(directory)).isDirectory();
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const problem = code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : `could not be read (${describeError(error)})`;
-    throw new ReplayError(REPLAY_ERROR_CODES.invalidModel, `--models-dir ${directory} ${problem}; pass the folder that contains the model folders NAME/VERSION, such as --models-dir models`, { cause: error });
+    throw new ReplayError(REPLAY_ERROR_CODES.invalidModel, `--models-dir ${directory} ${statProblem(error)}; pass the folder that contains the model folders NAME/VERSION, such as --models-dir models`, { cause: error });
   }
   if (!isFolder) {
     throw new ReplayError(REPLAY_ERROR_CODES.invalidModel, `--models-dir ${directory} is a file, not a folder; pass the folder that contains the model folders NAME/VERSION, such as --models-dir models`);
@@ -488,6 +486,12 @@ function parseCount(flag: string, text: string, minimum: number, maximum = Numbe
   return value;
 }
 
+/** Says why `stat` of a path failed: missing (ENOTDIR: a folder on the path is a file), or unreadable and why. */
+function statProblem(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  return code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : `could not be read (${describeError(error)})`;
+}
+
 /** Throws a ReplayError naming `flag` when `path` is missing, a folder or unreadable, before any event is read. */
 async function checkInputFile(flag: string, path: string, wanted: string): Promise<void> {
   const fix = `pass ${wanted}, one JSON object per line (docs/replay.md gives the format)`;
@@ -495,9 +499,7 @@ async function checkInputFile(flag: string, path: string, wanted: string): Promi
   try {
     isFile = (await stat(path)).isFile();
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    const problem = code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist' : `could not be read (${describeError(error)})`;
-    throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `${flag} ${path} ${problem}; ${fix}`, { cause: error });
+    throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `${flag} ${path} ${statProblem(error)}; ${fix}`, { cause: error });
   }
   if (!isFile) {
     throw new ReplayError(REPLAY_ERROR_CODES.unreadableInput, `${flag} ${path} is not a file; ${fix}`);

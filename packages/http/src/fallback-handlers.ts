@@ -12,7 +12,7 @@ import { notFoundBody } from './not-found';
  */
 export const HTTP_ERRORS = {
   HTTP_ERR_NOT_FOUND: { statusCode: 404, description: 'No route has this method and path; the message names both. It comes before any problem with the body, such as one over the server limit.' },
-  HTTP_ERR_INVALID_REQUEST: { statusCode: 400, description: 'The request is malformed before any route could read it: it is not valid HTTP/1.1, or its path is not valid percent-encoded UTF-8 (such as /%ZZ) or has a segment longer than the router accepts (100 characters); the message names the path.' },
+  HTTP_ERR_INVALID_REQUEST: { statusCode: 400, description: 'The request is malformed before any route could read it: it is not valid HTTP/1.1, or its path is not valid percent-encoded UTF-8 (such as /%ZZ) or a path parameter (such as an experiment id) is longer than the router accepts (100 characters); the message names the path. A path that matches no route gets 404 `HTTP_ERR_NOT_FOUND` whatever its length.' },
   HTTP_ERR_REQUEST_TIMEOUT: { statusCode: 408, description: 'The request was not received completely within HTTP_REQUEST_TIMEOUT_MS; the connection is closed.' },
   HTTP_ERR_BODY_TOO_LARGE: { statusCode: 413, description: 'The body is larger than the server limit.' },
   HTTP_ERR_UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, description: 'The body is not application/json, or it has a content-encoding such as gzip, which the server does not decode; send uncompressed JSON.' },
