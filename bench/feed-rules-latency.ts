@@ -123,9 +123,9 @@ async function measureBareRoute(bodies: readonly string[], rate: number, duratio
 async function measureRanker(store: 'memory' | 'redis', itemIds: readonly string[], durationSeconds: number): Promise<FeedRulesLatencyRow[]> {
   const rows: FeedRulesLatencyRow[] = [];
   // Each load point gets a ranker (and a redis-server) of its own. A ranker keeps every served
-  // feed's record for SERVED_FEED_TTL_MS, and on the memory store that is heap: 6.9 KB per feed
-  // of 200 candidates, about 350 MB after the 50,000 feeds of the 200-candidate point, which made
-  // the 500-candidate point that followed measure old-space collections of that heap.
+  // feed's record for SERVED_FEED_TTL_MS, and on the memory store that is heap: 6.9 KB per feed of
+  // 200 candidates, about 350 MB after the 50,000 feeds of the 200-candidate point. On a shared
+  // ranker the 500-candidate point then measured old-space collections of that heap.
   for (const point of FEED_LOAD_POINTS) {
     const redis = store === 'redis' ? await startRedisServer() : undefined;
     const config = benchRankerConfig(redis?.url, { FEED_STORE_BUDGET_MS: '1000' });

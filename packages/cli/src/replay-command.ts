@@ -493,8 +493,8 @@ function statProblem(error: unknown): string {
 }
 
 /** Throws a ReplayError naming `flag` when `path` is missing, a folder or unreadable, before any event is read. */
-async function checkInputFile(flag: string, path: string, wanted: string): Promise<void> {
-  const fix = `pass ${wanted}, one JSON object per line (docs/replay.md gives the format)`;
+async function checkInputFile(flag: string, path: string, expectedContent: string): Promise<void> {
+  const fix = `pass ${expectedContent}, one JSON object per line (docs/replay.md gives the format)`;
   let isFile: boolean;
   try {
     isFile = (await stat(path)).isFile();

@@ -79,10 +79,10 @@ export type JsonBodyParser = (request: FastifyRequest, text: string, done: (erro
 
 /**
  * Returns fastify's JSON body parser under the instance's prototype-poisoning settings, except for
- * its errors. fastify raises one plain invalid-JSON error and drops the cause, so a body rejected
+ * its errors. fastify raises one plain invalid-JSON error and drops the cause. So a body rejected
  * only for a `__proto__` or `constructor.prototype` key fails with ForbiddenJsonKeyError, and any
- * other rejected body with InvalidJsonBodyError, which names where the JSON breaks. A body with a content coding fails with
- * UnsupportedContentEncodingError, because fastify 5 reads it undecoded.
+ * other rejected body with InvalidJsonBodyError, which names where the JSON breaks. A body with a
+ * content coding fails with UnsupportedContentEncodingError, because fastify 5 reads it undecoded.
  */
 export function createJsonBodyParser(instance: FastifyInstance): JsonBodyParser {
   const { onProtoPoisoning, onConstructorPoisoning } = instance.initialConfig;

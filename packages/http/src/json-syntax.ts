@@ -44,7 +44,7 @@ class JsonSyntaxScanner {
     for (;;) {
       this.skipWhitespace();
       if (state === 'after' && this.open.length === 0) {
-        return this.at === this.text.length ? undefined : { index: this.at, problem: `unexpected character ${this.shownCharacter()} after the end of the JSON value` };
+        return this.at === this.text.length ? undefined : { index: this.at, problem: `unexpected character ${this.quotedCharacter()} after the end of the JSON value` };
       }
       const problem = this.readInState(state);
       if (problem !== undefined) {
@@ -262,11 +262,11 @@ class JsonSyntaxScanner {
   }
 
   private unexpected(expectation: Expectation): JsonSyntaxProblem {
-    return { index: this.at, problem: `unexpected character ${this.shownCharacter()} where ${expectation} was expected${this.hint()}` };
+    return { index: this.at, problem: `unexpected character ${this.quotedCharacter()} where ${expectation} was expected${this.hint()}` };
   }
 
   /** Quotes the character at the scan position, one whole code point even outside the BMP. */
-  private shownCharacter(): string {
+  private quotedCharacter(): string {
     const codePoint = this.text.codePointAt(this.at) ?? 0;
     return quoteText(String.fromCodePoint(codePoint), 2);
   }

@@ -52,7 +52,7 @@ describe('installJsonBodyParser', () => {
     expect(response.json().error).toEqual({ code: 'T_INVALID_JSON', message: 'the request body is not valid JSON: the body is empty; send a JSON object' });
   });
 
-  it('counts the offset of a syntax error in bytes after a byte order mark', async () => {
+  it('gives byte offsets after a byte order mark', async () => {
     const response = await post('\ufeff{"a":"\u00e9\u{1F600}" x}');
     expect(response.statusCode).toBe(400);
     // 3 bytes of byte order mark, 5 of {"a":, 1 quote, 2 of é, 4 of the emoji, 1 quote, 1 space.

@@ -30,8 +30,8 @@ export interface PoolCacheOptions {
    * Age in ms past which a refresh reads the popular pool again and derives the category pools from
    * it. Younger ones are kept, and the refresh reads only the trending, fresh and live pools. The
    * popular pool holds up to 10,000 items. On a 2-core virtual machine with the MovieLens seed, a
-   * refresh of every pool took 5.4 to 5.6 ms of CPU, in blocks that delayed the feeds due meanwhile;
-   * one of the short pools and the rolling re-read alone took 1.2 to 2.1 ms.
+   * refresh of every pool took 5.4 to 5.6 ms of CPU, in blocks that delayed the feeds due meanwhile.
+   * A refresh of the short pools with the rolling re-read took 1.2 to 2.1 ms.
    * Default 0: every refresh reads every pool, as replay needs for a point-in-time view.
    */
   popularMaxAgeMs?: number;
@@ -227,7 +227,7 @@ export class PoolCache {
     const cached: string[] = [];
     const missing: string[] = [];
     const missingSet = new Set<string>();
-    const pooled: PooledItems = { catalog: base === undefined ? collected : new Map(), cached, missing, missingSet };
+    const pooled: PooledItems = { catalog: collected, cached, missing, missingSet };
     let sinceYield = 0;
     for (let listIndex = 0; listIndex < lists.length; listIndex++) {
       const list = lists[listIndex] as PoolList;
@@ -283,10 +283,14 @@ export class PoolCache {
     for (const [itemId, record] of changed) {
       catalog.set(itemId, record);
     }
-    if (base === undefined) {
-      this.rereadOrder = [...catalog.keys()];
-    } else if (catalog.size > base.size) {
-      this.rereadOrder = [...this.rereadOrder, ...missing.filter((itemId) => !base.has(itemId) && catalog.has(itemId))];
+    // Only short-pool refreshes use `rereadOrder`, so a cache that reads every pool each time, as
+    // replay's does, does not copy the ids.
+    if (this.popularMaxAgeMs > 0) {
+      if (base === undefined) {
+        this.rereadOrder = [...catalog.keys()];
+      } else if (catalog.size > base.size) {
+        this.rereadOrder = [...this.rereadOrder, ...missing.filter((itemId) => catalog.has(itemId))];
+      }
     }
     return catalog;
   }
