@@ -73,7 +73,7 @@ for (const r of feedRows) {
 console.log(`\n${await benchReplayThroughput()}`);
 process.exit(0);
 
-/** Middle value of an odd number of values; the lower middle one of an even number. */
+/** Returns the median of `values`, the lower of the two middle values for an even count. */
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor((sorted.length - 1) / 2)] as number;

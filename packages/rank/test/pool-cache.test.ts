@@ -120,7 +120,7 @@ describe('PoolCache', () => {
     await store.close();
   });
 
-  it('keeps popular and category pools younger than popularMaxAgeMs', async () => {
+  it('keeps young popular and category pools', async () => {
     const store = new MemoryFeatureStore({ now: () => NOW_MS, sweepIntervalMs: 0 });
     await applyCatalogItems(store, [catalogItem('a'), catalogItem('b', ['Comedy'])]);
     await applyInteractions(store, [like('e1', 'a')]);
@@ -144,7 +144,7 @@ describe('PoolCache', () => {
     await store.close();
   });
 
-  it('reads every pool again when the clock goes back', async () => {
+  it('refreshes fully when the clock goes back', async () => {
     const store = new MemoryFeatureStore({ now: () => NOW_MS, sweepIntervalMs: 0 });
     await applyCatalogItems(store, [catalogItem('a'), catalogItem('b')]);
     await applyInteractions(store, [like('e1', 'a')]);
