@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { quoteJsonString } from './describe-value';
 
 /**
  * Maximum length of any id after NFC normalisation, in characters: Unicode code points, so an emoji
@@ -17,7 +18,8 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 
 /**
  * Builds the schema of one id field: a non-empty string, NFC-normalised so that the same visible
- * id typed on two keyboards maps to one Redis key, with no control characters.
+ * id typed on two keyboards maps to one Redis key, with no surrounding whitespace and no control
+ * characters.
  */
 export function idSchema(field: string) {
   const idDescription = `a string id of 1 to ${MAX_ID_LENGTH} characters, such as "a1b2c3"`;
@@ -33,6 +35,12 @@ export function idSchema(field: string) {
       const params = { showValue: true };
       if (value.trim().length === 0) {
         context.addIssue({ code: z.ZodIssueCode.custom, params, message: `${field} is empty or only whitespace; send ${idDescription}` });
+      } else if (value.trim() !== value) {
+        // Whitespace is what String.prototype.trim removes: tab, vertical tab, form feed, space,
+        // no-break space, byte order mark, the other Unicode space separators and the line
+        // terminators LF, CR, U+2028 and U+2029. It comes from string concatenation or CSV parsing
+        // and would make " 42" another session than "42". Spaces inside an id stay valid.
+        context.addIssue({ code: z.ZodIssueCode.custom, params, message: surroundingWhitespaceMessage(field, value) });
       } else if (value.length > MAX_ID_LENGTH && codePointLength(value) > MAX_ID_LENGTH) {
         context.addIssue({
           code: z.ZodIssueCode.custom,
@@ -50,14 +58,34 @@ export function idSchema(field: string) {
 }
 
 /**
- * Printable ASCII with at least one character other than a space. Such an id is its own NFC form
- * and has no control, invisible or surrogate characters, so every id rule of `idSchema` holds.
+ * Describes an id with leading or trailing whitespace. The message shows the whitespace itself,
+ * escaped, because the value shown after it may be cut before a trailing space.
  */
-const PLAIN_ID = /^ *[\x21-\x7e][\x20-\x7e]*$/;
+function surroundingWhitespaceMessage(field: string, value: string): string {
+  const leading = value.slice(0, value.length - value.trimStart().length);
+  const trailing = value.slice(value.trimEnd().length);
+  let where: string;
+  if (leading !== '' && trailing !== '') {
+    where = `starts and ends with whitespace (${quoteJsonString(leading)} and ${quoteJsonString(trailing)})`;
+  } else if (leading !== '') {
+    where = `starts with whitespace (${quoteJsonString(leading)})`;
+  } else {
+    where = `ends with whitespace (${quoteJsonString(trailing)})`;
+  }
+  return `${field} ${where}; send the id without the surrounding whitespace`;
+}
 
 /**
- * Tells whether `value` is a plain id: printable ASCII of at most `MAX_ID_LENGTH` characters, not
- * all spaces. `idSchema` accepts such a string unchanged, so hot paths may skip zod for it.
+ * Printable ASCII that neither starts nor ends with a space. Such an id is its own NFC form and has
+ * no surrounding whitespace and no control, invisible or surrogate characters, so every id rule of
+ * `idSchema` holds.
+ */
+const PLAIN_ID = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
+/**
+ * Tells whether `value` is a plain id: printable ASCII of at most `MAX_ID_LENGTH` characters that
+ * neither starts nor ends with a space. `idSchema` accepts such a string unchanged, so hot paths
+ * may skip zod for it.
  */
 export function isPlainId(value: unknown): value is string {
   return typeof value === 'string' && value.length <= MAX_ID_LENGTH && PLAIN_ID.test(value);
