@@ -33,14 +33,15 @@ export function idSchema(field: string) {
       // `showValue` makes the collector append the value, escaped, as the ranker's error replies
       // append every value a schema message rejects.
       const params = { showValue: true };
+      const surrounding = describeSurroundingWhitespace(value);
       if (value.trim().length === 0) {
         context.addIssue({ code: z.ZodIssueCode.custom, params, message: `${field} is empty or only whitespace; send ${idDescription}` });
-      } else if (value.trim() !== value) {
+      } else if (surrounding !== undefined) {
         // Whitespace is what String.prototype.trim removes: tab, vertical tab, form feed, space,
         // no-break space, byte order mark, the other Unicode space separators and the line
         // terminators LF, CR, U+2028 and U+2029. It comes from string concatenation or CSV parsing
         // and would make " 42" another session than "42". Spaces inside an id stay valid.
-        context.addIssue({ code: z.ZodIssueCode.custom, params, message: surroundingWhitespaceMessage(field, value) });
+        context.addIssue({ code: z.ZodIssueCode.custom, params, message: `${field} ${surrounding}; send the id without the surrounding whitespace` });
       } else if (value.length > MAX_ID_LENGTH && codePointLength(value) > MAX_ID_LENGTH) {
         context.addIssue({
           code: z.ZodIssueCode.custom,
@@ -58,21 +59,23 @@ export function idSchema(field: string) {
 }
 
 /**
- * Describes an id with leading or trailing whitespace. The message shows the whitespace itself,
- * escaped, because the value shown after it may be cut before a trailing space.
+ * Describes the whitespace around `value`, such as `starts with whitespace (" ")`, or returns
+ * undefined when it has none. The whitespace is shown escaped, because a value shown after the
+ * message may be cut before a trailing space.
  */
-function surroundingWhitespaceMessage(field: string, value: string): string {
+export function describeSurroundingWhitespace(value: string): string | undefined {
   const leading = value.slice(0, value.length - value.trimStart().length);
   const trailing = value.slice(value.trimEnd().length);
-  let where: string;
   if (leading !== '' && trailing !== '') {
-    where = `starts and ends with whitespace (${quoteJsonString(leading)} and ${quoteJsonString(trailing)})`;
-  } else if (leading !== '') {
-    where = `starts with whitespace (${quoteJsonString(leading)})`;
-  } else {
-    where = `ends with whitespace (${quoteJsonString(trailing)})`;
+    return `starts and ends with whitespace (${quoteJsonString(leading)} and ${quoteJsonString(trailing)})`;
   }
-  return `${field} ${where}; send the id without the surrounding whitespace`;
+  if (leading !== '') {
+    return `starts with whitespace (${quoteJsonString(leading)})`;
+  }
+  if (trailing !== '') {
+    return `ends with whitespace (${quoteJsonString(trailing)})`;
+  }
+  return undefined;
 }
 
 /**
