@@ -44,6 +44,10 @@ export const idValue = fc.oneof(
     arbitrary: fc.constantFrom(
       '',
       '   ',
+      ' 42',
+      '42 ',
+      '\t42\u00a0',
+      'a b',
       'x'.repeat(128),
       'x'.repeat(129),
       'e\u0301',

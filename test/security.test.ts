@@ -109,6 +109,7 @@ describe('id and string bounds', () => {
     { name: 'an itemId of 129 characters', overrides: { itemId: 'i'.repeat(129) }, code: 'EVENT_INVALID_FIELD', field: 'itemId' },
     { name: 'a userId of 129 characters', overrides: { userId: 'u'.repeat(129) }, code: 'EVENT_INVALID_FIELD', field: 'userId' },
     { name: 'a feedId of 129 characters', overrides: { feedId: 'f'.repeat(129) }, code: 'EVENT_INVALID_FIELD', field: 'feedId' },
+    { name: 'a sessionId with a trailing space', overrides: { sessionId: 's ' }, code: 'EVENT_INVALID_FIELD', field: 'sessionId' },
     { name: 'a context value of 257 characters', overrides: { context: { note: 'v'.repeat(257) } }, code: 'EVENT_INVALID_FIELD', field: 'context.note' },
     { name: 'a context key of 65 characters', overrides: { context: { ['k'.repeat(65)]: 1 } }, code: 'EVENT_INVALID_FIELD', field: 'context' },
     { name: 'a context of 33 keys', overrides: { context: Object.fromEntries(Array.from({ length: 33 }, (_, index) => [`k${index}`, index])) }, code: 'EVENT_INVALID_FIELD', field: 'context' },
@@ -133,6 +134,7 @@ describe('id and string bounds', () => {
 
   const catalogCases: Array<{ name: string; item: Record<string, unknown>; field: string }> = [
     { name: 'an itemId of 129 characters', item: { itemId: 'i'.repeat(129), categories: [] }, field: 'itemId' },
+    { name: 'an itemId with a leading space', item: { itemId: ' item-1', categories: [] }, field: 'itemId' },
     { name: 'a title of 513 characters', item: { itemId: 'item-1', categories: [], title: 't'.repeat(513) }, field: 'title' },
     { name: '17 categories', item: { itemId: 'item-1', categories: Array.from({ length: 17 }, (_, index) => `c${index}`) }, field: 'categories' },
     { name: '65 tags', item: { itemId: 'item-1', categories: [], tags: Array.from({ length: 65 }, (_, index) => `t${index}`) }, field: 'tags' },
@@ -148,6 +150,7 @@ describe('id and string bounds', () => {
 
   const feedCases: Array<{ name: string; body: Record<string, unknown>; field: string }> = [
     { name: 'a sessionId of 129 characters', body: { sessionId: 's'.repeat(129) }, field: 'sessionId' },
+    { name: 'a candidate with a trailing space', body: { sessionId: 's', candidates: ['a', 'b '] }, field: 'candidates.1' },
     { name: '1,001 candidates', body: { sessionId: 's', candidates: Array.from({ length: 1_001 }, (_, index) => String(index)) }, field: 'candidates' },
     { name: '1,001 excluded items', body: { sessionId: 's', exclude: Array.from({ length: 1_001 }, (_, index) => String(index)) }, field: 'exclude' },
     { name: 'a cursor of 257 characters', body: { sessionId: 's', cursor: 'c'.repeat(257) }, field: 'cursor' },

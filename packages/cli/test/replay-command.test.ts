@@ -115,6 +115,25 @@ describe('nexttap replay errors', () => {
     expect(result.stdout).toBe('');
   });
 
+  it('names an id with surrounding whitespace in a log', async () => {
+    const whitespaceFile = join(directory, 'whitespace-ids.jsonl');
+    const start = Date.UTC(2024, 0, 1);
+    const lines = [
+      { eventId: 'e1', type: 'like', ts: start, sessionId: '42 ', itemId: 'A' },
+      { eventId: 'e2', type: 'like', ts: start + 1_000, sessionId: '42', itemId: ' 7' },
+    ];
+    await writeFile(whitespaceFile, lines.map((line) => JSON.stringify(line)).join('\n'));
+
+    const result = await run(['--events', whitespaceFile, '--no-model', '--out', join(directory, 'whitespace-out')]);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `nexttap replay: the input has no valid event to replay (2 rejected: EVENT_INVALID_FIELD 2; first at ${whitespaceFile}:1: ` +
+        'EVENT_INVALID_FIELD sessionId ends with whitespace (" "); send the id without the surrounding whitespace (received "42 ")); check the file or topic\n',
+    );
+    expect(result.stdout).toBe('');
+  });
+
   for (const { name, args, code, mentions } of cases) {
     it(`rejects ${name} with one line`, async () => {
       const result = await run(args);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { quoteJsonString } from './describe-value';
 
 /**
  * Maximum length of any id after NFC normalisation, in characters: Unicode code points, so an emoji
@@ -17,7 +18,8 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 
 /**
  * Builds the schema of one id field: a non-empty string, NFC-normalised so that the same visible
- * id typed on two keyboards maps to one Redis key, with no control characters.
+ * id typed on two keyboards maps to one Redis key, with no surrounding whitespace and no control
+ * characters.
  */
 export function idSchema(field: string) {
   const idDescription = `a string id of 1 to ${MAX_ID_LENGTH} characters, such as "a1b2c3"`;
@@ -31,8 +33,15 @@ export function idSchema(field: string) {
       // `showValue` makes the collector append the value, escaped, as the ranker's error replies
       // append every value a schema message rejects.
       const params = { showValue: true };
+      const surrounding = describeSurroundingWhitespace(value);
       if (value.trim().length === 0) {
         context.addIssue({ code: z.ZodIssueCode.custom, params, message: `${field} is empty or only whitespace; send ${idDescription}` });
+      } else if (surrounding !== undefined) {
+        // Whitespace is what String.prototype.trim removes: tab, vertical tab, form feed, space,
+        // no-break space, byte order mark, the other Unicode space separators and the line
+        // terminators LF, CR, U+2028 and U+2029. It comes from string concatenation or CSV parsing
+        // and would make " 42" another session than "42". Spaces inside an id stay valid.
+        context.addIssue({ code: z.ZodIssueCode.custom, params, message: `${field} ${surrounding}; send the id without the surrounding whitespace` });
       } else if (value.length > MAX_ID_LENGTH && codePointLength(value) > MAX_ID_LENGTH) {
         context.addIssue({
           code: z.ZodIssueCode.custom,
@@ -50,14 +59,36 @@ export function idSchema(field: string) {
 }
 
 /**
- * Printable ASCII with at least one character other than a space. Such an id is its own NFC form
- * and has no control, invisible or surrogate characters, so every id rule of `idSchema` holds.
+ * Describes the whitespace around `value`, such as `starts with whitespace (" ")`, or returns
+ * undefined when it has none. The whitespace is shown escaped, because a value shown after the
+ * message may be cut before a trailing space.
  */
-const PLAIN_ID = /^ *[\x21-\x7e][\x20-\x7e]*$/;
+export function describeSurroundingWhitespace(value: string): string | undefined {
+  const leading = value.slice(0, value.length - value.trimStart().length);
+  const trailing = value.slice(value.trimEnd().length);
+  if (leading !== '' && trailing !== '') {
+    return `starts and ends with whitespace (${quoteJsonString(leading)} and ${quoteJsonString(trailing)})`;
+  }
+  if (leading !== '') {
+    return `starts with whitespace (${quoteJsonString(leading)})`;
+  }
+  if (trailing !== '') {
+    return `ends with whitespace (${quoteJsonString(trailing)})`;
+  }
+  return undefined;
+}
 
 /**
- * Tells whether `value` is a plain id: printable ASCII of at most `MAX_ID_LENGTH` characters, not
- * all spaces. `idSchema` accepts such a string unchanged, so hot paths may skip zod for it.
+ * Printable ASCII that neither starts nor ends with a space. Such an id is its own NFC form and has
+ * no surrounding whitespace and no control, invisible or surrogate characters, so every id rule of
+ * `idSchema` holds.
+ */
+const PLAIN_ID = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
+/**
+ * Tells whether `value` is a plain id: printable ASCII of at most `MAX_ID_LENGTH` characters that
+ * neither starts nor ends with a space. `idSchema` accepts such a string unchanged, so hot paths
+ * may skip zod for it.
  */
 export function isPlainId(value: unknown): value is string {
   return typeof value === 'string' && value.length <= MAX_ID_LENGTH && PLAIN_ID.test(value);

@@ -178,6 +178,24 @@ describe('validateInteraction', () => {
     expect(result.rejection.message).toBe(message);
   });
 
+  it.each([
+    ['sessionId', ' 42', 'sessionId starts with whitespace (" "); send the id without the surrounding whitespace (received " 42")'],
+    ['itemId', '7 ', 'itemId ends with whitespace (" "); send the id without the surrounding whitespace (received "7 ")'],
+    ['userId', '\tu1', 'userId starts with whitespace ("\\t"); send the id without the surrounding whitespace (received "\\tu1")'],
+    ['eventId', 'e1\u00a0', 'eventId ends with whitespace ("\\u00a0"); send the id without the surrounding whitespace (received "e1\\u00a0")'],
+    ['feedId', ' f1 ', 'feedId starts and ends with whitespace (" " and " "); send the id without the surrounding whitespace (received " f1 ")'],
+  ])('rejects %s with surrounding whitespace', (field, value, message) => {
+    const result = validateInteraction(tap({ [field]: value }), options);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.rejection).toEqual({ code: REJECTION_REASONS.invalidField, field, message });
+  });
+
+  it('keeps spaces inside ids', () => {
+    const result = validateInteraction(tap({ sessionId: 's 1', itemId: 'New York' }), options);
+    expect(result).toEqual({ ok: true, value: tap({ sessionId: 's 1', itemId: 'New York' }) });
+  });
+
   it('escapes invisible characters in any shown value', () => {
     const result = validateInteraction(tap({ position: '1\u202e\u00a0\u2028' }), options);
     expect(result.ok).toBe(false);
@@ -288,6 +306,7 @@ describe('validateCatalogItem', () => {
 
   it.each([
     [{ categories: ['Drama', ''] }, 'categories.1', 'categories.1 is empty or only whitespace; send a string id of 1 to 128 characters, such as "a1b2c3" (received "")'],
+    [{ categories: ['Drama', 'War '] }, 'categories.1', 'categories.1 ends with whitespace (" "); send the id without the surrounding whitespace (received "War ")'],
     [{ categories: [], tags: [7] }, 'tags.0', 'tags.0 must be a string id of 1 to 128 characters, such as "a1b2c3" (received 7)'],
   ])('names the list element in %j', (fields, field, message) => {
     const result = validateCatalogItem({ itemId: 'm-1', ...fields });

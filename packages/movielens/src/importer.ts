@@ -23,7 +23,9 @@
  */
 import { join } from 'node:path';
 import {
+  describeSurroundingWhitespace,
   INTERACTION_TYPES,
+  quoteJsonString,
   validateCatalogItem,
   validateInteraction,
   type CatalogItem,
@@ -258,6 +260,10 @@ async function readRatings(file: string): Promise<Rating[]> {
 }
 
 function parseId(text: string, column: string, file: string, line: number): string {
+  const whitespace = describeSurroundingWhitespace(text);
+  if (whitespace !== undefined) {
+    throw new CsvError(file, line, `${column} ${quoteJsonString(text)} ${whitespace}; write the id without the surrounding whitespace, as the MovieLens files do`);
+  }
   if (!POSITIVE_INTEGER_ID.test(text) || !Number.isSafeInteger(Number(text))) {
     throw new CsvError(file, line, `${column} ${JSON.stringify(text)} is not a positive integer without leading zeros`);
   }

@@ -278,6 +278,8 @@ describe('readMovieLensEvents on invalid files', () => {
     ['a fractional timestamp', '1,1,4.0,1500000000.5', 'timestamp 1500000000.5 is not a whole number of seconds'],
     ['an empty timestamp', '1,1,4.0,', 'timestamp "" is not a number'],
     ['a non-numeric userId', 'u1,1,4.0,1500000000', 'userId "u1" is not a positive integer'],
+    ['a userId with a leading space', ' 1,1,4.0,1500000000', 'userId " 1" starts with whitespace (" "); write the id without the surrounding whitespace, as the MovieLens files do'],
+    ['a movieId with a trailing tab', '1,1\t,4.0,1500000000', 'movieId "1\\t" ends with whitespace ("\\t"); write the id without the surrounding whitespace, as the MovieLens files do'],
     ['a missing field', '1,1,4.0', 'row has 3 fields; expected 4'],
   ])('rejects %s with the line', async (_case, row, problem) => {
     const ratings = crlf(['userId,movieId,rating,timestamp', '1,2,3.0,1500000000', row]);
@@ -304,6 +306,18 @@ describe('readMovieLensCatalog on invalid files', () => {
     const movies = crlf(['movieId,title,genres', '1,Heat (1995),Action', '1,Heat (1995),Crime']);
     const dir = await writeDataset(movies, FIXTURE_RATINGS);
     await expect(readMovieLensCatalog(dir)).rejects.toThrow('movies.csv:3: movieId 1 repeats line 2');
+  });
+
+  it('rejects a movieId with surrounding whitespace', async () => {
+    const movies = crlf(['movieId,title,genres', '1,Heat (1995),Action', '2 ,Sabrina (1995),Comedy']);
+    const dir = await writeDataset(movies, FIXTURE_RATINGS);
+    await expect(readMovieLensCatalog(dir)).rejects.toThrow('movies.csv:3: movieId "2 " ends with whitespace (" "); write the id without the surrounding whitespace');
+  });
+
+  it('rejects a genre with surrounding whitespace', async () => {
+    const movies = crlf(['movieId,title,genres', '1,Heat (1995),Action', '2,Sabrina (1995),Comedy| Romance']);
+    const dir = await writeDataset(movies, FIXTURE_RATINGS);
+    await expect(readMovieLensCatalog(dir)).rejects.toThrow('movies.csv:3: movie 2 is not a valid catalog item: categories.1 starts with whitespace (" ")');
   });
 
   it('rejects an empty genre with the line', async () => {

@@ -28,10 +28,10 @@ afterEach(async () => {
 });
 
 /** Posts `body` as raw JSON text, so numbers such as 1e400 reach the server as sent. */
-async function post(path: '/v1/events' | '/v1/catalog', body: string) {
+async function post(path: '/v1/events' | '/v1/catalog', body: string, bus: EventBus = recordingBus()) {
   app = Fastify();
   installErrorHandler(app, INGEST_HTTP_CODES);
-  registerCollectorRoutes(app, { config: ingestConfigSchema.parse({}), bus: recordingBus(), metrics: createMetricsRegistry(), clock: () => NOW_MS });
+  registerCollectorRoutes(app, { config: ingestConfigSchema.parse({}), bus, metrics: createMetricsRegistry(), clock: () => NOW_MS });
   const response = await app.inject({ method: 'POST', url: path, headers: { 'content-type': 'application/json' }, payload: body });
   return { status: response.statusCode, body: response.json() };
 }
@@ -77,5 +77,63 @@ describe('collector rejection messages', () => {
     const response = await post('/v1/catalog', '{"items":[{"itemId":"a","categories":[],"publishedAt":"2024-05-01T12:60:00Z"}]}');
     expect(response.body.rejected[0]).toMatchObject({ code: 'EVENT_INVALID_FIELD', field: 'publishedAt' });
     expect(response.body.rejected[0].message).toMatch(/^publishedAt "2024-05-01T12:60:00Z" has an invalid time of day, because minute 60 does not exist; /);
+  });
+});
+
+describe('collector id whitespace', () => {
+  const event = { eventId: 'e1', type: 'tap', ts: NOW_MS - 1_000, sessionId: 's1', itemId: 'i1' };
+
+  it('rejects a session id with a leading space', async () => {
+    const response = await post('/v1/events', JSON.stringify({ events: [{ ...event, sessionId: ' 42' }] }));
+
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({
+      error: { code: 'INGEST_ERR_ALL_EVENTS_REJECTED', field: 'events.0.sessionId', message: 'all 1 events were rejected; see rejected[] for each reason' },
+      accepted: 0,
+      rejected: [
+        {
+          index: 0,
+          code: 'EVENT_INVALID_FIELD',
+          field: 'sessionId',
+          message: 'sessionId starts with whitespace (" "); send the id without the surrounding whitespace (received " 42")',
+        },
+      ],
+    });
+  });
+
+  it('accepts the other events of the request', async () => {
+    const bus = recordingBus();
+    const body = JSON.stringify({ events: [{ ...event, itemId: '7\u00a0' }, { ...event, eventId: 'e2', userId: 'u 1' }] });
+
+    const response = await post('/v1/events', body, bus);
+
+    expect(response.status).toBe(202);
+    expect(response.body).toEqual({
+      accepted: 1,
+      rejected: [
+        {
+          index: 0,
+          code: 'EVENT_INVALID_FIELD',
+          field: 'itemId',
+          message: 'itemId ends with whitespace ("\\u00a0"); send the id without the surrounding whitespace (received "7\\u00a0")',
+        },
+      ],
+    });
+    expect(bus.produced.map((record) => JSON.parse(String(record.value)).eventId)).toEqual(['e2']);
+  });
+
+  it('rejects catalog ids with surrounding whitespace', async () => {
+    const response = await post('/v1/catalog', JSON.stringify({ items: [{ itemId: '7 ', categories: [] }, { itemId: '8', categories: ['Drama', '\tWar'] }] }));
+
+    expect(response.status).toBe(400);
+    expect(response.body.rejected).toEqual([
+      { index: 0, code: 'EVENT_INVALID_FIELD', field: 'itemId', message: 'itemId ends with whitespace (" "); send the id without the surrounding whitespace (received "7 ")' },
+      {
+        index: 1,
+        code: 'EVENT_INVALID_FIELD',
+        field: 'categories.1',
+        message: 'categories.1 starts with whitespace ("\\t"); send the id without the surrounding whitespace (received "\\tWar")',
+      },
+    ]);
   });
 });

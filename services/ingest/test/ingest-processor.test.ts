@@ -141,6 +141,33 @@ describe('IngestProcessor', () => {
     expect(notices).toEqual([['session-1']]);
   });
 
+  it('dead-letters an id with surrounding whitespace', async () => {
+    const bus = failingBus(0);
+    const store = new MemoryFeatureStore();
+    const processor = new IngestProcessor({
+      config: ingestConfigSchema.parse({}),
+      store,
+      bus,
+      logger: createLogger({ level: 'silent', service: 'ingest-test' }),
+      metrics: createMetricsRegistry(),
+      clock: () => NOW_MS,
+    });
+    const event = { eventId: 'event-1', type: 'tap', ts: NOW_MS - 1_000, sessionId: ' 42', itemId: 'item-1' };
+    const record = { topic: 'interactions', partition: 0, offset: '5', key: ' 42', value: Buffer.from(JSON.stringify(event)), headers: {}, timestampMs: NOW_MS - 500 };
+
+    await processor.handleBatch({ topic: 'interactions', partition: 0, records: [record] });
+
+    expect(bus.produced).toHaveLength(1);
+    const deadLetter = bus.produced[0];
+    expect(deadLetter?.headers).toMatchObject({ 'nexttap-reason': 'EVENT_INVALID_FIELD' });
+    expect(JSON.parse(String(deadLetter?.value)).reason).toEqual({
+      code: 'EVENT_INVALID_FIELD',
+      field: 'sessionId',
+      message: 'sessionId starts with whitespace (" "); send the id without the surrounding whitespace (received " 42")',
+    });
+    expect(store.size).toBe(0);
+  });
+
   it('sends the items of applied events and of catalog records as changed, once', async () => {
     const itemNotices: string[][] = [];
     const processor = new IngestProcessor({

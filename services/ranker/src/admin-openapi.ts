@@ -66,8 +66,8 @@ function adminOperation(operation: AdminOperation): Record<string, unknown> {
 
 /** Builds the OpenAPI paths of the admin routes (`registerAdminRoutes`) from the zod schemas they parse and reply with. */
 export function buildAdminOpenApiPaths(): Record<string, unknown> {
-  // The routes take any id and reply 404 to one that matches no experiment.
-  const experimentId = { name: 'id', description: 'Id of the experiment, as it was started.' };
+  // The routes reply 400 to an id with whitespace around it, and 404 to any other id that matches no experiment.
+  const experimentId = { name: 'id', description: 'Id of the experiment, as it was started, without whitespace around it.' };
   return {
     '/v1/admin/models': {
       get: adminOperation({
@@ -134,7 +134,7 @@ export function buildAdminOpenApiPaths(): Record<string, unknown> {
         pathParameter: experimentId,
         reply: experimentStoppedSchema,
         replyDescription: 'The experiment stopped; feeds are served by the live model again.',
-        codes: ['RANKER_ERR_UNAUTHORIZED', 'RANKER_ERR_EXPERIMENT_NOT_FOUND', 'RANKER_ERR_INTERNAL'],
+        codes: ['RANKER_ERR_UNAUTHORIZED', 'RANKER_ERR_INVALID_REQUEST', 'RANKER_ERR_EXPERIMENT_NOT_FOUND', 'RANKER_ERR_INTERNAL'],
       }),
     },
     '/v1/experiments/{id}': {
@@ -144,7 +144,7 @@ export function buildAdminOpenApiPaths(): Record<string, unknown> {
         pathParameter: experimentId,
         reply: experimentReportSchema,
         replyDescription: 'The metrics of each variant, the configured ones first.',
-        codes: ['RANKER_ERR_UNAUTHORIZED', 'RANKER_ERR_EXPERIMENT_NOT_FOUND', 'RANKER_ERR_INTERNAL'],
+        codes: ['RANKER_ERR_UNAUTHORIZED', 'RANKER_ERR_INVALID_REQUEST', 'RANKER_ERR_EXPERIMENT_NOT_FOUND', 'RANKER_ERR_INTERNAL'],
       }),
     },
   };

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { describeSurroundingWhitespace, quoteJsonString } from '@nexttap/events';
 import { parseBody, rejectQueryParameters } from '@nexttap/http';
 import { formatModelReference, ModelNotFoundError, ModelReferenceError, ModelValidationError, planExperimentVariants } from '@nexttap/model';
 import type { FeatureStore } from '@nexttap/store';
@@ -98,6 +99,7 @@ function registerExperimentRoutes(scope: FastifyInstance, { models, store }: Adm
   });
 
   scope.delete<{ Params: { id: string } }>('/v1/admin/experiments/:id', async (request) => {
+    rejectExperimentIdWhitespace(request.params.id);
     const running = models.runningExperiment;
     if (!(await models.stopExperiment(request.params.id))) {
       throw rankerError('RANKER_ERR_EXPERIMENT_NOT_FOUND', `experiment ${request.params.id} is not running; GET /v1/admin/models names the running one`);
@@ -110,12 +112,24 @@ function registerExperimentRoutes(scope: FastifyInstance, { models, store }: Adm
   });
 
   scope.get<{ Params: { id: string } }>('/v1/experiments/:id', async (request) => {
+    rejectExperimentIdWhitespace(request.params.id);
     const report = await readExperimentReport(store, request.params.id, models.runningExperiment);
     if (report === undefined) {
       throw rankerError('RANKER_ERR_EXPERIMENT_NOT_FOUND', `experiment ${request.params.id} is not running and has no recorded metrics; check the id`);
     }
     return report;
   });
+}
+
+/**
+ * Rejects an experiment id of a path with whitespace around it, such as `/v1/experiments/%20exp-1`.
+ * No experiment has such an id, so the 404 it would get shows the id without the cause.
+ */
+function rejectExperimentIdWhitespace(experimentId: string): void {
+  const whitespace = describeSurroundingWhitespace(experimentId);
+  if (whitespace !== undefined) {
+    throw rankerError('RANKER_ERR_INVALID_REQUEST', `id ${whitespace}; send the experiment id without the surrounding whitespace (received ${quoteJsonString(experimentId)})`, { field: 'id' });
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { describeSurroundingWhitespace } from '@nexttap/events';
 import { quoteText } from '@nexttap/http';
 import { rankerError } from './errors';
 
@@ -25,9 +26,11 @@ export function decodeCursor(text: string): FeedCursor {
   // Only the text `encodeCursor` writes is accepted, so offsets such as "", "03" or "1e1", which
   // Number() reads as integers, are rejected, and so is a next page that starts at offset 0.
   if (!valid || encodeCursor({ feedId, offset }) !== text) {
-    throw rankerError('RANKER_ERR_INVALID_CURSOR', `cursor ${quoteText(text, SHOWN_CURSOR_LENGTH)} is not a cursor this ranker issued; send the nextCursor of the previous page unchanged`, {
-      field: 'cursor',
-    });
+    // A base64url cursor never has whitespace, so whitespace around one comes from the client.
+    const whitespace = describeSurroundingWhitespace(text);
+    const problem = whitespace === undefined ? 'is not a cursor this ranker issued' : whitespace;
+    const fix = whitespace === undefined ? 'send the nextCursor of the previous page unchanged' : 'send the nextCursor of the previous page without the surrounding whitespace';
+    throw rankerError('RANKER_ERR_INVALID_CURSOR', `cursor ${quoteText(text, SHOWN_CURSOR_LENGTH)} ${problem}; ${fix}`, { field: 'cursor' });
   }
   return { feedId, offset };
 }

@@ -5,7 +5,7 @@ import { ApiError, type HttpErrorCodes } from '@nexttap/http';
  * each with its status (a test keeps the two in sync).
  */
 export const RANKER_ERRORS = {
-  RANKER_ERR_INVALID_REQUEST: { statusCode: 400, description: 'A field of the request is missing or invalid, or a query parameter is unknown (the POST routes take none), given twice or not valid percent-encoded UTF-8, or a next page (`cursor`) has `candidates` or another `userId` than its first page; the message names the field.' },
+  RANKER_ERR_INVALID_REQUEST: { statusCode: 400, description: 'A field of the request is missing or invalid (an id with whitespace around it included), or a query parameter is unknown (the POST routes take none), given twice or not valid percent-encoded UTF-8, or a next page (`cursor`) has `candidates` or another `userId` than its first page, or an experiment id in the path has whitespace around it; the message names the field.' },
   RANKER_ERR_INVALID_JSON: { statusCode: 400, description: 'The body is not valid JSON (the message names the first problem and its byte offset), is not valid UTF-8 (the message gives the offset of the first invalid byte), or contains a `__proto__` or `constructor.prototype` key, which the server rejects against prototype poisoning.' },
   RANKER_ERR_BODY_TOO_LARGE: { statusCode: 413, description: 'The body is larger than the configured limit.' },
   RANKER_ERR_UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, description: 'The body is not application/json, or it has a content-encoding such as gzip, which the server does not decode; send uncompressed JSON.' },

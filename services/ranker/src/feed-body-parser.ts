@@ -200,18 +200,11 @@ class FeedBodyScanner {
 
 /**
  * Tells whether a string that `readString` returned is a plain id (`isPlainId`): at most
- * `MAX_ID_LENGTH` characters and not only spaces. Its characters are printable ASCII already.
+ * `MAX_ID_LENGTH` characters, neither starting nor ending with a space. Its characters are
+ * printable ASCII already, and a space is the only whitespace among them.
  */
 function isPlainScannedId(id: string): boolean {
-  if (id.length > MAX_ID_LENGTH) {
-    return false;
-  }
-  for (let index = 0; index < id.length; index++) {
-    if (id.charCodeAt(index) !== SPACE) {
-      return true;
-    }
-  }
-  return false;
+  return id.length > 0 && id.length <= MAX_ID_LENGTH && id.charCodeAt(0) !== SPACE && id.charCodeAt(id.length - 1) !== SPACE;
 }
 
 /**

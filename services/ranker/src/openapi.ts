@@ -100,7 +100,7 @@ function withIdLength(schema: Record<string, unknown>): Record<string, unknown> 
     ...schema,
     minLength: 1,
     maxLength: MAX_ID_LENGTH,
-    description: `An id of 1 to ${MAX_ID_LENGTH} characters after NFC normalisation, not only whitespace, without control or invisible format characters.`,
+    description: `An id of 1 to ${MAX_ID_LENGTH} characters after NFC normalisation, without whitespace at either end (what String.prototype.trim removes) and without control or invisible format characters.`,
   };
 }
 

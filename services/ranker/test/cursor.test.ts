@@ -30,3 +30,17 @@ describe('feed cursor', () => {
     expect(() => decodeCursor(`${cursor}==`)).toThrow('is not a cursor this ranker issued');
   });
 });
+
+describe('feed cursor whitespace', () => {
+  it.each([
+    ['a trailing newline', '\n', '', 'ends with whitespace ("\\n")'],
+    ['a leading space', '', ' ', 'starts with whitespace (" ")'],
+  ])('names %s', (_name, after, before, problem) => {
+    const cursor = encodeCursor({ feedId: FEED_ID, offset: 7 });
+    const text = `${before}${cursor}${after}`;
+    // The message cuts the cursor at 40 characters, so it names the whitespace separately.
+    const shownStart = JSON.stringify(text.slice(0, 40)).slice(0, -1);
+
+    expect(() => decodeCursor(text)).toThrow(`cursor ${shownStart}..." ${problem}; send the nextCursor of the previous page without the surrounding whitespace`);
+  });
+});

@@ -285,6 +285,15 @@ describe('experiment over HTTP', () => {
     expect(rolledBack.json()).toEqual({ active: 'linear@1', previous: 'linear@2', changed: true });
   });
 
+  it.each([
+    ['GET', '/v1/experiments/%20blocking', 'id starts with whitespace (" "); send the experiment id without the surrounding whitespace (received " blocking")'],
+    ['DELETE', '/v1/admin/experiments/blocking%09', 'id ends with whitespace ("\\t"); send the experiment id without the surrounding whitespace (received "blocking\\t")'],
+  ] as const)('rejects %s %s with whitespace', async (method, url, message) => {
+    const response = await admin(method, url);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ error: { code: 'RANKER_ERR_INVALID_REQUEST', field: 'id', message } });
+  });
+
   it('replies 404 to an unknown experiment', async () => {
     const response = await admin('GET', '/v1/experiments/never-ran');
     expect(response.statusCode).toBe(404);

@@ -66,7 +66,7 @@ describe('scanFeedBody', () => {
   });
 
   it('parses a compact feed body', () => {
-    const text = JSON.stringify({ sessionId: 's-1', userId: 'u 1', limit: 100, candidates: ['a', ' b', 'c~'], exclude: ['d'], cursor: 'abc', explain: true, includeCatalog: false });
+    const text = JSON.stringify({ sessionId: 's-1', userId: 'u 1', limit: 100, candidates: ['a', 'b b', 'c~'], exclude: ['d'], cursor: 'abc', explain: true, includeCatalog: false });
 
     const scanned = scanFeedBody(text);
 
@@ -85,6 +85,11 @@ describe('scanFeedBody', () => {
       '{"sessionId":"s\\u0041"}',
       '{"sessionId":"é"}',
       '{"sessionId":"   "}',
+      '{"sessionId":" s"}',
+      '{"sessionId":"s "}',
+      '{"sessionId":"s","userId":" u"}',
+      '{"sessionId":"s","candidates":["a","b "]}',
+      '{"sessionId":"s","exclude":[" a"]}',
       `{"sessionId":"${'x'.repeat(129)}"}`,
       '{"sessionId":"s","sessionId":"t"}',
       '{"sessionId":"s","__proto__":{"x":1}}',

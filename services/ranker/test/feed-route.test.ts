@@ -147,6 +147,39 @@ describe('POST /v1/feed', () => {
     expect(response.json().error).toEqual({ code: 'RANKER_ERR_INVALID_REQUEST', field: 'sessionId', message: `sessionId ${problem} (received ${shown})` });
   });
 
+  it.each([
+    ['sessionId', { sessionId: ' 42' }, 'sessionId starts with whitespace (" "); send the id without the surrounding whitespace (received " 42")'],
+    ['userId', { sessionId: 's', userId: 'u1\u00a0' }, 'userId ends with whitespace ("\\u00a0"); send the id without the surrounding whitespace (received "u1\\u00a0")'],
+    ['candidates.1', { sessionId: 's', candidates: ['drama-1', '7 '] }, 'candidates.1 ends with whitespace (" "); send the id without the surrounding whitespace (received "7 ")'],
+    ['exclude.0', { sessionId: 's', exclude: ['\tdrama-1'] }, 'exclude.0 starts with whitespace ("\\t"); send the id without the surrounding whitespace (received "\\tdrama-1")'],
+  ])('rejects %s with surrounding whitespace', async (field, body, message) => {
+    const compact = await feed(body);
+    // Indented JSON is left by the body scanner to the JSON parser, so both parse paths are checked.
+    const indented = await app.inject({ method: 'POST', url: '/v1/feed', payload: JSON.stringify(body, null, 2), headers: { 'content-type': 'application/json' } });
+
+    for (const response of [compact, indented]) {
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toEqual({ error: { code: 'RANKER_ERR_INVALID_REQUEST', field, message } });
+    }
+  });
+
+  it('accepts ids with inner spaces', async () => {
+    const response = await feed({ sessionId: 'new session', candidates: ['drama 1', 'comedy-1'], limit: 2 });
+    expect(response.statusCode).toBe(200);
+    expect(response.json().items.map((item: { itemId: string }) => item.itemId).sort()).toEqual(['comedy-1', 'drama 1']);
+  });
+
+  it.each([
+    ['sessionId=%2042', 'sessionId', 'sessionId starts with whitespace (" "); send the id without the surrounding whitespace (received " 42")'],
+    ['sessionId=42+', 'sessionId', 'sessionId ends with whitespace (" "); send the id without the surrounding whitespace (received "42 ")'],
+    ['sessionId=s&userId=u1%0A', 'userId', 'userId ends with whitespace ("\\n"); send the id without the surrounding whitespace (received "u1\\n")'],
+  ])('rejects the live feed query %s', async (query, field, message) => {
+    // limit=0 keeps a query that passes from opening a stream that inject would wait on.
+    const response = await app.inject({ method: 'GET', url: `/v1/feed/live?${query}&limit=0` });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({ error: { code: 'RANKER_ERR_INVALID_REQUEST', field, message } });
+  });
+
   it('accepts a session id of 65 emoji', async () => {
     // 65 code points, 130 UTF-16 code units: within the limit of 128 characters.
     const response = await feed({ sessionId: '\u{1F600}'.repeat(65), limit: 1 });
