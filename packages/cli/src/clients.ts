@@ -1,9 +1,10 @@
 import { InProcessBus, KafkaBus, TOPICS, topicName, type EventBus } from '@nexttap/bus';
-import type { Logger } from '@nexttap/observability';
+import type { Logger, Registry } from '@nexttap/observability';
 import { MemoryFeatureStore, RedisClusterFeatureStore, RedisFeatureStore, type FeatureStore } from '@nexttap/store';
 import { InProcessChangeNotices, RedisChangeNotices, type ChangeNotices } from '@nexttap/ranker';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { ServerConfig } from './process-config';
+import { BYTES_PER_MB, reportMemoryStoreEvictions } from './memory-store-evictions';
 import { checkRedisAtStart } from './redis-start-check';
 
 /** Partitions of each in-process topic; more would only add interleaving within one process. */
@@ -22,8 +23,11 @@ export interface Clients {
   close(): Promise<void>;
 }
 
-/** Creates the bus and the stores: Kafka and Redis when configured, in-process otherwise. */
-export async function createClients(config: ServerConfig, logger: Logger): Promise<Clients> {
+/**
+ * Creates the bus and the stores: Kafka and Redis when configured, in-process otherwise. `metrics`
+ * receives the in-memory store's eviction counter.
+ */
+export async function createClients(config: ServerConfig, logger: Logger, metrics?: Registry): Promise<Clients> {
   const settings = config.process;
   const bus: EventBus =
     settings.kafkaBrokers.length > 0
@@ -47,7 +51,10 @@ export async function createClients(config: ServerConfig, logger: Logger): Promi
           topics: Object.values(TOPICS).map((name) => ({ name: topicName(config.ingest.topicPrefix, name), partitions: IN_PROCESS_PARTITIONS })),
         });
   if (settings.redisUrl === '' && settings.redisClusterNodes.length === 0) {
-    const store = new MemoryFeatureStore();
+    const store = new MemoryFeatureStore({
+      maxBytes: settings.memoryStoreMaxMb * BYTES_PER_MB,
+      onEviction: reportMemoryStoreEvictions(logger, metrics),
+    });
     const changeNotices = new InProcessChangeNotices();
     return {
       bus,

@@ -5,3 +5,4 @@ export * from './run-server';
 export * from './seed';
 export * from './server';
 export * from './reference-docs';
+export * from './memory-store-evictions';

@@ -72,6 +72,13 @@ export const processConfigSchema = z.object({
     .describe('Prefix of every Redis key, for several deployments on one Redis; without { or } on Redis Cluster.'),
   redisCommandTimeoutMs: numberSettingSchema({ min: 1, max: 60_000, default: 50, unit: 'milliseconds' })
     .describe('Redis command timeout of the ranker\'s client, in ms; the ingest client waits longer and retries.'),
+  // The estimate was at most 7 % under the heap measured by bench/memory-store-heap.ts, so 256 MB of
+  // store is at most about 280 MB of heap. The rest of the server took 37 to 96 MiB in the soak run
+  // of docs/reliability.md, so the whole fits a 512 MB heap limit. Node's default limit depends on the
+  // machine's memory: `node -p "v8.getHeapStatistics().heap_size_limit"` prints it. At about 7 KB
+  // per served feed, 256 MB holds some 37,000 feed records, 6 minutes of 100 feeds/s.
+  memoryStoreMaxMb: numberSettingSchema({ min: 16, max: 1_048_576, default: 256, unit: 'megabytes' })
+    .describe('Limit on the estimated memory of the in-memory store (no REDIS_URL or REDIS_CLUSTER_NODES), in MB of 1,048,576 bytes. Past it the oldest-written served feed records and event dedup keys are evicted first, then idle sessions, then users; items and pools are never evicted. Raise it together with node --max-old-space-size.'),
   seedDataset: z.enum(['auto', 'movielens', 'none']).default('auto')
     .describe('Data loaded at start: `movielens` (catalog and history), `none`, or `auto` (MovieLens with the in-memory store only).'),
   movielensDir: z.string().min(1).default('data/movielens')
@@ -111,6 +118,7 @@ export const PROCESS_ENVIRONMENT: Record<keyof z.infer<typeof processConfigSchem
   redisClusterNodes: 'REDIS_CLUSTER_NODES',
   redisKeyPrefix: 'REDIS_KEY_PREFIX',
   redisCommandTimeoutMs: 'REDIS_COMMAND_TIMEOUT_MS',
+  memoryStoreMaxMb: 'MEMORY_STORE_MAX_MB',
   seedDataset: 'SEED_DATASET',
   movielensDir: 'MOVIELENS_DIR',
   shutdownTimeoutMs: 'SHUTDOWN_TIMEOUT_MS',

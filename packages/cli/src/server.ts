@@ -49,7 +49,7 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
   const clock = options.clock ?? Date.now;
   const lifecycle = new Lifecycle();
   const metrics = createMetricsRegistry();
-  const clients = await createClients(config, logger);
+  const clients = await createClients(config, logger, metrics);
   logger.info({ role, bus: clients.mode.bus, store: clients.mode.store }, 'server starting');
 
   if (shouldSeed(config, clients)) {

@@ -35,6 +35,14 @@ describe('parseServerConfig', () => {
     expect(configErrorOf({ HTTP_REQUEST_TIMEOUT_MS: '600001' })).toContain('HTTP_REQUEST_TIMEOUT_MS="600001": is above the maximum; use at most 600000');
   });
 
+  it('reads the memory store limit', () => {
+    expect(parseServerConfig({}).process.memoryStoreMaxMb).toBe(256);
+    expect(parseServerConfig({ MEMORY_STORE_MAX_MB: '1024' }).process.memoryStoreMaxMb).toBe(1_024);
+    expect(configErrorOf({ MEMORY_STORE_MAX_MB: '8' })).toContain('MEMORY_STORE_MAX_MB="8": is below the minimum; use at least 16');
+    expect(configErrorOf({ MEMORY_STORE_MAX_MB: '1.5' })).toContain('MEMORY_STORE_MAX_MB="1.5": is not a whole number of megabytes in plain digits; write it like 256');
+    expect(configErrorOf({ MEMORY_STORE_MAX_MB: '256MB' })).toContain('MEMORY_STORE_MAX_MB="256MB": is not a whole number of megabytes');
+  });
+
   it('reports every invalid variable at once', () => {
     const error = (() => {
       try {

@@ -14,6 +14,8 @@ import {
   type ReadResult,
 } from '@nexttap/features';
 import type { FeatureStore } from './feature-store';
+import { MemoryBudget } from './memory-eviction';
+import { estimateEntryBytes } from './memory-size';
 
 /**
  * A stored value and the time it expires, in epoch ms (infinite without a TTL). Hash fields keep
@@ -26,6 +28,8 @@ type Value = { expiresAtMs: number } & (
   | {
       type: 'zset';
       scores: Map<string, MemberScore>;
+      /** Sum of the members' lengths, for the memory estimate. */
+      memberChars: number;
       topCache?: TopCache;
       /** `<key>:landmark`, built once, so that the string's hash is computed once. */
       landmarkKey?: string;
@@ -35,11 +39,30 @@ type Value = { expiresAtMs: number } & (
   | { type: 'string'; text: string; numeric?: number }
 );
 
+export type StoredValue = Value;
+
+/** The outcome of one write batch's eviction, for metrics and logs. */
+export interface MemoryEviction {
+  /** Live keys removed to get under the limit; expired keys removed on the way are not counted. */
+  evictedKeys: number;
+  /** Estimated bytes after the eviction; above `maxBytes` when only keys that are never evicted remain. */
+  estimatedBytes: number;
+  maxBytes: number;
+}
+
 export interface MemoryFeatureStoreOptions {
   /** Clock for TTLs, in epoch ms. Replay passes the event-time clock so that TTLs follow the log. */
   now?: () => number;
   /** How often expired keys are swept, in ms; 0 turns the sweep off (expiry is still checked on read). Default 60000. */
   sweepIntervalMs?: number;
+  /**
+   * Limit on the estimated bytes of the stored keys and values. Past it, each write batch evicts
+   * keys until the estimate is back under it, in the order that `EVICTION_TIERS` documents.
+   * Default: no limit, and no size estimate is kept.
+   */
+  maxBytes?: number;
+  /** Called after a write batch that evicted keys or left the estimate over `maxBytes`. */
+  onEviction?: (eviction: MemoryEviction) => void;
 }
 
 /**
@@ -50,9 +73,24 @@ export class MemoryFeatureStore implements FeatureStore {
   private readonly values = new Map<string, Value>();
   private readonly now: () => number;
   private readonly sweepTimer: NodeJS.Timeout | undefined;
+  private readonly maxBytes: number;
+  private readonly onEviction: ((eviction: MemoryEviction) => void) | undefined;
+  /** Sizes and eviction order of the keys; only with `maxBytes`. */
+  private readonly budget: MemoryBudget | undefined;
+  /** Keys written by the current batch, whose size is estimated again at its end; only with `maxBytes`. */
+  private readonly written: Set<string> | undefined;
 
   constructor(options: MemoryFeatureStoreOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    if (!(this.maxBytes > 0)) {
+      throw new Error(`maxBytes is ${options.maxBytes}; set a positive number of bytes, or leave it out for no limit`);
+    }
+    this.onEviction = options.onEviction;
+    if (options.maxBytes !== undefined) {
+      this.budget = new MemoryBudget();
+      this.written = new Set();
+    }
     const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
     if (sweepIntervalMs > 0) {
       this.sweepTimer = setInterval(() => this.sweepExpired(), sweepIntervalMs);
@@ -64,6 +102,7 @@ export class MemoryFeatureStore implements FeatureStore {
     const fresh = writes.map((write) => write.dedupKey === undefined || this.get(write.dedupKey) === undefined);
     const { batch, included } = aggregateWrites(writes.map((write, index) => (fresh[index] ? write : { operations: [] })));
     this.applyBatch(batch);
+    this.enforceMaxBytes();
     return writes.map((_, index) => fresh[index] === true && included[index] === true);
   }
 
@@ -82,10 +121,16 @@ export class MemoryFeatureStore implements FeatureStore {
     return this.values.size;
   }
 
+  /** Estimated bytes of the stored keys and values, or undefined for a store without `maxBytes`. */
+  get estimatedBytes(): number | undefined {
+    return this.budget?.estimatedBytes;
+  }
+
   /**
    * Returns when a key expires, in epoch ms of the store's clock: infinite for a key without a TTL
    * and undefined for a missing or expired key. A replay that keeps copies of values uses it to
    * know how long a copy equals what a read would return.
+   * NOTE: with `maxBytes` a key can be evicted before then.
    */
   expiresAtMs(key: string): number | undefined {
     return this.get(key)?.expiresAtMs;
@@ -102,15 +147,61 @@ export class MemoryFeatureStore implements FeatureStore {
     this.values.forEach((value, key) => {
       if (value.expiresAtMs <= now) {
         this.values.delete(key);
+        this.budget?.forget(key);
       }
     });
+  }
+
+  /** Estimates the size of the keys the batch wrote, then evicts until the estimate is under `maxBytes`. */
+  private enforceMaxBytes(): void {
+    const budget = this.budget;
+    const written = this.written;
+    if (budget === undefined || written === undefined) {
+      return;
+    }
+    written.forEach((key) => {
+      const value = this.values.get(key);
+      if (value === undefined) {
+        budget.forget(key);
+      } else {
+        budget.record(key, estimateEntryBytes(key, value));
+      }
+    });
+    written.clear();
+    if (budget.estimatedBytes <= this.maxBytes) {
+      return;
+    }
+    const now = this.now();
+    let evictedKeys = 0;
+    while (budget.estimatedBytes > this.maxBytes) {
+      const unit = budget.nextToEvict();
+      if (unit === undefined) {
+        break;
+      }
+      // A copy, because forgetting a key removes it from `unit.keys`.
+      for (const key of unit.keys.slice()) {
+        const value = this.values.get(key);
+        this.values.delete(key);
+        budget.forget(key);
+        if (value !== undefined && value.expiresAtMs > now) {
+          evictedKeys += 1;
+        }
+      }
+    }
+    this.onEviction?.({ evictedKeys, estimatedBytes: budget.estimatedBytes, maxBytes: this.maxBytes });
+  }
+
+  /** Stores a value, for a write: every write goes through here or `getOrCreate`. */
+  private setValue(key: string, value: Value): void {
+    this.values.set(key, value);
+    this.written?.add(key);
   }
 
   /** Applies a merged batch in the same order as the Redis script. */
   private applyBatch(batch: AggregatedBatch): void {
     const now = this.now();
     for (const [key, ttlMs] of batch.dedup) {
-      this.values.set(key, { type: 'string', text: '1', expiresAtMs: now + ttlMs });
+      this.setValue(key, { type: 'string', text: '1', expiresAtMs: now + ttlMs });
     }
     const { hashDecay, packedDecay, zsetDecay } = batch;
     let first = 0;
@@ -141,6 +232,7 @@ export class MemoryFeatureStore implements FeatureStore {
       const current = zset.scores.get(member);
       if (current === undefined) {
         zset.scores.set(member, { score });
+        zset.memberChars += member.length;
         updateTopCache(zset, member, true, score);
       } else if (mode === 'set' || (mode === 'max' && score > current.score)) {
         current.score = score;
@@ -151,7 +243,7 @@ export class MemoryFeatureStore implements FeatureStore {
       const zset = this.zsetKeepingTop(key);
       if (zset.scores.size > maxMembers) {
         zset.topCache = undefined;
-        trimZset(zset.scores, maxMembers);
+        zset.memberChars -= trimZset(zset.scores, maxMembers);
       }
     }
     for (const [key, values, maxLength] of batch.lists) {
@@ -174,10 +266,10 @@ export class MemoryFeatureStore implements FeatureStore {
       }
     }
     for (const [key, value] of batch.stringSet) {
-      this.values.set(key, { type: 'string', text: value, expiresAtMs: Number.POSITIVE_INFINITY });
+      this.setValue(key, { type: 'string', text: value, expiresAtMs: Number.POSITIVE_INFINITY });
     }
     for (const [key, snapshotKey, fields] of batch.snapshots) {
-      this.values.set(snapshotKey, { type: 'snapshot', values: this.snapshotOf(key, fields), expiresAtMs: Number.POSITIVE_INFINITY });
+      this.setValue(snapshotKey, { type: 'snapshot', values: this.snapshotOf(key, fields), expiresAtMs: Number.POSITIVE_INFINITY });
     }
     for (const [key, ttlMs] of batch.expires) {
       const value = this.get(key);
@@ -222,7 +314,7 @@ export class MemoryFeatureStore implements FeatureStore {
     }
     values[0] = landmarkMs as number;
     // As Redis SET does, the write clears the TTL, and the batch's expiries set it again.
-    this.values.set(key, { type: 'snapshot', values, expiresAtMs: Number.POSITIVE_INFINITY });
+    this.setValue(key, { type: 'snapshot', values, expiresAtMs: Number.POSITIVE_INFINITY });
   }
 
   /**
@@ -266,6 +358,7 @@ export class MemoryFeatureStore implements FeatureStore {
       const current = zset.scores.get(member);
       if (current === undefined) {
         zset.scores.set(member, { score: 0 + added });
+        zset.memberChars += member.length;
       } else {
         current.score += added;
       }
@@ -274,7 +367,7 @@ export class MemoryFeatureStore implements FeatureStore {
 
   /** Stores a sorted set's landmark as Redis SET does: a new value without a TTL. */
   private setLandmark(landmarkKey: string, landmarkMs: number): void {
-    this.values.set(landmarkKey, { type: 'string', text: numberText(landmarkMs), numeric: landmarkMs, expiresAtMs: Number.POSITIVE_INFINITY });
+    this.setValue(landmarkKey, { type: 'string', text: numberText(landmarkMs), numeric: landmarkMs, expiresAtMs: Number.POSITIVE_INFINITY });
   }
 
   private snapshotOf(key: string, fields: readonly string[]): Float64Array {
@@ -375,6 +468,7 @@ export class MemoryFeatureStore implements FeatureStore {
     const value = this.values.get(key);
     if (value !== undefined && value.expiresAtMs !== Number.POSITIVE_INFINITY && value.expiresAtMs <= this.now()) {
       this.values.delete(key);
+      this.budget?.forget(key);
       return undefined;
     }
     return value;
@@ -393,7 +487,7 @@ export class MemoryFeatureStore implements FeatureStore {
 
   /** Returns a sorted set for a write that keeps its cached top members up to date itself. */
   private zsetKeepingTop(key: string): ZsetValue {
-    return this.getOrCreate(key, 'zset', (): ZsetValue => ({ type: 'zset', scores: new Map(), expiresAtMs: Number.POSITIVE_INFINITY }));
+    return this.getOrCreate(key, 'zset', (): ZsetValue => ({ type: 'zset', scores: new Map(), memberChars: 0, expiresAtMs: Number.POSITIVE_INFINITY }));
   }
 
   private list(key: string): Extract<Value, { type: 'list' }> {
@@ -405,8 +499,10 @@ export class MemoryFeatureStore implements FeatureStore {
     if (value === undefined) {
       const created = create();
       this.values.set(key, created);
+      this.written?.add(key);
       return created;
     }
+    this.written?.add(key);
     if (value.type !== type) {
       throw new Error(`key ${key} contains a ${value.type}, not a ${type}; two key families collide, so check the key layout`);
     }
@@ -637,25 +733,30 @@ function topMembers(scores: Map<string, MemberScore>, limit: number): Array<{ me
  * Removes the lowest members until the set has `maxMembers`, in Redis ZREMRANGEBYRANK order (lowest
  * score first, then the lexicographically smallest member). One member over the bound, the usual
  * case, costs one scan. More (a catalog load adds thousands of items to a pool of 1,000) are
- * removed after one sort instead of one scan per member.
+ * removed after one sort instead of one scan per member. Returns the summed length of the removed members.
  */
-function trimZset(scores: Map<string, MemberScore>, maxMembers: number): void {
+function trimZset(scores: Map<string, MemberScore>, maxMembers: number): number {
   const excess = scores.size - maxMembers;
   if (excess <= 0) {
-    return;
+    return 0;
   }
   if (excess === 1) {
-    scores.delete(lowestMember(scores) as string);
-    return;
+    const lowest = lowestMember(scores) as string;
+    scores.delete(lowest);
+    return lowest.length;
   }
   const ascending: Array<{ member: string; score: number }> = [];
   scores.forEach(({ score }, member) => {
     ascending.push({ member, score });
   });
   ascending.sort((a, b) => -compareDescending(a.member, a.score, b.member, b.score));
+  let removedChars = 0;
   for (let index = 0; index < excess; index++) {
-    scores.delete((ascending[index] as { member: string }).member);
+    const member = (ascending[index] as { member: string }).member;
+    scores.delete(member);
+    removedChars += member.length;
   }
+  return removedChars;
 }
 
 /** Returns the member that ZREMRANGEBYRANK removes first, or undefined for an empty set. */
