@@ -73,10 +73,10 @@ export const processConfigSchema = z.object({
   redisCommandTimeoutMs: numberSettingSchema({ min: 1, max: 60_000, default: 50, unit: 'milliseconds' })
     .describe('Redis command timeout of the ranker\'s client, in ms; the ingest client waits longer and retries.'),
   // The estimate was at most 7 % under the heap measured by bench/memory-store-heap.ts, so 256 MB of
-  // store is at most about 280 MB of heap. The rest of the server took 37 to 96 MiB in the soak run
-  // of docs/reliability.md, so the whole fits a 512 MB heap limit. Node's default limit depends on the
-  // machine's memory: `node -p "v8.getHeapStatistics().heap_size_limit"` prints it. At about 7 KB
-  // per served feed, 256 MB holds some 37,000 feed records, 6 minutes of 100 feeds/s.
+  // store is at most about 280 MB of heap. The embedded server used about 380 MB of heap after the
+  // MovieLens seed, which takes about 150 MB of the estimate, so the default keeps it near 500 MB,
+  // within Node's default heap limit (`node -p "v8.getHeapStatistics().heap_size_limit"` prints it).
+  // The 106 MB left after the seed hold about 15,000 served feeds of about 7 KB.
   memoryStoreMaxMb: numberSettingSchema({ min: 16, max: 1_048_576, default: 256, unit: 'megabytes' })
     .describe('Limit on the estimated memory of the in-memory store (no REDIS_URL or REDIS_CLUSTER_NODES), in MB of 1,048,576 bytes. Past it the oldest-written served feed records and event dedup keys are evicted first, then idle sessions, then users; items and pools are never evicted. Raise it together with node --max-old-space-size.'),
   seedDataset: z.enum(['auto', 'movielens', 'none']).default('auto')
