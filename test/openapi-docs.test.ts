@@ -89,7 +89,7 @@ describe('the OpenAPI document at /docs', () => {
     expect(experiment.properties.variants.maxItems).toBe(20);
     const report = document.paths['/v1/experiments/{id}'].get;
     expect(report.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path', required: true })]);
-    expect(Object.keys(report.responses).sort()).toEqual(['200', '401', '404', '500']);
+    expect(Object.keys(report.responses).sort()).toEqual(['200', '400', '401', '404', '500']);
     expect(document.paths['/healthz'].get.security).toBeUndefined();
   });
 
