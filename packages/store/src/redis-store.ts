@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { aggregateWrites, type AggregatedBatch, type PlannedWrite, type ReadRequest, type ReadResult } from '@nexttap/features';
-import type { ChainableCommander, Redis, Result } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
+import { CommandBatch, type CommandReply, type PlainWriteQueue } from './command-batch';
 import type { FeatureStore } from './feature-store';
 import { decodeReads, queueReads } from './redis-reads';
 import { encodeScriptArgument } from './script-batch';
@@ -51,9 +52,9 @@ export class RedisFeatureStore implements FeatureStore {
       const { batch, included } = aggregateWrites(pending);
       let existing: number[] = [];
       if (isPlainBatch(batch)) {
-        const pipeline = this.redis.pipeline();
-        queuePlainWrites(pipeline, batch, this.prefix);
-        replyValues(await pipeline.exec());
+        const commands = new CommandBatch(this.redis);
+        queuePlainWrites(commands, batch, this.prefix);
+        replyValues(await commands.exec());
       } else {
         existing = await this.redis.nexttapApplyBatch(encodeScriptArgument(batch, this.prefix));
       }
@@ -71,23 +72,23 @@ export class RedisFeatureStore implements FeatureStore {
   }
 
   async read(requests: readonly ReadRequest[]): Promise<ReadResult[]> {
-    const pipeline = this.redis.pipeline();
-    queueReads(pipeline, requests, this.prefix);
-    return decodeReads(requests, replyValues(await pipeline.exec()));
+    const commands = new CommandBatch(this.redis);
+    queueReads(commands, requests, this.prefix);
+    return decodeReads(requests, replyValues(await commands.exec()));
   }
 
   /**
-   * Applies `writes`, then reads, in one pipeline: one socket write and one round trip instead of
+   * Applies `writes`, then reads, in one `CommandBatch`: one socket write and one round trip instead of
    * two, and the reads see the writes. `applied` settles as `apply` would. When the script names a
    * redelivered write it changed nothing, so `apply` then runs the writes again on their own.
    */
   applyAndRead(writes: readonly PlannedWrite[], requests: readonly ReadRequest[]): { applied: Promise<boolean[]>; results: Promise<ReadResult[]> } {
     const { batch, included } = aggregateWrites(writes);
-    const pipeline = this.redis.pipeline();
     if (isPlainBatch(batch)) {
-      const writeCount = queuePlainWrites(pipeline, batch, this.prefix);
-      queueReads(pipeline, requests, this.prefix);
-      const replies = pipeline.exec().then((entries) => entries ?? []);
+      const commands = new CommandBatch(this.redis);
+      const writeCount = queuePlainWrites(commands, batch, this.prefix);
+      queueReads(commands, requests, this.prefix);
+      const replies = commands.exec();
       return {
         applied: replies.then((entries) => {
           replyValues(entries.slice(0, writeCount));
@@ -96,11 +97,13 @@ export class RedisFeatureStore implements FeatureStore {
         results: replies.then((entries) => decodeReads(requests, replyValues(entries.slice(writeCount)))),
       };
     }
-    pipeline.nexttapApplyBatch(encodeScriptArgument(batch, this.prefix));
-    queueReads(pipeline, requests, this.prefix);
-    const replies = pipeline.exec().then((entries) => entries ?? []);
+    const commands = new CommandBatch(this.redis);
+    const argument = encodeScriptArgument(batch, this.prefix);
+    commands.call((redis) => redis.nexttapApplyBatch(argument));
+    queueReads(commands, requests, this.prefix);
+    const replies = commands.exec();
     const applied = replies.then(async (entries): Promise<boolean[]> => {
-      const [error, existing] = entries[0] ?? [new Error('the pipeline returned no reply for the apply script'), undefined];
+      const [error, existing] = entries[0] ?? [new Error('the batch returned no reply for the apply script'), undefined];
       if (error) {
         throw error;
       }
@@ -118,7 +121,7 @@ export class RedisFeatureStore implements FeatureStore {
 /**
  * Tells whether a batch contains only hash field sets, list pushes and expiries, without dedup keys:
  * the served-feed records the ranker writes for every feed. Such a batch needs none of the apply
- * script's work, so it goes as plain commands in the pipeline. That saves encoding the batch as
+ * script's work, so it goes as plain commands. That saves encoding the batch as
  * MessagePack and decoding it in Lua.
  */
 function isPlainBatch(batch: AggregatedBatch): boolean {
@@ -142,11 +145,11 @@ function isPlainBatch(batch: AggregatedBatch): boolean {
  * commands queued. Unlike the script they are not atomic: another client may read between them,
  * for instance a list one value longer than its bound, which readers cut to their own limit.
  */
-function queuePlainWrites(pipeline: ChainableCommander, batch: AggregatedBatch, prefix: string): number {
+function queuePlainWrites(queue: PlainWriteQueue, batch: AggregatedBatch, prefix: string): number {
   let commands = 0;
   for (const [key, values, maxLength] of batch.lists) {
-    pipeline.lpush(prefix + key, ...values);
-    pipeline.ltrim(prefix + key, 0, maxLength - 1);
+    queue.lpush(prefix + key, ...values);
+    queue.ltrim(prefix + key, 0, maxLength - 1);
     commands += 2;
   }
   let index = 0;
@@ -157,18 +160,18 @@ function queuePlainWrites(pipeline: ChainableCommander, batch: AggregatedBatch, 
       const [, field, value] = batch.hashSet[index] as AggregatedBatch['hashSet'][number];
       fieldsAndValues.push(field, value);
     }
-    pipeline.hset(prefix + key, ...fieldsAndValues);
+    queue.hset(prefix + key, ...fieldsAndValues);
     commands += 1;
   }
   for (const [key, ttlMs] of batch.expires) {
-    pipeline.pexpire(prefix + key, ttlMs);
+    queue.pexpire(prefix + key, ttlMs);
     commands += 1;
   }
   return commands;
 }
 
-/** Returns the replies of a pipeline, or throws the first command's error. */
-function replyValues(entries: ReadonlyArray<[error: Error | null, reply: unknown]> | null): unknown[] {
+/** Returns the replies of a pipeline or a `CommandBatch`, or throws the first command's error. */
+function replyValues(entries: readonly CommandReply[] | null): unknown[] {
   return (entries ?? []).map(([error, reply]) => {
     if (error) {
       throw error;
