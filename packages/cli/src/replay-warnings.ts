@@ -1,4 +1,4 @@
-import { formatCount, formatMeanBelow, type ReplayReport } from '@nexttap/replay';
+import { describeListedRejections, formatCount, formatMeanBelow, type ReplayReport } from '@nexttap/replay';
 
 /**
  * Describes why a run evaluated no point, and what to change, for a one-line message. The causes
@@ -82,4 +82,9 @@ export function describeShortNegatives(report: ReplayReport): string | undefined
     'because fewer items were known that the session and user had not engaged with; metrics over fewer negatives read higher, ' +
     'so compare only runs with the same mean, pass a smaller --negatives, or replay a log with more items'
   );
+}
+
+/** Describes where `report.json` lists the rejected records: all of them, or the first `listLimit`. */
+export function describeRejectedListing(rejected: ReplayReport['rejected'], reportFile: string): string {
+  return `${reportFile} lists ${describeListedRejections(rejected)} under rejected.records, each with its location, code and field`;
 }

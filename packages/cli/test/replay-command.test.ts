@@ -435,6 +435,61 @@ describe('nexttap replay report.md', () => {
     const result = await run(['--events', events, '--catalog', catalogFile, '--no-model', '--out', out]);
     expect(result.code).toBe(0);
     expect(await readFile(join(out, 'report.md'), 'utf8')).toContain('\nNo input record was rejected as invalid.\n');
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.rejected).toEqual({ count: 0, byCode: {} });
+  });
+});
+
+describe('nexttap replay rejected records', () => {
+  const start = Date.UTC(2024, 0, 1);
+  const valid = [
+    { eventId: 'e1', type: 'like', ts: start, sessionId: 'a', itemId: 'A' },
+    { eventId: 'e2', type: 'like', ts: start + 1_000, sessionId: 'a', itemId: 'B' },
+  ];
+
+  /** Writes the valid events followed by `count` lines with an invalid `dwellMs`, and returns the file. */
+  async function writeWithInvalid(name: string, count: number): Promise<string> {
+    const invalid = Array.from({ length: count }, (_, index) => ({ eventId: `x${index}`, type: 'play', ts: start + 2_000, sessionId: 'b', itemId: 'C', dwellMs: -1 }));
+    return writeEvents(name, [...valid, ...invalid]);
+  }
+
+  it('lists each rejected line in report.json', async () => {
+    const events = join(directory, 'ten-invalid.jsonl');
+    await writeFile(events, [...valid.map((line) => JSON.stringify(line)), '{not json', ...Array.from({ length: 9 }, (_, index) => JSON.stringify({ eventId: `x${index}`, type: 'play', ts: start, sessionId: 'b', itemId: 'C', dwellMs: -1 }))].join('\n'));
+    const out = join(directory, 'ten-invalid');
+    const result = await run(['--events', events, '--catalog', catalogFile, '--no-model', '--out', out]);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.rejected.count).toBe(10);
+    expect(report.rejected.listLimit).toBe(100);
+    expect(report.rejected.records).toHaveLength(10);
+    expect(report.rejected.records[0]).toMatchObject({ location: `${events}:3`, code: 'EVENT_INVALID_JSON' });
+    expect(report.rejected.records[0].field).toBeUndefined();
+    const locations = report.rejected.records.map((record: { location: string }) => record.location);
+    expect(locations).toEqual(Array.from({ length: 10 }, (_, index) => `${events}:${index + 3}`));
+    expect(report.rejected.records[9]).toMatchObject({ code: 'EVENT_INVALID_FIELD', field: 'dwellMs' });
+    expect(report.rejected.first).toEqual({ location: `${events}:3`, code: 'EVENT_INVALID_JSON', message: report.rejected.records[0].message });
+  });
+
+  it('points stderr to the listed records', async () => {
+    const events = await writeWithInvalid('three-invalid.jsonl', 3);
+    const out = join(directory, 'three-invalid');
+    const result = await run(['--events', events, '--catalog', catalogFile, '--no-model', '--out', out]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`; ${join(out, 'report.json')} lists all 3 under rejected.records, each with its location, code and field\n`);
+    expect(await readFile(join(out, 'report.md'), 'utf8')).toContain(' report.json lists all 3 under rejected.records.\n');
+  });
+
+  it('lists at most 100 rejected records', async () => {
+    const events = await writeWithInvalid('many-invalid.jsonl', 105);
+    const out = join(directory, 'many-invalid');
+    const result = await run(['--events', events, '--catalog', catalogFile, '--no-model', '--out', out]);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.rejected.count).toBe(105);
+    expect(report.rejected.records).toHaveLength(100);
+    expect(report.rejected.records[99].location).toBe(`${events}:102`);
+    expect(result.stderr).toContain(`${join(out, 'report.json')} lists the first 100 under rejected.records`);
   });
 });
 

@@ -1,5 +1,6 @@
 import { middleK } from './build-report';
 import { formatCount } from './format-count';
+import { describeListedRejections } from './sources/replay-input';
 import type { IntervalValue, ReplayReport } from './report-schema';
 import type { ReplayTimings } from './timings';
 
@@ -71,7 +72,8 @@ function describeRejected(rejected: ReplayReport['rejected']): string {
     .join(', ');
   const verb = rejected.count === 1 ? 'was' : 'were';
   const first = rejected.first === undefined ? '' : ` The first is at ${rejected.first.location}: ${rejected.first.code} ${rejected.first.message.replace(/\.?$/, '.')}`;
-  return `${formatCount(rejected.count, 'input record')} ${verb} rejected as invalid and left out (${codes}).${first}`;
+  const listing = rejected.records === undefined ? '' : ` report.json lists ${describeListedRejections(rejected)} under rejected.records.`;
+  return `${formatCount(rejected.count, 'input record')} ${verb} rejected as invalid and left out (${codes}).${first}${listing}`;
 }
 
 /**
