@@ -82,7 +82,24 @@ describe('nexttap models', () => {
   it('points a missing version to models list', async () => {
     const result = await nexttapModels(['validate', 'linear@9']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('list the models with nexttap models list');
+    expect(result.stderr).toContain(`list the models with nexttap models list --models-dir ${root}\n`);
+  });
+
+  it('keeps --models-dir in the list suggestion', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'nexttap-cli-other-models-'));
+    try {
+      const result = await nexttapModels(['validate', 'linear@2', '--models-dir', other]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(`nexttap: model linear@2 not found: ${join(other, 'linear', '2')} has no manifest.json; list the models with nexttap models list --models-dir ${other}\n`);
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps --models-dir in the folder suggestion', async () => {
+    const result = await nexttapModels(['validate', 'absent/model', '--models-dir', root]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`or NAME@VERSION from nexttap models list --models-dir ${root}\n`);
   });
 
   it('lists the registry', async () => {

@@ -98,7 +98,7 @@ export async function runModelsCommand(argv: readonly string[], io: CommandIo): 
   const registry = new ModelRegistry(modelsDir);
   switch (subcommand) {
     case 'validate':
-      return target === undefined ? usage(io, 'models validate needs a model folder or NAME@VERSION, such as nexttap models validate movielens-mlp@1') : validateModel(target, registry, io);
+      return target === undefined ? usage(io, 'models validate needs a model folder or NAME@VERSION, such as nexttap models validate movielens-mlp@1') : validateModel(target, modelsDir, registry, io);
     case 'list':
       return listModels(modelsDir, registry, io);
     case 'activate':
@@ -152,23 +152,33 @@ async function listModels(modelsDir: string, registry: ModelRegistry, io: Comman
  * `@` is a registry version under the models folder, and anything else is a folder that does not
  * exist.
  */
-async function loadTarget(target: string, isFolder: boolean, registry: ModelRegistry): Promise<RankingModel> {
+async function loadTarget(target: string, isFolder: boolean, modelsDir: string, registry: ModelRegistry): Promise<RankingModel> {
   if (isFolder) {
     return loadRankingModel(target);
   }
   if (target.includes('@')) {
     return registry.load(parseModelReference(target));
   }
-  throw new ModelReferenceError(`model folder ${target} not found; pass an existing folder with model.onnx and manifest.json, or NAME@VERSION from nexttap models list`);
+  throw new ModelReferenceError(`model folder ${target} not found; pass an existing folder with model.onnx and manifest.json, or NAME@VERSION from ${listCommand(modelsDir)}`);
+}
+
+/** Returns the command that lists the registry in `modelsDir`, for a message. */
+function listCommand(modelsDir: string): string {
+  return `nexttap models list --models-dir ${modelsDir}`;
 }
 
 /** Loads a folder or registry version with the ranker's checks and prints what the ranker would serve. */
-async function validateModel(target: string, registry: ModelRegistry, io: CommandIo): Promise<number> {
+async function validateModel(target: string, modelsDir: string, registry: ModelRegistry, io: CommandIo): Promise<number> {
   let model: RankingModel;
   try {
-    model = await loadTarget(target, (await pathKind(target)) === 'folder', registry);
+    model = await loadTarget(target, (await pathKind(target)) === 'folder', modelsDir, registry);
   } catch (error) {
-    if (error instanceof ModelValidationError || error instanceof ModelNotFoundError || error instanceof ModelReferenceError) {
+    // The registry's message suggests the list command without the folder, which this command knows.
+    if (error instanceof ModelNotFoundError) {
+      io.stderr.write(`nexttap: model ${formatModelReference(error.reference)} not found: ${error.directory} has no manifest.json; list the models with ${listCommand(modelsDir)}\n`);
+      return 1;
+    }
+    if (error instanceof ModelValidationError || error instanceof ModelReferenceError) {
       const prefix = error instanceof ModelValidationError ? 'invalid model: ' : '';
       io.stderr.write(`nexttap: ${prefix}${error.message}\n`);
       return 1;
