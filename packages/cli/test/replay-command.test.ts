@@ -330,6 +330,25 @@ describe('nexttap replay without a point', () => {
     expect(lines[1]).toContain('pass an earlier --cutoff, within the log\'s span from 2024-01-01T00:00:00.000Z to 2024-01-01T00:00:03.000Z');
   });
 
+  it('names a --limit that ends before the training cut-off', async () => {
+    const data = join(directory, 'small-movielens');
+    await mkdir(data, { recursive: true });
+    await writeFile(join(data, 'movies.csv'), 'movieId,title,genres\n1,Heat (1995),Action|Crime\n2,Fargo (1996),Crime|Drama\n');
+    // Epoch seconds 820454400 is 1996-01-01T00:00:00Z.
+    await writeFile(join(data, 'ratings.csv'), 'userId,movieId,rating,timestamp\n1,1,4.0,820454400\n1,2,5.0,820454460\n2,1,3.0,820454520\n');
+    const models = join(directory, 'models-with-cutoff');
+    await writeLinearModel(join(models, 'linear', '1'), { item_popularity_week: 1 }, { training: { dataset: 'test', description: 'late cut-off', cutoffMs: Date.parse('2017-06-21T00:00:00Z') } });
+    const out = join(directory, 'early-limit');
+    const result = await run(['--dataset', 'movielens', '--data-dir', data, '--limit', '2', '--model', 'linear@1', '--models-dir', models, '--out', out]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(': 0 points, because no event comes at or after that time (the last is at 1996-01-01T00:01:00.000Z).\n');
+    const lines = messageLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('no point was evaluated: evaluation starts at 2017-06-21T00:00:00.000Z (training cut-off of linear@1), after the last event at 1996-01-01T00:01:00.000Z');
+    expect(lines[0]).toContain('--limit 2 keeps the earliest 2 ratings, which end at 1996-01-01T00:01:00.000Z, so leave --limit out or raise it until the ratings reach past 2017-06-21T00:00:00.000Z');
+    expect(lines[0]).toContain('or evaluate the baselines alone with --no-model --cutoff TIME');
+  });
+
   it('names a lone event as the first of its session', async () => {
     const events = await writeEvents('lone-event.jsonl', [{ eventId: 'e1', type: 'like', ts: '2024-05-01T10:40:00Z', sessionId: 's1', itemId: 'A' }]);
     const result = await run(['--events', events, '--catalog', catalogFile, '--no-model', '--cutoff', '2024-05-01T00:00:00Z', '--out', join(directory, 'lone-event')]);
