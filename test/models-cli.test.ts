@@ -82,7 +82,24 @@ describe('nexttap models', () => {
   it('points a missing version to models list', async () => {
     const result = await nexttapModels(['validate', 'linear@9']);
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('list the models with nexttap models list');
+    expect(result.stderr).toContain(`list the models with nexttap models list --models-dir ${root}\n`);
+  });
+
+  it('keeps --models-dir in the list suggestion', async () => {
+    const other = await mkdtemp(join(tmpdir(), 'nexttap-cli-other-models-'));
+    try {
+      const result = await nexttapModels(['validate', 'linear@2', '--models-dir', other]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(`nexttap: model linear@2 not found: ${join(other, 'linear', '2')} has no manifest.json; list the models with nexttap models list --models-dir ${other}\n`);
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps --models-dir in the folder suggestion', async () => {
+    const result = await nexttapModels(['validate', 'absent/model', '--models-dir', root]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`or NAME@VERSION from nexttap models list --models-dir ${root}\n`);
   });
 
   it('lists the registry', async () => {
@@ -157,6 +174,54 @@ describe('nexttap models', () => {
     }
   });
 
+  it('activates the highest version of a name', async () => {
+    const activated = await nexttapModels(['activate', 'linear', '--url', url], { ADMIN_TOKEN: TOKEN });
+    try {
+      expect(activated.code, activated.stderr).toBe(0);
+      expect(activated.stderr).toBe("nexttap: activating linear@2, the highest version of linear in the ranker's registry\n");
+      expect(JSON.parse(activated.stdout)).toEqual({ active: 'linear@2', previous: 'linear@1', changed: true });
+      expect(ranker.currentModel?.manifest.version).toBe('2');
+    } finally {
+      await nexttapModels(['rollback', '--url', url], { ADMIN_TOKEN: TOKEN });
+    }
+  });
+
+  it('compares versions of a name as numbers', async () => {
+    const folder = join(root, 'numbered');
+    await writeLinearModel(join(folder, '9'), { item_popularity_week: 1 }, { name: 'numbered', version: '9' });
+    await writeLinearModel(join(folder, '10'), { item_popularity_week: 1 }, { name: 'numbered', version: '10' });
+    try {
+      const activated = await nexttapModels(['activate', 'numbered', '--url', url], { ADMIN_TOKEN: TOKEN });
+      expect(activated.code, activated.stderr).toBe(0);
+      expect(JSON.parse(activated.stdout)).toMatchObject({ active: 'numbered@10' });
+    } finally {
+      await nexttapModels(['rollback', '--url', url], { ADMIN_TOKEN: TOKEN });
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('activates nothing when the highest version is invalid', async () => {
+    const folder = join(root, 'half-broken');
+    await writeLinearModel(join(folder, '1'), { item_popularity_week: 1 }, { name: 'half-broken', version: '1' });
+    await writeLinearModel(join(folder, '2'), { item_colour_match: 1 }, { name: 'half-broken', version: '2' });
+    try {
+      const result = await nexttapModels(['activate', 'half-broken', '--url', url], { ADMIN_TOKEN: TOKEN });
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toMatch(/^nexttap: half-broken@2, the highest version of half-broken, is invalid \(.*item_colour_match.*\), so nothing was activated; /);
+      expect(result.stderr).toContain('such as nexttap models activate half-broken@1\n');
+      expect(ranker.currentModel?.manifest.name).toBe('linear');
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('names a model without versions', async () => {
+    const result = await nexttapModels(['activate', 'absent', '--url', url], { ADMIN_TOKEN: TOKEN });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`nexttap: model absent not found: the registry of the ranker at ${url} has no version of it; GET /v1/admin/models on the ranker lists its registry\n`);
+  });
+
   it('warns on stderr when the version is already live', async () => {
     const activated = await nexttapModels(['activate', 'linear@1', '--url', url], { ADMIN_TOKEN: TOKEN });
     expect(activated.code).toBe(0);
@@ -182,7 +247,7 @@ describe('nexttap models usage errors', () => {
     { args: ['list', 'extra'], message: 'unexpected argument extra; models list takes no argument' },
     { args: ['validate', 'a', 'b'], message: 'unexpected argument b; models validate takes one model folder or NAME@VERSION' },
     { args: ['rollback', 'extra'], message: 'unexpected argument extra; models rollback takes no argument' },
-    { args: ['activate', 'linear@2', 'linear@1'], message: 'unexpected argument linear@1; models activate takes one NAME@VERSION' },
+    { args: ['activate', 'linear@2', 'linear@1'], message: 'unexpected argument linear@1; models activate takes one NAME@VERSION or NAME' },
     { args: ['list', '--url', 'http://127.0.0.1:8080'], message: '--url does not apply to models list; models list reads the models folder and takes only --models-dir DIR, so leave --url out' },
     {
       args: ['activate', 'linear@2', '--models-dir', 'models'],

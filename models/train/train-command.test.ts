@@ -79,6 +79,13 @@ describe('parseTrainOptions', () => {
 
     await expect(parseTrainOptions(['--out', join(file, 'movielens-mlp', '2')])).rejects.toThrow(`${file} is a file, so no folder can be created under it`);
   });
+
+  it('names an --out that cannot be created', async () => {
+    // Under /proc no folder can be created, although access(W_OK) passes there for root.
+    const out = join('/proc', `nexttap-absent-${process.pid}`, 'movielens-mlp', '2');
+
+    await expect(parseTrainOptions(['--out', out])).rejects.toThrow(`--out ${out}: the folder ${out} could not be created or written (`);
+  });
 });
 
 describe('nexttap train', () => {

@@ -2,9 +2,9 @@
  * Parses and checks the command line of `nexttap train` before any data is read, so that a wrong
  * flag fails in a second instead of after the replay and the fit.
  */
-import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseFlags, FlagError } from '@nexttap/cli/command-flags';
 import { findMovieLensFolderProblem } from '@nexttap/cli/movielens-folder';
 import { parsePlainInteger } from '@nexttap/http/plain-decimal';
@@ -210,9 +210,11 @@ function resolveOutput(out: string | undefined, version: string | undefined): { 
 }
 
 /**
- * Checks, without creating anything, that `folder` is an existing writable folder or can be created
- * under its nearest existing ancestor. `role` is `folder` when `folder` is the flag's value, and
- * `parent` when it is the parent folder of the file that the flag names.
+ * Checks that `folder` is an existing writable folder or can be created. A file or an unreadable
+ * path on the way fails with its own message. Then `probeWritable` creates the folder and a file in
+ * it, because `access(W_OK)` passes for root even where nothing can be created, such as under
+ * /proc. `role` is `folder` when `folder` is the flag's value, and `parent` when it is the parent
+ * folder of the file that the flag names.
  *
  * @throws TrainRunError naming the flag, its value, the path at fault and the cause
  */
@@ -237,11 +239,54 @@ async function checkCanCreate(flag: string, flagValue: string, folder: string, r
     }
     path = parent;
   }
+  await probeWritable(named, folder, path);
+}
+
+/**
+ * Creates `folder` and its missing parents below the existing folder `existing`, writes and
+ * removes an empty file in it, then removes the folders it created, so that a run that fails later
+ * leaves nothing behind.
+ *
+ * @throws TrainRunError naming the folder and the cause when a step fails
+ */
+async function probeWritable(named: string, folder: string, existing: string): Promise<void> {
+  const created: string[] = [];
   try {
-    await access(path, constants.W_OK);
+    // One level at a time, because mkdir with `recursive` never settles under /proc: on Node 20.20.2 it
+    // retries forever when a folder exists but cannot hold a new one.
+    for (const level of missingLevels(folder, existing)) {
+      await mkdir(level);
+      created.push(level);
+    }
+    const probe = join(folder, `.nexttap-write-check-${process.pid}-${randomBytes(4).toString('hex')}`);
+    await writeFile(probe, '', { flag: 'wx' });
+    await rm(probe);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    throw new TrainRunError(`${named}: the folder ${path} is not writable (${message}); pass a path you can write to`, { cause: error });
+    throw new TrainRunError(`${named}: the folder ${folder} could not be created or written (${message}); pass a path you can write to`, { cause: error });
+  } finally {
+    await removeEmptyFolders(created.reverse());
+  }
+}
+
+/** Returns the folders from just below `existing` down to `folder`, outermost first. */
+function missingLevels(folder: string, existing: string): string[] {
+  const levels: string[] = [];
+  for (let path = resolve(folder); path !== resolve(existing) && dirname(path) !== path; path = dirname(path)) {
+    levels.unshift(path);
+  }
+  return levels;
+}
+
+/** Removes each of `folders` in order, and stops at the first that is no longer empty. */
+async function removeEmptyFolders(folders: readonly string[]): Promise<void> {
+  for (const folder of folders) {
+    try {
+      await rmdir(folder);
+    } catch {
+      // A folder that another process wrote into meanwhile is not empty, so it and its parents stay.
+      return;
+    }
   }
 }
 

@@ -11,6 +11,7 @@ import {
   parseModelReference,
   type RankingModel,
 } from '@nexttap/model';
+import { activateLatestVersion } from './activate-latest';
 import { FlagError, parseFlags } from './command-flags';
 import { callAdmin } from './ranker-admin';
 
@@ -30,9 +31,11 @@ subcommands:
       list the versions in the registry (default: models, or MODELS_DIR), one NAME@VERSION a line;
       an invalid one is followed by "invalid:" and the reason. This quick check reads each manifest
       and checks that model.onnx is a file, but loads no graph; validate runs every check
-  activate NAME@VERSION [--url URL]
+  activate NAME@VERSION|NAME [--url URL]
       ask a running ranker to serve a version of its own registry (the ranker's MODELS_DIR); the
-      token comes from ADMIN_TOKEN
+      token comes from ADMIN_TOKEN. NAME alone takes the highest version of NAME in that registry,
+      as replay --model NAME does (version 10 comes after 9), and prints which one it took; when
+      that version is invalid, nothing is activated rather than an older version
   rollback [--url URL]
       ask a running ranker to serve the model that was live before the latest activation
 
@@ -40,6 +43,9 @@ subcommands:
 the command adds the admin path /v1/admin/models/... itself. It defaults to http://127.0.0.1:$PORT
 (PORT defaults to 8080).
 `;
+
+/** A model name alone, by the rule of a registry folder name: no `@` or `/` and so no version. */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 const MODELS_VALUE_EXAMPLES = {
   'models-dir': 'a folder, such as --models-dir models',
@@ -50,7 +56,7 @@ const MODELS_VALUE_EXAMPLES = {
 const SUBCOMMANDS: Readonly<Record<string, { targets: number; target: string; flags: readonly string[] }>> = {
   validate: { targets: 1, target: 'one model folder or NAME@VERSION', flags: ['models-dir'] },
   list: { targets: 0, target: 'no argument', flags: ['models-dir'] },
-  activate: { targets: 1, target: 'one NAME@VERSION', flags: ['url'] },
+  activate: { targets: 1, target: 'one NAME@VERSION or NAME', flags: ['url'] },
   rollback: { targets: 0, target: 'no argument', flags: ['url'] },
 };
 
@@ -92,12 +98,16 @@ export async function runModelsCommand(argv: readonly string[], io: CommandIo): 
   const registry = new ModelRegistry(modelsDir);
   switch (subcommand) {
     case 'validate':
-      return target === undefined ? usage(io, 'models validate needs a model folder or NAME@VERSION, such as nexttap models validate movielens-mlp@1') : validateModel(target, registry, io);
+      return target === undefined ? usage(io, 'models validate needs a model folder or NAME@VERSION, such as nexttap models validate movielens-mlp@1') : validateModel(target, modelsDir, registry, io);
     case 'list':
       return listModels(modelsDir, registry, io);
     case 'activate':
       if (target === undefined) {
-        return usage(io, 'models activate needs NAME@VERSION, such as nexttap models activate movielens-mlp@1');
+        return usage(io, 'models activate needs NAME@VERSION or NAME, such as nexttap models activate movielens-mlp@1');
+      }
+      // A target without a separator names a model, not a version. Anything else goes to the ranker, which rejects malformed references.
+      if (MODEL_NAME.test(target)) {
+        return activateLatestVersion(values.url, target, io);
       }
       return callAdmin(values.url, '/v1/admin/models/activate', { model: target }, io);
     default:
@@ -142,23 +152,33 @@ async function listModels(modelsDir: string, registry: ModelRegistry, io: Comman
  * `@` is a registry version under the models folder, and anything else is a folder that does not
  * exist.
  */
-async function loadTarget(target: string, isFolder: boolean, registry: ModelRegistry): Promise<RankingModel> {
+async function loadTarget(target: string, isFolder: boolean, modelsDir: string, registry: ModelRegistry): Promise<RankingModel> {
   if (isFolder) {
     return loadRankingModel(target);
   }
   if (target.includes('@')) {
     return registry.load(parseModelReference(target));
   }
-  throw new ModelReferenceError(`model folder ${target} not found; pass an existing folder with model.onnx and manifest.json, or NAME@VERSION from nexttap models list`);
+  throw new ModelReferenceError(`model folder ${target} not found; pass an existing folder with model.onnx and manifest.json, or NAME@VERSION from ${listCommand(modelsDir)}`);
+}
+
+/** Returns the command that lists the registry in `modelsDir`, for a message. */
+function listCommand(modelsDir: string): string {
+  return `nexttap models list --models-dir ${modelsDir}`;
 }
 
 /** Loads a folder or registry version with the ranker's checks and prints what the ranker would serve. */
-async function validateModel(target: string, registry: ModelRegistry, io: CommandIo): Promise<number> {
+async function validateModel(target: string, modelsDir: string, registry: ModelRegistry, io: CommandIo): Promise<number> {
   let model: RankingModel;
   try {
-    model = await loadTarget(target, (await pathKind(target)) === 'folder', registry);
+    model = await loadTarget(target, (await pathKind(target)) === 'folder', modelsDir, registry);
   } catch (error) {
-    if (error instanceof ModelValidationError || error instanceof ModelNotFoundError || error instanceof ModelReferenceError) {
+    // The registry's message suggests the list command without the folder, which this command knows.
+    if (error instanceof ModelNotFoundError) {
+      io.stderr.write(`nexttap: model ${formatModelReference(error.reference)} not found: ${error.directory} has no manifest.json; list the models with ${listCommand(modelsDir)}\n`);
+      return 1;
+    }
+    if (error instanceof ModelValidationError || error instanceof ModelReferenceError) {
       const prefix = error instanceof ModelValidationError ? 'invalid model: ' : '';
       io.stderr.write(`nexttap: ${prefix}${error.message}\n`);
       return 1;

@@ -33,13 +33,22 @@ export function resolveRankerUrl(flag: string | undefined, environment: CommandI
   return url;
 }
 
+/** The ranker origin and bearer token of the admin requests of one command run. */
+export interface AdminTarget {
+  baseUrl: URL;
+  token: string;
+}
+
+/** An admin reply that the ranker accepted: its body as text. */
+interface AdminReply {
+  text: string;
+}
+
 /**
- * Sends one admin request with the bearer token of ADMIN_TOKEN. Prints the reply body on stdout
- * when the ranker accepts it, and the reply's `note`, if any, as a warning on stderr, because a
- * note means the feeds do not follow the change (an experiment runs, or the version was already
- * live). Prints one line with the ranker's error code and message on stderr when it rejects it.
+ * Resolves the ranker URL and the token of ADMIN_TOKEN. Prints a usage error and returns exit code 2
+ * when either is invalid or missing.
  */
-export async function callAdmin(urlFlag: string | undefined, path: string, body: object | undefined, io: CommandIo): Promise<number> {
+export function resolveAdminTarget(urlFlag: string | undefined, io: CommandIo): AdminTarget | number {
   const baseUrl = resolveRankerUrl(urlFlag, io.environment);
   if (typeof baseUrl === 'string') {
     return usage(io, baseUrl);
@@ -48,12 +57,21 @@ export async function callAdmin(urlFlag: string | undefined, path: string, body:
   if (token === '') {
     return usage(io, 'ADMIN_TOKEN is not set; export the token the ranker was started with');
   }
-  const url = new URL(path, baseUrl);
+  return { baseUrl, token };
+}
+
+/**
+ * Sends one admin request with the bearer token. Returns the body of a 2xx reply. Prints one line
+ * on stderr and returns exit code 1 when the request fails or the ranker rejects it, with the
+ * ranker's error code and message when the reply has them.
+ */
+export async function sendAdmin(target: AdminTarget, method: 'GET' | 'POST', path: string, body: object | undefined, io: CommandIo): Promise<AdminReply | number> {
+  const url = new URL(path, target.baseUrl);
   let response: Response;
   try {
     response = await fetch(url, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      method,
+      headers: { authorization: `Bearer ${target.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch (error) {
@@ -61,16 +79,36 @@ export async function callAdmin(urlFlag: string | undefined, path: string, body:
     return 1;
   }
   const text = await response.text();
-  if (response.ok) {
-    io.stdout.write(`${text}\n`);
-    const note = parseNote(text);
-    if (note !== undefined) {
-      io.stderr.write(`nexttap: warning: ${note}\n`);
-    }
-    return 0;
+  if (!response.ok) {
+    io.stderr.write(`nexttap: ${describeAdminError(url, response.status, text)}\n`);
+    return 1;
   }
-  io.stderr.write(`nexttap: ${describeAdminError(url, response.status, text)}\n`);
-  return 1;
+  return { text };
+}
+
+/**
+ * Sends one admin POST with the bearer token of ADMIN_TOKEN. Prints the reply body on stdout
+ * when the ranker accepts it, and the reply's `note`, if any, as a warning on stderr, because a
+ * note means the feeds do not follow the change (an experiment runs, or the version was already
+ * live). Prints one line with the ranker's error code and message on stderr when it rejects it.
+ */
+export async function callAdmin(urlFlag: string | undefined, path: string, body: object | undefined, io: CommandIo): Promise<number> {
+  const target = resolveAdminTarget(urlFlag, io);
+  return typeof target === 'number' ? target : postAdmin(target, path, body, io);
+}
+
+/** Sends one admin POST to a resolved target and prints the reply as `callAdmin` describes. */
+export async function postAdmin(target: AdminTarget, path: string, body: object | undefined, io: CommandIo): Promise<number> {
+  const reply = await sendAdmin(target, 'POST', path, body, io);
+  if (typeof reply === 'number') {
+    return reply;
+  }
+  io.stdout.write(`${reply.text}\n`);
+  const note = parseNote(reply.text);
+  if (note !== undefined) {
+    io.stderr.write(`nexttap: warning: ${note}\n`);
+  }
+  return 0;
 }
 
 /** Describes a rejected admin request in one line: the ranker's error code and message, or the status and body. */

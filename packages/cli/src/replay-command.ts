@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseTimestamp } from '@nexttap/events';
 import { rankerConfigSchema } from '@nexttap/ranker/config';
 import {
@@ -20,6 +21,7 @@ import {
   renderComparison,
   renderSummary,
   REPLAY_ERROR_CODES,
+  REPORT_FILES,
   ReplayError,
   runReplay,
   writeReports,
@@ -33,7 +35,7 @@ import { RedisFeatureStore } from '@nexttap/store';
 import type { Redis } from 'ioredis';
 import { findMovieLensFolderProblem } from './movielens-folder';
 import { invalidFlag, parseReplayArgs, REPLAY_USAGE, type ReplayFlags } from './replay-flags';
-import { describeNoPoints, describeShortNegatives } from './replay-warnings';
+import { describeNoPoints, describeRejectedListing, describeShortNegatives } from './replay-warnings';
 
 /** Streams and environment of one command run, so tests can pass their own. */
 export interface CommandIo {
@@ -127,7 +129,8 @@ async function replayCommand(values: ReplayFlags, passedFlags: ReadonlySet<strin
     const written = await writeReports(values.out, report, timings);
     io.stdout.write(`${renderSummary(report, timings)}\nwrote ${written.join(', ')}\n`);
     if (input.rejected.count > 0) {
-      io.stderr.write(`nexttap replay: skipped invalid records${describeRejections(input.rejected)}; report.json lists them under rejected\n`);
+      const listing = describeRejectedListing(report.rejected, join(values.out, REPORT_FILES.report));
+      io.stderr.write(`nexttap replay: skipped invalid records${describeRejections(input.rejected)}; ${listing}\n`);
     }
     if (report.counts.evaluationPoints === 0) {
       io.stderr.write(`nexttap replay: no point was evaluated: ${describeNoPoints(report)}\n`);

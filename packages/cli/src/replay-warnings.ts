@@ -1,4 +1,4 @@
-import { formatCount, formatMeanBelow, type ReplayReport } from '@nexttap/replay';
+import { describeListedRejections, formatCount, formatMeanBelow, type ReplayReport } from '@nexttap/replay';
 
 /**
  * Describes why a run evaluated no point, and what to change, for a one-line message. The causes
@@ -50,10 +50,24 @@ function describeStartAfterLastEvent(report: ReplayReport, startMs: number, last
   const firstEvent = window.firstEventMs === null ? last : new Date(window.firstEventMs).toISOString();
   const start = `evaluation starts at ${window.evaluateFrom ?? new Date(startMs).toISOString()} (${window.cutoffSource}), after the last event at ${last}`;
   const modelCutoff = latestTrainingCutoff(report);
+  const limitFix = describeLimitFix(report, last, startMs);
   if (modelCutoff === undefined || modelCutoff.ms <= lastEventMs) {
-    return `${start}; pass an earlier --cutoff, within the log's span from ${firstEvent} to ${last}`;
+    return `${start}; pass an earlier --cutoff, within the log's span from ${firstEvent} to ${last}${limitFix === undefined ? '' : `, or ${limitFix}`}`;
   }
-  return `${start}, and events before the training cut-off of ${modelCutoff.name} trained the model; replay events after ${new Date(modelCutoff.ms).toISOString()}, or evaluate the baselines alone with --no-model --cutoff TIME`;
+  const replayLater = limitFix ?? `replay events after ${new Date(modelCutoff.ms).toISOString()}`;
+  return `${start}, and events before the training cut-off of ${modelCutoff.name} trained the model; ${replayLater}, or evaluate the baselines alone with --no-model --cutoff TIME`;
+}
+
+/**
+ * Returns the fix for a MovieLens `--limit` whose ratings all come before the evaluation start,
+ * because the limit keeps the earliest ratings. Returns undefined for other sources and without a limit.
+ */
+function describeLimitFix(report: ReplayReport, last: string, startMs: number): string | undefined {
+  const { source } = report;
+  if (source.kind !== 'movielens' || typeof source.limit !== 'number') {
+    return undefined;
+  }
+  return `--limit ${source.limit} keeps the earliest ${formatCount(source.limit, 'rating')}, which end at ${last}, so leave --limit out or raise it until the ratings reach past ${new Date(startMs).toISOString()}`;
 }
 
 function latestTrainingCutoff(report: ReplayReport): { ms: number; name: string } | undefined {
@@ -82,4 +96,9 @@ export function describeShortNegatives(report: ReplayReport): string | undefined
     'because fewer items were known that the session and user had not engaged with; metrics over fewer negatives read higher, ' +
     'so compare only runs with the same mean, pass a smaller --negatives, or replay a log with more items'
   );
+}
+
+/** Describes where `report.json` lists the rejected records: all of them, or the first `listLimit`. */
+export function describeRejectedListing(rejected: ReplayReport['rejected'], reportFile: string): string {
+  return `${reportFile} lists ${describeListedRejections(rejected)} under rejected.records, each with its location, code and field`;
 }

@@ -330,6 +330,25 @@ describe('nexttap replay without a point', () => {
     expect(lines[1]).toContain('pass an earlier --cutoff, within the log\'s span from 2024-01-01T00:00:00.000Z to 2024-01-01T00:00:03.000Z');
   });
 
+  it('names a --limit that ends before the training cut-off', async () => {
+    const data = join(directory, 'small-movielens');
+    await mkdir(data, { recursive: true });
+    await writeFile(join(data, 'movies.csv'), 'movieId,title,genres\n1,Heat (1995),Action|Crime\n2,Fargo (1996),Crime|Drama\n');
+    // Epoch seconds 820454400 is 1996-01-01T00:00:00Z.
+    await writeFile(join(data, 'ratings.csv'), 'userId,movieId,rating,timestamp\n1,1,4.0,820454400\n1,2,5.0,820454460\n2,1,3.0,820454520\n');
+    const models = join(directory, 'models-with-cutoff');
+    await writeLinearModel(join(models, 'linear', '1'), { item_popularity_week: 1 }, { training: { dataset: 'test', description: 'late cut-off', cutoffMs: Date.parse('2017-06-21T00:00:00Z') } });
+    const out = join(directory, 'early-limit');
+    const result = await run(['--dataset', 'movielens', '--data-dir', data, '--limit', '2', '--model', 'linear@1', '--models-dir', models, '--out', out]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(': 0 points, because no event comes at or after that time (the last is at 1996-01-01T00:01:00.000Z).\n');
+    const lines = messageLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('no point was evaluated: evaluation starts at 2017-06-21T00:00:00.000Z (training cut-off of linear@1), after the last event at 1996-01-01T00:01:00.000Z');
+    expect(lines[0]).toContain('--limit 2 keeps the earliest 2 ratings, which end at 1996-01-01T00:01:00.000Z, so leave --limit out or raise it until the ratings reach past 2017-06-21T00:00:00.000Z');
+    expect(lines[0]).toContain('or evaluate the baselines alone with --no-model --cutoff TIME');
+  });
+
   it('names a lone event as the first of its session', async () => {
     const events = await writeEvents('lone-event.jsonl', [{ eventId: 'e1', type: 'like', ts: '2024-05-01T10:40:00Z', sessionId: 's1', itemId: 'A' }]);
     const result = await run(['--events', events, '--catalog', catalogFile, '--no-model', '--cutoff', '2024-05-01T00:00:00Z', '--out', join(directory, 'lone-event')]);
@@ -435,6 +454,61 @@ describe('nexttap replay report.md', () => {
     const result = await run(['--events', events, '--catalog', catalogFile, '--no-model', '--out', out]);
     expect(result.code).toBe(0);
     expect(await readFile(join(out, 'report.md'), 'utf8')).toContain('\nNo input record was rejected as invalid.\n');
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.rejected).toEqual({ count: 0, byCode: {} });
+  });
+});
+
+describe('nexttap replay rejected records', () => {
+  const start = Date.UTC(2024, 0, 1);
+  const valid = [
+    { eventId: 'e1', type: 'like', ts: start, sessionId: 'a', itemId: 'A' },
+    { eventId: 'e2', type: 'like', ts: start + 1_000, sessionId: 'a', itemId: 'B' },
+  ];
+
+  /** Writes the valid events followed by `count` lines with an invalid `dwellMs`, and returns the file. */
+  async function writeWithInvalid(name: string, count: number): Promise<string> {
+    const invalid = Array.from({ length: count }, (_, index) => ({ eventId: `x${index}`, type: 'play', ts: start + 2_000, sessionId: 'b', itemId: 'C', dwellMs: -1 }));
+    return writeEvents(name, [...valid, ...invalid]);
+  }
+
+  it('lists each rejected line in report.json', async () => {
+    const events = join(directory, 'ten-invalid.jsonl');
+    await writeFile(events, [...valid.map((line) => JSON.stringify(line)), '{not json', ...Array.from({ length: 9 }, (_, index) => JSON.stringify({ eventId: `x${index}`, type: 'play', ts: start, sessionId: 'b', itemId: 'C', dwellMs: -1 }))].join('\n'));
+    const out = join(directory, 'ten-invalid');
+    const result = await run(['--events', events, '--catalog', catalogFile, '--no-model', '--out', out]);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.rejected.count).toBe(10);
+    expect(report.rejected.listLimit).toBe(100);
+    expect(report.rejected.records).toHaveLength(10);
+    expect(report.rejected.records[0]).toMatchObject({ location: `${events}:3`, code: 'EVENT_INVALID_JSON' });
+    expect(report.rejected.records[0].field).toBeUndefined();
+    const locations = report.rejected.records.map((record: { location: string }) => record.location);
+    expect(locations).toEqual(Array.from({ length: 10 }, (_, index) => `${events}:${index + 3}`));
+    expect(report.rejected.records[9]).toMatchObject({ code: 'EVENT_INVALID_FIELD', field: 'dwellMs' });
+    expect(report.rejected.first).toEqual({ location: `${events}:3`, code: 'EVENT_INVALID_JSON', message: report.rejected.records[0].message });
+  });
+
+  it('points stderr to the listed records', async () => {
+    const events = await writeWithInvalid('three-invalid.jsonl', 3);
+    const out = join(directory, 'three-invalid');
+    const result = await run(['--events', events, '--catalog', catalogFile, '--no-model', '--out', out]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`; ${join(out, 'report.json')} lists all 3 under rejected.records, each with its location, code and field\n`);
+    expect(await readFile(join(out, 'report.md'), 'utf8')).toContain(' report.json lists all 3 under rejected.records.\n');
+  });
+
+  it('lists at most 100 rejected records', async () => {
+    const events = await writeWithInvalid('many-invalid.jsonl', 105);
+    const out = join(directory, 'many-invalid');
+    const result = await run(['--events', events, '--catalog', catalogFile, '--no-model', '--out', out]);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.rejected.count).toBe(105);
+    expect(report.rejected.records).toHaveLength(100);
+    expect(report.rejected.records[99].location).toBe(`${events}:102`);
+    expect(result.stderr).toContain(`${join(out, 'report.json')} lists the first 100 under rejected.records`);
   });
 });
 

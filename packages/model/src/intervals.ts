@@ -21,7 +21,11 @@ export function wilsonInterval(successes: number, trials: number, z = Z_95): Est
   const z2 = z * z;
   const center = (p + z2 / (2 * trials)) / (1 + z2 / trials);
   const half = (z / (1 + z2 / trials)) * Math.sqrt((p * (1 - p)) / trials + z2 / (4 * trials * trials));
-  return { value: p, low: Math.max(0, center - half), high: Math.min(1, center + half) };
+  // At p = 0 the lower bound is exactly 0 and at p = 1 the upper bound exactly 1, but center ∓ half
+  // rounds to values such as 5.6e-17 (0 of 3) or 0.9999999999999999 (7 of 7), so those are set exactly.
+  const low = p === 0 ? 0 : Math.max(0, center - half);
+  const high = p === 1 ? 1 : Math.min(1, center + half);
+  return { value: p, low, high };
 }
 
 /**

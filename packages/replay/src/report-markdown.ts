@@ -1,5 +1,6 @@
 import { middleK } from './build-report';
 import { formatCount } from './format-count';
+import { describeListedRejections } from './sources/replay-input';
 import type { IntervalValue, ReplayReport } from './report-schema';
 import type { ReplayTimings } from './timings';
 
@@ -43,7 +44,7 @@ function describeRun(report: ReplayReport): string[] {
   return [
     `${describeSource(report.source)}: ${describeEvents(counts)}, ${formatCount(counts.catalogItems, 'catalog item')}.`,
     ...describeUncataloged(counts, settings.protocol),
-    `Evaluated ${from}: ${formatCount(counts.evaluationPoints, 'point')}.`,
+    `Evaluated ${from}: ${formatCount(counts.evaluationPoints, 'point')}${describeEmptyWindow(report)}.`,
     `Protocol: ${protocol}.`,
     `Seed ${settings.seed}; intervals are ${Math.round(settings.bootstrap.level * 100)}% percentile bootstrap intervals from ${settings.bootstrap.resamples.toLocaleString('en-US')} resamples of the points.`,
   ];
@@ -71,7 +72,8 @@ function describeRejected(rejected: ReplayReport['rejected']): string {
     .join(', ');
   const verb = rejected.count === 1 ? 'was' : 'were';
   const first = rejected.first === undefined ? '' : ` The first is at ${rejected.first.location}: ${rejected.first.code} ${rejected.first.message.replace(/\.?$/, '.')}`;
-  return `${formatCount(rejected.count, 'input record')} ${verb} rejected as invalid and left out (${codes}).${first}`;
+  const listing = rejected.records === undefined ? '' : ` report.json lists ${describeListedRejections(rejected)} under rejected.records.`;
+  return `${formatCount(rejected.count, 'input record')} ${verb} rejected as invalid and left out (${codes}).${first}${listing}`;
 }
 
 /**
@@ -110,6 +112,15 @@ function describeNegatives(requested: number, mean: number | null | undefined): 
 export function formatMeanBelow(mean: number, limit: number): string {
   const short = mean.toFixed(1);
   return Number(short) < limit ? short : String(mean);
+}
+
+/** Returns why a run has no point when the evaluation starts after the last event, else an empty string. */
+function describeEmptyWindow(report: ReplayReport): string {
+  const { window } = report;
+  if (report.counts.evaluationPoints > 0 || window.evaluateFromMs === null || window.lastEventMs === null || window.lastEventMs >= window.evaluateFromMs) {
+    return '';
+  }
+  return `, because no event comes at or after that time (the last is at ${new Date(window.lastEventMs).toISOString()})`;
 }
 
 function describeSource(source: Record<string, unknown>): string {

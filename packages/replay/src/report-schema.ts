@@ -144,6 +144,9 @@ export const replayReportSchema = z
         count: z.number().int(),
         byCode: z.record(z.number().int()),
         first: z.object({ location: z.string(), code: z.string(), message: z.string() }).strict().optional(),
+        /** The first `listLimit` rejected records in reading order, each with its location, code and field. */
+        records: z.array(z.object({ location: z.string(), code: z.string(), field: z.string().optional(), message: z.string() }).strict()).optional(),
+        listLimit: z.number().int().optional(),
       })
       .strict(),
     /** Per evaluation point, for paired comparisons: `sessionId` TAB `eventId`, and each ranker's rank of the target (0 when absent). */

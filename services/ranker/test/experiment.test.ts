@@ -54,6 +54,19 @@ describe('wilsonInterval', () => {
     expect(estimate.high).toBeCloseTo(0.943, 2);
   });
 
+  it('puts the lower bound of no successes at 0', () => {
+    // Without the exact bound, 3 trials gave 5.6e-17 and 1,000 trials 2.2e-19.
+    for (let trials = 1; trials <= 1_000; trials += 1) {
+      expect(wilsonInterval(0, trials).low).toBe(0);
+    }
+  });
+
+  it('puts the upper bound of all successes at 1', () => {
+    for (let trials = 1; trials <= 1_000; trials += 1) {
+      expect(wilsonInterval(trials, trials).high).toBe(1);
+    }
+  });
+
   it('has no bounds without trials', () => {
     expect(wilsonInterval(0, 0)).toEqual({ value: null, low: null, high: null });
   });
