@@ -28,7 +28,7 @@ export function fallbackFeed(query: FeedQuery, pools: PoolSnapshot, rules: FeedR
   );
   const page = diversify(scored, rules, query.limit).slice(0, query.limit);
   return {
-    items: page.map((item) => ({ ...item, known: item.catalog !== undefined })),
+    items: page.map((item) => ({ itemId: item.itemId, score: item.score, sources: item.sources, known: item.catalog !== undefined, catalog: item.catalog, rules: item.rules })),
     ranking: [],
     nextOffset: undefined,
     candidateCount: ordered.length,

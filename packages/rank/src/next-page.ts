@@ -120,7 +120,7 @@ async function pageFromStore(query: PageQuery, context: RankContext): Promise<Ne
   const snapshots = await readItems(context.store, page.map((entry) => entry.itemId), context.nowMs, budget, state.session);
   const items = page.map((entry, position): FeedItem => {
     const catalog = (snapshots[position] as ItemSnapshot).catalog;
-    return { ...entry, known: catalog !== undefined, catalog };
+    return { itemId: entry.itemId, score: entry.score, sources: entry.sources, known: catalog !== undefined, catalog, rules: entry.rules };
   });
   if (query.explain === true) {
     await explainItems(items, snapshots, state, context);

@@ -73,7 +73,7 @@ export async function readSessionWith(
   const requests = sessionReadRequests(sessionId, userId, userInteractedAmong);
   const results = await readWithinBudget(store, [...requests, ...extra], budget);
   const parsed = parseSessionReads(sessionId, userId, results.slice(0, requests.length), nowMs, userInteractedAmong);
-  return { ...parsed, extra: results.slice(requests.length) };
+  return { session: parsed.session, user: parsed.user, extra: results.slice(requests.length) };
 }
 
 /**

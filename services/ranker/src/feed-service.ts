@@ -133,7 +133,7 @@ export class FeedService {
       return { feed: await rankFeed(query, context), feedId: randomUUID(), offset: 0 };
     }
     try {
-      const feed = await rankNextPage({ ...query, feedId: cursor.feedId, offset: cursor.offset }, context);
+      const feed = await rankNextPage(Object.assign({}, query, { feedId: cursor.feedId, offset: cursor.offset }), context);
       return { feed, feedId: cursor.feedId, offset: cursor.offset };
     } catch (error) {
       if (error instanceof ServedFeedNotFoundError) {
