@@ -52,7 +52,7 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
   const clock = options.clock ?? Date.now;
   const lifecycle = new Lifecycle();
   const metrics = createMetricsRegistry();
-  const clients = await createClients(config, logger, metrics);
+  const clients = await createClients(config, logger, metrics, role);
   logger.info({ role, bus: clients.mode.bus, store: clients.mode.store }, 'server starting');
   const app = createApp(role, config, logger);
   try {
