@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { installClientErrorHandler } from './client-error';
 import { installErrorHandler } from './error-handler';
-import { installJsonBodyParser } from './json-body-parser';
+import { acceptEmptyBodiesOfAnyType, installJsonBodyParser } from './json-body-parser';
 import type { Lifecycle } from './lifecycle';
 import { notFoundBody } from './not-found';
 
@@ -26,12 +26,14 @@ export const HTTP_ERRORS = {
  * Installs the root handlers: a 404 in the documented error shape for unknown routes, the root
  * error handler with the `HTTP_ERR_*` codes, and the same shape for requests that Node's HTTP
  * parser rejects (`installClientErrorHandler`). JSON is the only accepted body type, so the
- * default text/plain parser is removed and such bodies get 415. The JSON parser of
+ * default text/plain parser is removed and such bodies get 415, except an empty body on a route
+ * with `readsNoBody`. The JSON parser of
  * `installJsonBodyParser` serves the root and every scope registered after this call.
  */
 export function registerFallbackHandlers(app: FastifyInstance): void {
   app.removeContentTypeParser('text/plain');
   installJsonBodyParser(app);
+  acceptEmptyBodiesOfAnyType(app);
   installClientErrorHandler(app);
   installErrorHandler(app, {
     invalidJson: 'HTTP_ERR_INVALID_REQUEST',
