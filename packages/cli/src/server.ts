@@ -54,6 +54,9 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
   const metrics = createMetricsRegistry();
   const clients = await createClients(config, logger, metrics, role);
   logger.info({ role, bus: clients.mode.bus, store: clients.mode.store }, 'server starting');
+  if (role === 'ingest' && clients.mode.store === 'memory') {
+    warnOfPrivateIngestStore(logger);
+  }
   const app = createApp(role, config, logger);
   try {
     return await startRoles({ role, config, logger, clock, lifecycle, metrics, clients, app });
@@ -184,6 +187,21 @@ function createApp(role: Role, config: ServerConfig, logger: Logger): FastifyIns
     // request id, logged and counted, instead of fastify's own body.
     frameworkErrors: replyToFrameworkError,
   });
+}
+
+/**
+ * Warns that an ingest process without REDIS_URL or REDIS_CLUSTER_NODES writes the features, and
+ * any seed data, to an in-memory store of its own, which no ranker process can read. It still
+ * starts, because the collector and the consumer can be tried that way.
+ */
+function warnOfPrivateIngestStore(logger: Logger): void {
+  logger.warn(
+    {
+      setting: 'REDIS_URL',
+      hint: 'set REDIS_URL (or REDIS_CLUSTER_NODES) to the Redis that the ranker processes use, so that they can read the features; or run --role all for one process with the in-memory store',
+    },
+    'ingest without REDIS_URL writes features to an in-memory store that no ranker process can read',
+  );
 }
 
 /**
