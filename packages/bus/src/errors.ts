@@ -6,13 +6,15 @@
  * - `BUS_ERR_UNKNOWN_TOPIC`: the topic does not exist. Create it first.
  * - `BUS_ERR_PRODUCE_FAILED`: the broker did not acknowledge every record.
  * - `BUS_ERR_SUBSCRIBE_FAILED`: the consumer could not join its group.
+ * - `BUS_ERR_CONNECT_FAILED`: no broker accepted a connection.
  */
 export type BusErrorCode =
   | 'BUS_ERR_INVALID_ARGUMENT'
   | 'BUS_ERR_CLOSED'
   | 'BUS_ERR_UNKNOWN_TOPIC'
   | 'BUS_ERR_PRODUCE_FAILED'
-  | 'BUS_ERR_SUBSCRIBE_FAILED';
+  | 'BUS_ERR_SUBSCRIBE_FAILED'
+  | 'BUS_ERR_CONNECT_FAILED';
 
 export interface BusErrorOptions {
   /** Whether the same call may succeed later without a change by the caller. Defaults to false. */

@@ -65,6 +65,24 @@ export class KafkaBus implements EventBus {
     }
   }
 
+  /**
+   * Connects the producer, which `produce` would do on its first call, and rejects with
+   * `BUS_ERR_CONNECT_FAILED` when no broker accepts the connection after the retries. A process
+   * calls it at start, so an unreachable KAFKA_BROKERS fails before slower start steps.
+   */
+  async connect(): Promise<void> {
+    this.rejectIfClosed('connect');
+    try {
+      await this.connectProducer();
+    } catch (error) {
+      const cause = error instanceof BusError && error.cause !== undefined ? error.cause : error;
+      throw new BusError('BUS_ERR_CONNECT_FAILED', `connecting to the Kafka brokers ${this.settings.brokers.join(',')} failed: ${describeError(cause)}`, {
+        retriable: true,
+        cause,
+      });
+    }
+  }
+
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     validateSubscribeOptions(options);
     this.rejectIfClosed('subscribe');

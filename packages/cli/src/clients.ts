@@ -23,11 +23,15 @@ export interface Clients {
   close(): Promise<void>;
 }
 
+/** The server roles that a process runs; only `ranker` and `all` serve feeds. */
+export type ClientRole = 'ingest' | 'ranker' | 'all';
+
 /**
  * Creates the bus and the stores: Kafka and Redis when configured, in-process otherwise. `metrics`
- * receives the in-memory store's eviction counter.
+ * receives the in-memory store's eviction counter. For `role` ingest no request-path Redis
+ * connection is opened, and `rankerStore` is the ingest store, because nothing in that process serves feeds.
  */
-export async function createClients(config: ServerConfig, logger: Logger, metrics?: Registry): Promise<Clients> {
+export async function createClients(config: ServerConfig, logger: Logger, metrics?: Registry, role: ClientRole = 'all'): Promise<Clients> {
   const settings = config.process;
   const bus: EventBus =
     settings.kafkaBrokers.length > 0
@@ -73,12 +77,15 @@ export async function createClients(config: ServerConfig, logger: Logger, metric
     await checkRedisAtStart(settings.redisUrl);
   }
   const ingestRedis = createRedisClient(settings, { lazyConnect: true, maxRetriesPerRequest: null });
-  const rankerRedis = createRedisClient(settings, {
-    lazyConnect: true,
-    commandTimeout: settings.redisCommandTimeoutMs,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-  });
+  const rankerRedis =
+    role === 'ingest'
+      ? ingestRedis
+      : createRedisClient(settings, {
+          lazyConnect: true,
+          commandTimeout: settings.redisCommandTimeoutMs,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 0,
+        });
   // A subscribed connection accepts no other commands, so the change notices get their own. On
   // Redis Cluster a PUBLISH on one node reaches the subscribers of every node, so the notices use
   // plain connections to the first listed node.
@@ -87,12 +94,17 @@ export async function createClients(config: ServerConfig, logger: Logger, metric
   const noticeUrl = settings.redisClusterNodes.length > 0 ? `redis://${settings.redisClusterNodes[0]}` : settings.redisUrl;
   const subscriberRedis = new Redis(noticeUrl, { lazyConnect: true });
   const publisherRedis = ingestRedis instanceof Redis ? ingestRedis : new Redis(noticeUrl, { lazyConnect: true });
-  const connections: Array<[role: string, client: Redis | Cluster]> = [['ingest', ingestRedis], ['ranker', rankerRedis], ['change-notices', subscriberRedis]];
-  if (publisherRedis !== ingestRedis) {
-    connections.push(['notice-publisher', publisherRedis]);
+  // Each label names the purpose of one connection, and log lines carry it as `client`.
+  const connections: Array<[label: string, client: Redis | Cluster]> = [['ingest-store', ingestRedis]];
+  if (rankerRedis !== ingestRedis) {
+    connections.push(['ranker-store', rankerRedis]);
   }
-  for (const [role, client] of connections) {
-    logConnectionErrors(client, role, logger);
+  connections.push(['change-notice-subscriber', subscriberRedis]);
+  if (publisherRedis !== ingestRedis) {
+    connections.push(['change-notice-publisher', publisherRedis]);
+  }
+  for (const [label, client] of connections) {
+    logConnectionErrors(client, label, logger);
     if (client instanceof Redis) {
       reconnectWhenSelectFails(client);
     }
@@ -154,8 +166,11 @@ export function reconnectWhenSelectFails(client: Redis): void {
  */
 const CONNECTION_ERROR_LOG_INTERVAL_MS = 10_000;
 
-/** Logs a connection's errors at most once per interval, with how many were left out, and its recovery. */
-export function logConnectionErrors(client: Redis | Cluster, role: string, logger: Logger): void {
+/**
+ * Logs a connection's errors at most once per interval, with how many were left out, and its
+ * recovery. Each line carries `label`, the connection's purpose, in the `client` field.
+ */
+export function logConnectionErrors(client: Redis | Cluster, label: string, logger: Logger): void {
   let lastLoggedMs = Number.NEGATIVE_INFINITY;
   let suppressed = 0;
   let failing = false;
@@ -166,13 +181,13 @@ export function logConnectionErrors(client: Redis | Cluster, role: string, logge
       suppressed += 1;
       return;
     }
-    logger.warn({ err: error, role, suppressedErrors: suppressed }, 'redis connection error');
+    logger.warn({ err: error, client: label, suppressedErrors: suppressed }, 'redis connection error');
     lastLoggedMs = nowMs;
     suppressed = 0;
   });
   client.on('ready', () => {
     if (failing) {
-      logger.info({ role, suppressedErrors: suppressed }, 'redis connection restored');
+      logger.info({ client: label, suppressedErrors: suppressed }, 'redis connection restored');
       failing = false;
       suppressed = 0;
       lastLoggedMs = Number.NEGATIVE_INFINITY;

@@ -77,8 +77,8 @@ export async function runServer(role: Role, environment: NodeJS.ProcessEnv = pro
 }
 
 /**
- * Names the setting to change when Redis could not be used at start, the ingest consumer could not
- * join its group, or the model or the seed dataset could not be read, or returns undefined for
+ * Names the setting to change when Redis could not be used at start, no Kafka broker accepted a
+ * connection, the ingest consumer could not join its group, or the model or the seed dataset could not be read, or returns undefined for
  * other failures.
  */
 export function settingFailureHint(error: unknown, config: ServerConfig): string | undefined {
@@ -90,6 +90,9 @@ export function settingFailureHint(error: unknown, config: ServerConfig): string
   }
   if (error instanceof BusError && error.code === 'BUS_ERR_SUBSCRIBE_FAILED') {
     return subscribeFailureHint(error, config);
+  }
+  if (error instanceof BusError && error.code === 'BUS_ERR_CONNECT_FAILED') {
+    return `KAFKA_BROKERS=${config.process.kafkaBrokers.join(',')}: ${error.message}; start Kafka there, or set KAFKA_BROKERS to brokers that accept connections, or leave it empty for the in-process bus`;
   }
   if (error.name === 'ModelValidationError') {
     return `MODEL_DIR=${config.ranker.modelDir} is not a usable model folder: ${error.message}. Set MODEL_DIR to a folder such as models/movielens-mlp/1`;

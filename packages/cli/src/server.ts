@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { ServerOptions } from 'node:http';
 import { isIPv6 } from 'node:net';
 import cors from '@fastify/cors';
-import type { Subscription } from '@nexttap/bus';
+import { KafkaBus, type Subscription } from '@nexttap/bus';
 import {
   countResponses,
   installErrorHandler,
   Lifecycle,
   registerFallbackHandlers,
   registerHealthRoutes,
-  rejectRequestsWhileDraining,
+  rejectRequestsUnlessReady,
   replyToFrameworkError,
 } from '@nexttap/http';
 import { buildCollectorOpenApi, IngestProcessor, INGEST_HTTP_CODES, registerCollectorOpenApiRoutes, registerCollectorRoutes } from '@nexttap/ingest';
@@ -41,42 +41,45 @@ export interface StartOptions {
 }
 
 /**
- * Starts the roles of one process: clients, optional seed data, the ranker (model and pools), the
- * ingest consumer and collector, then the HTTP server. Ready only when all of them are.
+ * Starts the roles of one process. The checks that take little time come first: Redis (in
+ * createClients), the model of MODEL_DIR, the Kafka brokers and the HTTP port. Then the slow steps
+ * run while /readyz replies 503 `starting` and other routes reply 503 `HTTP_ERR_STARTING`: the
+ * optional seed data, the ranker's pools and the ingest consumer. Ready only when all of them are.
+ * A failed start closes what it opened and rejects.
  */
 export async function startServer(role: Role, config: ServerConfig, options: StartOptions): Promise<RunningServer> {
   const { logger } = options;
   const clock = options.clock ?? Date.now;
   const lifecycle = new Lifecycle();
   const metrics = createMetricsRegistry();
-  const clients = await createClients(config, logger, metrics);
+  const clients = await createClients(config, logger, metrics, role);
   logger.info({ role, bus: clients.mode.bus, store: clients.mode.store }, 'server starting');
-
-  if (shouldSeed(config, clients)) {
-    await seedMovieLens(clients.ingestStore, config.process.movielensDir, clock(), logger);
+  if (role === 'ingest' && clients.mode.store === 'memory') {
+    warnOfPrivateIngestStore(logger);
   }
+  const app = createApp(role, config, logger);
+  try {
+    return await startRoles({ role, config, logger, clock, lifecycle, metrics, clients, app });
+  } catch (error) {
+    await app.close().catch((closeError: unknown) => logger.error({ err: closeError }, 'http server close failed after a failed start'));
+    await clients.close().catch((closeError: unknown) => logger.error({ err: closeError }, 'clients close failed after a failed start'));
+    throw error;
+  }
+}
 
-  const app = Fastify({
-    // pino's Logger is a FastifyBaseLogger; the cast keeps the instance's default generic types.
-    loggerInstance: logger as FastifyBaseLogger,
-    // Each service's routes carry their own limit; this one covers bodies sent to any other route.
-    bodyLimit: serverBodyLimit(role, config),
-    // Per-request lines would dominate the log at feed rates; errors are logged by the error handlers.
-    logController: new LogController({ disableRequestLogging: true }),
-    // A client's x-request-id becomes the request id of every log line when it is a short printable
-    // token. Anything else gets a generated id, so a client cannot flood the logs.
-    genReqId: requestIdOf,
-    // A client that stops sending its request gets 408 and its connection is closed, so it cannot
-    // hold the connection, or a graceful shutdown, open.
-    requestTimeout: config.process.httpRequestTimeoutMs,
-    http: requestTimeoutOptions(config.process.httpRequestTimeoutMs),
-    // Requests that arrive while the server drains get the documented 503 of
-    // rejectRequestsWhileDraining instead of fastify's own body.
-    return503OnClosing: false,
-    // A path that is not valid percent-encoding, such as /%ZZ, gets the documented 400 with a
-    // request id, logged and counted, instead of fastify's own body.
-    frameworkErrors: replyToFrameworkError,
-  });
+interface StartParts {
+  role: Role;
+  config: ServerConfig;
+  logger: Logger;
+  clock: () => number;
+  lifecycle: Lifecycle;
+  metrics: ReturnType<typeof createMetricsRegistry>;
+  clients: Clients;
+  app: FastifyInstance;
+}
+
+async function startRoles(parts: StartParts): Promise<RunningServer> {
+  const { role, config, logger, clock, lifecycle, metrics, clients, app } = parts;
   // Every reply, the collector's and the health routes' too, names its request id, so a client can
   // quote the id that the error log lines carry.
   app.addHook('onSend', async (request, reply) => {
@@ -84,7 +87,7 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
   });
   await registerCors(app, config.process.corsAllowedOrigins);
   closeConnectionsWhileDraining(app, lifecycle);
-  rejectRequestsWhileDraining(app, lifecycle);
+  rejectRequestsUnlessReady(app, lifecycle);
   countResponses(app, metrics);
   registerFallbackHandlers(app);
   registerHealthRoutes(app, lifecycle, metrics);
@@ -101,12 +104,12 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
     if (role === 'all' && clients.mode.store === 'memory') {
       await ranker.registerDemo(app);
     }
-    await ranker.start();
+    await ranker.loadModel();
   }
 
-  let subscription: Subscription | undefined;
+  let processor: IngestProcessor | undefined;
   if (role === 'ingest' || role === 'all') {
-    const processor = new IngestProcessor({
+    processor = new IngestProcessor({
       config: config.ingest,
       store: clients.ingestStore,
       bus: clients.bus,
@@ -123,21 +126,35 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
         registerCollectorOpenApiRoutes(scope);
       }
     });
-    if (clients.mode.bus === 'kafka') {
+    if (clients.bus instanceof KafkaBus) {
       warnOfShortShutdownTimeout(config, logger);
+      await clients.bus.connect();
     }
-    subscription = await clients.bus.subscribe({
-      groupId: config.ingest.consumerGroupId,
-      topics: processor.topics,
-      fromBeginning: true,
-      handleBatch: (batch) => processor.handleBatch(batch),
-    });
   }
 
+  // Listening before the seed makes a port in use fail at once. Until the start is complete, every
+  // route but the health routes replies 503.
   await app.listen({ port: config.process.port, host: config.process.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.process.port;
   const url = serverUrl(config.process.host, port);
+  logger.info({ url, role }, 'server listening');
+
+  if (shouldSeed(config, clients)) {
+    await seedMovieLens(clients.ingestStore, config.process.movielensDir, clock(), logger);
+  }
+  await ranker?.start();
+  let subscription: Subscription | undefined;
+  if (processor !== undefined) {
+    const ingest = processor;
+    subscription = await clients.bus.subscribe({
+      groupId: config.ingest.consumerGroupId,
+      topics: ingest.topics,
+      fromBeginning: true,
+      handleBatch: (batch) => ingest.handleBatch(batch),
+    });
+  }
+
   lifecycle.moveTo('ready');
   logger.info({ url, role }, 'server ready');
 
@@ -145,6 +162,46 @@ export async function startServer(role: Role, config: ServerConfig, options: Sta
   const close = () =>
     (closing ??= shutDown({ app, subscription, ranker, clients, lifecycle, logger, timeoutMs: config.process.shutdownTimeoutMs }));
   return { url, app, clients, ranker, lifecycle, close };
+}
+
+/** Creates the HTTP server of `role`, with no routes yet. */
+function createApp(role: Role, config: ServerConfig, logger: Logger): FastifyInstance {
+  return Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast keeps the instance's default generic types.
+    loggerInstance: logger as FastifyBaseLogger,
+    // Each service's routes carry their own limit; this one covers bodies sent to any other route.
+    bodyLimit: serverBodyLimit(role, config),
+    // Per-request lines would dominate the log at feed rates; errors are logged by the error handlers.
+    logController: new LogController({ disableRequestLogging: true }),
+    // A client's x-request-id becomes the request id of every log line when it is a short printable
+    // token. Anything else gets a generated id, so a client cannot flood the logs.
+    genReqId: requestIdOf,
+    // A client that stops sending its request gets 408 and its connection is closed, so it cannot
+    // hold the connection, or a graceful shutdown, open.
+    requestTimeout: config.process.httpRequestTimeoutMs,
+    http: requestTimeoutOptions(config.process.httpRequestTimeoutMs),
+    // Requests that arrive while the server drains get the documented 503 of
+    // rejectRequestsUnlessReady instead of fastify's own body.
+    return503OnClosing: false,
+    // A path that is not valid percent-encoding, such as /%ZZ, gets the documented 400 with a
+    // request id, logged and counted, instead of fastify's own body.
+    frameworkErrors: replyToFrameworkError,
+  });
+}
+
+/**
+ * Warns that an ingest process without REDIS_URL or REDIS_CLUSTER_NODES writes the features, and
+ * any seed data, to an in-memory store of its own, which no ranker process can read. It still
+ * starts, because the collector and the consumer can be tried that way.
+ */
+function warnOfPrivateIngestStore(logger: Logger): void {
+  logger.warn(
+    {
+      setting: 'REDIS_URL',
+      hint: 'set REDIS_URL (or REDIS_CLUSTER_NODES) to the Redis that the ranker processes use, so that they can read the features; or run --role all for one process with the in-memory store',
+    },
+    'ingest without REDIS_URL writes features to an in-memory store that no ranker process can read',
+  );
 }
 
 /**

@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { createLogger } from '@nexttap/observability';
-import type { Redis } from 'ioredis';
+import { startRedisServer, type RedisServer } from '@nexttap/testkit';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { logConnectionErrors } from '../src/index';
+import { createClients, logConnectionErrors, parseServerConfig } from '../src/index';
 
 /** Returns a logger that keeps the messages it writes, one parsed line each. */
 function capturingLogger() {
@@ -27,7 +28,7 @@ describe('logConnectionErrors', () => {
     const { logger, lines } = capturingLogger();
     // The listener only subscribes to the client's events, which an EventEmitter emits the same way.
     const client = new EventEmitter();
-    logConnectionErrors(client as unknown as Redis, 'ranker', logger);
+    logConnectionErrors(client as unknown as Redis, 'ranker-store', logger);
 
     for (let attempt = 0; attempt < 40; attempt++) {
       client.emit('error', new Error('connect ECONNREFUSED 127.0.0.1:6390'));
@@ -44,7 +45,7 @@ describe('logConnectionErrors', () => {
   it('logs the recovery after errors only', () => {
     const { logger, lines } = capturingLogger();
     const client = new EventEmitter();
-    logConnectionErrors(client as unknown as Redis, 'ingest', logger);
+    logConnectionErrors(client as unknown as Redis, 'ingest-store', logger);
 
     client.emit('ready');
     client.emit('error', new Error('read ECONNRESET'));
@@ -52,6 +53,53 @@ describe('logConnectionErrors', () => {
     client.emit('ready');
 
     expect(lines.map((line) => line.msg)).toEqual(['redis connection error', 'redis connection restored']);
-    expect(lines[1]).toMatchObject({ role: 'ingest', suppressedErrors: 1 });
+    expect(lines[1]).toMatchObject({ client: 'ingest-store', suppressedErrors: 1 });
+  });
+});
+
+describe('createClients connection labels', () => {
+  let redis: RedisServer | undefined;
+
+  afterEach(async () => {
+    await redis?.stop();
+    redis = undefined;
+  });
+
+  /**
+   * Starts the clients of `role` on a private Redis, breaks their connections until an error line
+   * names `awaitedLabel`, and returns the labels of the error lines.
+   */
+  async function labelsOfFailingConnections(role: 'ingest' | 'all', awaitedLabel: string): Promise<string[]> {
+    redis = await startRedisServer();
+    const { logger, lines } = capturingLogger();
+    const config = parseServerConfig({ REDIS_URL: redis.url, SEED_DATASET: 'none' });
+    const clients = await createClients(config, logger, undefined, role);
+    const admin = new Redis(redis.url);
+    try {
+      // A password set now makes every reconnect fail with NOAUTH until it is removed again.
+      await admin.config('SET', 'requirepass', 'connection-labels');
+      await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      await expect
+        .poll(() => lines.filter((line) => line.msg === 'redis connection error').map((line) => line.client), { timeout: 10_000 })
+        .toContain(awaitedLabel);
+      await admin.config('SET', 'requirepass', '');
+    } finally {
+      admin.disconnect();
+    }
+    await clients.close();
+    return lines.filter((line) => line.msg === 'redis connection error').map((line) => String(line.client));
+  }
+
+  it('names the ingest store in an ingest process', async () => {
+    const labels = await labelsOfFailingConnections('ingest', 'ingest-store');
+    expect(labels).toContain('ingest-store');
+    expect(labels).not.toContain('ranker-store');
+    expect(labels).not.toContain('ranker');
+  });
+
+  it('names the ranker store in an all-roles process', async () => {
+    const labels = await labelsOfFailingConnections('all', 'ranker-store');
+    expect(labels).toContain('ingest-store');
+    expect(labels).not.toContain('ranker');
   });
 });

@@ -168,3 +168,65 @@ describe('an unknown route with a rejected body', () => {
     expect(response.json().error.code).toBe('HTTP_ERR_NOT_FOUND');
   });
 });
+
+describe('admin routes with an empty JSON body', () => {
+  const token = 'empty-body-admin-token-0123456789';
+  let ranker: RunningServer;
+
+  beforeAll(async () => {
+    const config = parseServerConfig({ PORT: '0', KAFKA_BROKERS: '', REDIS_URL: '', SEED_DATASET: 'none', LOG_LEVEL: 'silent', ADMIN_TOKEN: token });
+    ranker = await startServer('ranker', config, { logger: createLogger({ level: 'silent', service: 'json-body' }) });
+  });
+
+  afterAll(async () => {
+    await ranker.close();
+  });
+
+  function sendEmpty(method: 'POST' | 'DELETE', url: string, contentType = 'application/json') {
+    return ranker.app.inject({ method, url, headers: { authorization: `Bearer ${token}`, 'content-type': contentType }, payload: '' });
+  }
+
+  it.each(['application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded'])(
+    'accepts it as %s on the rollback route',
+    async (contentType) => {
+      const response = await sendEmpty('POST', '/v1/admin/models/rollback', contentType);
+      expect(response.statusCode).toBe(409);
+      expect(response.json().error.code).toBe('RANKER_ERR_NO_PREVIOUS_MODEL');
+    },
+  );
+
+  it('rejects a text body on the rollback route', async () => {
+    const response = await ranker.app.inject({
+      method: 'POST',
+      url: '/v1/admin/models/rollback',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
+      payload: 'now',
+    });
+    expect(response.statusCode).toBe(415);
+    expect(response.json().error.code).toBe('RANKER_ERR_UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('rejects an empty text body where a body is read', async () => {
+    const response = await sendEmpty('POST', '/v1/admin/models/activate', 'text/plain');
+    expect(response.statusCode).toBe(415);
+    expect(response.json().error.code).toBe('RANKER_ERR_UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('accepts it on the DELETE routes', async () => {
+    const shadow = await sendEmpty('DELETE', '/v1/admin/models/shadow');
+    expect(shadow.statusCode).toBe(200);
+    expect(shadow.json()).toEqual({ shadow: null });
+
+    const experiment = await sendEmpty('DELETE', '/v1/admin/experiments/none-running');
+    expect(experiment.statusCode).toBe(404);
+    expect(experiment.json().error.code).toBe('RANKER_ERR_EXPERIMENT_NOT_FOUND');
+  });
+
+  it.each(['/v1/admin/models/activate', '/v1/admin/models/shadow', '/v1/admin/experiments'])('rejects it on %s, which reads a body', async (url) => {
+    const response = await sendEmpty('POST', url);
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toEqual({
+      error: { code: 'RANKER_ERR_INVALID_JSON', message: 'the request body is not valid JSON: the body is empty; send a JSON object' },
+    });
+  });
+});

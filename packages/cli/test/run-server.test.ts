@@ -339,6 +339,15 @@ describe('settingFailureHint', () => {
     );
   });
 
+  it('names KAFKA_BROKERS when no broker accepts a connection', () => {
+    const kafkaConfig = parseServerConfig({ KAFKA_BROKERS: '127.0.0.1:1' });
+    const error = new BusError('BUS_ERR_CONNECT_FAILED', 'connecting to the Kafka brokers 127.0.0.1:1 failed: Connection error: connect ECONNREFUSED 127.0.0.1:1');
+    expect(settingFailureHint(error, kafkaConfig)).toBe(
+      'KAFKA_BROKERS=127.0.0.1:1: connecting to the Kafka brokers 127.0.0.1:1 failed: Connection error: connect ECONNREFUSED 127.0.0.1:1; ' +
+        'start Kafka there, or set KAFKA_BROKERS to brokers that accept connections, or leave it empty for the in-process bus',
+    );
+  });
+
   it('gives no hint for a file elsewhere', () => {
     expect(settingFailureHint(Object.assign(new Error('ENOENT'), { code: 'ENOENT', path: '/etc/other' }), config)).toBeUndefined();
   });

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { installClientErrorHandler } from './client-error';
 import { installErrorHandler } from './error-handler';
-import { installJsonBodyParser } from './json-body-parser';
+import { acceptEmptyBodiesOfAnyType, installJsonBodyParser } from './json-body-parser';
 import type { Lifecycle } from './lifecycle';
 import { notFoundBody } from './not-found';
 
@@ -19,18 +19,21 @@ export const HTTP_ERRORS = {
   HTTP_ERR_HEADERS_TOO_LARGE: { statusCode: 431, description: 'The request line and headers together are larger than Node.js accepts (16 KiB by default), for instance because of a long query string; the connection is closed.' },
   HTTP_ERR_INTERNAL: { statusCode: 500, description: 'An unexpected failure outside the services; the log has the details.' },
   HTTP_ERR_SHUTTING_DOWN: { statusCode: 503, description: 'The process is shutting down; retry after the Retry-After seconds, on a new connection.' },
+  HTTP_ERR_STARTING: { statusCode: 503, description: 'The process listens but is still starting, for instance loading seed data; retry after the Retry-After seconds, or once GET /readyz replies 200.' },
 } as const;
 
 /**
  * Installs the root handlers: a 404 in the documented error shape for unknown routes, the root
  * error handler with the `HTTP_ERR_*` codes, and the same shape for requests that Node's HTTP
  * parser rejects (`installClientErrorHandler`). JSON is the only accepted body type, so the
- * default text/plain parser is removed and such bodies get 415. The JSON parser of
+ * default text/plain parser is removed and such bodies get 415, except an empty body on a route
+ * with `readsNoBody`. The JSON parser of
  * `installJsonBodyParser` serves the root and every scope registered after this call.
  */
 export function registerFallbackHandlers(app: FastifyInstance): void {
   app.removeContentTypeParser('text/plain');
   installJsonBodyParser(app);
+  acceptEmptyBodiesOfAnyType(app);
   installClientErrorHandler(app);
   installErrorHandler(app, {
     invalidJson: 'HTTP_ERR_INVALID_REQUEST',
@@ -46,21 +49,29 @@ export function registerFallbackHandlers(app: FastifyInstance): void {
 const HEALTH_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * Replies 503 `HTTP_ERR_SHUTTING_DOWN` with Retry-After to requests that arrive while the process
- * drains, in the documented error shape. Requests already running finish as usual, and the health
- * routes keep responding, so a liveness probe does not restart a process that is draining. Create
- * the server with `return503OnClosing: false`, or fastify replies first with its own 503
- * (without a code or Retry-After) once `close()` has started.
+ * Replies 503 with Retry-After, in the documented error shape, to requests that arrive before the
+ * process is ready (`HTTP_ERR_STARTING`) or while it drains (`HTTP_ERR_SHUTTING_DOWN`, with
+ * `Connection: close`). Requests already running finish as usual, and the health routes keep
+ * responding, so a probe reads the state and a liveness probe does not restart a process that is
+ * starting or draining. Create the server with `return503OnClosing: false`, or fastify replies
+ * first with its own 503 (without a code or Retry-After) once `close()` has started.
  */
-export function rejectRequestsWhileDraining(app: FastifyInstance, lifecycle: Lifecycle): void {
+export function rejectRequestsUnlessReady(app: FastifyInstance, lifecycle: Lifecycle): void {
   app.addHook('onRequest', async (request, reply) => {
-    const draining = lifecycle.state === 'draining' || lifecycle.state === 'stopped';
-    if (draining && !HEALTH_ROUTES.has(request.routeOptions.url ?? '')) {
+    if (lifecycle.state === 'ready' || HEALTH_ROUTES.has(request.routeOptions.url ?? '')) {
+      return;
+    }
+    if (lifecycle.state === 'starting') {
       await reply
         .status(503)
         .header('retry-after', '1')
-        .header('connection', 'close')
-        .send({ error: { code: 'HTTP_ERR_SHUTTING_DOWN', message: 'the server is shutting down; retry the request on a new connection' } });
+        .send({ error: { code: 'HTTP_ERR_STARTING', message: 'the server is starting; retry the request once GET /readyz replies 200' } });
+      return;
     }
+    await reply
+      .status(503)
+      .header('retry-after', '1')
+      .header('connection', 'close')
+      .send({ error: { code: 'HTTP_ERR_SHUTTING_DOWN', message: 'the server is shutting down; retry the request on a new connection' } });
   });
 }

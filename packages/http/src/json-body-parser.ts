@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { errorCodes, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { quoteText } from './json-preview';
 import { findJsonSyntaxProblem } from './json-syntax';
 import { decodeUtf8Body, InvalidUtf8BodyError } from './utf8-body';
@@ -74,6 +74,20 @@ export function contentEncodingError(request: FastifyRequest): UnsupportedConten
   return codings.every((coding) => coding === 'identity') ? undefined : new UnsupportedContentEncodingError(header);
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * Whether the route reads no request body. Such a route accepts an empty body whatever its
+     * content-type, because clients such as curl users often send `content-type: application/json`
+     * with no body. Default false: an empty JSON body is rejected as invalid JSON.
+     */
+    readsNoBody?: boolean;
+  }
+}
+
+/** Route options of a route that reads no request body; see `readsNoBody`. */
+export const NO_BODY_ROUTE_OPTIONS = { config: { readsNoBody: true } } as const;
+
 /** A JSON body parser that takes the body as a string. */
 export type JsonBodyParser = (request: FastifyRequest, text: string, done: (error: Error | null, body?: unknown) => void) => void;
 
@@ -83,6 +97,7 @@ export type JsonBodyParser = (request: FastifyRequest, text: string, done: (erro
  * only for a `__proto__` or `constructor.prototype` key fails with ForbiddenJsonKeyError, and any
  * other rejected body with InvalidJsonBodyError, which names where the JSON breaks. A body with a
  * content coding fails with UnsupportedContentEncodingError, because fastify 5 reads it undecoded.
+ * An empty body parses as undefined on a route with `readsNoBody`.
  */
 export function createJsonBodyParser(instance: FastifyInstance): JsonBodyParser {
   const { onProtoPoisoning, onConstructorPoisoning } = instance.initialConfig;
@@ -91,6 +106,10 @@ export function createJsonBodyParser(instance: FastifyInstance): JsonBodyParser 
     const encodingError = contentEncodingError(request);
     if (encodingError !== undefined) {
       done(encodingError);
+      return;
+    }
+    if (text.length === 0 && request.routeOptions.config.readsNoBody === true) {
+      done(null, undefined);
       return;
     }
     parseJson(request, text, (error, body) => {
@@ -119,6 +138,27 @@ export function installJsonBodyParser(instance: FastifyInstance): void {
     }
     parse(request, text, done);
   });
+}
+
+/**
+ * Makes `instance` accept an empty body of any content-type other than JSON on routes with
+ * `readsNoBody`, and reject every other body of such a type with fastify's 415 error, as it does
+ * without this parser. The body is not read, so a large body of another type still gets 415.
+ */
+export function acceptEmptyBodiesOfAnyType(instance: FastifyInstance): void {
+  instance.addContentTypeParser('*', (request, _payload, done) => {
+    if (request.routeOptions.config.readsNoBody === true && declaresEmptyBody(request)) {
+      done(null, undefined);
+      return;
+    }
+    done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(request.headers['content-type']));
+  });
+}
+
+/** Tells whether the headers declare an empty body: `Content-Length: 0`, or neither a length nor chunked transfer. */
+function declaresEmptyBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return length === undefined ? request.headers['transfer-encoding'] === undefined : Number(length) === 0;
 }
 
 /**

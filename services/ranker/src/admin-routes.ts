@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { describeSurroundingWhitespace, quoteJsonString } from '@nexttap/events';
-import { parseBody, rejectQueryParameters } from '@nexttap/http';
+import { NO_BODY_ROUTE_OPTIONS, parseBody, rejectQueryParameters } from '@nexttap/http';
 import { formatModelReference, ModelNotFoundError, ModelReferenceError, ModelValidationError, planExperimentVariants } from '@nexttap/model';
 import type { FeatureStore } from '@nexttap/store';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
@@ -60,7 +60,7 @@ function registerModelRoutes(scope: FastifyInstance, { models }: AdminRouteOptio
     return describeModelChange(await withModelErrors(() => models.activate(body.model, request.log)));
   });
 
-  scope.post('/v1/admin/models/rollback', async (request) => {
+  scope.post('/v1/admin/models/rollback', NO_BODY_ROUTE_OPTIONS, async (request) => {
     rejectQueryParameters(request, 'RANKER_ERR_INVALID_REQUEST');
     const result = await withModelErrors(() => models.rollback(request.log));
     if (result === undefined) {
@@ -75,7 +75,7 @@ function registerModelRoutes(scope: FastifyInstance, { models }: AdminRouteOptio
     return { shadow: await withModelErrors(() => models.setShadow(body.model)) };
   });
 
-  scope.delete('/v1/admin/models/shadow', async () => ({ shadow: await models.setShadow(undefined) ?? null }));
+  scope.delete('/v1/admin/models/shadow', NO_BODY_ROUTE_OPTIONS, async () => ({ shadow: await models.setShadow(undefined) ?? null }));
 }
 
 /**
@@ -98,7 +98,7 @@ function registerExperimentRoutes(scope: FastifyInstance, { models, store }: Adm
     return { experiment };
   });
 
-  scope.delete<{ Params: { id: string } }>('/v1/admin/experiments/:id', async (request) => {
+  scope.delete<{ Params: { id: string } }>('/v1/admin/experiments/:id', NO_BODY_ROUTE_OPTIONS, async (request) => {
     rejectExperimentIdWhitespace(request.params.id);
     const running = models.runningExperiment;
     if (!(await models.stopExperiment(request.params.id))) {

@@ -134,7 +134,12 @@ export const feedItemSchema = z.object({
         z.object({
           feature: z.string(),
           value: z.number(),
-          contribution: z.number().describe('Score minus the score with this feature at its default.'),
+          contribution: z
+            .number()
+            .describe(
+              "The item's model score minus its model score with only this feature set to its default from the model manifest, " +
+                'the other features unchanged. Both scores come from one extra batched model run per feed.',
+            ),
         }),
       ),
     })

@@ -67,6 +67,7 @@ export class Ranker {
   private readonly store: WriteBehindStore;
   private readonly itemCache: ItemCache;
   private readonly unsubscribes: Array<() => Promise<void>> = [];
+  private modelLoading: Promise<void> | undefined;
 
   constructor(private readonly dependencies: RankerDependencies) {
     const { config } = dependencies;
@@ -123,11 +124,25 @@ export class Ranker {
     await registerDemoPage(instance);
   }
 
-  /** Loads and validates the model, reads the pools once and subscribes to the change notices; rejects if any fails. */
-  async start(): Promise<void> {
+  /**
+   * Loads and validates the model of MODEL_DIR; rejects when it is not usable. It reads no store, so
+   * a process calls it before a slow seed to fail fast on a wrong MODEL_DIR. Later calls do nothing.
+   */
+  async loadModel(): Promise<void> {
+    this.modelLoading ??= this.loadModelOfDirectory();
+    await this.modelLoading;
+  }
+
+  private async loadModelOfDirectory(): Promise<void> {
     const { config, logger } = this.dependencies;
     const model = await this.models.start(config.modelDir);
     logger.info({ model: model.manifest.name, version: model.manifest.version, features: model.features.length }, 'model loaded');
+  }
+
+  /** Loads the model unless `loadModel` did, reads the pools once and subscribes to the change notices; rejects if any fails. */
+  async start(): Promise<void> {
+    const { config, logger } = this.dependencies;
+    await this.loadModel();
     await warnIfModelsDirMissing(config, logger);
     await this.refresher.start();
     const notices = this.dependencies.changeNotices;
