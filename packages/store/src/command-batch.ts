@@ -31,11 +31,6 @@ export class CommandBatch implements ReadCommandQueue, PlainWriteQueue {
 
   constructor(private readonly redis: Redis) {}
 
-  /** Commands queued so far. */
-  get size(): number {
-    return this.commands.length;
-  }
-
   hgetall(key: string): void {
     this.queue('hgetall', [key]);
   }
