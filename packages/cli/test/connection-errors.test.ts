@@ -1,22 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { Writable } from 'node:stream';
-import { createLogger } from '@nexttap/observability';
 import { startRedisServer, type RedisServer } from '@nexttap/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createClients, logConnectionErrors, parseServerConfig } from '../src/index';
-
-/** Returns a logger that keeps the messages it writes, one parsed line each. */
-function capturingLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>));
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'info', service: 'connection-errors-test' }, destination), lines };
-}
+import { capturingLogger } from './capturing-logger';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -25,7 +12,7 @@ afterEach(() => {
 describe('logConnectionErrors', () => {
   it('logs one error per 10 s and counts the rest', () => {
     vi.useFakeTimers({ now: 0 });
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = capturingLogger('connection-errors-test');
     // The listener only subscribes to the client's events, which an EventEmitter emits the same way.
     const client = new EventEmitter();
     logConnectionErrors(client as unknown as Redis, 'ranker-store', logger);
@@ -43,7 +30,7 @@ describe('logConnectionErrors', () => {
   });
 
   it('logs the recovery after errors only', () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = capturingLogger('connection-errors-test');
     const client = new EventEmitter();
     logConnectionErrors(client as unknown as Redis, 'ingest-store', logger);
 
@@ -71,7 +58,7 @@ describe('createClients connection labels', () => {
    */
   async function labelsOfFailingConnections(role: 'ingest' | 'all', awaitedLabel: string): Promise<string[]> {
     redis = await startRedisServer();
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = capturingLogger('connection-errors-test');
     const config = parseServerConfig({ REDIS_URL: redis.url, SEED_DATASET: 'none' });
     const clients = await createClients(config, logger, undefined, role);
     const admin = new Redis(redis.url);

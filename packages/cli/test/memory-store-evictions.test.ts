@@ -1,20 +1,8 @@
-import { Writable } from 'node:stream';
-import { createLogger, createMetricsRegistry } from '@nexttap/observability';
+import { createMetricsRegistry } from '@nexttap/observability';
 import { MemoryFeatureStore } from '@nexttap/store';
 import { describe, expect, it } from 'vitest';
 import { reportMemoryStoreEvictions } from '../src/index';
-
-/** Returns a logger that keeps the messages it writes, one parsed line each. */
-function capturingLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>));
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'info', service: 'memory-store-evictions-test' }, destination), lines };
-}
+import { capturingLogger } from './capturing-logger';
 
 function feedRecord(index: number) {
   const key = `s:{session-${index}}:feed:feed-${index}`;
@@ -23,7 +11,7 @@ function feedRecord(index: number) {
 
 describe('reportMemoryStoreEvictions', () => {
   it('counts evicted keys and warns once', async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = capturingLogger('memory-store-evictions-test');
     const metrics = createMetricsRegistry();
     const store = new MemoryFeatureStore({ sweepIntervalMs: 0, maxBytes: 20_000, onEviction: reportMemoryStoreEvictions(logger, metrics) });
     for (let index = 0; index < 10; index++) {
@@ -39,7 +27,7 @@ describe('reportMemoryStoreEvictions', () => {
   });
 
   it('warns once when only unevictable keys remain', async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = capturingLogger('memory-store-evictions-test');
     const store = new MemoryFeatureStore({ sweepIntervalMs: 0, maxBytes: 1_000, onEviction: reportMemoryStoreEvictions(logger, undefined) });
     for (let index = 0; index < 3; index++) {
       await store.apply([{ operations: [{ op: 'hashSet', key: `i:{item-${index}}:catalog`, field: 'title', value: 't'.repeat(1_000) }] }]);
