@@ -106,8 +106,8 @@ async function main(): Promise<void> {
   const count = Number(process.argv[2] ?? 20_000);
   const catalog = await readMovieLensCatalog(MOVIELENS_DIR);
   // Parsed again, so that the ids are strings of their own, as ids parsed from a request or an event
-  // are, and not parts of the CSV text, which V8 stores with two bytes a character because some
-  // titles have characters beyond Latin-1.
+  // are. As parts of the CSV text they would take two bytes a character, because V8 stores that
+  // text so: some titles have characters beyond Latin-1.
   const itemIds = JSON.parse(JSON.stringify(catalog.map((item) => item.itemId))) as string[];
   const results: Measurement[] = [];
   // Served feeds go to an empty store. Sessions need the catalog, whose keys would otherwise move

@@ -167,8 +167,8 @@ export function reconnectWhenSelectFails(client: Redis): void {
 const CONNECTION_ERROR_LOG_INTERVAL_MS = 10_000;
 
 /**
- * Logs a connection's errors at most once per interval, with how many were left out, and its
- * recovery. Each line carries `label`, the connection's purpose, in the `client` field.
+ * Logs a connection's errors at most once per `CONNECTION_ERROR_LOG_INTERVAL_MS`, with the count
+ * left out, and its recovery. Each line puts `label`, the connection's purpose, in `client`.
  */
 export function logConnectionErrors(client: Redis | Cluster, label: string, logger: Logger): void {
   let lastLoggedMs = Number.NEGATIVE_INFINITY;

@@ -173,7 +173,7 @@ async function validateModel(target: string, modelsDir: string, registry: ModelR
   try {
     model = await loadTarget(target, (await pathKind(target)) === 'folder', modelsDir, registry);
   } catch (error) {
-    // The registry's message suggests the list command without the folder, which this command knows.
+    // The registry's message suggests the list command without `--models-dir`, which this command has.
     if (error instanceof ModelNotFoundError) {
       io.stderr.write(`nexttap: model ${formatModelReference(error.reference)} not found: ${error.directory} has no manifest.json; list the models with ${listCommand(modelsDir)}\n`);
       return 1;

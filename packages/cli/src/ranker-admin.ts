@@ -88,9 +88,9 @@ export async function sendAdmin(target: AdminTarget, method: 'GET' | 'POST', pat
 
 /**
  * Sends one admin POST with the bearer token of ADMIN_TOKEN. Prints the reply body on stdout
- * when the ranker accepts it, and the reply's `note`, if any, as a warning on stderr, because a
- * note means the feeds do not follow the change (an experiment runs, or the version was already
- * live). Prints one line with the ranker's error code and message on stderr when it rejects it.
+ * when the ranker accepts it. A `note` in the reply goes to stderr as a warning, because it means
+ * the feeds do not follow the change (an experiment runs, or the version was already live). A
+ * rejected request prints one line with the ranker's error code and message on stderr.
  */
 export async function callAdmin(urlFlag: string | undefined, path: string, body: object | undefined, io: CommandIo): Promise<number> {
   const target = resolveAdminTarget(urlFlag, io);

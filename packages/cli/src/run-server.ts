@@ -77,9 +77,9 @@ export async function runServer(role: Role, environment: NodeJS.ProcessEnv = pro
 }
 
 /**
- * Names the setting to change when Redis could not be used at start, no Kafka broker accepted a
- * connection, the ingest consumer could not join its group, or the model or the seed dataset could not be read, or returns undefined for
- * other failures.
+ * Names the setting to change for a failed start, or returns undefined for other failures. The
+ * failed starts named: Redis could not be used, no Kafka broker accepted a connection, the ingest
+ * consumer could not join its group, or the model or the seed dataset could not be read.
  */
 export function settingFailureHint(error: unknown, config: ServerConfig): string | undefined {
   if (!(error instanceof Error)) {

@@ -188,9 +188,9 @@ async function rankFromStore(query: FeedQuery, context: RankContext): Promise<Ra
   const page = ranked.slice(0, query.limit);
   timer.mark('rules');
 
-  // Named fields instead of `{ ...item, known }`: in Node.js 20's V8 a literal that starts with a
-  // spread and adds fields got a hidden class of its own per object (`node --log-maps`), each one
-  // an old-space allocation that kept the item's young objects through scavenges.
+  // Named fields instead of `{ ...item, known }`. In Node.js 20's V8 a literal that starts with a
+  // spread and adds fields got a hidden class of its own per object (`node --log-maps`). Each class
+  // is an old-space allocation, and it kept the item's young objects through scavenges.
   const items = page.map(
     (item): FeedItem => ({ itemId: item.itemId, score: item.score, sources: item.sources, known: item.catalog !== undefined, catalog: item.catalog, rules: item.rules }),
   );

@@ -7,7 +7,7 @@ const DAY_MS = 86_400_000;
 /** About the size of one served feed record of 200 candidates. */
 const RANKING_TEXT = 'r'.repeat(4_000);
 
-/** The writes of one served feed record, as `planServedFeed` lays them out. */
+/** Returns the writes of one served feed record, as `planServedFeed` lays them out. */
 function feedRecord(sessionId: string, feedId: string): PlannedWrite {
   const key = `s:{${sessionId}}:feed:${feedId}`;
   return {
